@@ -1,0 +1,19 @@
+# Registers one CTest test per Boost.Test suite found in the given sources (the Bitcoin Core way):
+# one link step per binary, failures attributed per suite, `ctest -j` parallel across suites.
+function(seke_add_test_binary name label timeout)
+  set(sources ${ARGN})
+  add_executable(${name} ${sources})
+  target_link_libraries(${name} PRIVATE Boost::unit_test_framework seke_test_support seke_warnings)
+  target_compile_definitions(${name} PRIVATE BOOST_TEST_DYN_LINK)
+  foreach(source IN LISTS sources)
+    file(READ "${source}" content)
+    string(REGEX MATCHALL "BOOST_(AUTO|FIXTURE)_TEST_SUITE\\(([A-Za-z0-9_]+)" suites "${content}")
+    foreach(match IN LISTS suites)
+      string(REGEX REPLACE "BOOST_(AUTO|FIXTURE)_TEST_SUITE\\(" "" suite "${match}")
+      add_test(NAME ${suite}
+               COMMAND ${name} --run_test=${suite} --catch_system_error=no --log_level=test_suite)
+      set_tests_properties(${suite} PROPERTIES LABELS ${label} TIMEOUT ${timeout}
+                           WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    endforeach()
+  endforeach()
+endfunction()

@@ -1,0 +1,78 @@
+#pragma once
+// Images in: from a path, an http(s) URL or a data URI; decoded with EXIF orientation; bounded
+// in bytes and pixels; faces detected (or not) and cropped, resized and JPEG-encoded for the model.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "verify/errors.hpp"
+
+namespace seke {
+
+struct ImageLimits {
+    std::size_t max_bytes = 50u << 20;         // encoded size
+    std::int64_t max_pixels = 100'000'000;     // decoded width * height
+    int download_timeout_ms = 30000;
+};
+
+// Reads the encoded bytes of `source`: a file path, http(s):// URL or data:image/...;base64 URI.
+// Errors: not_found (no file), upstream_error/upstream_timeout (download), payload_too_large,
+// invalid_argument (bad data URI / scheme).
+Result<std::string> fetch_image_bytes(const std::string& source, const ImageLimits& limits);
+
+enum class FaceMode { auto_detect, off, required };
+std::optional<FaceMode> parse_face_mode(const std::string& text);  // "auto", "off", "required"
+std::string face_mode_name(FaceMode mode);
+
+struct FaceOptions {
+    FaceMode mode = FaceMode::auto_detect;
+    double margin = 0.25;        // added on each side, as a fraction of the face box
+    int longest_side = 512;      // of the crop sent to the model
+    int jpeg_quality = 90;
+    int min_face_px = 40;        // smaller detections are ignored
+    int max_faces = 16;
+    std::string cascade_path;    // empty: the Haar cascade from Debian's opencv-data
+};
+
+struct Box {
+    int x = 0, y = 0, w = 0, h = 0;  // pixels of the EXIF-corrected image
+};
+
+struct FaceCrop {
+    std::optional<Box> box;      // null when the whole image is the face
+    bool whole_image_fallback = false;  // auto mode found no face and used the whole image
+    std::string jpeg;            // what the model is shown
+};
+
+struct PreparedImage {
+    int width = 0, height = 0;   // EXIF-corrected
+    std::string content_hash;    // sha256 hex of the encoded source bytes
+    std::vector<FaceCrop> faces; // in reading order (top-to-bottom, left-to-right)
+};
+
+// Thread-safe face preparation (one cascade per thread internally).
+class FacePreparer {
+  public:
+    FacePreparer(FaceOptions options, ImageLimits limits);
+    ~FacePreparer();
+    FacePreparer(const FacePreparer&) = delete;
+    FacePreparer& operator=(const FacePreparer&) = delete;
+
+    // Errors: unsupported_media (not an image), image_error (truncated/corrupt),
+    // payload_too_large (pixels), no_face (mode required and none found).
+    Result<PreparedImage> prepare(const std::string& encoded_bytes) const;
+
+    [[nodiscard]] const FaceOptions& options() const noexcept;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+std::string sha256_hex(const std::string& bytes);
+std::string base64_encode(const std::string& bytes);
+std::optional<std::string> base64_decode(const std::string& text);
+
+}  // namespace seke

@@ -1,0 +1,98 @@
+#pragma once
+// OpenAI-compatible chat client for the VLLM contract. Many requests in flight on one thread
+// (curl multi), a global concurrency limit, bounded retries with backoff + jitter honouring
+// Retry-After, fallbacks for providers that reject json_schema or ignore `n`, token accounting,
+// and a persistent response cache so nothing is paid for twice.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "verify/errors.hpp"
+#include "verify/prompt.hpp"
+
+namespace seke {
+
+struct VllmSettings {
+    std::string base_url = "https://api.openai.com/v1";  // ".../v1"; "/chat/completions" is added
+    std::string api_key;                                 // sent as Bearer; never logged
+    std::string model = "gpt-4o";
+    int max_concurrency = 16;     // requests in flight at once, across all faces
+    int timeout_ms = 120000;      // per attempt, whole transfer
+    int connect_timeout_ms = 10000;
+    int max_retries = 4;          // retries after the first attempt (429, 5xx, timeouts, network)
+    int backoff_base_ms = 500;    // exponential: base * 2^attempt, with full jitter
+    int backoff_max_ms = 30000;   // cap on one wait (Retry-After is honoured up to this cap too)
+    int max_tokens = 800;         // per choice
+    bool use_json_schema = true;  // response_format json_schema; falls back to json_object
+    bool use_n = true;            // ask for n choices per request; falls back to n=1 fan-out
+    std::size_t max_response_bytes = 8u << 20;
+};
+
+// Persistent cache of model answers, keyed by image hash, prompt, model and sampling parameters.
+class ResponseCache {
+  public:
+    virtual ~ResponseCache() = default;
+    virtual std::optional<std::string> get(const std::string& key) = 0;
+    virtual void put(const std::string& key, const std::string& value) = 0;
+};
+
+struct ChatRequest {
+    Prompt prompt;
+    std::string image_jpeg;   // raw JPEG bytes of the face crop (base64-encoded by the client)
+    std::string image_hash;   // hex digest of image_jpeg's source, for the cache key
+    int ordinal = 0;          // request ordinal within the face (in the cache key)
+    int n = 1;
+    double temperature = 0;
+};
+
+struct ChatResult {
+    std::vector<std::string> contents;  // one per choice received (may be < n on failure)
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+    bool cached = false;
+    int http_requests = 0;   // HTTP requests this took, retries and fan-out included
+    std::optional<Error> error;
+};
+
+struct VllmStats {
+    std::atomic<std::int64_t> http_requests{0};
+    std::atomic<std::int64_t> retries{0};
+    std::atomic<std::int64_t> cache_hits{0};
+    std::atomic<std::int64_t> failures{0};
+    std::atomic<std::int64_t> prompt_tokens{0};
+    std::atomic<std::int64_t> completion_tokens{0};
+    std::atomic<std::int64_t> in_flight{0};
+    std::atomic<std::int64_t> queued{0};
+};
+
+std::string cache_key(const VllmSettings& settings, const ChatRequest& request);
+
+class VllmClient {
+  public:
+    using Callback = std::function<void(ChatResult)>;
+
+    // `cache` may be null; it must outlive the client. Starts the client's I/O thread.
+    VllmClient(VllmSettings settings, ResponseCache* cache);
+    ~VllmClient();  // cancels what is pending (callbacks get errc::cancelled) and joins
+    VllmClient(const VllmClient&) = delete;
+    VllmClient& operator=(const VllmClient&) = delete;
+
+    // Thread-safe. `done` runs exactly once, on the client's thread; keep it short.
+    void submit(ChatRequest request, Callback done);
+    // Stop sending: pending and in-flight requests complete with errc::cancelled.
+    void cancel_all();
+
+    [[nodiscard]] const VllmStats& stats() const noexcept;
+    [[nodiscard]] const VllmSettings& settings() const noexcept;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace seke

@@ -1,0 +1,39 @@
+#pragma once
+// How SV-UAMC samples, stops, verifies and scores. Filled from config (seke.json "engine").
+#include <string>
+
+namespace seke {
+
+enum class SamplingMode {
+    uamc,     // adaptive Monte Carlo + self-verification (the default)
+    greedy,   // one request, temperature 0, one sample (baseline)
+    fixed,    // fixed self-consistency: fixed_samples at `temperature`, majority vote (baseline)
+};
+
+struct UncertaintyWeights {
+    double expression = 0.45;
+    double va = 0.10;
+    double au = 0.10;
+    double consistency = 0.35;
+};
+
+struct EngineConfig {
+    SamplingMode mode = SamplingMode::uamc;
+    double temperature = 0.7;     // Monte Carlo sampling temperature (> 0)
+    int k_min = 3;                // samples in the first round
+    int k_max = 10;               // hard cap on samples per face (verification not counted)
+    int round_size = 2;           // samples per later round
+    int fixed_samples = 10;       // for SamplingMode::fixed
+    double stop_confidence = 0.9; // posterior P(leading expression is the true mode) to stop
+    double va_settled_spread = 0.25;  // robust VA spread under which VA does not ask for more
+    double au_threshold = 0.5;    // per-AU frequency at which an AU is voted present
+    bool self_verify = true;      // ask a verification request when levels disagree / margin close
+    double verify_inconsistency = 0.4;  // cross-level inconsistency that triggers verification
+    double verify_margin = 0.2;         // top-two vote share gap under which verification runs
+    int max_verifications = 1;
+    double verification_weight = 2.0;   // votes a verification answer is worth
+    int max_request_failures = 2;  // failed requests (after client retries) before giving up
+    UncertaintyWeights weights;
+};
+
+}  // namespace seke

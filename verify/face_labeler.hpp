@@ -1,0 +1,101 @@
+#pragma once
+// The sans-I/O SV-UAMC state machine for one face. It says what it needs next (a model request)
+// and is fed the answers; it never blocks, owns no thread and does no I/O. A driver runs
+// thousands of these over one event loop; tests feed scripted answers.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "verify/answer.hpp"
+#include "verify/engine_config.hpp"
+#include "verify/knowledge.hpp"
+#include "verify/labels.hpp"
+#include "verify/prompt.hpp"
+
+namespace seke {
+
+struct ModelRequest {
+    int ordinal = 0;  // 0, 1, 2… within this face: part of the cache key (rounds repeat prompts)
+    RequestKind kind = RequestKind::sample;
+    Prompt prompt;
+    int n = 1;               // samples wanted from this one request
+    double temperature = 0;  // 0 = greedy
+};
+
+// What came back for one ModelRequest, after the connector's retries and fallbacks.
+struct ModelReply {
+    std::vector<std::string> contents;  // one per choice; may be fewer than n
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+    bool cached = false;
+    std::optional<Error> error;  // the request failed for good
+};
+
+struct TraceSample {
+    std::string raw;                  // the model's content, bounded in length
+    std::optional<std::string> error; // why it was dropped, if it was
+    std::optional<Answer> answer;     // the parsed answer when usable
+};
+
+struct TraceRequest {
+    int ordinal = 0;
+    RequestKind kind = RequestKind::sample;
+    int n = 0;
+    double temperature = 0;
+    bool cached = false;
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+    std::optional<std::string> error;
+    std::vector<TraceSample> samples;
+};
+
+struct Trace {
+    std::vector<TraceRequest> requests;
+    int rounds = 0;
+    std::string stop_reason;  // "known", "settled", "k_max", "greedy", "fixed", "failed"...
+    std::vector<std::pair<std::string, double>> expression_votes;  // final vote shares
+};
+
+struct FaceResult {
+    bool ok = false;
+    std::optional<Error> failure;  // when !ok: why no label could be given
+    LabelSet labels;               // complete when ok: known facts + model's answers
+    Descriptions descriptions;
+    LevelProvenance provenance;
+    Uncertainty uncertainty;
+    Cost cost;
+    Trace trace;
+};
+
+using LabelerStep = std::variant<ModelRequest, FaceResult>;
+
+class FaceLabeler {
+  public:
+    // `known` holds facts with their provenance (source or human); only missing levels are asked.
+    FaceLabeler(const Knowledge& knowledge, const EngineConfig& config, LabelSet known,
+                LevelProvenance known_provenance);
+
+    // The first step: a request, or (when every level is known and no description is wanted)
+    // the result at once.
+    LabelerStep start();
+    // Feed the reply to the request last returned; returns the next step.
+    LabelerStep feed(const ModelReply& reply);
+
+  private:
+    struct State;
+    // implementation detail; see face_labeler.cpp
+  public:
+    ~FaceLabeler();
+    FaceLabeler(FaceLabeler&&) noexcept;
+    FaceLabeler& operator=(FaceLabeler&&) noexcept;
+    FaceLabeler(const FaceLabeler&) = delete;
+    FaceLabeler& operator=(const FaceLabeler&) = delete;
+
+  private:
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace seke

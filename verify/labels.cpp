@@ -1,0 +1,60 @@
+#include "verify/labels.hpp"
+
+namespace seke {
+
+std::string_view level_name(Level level) noexcept {
+    switch (level) {
+        case Level::expression: return "expression";
+        case Level::va: return "va";
+        case Level::au: return "au";
+    }
+    return "expression";
+}
+
+std::string_view provenance_name(Provenance p) noexcept {
+    switch (p) {
+        case Provenance::model: return "model";
+        case Provenance::source: return "source";
+        case Provenance::human: return "human";
+    }
+    return "model";
+}
+
+std::optional<Provenance> parse_provenance(std::string_view text) noexcept {
+    if (text == "model") return Provenance::model;
+    if (text == "source") return Provenance::source;
+    if (text == "human") return Provenance::human;
+    return std::nullopt;
+}
+
+bool LabelSet::has(Level level) const noexcept {
+    switch (level) {
+        case Level::expression: return expression.has_value();
+        case Level::va: return valence.has_value() && arousal.has_value();
+        case Level::au: return action_units.has_value();
+    }
+    return false;
+}
+
+bool LabelSet::empty() const noexcept {
+    return !expression && !valence && !arousal && !action_units;
+}
+
+Provenance LevelProvenance::of(Level level) const noexcept {
+    switch (level) {
+        case Level::expression: return expression;
+        case Level::va: return va;
+        case Level::au: return au;
+    }
+    return Provenance::model;
+}
+
+void LevelProvenance::set(Level level, Provenance p) noexcept {
+    switch (level) {
+        case Level::expression: expression = p; break;
+        case Level::va: va = p; break;
+        case Level::au: au = p; break;
+    }
+}
+
+}  // namespace seke

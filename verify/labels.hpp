@@ -1,0 +1,63 @@
+#pragma once
+// The three grained levels of one face, and what seke says about them.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seke {
+
+enum class Level { expression, va, au };
+inline constexpr std::array<Level, 3> kAllLevels{Level::expression, Level::va, Level::au};
+std::string_view level_name(Level level) noexcept;  // "expression", "va", "au"
+
+// Where a level's label came from. Source and human labels are facts: never overwritten.
+enum class Provenance { model, source, human };
+std::string_view provenance_name(Provenance p) noexcept;
+std::optional<Provenance> parse_provenance(std::string_view text) noexcept;
+
+// Any subset of the labels of one face. Valence and arousal are each in [-1, 1].
+struct LabelSet {
+    std::optional<std::string> expression;
+    std::optional<double> valence;
+    std::optional<double> arousal;
+    std::optional<std::vector<std::string>> action_units;  // AU codes judged present, e.g. "AU12"
+
+    [[nodiscard]] bool has(Level level) const noexcept;  // va: both valence and arousal
+    [[nodiscard]] bool empty() const noexcept;
+};
+
+struct Descriptions {
+    std::string expression;
+    std::string va;
+    std::string au;
+};
+
+struct LevelProvenance {
+    Provenance expression = Provenance::model;
+    Provenance va = Provenance::model;
+    Provenance au = Provenance::model;
+    [[nodiscard]] Provenance of(Level level) const noexcept;
+    void set(Level level, Provenance p) noexcept;
+};
+
+struct Uncertainty {
+    double expression = 0;   // vote entropy / margin, 0 = settled
+    double va = 0;           // spread of the sampled VA
+    double au = 0;           // mean Bernoulli entropy of the AUs
+    double consistency = 0;  // disagreement between the levels (AUs vs prototype, VA vs expression)
+    double overall = 0;      // what ranks items for human review, in [0, 1]
+};
+
+struct Cost {
+    int requests = 0;         // model requests sent (cache hits not counted)
+    int cached_requests = 0;  // requests answered from the response cache
+    int samples = 0;          // answers received (choices), malformed ones included
+    int malformed = 0;        // answers dropped because they could not be used
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+};
+
+}  // namespace seke

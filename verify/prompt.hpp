@@ -1,0 +1,41 @@
+#pragma once
+// Building the knowledge-enhanced prompts of the VLLM contract (see docs/architecture.md).
+#include <string>
+#include <vector>
+
+#include "verify/knowledge.hpp"
+#include "verify/labels.hpp"
+
+namespace seke {
+
+enum class RequestKind {
+    sample,    // a Monte Carlo sample of the missing levels + descriptions
+    verify,    // show candidate labels with the knowledge, ask agree/disagree (+ correction)
+    describe,  // labels are settled: ask only the three descriptions, labels given as facts
+};
+std::string_view request_kind_name(RequestKind kind) noexcept;
+
+// Transport-free prompt: the connector turns it into an OpenAI chat request with the image.
+struct Prompt {
+    std::string system;           // emotion knowledge
+    std::string user;             // the question (image goes beside it)
+    std::string schema_name;      // json_schema.name
+    std::string response_schema;  // JSON Schema text for response_format (strict)
+};
+
+// What one prompt asks: the levels missing from `known`, and descriptions.
+struct PromptSpec {
+    RequestKind kind = RequestKind::sample;
+    LabelSet known;       // facts (source/human labels), shown to the model, never asked
+    LabelSet candidates;  // for verify: the labels to check
+    bool ask_descriptions = true;
+};
+
+Prompt build_prompt(const Knowledge& knowledge, const PromptSpec& spec);
+
+// The machine-readable markers inside the user text (stable, documented: a fake or a real model
+// can read them). Each is followed by one line of compact JSON.
+inline constexpr const char* kKnownLabelsMarker = "Known labels (facts): ";
+inline constexpr const char* kCandidateLabelsMarker = "Candidate labels: ";
+
+}  // namespace seke
