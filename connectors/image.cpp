@@ -1,1 +1,539 @@
-// placeholder: implemented in this issue
+#include "connectors/image.hpp"
+
+#include <curl/curl.h>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <utility>
+
+namespace seke {
+namespace {
+
+constexpr const char* kDefaultCascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
+constexpr int kDetectLongestSide = 640;  // detection runs on a copy this size: fast, good enough
+
+bool starts_with_icase(const std::string& text, std::string_view prefix) {
+    if (text.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
+    return true;
+}
+
+// ---- sources ------------------------------------------------------------------------------
+
+std::string percent_decode(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+            out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+            i += 2;
+        } else {
+            out.push_back(text[i]);
+        }
+    }
+    return out;
+}
+
+Result<std::string> read_image_file(const std::string& path, const ImageLimits& limits) {
+    std::error_code ec;
+    auto status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(status)) return make_error(errc::not_found, "no such image file: " + path);
+    if (!std::filesystem::is_regular_file(status)) return make_error(errc::invalid_argument, "not a regular file: " + path);
+    auto size = std::filesystem::file_size(path, ec);
+    if (ec) return make_error(errc::io_error, "cannot stat " + path + ": " + ec.message());
+    if (size > limits.max_bytes)
+        return make_error(errc::payload_too_large, "image file " + path + " has " + std::to_string(size) +
+                                                       " bytes, over the limit of " + std::to_string(limits.max_bytes));
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(errc::io_error, "cannot open " + path);
+    std::string bytes(static_cast<std::size_t>(size), '\0');
+    in.read(bytes.data(), static_cast<std::streamsize>(size));
+    if (static_cast<std::uintmax_t>(in.gcount()) != size) return make_error(errc::io_error, "short read on " + path);
+    return bytes;
+}
+
+Result<std::string> decode_data_uri(const std::string& uri, const ImageLimits& limits) {
+    auto comma = uri.find(',');
+    if (comma == std::string::npos) return make_error(errc::invalid_argument, "data URI without a comma");
+    std::string meta = uri.substr(5, comma - 5);
+    for (auto& c : meta) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (meta.rfind("image/", 0) != 0) return make_error(errc::invalid_argument, "data URI is not an image/* type");
+    if (meta.size() < 7 || meta.compare(meta.size() - 7, 7, ";base64") != 0)
+        return make_error(errc::invalid_argument, "data URI is not base64-encoded");
+    std::size_t payload = uri.size() - comma - 1;
+    // Reject before decoding: base64 is 4/3 the size of what it carries.
+    if (payload / 4 * 3 > limits.max_bytes + 3)
+        return make_error(errc::payload_too_large, "data URI image over the limit of " + std::to_string(limits.max_bytes) + " bytes");
+    auto bytes = base64_decode(uri.substr(comma + 1));
+    if (!bytes) return make_error(errc::invalid_argument, "data URI has invalid base64");
+    if (bytes->size() > limits.max_bytes)
+        return make_error(errc::payload_too_large, "data URI image over the limit of " + std::to_string(limits.max_bytes) + " bytes");
+    return std::move(*bytes);
+}
+
+struct Download {
+    std::string body;
+    std::size_t max_bytes = 0;
+    bool too_large = false;
+};
+
+std::size_t on_download_data(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* download = static_cast<Download*>(user);
+    std::size_t bytes = size * count;
+    if (download->body.size() + bytes > download->max_bytes) {
+        download->too_large = true;
+        return 0;  // makes curl abort with CURLE_WRITE_ERROR
+    }
+    download->body.append(data, bytes);
+    return bytes;
+}
+
+void curl_global_once() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+Result<std::string> download(const std::string& url, const ImageLimits& limits) {
+    curl_global_once();
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
+    if (!curl) return make_error(errc::internal, "curl_easy_init failed");
+    Download sink;
+    sink.max_bytes = limits.max_bytes;
+    char error_buffer[CURL_ERROR_SIZE] = {0};
+    CURL* h = curl.get();
+    long timeout = std::max(1, limits.download_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout, 10000L));
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(limits.max_bytes));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_download_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "seke/" SEKE_VERSION);
+    CURLcode code = curl_easy_perform(h);
+    if (sink.too_large || code == CURLE_FILESIZE_EXCEEDED)
+        return make_error(errc::payload_too_large,
+                          "image at " + url + " is over the limit of " + std::to_string(limits.max_bytes) + " bytes");
+    if (code == CURLE_OPERATION_TIMEDOUT)
+        return make_error(errc::upstream_timeout, "timed out downloading " + url);
+    if (code != CURLE_OK) {
+        std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
+        return make_error(errc::upstream_error, "cannot download " + url + ": " + detail);
+    }
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299)
+        return make_error(errc::upstream_error, "downloading " + url + " answered HTTP " + std::to_string(status));
+    return std::move(sink.body);
+}
+
+// ---- format sniffing and structure checks -------------------------------------------------
+
+enum class Format { unknown, jpeg, png, gif, webp, bmp, tiff };
+
+const char* format_name(Format format) {
+    switch (format) {
+        case Format::jpeg: return "JPEG";
+        case Format::png: return "PNG";
+        case Format::gif: return "GIF";
+        case Format::webp: return "WebP";
+        case Format::bmp: return "BMP";
+        case Format::tiff: return "TIFF";
+        case Format::unknown: break;
+    }
+    return "unknown";
+}
+
+bool has_prefix(const std::string& bytes, std::string_view magic, std::size_t at = 0) {
+    return bytes.size() >= at + magic.size() && std::memcmp(bytes.data() + at, magic.data(), magic.size()) == 0;
+}
+
+Format sniff(const std::string& bytes) {
+    using namespace std::string_view_literals;
+    if (has_prefix(bytes, "\xFF\xD8\xFF"sv)) return Format::jpeg;
+    if (has_prefix(bytes, "\x89PNG\r\n\x1A\n"sv)) return Format::png;
+    if (has_prefix(bytes, "GIF87a"sv) || has_prefix(bytes, "GIF89a"sv)) return Format::gif;
+    if (has_prefix(bytes, "RIFF"sv) && has_prefix(bytes, "WEBP"sv, 8)) return Format::webp;
+    if (has_prefix(bytes, "BM"sv) && bytes.size() >= 26) return Format::bmp;
+    if (has_prefix(bytes, "II*\0"sv) || has_prefix(bytes, "MM\0*"sv)) return Format::tiff;
+    return Format::unknown;
+}
+
+std::uint32_t be16(const std::string& b, std::size_t at) {
+    return (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at])) << 8) |
+           static_cast<unsigned char>(b[at + 1]);
+}
+std::uint32_t be32(const std::string& b, std::size_t at) { return (be16(b, at) << 16) | be16(b, at + 2); }
+std::uint32_t le16(const std::string& b, std::size_t at) {
+    return (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1])) << 8) |
+           static_cast<unsigned char>(b[at]);
+}
+std::uint32_t le24(const std::string& b, std::size_t at) {
+    return le16(b, at) | (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 2])) << 16);
+}
+std::uint32_t le32(const std::string& b, std::size_t at) { return le16(b, at) | (le16(b, at + 2) << 16); }
+
+struct Structure {
+    std::optional<Error> error;                       // truncated / corrupt
+    std::optional<std::pair<std::int64_t, std::int64_t>> size;  // width, height from the header
+};
+
+// Walks the JPEG markers up to EOI. libjpeg "decodes" a truncated file by padding it with grey
+// and only warns, so completeness is checked here instead.
+Structure check_jpeg(const std::string& b) {
+    Structure out;
+    std::size_t pos = 2;
+    const std::size_t n = b.size();
+    auto truncated = [&] {
+        out.error = make_error(errc::image_error, "truncated JPEG (no end-of-image marker)");
+        return out;
+    };
+    while (true) {
+        // Tolerate junk before a marker, as libjpeg does.
+        while (pos < n && static_cast<unsigned char>(b[pos]) != 0xFF) ++pos;
+        while (pos < n && static_cast<unsigned char>(b[pos]) == 0xFF) ++pos;  // fill bytes
+        if (pos >= n) return truncated();
+        unsigned marker = static_cast<unsigned char>(b[pos++]);
+        if (marker == 0xD9) return out;  // EOI: complete
+        if ((marker >= 0xD0 && marker <= 0xD7) || marker == 0x01 || marker == 0xD8) continue;
+        if (pos + 2 > n) return truncated();
+        std::size_t length = be16(b, pos);
+        if (length < 2) {
+            out.error = make_error(errc::image_error, "corrupt JPEG (bad segment length)");
+            return out;
+        }
+        if (pos + length > n) return truncated();
+        bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        if (sof && length >= 7 && !out.size)
+            out.size = std::pair<std::int64_t, std::int64_t>{be16(b, pos + 5), be16(b, pos + 3)};
+        pos += length;
+        if (marker != 0xDA) continue;
+        // Entropy-coded data after SOS: runs to the next marker other than stuffing / RSTn.
+        while (true) {
+            if (pos + 1 >= n) return truncated();
+            if (static_cast<unsigned char>(b[pos]) != 0xFF) {
+                ++pos;
+                continue;
+            }
+            unsigned next = static_cast<unsigned char>(b[pos + 1]);
+            if (next == 0x00 || (next >= 0xD0 && next <= 0xD7)) {
+                pos += 2;
+            } else if (next == 0xFF) {
+                ++pos;
+            } else {
+                break;  // a real marker: back to the segment walk
+            }
+        }
+    }
+}
+
+Structure check_png(const std::string& b) {
+    Structure out;
+    std::size_t pos = 8;
+    const std::size_t n = b.size();
+    bool first = true;
+    while (true) {
+        if (pos + 12 > n) {
+            out.error = make_error(errc::image_error, "truncated PNG (no IEND chunk)");
+            return out;
+        }
+        std::size_t length = be32(b, pos);
+        if (length > 0x7FFFFFFFu) {
+            out.error = make_error(errc::image_error, "corrupt PNG (bad chunk length)");
+            return out;
+        }
+        std::string type = b.substr(pos + 4, 4);
+        if (first) {
+            if (type != "IHDR" || length < 8) {
+                out.error = make_error(errc::image_error, "corrupt PNG (no IHDR chunk)");
+                return out;
+            }
+            out.size = std::pair<std::int64_t, std::int64_t>{be32(b, pos + 8), be32(b, pos + 12)};
+            first = false;
+        }
+        if (pos + 12 + length > n) {
+            out.error = make_error(errc::image_error, "truncated PNG (no IEND chunk)");
+            return out;
+        }
+        if (type == "IEND") return out;
+        pos += 12 + length;
+    }
+}
+
+Structure check_other(Format format, const std::string& b) {
+    Structure out;
+    if (format == Format::bmp) {
+        auto width = static_cast<std::int32_t>(le32(b, 18));
+        auto height = static_cast<std::int32_t>(le32(b, 22));
+        out.size = std::pair<std::int64_t, std::int64_t>{std::abs(static_cast<std::int64_t>(width)),
+                                                         std::abs(static_cast<std::int64_t>(height))};
+    } else if (format == Format::webp && b.size() >= 30) {
+        std::string chunk = b.substr(12, 4);
+        if (chunk == "VP8X") {
+            out.size = std::pair<std::int64_t, std::int64_t>{le24(b, 24) + 1, le24(b, 27) + 1};
+        } else if (chunk == "VP8 ") {
+            out.size = std::pair<std::int64_t, std::int64_t>{le16(b, 26) & 0x3FFF, le16(b, 28) & 0x3FFF};
+        } else if (chunk == "VP8L") {
+            std::uint32_t bits = le32(b, 21);
+            out.size = std::pair<std::int64_t, std::int64_t>{(bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1};
+        }
+    } else if (format == Format::gif && b.size() >= 10) {
+        out.size = std::pair<std::int64_t, std::int64_t>{le16(b, 6), le16(b, 8)};
+    }
+    return out;
+}
+
+std::optional<Error> check_pixels(std::int64_t width, std::int64_t height, const ImageLimits& limits) {
+    if (width <= 0 || height <= 0) return make_error(errc::image_error, "image has no pixels");
+    if (width > limits.max_pixels / height)
+        return make_error(errc::payload_too_large, "image is " + std::to_string(width) + "x" + std::to_string(height) +
+                                                       ", over the limit of " + std::to_string(limits.max_pixels) + " pixels");
+    return std::nullopt;
+}
+
+// ---- faces --------------------------------------------------------------------------------
+
+double overlap(const cv::Rect& a, const cv::Rect& b) {
+    double inter = (a & b).area();
+    if (inter <= 0) return 0;
+    // Intersection over the smaller box: also drops a box nested in a bigger one.
+    return inter / std::min(a.area(), b.area());
+}
+
+std::vector<cv::Rect> suppress_and_order(std::vector<cv::Rect> boxes, int max_faces) {
+    std::sort(boxes.begin(), boxes.end(), [](const cv::Rect& a, const cv::Rect& b) { return a.area() > b.area(); });
+    std::vector<cv::Rect> kept;
+    for (const auto& box : boxes) {
+        bool duplicate = std::any_of(kept.begin(), kept.end(), [&](const cv::Rect& k) { return overlap(k, box) > 0.5; });
+        if (!duplicate) kept.push_back(box);
+        if (static_cast<int>(kept.size()) >= max_faces) break;  // biggest faces win the cap
+    }
+    // Reading order: rows by centre y (a face whose centre is within half the row leader's
+    // height belongs to that row), then left to right inside a row.
+    std::sort(kept.begin(), kept.end(), [](const cv::Rect& a, const cv::Rect& b) { return a.y + a.height / 2 < b.y + b.height / 2; });
+    std::vector<cv::Rect> ordered;
+    std::size_t i = 0;
+    while (i < kept.size()) {
+        int row_centre = kept[i].y + kept[i].height / 2;
+        int tolerance = kept[i].height / 2;
+        std::size_t j = i;
+        while (j < kept.size() && kept[j].y + kept[j].height / 2 - row_centre <= tolerance) ++j;
+        std::sort(kept.begin() + static_cast<std::ptrdiff_t>(i), kept.begin() + static_cast<std::ptrdiff_t>(j),
+                  [](const cv::Rect& a, const cv::Rect& b) { return a.x < b.x; });
+        ordered.insert(ordered.end(), kept.begin() + static_cast<std::ptrdiff_t>(i), kept.begin() + static_cast<std::ptrdiff_t>(j));
+        i = j;
+    }
+    return ordered;
+}
+
+}  // namespace
+
+Result<std::string> fetch_image_bytes(const std::string& source, const ImageLimits& limits) {
+    try {
+        if (source.empty()) return make_error(errc::invalid_argument, "empty image source");
+        if (starts_with_icase(source, "data:")) return decode_data_uri(source, limits);
+        if (starts_with_icase(source, "http://") || starts_with_icase(source, "https://")) return download(source, limits);
+        if (starts_with_icase(source, "file://")) {
+            std::string rest = source.substr(7);
+            if (starts_with_icase(rest, "localhost/")) rest = rest.substr(9);
+            if (rest.empty() || rest[0] != '/')
+                return make_error(errc::invalid_argument, "file URI must be file:///absolute/path: " + source);
+            return read_image_file(percent_decode(rest), limits);
+        }
+        auto scheme_end = source.find("://");
+        if (scheme_end != std::string::npos && source.find('/') > scheme_end)
+            return make_error(errc::invalid_argument, "unsupported image URI scheme: " + source.substr(0, scheme_end));
+        return read_image_file(source, limits);
+    } catch (const std::exception& e) {
+        return make_error(errc::internal, std::string("fetching image: ") + e.what());
+    }
+}
+
+std::optional<FaceMode> parse_face_mode(const std::string& text) {
+    if (text == "auto" || text == "auto_detect") return FaceMode::auto_detect;
+    if (text == "off" || text == "none") return FaceMode::off;
+    if (text == "required") return FaceMode::required;
+    return std::nullopt;
+}
+
+std::string face_mode_name(FaceMode mode) {
+    switch (mode) {
+        case FaceMode::auto_detect: return "auto";
+        case FaceMode::off: return "off";
+        case FaceMode::required: return "required";
+    }
+    return "auto";
+}
+
+struct FacePreparer::Impl {
+    FaceOptions options;
+    ImageLimits limits;
+    // cv::CascadeClassifier is not thread-safe: a pool hands one to each concurrent caller.
+    std::mutex pool_mutex;
+    std::vector<std::unique_ptr<cv::CascadeClassifier>> pool;
+
+    std::string cascade_path() const { return options.cascade_path.empty() ? kDefaultCascade : options.cascade_path; }
+
+    Result<std::unique_ptr<cv::CascadeClassifier>> borrow() {
+        {
+            std::lock_guard lock(pool_mutex);
+            if (!pool.empty()) {
+                auto cascade = std::move(pool.back());
+                pool.pop_back();
+                return cascade;
+            }
+        }
+        auto cascade = std::make_unique<cv::CascadeClassifier>();
+        std::error_code ec;
+        // Checked first: OpenCV would also print its own error for a missing file.
+        if (!std::filesystem::is_regular_file(cascade_path(), ec) || !cascade->load(cascade_path()) || cascade->empty())
+            return make_error(errc::config_error, "cannot load the face cascade " + cascade_path() +
+                                                      " (install opencv-data or set the cascade path)");
+        return cascade;
+    }
+    void give_back(std::unique_ptr<cv::CascadeClassifier> cascade) {
+        std::lock_guard lock(pool_mutex);
+        pool.push_back(std::move(cascade));
+    }
+
+    Result<std::vector<cv::Rect>> detect(const cv::Mat& image) {
+        auto cascade = borrow();
+        if (!cascade) return cascade.error();
+        double scale = 1.0;
+        int longest = std::max(image.cols, image.rows);
+        if (longest > kDetectLongestSide) scale = static_cast<double>(kDetectLongestSide) / longest;
+        cv::Mat gray;
+        cv::cvtColor(image, gray, cv::COLOR_BGR2GRAY);
+        if (scale < 1.0) cv::resize(gray, gray, cv::Size(), scale, scale, cv::INTER_AREA);
+        cv::equalizeHist(gray, gray);
+        int min_side = std::max(12, static_cast<int>(options.min_face_px * scale));
+        std::vector<cv::Rect> found;
+        (*cascade)->detectMultiScale(gray, found, 1.1, 5, 0, cv::Size(min_side, min_side));
+        give_back(std::move(*cascade));
+        std::vector<cv::Rect> boxes;
+        const cv::Rect bounds(0, 0, image.cols, image.rows);
+        for (const auto& r : found) {
+            cv::Rect mapped(static_cast<int>(r.x / scale), static_cast<int>(r.y / scale),
+                            static_cast<int>(r.width / scale), static_cast<int>(r.height / scale));
+            mapped &= bounds;
+            if (mapped.width < options.min_face_px || mapped.height < options.min_face_px) continue;
+            boxes.push_back(mapped);
+        }
+        return suppress_and_order(std::move(boxes), std::max(1, options.max_faces));
+    }
+
+    Result<std::string> crop(const cv::Mat& image, const std::optional<cv::Rect>& box) const {
+        cv::Rect region(0, 0, image.cols, image.rows);
+        if (box) {
+            int mx = static_cast<int>(box->width * options.margin);
+            int my = static_cast<int>(box->height * options.margin);
+            region = cv::Rect(box->x - mx, box->y - my, box->width + 2 * mx, box->height + 2 * my) &
+                     cv::Rect(0, 0, image.cols, image.rows);
+        }
+        cv::Mat face = image(region);
+        int longest = std::max(face.cols, face.rows);
+        if (options.longest_side > 0 && longest > options.longest_side) {
+            double f = static_cast<double>(options.longest_side) / longest;
+            cv::Size size(std::max(1, static_cast<int>(std::lround(face.cols * f))),
+                          std::max(1, static_cast<int>(std::lround(face.rows * f))));
+            cv::Mat resized;
+            cv::resize(face, resized, size, 0, 0, cv::INTER_AREA);
+            face = resized;
+        }
+        std::vector<uchar> jpeg;
+        int quality = std::clamp(options.jpeg_quality, 1, 100);
+        if (!cv::imencode(".jpg", face, jpeg, {cv::IMWRITE_JPEG_QUALITY, quality}))
+            return make_error(errc::internal, "JPEG encoding of the face crop failed");
+        return std::string(jpeg.begin(), jpeg.end());
+    }
+};
+
+FacePreparer::FacePreparer(FaceOptions options, ImageLimits limits) : impl_(std::make_unique<Impl>()) {
+    impl_->options = std::move(options);
+    impl_->limits = limits;
+}
+
+FacePreparer::~FacePreparer() = default;
+
+const FaceOptions& FacePreparer::options() const noexcept { return impl_->options; }
+
+Result<PreparedImage> FacePreparer::prepare(const std::string& encoded_bytes) const {
+    const auto& limits = impl_->limits;
+    const auto& options = impl_->options;
+    try {
+        if (encoded_bytes.size() > limits.max_bytes)
+            return make_error(errc::payload_too_large, "image has " + std::to_string(encoded_bytes.size()) +
+                                                           " bytes, over the limit of " + std::to_string(limits.max_bytes));
+        Format format = sniff(encoded_bytes);
+        if (format == Format::unknown)
+            return make_error(errc::unsupported_media, "not an image (unrecognised format)");
+        Structure structure = format == Format::jpeg  ? check_jpeg(encoded_bytes)
+                              : format == Format::png ? check_png(encoded_bytes)
+                                                      : check_other(format, encoded_bytes);
+        if (structure.error) return *structure.error;
+        // Refuse decompression bombs before decoding when the header tells the size cheaply.
+        if (structure.size) {
+            if (auto error = check_pixels(structure.size->first, structure.size->second, limits)) return *error;
+        }
+
+        // IMREAD_COLOR applies the EXIF orientation (OpenCV 4.x) and drops alpha / 16-bit depth.
+        cv::Mat raw(1, static_cast<int>(encoded_bytes.size()), CV_8UC1, const_cast<char*>(encoded_bytes.data()));
+        cv::Mat image = cv::imdecode(raw, cv::IMREAD_COLOR);
+        if (image.empty()) {
+            if (format == Format::gif || format == Format::webp || format == Format::tiff)
+                return make_error(errc::unsupported_media, std::string("cannot decode ") + format_name(format) +
+                                                               " images (unsupported or corrupt)");
+            return make_error(errc::image_error, std::string("corrupt ") + format_name(format) + " image");
+        }
+        if (auto error = check_pixels(image.cols, image.rows, limits)) return *error;
+
+        PreparedImage prepared;
+        prepared.width = image.cols;
+        prepared.height = image.rows;
+        prepared.content_hash = sha256_hex(encoded_bytes);
+
+        if (options.mode == FaceMode::off) {
+            auto jpeg = impl_->crop(image, std::nullopt);
+            if (!jpeg) return jpeg.error();
+            prepared.faces.push_back(FaceCrop{std::nullopt, false, std::move(*jpeg)});
+            return prepared;
+        }
+        auto boxes = impl_->detect(image);
+        if (!boxes) return boxes.error();
+        if (boxes->empty()) {
+            if (options.mode == FaceMode::required) return make_error(errc::no_face, "no face found in the image");
+            auto jpeg = impl_->crop(image, std::nullopt);
+            if (!jpeg) return jpeg.error();
+            prepared.faces.push_back(FaceCrop{std::nullopt, true, std::move(*jpeg)});
+            return prepared;
+        }
+        for (const auto& r : *boxes) {
+            auto jpeg = impl_->crop(image, r);
+            if (!jpeg) return jpeg.error();
+            prepared.faces.push_back(FaceCrop{Box{r.x, r.y, r.width, r.height}, false, std::move(*jpeg)});
+        }
+        return prepared;
+    } catch (const cv::Exception& e) {
+        return make_error(errc::image_error, std::string("OpenCV: ") + e.what());
+    } catch (const std::exception& e) {
+        return make_error(errc::internal, std::string("preparing image: ") + e.what());
+    }
+}
+
+}  // namespace seke

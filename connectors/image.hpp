@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/crypto.hpp"  // sha256_hex, base64_* used to be declared here
 #include "verify/errors.hpp"
 
 namespace seke {
@@ -70,9 +71,5 @@ class FacePreparer {
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
-
-std::string sha256_hex(const std::string& bytes);
-std::string base64_encode(const std::string& bytes);
-std::optional<std::string> base64_decode(const std::string& text);
 
 }  // namespace seke

@@ -1,1 +1,758 @@
-// placeholder: implemented in this issue
+#include "connectors/vllm_client.hpp"
+
+#include <curl/curl.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "connectors/crypto.hpp"
+
+namespace seke {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+constexpr std::size_t kMaxErrorText = 400;  // provider error text kept in our messages
+
+// Structured output support, from best to none. Providers that reject one level get the next.
+enum class Format { json_schema = 0, json_object = 1, none = 2 };
+
+const char* format_label(Format format) {
+    switch (format) {
+        case Format::json_schema: return "json_schema";
+        case Format::json_object: return "json_object";
+        case Format::none: return "none";
+    }
+    return "none";
+}
+
+std::string bounded(std::string text) {
+    if (text.size() > kMaxErrorText) {
+        text.resize(kMaxErrorText);
+        text += "...";
+    }
+    return text;
+}
+
+std::string lower(std::string text) {
+    for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+}
+
+std::string trim(std::string_view text) {
+    auto begin = text.find_first_not_of(" \t\r\n");
+    if (begin == std::string_view::npos) return {};
+    auto end = text.find_last_not_of(" \t\r\n");
+    return std::string(text.substr(begin, end - begin + 1));
+}
+
+// The provider's error message from an OpenAI-style error body, else the raw body (bounded).
+std::string provider_message(const std::string& body) {
+    auto parsed = json::parse(body, nullptr, false);
+    if (!parsed.is_discarded() && parsed.is_object()) {
+        auto it = parsed.find("error");
+        if (it != parsed.end()) {
+            if (it->is_object() && it->contains("message") && (*it)["message"].is_string())
+                return bounded((*it)["message"].get<std::string>());
+            if (it->is_string()) return bounded(it->get<std::string>());
+        }
+        if (parsed.contains("message") && parsed["message"].is_string()) return bounded(parsed["message"].get<std::string>());
+    }
+    return bounded(trim(body));
+}
+
+// Retry-After (seconds or an HTTP date) or retry-after-ms, in milliseconds.
+std::optional<std::int64_t> parse_retry_after(const std::map<std::string, std::string>& headers) {
+    if (auto it = headers.find("retry-after-ms"); it != headers.end()) {
+        try {
+            double ms = std::stod(it->second);
+            if (ms >= 0) return static_cast<std::int64_t>(ms);
+        } catch (...) {
+        }
+    }
+    auto it = headers.find("retry-after");
+    if (it == headers.end() || it->second.empty()) return std::nullopt;
+    const std::string& value = it->second;
+    if (std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+        if (value.size() > 9) return std::int64_t{1'000'000'000};  // absurd: the cap applies
+        return std::stoll(value) * 1000;
+    }
+    std::time_t when = curl_getdate(value.c_str(), nullptr);
+    if (when < 0) return std::nullopt;
+    auto delta = static_cast<std::int64_t>(std::difftime(when, std::time(nullptr)) * 1000.0);
+    return std::max<std::int64_t>(0, delta);
+}
+
+// message.content as text: a string, an array of text parts, or "" (null, refusal, absent) so
+// that the engine counts the sample as malformed and the number of samples stays right.
+std::string choice_content(const json& choice) {
+    if (!choice.is_object()) return {};
+    auto message = choice.find("message");
+    if (message == choice.end() || !message->is_object()) return {};
+    auto content = message->find("content");
+    if (content == message->end()) return {};
+    if (content->is_string()) return content->get<std::string>();
+    if (content->is_array()) {
+        std::string text;
+        for (const auto& part : *content)
+            if (part.is_object() && part.contains("text") && part["text"].is_string()) text += part["text"].get<std::string>();
+        return text;
+    }
+    return {};
+}
+
+std::int64_t usage_value(const json& usage, const char* key) {
+    auto it = usage.find(key);
+    if (it == usage.end() || !it->is_number()) return 0;
+    return it->get<std::int64_t>();
+}
+
+struct Job {
+    ChatRequest request;
+    VllmClient::Callback done;
+    std::string key;             // cache key; empty without a cache
+    std::string image_uri;       // data:image/jpeg;base64,...
+    json schema;                 // parsed prompt.response_schema (null if none)
+    std::vector<std::string> contents;
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+    int http_requests = 0;
+    int outstanding = 0;         // transfers not yet finished
+    int remainder_budget = 0;    // extra requests allowed when a provider returns too few choices
+    std::optional<Error> error;  // first permanent failure
+    bool finished = false;
+};
+
+struct Transfer {
+    std::shared_ptr<Job> job;
+    int n = 1;
+    int attempt = 0;             // retries used
+    Format format = Format::json_schema;
+    bool format_probe = false;   // format lowered for this transfer only, on an unexplained 400
+    CURL* easy = nullptr;
+    curl_slist* headers = nullptr;
+    std::string body;
+    std::string response;
+    std::size_t max_response = 0;
+    bool too_large = false;
+    std::map<std::string, std::string> response_headers;  // lower-case names
+};
+
+std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    std::size_t bytes = size * count;
+    if (t->response.size() + bytes > t->max_response) {
+        t->too_large = true;
+        return 0;
+    }
+    t->response.append(data, bytes);
+    return bytes;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    std::size_t bytes = size * count;
+    std::string_view line(data, bytes);
+    if (line.rfind("HTTP/", 0) == 0) {
+        t->response_headers.clear();  // a new status line (after 100 Continue): start over
+        return bytes;
+    }
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos && t->response_headers.size() < 100)
+        t->response_headers[lower(std::string(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+    return bytes;
+}
+
+void curl_global_once() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+}  // namespace
+
+std::string cache_key(const VllmSettings& settings, const ChatRequest& request) {
+    // Length-prefixed fields: no two different tuples can produce the same canonical string.
+    std::string canonical = "seke-vllm-cache-v1\n";
+    auto field = [&](std::string_view name, std::string_view value) {
+        canonical += name;
+        canonical += ' ';
+        canonical += std::to_string(value.size());
+        canonical += ':';
+        canonical += value;
+        canonical += '\n';
+    };
+    char temperature[64];
+    std::snprintf(temperature, sizeof temperature, "%.6f", request.temperature);
+    field("base_url", settings.base_url);
+    field("model", settings.model);
+    field("image_hash", request.image_hash);
+    field("system", request.prompt.system);
+    field("user", request.prompt.user);
+    field("schema_name", request.prompt.schema_name);
+    field("response_schema", request.prompt.response_schema);
+    field("temperature", temperature);
+    field("n", std::to_string(request.n));
+    field("ordinal", std::to_string(request.ordinal));
+    return sha256_hex(canonical);
+}
+
+struct VllmClient::Impl {
+    VllmSettings settings;
+    ResponseCache* cache = nullptr;
+    VllmStats stats;
+
+    // Shared with submitting threads.
+    std::mutex mutex;
+    std::deque<std::shared_ptr<Job>> submissions;
+    std::vector<std::shared_ptr<Job>> cancelled_submissions;
+    bool cancel_requested = false;
+    bool stopping = false;
+    bool stopped = false;
+
+    // Loop thread only.
+    CURLM* multi = nullptr;
+    std::thread thread;
+    std::deque<Transfer*> ready;                      // waiting for a concurrency slot, FIFO
+    std::multimap<Clock::time_point, Transfer*> timers;  // backoff waits
+    std::unordered_map<CURL*, Transfer*> active;
+    Format sticky_format = Format::json_schema;
+    bool fan_out = false;  // provider ignores `n`: ask n separate requests
+    std::mt19937_64 rng{std::random_device{}()};
+    std::string url;
+
+    void log(const std::string& line) {
+        if (settings.log) {
+            try {
+                settings.log(line);
+            } catch (...) {
+            }
+        } else {
+            std::cerr << "seke: vllm: " << line << '\n';
+        }
+    }
+
+    void update_gauges() {
+        stats.in_flight.store(static_cast<std::int64_t>(active.size()));
+        stats.queued.store(static_cast<std::int64_t>(ready.size() + timers.size()));
+    }
+
+    static void deliver(const std::shared_ptr<Job>& job, ChatResult result) {
+        if (!job->done) return;
+        auto done = std::move(job->done);
+        job->done = nullptr;
+        try {
+            done(std::move(result));
+        } catch (...) {
+            // A callback that throws must not take the I/O thread down.
+        }
+    }
+
+    void finish(const std::shared_ptr<Job>& job) {
+        if (job->finished) return;
+        job->finished = true;
+        update_gauges();  // a callback reading the stats sees its own request done
+        ChatResult result;
+        int n = std::max(1, job->request.n);
+        if (static_cast<int>(job->contents.size()) > n) job->contents.resize(static_cast<std::size_t>(n));
+        result.contents = std::move(job->contents);
+        result.prompt_tokens = job->prompt_tokens;
+        result.completion_tokens = job->completion_tokens;
+        result.http_requests = job->http_requests;
+        if (!job->error && result.contents.empty())
+            job->error = make_error(errc::upstream_error, "the provider returned no choices");
+        result.error = job->error;
+        if (result.error) {
+            stats.failures.fetch_add(1);
+        } else if (cache && !job->key.empty() && static_cast<int>(result.contents.size()) == n) {
+            json value = {{"contents", result.contents},
+                          {"prompt_tokens", result.prompt_tokens},
+                          {"completion_tokens", result.completion_tokens}};
+            try {
+                cache->put(job->key, value.dump());
+            } catch (const std::exception& e) {
+                log(std::string("cache write failed: ") + e.what());
+            }
+        }
+        deliver(job, std::move(result));
+    }
+
+    void cancel_job(const std::shared_ptr<Job>& job) {
+        if (job->finished) return;
+        job->finished = true;
+        update_gauges();
+        ChatResult result;
+        result.contents = std::move(job->contents);
+        result.prompt_tokens = job->prompt_tokens;
+        result.completion_tokens = job->completion_tokens;
+        result.http_requests = job->http_requests;
+        result.error = make_error(errc::cancelled, "request cancelled");
+        deliver(job, std::move(result));
+    }
+
+    void release(Transfer* t) {
+        if (t->easy) {
+            curl_multi_remove_handle(multi, t->easy);
+            curl_easy_cleanup(t->easy);
+            t->easy = nullptr;
+        }
+        if (t->headers) {
+            curl_slist_free_all(t->headers);
+            t->headers = nullptr;
+        }
+    }
+
+    // Ends one transfer; the job finishes when its last transfer has.
+    void transfer_done(Transfer* t) {
+        auto job = t->job;
+        release(t);
+        delete t;
+        if (--job->outstanding == 0) finish(job);
+    }
+
+    void enqueue(const std::shared_ptr<Job>& job, int n) {
+        auto* t = new Transfer;
+        t->job = job;
+        t->n = n;
+        t->format = sticky_format;
+        ++job->outstanding;
+        ready.push_back(t);
+    }
+
+    // A job fresh from submit(): cache, then one request with n, or n requests with n=1.
+    void admit(const std::shared_ptr<Job>& job) {
+        auto& request = job->request;
+        request.n = std::max(1, request.n);
+        if (cache) {
+            job->key = cache_key(settings, request);
+            std::optional<std::string> hit;
+            try {
+                hit = cache->get(job->key);
+            } catch (const std::exception& e) {
+                log(std::string("cache read failed: ") + e.what());
+            }
+            if (hit) {
+                auto value = json::parse(*hit, nullptr, false);
+                if (!value.is_discarded() && value.is_object() && value.contains("contents") && value["contents"].is_array()) {
+                    ChatResult result;
+                    result.cached = true;
+                    for (const auto& c : value["contents"]) result.contents.push_back(c.is_string() ? c.get<std::string>() : std::string());
+                    result.prompt_tokens = usage_value(value, "prompt_tokens");
+                    result.completion_tokens = usage_value(value, "completion_tokens");
+                    stats.cache_hits.fetch_add(1);
+                    job->finished = true;
+                    deliver(job, std::move(result));
+                    return;
+                }
+                log("ignoring an unreadable cache entry");
+            }
+        }
+        if (!request.prompt.response_schema.empty()) {
+            job->schema = json::parse(request.prompt.response_schema, nullptr, false);
+            if (job->schema.is_discarded() || !job->schema.is_object()) {
+                job->error = make_error(errc::invalid_argument, "prompt.response_schema is not a JSON object");
+                finish(job);
+                return;
+            }
+        }
+        if (!settings.use_json_schema && sticky_format == Format::json_schema) sticky_format = Format::json_object;
+        job->image_uri = "data:image/jpeg;base64," + base64_encode(request.image_jpeg);
+        job->remainder_budget = std::max(0, settings.max_retries);
+        if (request.n > 1 && (fan_out || !settings.use_n)) {
+            for (int i = 0; i < request.n; ++i) enqueue(job, 1);
+        } else {
+            enqueue(job, request.n);
+        }
+    }
+
+    std::string build_body(const Transfer& t) const {
+        const auto& request = t.job->request;
+        json user_content = json::array();
+        user_content.push_back({{"type", "text"}, {"text", request.prompt.user}});
+        user_content.push_back({{"type", "image_url"}, {"image_url", {{"url", t.job->image_uri}}}});
+        json body = {{"model", settings.model},
+                     {"messages", json::array({{{"role", "system"}, {"content", request.prompt.system}},
+                                               {{"role", "user"}, {"content", std::move(user_content)}}})},
+                     {"temperature", request.temperature},
+                     {"max_tokens", settings.max_tokens}};
+        if (t.n > 1) body["n"] = t.n;
+        if (t.format == Format::json_schema) {
+            body["response_format"] = {{"type", "json_schema"},
+                                       {"json_schema", {{"name", request.prompt.schema_name.empty() ? "answer" : request.prompt.schema_name},
+                                                        {"strict", true},
+                                                        {"schema", t.job->schema}}}};
+        } else if (t.format == Format::json_object) {
+            body["response_format"] = {{"type", "json_object"}};
+        }
+        return body.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+
+    bool start(Transfer* t) {
+        t->format = std::max(t->format, sticky_format);
+        if (t->job->schema.is_null() && t->format == Format::json_schema) t->format = Format::json_object;
+        t->response.clear();
+        t->response_headers.clear();
+        t->too_large = false;
+        t->max_response = settings.max_response_bytes;
+        t->body = build_body(*t);
+        t->easy = curl_easy_init();
+        if (!t->easy) return false;
+        CURL* h = t->easy;
+        t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
+        t->headers = curl_slist_append(t->headers, "Accept: application/json");
+        t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip
+        if (!settings.api_key.empty())
+            t->headers = curl_slist_append(t->headers, ("Authorization: Bearer " + settings.api_key).c_str());
+        curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->body.data());
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max(1, settings.timeout_ms)));
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::max(1, settings.connect_timeout_ms)));
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
+        curl_easy_setopt(h, CURLOPT_PRIVATE, t);
+        curl_easy_setopt(h, CURLOPT_USERAGENT, "seke/" SEKE_VERSION);
+        if (curl_multi_add_handle(multi, h) != CURLM_OK) return false;
+        active.emplace(h, t);
+        ++t->job->http_requests;
+        stats.http_requests.fetch_add(1);
+        return true;
+    }
+
+    void start_ready() {
+        auto limit = static_cast<std::size_t>(std::max(1, settings.max_concurrency));
+        while (active.size() < limit && !ready.empty()) {
+            Transfer* t = ready.front();
+            ready.pop_front();
+            if (t->job->finished || t->job->error) {  // cancelled or failed meanwhile
+                transfer_done(t);
+                continue;
+            }
+            if (fan_out && t->n > 1) {
+                // Queued before the provider was found to ignore `n`: split it now.
+                for (int i = 1; i < t->n; ++i) enqueue(t->job, 1);
+                t->n = 1;
+            }
+            if (!start(t)) {
+                t->job->error = make_error(errc::internal, "cannot start an HTTP transfer");
+                transfer_done(t);
+            }
+        }
+    }
+
+    // Retries after a backoff; false when the retry budget is spent.
+    bool schedule_retry(Transfer* t, std::optional<std::int64_t> retry_after_ms) {
+        if (t->attempt >= settings.max_retries) return false;
+        std::int64_t cap = std::max(0, settings.backoff_max_ms);
+        std::int64_t delay;
+        if (retry_after_ms) {
+            delay = std::min(*retry_after_ms, cap);
+        } else {
+            // Full jitter: uniform in [0, min(cap, base * 2^attempt)].
+            std::int64_t ceiling = std::max(0, settings.backoff_base_ms);
+            for (int i = 0; i < t->attempt && ceiling < cap; ++i) ceiling *= 2;
+            ceiling = std::min(ceiling, cap);
+            delay = ceiling > 0 ? std::uniform_int_distribution<std::int64_t>(0, ceiling)(rng) : 0;
+        }
+        ++t->attempt;
+        stats.retries.fetch_add(1);
+        release(t);
+        timers.emplace(Clock::now() + std::chrono::milliseconds(delay), t);
+        return true;
+    }
+
+    void fail(Transfer* t, Error error) {
+        if (!t->job->error) t->job->error = std::move(error);
+        transfer_done(t);
+    }
+
+    void on_success(Transfer* t) {
+        auto job = t->job;
+        auto parsed = json::parse(t->response, nullptr, false);
+        if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("choices") || !parsed["choices"].is_array()) {
+            // A proxy's HTML page or a cut body: worth another try.
+            if (!schedule_retry(t, std::nullopt))
+                fail(t, make_error(errc::upstream_error, "the provider's answer is not a chat completion: " + bounded(trim(t->response))));
+            return;
+        }
+        if (auto usage = parsed.find("usage"); usage != parsed.end() && usage->is_object()) {
+            auto prompt = usage_value(*usage, "prompt_tokens");
+            auto completion = usage_value(*usage, "completion_tokens");
+            job->prompt_tokens += prompt;
+            job->completion_tokens += completion;
+            stats.prompt_tokens.fetch_add(prompt);
+            stats.completion_tokens.fetch_add(completion);
+        }
+        if (t->format_probe && t->format > sticky_format) {
+            sticky_format = t->format;
+            log(std::string("provider rejects the requested response_format; using ") + format_label(sticky_format) + " from now on");
+        }
+        const auto& choices = parsed["choices"];
+        int got = 0;
+        for (const auto& choice : choices) {
+            if (got >= t->n) break;
+            job->contents.push_back(choice_content(choice));
+            ++got;
+        }
+        int missing = t->n - got;
+        if (missing > 0 && !job->finished && !job->error) {
+            if (t->n > 1 && got == 1) {
+                // One choice for n > 1: the provider ignores `n`. Fan out for good, not counted
+                // against the remainder budget since it is the normal way of asking from now on.
+                if (!fan_out) {
+                    fan_out = true;
+                    log("provider ignores n (returned 1 choice for n=" + std::to_string(t->n) +
+                        "); asking for samples with separate requests from now on");
+                }
+                for (int i = 0; i < missing; ++i) enqueue(job, 1);
+            } else if (job->remainder_budget > 0) {
+                --job->remainder_budget;
+                if (fan_out) {
+                    for (int i = 0; i < missing; ++i) enqueue(job, 1);
+                } else {
+                    enqueue(job, missing);
+                }
+            }
+        }
+        transfer_done(t);
+    }
+
+    void on_done(Transfer* t, CURLcode code) {
+        if (t->job->finished) {
+            transfer_done(t);
+            return;
+        }
+        if (t->too_large) {
+            fail(t, make_error(errc::upstream_error, "the provider's answer is over " + std::to_string(settings.max_response_bytes) + " bytes"));
+            return;
+        }
+        if (code == CURLE_OPERATION_TIMEDOUT) {
+            if (!schedule_retry(t, std::nullopt))
+                fail(t, make_error(errc::upstream_timeout, "the model did not answer within " + std::to_string(settings.timeout_ms) +
+                                                               " ms (" + std::to_string(t->attempt + 1) + " attempts)"));
+            return;
+        }
+        if (code != CURLE_OK) {
+            if (!schedule_retry(t, std::nullopt))
+                fail(t, make_error(errc::upstream_error, std::string("cannot reach the model at ") + url + ": " +
+                                                             curl_easy_strerror(code) + " (" + std::to_string(t->attempt + 1) + " attempts)"));
+            return;
+        }
+        long status = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300) {
+            on_success(t);
+            return;
+        }
+        std::string message = provider_message(t->response);
+        if (status == 429 || status >= 500) {
+            if (!schedule_retry(t, parse_retry_after(t->response_headers)))
+                fail(t, make_error(errc::upstream_error, "the model answered HTTP " + std::to_string(status) + " after " +
+                                                             std::to_string(t->attempt + 1) + " attempts: " + message));
+            return;
+        }
+        if (status == 400 && t->format != Format::none) {
+            auto next = static_cast<Format>(static_cast<int>(t->format) + 1);
+            std::string text = lower(t->response);
+            bool about_format = text.find("response_format") != std::string::npos || text.find("json_schema") != std::string::npos ||
+                                text.find("json_object") != std::string::npos || text.find("schema") != std::string::npos ||
+                                text.find("structured") != std::string::npos;
+            if (about_format) {
+                if (next > sticky_format) {
+                    sticky_format = next;
+                    log(std::string("provider rejected response_format ") + format_label(t->format) + " (" + message + "); using " +
+                        format_label(next) + " from now on");
+                }
+                t->format_probe = false;
+            } else {
+                t->format_probe = true;  // becomes sticky only if the lower format then works
+            }
+            t->format = std::max(next, sticky_format);
+            release(t);
+            ready.push_front(t);  // not a retry: the same request in a form the provider takes
+            return;
+        }
+        fail(t, make_error(errc::upstream_error, "the model answered HTTP " + std::to_string(status) + ": " + message));
+    }
+
+    void cancel_everything() {
+        for (auto& [easy, t] : active) {
+            cancel_job(t->job);
+            release(t);
+            delete t;
+        }
+        active.clear();
+        for (auto* t : ready) {
+            cancel_job(t->job);
+            delete t;
+        }
+        ready.clear();
+        for (auto& [when, t] : timers) {
+            cancel_job(t->job);
+            delete t;
+        }
+        timers.clear();
+    }
+
+    void run() {
+        while (true) {
+            try {
+                if (!step()) return;
+            } catch (const std::exception& e) {
+                log(std::string("internal error in the client loop: ") + e.what());
+            }
+        }
+    }
+
+    // One turn of the loop; false once stopped.
+    bool step() {
+        {
+            std::deque<std::shared_ptr<Job>> fresh;
+            std::vector<std::shared_ptr<Job>> to_cancel;
+            bool cancel = false;
+            bool stop = false;
+            {
+                std::lock_guard lock(mutex);
+                stop = stopping;
+                cancel = cancel_requested || stop;
+                cancel_requested = false;
+                to_cancel.swap(cancelled_submissions);
+                if (stop) {
+                    for (auto& job : submissions) to_cancel.push_back(job);
+                    submissions.clear();
+                } else {
+                    fresh.swap(submissions);
+                }
+            }
+            if (cancel) {
+                cancel_everything();
+                for (auto& job : to_cancel) cancel_job(job);
+                update_gauges();
+            }
+            if (stop) {
+                // Callbacks may have submitted more while being cancelled: cancel those too.
+                std::lock_guard lock(mutex);
+                if (submissions.empty() && cancelled_submissions.empty()) {
+                    stopped = true;
+                    return false;
+                }
+                return true;
+            }
+            for (auto& job : fresh) admit(job);
+
+            auto now = Clock::now();
+            while (!timers.empty() && timers.begin()->first <= now) {
+                ready.push_front(timers.begin()->second);  // retries are older work: first in line
+                timers.erase(timers.begin());
+            }
+            start_ready();
+            update_gauges();
+
+            int running = 0;
+            curl_multi_perform(multi, &running);
+            int left = 0;
+            while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+                if (msg->msg != CURLMSG_DONE) continue;
+                Transfer* t = nullptr;
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+                CURLcode code = msg->data.result;
+                active.erase(msg->easy_handle);
+                if (t) on_done(t, code);
+            }
+            start_ready();
+            update_gauges();
+
+            int wait_ms = 1000;
+            if (!ready.empty() && active.size() < static_cast<std::size_t>(std::max(1, settings.max_concurrency))) wait_ms = 0;
+            if (!timers.empty()) {
+                auto until = std::chrono::duration_cast<std::chrono::milliseconds>(timers.begin()->first - Clock::now()).count();
+                wait_ms = static_cast<int>(std::clamp<std::int64_t>(until + 1, 0, wait_ms));
+            }
+            {
+                std::lock_guard lock(mutex);
+                if (!submissions.empty() || cancel_requested || stopping) wait_ms = 0;
+            }
+            if (wait_ms > 0) curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
+        }
+        return true;
+    }
+};
+
+VllmClient::VllmClient(VllmSettings settings, ResponseCache* cache) : impl_(std::make_unique<Impl>()) {
+    curl_global_once();
+    impl_->settings = std::move(settings);
+    impl_->cache = cache;
+    std::string base = impl_->settings.base_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    impl_->url = base + "/chat/completions";
+    impl_->multi = curl_multi_init();
+    if (impl_->multi) {
+        // Reuse connections across requests; cap per host so the server is not flooded.
+        curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(std::max(1, impl_->settings.max_concurrency)));
+        impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+    } else {
+        impl_->stopped = true;  // submit() answers every request with an error
+    }
+}
+
+VllmClient::~VllmClient() {
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->stopping = true;
+    }
+    if (impl_->thread.joinable()) {
+        curl_multi_wakeup(impl_->multi);
+        impl_->thread.join();
+    }
+    if (impl_->multi) curl_multi_cleanup(impl_->multi);
+}
+
+void VllmClient::submit(ChatRequest request, Callback done) {
+    auto job = std::make_shared<Job>();
+    job->request = std::move(request);
+    job->done = std::move(done);
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (!impl_->stopped) {
+            impl_->submissions.push_back(std::move(job));
+            curl_multi_wakeup(impl_->multi);
+            return;
+        }
+    }
+    ChatResult result;
+    result.error = make_error(errc::cancelled, "the VLLM client is shut down");
+    Impl::deliver(job, std::move(result));
+}
+
+void VllmClient::cancel_all() {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopped) return;
+    impl_->cancel_requested = true;
+    // Only what is already submitted is cancelled; later submissions proceed normally.
+    for (auto& job : impl_->submissions) impl_->cancelled_submissions.push_back(std::move(job));
+    impl_->submissions.clear();
+    curl_multi_wakeup(impl_->multi);
+}
+
+const VllmStats& VllmClient::stats() const noexcept { return impl_->stats; }
+const VllmSettings& VllmClient::settings() const noexcept { return impl_->settings; }
+
+}  // namespace seke

@@ -31,6 +31,9 @@ struct VllmSettings {
     bool use_json_schema = true;  // response_format json_schema; falls back to json_object
     bool use_n = true;            // ask for n choices per request; falls back to n=1 fan-out
     std::size_t max_response_bytes = 8u << 20;
+    // One-line warnings (fallbacks switched on, cache read errors); empty: written to stderr.
+    // Called on the client's thread. Never given the api key.
+    std::function<void(const std::string&)> log;
 };
 
 // Persistent cache of model answers, keyed by image hash, prompt, model and sampling parameters.

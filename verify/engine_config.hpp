@@ -21,12 +21,15 @@ struct EngineConfig {
     SamplingMode mode = SamplingMode::uamc;
     double temperature = 0.7;     // Monte Carlo sampling temperature (> 0)
     int k_min = 3;                // samples in the first round
-    int k_max = 10;               // hard cap on samples per face (verification not counted)
+    int k_max = 6;                // hard cap on samples per face (verification not counted)
     int round_size = 2;           // samples per later round
     int fixed_samples = 10;       // for SamplingMode::fixed
-    double stop_confidence = 0.9; // posterior P(leading expression is the true mode) to stop
-    double va_settled_spread = 0.25;  // robust VA spread under which VA does not ask for more
+    double stop_confidence = 0.88; // posterior P(leading expression is the true mode) to stop; 4–1 clears it
+    double va_settled_spread = 0.35;  // robust VA spread under which VA does not ask for more
     double au_threshold = 0.5;    // per-AU frequency at which an AU is voted present
+    // An AU whose frequency is closer than this to au_threshold is a real split and asks for
+    // more samples; one stray sighting in three (0.33) is noise, not a split.
+    double au_settled_band = 0.1;
     bool self_verify = true;      // ask a verification request when levels disagree / margin close
     double verify_inconsistency = 0.4;  // cross-level inconsistency that triggers verification
     double verify_margin = 0.2;         // top-two vote share gap under which verification runs

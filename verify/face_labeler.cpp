@@ -1,1 +1,490 @@
-// placeholder: implemented in this issue
+// The SV-UAMC state machine for one face.
+//
+// Phases: sampling → (verifying)* → (describing) → done. Each step hands back one ModelRequest;
+// feed() records the reply (trace, cost), parses every choice whole-or-nothing, and moves on.
+//
+// - Only levels missing from `known` are asked (valence and arousal each on its own); known
+//   levels are facts: shown in every prompt, never read back from an answer, never overwritten.
+//   They still take part in the cross-level consistency check.
+// - Modes: greedy = one request, n=1, temperature 0; fixed = one request of fixed_samples at
+//   `temperature`, majority vote (both baselines: no verification). uamc = rounds: k_min first,
+//   then round_size, up to k_max answers. After each round it stops when every asked level has
+//   settled: P(leader is mode) ≥ stop_confidence (Adaptive-Consistency posterior on the top two),
+//   VA spread ≤ va_settled_spread, no AU frequency within au_settled_band of au_threshold.
+// - Self-verification (uamc only) when the aggregate is inconsistent across levels or the vote
+//   margin is thin: one temperature-0 request shows the aggregate as candidates; its answer votes
+//   with verification_weight for the expression and counts as one more sample for AU and VA,
+//   because a checked answer is worth more than one more draw but must not override a clear vote.
+// - Descriptions come from the usable answer closest to the final labels (same expression, then
+//   nearest VA, then AU Jaccard) so that they describe what is exported; only when no answer with
+//   non-blank descriptions has the final expression is a describe request (final labels as
+//   facts) spent.
+// - Failures: a failed or all-malformed request counts towards max_request_failures. With no
+//   usable answer yet the round is retried until that limit, then ok=false. With usable answers,
+//   a failed request ends the work with what there is (stop_reason says why): labels from a few
+//   good samples beat no labels, and the model is evidently unwell.
+#include "verify/face_labeler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+
+#include "verify/uamc.hpp"
+
+namespace seke {
+
+namespace {
+
+constexpr std::size_t kMaxTraceRaw = 4096;
+constexpr double kDisagreementPenalty = 0.25;  // added to expression uncertainty
+
+// Cut at a UTF-8 boundary: the trace is serialised as JSON later, and a split sequence would
+// make that fail.
+std::string bounded(const std::string& raw) {
+    if (raw.size() <= kMaxTraceRaw) return raw;
+    std::size_t cut = kMaxTraceRaw;
+    while (cut > 0 && (static_cast<unsigned char>(raw[cut]) & 0xC0) == 0x80) --cut;
+    return raw.substr(0, cut);
+}
+
+enum class Phase { idle, sampling, verifying, describing, done };
+
+struct Usable {
+    Answer answer;
+    double weight = 1;  // expression vote weight
+};
+
+struct Aggregate {
+    ExpressionTally expression;
+    AuTally au;
+    VaTally va;
+    LabelSet labels;  // known facts + voted model labels
+    double inconsistency = 0;
+};
+
+}  // namespace
+
+struct FaceLabeler::State {
+    const Knowledge* knowledge = nullptr;
+    EngineConfig config;
+    LabelSet known;
+    LevelProvenance known_provenance;
+
+    AnsweredLevels asked;  // levels the model answers (va: at least one of the two)
+    bool ask_valence = false;
+    bool ask_arousal = false;
+
+    Phase phase = Phase::idle;
+    ModelRequest pending;
+    PromptSpec pending_spec;
+    int next_ordinal = 0;
+
+    std::vector<Usable> usable;
+    int sample_answers = 0;  // answers to sample requests, malformed included (bounded by k_max)
+    int failures = 0;
+    std::optional<Error> last_error;
+    std::string stop_reason;
+    LabelSet candidates;  // what the last verification request showed
+
+    Cost cost;
+    Trace trace;
+    std::optional<FaceResult> result;
+
+    // ---- steps --------------------------------------------------------------------------------
+
+    LabelerStep request(RequestKind kind, PromptSpec spec, int n, double temperature) {
+        pending = ModelRequest{};
+        pending.ordinal = next_ordinal++;
+        pending.kind = kind;
+        pending.prompt = build_prompt(*knowledge, spec);
+        pending.n = n;
+        pending.temperature = temperature;
+        pending_spec = std::move(spec);
+        if (kind == RequestKind::sample) {
+            phase = Phase::sampling;
+            ++trace.rounds;
+        } else {
+            phase = kind == RequestKind::verify ? Phase::verifying : Phase::describing;
+        }
+        return pending;
+    }
+
+    PromptSpec sample_spec() const {
+        PromptSpec spec;
+        spec.kind = RequestKind::sample;
+        spec.known = known;
+        return spec;
+    }
+
+    LabelerStep sample_round(int n, double temperature) {
+        return request(RequestKind::sample, sample_spec(), std::max(1, n), temperature);
+    }
+
+    LabelerStep start() {
+        if (phase != Phase::idle) return current();
+        asked.expression = !known.expression.has_value();
+        asked.au = !known.action_units.has_value();
+        ask_valence = !known.valence.has_value();
+        ask_arousal = !known.arousal.has_value();
+        asked.va = ask_valence || ask_arousal;
+        if (!asked.expression && !asked.au && !asked.va) {
+            stop_reason = "known";
+            return describe_or_finish(known);
+        }
+        switch (config.mode) {
+            case SamplingMode::greedy: return sample_round(1, 0);
+            case SamplingMode::fixed: return sample_round(config.fixed_samples, config.temperature);
+            case SamplingMode::uamc: break;
+        }
+        return sample_round(config.k_min, config.temperature);
+    }
+
+    LabelerStep current() {
+        if (result) return *result;
+        return pending;
+    }
+
+    LabelerStep feed(const ModelReply& reply) {
+        if (phase == Phase::done && result) return *result;
+        if (phase == Phase::idle)
+            return fail(make_error(errc::internal, "feed() before start()"));
+
+        std::optional<Usable> verification;
+        const int got = record(reply, verification);
+        const bool failed = reply.error.has_value() || got == 0;
+        if (failed) {
+            ++failures;
+            last_error = reply.error ? *reply.error
+                                     : make_error(errc::malformed_answer,
+                                                  "no usable answer in the reply");
+        }
+        switch (phase) {
+            case Phase::sampling: return after_sampling(reply, failed);
+            case Phase::verifying:
+                if (failed) {
+                    stop_reason = "verify_failed";
+                    return finish_with_answers_only();
+                }
+                accept_verification(std::move(*verification));
+                return after_labels();
+            case Phase::describing:
+                if (failed) {
+                    stop_reason = "describe_failed";
+                    return finish(Descriptions{});
+                }
+                return finish(describe_answer);
+            case Phase::idle:
+            case Phase::done: break;
+        }
+        return fail(make_error(errc::internal, "labeler in an unexpected state"));
+    }
+
+    // Trace + cost for one reply; usable sample answers go to `usable`, a usable verification to
+    // `verification`, a usable describe answer to `describe_answer`. Returns the usable count.
+    int record(const ModelReply& reply, std::optional<Usable>& verification) {
+        int got = 0;
+        TraceRequest entry;
+        entry.ordinal = pending.ordinal;
+        entry.kind = pending.kind;
+        entry.n = pending.n;
+        entry.temperature = pending.temperature;
+        entry.cached = reply.cached;
+        entry.prompt_tokens = reply.prompt_tokens;
+        entry.completion_tokens = reply.completion_tokens;
+        if (reply.cached) ++cost.cached_requests;
+        else ++cost.requests;
+        cost.prompt_tokens += reply.prompt_tokens;
+        cost.completion_tokens += reply.completion_tokens;
+        if (reply.error) {
+            entry.error = std::string(errc_name(reply.error->code)) + ": " + reply.error->message;
+        } else {
+            for (const auto& content : reply.contents) {
+                TraceSample sample;
+                sample.raw = bounded(content);
+                ++cost.samples;
+                if (pending.kind == RequestKind::sample) ++sample_answers;
+                auto parsed = parse_answer(content, *knowledge, pending_spec);
+                if (!parsed) {
+                    ++cost.malformed;
+                    sample.error = parsed.error().message;
+                    entry.samples.push_back(std::move(sample));
+                    continue;
+                }
+                sample.answer = *parsed;
+                entry.samples.push_back(std::move(sample));
+                ++got;
+                // One answer per verify/describe request is enough; extra choices are traced.
+                switch (pending.kind) {
+                    case RequestKind::sample: usable.push_back(Usable{std::move(*parsed), 1}); break;
+                    case RequestKind::verify:
+                        if (!verification)
+                            verification = Usable{std::move(*parsed), config.verification_weight};
+                        break;
+                    case RequestKind::describe:
+                        if (!has_describe_answer) {
+                            describe_answer = parsed->descriptions;
+                            has_describe_answer = true;
+                        }
+                        break;
+                }
+            }
+        }
+        trace.requests.push_back(std::move(entry));
+        return got;
+    }
+
+    Descriptions describe_answer;
+    bool has_describe_answer = false;
+
+    LabelerStep after_sampling(const ModelReply& reply, bool failed) {
+        if (failed) {
+            if (usable.empty()) {
+                if (failures >= config.max_request_failures) {
+                    return fail(last_error ? *last_error
+                                           : make_error(errc::malformed_answer,
+                                                        "no usable answer"));
+                }
+                return request(RequestKind::sample, pending_spec, pending.n, pending.temperature);
+            }
+            if (reply.error || failures >= config.max_request_failures) {
+                stop_reason = "request_failed";
+                return finish_with_answers_only();
+            }
+        }
+        switch (config.mode) {
+            case SamplingMode::greedy: stop_reason = "greedy"; return descriptions_step();
+            case SamplingMode::fixed: stop_reason = "fixed"; return descriptions_step();
+            case SamplingMode::uamc: break;
+        }
+        const Aggregate agg = aggregate();
+        if (settled(agg)) {
+            stop_reason = "settled";
+            return after_labels();
+        }
+        if (sample_answers >= config.k_max) {
+            stop_reason = "k_max";
+            return after_labels();
+        }
+        return sample_round(std::min(config.round_size, config.k_max - sample_answers),
+                            config.temperature);
+    }
+
+    bool settled(const Aggregate& agg) const {
+        if (asked.expression &&
+            prob_leader_is_mode(agg.expression.leader_votes(), agg.expression.runner_up_votes()) <
+                config.stop_confidence)
+            return false;
+        if (asked.va && agg.va.spread > config.va_settled_spread) return false;
+        if (asked.au && au_ambiguous(agg.au, config.au_threshold, config.au_settled_band)) return false;
+        return true;
+    }
+
+    // Sampling is over: verify if the levels disagree or the vote is close, else describe.
+    LabelerStep after_labels() {
+        const Aggregate agg = aggregate();
+        const bool wanted = config.mode == SamplingMode::uamc && config.self_verify &&
+                            trace.verifications < config.max_verifications &&
+                            (agg.inconsistency >= config.verify_inconsistency ||
+                             (asked.expression && agg.expression.margin < config.verify_margin));
+        if (!wanted) return descriptions_step();
+        PromptSpec spec;
+        spec.kind = RequestKind::verify;
+        spec.known = known;
+        spec.candidates = model_part(agg.labels);
+        candidates = spec.candidates;
+        return request(RequestKind::verify, std::move(spec), 1, 0);
+    }
+
+    void accept_verification(Usable answer) {
+        ++trace.verifications;
+        const auto& said = answer.answer.labels.expression;
+        if (answer.answer.verdict == Verdict::disagree && said && candidates.expression &&
+            *said != *candidates.expression)
+            trace.verifier_disagreed = true;
+        usable.push_back(std::move(answer));
+    }
+
+    LabelSet model_part(const LabelSet& labels) const {
+        LabelSet out;
+        if (asked.expression) out.expression = labels.expression;
+        if (asked.au) out.action_units = labels.action_units;
+        if (ask_valence) out.valence = labels.valence;
+        if (ask_arousal) out.arousal = labels.arousal;
+        return out;
+    }
+
+    LabelerStep descriptions_step() {
+        const Aggregate agg = aggregate();
+        if (const Usable* best = best_answer(agg.labels)) return finish(best->answer.descriptions);
+        return describe_or_finish(agg.labels);
+    }
+
+    // No further requests: used after a failure.
+    LabelerStep finish_with_answers_only() {
+        const Aggregate agg = aggregate();
+        const Usable* best = best_answer(agg.labels);
+        return finish(best ? best->answer.descriptions : Descriptions{});
+    }
+
+    LabelerStep describe_or_finish(const LabelSet& facts) {
+        PromptSpec spec;
+        spec.kind = RequestKind::describe;
+        spec.known = facts;
+        if (answer_keys(spec).empty()) return finish(Descriptions{});
+        return request(RequestKind::describe, std::move(spec), 1, 0);
+    }
+
+    // The usable answer with descriptions that matches the final labels best, or null when none
+    // has the final expression.
+    const Usable* best_answer(const LabelSet& final_labels) const {
+        const Usable* best = nullptr;
+        double best_distance = 0;
+        double best_jaccard = 0;
+        for (const auto& u : usable) {
+            const LabelSet& l = u.answer.labels;
+            if (asked.expression && l.expression != final_labels.expression) continue;
+            // A blank description is no description (e.g. a verifier that only gave labels).
+            const Descriptions& d = u.answer.descriptions;
+            if (d.expression.empty() || d.va.empty() || d.au.empty()) continue;
+            double distance = 0;
+            if (ask_valence && l.valence && final_labels.valence)
+                distance += std::pow(*l.valence - *final_labels.valence, 2);
+            if (ask_arousal && l.arousal && final_labels.arousal)
+                distance += std::pow(*l.arousal - *final_labels.arousal, 2);
+            distance = std::sqrt(distance);
+            const double jaccard = asked.au && l.action_units && final_labels.action_units
+                                       ? au_jaccard(*l.action_units, *final_labels.action_units)
+                                       : 1;
+            constexpr double kEps = 1e-12;
+            if (!best || distance < best_distance - kEps ||
+                (std::abs(distance - best_distance) <= kEps && jaccard > best_jaccard + kEps)) {
+                best = &u;
+                best_distance = distance;
+                best_jaccard = jaccard;
+            }
+        }
+        return best;
+    }
+
+    Aggregate aggregate() const {
+        std::vector<WeightedVote> votes;
+        std::vector<std::vector<std::string>> au_samples;
+        std::vector<double> valence;
+        std::vector<double> arousal;
+        for (const auto& u : usable) {
+            const LabelSet& l = u.answer.labels;
+            if (asked.expression && l.expression) votes.push_back({*l.expression, u.weight});
+            if (asked.au && l.action_units) au_samples.push_back(*l.action_units);
+            if (ask_valence && l.valence) valence.push_back(*l.valence);
+            if (ask_arousal && l.arousal) arousal.push_back(*l.arousal);
+        }
+        Aggregate agg;
+        agg.expression = tally_expressions(votes, *knowledge);
+        agg.au = tally_action_units(au_samples, *knowledge, config.au_threshold);
+        agg.va = tally_va(valence, arousal);
+        agg.labels = known;
+        if (asked.expression && agg.expression.leader())
+            agg.labels.expression = *agg.expression.leader();
+        if (asked.au && agg.au.samples > 0) agg.labels.action_units = agg.au.present;
+        if (ask_valence) agg.labels.valence = agg.va.valence;
+        if (ask_arousal) agg.labels.arousal = agg.va.arousal;
+        agg.inconsistency = cross_level_inconsistency(*knowledge, agg.labels);
+        return agg;
+    }
+
+    LabelerStep finish(Descriptions descriptions) {
+        const Aggregate agg = aggregate();
+        FaceResult out;
+        out.ok = true;
+        out.labels = agg.labels;
+        out.descriptions = std::move(descriptions);
+        out.provenance.expression = asked.expression ? Provenance::model
+                                                     : known_provenance.expression;
+        out.provenance.au = asked.au ? Provenance::model : known_provenance.au;
+        out.provenance.va = asked.va ? Provenance::model : known_provenance.va;
+        if (asked.expression) {
+            double u = expression_uncertainty(agg.expression);
+            if (trace.verifier_disagreed) u = std::min(1.0, u + kDisagreementPenalty);
+            out.uncertainty.expression = u;
+            trace.expression_votes = agg.expression.shares;
+        }
+        if (asked.va) out.uncertainty.va = agg.va.uncertainty;
+        if (asked.au) out.uncertainty.au = agg.au.uncertainty;
+        out.uncertainty.consistency = agg.inconsistency;
+        out.uncertainty.overall = overall_uncertainty(out.uncertainty, config.weights, asked);
+        trace.stop_reason = stop_reason;
+        out.cost = cost;
+        out.trace = trace;
+        phase = Phase::done;
+        result = out;
+        return out;
+    }
+
+    LabelerStep fail(Error error) {
+        FaceResult out;
+        out.ok = false;
+        out.failure = std::move(error);
+        out.labels = known;
+        out.provenance = known_provenance;
+        trace.stop_reason = "failed";
+        out.cost = cost;
+        out.trace = trace;
+        phase = Phase::done;
+        result = out;
+        return out;
+    }
+};
+
+namespace {
+
+// Odd settings must not make the machine loop or ask for nothing.
+EngineConfig sanitised(EngineConfig config) {
+    config.k_min = std::max(1, config.k_min);
+    config.k_max = std::max(config.k_min, config.k_max);
+    config.round_size = std::max(1, config.round_size);
+    config.fixed_samples = std::max(1, config.fixed_samples);
+    config.max_request_failures = std::max(1, config.max_request_failures);
+    config.max_verifications = std::max(0, config.max_verifications);
+    if (!(config.verification_weight > 0)) config.verification_weight = 1;
+    if (!(config.temperature >= 0)) config.temperature = 0;
+    return config;
+}
+
+}  // namespace
+
+FaceLabeler::FaceLabeler(const Knowledge& knowledge, const EngineConfig& config, LabelSet known,
+                         LevelProvenance known_provenance)
+    : state_(std::make_unique<State>()) {
+    state_->knowledge = &knowledge;
+    state_->config = sanitised(config);
+    state_->known = std::move(known);
+    state_->known_provenance = known_provenance;
+}
+
+FaceLabeler::~FaceLabeler() = default;
+FaceLabeler::FaceLabeler(FaceLabeler&&) noexcept = default;
+FaceLabeler& FaceLabeler::operator=(FaceLabeler&&) noexcept = default;
+
+// Exceptions never leave the engine: a throw here is a bug (or out of memory), reported as
+// an internal failure of this face only.
+LabelerStep FaceLabeler::start() {
+    try {
+        return state_->start();
+    } catch (const std::exception& e) {
+        return state_->fail(make_error(errc::internal, e.what()));
+    } catch (...) {
+        return state_->fail(make_error(errc::internal, "unknown exception"));
+    }
+}
+
+LabelerStep FaceLabeler::feed(const ModelReply& reply) {
+    try {
+        return state_->feed(reply);
+    } catch (const std::exception& e) {
+        return state_->fail(make_error(errc::internal, e.what()));
+    } catch (...) {
+        return state_->fail(make_error(errc::internal, "unknown exception"));
+    }
+}
+
+}  // namespace seke

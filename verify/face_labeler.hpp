@@ -57,6 +57,8 @@ struct Trace {
     int rounds = 0;
     std::string stop_reason;  // "known", "settled", "k_max", "greedy", "fixed", "failed"...
     std::vector<std::pair<std::string, double>> expression_votes;  // final vote shares
+    int verifications = 0;            // verification answers that entered the vote
+    bool verifier_disagreed = false;  // a verification said "disagree" with another expression
 };
 
 struct FaceResult {

@@ -1,1 +1,195 @@
-// placeholder: implemented in this issue
+#include "verify/prompt.hpp"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+namespace seke {
+
+namespace {
+
+// ordered_json keeps the property order we write: the schema text is part of a cache key and
+// the order (AUs → expression → VA → descriptions) mirrors the order the model is asked to reason.
+using ojson = nlohmann::ordered_json;
+
+std::string number_text(double value) {
+    char buffer[32];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    if (ec != std::errc()) return "0";
+    return std::string(buffer, end);
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+    std::string out;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i != 0) out += separator;
+        out += items[i];
+    }
+    return out;
+}
+
+bool contains(const std::vector<std::string>& keys, const char* key) {
+    for (const auto& k : keys)
+        if (k == key) return true;
+    return false;
+}
+
+// Compact JSON of a partial label set, keys in the asking order. Empty object when empty.
+std::string labels_json(const LabelSet& labels) {
+    ojson out = ojson::object();
+    if (labels.action_units) out["action_units"] = *labels.action_units;
+    if (labels.expression) out["expression"] = *labels.expression;
+    if (labels.valence) out["valence"] = *labels.valence;
+    if (labels.arousal) out["arousal"] = *labels.arousal;
+    return out.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+std::string system_text(const Knowledge& knowledge) {
+    std::string s;
+    s += "You are an expert facial expression analyst and certified FACS coder. You label one face "
+         "at three grained levels: facial action units (AUs), the discrete expression, and "
+         "valence-arousal. Use the emotion knowledge below: the levels are correlated, so keep "
+         "your answers consistent with each other.\n\n";
+    s += "Expressions (answer with exactly one of these names):\n";
+    for (const auto& e : knowledge.expressions) {
+        s += "- " + e.name + ": " + e.cue + ". EMFACS prototype: ";
+        s += e.prototype.empty() ? std::string("none") : join(e.prototype, "+");
+        if (!e.variants.empty()) {
+            s += "; variants: ";
+            for (std::size_t i = 0; i < e.variants.size(); ++i) {
+                if (i != 0) s += ", ";
+                s += join(e.variants[i], "+");
+            }
+        }
+        s += ". Prior VA region: valence [" + number_text(e.va.valence_min) + ", " +
+             number_text(e.va.valence_max) + "], arousal [" + number_text(e.va.arousal_min) + ", " +
+             number_text(e.va.arousal_max) + "].\n";
+    }
+    s += "\nAction units (FACS; answer with these codes only):\n";
+    for (const auto& au : knowledge.action_units) s += "- " + au.code + ": " + au.name + "\n";
+    s += "\nValence-arousal (circumplex model): valence from -1 (very negative) to 1 (very "
+         "positive), arousal from -1 (calm, sleepy) to 1 (excited, alert); 0 is neutral.\n";
+    if (!knowledge.relations.empty()) {
+        s += "\nRelations between the levels:\n";
+        for (const auto& r : knowledge.relations) s += "- " + r + "\n";
+    }
+    return s;
+}
+
+std::string user_text(const Knowledge& knowledge, const PromptSpec& spec,
+                      const std::vector<std::string>& keys) {
+    std::string s = "Analyse the face in the image.\n";
+    if (!spec.known.empty()) {
+        s += kKnownLabelsMarker + labels_json(spec.known) + "\n";
+        s += "These known labels were given by human annotators or the source dataset: treat them "
+             "as correct, do not label them again, and use them to inform the other levels.\n";
+    }
+    if (spec.kind == RequestKind::verify) {
+        s += kCandidateLabelsMarker + labels_json(spec.candidates) + "\n";
+        s += "Check the candidate labels against the face and the emotion knowledge. Set "
+             "\"verdict\" to \"agree\" if they are correct and consistent with each other, or "
+             "\"disagree\" if any of them is wrong; then give the labels: the candidates when "
+             "you agree, your corrected labels when you disagree.\n";
+    }
+    // Steps in the order of the correlations: what is observable first, then what it means.
+    int step = 1;
+    auto add_step = [&](const std::string& text) {
+        s += std::to_string(step++) + ". " + text + "\n";
+    };
+    if (contains(keys, "action_units"))
+        add_step("action_units: list the codes of the action units clearly present in the face "
+                 "(an empty list if none).");
+    if (contains(keys, "expression")) {
+        std::vector<std::string> names;
+        for (const auto& e : knowledge.expressions) names.push_back(e.name);
+        add_step("expression: the discrete expression, one of " + join(names, ", ") +
+                 ", consistent with the action units and their EMFACS prototypes.");
+    }
+    if (contains(keys, "valence") || contains(keys, "arousal"))
+        add_step("valence, arousal: numbers in [-1, 1], consistent with the expression's prior "
+                 "region and the action units.");
+    if (contains(keys, "au_description"))
+        add_step("au_description: one or two sentences describing the facial muscle movements "
+                 "(action units) seen.");
+    if (contains(keys, "expression_description"))
+        add_step("expression_description: one or two sentences explaining the expression and "
+                 "the facial cues behind it.");
+    if (contains(keys, "va_description"))
+        add_step("va_description: one or two sentences on how positive or negative and how "
+                 "calm or aroused the face looks.");
+    if (spec.kind == RequestKind::describe)
+        s += "All labels are settled (the facts above); describe them, do not change them.\n";
+    s += kAnswerKeysMarker + join(keys, ", ") + "\n";
+    s += "Answer with one JSON object with exactly these keys and nothing else.\n";
+    return s;
+}
+
+std::string schema_text(const Knowledge& knowledge, const std::vector<std::string>& keys) {
+    ojson properties = ojson::object();
+    for (const auto& key : keys) {
+        if (key == "verdict") {
+            properties[key] = {{"type", "string"}, {"enum", {"agree", "disagree"}}};
+        } else if (key == "action_units") {
+            ojson codes = ojson::array();
+            for (const auto& au : knowledge.action_units) codes.push_back(au.code);
+            properties[key] = {{"type", "array"},
+                               {"items", {{"type", "string"}, {"enum", codes}}},
+                               {"description", "codes of the action units present"}};
+        } else if (key == "expression") {
+            ojson names = ojson::array();
+            for (const auto& e : knowledge.expressions) names.push_back(e.name);
+            properties[key] = {{"type", "string"}, {"enum", names}};
+        } else if (key == "valence" || key == "arousal") {
+            // No minimum/maximum: some strict providers reject them; the range is in the text.
+            properties[key] = {{"type", "number"}, {"description", "in [-1, 1]"}};
+        } else {
+            properties[key] = {{"type", "string"}};
+        }
+    }
+    ojson schema = {{"type", "object"},
+                    {"properties", properties},
+                    {"required", keys},
+                    {"additionalProperties", false}};
+    return schema.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string_view request_kind_name(RequestKind kind) noexcept {
+    switch (kind) {
+        case RequestKind::sample: return "sample";
+        case RequestKind::verify: return "verify";
+        case RequestKind::describe: return "describe";
+    }
+    return "sample";
+}
+
+std::vector<std::string> answer_keys(const PromptSpec& spec) {
+    std::vector<std::string> keys;
+    if (spec.kind == RequestKind::verify) keys.emplace_back("verdict");
+    if (spec.kind != RequestKind::describe) {
+        if (!spec.known.action_units) keys.emplace_back("action_units");
+        if (!spec.known.expression) keys.emplace_back("expression");
+        if (!spec.known.valence) keys.emplace_back("valence");
+        if (!spec.known.arousal) keys.emplace_back("arousal");
+    }
+    if (spec.ask_descriptions) {
+        keys.emplace_back("au_description");
+        keys.emplace_back("expression_description");
+        keys.emplace_back("va_description");
+    }
+    // A verify prompt with nothing to verify asks nothing at all.
+    if (keys.size() == 1 && spec.kind == RequestKind::verify) keys.clear();
+    return keys;
+}
+
+Prompt build_prompt(const Knowledge& knowledge, const PromptSpec& spec) {
+    Prompt prompt;
+    const auto keys = answer_keys(spec);
+    prompt.system = system_text(knowledge);
+    prompt.user = user_text(knowledge, spec, keys);
+    prompt.schema_name = "seke_" + std::string(request_kind_name(spec.kind));
+    prompt.response_schema = schema_text(knowledge, keys);
+    return prompt;
+}
+
+}  // namespace seke

@@ -1,6 +1,7 @@
 #pragma once
 // Building the knowledge-enhanced prompts of the VLLM contract (see docs/architecture.md).
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "verify/knowledge.hpp"
@@ -33,9 +34,18 @@ struct PromptSpec {
 
 Prompt build_prompt(const Knowledge& knowledge, const PromptSpec& spec);
 
+// The JSON keys a prompt asks for, in the order they are asked (AUs → expression → VA →
+// descriptions; verify puts `verdict` first). Empty when the prompt would ask nothing.
+// sample/verify: labels missing from `known` (valence and arousal each on its own) and, when
+// ask_descriptions, the three descriptions; describe: the three descriptions only.
+std::vector<std::string> answer_keys(const PromptSpec& spec);
+
 // The machine-readable markers inside the user text (stable, documented: a fake or a real model
 // can read them). Each is followed by one line of compact JSON.
 inline constexpr const char* kKnownLabelsMarker = "Known labels (facts): ";
 inline constexpr const char* kCandidateLabelsMarker = "Candidate labels: ";
+// Followed by the asked JSON keys, comma-separated, on one line (for providers without
+// json_schema and for the fake model).
+inline constexpr const char* kAnswerKeysMarker = "Answer keys: ";
 
 }  // namespace seke

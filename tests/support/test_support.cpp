@@ -118,4 +118,63 @@ ProcessResult run_process(const std::vector<std::string>& argv,
     return result;
 }
 
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::map<std::string, std::string>& env,
+                                     const std::filesystem::path& stdout_path,
+                                     const std::filesystem::path& stderr_path) {
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+        int out = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (out >= 0) dup2(out, 1);
+        if (err >= 0) dup2(err, 2);
+        if (devnull >= 0) dup2(devnull, 0);
+        for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
+        std::vector<char*> args;
+        for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+}
+
+BackgroundProcess::~BackgroundProcess() {
+    if (pid_ > 0 && !status_) {
+        kill(pid_, SIGKILL);
+        int status = 0;
+        waitpid(pid_, &status, 0);
+    }
+}
+
+void BackgroundProcess::signal(int sig) {
+    if (pid_ > 0 && !status_) kill(pid_, sig);
+}
+
+std::optional<int> BackgroundProcess::wait(int timeout_s) {
+    if (status_) return status_;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        pid_t done = waitpid(pid_, &status, WNOHANG);
+        if (done == pid_) {
+            status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+            return status_;
+        }
+        usleep(20000);
+    }
+    return std::nullopt;
+}
+
+std::string wait_for_file(const std::filesystem::path& path, int timeout_s) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::error_code ec;
+        if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > 0) return read_file(path);
+        usleep(20000);
+    }
+    return {};
+}
+
 }  // namespace seke::test

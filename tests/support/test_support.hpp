@@ -2,6 +2,7 @@
 // Helpers shared by every test binary. Everything stays on loopback and under a temp dir.
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,5 +43,26 @@ struct ProcessResult {
 ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::map<std::string, std::string>& env = {},
                           int timeout_s = 300);
+
+// A child process running in the background; killed (SIGKILL) at scope exit if still running.
+class BackgroundProcess {
+  public:
+    BackgroundProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                      const std::filesystem::path& stdout_path, const std::filesystem::path& stderr_path);
+    ~BackgroundProcess();
+    BackgroundProcess(const BackgroundProcess&) = delete;
+    BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+    void signal(int sig);
+    // Waits for exit up to timeout_s; returns the exit code (-signal), or nullopt on time-out.
+    std::optional<int> wait(int timeout_s);
+
+  private:
+    int pid_ = -1;
+    std::optional<int> status_;
+};
+
+// Waits until `path` exists and is non-empty, up to timeout_s; returns its content or "".
+std::string wait_for_file(const std::filesystem::path& path, int timeout_s);
 
 }  // namespace seke::test

@@ -1,0 +1,35 @@
+#pragma once
+// FEID records (one face each) and their export views: seke's JSONL, LLaVA, ShareGPT.
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "connectors/image.hpp"
+#include "verify/face_labeler.hpp"
+#include "verify/knowledge.hpp"
+
+namespace seke {
+
+struct FeidInput {
+    std::string id;
+    std::string image;            // path or URI as the user gave it
+    std::optional<Box> face;      // null: the whole image is the face
+    bool whole_image_fallback = false;
+    const FaceResult* result = nullptr;
+    std::string model_version;
+    std::string status = "auto";
+};
+
+// The FEID record of docs/architecture.md, conversations included.
+nlohmann::ordered_json feid_record(const Knowledge& knowledge, const FeidInput& input);
+// The SV-UAMC trace, stored beside the prediction.
+nlohmann::ordered_json trace_json(const Trace& trace);
+
+enum class ExportFormat { feid_jsonl, llava, sharegpt };
+std::optional<ExportFormat> parse_export_format(const std::string& text);
+
+// One exported entry for a stored FEID record (llava and sharegpt are views of it).
+nlohmann::ordered_json export_entry(const nlohmann::ordered_json& record, ExportFormat format);
+
+}  // namespace seke

@@ -1,0 +1,328 @@
+#include "plugin/store.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <ctime>
+
+namespace seke {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+  id TEXT PRIMARY KEY,
+  image TEXT NOT NULL,
+  known TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  content_hash TEXT NOT NULL DEFAULT '',
+  width INTEGER NOT NULL DEFAULT 0,
+  height INTEGER NOT NULL DEFAULT 0,
+  updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS items_status ON items(status);
+CREATE TABLE IF NOT EXISTS faces (
+  id TEXT PRIMARY KEY,
+  item_id TEXT NOT NULL REFERENCES items(id),
+  face_index INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  overall REAL NOT NULL,
+  record TEXT NOT NULL,
+  updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS faces_item ON faces(item_id);
+CREATE TABLE IF NOT EXISTS predictions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  face_id TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  record TEXT NOT NULL,
+  trace TEXT NOT NULL,
+  created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS predictions_face ON predictions(face_id);
+CREATE TABLE IF NOT EXISTS response_cache (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at TEXT NOT NULL);
+)sql";
+
+std::string now_utc() {
+    auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
+}
+
+Error db_error(sqlite3* db, const std::string& what) {
+    return make_error(errc::io_error, "store: " + what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
+}
+
+// A prepared statement that finalizes itself.
+class Statement {
+  public:
+    Statement(sqlite3* db, const char* sql) : db_(db) {
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+    }
+    ~Statement() { sqlite3_finalize(stmt_); }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    [[nodiscard]] bool ok() const { return stmt_ != nullptr; }
+    Statement& bind(int index, const std::string& text) {
+        sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Statement& bind(int index, std::int64_t value) {
+        sqlite3_bind_int64(stmt_, index, value);
+        return *this;
+    }
+    Statement& bind(int index, double value) {
+        sqlite3_bind_double(stmt_, index, value);
+        return *this;
+    }
+    int step() { return sqlite3_step(stmt_); }
+    void reset() {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+    std::string text(int column) {
+        const auto* p = sqlite3_column_text(stmt_, column);
+        return p ? std::string(reinterpret_cast<const char*>(p),
+                               static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+                 : std::string{};
+    }
+    std::int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
+    double real(int column) { return sqlite3_column_double(stmt_, column); }
+
+  private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+bool exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+
+Result<sqlite3*> open_connection(const std::string& path, const char* synchronous) {
+    sqlite3* db = nullptr;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+        Error error = db_error(db, "cannot open " + path);
+        sqlite3_close(db);
+        return error;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=") +
+                          synchronous + ";";
+    if (!exec(db, pragmas.c_str())) {
+        Error error = db_error(db, "cannot set up " + path);
+        sqlite3_close(db);
+        return error;
+    }
+    return db;
+}
+
+ItemStatus parse_status(const std::string& text) {
+    if (text == "done") return ItemStatus::done;
+    if (text == "failed") return ItemStatus::failed;
+    if (text == "skipped") return ItemStatus::skipped;
+    return ItemStatus::pending;
+}
+
+ItemRow read_item(Statement& s) {
+    ItemRow row;
+    row.id = s.text(0);
+    row.image = s.text(1);
+    row.known_json = s.text(2);
+    row.status = parse_status(s.text(3));
+    row.error = s.text(4);
+    row.content_hash = s.text(5);
+    row.width = static_cast<int>(s.integer(6));
+    row.height = static_cast<int>(s.integer(7));
+    return row;
+}
+
+}  // namespace
+
+std::string_view item_status_name(ItemStatus status) noexcept {
+    switch (status) {
+        case ItemStatus::pending: return "pending";
+        case ItemStatus::done: return "done";
+        case ItemStatus::failed: return "failed";
+        case ItemStatus::skipped: return "skipped";
+    }
+    return "pending";
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+    std::unique_ptr<Store> store(new Store());
+    store->path_ = path;
+    // Labels: FULL so a committed label survives a power cut. The cache: NORMAL, since losing
+    // its last entries only costs a repeated request, and its commits sit on the request path.
+    auto db = open_connection(path, "FULL");
+    if (!db) return db.error();
+    store->db_ = *db;
+    if (!exec(store->db_, kSchema)) return db_error(store->db_, "cannot create schema in " + path);
+    {
+        Statement version(store->db_, "SELECT value FROM meta WHERE key='schema_version'");
+        if (version.ok() && version.step() == SQLITE_ROW) {
+            if (std::stoi(version.text(0)) > kSchemaVersion)
+                return make_error(errc::io_error, "store: " + path + " was written by a newer seke (schema " +
+                                                      version.text(0) + ")");
+        } else {
+            Statement insert(store->db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
+            insert.bind(1, std::to_string(kSchemaVersion));
+            if (insert.step() != SQLITE_DONE) return db_error(store->db_, "cannot write schema version");
+        }
+    }
+    auto cache = open_connection(path, "NORMAL");
+    if (!cache) return cache.error();
+    store->cache_db_ = *cache;
+    return store;
+}
+
+Store::~Store() {
+    sqlite3_close(cache_db_);
+    sqlite3_close(db_);
+}
+
+Result<std::vector<std::string>> Store::finished_item_ids() {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "SELECT id FROM items WHERE status IN ('done', 'skipped')");
+    if (!s.ok()) return db_error(db_, "cannot list items");
+    std::vector<std::string> ids;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) ids.push_back(s.text(0));
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot list items");
+    return ids;
+}
+
+Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes) {
+    if (outcomes.empty()) return true;
+    std::lock_guard lock(db_mutex_);
+    if (!exec(db_, "BEGIN IMMEDIATE")) return db_error(db_, "cannot begin a transaction");
+    auto fail = [&](const std::string& what) {
+        Error error = db_error(db_, what);
+        exec(db_, "ROLLBACK");
+        return error;
+    };
+    std::string now = now_utc();
+    Statement item(db_,
+                   "INSERT INTO items(id, image, known, status, error, content_hash, width, height, updated_at) "
+                   "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET image=excluded.image, "
+                   "known=excluded.known, status=excluded.status, error=excluded.error, "
+                   "content_hash=excluded.content_hash, width=excluded.width, height=excluded.height, "
+                   "updated_at=excluded.updated_at");
+    // A face a human already reviewed keeps its record: a re-run never overwrites human work.
+    Statement face(db_,
+                   "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
+                   "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET face_index=excluded.face_index, "
+                   "status=excluded.status, model_version=excluded.model_version, overall=excluded.overall, "
+                   "record=excluded.record, updated_at=excluded.updated_at WHERE faces.status = 'auto'");
+    Statement prediction(db_,
+                         "INSERT INTO predictions(face_id, model_version, record, trace, created_at) "
+                         "VALUES(?,?,?,?,?)");
+    if (!item.ok() || !face.ok() || !prediction.ok()) return fail("cannot prepare writes");
+    for (const auto& outcome : outcomes) {
+        const ItemRow& row = outcome.item;
+        item.bind(1, row.id).bind(2, row.image).bind(3, row.known_json.empty() ? "{}" : row.known_json)
+            .bind(4, std::string(item_status_name(row.status))).bind(5, row.error).bind(6, row.content_hash)
+            .bind(7, std::int64_t{row.width}).bind(8, std::int64_t{row.height}).bind(9, now);
+        if (item.step() != SQLITE_DONE) return fail("cannot write item " + row.id);
+        item.reset();
+        for (const auto& f : outcome.faces) {
+            face.bind(1, f.id).bind(2, f.item_id).bind(3, std::int64_t{f.face_index}).bind(4, f.status)
+                .bind(5, f.model_version).bind(6, f.overall).bind(7, f.record_json).bind(8, now);
+            if (face.step() != SQLITE_DONE) return fail("cannot write face " + f.id);
+            face.reset();
+            prediction.bind(1, f.id).bind(2, f.model_version).bind(3, f.record_json).bind(4, f.trace_json)
+                .bind(5, now);
+            if (prediction.step() != SQLITE_DONE) return fail("cannot write prediction " + f.id);
+            prediction.reset();
+        }
+    }
+    if (!exec(db_, "COMMIT")) return fail("cannot commit");
+    return true;
+}
+
+Result<std::optional<ItemRow>> Store::item(const std::string& id) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "SELECT id, image, known, status, error, content_hash, width, height FROM items WHERE id=?");
+    if (!s.ok()) return db_error(db_, "cannot read item");
+    s.bind(1, id);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return std::optional<ItemRow>(read_item(s));
+    if (rc == SQLITE_DONE) return std::optional<ItemRow>();
+    return db_error(db_, "cannot read item " + id);
+}
+
+Result<std::vector<ItemRow>> Store::items_with_status(ItemStatus status) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "SELECT id, image, known, status, error, content_hash, width, height FROM items "
+                     "WHERE status=? ORDER BY id");
+    if (!s.ok()) return db_error(db_, "cannot list items");
+    s.bind(1, std::string(item_status_name(status)));
+    std::vector<ItemRow> rows;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_item(s));
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot list items");
+    return rows;
+}
+
+Result<bool> Store::for_each_face(const std::function<bool(const FaceRow&)>& visit) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "SELECT id, item_id, face_index, status, model_version, overall, record FROM faces ORDER BY id");
+    if (!s.ok()) return db_error(db_, "cannot list faces");
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+        FaceRow row;
+        row.id = s.text(0);
+        row.item_id = s.text(1);
+        row.face_index = static_cast<int>(s.integer(2));
+        row.status = s.text(3);
+        row.model_version = s.text(4);
+        row.overall = s.real(5);
+        row.record_json = s.text(6);
+        if (!visit(row)) return true;
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot list faces");
+    return true;
+}
+
+Result<StoreCounts> Store::counts() {
+    std::lock_guard lock(db_mutex_);
+    StoreCounts counts;
+    Statement s(db_,
+                "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM items WHERE status='done'), "
+                "(SELECT count(*) FROM items WHERE status='failed'), "
+                "(SELECT count(*) FROM items WHERE status='skipped'), (SELECT count(*) FROM faces), "
+                "(SELECT count(*) FROM response_cache)");
+    if (!s.ok() || s.step() != SQLITE_ROW) return db_error(db_, "cannot count");
+    counts.items = s.integer(0);
+    counts.done = s.integer(1);
+    counts.failed = s.integer(2);
+    counts.skipped = s.integer(3);
+    counts.faces = s.integer(4);
+    counts.cache_entries = s.integer(5);
+    return counts;
+}
+
+std::optional<std::string> Store::cache_get(const std::string& key) {
+    std::lock_guard lock(cache_mutex_);
+    Statement s(cache_db_, "SELECT value FROM response_cache WHERE key=?");
+    if (!s.ok()) return std::nullopt;
+    s.bind(1, key);
+    if (s.step() == SQLITE_ROW) return s.text(0);
+    return std::nullopt;
+}
+
+void Store::cache_put(const std::string& key, const std::string& value) {
+    std::lock_guard lock(cache_mutex_);
+    Statement s(cache_db_, "INSERT OR REPLACE INTO response_cache(key, value, created_at) VALUES(?,?,?)");
+    if (!s.ok()) return;
+    s.bind(1, key).bind(2, value).bind(3, now_utc());
+    s.step();  // a cache write that fails costs a repeated request later, nothing more
+}
+
+}  // namespace seke

@@ -1,0 +1,337 @@
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "tests/unit/fake_vllm/test_util.hpp"
+#include "tools/fake_vllm/dataset.hpp"
+#include "tools/fake_vllm/face_code.hpp"
+#include "tools/fake_vllm/fake_server.hpp"
+
+using namespace seke::fake;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+struct Response {
+    int status = -1;  // -1: the connection closed without an answer
+    std::string body;
+    std::string retry_after;
+    nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+// One request on a fresh loopback connection, bounded by `timeout`.
+Response fetch(unsigned short port, http::verb verb, const std::string& target,
+               const std::string& body = {},
+               std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(timeout);
+    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    Response out;
+    beast::error_code ec;
+    stream.expires_after(timeout);
+    http::write(stream, req, ec);
+    if (ec) return out;
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    // Sync reads ignore tcp_stream's timer: read asynchronously and run the context.
+    http::async_read(stream, buffer, res, [&](beast::error_code read_ec, std::size_t) { ec = read_ec; });
+    ioc.run();
+    if (ec) return out;
+    out.status = static_cast<int>(res.result_int());
+    out.body = res.body();
+    out.retry_after = std::string(res[http::field::retry_after]);
+    return out;
+}
+
+std::string jpeg_of(std::uint32_t code, int side, int quality) {
+    cv::Mat image = draw_code_image(code, 256), scaled;
+    cv::resize(image, scaled, cv::Size(side, side), 0, 0, cv::INTER_AREA);
+    std::vector<uchar> bytes;
+    cv::imencode(".jpg", scaled, bytes, {cv::IMWRITE_JPEG_QUALITY, quality});
+    return std::string(bytes.begin(), bytes.end());
+}
+
+std::string chat(const std::string& jpeg, int n, double temperature, bool schema = true,
+                 const std::vector<std::string>& keys = {"expression", "valence", "arousal",
+                                                         "action_units", "au_description"}) {
+    nlohmann::json body{{"model", "test-model"}, {"temperature", temperature}, {"n", n}};
+    std::string key_line = "Answer keys: ";
+    nlohmann::json properties = nlohmann::json::object();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        key_line += (i ? ", " : "") + keys[i];
+        properties[keys[i]] = {{"type", "string"}};
+    }
+    body["messages"] = {
+        {{"role", "system"}, {"content", "Emotion knowledge goes here."}},
+        {{"role", "user"},
+         {"content",
+          {{{"type", "text"}, {"text", "Label this face.\n" + key_line}},
+           {{"type", "image_url"},
+            {"image_url", {{"url", "data:image/jpeg;base64," + testing::base64(jpeg)}}}}}}}};
+    if (schema)
+        body["response_format"] = {
+            {"type", "json_schema"},
+            {"json_schema", {{"name", "labels"}, {"strict", true},
+                             {"schema", {{"type", "object"}, {"properties", properties}}}}}};
+    return body.dump();
+}
+
+// A small dataset and a server on an ephemeral loopback port.
+struct Fixture {
+    testing::ScratchDir dir;
+    std::vector<TruthItem> items = generate_truth(16, 5);
+
+    FakeOptions options() const {
+        FakeOptions o;
+        o.seed = 3;
+        o.hang_ms = 300;
+        return o;
+    }
+    std::unique_ptr<FakeVllmServer> server(FakeOptions o) const {
+        auto s = std::make_unique<FakeVllmServer>(o, TruthTable(items));
+        s->start();
+        return s;
+    }
+    const TruthItem& easiest() const {
+        return *std::min_element(items.begin(), items.end(), [](const auto& a, const auto& b) {
+            return a.difficulty < b.difficulty;
+        });
+    }
+};
+
+long long ms_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+        .count();
+}
+
+nlohmann::json first_content(const Response& r) {
+    const auto j = r.json();
+    return nlohmann::json::parse(j.at("choices").at(0).at("message").at("content").get<std::string>(),
+                                 nullptr, false);
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(fake_vllm_server, Fixture)
+
+BOOST_AUTO_TEST_CASE(chat_returns_n_choices_with_only_the_asked_keys) {
+    auto s = server(options());
+    const auto& item = easiest();
+    const auto r = fetch(s->port(), http::verb::post, "/v1/chat/completions",
+                         chat(jpeg_of(item.code, 384, 85), 4, 0.8));
+    BOOST_REQUIRE(r.status == 200);
+    const auto j = r.json();
+    BOOST_TEST(j.at("object") == "chat.completion");
+    BOOST_TEST(j.at("model") == "test-model");
+    BOOST_REQUIRE(j.at("choices").size() == 4u);
+    for (const auto& choice : j.at("choices")) {
+        const auto content = nlohmann::json::parse(choice.at("message").at("content").get<std::string>());
+        BOOST_TEST(content.size() == 5u);
+        for (const char* key : {"expression", "valence", "arousal", "action_units", "au_description"})
+            BOOST_TEST(content.contains(key), key);
+        BOOST_TEST(choice.at("finish_reason") == "stop");
+    }
+    BOOST_TEST(j.at("usage").at("prompt_tokens").get<int>() > 255);
+    BOOST_TEST(j.at("usage").at("completion_tokens").get<int>() > 0);
+
+    // Greedy on the easiest item: the truth, and the plain-text key list works too.
+    const auto g = fetch(s->port(), http::verb::post, "/chat/completions",
+                         chat(jpeg_of(item.code, 256, 90), 1, 0.0, false, {"expression"}));
+    BOOST_REQUIRE(g.status == 200);
+    const auto content = first_content(g);
+    BOOST_TEST(content.size() == 1u);
+    BOOST_TEST(content.at("expression") == item.expression);
+
+    const auto stats = s->stats();
+    BOOST_TEST(stats.per_item.at(item.id) == 2u);
+    BOOST_TEST(stats.choices == 5u);
+    BOOST_TEST(stats.by_kind.at("sample") == 2u);
+    BOOST_TEST(stats.by_status.at(200) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(other_routes_and_bad_input) {
+    auto o = options();
+    o.body_limit = 4096;
+    auto s = server(o);
+    BOOST_TEST(fetch(s->port(), http::verb::get, "/health").status == 200);
+    const auto models = fetch(s->port(), http::verb::get, "/v1/models");
+    BOOST_TEST(models.status == 200);
+    BOOST_TEST(models.json().at("data").at(0).at("id") == "fake-vllm");
+    BOOST_TEST(fetch(s->port(), http::verb::get, "/nope").status == 404);
+    BOOST_TEST(fetch(s->port(), http::verb::get, "/v1/chat/completions").status == 405);
+    const auto bad = fetch(s->port(), http::verb::post, "/v1/chat/completions", "{not json");
+    BOOST_TEST(bad.status == 400);
+    BOOST_TEST(bad.json().at("error").at("type") == "invalid_request_error");
+    BOOST_TEST(fetch(s->port(), http::verb::post, "/v1/chat/completions", "[1,2]").status == 400);
+    BOOST_TEST(fetch(s->port(), http::verb::post, "/v1/chat/completions", std::string(8000, 'x')).status == 413);
+    // Not HTTP at all: a 400 (or a close), and the server keeps serving.
+    {
+        net::io_context ioc;
+        tcp::socket socket(ioc);
+        socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), s->port()));
+        net::write(socket, net::buffer(std::string("\x01\x02 garbage \xff\r\n\r\n")));
+        std::string reply(256, '\0');
+        beast::error_code ec;
+        const auto got = socket.read_some(net::buffer(reply), ec);
+        BOOST_TEST((ec || reply.substr(0, got).starts_with("HTTP/1.1 400")));
+    }
+    BOOST_TEST(fetch(s->port(), http::verb::get, "/health").status == 200);
+    // Direct handler calls: junk never throws.
+    for (const std::string junk : {"", "null", R"({"messages":[1]})", R"({"messages":[{"content":5}]})",
+                                   R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,!!!"}}]}]})"})
+        BOOST_TEST(s->handle("POST", "/v1/chat/completions", junk).status / 100 != 5, junk);
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_images) {
+    auto s = server(options());
+    const std::string blank = [] {
+        std::vector<uchar> bytes;
+        cv::imencode(".jpg", cv::Mat(64, 64, CV_8UC3, cv::Scalar(128, 128, 128)), bytes);
+        return std::string(bytes.begin(), bytes.end());
+    }();
+    const auto r = fetch(s->port(), http::verb::post, "/v1/chat/completions", chat(blank, 1, 0.7));
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(s->stats().unreadable_codes == 1u);
+
+    auto o = options();
+    o.strict_codes = true;
+    auto strict = server(o);
+    const auto rejected = fetch(strict->port(), http::verb::post, "/v1/chat/completions", chat(blank, 1, 0.7));
+    BOOST_TEST(rejected.status == 400);
+    BOOST_TEST(rejected.json().at("error").contains("message"));
+}
+
+BOOST_AUTO_TEST_CASE(each_fault_at_rate_one) {
+    const auto body = chat(jpeg_of(items[0].code, 256, 90), 2, 0.7);
+    auto run = [&](auto set) {
+        auto o = options();
+        set(o);
+        auto s = server(o);
+        return fetch(s->port(), http::verb::post, "/v1/chat/completions", body);
+    };
+
+    auto r = run([](FakeOptions& o) { o.fault_429 = 1; o.retry_after_s = 7; });
+    BOOST_TEST(r.status == 429);
+    BOOST_TEST(r.retry_after == "7");
+
+    r = run([](FakeOptions& o) { o.fault_500 = 1; });
+    BOOST_TEST(r.status == 500);
+    BOOST_TEST(r.json().at("error").at("type") == "server_error");
+
+    const auto start = std::chrono::steady_clock::now();
+    r = run([](FakeOptions& o) { o.fault_hang = 1; });
+    BOOST_TEST(r.status == -1);  // closed after hang_ms, never answered
+    BOOST_TEST(ms_since(start) >= 250);
+
+    r = run([](FakeOptions& o) { o.fault_malformed = 1; });
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(first_content(r).is_discarded());
+    BOOST_TEST(r.json().at("choices").at(0).at("message").at("content").get<std::string>().find('{') ==
+               std::string::npos);
+
+    r = run([](FakeOptions& o) { o.fault_truncated = 1; });
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(first_content(r).is_discarded());
+    BOOST_TEST(r.json().at("choices").at(0).at("finish_reason") == "length");
+
+    r = run([](FakeOptions& o) { o.fault_refusal = 1; });
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(r.json().at("choices").at(1).at("message").at("content").is_null());
+    BOOST_TEST(r.json().at("choices").at(1).at("message").at("refusal") == "I can't help with that");
+
+    r = run([](FakeOptions& o) { o.fault_wrong_types = 1; });
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(first_content(r).at("valence") == "high");
+    BOOST_TEST(first_content(r).at("action_units").is_string());
+
+    r = run([](FakeOptions& o) { o.reject_json_schema = true; });
+    BOOST_TEST(r.status == 400);
+    BOOST_TEST(r.json().at("error").at("message") == "response_format json_schema is not supported");
+
+    r = run([](FakeOptions& o) { o.ignore_n = true; });
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.json().at("choices").size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(per_item_faults_from_the_truth_file) {
+    items[0].faults = {"always_500"};
+    items[1].faults = {"always_malformed"};
+    auto s = server(options());
+    BOOST_TEST(fetch(s->port(), http::verb::post, "/v1/chat/completions",
+                     chat(jpeg_of(items[0].code, 256, 90), 1, 0.7)).status == 500);
+    const auto m = fetch(s->port(), http::verb::post, "/v1/chat/completions",
+                         chat(jpeg_of(items[1].code, 256, 90), 1, 0.7));
+    BOOST_TEST(m.status == 200);
+    BOOST_TEST(first_content(m).is_discarded());
+    BOOST_TEST(fetch(s->port(), http::verb::post, "/v1/chat/completions",
+                     chat(jpeg_of(items[2].code, 256, 90), 1, 0.7)).status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(slow_requests_are_all_in_flight_at_once) {
+    auto o = options();
+    o.latency_ms = 300;
+    o.threads = 2;
+    auto s = server(o);
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 64; ++i)
+        bodies.push_back(chat(jpeg_of(items[static_cast<std::size_t>(i) % items.size()].code, 128, 85), 1, 0.7));
+    std::atomic<int> ok{0};
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 64; ++i)
+        clients.emplace_back([&, i] {
+            if (fetch(s->port(), http::verb::post, "/v1/chat/completions",
+                      bodies[static_cast<std::size_t>(i)]).status == 200)
+                ++ok;
+        });
+    for (auto& t : clients) t.join();
+    const auto elapsed = ms_since(start);
+    BOOST_TEST(ok.load() == 64);
+    BOOST_TEST(elapsed >= 300);
+    BOOST_TEST(elapsed < 3000);  // one at a time would be 19.2 s
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_per_connection) {
+    auto s = server(options());
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), s->port()));
+    for (int i = 0; i < 3; ++i) {
+        http::request<http::string_body> req{http::verb::post, "/v1/chat/completions", 11};
+        req.set(http::field::host, "127.0.0.1");
+        req.body() = chat(jpeg_of(items[3].code, 200, 80), 1, 0.5);
+        req.prepare_payload();
+        http::write(stream, req);
+        beast::flat_buffer buffer;
+        http::response<http::string_body> res;
+        http::read(stream, buffer, res);
+        BOOST_TEST(res.result_int() == 200u);
+        BOOST_TEST(res.keep_alive());
+    }
+    BOOST_TEST(s->stats().per_item.at(items[3].id) == 3u);
+    s->stop();
+    s->stop();  // idempotent
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,481 @@
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/unit/verify/scripted.hpp"
+#include "verify/face_labeler.hpp"
+
+using namespace seke;
+using namespace seke::test;
+namespace tt = boost::test_tools;
+using Aus = std::vector<std::string>;
+using Keys = std::vector<std::string>;
+
+namespace {
+
+const Fake kHappy = fake("happy", {"AU6", "AU12"}, 0.6, 0.3);
+const Fake kSad = fake("sad", {"AU1", "AU4", "AU15"}, -0.5, -0.3);
+// A happy label whose AUs say sad: cross-level inconsistency 0.6.
+const Fake kHappySadAus = fake("happy", {"AU4", "AU15"}, 0.6, 0.3);
+
+FaceLabeler labeler(const EngineConfig& config = {}, LabelSet known = {},
+                    LevelProvenance provenance = {}) {
+    return FaceLabeler(test_knowledge(), config, std::move(known), provenance);
+}
+
+// Feeds one reply per listed round; each round's answers cycle through its fakes.
+LabelerStep run_rounds(FaceLabeler& l, LabelerStep step, const std::vector<std::vector<Fake>>& rounds) {
+    for (const auto& round : rounds) step = l.feed(answers(as_request(step), round));
+    return step;
+}
+
+nlohmann::json marker_json(const Prompt& p, const char* marker) {
+    auto pos = p.user.find(marker);
+    BOOST_REQUIRE(pos != std::string::npos);
+    auto start = pos + std::string(marker).size();
+    return nlohmann::json::parse(p.user.substr(start, p.user.find('\n', pos) - start));
+}
+
+const Keys kDescriptionKeys{"au_description", "expression_description", "va_description"};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(verify_labeler_sampling)
+
+BOOST_AUTO_TEST_CASE(unanimous_first_round_stops_at_k_min) {
+    auto l = labeler();
+    auto first = as_request(l.start());
+    BOOST_TEST(first.ordinal == 0);
+    BOOST_TEST((first.kind == RequestKind::sample));
+    BOOST_TEST(first.n == 3);
+    BOOST_TEST(first.temperature == 0.7);
+    BOOST_TEST(asked_keys(first.prompt) ==
+                   (Keys{"action_units", "expression", "valence", "arousal", "au_description",
+                         "expression_description", "va_description"}),
+               tt::per_element());
+
+    auto r = as_result(l.feed(answers(first, {kHappy})));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST(*r.labels.action_units == (Aus{"AU6", "AU12"}), tt::per_element());
+    BOOST_TEST(*r.labels.valence == 0.6);
+    BOOST_TEST(*r.labels.arousal == 0.3);
+    BOOST_TEST(r.descriptions.expression == "desc expression");
+    BOOST_TEST(r.trace.stop_reason == "settled");
+    BOOST_TEST(r.trace.rounds == 1);
+    BOOST_TEST(r.trace.verifications == 0);
+    BOOST_REQUIRE(r.trace.expression_votes.size() == 1u);
+    BOOST_TEST(r.trace.expression_votes[0].second == 1.0);
+    BOOST_TEST((r.provenance.expression == Provenance::model));
+    BOOST_TEST(r.cost.requests == 1);
+    BOOST_TEST(r.cost.samples == 3);
+    BOOST_TEST(r.uncertainty.expression == 1.0 / 16, tt::tolerance(1e-12));
+    BOOST_TEST(r.uncertainty.va == 0.0);
+    BOOST_TEST(r.uncertainty.au == 0.3712323266408755, tt::tolerance(1e-9));
+    BOOST_TEST(r.uncertainty.consistency == 0.0);
+    BOOST_TEST(r.uncertainty.overall == 0.45 / 16 + 0.1 * 0.3712323266408755, tt::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(split_votes_sample_up_to_k_max) {
+    EngineConfig config;
+    config.self_verify = false;
+    config.k_max = 10;
+    auto l = labeler(config);
+    auto step = l.start();
+    std::vector<int> ns;
+    const std::vector<std::vector<Fake>> rounds{
+        {kHappy, kHappy, kSad}, {kHappy, kSad}, {kHappy, kSad}, {kHappy, kSad}, {kHappy}};
+    for (const auto& round : rounds) {
+        auto request = as_request(step);
+        ns.push_back(request.n);
+        BOOST_TEST(request.ordinal == static_cast<int>(ns.size()) - 1);
+        step = l.feed(answers(request, round));
+    }
+    BOOST_TEST(ns == (std::vector<int>{3, 2, 2, 2, 1}), tt::per_element());
+    auto r = as_result(step);
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST(r.trace.stop_reason == "k_max");
+    BOOST_TEST(r.cost.samples == 10);
+    BOOST_TEST(r.trace.rounds == 5);
+    BOOST_REQUIRE(r.trace.expression_votes.size() == 2u);
+    BOOST_TEST(r.trace.expression_votes[0].second == 0.6, tt::tolerance(1e-12));
+    BOOST_TEST(r.trace.expression_votes[1].first == "sad");
+}
+
+BOOST_AUTO_TEST_CASE(stops_once_the_posterior_clears) {
+    EngineConfig config;
+    config.k_max = 10;
+    config.stop_confidence = 0.9;
+    auto l = labeler(config);
+    // 2–1 (P 0.69) → 4–1 (P 0.89) → 6–1 (P 0.96): settled after 7 samples.
+    auto step = run_rounds(l, l.start(), {{kHappy, kHappy, kSad}, {kHappy}});
+    auto third = as_request(step);
+    BOOST_TEST(third.n == 2);
+    auto r = as_result(l.feed(answers(third, {kHappy})));
+    BOOST_TEST(r.trace.stop_reason == "settled");
+    BOOST_TEST(r.cost.samples == 7);
+    BOOST_TEST(*r.labels.valence == 0.6);  // the sad outlier does not move the median
+    BOOST_TEST(r.uncertainty.va == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(greedy_mode) {
+    EngineConfig config;
+    config.mode = SamplingMode::greedy;
+    auto l = labeler(config);
+    auto request = as_request(l.start());
+    BOOST_TEST(request.n == 1);
+    BOOST_TEST(request.temperature == 0.0);
+    // Inconsistent, but the greedy baseline never verifies.
+    auto r = as_result(l.feed(answers(request, {kHappySadAus})));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(r.trace.stop_reason == "greedy");
+    BOOST_TEST(r.cost.requests == 1);
+    BOOST_TEST(r.uncertainty.consistency == 0.6, tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(fixed_mode_majority_vote) {
+    EngineConfig config;
+    config.mode = SamplingMode::fixed;
+    auto l = labeler(config);
+    auto request = as_request(l.start());
+    BOOST_TEST(request.n == 10);
+    BOOST_TEST(request.temperature == 0.7);
+    std::vector<std::string> contents;
+    for (int i = 0; i < 10; ++i) contents.push_back(answer_for(request.prompt, i < 4 ? kSad : kHappy));
+    auto r = as_result(l.feed(reply_of(contents)));
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST(r.trace.stop_reason == "fixed");
+    BOOST_TEST(r.cost.requests == 1);
+    BOOST_TEST(r.trace.expression_votes[0].second == 0.6, tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(verify_labeler_verification)
+
+BOOST_AUTO_TEST_CASE(inconsistency_triggers_verification_with_weight) {
+    auto l = labeler();
+    auto step = run_rounds(l, l.start(), {{kHappySadAus}});
+    auto verify = as_request(step);
+    BOOST_TEST((verify.kind == RequestKind::verify));
+    BOOST_TEST(verify.ordinal == 1);
+    BOOST_TEST(verify.n == 1);
+    BOOST_TEST(verify.temperature == 0.0);
+    BOOST_TEST(marker_json(verify.prompt, kCandidateLabelsMarker) ==
+               nlohmann::json::parse(R"({"action_units":["AU4","AU15"],"expression":"happy","valence":0.6,"arousal":0.3})"));
+    BOOST_TEST(asked_keys(verify.prompt).front() == "verdict");
+
+    Fake correction = kSad;
+    correction.verdict = "disagree";
+    auto r = as_result(l.feed(answers(verify, {correction})));
+    BOOST_TEST(r.ok);
+    // 3 samples for happy against one verification worth 2.
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_REQUIRE(r.trace.expression_votes.size() == 2u);
+    BOOST_TEST(r.trace.expression_votes[0].second == 0.6, tt::tolerance(1e-12));
+    BOOST_TEST(r.trace.expression_votes[1].second == 0.4, tt::tolerance(1e-12));
+    BOOST_TEST(r.trace.verifications == 1);
+    BOOST_TEST(r.trace.verifier_disagreed);
+    // For AU the verification is one more sample: AU1 at 1/4 stays out.
+    BOOST_TEST(*r.labels.action_units == (Aus{"AU4", "AU15"}), tt::per_element());
+    // Tally uncertainty 0.5·H(.6,.4)/ln 8 + 0.5·0.8, plus the disagreement.
+    BOOST_TEST(r.uncertainty.expression == 0.5 * 0.6730116670092565 / std::log(8.0) + 0.4 + 0.25,
+               tt::tolerance(1e-9));
+    BOOST_TEST(r.descriptions.expression == "desc expression");
+    BOOST_TEST(r.cost.requests == 2);
+    BOOST_TEST(r.trace.stop_reason == "settled");
+}
+
+BOOST_AUTO_TEST_CASE(heavier_verification_flips_and_describe_fills_descriptions) {
+    EngineConfig config;
+    config.verification_weight = 4;
+    auto l = labeler(config);
+    auto verify = as_request(run_rounds(l, l.start(), {{kHappySadAus}}));
+    Fake correction = kSad;
+    correction.verdict = "disagree";
+    correction.description = "";  // the verifier gave labels only
+    auto describe = as_request(l.feed(answers(verify, {correction})));
+    BOOST_TEST((describe.kind == RequestKind::describe));
+    BOOST_TEST(describe.ordinal == 2);
+    BOOST_TEST(describe.temperature == 0.0);
+    BOOST_TEST(asked_keys(describe.prompt) == kDescriptionKeys, tt::per_element());
+    BOOST_TEST(marker_json(describe.prompt, kKnownLabelsMarker) ==
+               nlohmann::json::parse(R"({"action_units":["AU4","AU15"],"expression":"sad","valence":0.6,"arousal":0.3})"));
+
+    Fake words;
+    words.description = "final";
+    auto r = as_result(l.feed(answers(describe, {words})));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.expression == "sad");
+    BOOST_TEST(r.descriptions.expression == "final expression");
+    BOOST_TEST(r.descriptions.au == "final au");
+    BOOST_TEST(r.cost.requests == 3);
+}
+
+BOOST_AUTO_TEST_CASE(thin_margin_triggers_verification) {
+    EngineConfig config;
+    config.k_min = 2;
+    config.k_max = 2;
+    auto l = labeler(config);
+    auto verify = as_request(run_rounds(l, l.start(), {{kHappy, kSad}}));
+    BOOST_TEST((verify.kind == RequestKind::verify));
+    auto r = as_result(l.feed(answers(verify, {kHappy})));
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST(r.trace.stop_reason == "k_max");
+    BOOST_TEST(!r.trace.verifier_disagreed);
+    BOOST_TEST(r.trace.expression_votes[0].second == 0.75, tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(no_verification_when_disabled) {
+    EngineConfig config;
+    config.self_verify = false;
+    auto l = labeler(config);
+    auto r = as_result(run_rounds(l, l.start(), {{kHappySadAus}}));
+    BOOST_TEST(r.trace.verifications == 0);
+    BOOST_TEST(r.uncertainty.consistency == 0.6, tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(verify_labeler_known)
+
+BOOST_AUTO_TEST_CASE(known_levels_never_asked_nor_overwritten) {
+    LabelSet known;
+    known.expression = "happy";
+    known.action_units = Aus{"AU6", "AU12"};
+    LevelProvenance provenance;
+    provenance.expression = Provenance::source;
+    provenance.au = Provenance::human;
+    auto l = labeler({}, known, provenance);
+    auto request = as_request(l.start());
+    BOOST_TEST(asked_keys(request.prompt) ==
+                   (Keys{"valence", "arousal", "au_description", "expression_description",
+                         "va_description"}),
+               tt::per_element());
+    BOOST_TEST(marker_json(request.prompt, kKnownLabelsMarker) ==
+               nlohmann::json::parse(R"({"action_units":["AU6","AU12"],"expression":"happy"})"));
+    // The model answers every key anyway, contradicting the facts.
+    Fake contrary = fake("sad", {"AU4", "AU15"}, 0.5, 0.2);
+    std::vector<std::string> contents(3, full_answer(contrary));
+    auto r = as_result(l.feed(reply_of(contents)));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST(*r.labels.action_units == (Aus{"AU6", "AU12"}), tt::per_element());
+    BOOST_TEST(*r.labels.valence == 0.5);
+    BOOST_TEST((r.provenance.expression == Provenance::source));
+    BOOST_TEST((r.provenance.au == Provenance::human));
+    BOOST_TEST((r.provenance.va == Provenance::model));
+    BOOST_TEST(r.uncertainty.expression == 0.0);
+    BOOST_TEST(r.uncertainty.au == 0.0);
+    BOOST_TEST(r.trace.expression_votes.empty());
+    BOOST_TEST(r.trace.stop_reason == "settled");
+    // Known levels drop out of overall: only VA (0) and consistency (0) remain.
+    BOOST_TEST(r.uncertainty.overall == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(known_expression_checked_against_model_aus) {
+    LabelSet known;
+    known.expression = "happy";
+    auto l = labeler({}, known, {Provenance::human, Provenance::model, Provenance::model});
+    auto verify = as_request(run_rounds(l, l.start(), {{kHappySadAus}}));
+    BOOST_TEST((verify.kind == RequestKind::verify));
+    auto candidates = marker_json(verify.prompt, kCandidateLabelsMarker);
+    BOOST_TEST(!candidates.contains("expression"));
+    const Keys keys = asked_keys(verify.prompt);
+    BOOST_TEST((std::find(keys.begin(), keys.end(), "expression") == keys.end()));
+    Fake correction = fake("sad", {"AU6", "AU12"}, 0.6, 0.3);
+    correction.verdict = "disagree";
+    auto r = as_result(l.feed(reply_of({full_answer(correction)})));
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST((r.provenance.expression == Provenance::human));
+    BOOST_TEST(!r.trace.verifier_disagreed);  // it could not disagree on a fact
+}
+
+BOOST_AUTO_TEST_CASE(all_known_asks_one_describe) {
+    LabelSet known;
+    known.expression = "happy";
+    known.action_units = Aus{"AU6", "AU12"};
+    known.valence = 0.7;
+    known.arousal = 0.2;
+    LevelProvenance human{Provenance::human, Provenance::human, Provenance::human};
+    auto l = labeler({}, known, human);
+    auto request = as_request(l.start());
+    BOOST_TEST((request.kind == RequestKind::describe));
+    BOOST_TEST(request.ordinal == 0);
+    BOOST_TEST(asked_keys(request.prompt) == kDescriptionKeys, tt::per_element());
+    auto r = as_result(l.feed(reply_of({full_answer(fake("sad", {}, -1, -1))})));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST(*r.labels.valence == 0.7);
+    BOOST_TEST(r.descriptions.va == "desc va");
+    BOOST_TEST((r.provenance.va == Provenance::human));
+    BOOST_TEST(r.trace.stop_reason == "known");
+    BOOST_TEST(r.uncertainty.overall == 0.0);
+    BOOST_TEST(r.cost.requests == 1);
+}
+
+BOOST_AUTO_TEST_CASE(all_known_inconsistent_still_ranked_by_consistency) {
+    LabelSet known;
+    known.expression = "happy";
+    known.action_units = Aus{"AU4", "AU15"};
+    known.valence = 0.6;
+    known.arousal = 0.3;
+    auto l = labeler({}, known, {Provenance::source, Provenance::source, Provenance::source});
+    as_request(l.start());
+    auto r = as_result(l.feed(reply_of({full_answer(kHappy)})));
+    BOOST_TEST(r.uncertainty.consistency == 0.6, tt::tolerance(1e-12));
+    BOOST_TEST(r.uncertainty.overall == 0.6, tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(describe_failure_keeps_labels) {
+    LabelSet known;
+    known.expression = "neutral";
+    known.action_units = Aus{};
+    known.valence = 0;
+    known.arousal = 0;
+    auto l = labeler({}, known, {Provenance::source, Provenance::source, Provenance::source});
+    as_request(l.start());
+    auto r = as_result(l.feed(error_reply()));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(r.descriptions.expression.empty());
+    BOOST_TEST(r.trace.stop_reason == "describe_failed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(verify_labeler_failures)
+
+BOOST_AUTO_TEST_CASE(feed_before_start_is_an_internal_failure) {
+    auto l = labeler();
+    auto r = as_result(l.feed(reply_of({full_answer(kHappy)})));
+    BOOST_TEST(!r.ok);
+    BOOST_TEST((r.failure->code == errc::internal));
+}
+
+BOOST_AUTO_TEST_CASE(error_replies_fail_after_the_limit) {
+    auto l = labeler();
+    auto first = as_request(l.start());
+    auto retry = as_request(l.feed(error_reply(errc::upstream_timeout)));
+    BOOST_TEST(retry.ordinal == 1);
+    BOOST_TEST(retry.n == first.n);
+    BOOST_TEST(retry.prompt.user == first.prompt.user);
+    auto r = as_result(l.feed(error_reply(errc::upstream_error)));
+    BOOST_TEST(!r.ok);
+    BOOST_REQUIRE(r.failure);
+    BOOST_TEST((r.failure->code == errc::upstream_error));
+    BOOST_TEST(r.trace.stop_reason == "failed");
+    BOOST_TEST(r.cost.requests == 2);
+    BOOST_TEST(r.trace.requests.size() == 2u);
+    BOOST_TEST(r.trace.requests[0].error.has_value());
+    // Fed again, it stays done.
+    BOOST_TEST(!as_result(l.feed(error_reply())).ok);
+}
+
+BOOST_AUTO_TEST_CASE(all_malformed_fails_with_reason) {
+    auto l = labeler();
+    auto first = as_request(l.start());
+    auto retry = as_request(l.feed(reply_of({"not json", "{\"expression\":", "```json\n{}\n```"})));
+    auto r = as_result(l.feed(reply_of({"no", "nope", "{\"expression\":\"bored\"}"})));
+    BOOST_TEST(!r.ok);
+    BOOST_TEST((r.failure->code == errc::malformed_answer));
+    BOOST_TEST(r.cost.malformed == 6);
+    BOOST_TEST(r.cost.samples == 6);
+    BOOST_TEST(r.trace.requests[0].samples[0].error.has_value());
+    BOOST_TEST(!r.trace.requests[0].samples[0].answer.has_value());
+    (void)first;
+    (void)retry;
+}
+
+BOOST_AUTO_TEST_CASE(error_then_success) {
+    auto l = labeler();
+    as_request(l.start());
+    auto step = l.feed(error_reply());
+    auto r = as_result(run_rounds(l, step, {{kHappy}}));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(r.trace.stop_reason == "settled");
+    BOOST_TEST(r.cost.requests == 2);
+}
+
+BOOST_AUTO_TEST_CASE(later_failure_finishes_with_what_there_is) {
+    auto l = labeler();
+    auto step = run_rounds(l, l.start(), {{kHappy, kHappy, kSad}});
+    as_request(step);
+    auto r = as_result(l.feed(error_reply()));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST(r.trace.stop_reason == "request_failed");
+    BOOST_TEST(r.descriptions.expression == "desc expression");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_answers_dropped_never_half_used) {
+    auto l = labeler();
+    auto first = as_request(l.start());
+    // The third answer has a good expression but an unknown AU: dropped whole.
+    auto bad = R"({"action_units":["AU99"],"expression":"sad","valence":-0.5,"arousal":-0.3,
+        "au_description":"x","expression_description":"y","va_description":"z"})";
+    auto step = l.feed(reply_of({answer_for(first.prompt, kHappy), answer_for(first.prompt, kHappy), bad}));
+    auto second = as_request(step);  // 2–0 is P 0.875: not yet settled
+    BOOST_TEST(second.n == 2);
+    auto r = as_result(l.feed(answers(second, {kHappy})));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(r.cost.malformed == 1);
+    BOOST_TEST(r.cost.samples == 5);
+    BOOST_REQUIRE(r.trace.expression_votes.size() == 1u);
+    BOOST_TEST(r.trace.expression_votes[0].first == "happy");
+}
+
+BOOST_AUTO_TEST_CASE(failed_verification_keeps_the_samples) {
+    auto l = labeler();
+    auto verify = as_request(run_rounds(l, l.start(), {{kHappySadAus}}));
+    BOOST_TEST((verify.kind == RequestKind::verify));
+    auto r = as_result(l.feed(reply_of({"I think it is fine"})));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(r.trace.stop_reason == "verify_failed");
+    BOOST_TEST(r.trace.verifications == 0);
+    BOOST_TEST(r.cost.malformed == 1);
+    BOOST_TEST(*r.labels.expression == "happy");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(verify_labeler_cost)
+
+BOOST_AUTO_TEST_CASE(cost_and_trace_accounting) {
+    auto l = labeler();
+    auto first = as_request(l.start());
+    // A long preamble: the answer is still found, the trace keeps at most 4 KB.
+    std::string padded = std::string(5000, 'x') + "\n" + answer_for(first.prompt, kHappy);
+    ModelReply reply = reply_of({padded, answer_for(first.prompt, kHappy),
+                                 answer_for(first.prompt, kHappy)}, 1000, 300);
+    reply.cached = true;
+    auto r = as_result(l.feed(reply));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(r.cost.requests == 0);
+    BOOST_TEST(r.cost.cached_requests == 1);
+    BOOST_TEST(r.cost.samples == 3);
+    BOOST_TEST(r.cost.prompt_tokens == 1000);
+    BOOST_TEST(r.cost.completion_tokens == 300);
+    BOOST_REQUIRE(r.trace.requests.size() == 1u);
+    const auto& traced = r.trace.requests[0];
+    BOOST_TEST(traced.cached);
+    BOOST_TEST(traced.n == 3);
+    BOOST_TEST(traced.samples.size() == 3u);
+    BOOST_TEST(traced.samples[0].raw.size() <= 4096u);
+    BOOST_TEST(traced.samples[0].answer.has_value());
+
+    // Tokens add up over requests, including failed ones.
+    auto l2 = labeler();
+    as_request(l2.start());
+    ModelReply failed = error_reply();
+    failed.prompt_tokens = 50;
+    auto step = l2.feed(failed);
+    auto request = as_request(step);
+    auto r2 = as_result(l2.feed(reply_of({answer_for(request.prompt, kHappy),
+                                          answer_for(request.prompt, kHappy),
+                                          answer_for(request.prompt, kHappy)}, 70, 30)));
+    BOOST_TEST(r2.cost.requests == 2);
+    BOOST_TEST(r2.cost.prompt_tokens == 120);
+    BOOST_TEST(r2.cost.completion_tokens == 30);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
