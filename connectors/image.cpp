@@ -19,7 +19,6 @@ namespace seke {
 namespace {
 
 constexpr const char* kDefaultCascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
-constexpr int kDetectLongestSide = 640;  // detection runs on a copy this size: fast, good enough
 
 bool starts_with_icase(const std::string& text, std::string_view prefix) {
     if (text.size() < prefix.size()) return false;
@@ -417,14 +416,14 @@ struct FacePreparer::Impl {
         if (!cascade) return cascade.error();
         double scale = 1.0;
         int longest = std::max(image.cols, image.rows);
-        if (longest > kDetectLongestSide) scale = static_cast<double>(kDetectLongestSide) / longest;
+        if (longest > options.detect_longest_side) scale = static_cast<double>(options.detect_longest_side) / longest;
         cv::Mat gray;
         cv::cvtColor(image, gray, cv::COLOR_BGR2GRAY);
         if (scale < 1.0) cv::resize(gray, gray, cv::Size(), scale, scale, cv::INTER_AREA);
         cv::equalizeHist(gray, gray);
         int min_side = std::max(12, static_cast<int>(options.min_face_px * scale));
         std::vector<cv::Rect> found;
-        (*cascade)->detectMultiScale(gray, found, 1.1, 5, 0, cv::Size(min_side, min_side));
+        (*cascade)->detectMultiScale(gray, found, options.detect_scale_step, 5, 0, cv::Size(min_side, min_side));
         give_back(std::move(*cascade));
         std::vector<cv::Rect> boxes;
         const cv::Rect bounds(0, 0, image.cols, image.rows);

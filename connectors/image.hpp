@@ -35,6 +35,8 @@ struct FaceOptions {
     int min_face_px = 40;        // smaller detections are ignored
     int max_faces = 16;
     std::string cascade_path;    // empty: the Haar cascade from Debian's opencv-data
+    int detect_longest_side = 480;   // detection runs on a gray copy this size (speed vs tiny faces)
+    double detect_scale_step = 1.2;  // cascade pyramid step: larger is faster, may miss a face
 };
 
 struct Box {

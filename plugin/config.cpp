@@ -240,6 +240,10 @@ const std::vector<Binding>& bindings() {
             "most faces labeled per image"), FIELD(face.max_faces), 1, 256));
         b.push_back(string_option(opt("face.cascade_path", "--face-cascade", "SEKE_FACE_CASCADE", T::string,
             "Haar cascade file; empty = Debian's opencv-data frontal face cascade"), FIELD(face.cascade_path)));
+        b.push_back(integer_option<int>(opt("face.detect_size", "--face-detect-size", "SEKE_FACE_DETECT_SIZE", T::integer,
+            "longest side of the gray copy faces are searched in; larger finds smaller faces, slower"), FIELD(face.detect_longest_side), 96, 4096));
+        b.push_back(number_option(opt("face.detect_scale_step", "--face-detect-step", "SEKE_FACE_DETECT_STEP", T::number,
+            "step between detector scales; larger is faster and may miss faces"), FIELD(face.detect_scale_step), 1.01, 2.0));
         // image limits
         b.push_back(integer_option<std::size_t>(opt("image.max_bytes", "--image-max-bytes", "SEKE_IMAGE_MAX_BYTES", T::integer,
             "largest encoded image accepted"), FIELD(image.max_bytes), 1024, 1LL << 32));

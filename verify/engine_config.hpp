@@ -19,7 +19,7 @@ struct UncertaintyWeights {
 
 struct EngineConfig {
     SamplingMode mode = SamplingMode::uamc;
-    double temperature = 0.7;     // Monte Carlo sampling temperature (> 0)
+    double temperature = 0.5;     // Monte Carlo sampling temperature (> 0); fixed mode uses it too
     int k_min = 3;                // samples in the first round
     int k_max = 6;                // hard cap on samples per face (verification not counted)
     int round_size = 2;           // samples per later round

@@ -90,3 +90,15 @@ BOOST_AUTO_TEST_CASE(bare_boolean_flag_switches_on) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(plugin_config_docs)
+
+BOOST_AUTO_TEST_CASE(configuration_doc_has_the_current_option_table) {
+    std::string doc = test::read_file(test::source_path("docs/configuration.md"));
+    std::string table = options_markdown();
+    BOOST_TEST_REQUIRE(doc.size() >= table.size());
+    BOOST_TEST(doc.compare(doc.size() - table.size(), table.size(), table) == 0,
+               "docs/configuration.md is stale: regenerate its table with `seke config --markdown`");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(unanimous_first_round_stops_at_k_min) {
     BOOST_TEST(first.ordinal == 0);
     BOOST_TEST((first.kind == RequestKind::sample));
     BOOST_TEST(first.n == 3);
-    BOOST_TEST(first.temperature == 0.7);
+    BOOST_TEST(first.temperature == EngineConfig{}.temperature);
     BOOST_TEST(asked_keys(first.prompt) ==
                    (Keys{"action_units", "expression", "valence", "arousal", "au_description",
                          "expression_description", "va_description"}),
@@ -139,7 +139,7 @@ BOOST_AUTO_TEST_CASE(fixed_mode_majority_vote) {
     auto l = labeler(config);
     auto request = as_request(l.start());
     BOOST_TEST(request.n == 10);
-    BOOST_TEST(request.temperature == 0.7);
+    BOOST_TEST(request.temperature == config.temperature);
     std::vector<std::string> contents;
     for (int i = 0; i < 10; ++i) contents.push_back(answer_for(request.prompt, i < 4 ? kSad : kHappy));
     auto r = as_result(l.feed(reply_of(contents)));
