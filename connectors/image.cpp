@@ -1,4 +1,5 @@
 #include "connectors/image.hpp"
+#include "verify/text.hpp"
 
 #include <curl/curl.h>
 
@@ -19,13 +20,6 @@ namespace seke {
 namespace {
 
 constexpr const char* kDefaultCascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
-
-bool starts_with_icase(const std::string& text, std::string_view prefix) {
-    if (text.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-    return true;
-}
 
 // ---- sources ------------------------------------------------------------------------------
 

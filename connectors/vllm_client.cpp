@@ -1,4 +1,5 @@
 #include "connectors/vllm_client.hpp"
+#include "verify/text.hpp"
 
 #include <curl/curl.h>
 
@@ -44,18 +45,6 @@ std::string bounded(std::string text) {
         text += "...";
     }
     return text;
-}
-
-std::string lower(std::string text) {
-    for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return text;
-}
-
-std::string trim(std::string_view text) {
-    auto begin = text.find_first_not_of(" \t\r\n");
-    if (begin == std::string_view::npos) return {};
-    auto end = text.find_last_not_of(" \t\r\n");
-    return std::string(text.substr(begin, end - begin + 1));
 }
 
 // The provider's error message from an OpenAI-style error body, else the raw body (bounded).
@@ -171,7 +160,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     }
     auto colon = line.find(':');
     if (colon != std::string_view::npos && t->response_headers.size() < 100)
-        t->response_headers[lower(std::string(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+        t->response_headers[to_lower(std::string(line.substr(0, colon)))] = trim(line.substr(colon + 1));
     return bytes;
 }
 
@@ -571,7 +560,7 @@ struct VllmClient::Impl {
         }
         if (status == 400 && t->format != Format::none) {
             auto next = static_cast<Format>(static_cast<int>(t->format) + 1);
-            std::string text = lower(t->response);
+            std::string text = to_lower(t->response);
             bool about_format = text.find("response_format") != std::string::npos || text.find("json_schema") != std::string::npos ||
                                 text.find("json_object") != std::string::npos || text.find("schema") != std::string::npos ||
                                 text.find("structured") != std::string::npos;

@@ -147,8 +147,13 @@ Binding choice_option(OptionInfo info, Field field, std::vector<std::pair<std::s
             }};
 }
 
+Binding with_aliases(Binding binding, std::vector<std::string> aliases) {
+    binding.info.env_aliases = std::move(aliases);
+    return binding;
+}
+
 OptionInfo opt(std::string key, std::string flag, std::string env, OptionType type, std::string doc) {
-    return OptionInfo{std::move(key), std::move(flag), std::move(env), type, std::move(doc), {}};
+    return OptionInfo{std::move(key), std::move(flag), std::move(env), type, std::move(doc), {}, {}};
 }
 
 #define FIELD(expr) [](Config& c) -> auto& { return c.expr; }
@@ -265,6 +270,49 @@ const std::vector<Binding>& bindings() {
         b.push_back(choice_option<std::string>(opt("run.log_level", "--log-level", "SEKE_LOG_LEVEL", T::choice,
             "log verbosity"), FIELD(run.log_level),
             {{"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"}}));
+        // serve: the HTTP server
+        b.push_back(string_option(opt("serve.host", "--host", "SEKE_HOST", T::string,
+            "address `seke serve` listens on; 0.0.0.0 to accept other machines"), FIELD(serve.host)));
+        b.push_back(integer_option<int>(opt("serve.port", "--port", "PORT", T::integer,
+            "port `seke serve` listens on; 0 picks a free one"), FIELD(serve.port), 0, 65535));
+        b.push_back(integer_option<int>(opt("serve.threads", "--threads", "SEKE_THREADS", T::integer,
+            "HTTP server threads"), FIELD(serve.threads), 1, 256));
+        b.push_back(integer_option<std::size_t>(opt("serve.body_limit", "--body-limit", "SEKE_BODY_LIMIT", T::integer,
+            "largest request body accepted, in bytes"), FIELD(serve.body_limit), 1024, 1LL << 32));
+        b.push_back(string_option(opt("serve.url_prefix", "--url-prefix", "SEKE_URL_PREFIX", T::string,
+            "serve every route under this path, e.g. /ml"), FIELD(serve.url_prefix)));
+        b.push_back(integer_option<int>(opt("serve.predict_deadline_ms", "--predict-deadline-ms", "SEKE_PREDICT_DEADLINE_MS", T::integer,
+            "/predict answers by then with what is finished; the rest goes on and is stored"), FIELD(serve.predict_deadline_ms), 100, 3'600'000));
+        b.push_back(integer_option<int>(opt("serve.media_threads", "--media-threads", "SEKE_MEDIA_THREADS", T::integer,
+            "threads fetching and decoding task images; 0 = two per core"), FIELD(serve.media_threads), 0, 256));
+        b.push_back(string_option(opt("serve.model_class", "--model-class", "SEKE_MODEL_CLASS", T::string,
+            "model_class reported by /health"), FIELD(serve.model_class)));
+        b.push_back(string_option(opt("serve.model_dir", "--model-dir", "MODEL_DIR", T::string,
+            "directory for the default store (MODEL_DIR/seke.db) when --db is not given"), FIELD(serve.model_dir)));
+        b.push_back(with_aliases(string_option(opt("serve.basic_auth_user", "--basic-auth-user", "BASIC_AUTH_USER", T::string,
+            "HTTP Basic user required on every route (with the password)"), FIELD(serve.basic_auth_user)),
+            {"ML_SERVER_BASIC_AUTH_USER"}));
+        b.push_back(with_aliases(string_option(opt("serve.basic_auth_pass", "--basic-auth-pass", "BASIC_AUTH_PASS", T::secret,
+            "HTTP Basic password; never logged"), FIELD(serve.basic_auth_pass)), {"ML_SERVER_BASIC_AUTH_PASS"}));
+        b.push_back(string_option(opt("serve.webhook_secret", "--webhook-secret", "SEKE_WEBHOOK_SECRET", T::secret,
+            "accept /webhook with header X-Seke-Webhook-Secret instead of Basic auth"), FIELD(serve.webhook_secret)));
+        b.push_back(string_option(opt("serve.prior_label_keys", "--prior-label-keys", "SEKE_PRIOR_LABEL_KEYS", T::string,
+            "task.data keys read as known labels: expression,valence,arousal,action_units (comma list, in that order)"),
+            FIELD(serve.prior_label_keys)));
+        // label_studio: where task media and pushed predictions go
+        b.push_back(with_aliases(string_option(opt("label_studio.url", "--label-studio-url", "LABEL_STUDIO_URL", T::string,
+            "Label Studio base URL, for task media and pushing late predictions"), FIELD(label_studio.url)),
+            {"LABEL_STUDIO_HOST"}));
+        b.push_back(with_aliases(string_option(opt("label_studio.api_key", "--label-studio-api-key", "LABEL_STUDIO_API_KEY", T::secret,
+            "Label Studio token: legacy token or personal access token; never logged"), FIELD(label_studio.api_key)),
+            {"LABEL_STUDIO_ACCESS_TOKEN"}));
+        b.push_back(string_option(opt("label_studio.local_files_root", "--local-files-root", "LOCAL_FILES_DOCUMENT_ROOT", T::string,
+            "root for /data/local-files/ paths read from disk; nothing outside it is read"), FIELD(label_studio.local_files_root)));
+        b.push_back(bool_option(opt("label_studio.verify_ssl", "--verify-ssl", "VERIFY_SSL", T::boolean,
+            "verify TLS certificates of Label Studio and media hosts"), FIELD(label_studio.verify_ssl)));
+        b.push_back(bool_option(opt("label_studio.allow_private_hosts", "--allow-private-hosts", "SEKE_ALLOW_PRIVATE_HOSTS", T::boolean,
+            "allow media URLs on private and loopback addresses (link-local and metadata are always refused)"),
+            FIELD(label_studio.allow_private_hosts)));
         return b;
     }();
     return table;
@@ -383,6 +431,8 @@ std::map<std::string, std::string> process_environment() {
 Result<bool> apply_environment(Config& config, const std::map<std::string, std::string>& env) {
     for (const auto& b : bindings()) {
         auto found = env.find(b.info.env);
+        for (const auto& alias : b.info.env_aliases)
+            if (found == env.end()) found = env.find(alias);
         if (found == env.end()) continue;
         auto applied = b.set(config, found->second);
         if (!applied) return applied;
@@ -502,8 +552,9 @@ std::string options_markdown() {
             for (const auto& c : b.info.choices) list += (list.empty() ? "" : ", ") + c;
             doc += " (one of: " + list + ")";
         }
-        out += "| `" + b.info.key + "` | `" + b.info.flag + "` | `" + b.info.env + "` | `" + def +
-               "` | " + doc + " |\n";
+        std::string envs = "`" + b.info.env + "`";
+        for (const auto& alias : b.info.env_aliases) envs += ", `" + alias + "`";
+        out += "| `" + b.info.key + "` | `" + b.info.flag + "` | " + envs + " | `" + def + "` | " + doc + " |\n";
     }
     return out;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "connectors/image.hpp"
+#include "connectors/label_studio.hpp"
 #include "connectors/vllm_client.hpp"
 #include "verify/engine_config.hpp"
 #include "verify/errors.hpp"
@@ -21,12 +22,31 @@ struct RunSettings {
     std::string log_level = "info";
 };
 
+// `seke serve`: the HTTP server and what the platforms see.
+struct ServeSettings {
+    std::string host = "127.0.0.1";
+    int port = 9090;
+    int threads = 4;
+    std::size_t body_limit = 256u << 20;  // Label Studio sends a whole "Retrieve predictions" at once
+    std::string url_prefix;
+    int predict_deadline_ms = 80'000;     // answer before Label Studio's 100 s read timeout
+    int media_threads = 0;                // fetching and decoding task images; 0: two per core
+    std::string model_class = "SekeFaceEmotion";
+    std::string model_dir;                // MODEL_DIR: the default store lives here when set
+    std::string basic_auth_user;
+    std::string basic_auth_pass;
+    std::string webhook_secret;           // accept /webhook with this shared secret instead of Basic
+    std::string prior_label_keys = "expression,valence,arousal,action_units";  // task.data keys
+};
+
 struct Config {
     VllmSettings vllm;
     EngineConfig engine;
     FaceOptions face;
     ImageLimits image;
     RunSettings run;
+    ServeSettings serve;
+    LabelStudioSettings label_studio;
 };
 
 enum class OptionType { string, secret, integer, number, boolean, choice };
@@ -39,6 +59,7 @@ struct OptionInfo {
     OptionType type = OptionType::string;
     std::string doc;
     std::vector<std::string> choices;  // for OptionType::choice
+    std::vector<std::string> env_aliases;  // other variable names read when `env` is unset
 };
 const std::vector<OptionInfo>& option_table();
 

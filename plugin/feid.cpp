@@ -81,6 +81,11 @@ ordered_json conversations(const Knowledge& knowledge, const std::string& id, co
 
 }  // namespace
 
+ordered_json feid_conversations(const Knowledge& knowledge, const std::string& id, const LabelSet& labels,
+                                const Descriptions& descriptions) {
+    return conversations(knowledge, id, labels, descriptions);
+}
+
 ordered_json feid_record(const Knowledge& knowledge, const FeidInput& input) {
     const FaceResult& r = *input.result;
     ordered_json record;

@@ -25,6 +25,9 @@ struct FeidInput {
 nlohmann::ordered_json feid_record(const Knowledge& knowledge, const FeidInput& input);
 // The SV-UAMC trace, stored beside the prediction.
 nlohmann::ordered_json trace_json(const Trace& trace);
+// The conversation turns of a record: rebuilt whenever its labels change (e.g. a human review).
+nlohmann::ordered_json feid_conversations(const Knowledge& knowledge, const std::string& id,
+                                          const LabelSet& labels, const Descriptions& descriptions);
 
 enum class ExportFormat { feid_jsonl, llava, sharegpt };
 std::optional<ExportFormat> parse_export_format(const std::string& text);

@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "plugin/feid.hpp"
+#include "plugin/engine_service.hpp"
 #include "verify/face_labeler.hpp"
 
 namespace seke {
@@ -19,17 +20,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Events reach the coordinating thread through one queue: from the image pool and from the
-// VLLM client's thread. Only the coordinator touches the state machines and the store.
+// engine service's thread. Only the coordinator touches the items and the store.
 struct ImageReady {
     std::size_t job = 0;
     Result<PreparedImage> image;
 };
-struct ModelDone {
+struct FaceDone {
     std::size_t job = 0;
     std::size_t face = 0;
-    ChatResult result;
+    FaceResult result;
 };
-using Event = std::variant<ImageReady, ModelDone>;
+using Event = std::variant<ImageReady, FaceDone>;
 
 class EventQueue {
   public:
@@ -115,8 +116,6 @@ class ImagePool {
 
 struct FaceSlot {
     FaceCrop crop;
-    std::string crop_hash;
-    FaceLabeler labeler;
     std::optional<FaceResult> result;
 };
 
@@ -167,12 +166,13 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         static_cast<std::size_t>(std::max(8, 2 * config_.vllm.max_concurrency + threads));
     std::unordered_map<std::size_t, ActiveItem> active;
     std::size_t dispatched_images = 0;  // images handed to the pool, not yet back
-    std::size_t requests_in_flight = 0; // submitted to the client, callback not yet handled
+    std::size_t faces_in_flight = 0;    // faces handed to the engine, result not yet handled
     std::size_t next_job = 0;
     std::vector<ItemOutcome> pending_writes;
     auto first_pending = Clock::now();
     std::optional<Error> store_failure;
     bool cancelled = false;
+    EngineService engine(knowledge_, config_.engine, client_);
 
     auto flush = [&] {
         if (pending_writes.empty()) return;
@@ -241,29 +241,6 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         outcome.item.error = errors;
         finish_item(job, std::move(outcome));
     };
-    // Advances one face's state machine: submit its next request or record its result.
-    std::function<void(std::size_t, std::size_t, LabelerStep)> advance =
-        [&](std::size_t job, std::size_t face, LabelerStep step) {
-            ActiveItem& item = active.at(job);
-            FaceSlot& slot = item.faces[face];
-            if (auto* request = std::get_if<ModelRequest>(&step)) {
-                ChatRequest chat;
-                chat.prompt = std::move(request->prompt);
-                chat.image_jpeg = slot.crop.jpeg;
-                chat.image_hash = slot.crop_hash;
-                chat.ordinal = request->ordinal;
-                chat.n = request->n;
-                chat.temperature = request->temperature;
-                ++requests_in_flight;
-                client_.submit(std::move(chat), [&events, job, face](ChatResult result) {
-                    events.push(ModelDone{job, face, std::move(result)});
-                });
-                return;
-            }
-            slot.result = std::move(std::get<FaceResult>(step));
-            if (--item.remaining == 0) complete_item(job);
-        };
-
     auto handle = [&](Event& event) {
         if (auto* ready = std::get_if<ImageReady>(&event)) {
             --dispatched_images;
@@ -282,37 +259,32 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
             }
             ActiveItem& item = active[job];
             item.image = std::move(*ready->image);
-            for (auto& crop : item.image.faces) {
-                std::string hash = sha256_hex(crop.jpeg);
-                item.faces.push_back(FaceSlot{std::move(crop), std::move(hash),
-                                              FaceLabeler(knowledge_, config_.engine, jobs[job].known,
-                                                          jobs[job].known_provenance),
-                                              std::nullopt});
-            }
-            item.image.faces.clear();  // the crops now live in the slots
-            item.remaining = item.faces.size();
-            if (item.remaining == 0) {
+            if (item.image.faces.empty()) {
                 ItemOutcome outcome = base_outcome(job);
                 outcome.item.status = ItemStatus::skipped;
                 outcome.item.error = "no face to label";
                 finish_item(job, std::move(outcome));
                 return;
             }
-            for (std::size_t face = 0; face < active.at(job).faces.size(); ++face)
-                advance(job, face, active.at(job).faces[face].labeler.start());
+            for (std::size_t face = 0; face < item.image.faces.size(); ++face) {
+                FaceCrop& crop = item.image.faces[face];
+                FaceJob face_job{crop.jpeg, sha256_hex(crop.jpeg), jobs[job].known, jobs[job].known_provenance};
+                item.faces.push_back(FaceSlot{std::move(crop), std::nullopt});
+                ++faces_in_flight;
+                engine.submit(std::move(face_job), [&events, job, face](FaceResult result) {
+                    events.push(FaceDone{job, face, std::move(result)});
+                });
+            }
+            item.image.faces.clear();  // the crops now live in the slots
+            item.remaining = item.faces.size();
             return;
         }
-        auto& done = std::get<ModelDone>(event);
-        --requests_in_flight;
+        auto& done = std::get<FaceDone>(event);
+        --faces_in_flight;
         auto found = active.find(done.job);
         if (found == active.end() || cancelled) return;
-        ModelReply reply;
-        reply.contents = std::move(done.result.contents);
-        reply.prompt_tokens = done.result.prompt_tokens;
-        reply.completion_tokens = done.result.completion_tokens;
-        reply.cached = done.result.cached;
-        reply.error = std::move(done.result.error);
-        advance(done.job, done.face, found->second.faces[done.face].labeler.feed(reply));
+        found->second.faces[done.face].result = std::move(done.result);
+        if (--found->second.remaining == 0) complete_item(done.job);
     };
 
     auto last_progress = Clock::now() - std::chrono::seconds(1);
@@ -321,7 +293,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
             // Stop cleanly: nothing new is sent, what is in flight is cancelled, and every item
             // already finished is committed below.
             cancelled = true;
-            client_.cancel_all();
+            engine.cancel_all();
         }
         while (!cancelled && next_job < jobs.size() && active.size() < max_active) {
             active.emplace(next_job, ActiveItem{});
@@ -331,7 +303,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         // Running: until every job is finished. Stopping: until every image and every request
         // handed out has called back, so no callback outlives this function's queue.
         if (!cancelled && active.empty() && next_job >= jobs.size()) break;
-        if (cancelled && dispatched_images == 0 && requests_in_flight == 0) break;
+        if (cancelled && dispatched_images == 0 && faces_in_flight == 0) break;
         auto batch = events.take(std::chrono::milliseconds(50));
         for (auto& event : batch) handle(event);
         // Group commit: one durable transaction per 64 items or 200 ms, whichever comes first.
@@ -340,7 +312,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
             flush();
         if (store_failure) {
             cancelled = true;
-            client_.cancel_all();
+            engine.cancel_all();
             break;
         }
         if (progress && Clock::now() - last_progress > std::chrono::milliseconds(100)) {
@@ -351,10 +323,10 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     }
     flush();
     // A store failure leaves the loop at once: drain what is still coming back.
-    while (dispatched_images > 0 || requests_in_flight > 0) {
+    while (dispatched_images > 0 || faces_in_flight > 0) {
         for (auto& event : events.take(std::chrono::milliseconds(50))) {
             if (std::holds_alternative<ImageReady>(event)) --dispatched_images;
-            else --requests_in_flight;
+            else --faces_in_flight;
         }
     }
     state.elapsed_s = std::chrono::duration<double>(Clock::now() - start_time).count();

@@ -41,6 +41,26 @@ CREATE TABLE IF NOT EXISTS predictions (
   trace TEXT NOT NULL,
   created_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS predictions_face ON predictions(face_id);
+CREATE TABLE IF NOT EXISTS projects (
+  id TEXT PRIMARY KEY,
+  label_config TEXT NOT NULL,
+  extra_params TEXT NOT NULL DEFAULT 'null',
+  updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS task_predictions (
+  project TEXT NOT NULL,
+  task_id INTEGER NOT NULL,
+  model_version TEXT NOT NULL,
+  status TEXT NOT NULL,
+  prediction TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (project, task_id, model_version));
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  source TEXT NOT NULL,
+  action TEXT NOT NULL,
+  body TEXT NOT NULL,
+  received_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS response_cache (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL,
@@ -306,6 +326,64 @@ Result<StoreCounts> Store::counts() {
     counts.faces = s.integer(4);
     counts.cache_entries = s.integer(5);
     return counts;
+}
+
+Result<bool> Store::save_project(const ProjectRow& project) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "INSERT INTO projects(id, label_config, extra_params, updated_at) VALUES(?,?,?,?) "
+                     "ON CONFLICT(id) DO UPDATE SET label_config=excluded.label_config, "
+                     "extra_params=excluded.extra_params, updated_at=excluded.updated_at");
+    if (!s.ok()) return db_error(db_, "cannot write project");
+    s.bind(1, project.id).bind(2, project.label_config).bind(3, project.extra_params_json).bind(4, now_utc());
+    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write project " + project.id);
+    return true;
+}
+
+Result<std::optional<ProjectRow>> Store::project(const std::string& id) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "SELECT id, label_config, extra_params FROM projects WHERE id=?");
+    if (!s.ok()) return db_error(db_, "cannot read project");
+    s.bind(1, id);
+    int rc = s.step();
+    if (rc == SQLITE_DONE) return std::optional<ProjectRow>();
+    if (rc != SQLITE_ROW) return db_error(db_, "cannot read project " + id);
+    return std::optional<ProjectRow>(ProjectRow{s.text(0), s.text(1), s.text(2)});
+}
+
+Result<bool> Store::save_task_prediction(const TaskPredictionRow& row) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "INSERT INTO task_predictions(project, task_id, model_version, status, prediction, error, "
+                     "updated_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT(project, task_id, model_version) DO UPDATE SET "
+                     "status=excluded.status, prediction=excluded.prediction, error=excluded.error, "
+                     "updated_at=excluded.updated_at");
+    if (!s.ok()) return db_error(db_, "cannot write task prediction");
+    s.bind(1, row.project).bind(2, static_cast<std::int64_t>(row.task_id)).bind(3, row.model_version)
+        .bind(4, row.status).bind(5, row.prediction_json).bind(6, row.error).bind(7, now_utc());
+    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write task prediction");
+    return true;
+}
+
+Result<std::optional<TaskPredictionRow>> Store::task_prediction(const std::string& project, long long task_id,
+                                                                const std::string& model_version) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "SELECT status, prediction, error FROM task_predictions "
+                     "WHERE project=? AND task_id=? AND model_version=?");
+    if (!s.ok()) return db_error(db_, "cannot read task prediction");
+    s.bind(1, project).bind(2, static_cast<std::int64_t>(task_id)).bind(3, model_version);
+    int rc = s.step();
+    if (rc == SQLITE_DONE) return std::optional<TaskPredictionRow>();
+    if (rc != SQLITE_ROW) return db_error(db_, "cannot read task prediction");
+    return std::optional<TaskPredictionRow>(
+        TaskPredictionRow{project, task_id, model_version, s.text(0), s.text(1), s.text(2)});
+}
+
+Result<long long> Store::save_event(const std::string& source, const std::string& action, const std::string& body) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "INSERT INTO events(source, action, body, received_at) VALUES(?,?,?,?)");
+    if (!s.ok()) return db_error(db_, "cannot write event");
+    s.bind(1, source).bind(2, action).bind(3, body).bind(4, now_utc());
+    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write event");
+    return static_cast<long long>(sqlite3_last_insert_rowid(db_));
 }
 
 std::optional<std::string> Store::cache_get(const std::string& key) {

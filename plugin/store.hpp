@@ -47,6 +47,23 @@ struct ItemOutcome {
     std::vector<FaceRow> faces;
 };
 
+// A Label Studio project as /setup last described it.
+struct ProjectRow {
+    std::string id;
+    std::string label_config;
+    std::string extra_params_json = "null";
+};
+
+// seke's prediction for one Label Studio task, per model version (what /predict returns).
+struct TaskPredictionRow {
+    std::string project;
+    long long task_id = 0;
+    std::string model_version;
+    std::string status;           // done | failed
+    std::string prediction_json;  // the LS prediction object when done
+    std::string error;            // reason when failed
+};
+
 struct StoreCounts {
     std::int64_t items = 0, done = 0, failed = 0, skipped = 0, faces = 0, cache_entries = 0;
 };
@@ -67,6 +84,15 @@ class Store {
     // Every FEID record, ordered by face id; `visit` returns false to stop.
     Result<bool> for_each_face(const std::function<bool(const FaceRow&)>& visit);
     Result<StoreCounts> counts();
+
+    // Label Studio state: projects, per-task predictions, received webhook events.
+    Result<bool> save_project(const ProjectRow& project);
+    Result<std::optional<ProjectRow>> project(const std::string& id);
+    Result<bool> save_task_prediction(const TaskPredictionRow& row);
+    Result<std::optional<TaskPredictionRow>> task_prediction(const std::string& project, long long task_id,
+                                                             const std::string& model_version);
+    // Stores a webhook event durably; returns its row id.
+    Result<long long> save_event(const std::string& source, const std::string& action, const std::string& body);
 
     // The response cache, for the VLLM client.
     std::optional<std::string> cache_get(const std::string& key);

@@ -1,4 +1,5 @@
 #include "verify/answer.hpp"
+#include "verify/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -17,19 +18,6 @@ constexpr double kVaTolerance = 0.05;
 
 Error malformed(std::string message) {
     return make_error(errc::malformed_answer, std::move(message));
-}
-
-std::string trim(std::string_view text) {
-    std::size_t begin = 0;
-    std::size_t end = text.size();
-    while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
-    while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
-    return std::string(text.substr(begin, end - begin));
-}
-
-std::string lower(std::string text) {
-    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return text;
 }
 
 // End (one past the closing brace) of the balanced object starting at `start`, string-aware;
@@ -90,7 +78,7 @@ std::optional<bool> au_flag(const json& value) {
     if (value.is_boolean()) return value.get<bool>();
     if (value.is_null()) return false;
     if (value.is_string()) {
-        std::string text = lower(trim(value.get_ref<const std::string&>()));
+        std::string text = to_lower(trim(value.get_ref<const std::string&>()));
         if (text == "true" || text == "yes" || text == "present") return true;
         if (text == "false" || text == "no" || text == "absent") return false;
     }
@@ -148,7 +136,7 @@ Result<Answer> parse_object(const json& object, const Knowledge& knowledge,
                 continue;
             }
             if (!value.is_string()) return malformed("verdict is not a string");
-            std::string text = lower(trim(value.get_ref<const std::string&>()));
+            std::string text = to_lower(trim(value.get_ref<const std::string&>()));
             if (text == "agree") answer.verdict = Verdict::agree;
             else if (text == "disagree") answer.verdict = Verdict::disagree;
             else return malformed("verdict is neither agree nor disagree");

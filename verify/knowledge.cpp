@@ -1,4 +1,5 @@
 #include "verify/knowledge.hpp"
+#include "verify/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,15 +10,7 @@ namespace seke {
 
 namespace {
 
-std::string trim_lower(const std::string& text) {
-    std::size_t begin = 0;
-    std::size_t end = text.size();
-    while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
-    while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
-    std::string out = text.substr(begin, end - begin);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
+std::string trim_lower(const std::string& text) { return to_lower(trim(text)); }
 
 // Spellings models use for the same basic emotion. A group maps to whichever member the schema
 // uses, so a project that says "Happiness" also accepts "happy" and the other way round.

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <curl/curl.h>
+
 #include "plugin/knowledge_json.hpp"
 
 namespace seke::test {
@@ -175,6 +177,57 @@ std::string wait_for_file(const std::filesystem::path& path, int timeout_s) {
         usleep(20000);
     }
     return {};
+}
+
+namespace {
+
+std::size_t collect_body(char* data, std::size_t size, std::size_t count, void* out) {
+    static_cast<std::string*>(out)->append(data, size * count);
+    return size * count;
+}
+
+std::size_t collect_header(char* data, std::size_t size, std::size_t count, void* out) {
+    std::string line(data, size * count);
+    auto colon = line.find(':');
+    if (colon != std::string::npos) {
+        std::string name = line.substr(0, colon);
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string value = line.substr(colon + 1);
+        value.erase(0, value.find_first_not_of(" \t"));
+        while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
+        (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
+    }
+    return size * count;
+}
+
+}  // namespace
+
+HttpResult http_request(const std::string& method, const std::string& url, const std::string& body,
+                        const std::vector<std::string>& headers, int timeout_ms) {
+    HttpResult result;
+    CURL* curl = curl_easy_init();
+    if (!curl) return result;
+    curl_slist* list = nullptr;
+    for (const auto& header : headers) list = curl_slist_append(list, header.c_str());
+    if (!body.empty()) list = curl_slist_append(list, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method == "POST" || !body.empty()) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &result.headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");
+    if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+    return result;
 }
 
 }  // namespace seke::test

@@ -62,6 +62,15 @@ class BackgroundProcess {
     std::optional<int> status_;
 };
 
+struct HttpResult {
+    long status = 0;  // 0 when the request could not be made
+    std::string body;
+    std::map<std::string, std::string> headers;  // lower-case names
+};
+// One HTTP request with libcurl (tests only talk to 127.0.0.1).
+HttpResult http_request(const std::string& method, const std::string& url, const std::string& body = {},
+                        const std::vector<std::string>& headers = {}, int timeout_ms = 30000);
+
 // Waits until `path` exists and is non-empty, up to timeout_s; returns its content or "".
 std::string wait_for_file(const std::filesystem::path& path, int timeout_s);
 

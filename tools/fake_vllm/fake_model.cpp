@@ -1,4 +1,5 @@
 #include "tools/fake_vllm/fake_model.hpp"
+#include "verify/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -14,13 +15,6 @@ constexpr std::array<std::string_view, 3> kDescriptionKeys{
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
     return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-std::string trim(std::string_view s) {
-    const auto b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string_view::npos) return {};
-    const auto e = s.find_last_not_of(" \t\r\n");
-    return std::string(s.substr(b, e - b + 1));
 }
 
 // The rest of the line that starts with `marker` (at the start of any line), if present.

@@ -1,0 +1,84 @@
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "connectors/label_studio.hpp"
+#include "plugin/cli.hpp"
+#include "plugin/config.hpp"
+#include "plugin/engine_service.hpp"
+#include "plugin/knowledge_json.hpp"
+#include "plugin/label_run.hpp"
+#include "plugin/label_studio/backend.hpp"
+#include "plugin/server/http_server.hpp"
+#include "plugin/server/log.hpp"
+#include "plugin/store.hpp"
+
+namespace seke {
+
+int run_serve_command(const std::vector<std::string>& args) {
+    auto loaded = load_config(args, process_environment());
+    if (!loaded) return report_error(loaded.error(), kExitUsage);
+    Config& config = loaded->config;
+    for (const auto& arg : loaded->rest)
+        return report_error(make_error(errc::invalid_argument, "seke serve: unknown argument \"" + arg + "\""), kExitUsage);
+    server::LogLevel level = server::LogLevel::info;
+    server::parse_log_level(config.run.log_level, level);
+    server::logger().set_level(level);
+
+    // The store: --db / SEKE_DB when given, else MODEL_DIR/seke.db, else ./seke.db.
+    if (config.run.db_path == RunSettings{}.db_path && !config.serve.model_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(config.serve.model_dir, ec);
+        config.run.db_path = (std::filesystem::path(config.serve.model_dir) / "seke.db").string();
+    }
+    std::string knowledge_path = config.run.knowledge_path.empty() ? data_dir() + "/config/knowledge.json"
+                                                                   : config.run.knowledge_path;
+    std::ifstream knowledge_file(knowledge_path, std::ios::binary);
+    std::ostringstream knowledge_text;
+    knowledge_text << knowledge_file.rdbuf();
+    if (!knowledge_file) return report_error(make_error(errc::config_error, "cannot read " + knowledge_path), kExitUsage);
+    auto knowledge = parse_knowledge(knowledge_text.str());
+    if (!knowledge) return report_error(knowledge.error(), kExitUsage);
+    auto store = Store::open(config.run.db_path);
+    if (!store) return report_error(store.error(), kExitFatal);
+    std::string model_version = config.run.model_version.empty()
+                                    ? derive_model_version(config, knowledge_text.str())
+                                    : config.run.model_version;
+
+    StoreResponseCache cache(**store);
+    VllmClient client(config.vllm, &cache);
+    EngineService engine(*knowledge, config.engine, client);
+    FacePreparer preparer(config.face, config.image);
+    LabelStudioClient media(config.label_studio, config.image);
+    auto metrics = std::make_shared<server::MetricsRegistry>();
+
+    label_studio::Backend backend({config, *knowledge, **store, engine, media, preparer, *metrics, model_version});
+    server::Router router;
+    backend.add_routes(router);
+
+    server::ServerOptions options;
+    options.host = config.serve.host;
+    options.port = static_cast<unsigned short>(config.serve.port);
+    options.threads = config.serve.threads;
+    options.body_limit = config.serve.body_limit;
+    options.url_prefix = config.serve.url_prefix;
+    server::HttpServer http(options, std::move(router), metrics);
+    auto port = http.start();
+    if (!port) return report_error(port.error(), kExitFatal);
+    server::logger().log(server::LogLevel::info, "serve", "listening",
+                         {{"url", "http://" + options.host + ":" + std::to_string(*port) + options.url_prefix},
+                          {"port", *port},
+                          {"db", std::filesystem::absolute(config.run.db_path).string()},
+                          {"model_version", model_version},
+                          {"model", config.vllm.model},
+                          {"basic_auth", !config.serve.basic_auth_user.empty()}});
+    server::run_until_signal(http, std::chrono::seconds(10));
+    backend.shutdown(std::chrono::seconds(10));
+    server::logger().log(server::LogLevel::info, "serve", "stopped", nlohmann::json::object());
+    return kExitOk;
+}
+
+}  // namespace seke

@@ -1,0 +1,45 @@
+#pragma once
+// Runs SV-UAMC state machines for many faces over one VLLM client, on one thread of its own.
+// The batch driver and the HTTP server both hand faces to it; only its thread touches the
+// machines, so they need no locks. Completions come back through the caller's callback.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "connectors/vllm_client.hpp"
+#include "verify/engine_config.hpp"
+#include "verify/face_labeler.hpp"
+#include "verify/knowledge.hpp"
+
+namespace seke {
+
+struct FaceJob {
+    std::string jpeg;       // the crop shown to the model
+    std::string crop_hash;  // sha256 of jpeg: part of the response cache key
+    LabelSet known;         // facts (source/human labels)
+    LevelProvenance known_provenance;
+};
+
+class EngineService {
+  public:
+    using Done = std::function<void(FaceResult)>;
+
+    // `knowledge`, `config` and `client` must outlive the service.
+    EngineService(const Knowledge& knowledge, const EngineConfig& config, VllmClient& client);
+    // Cancels what is still running (its callbacks get a failed result) and joins.
+    ~EngineService();
+    EngineService(const EngineService&) = delete;
+    EngineService& operator=(const EngineService&) = delete;
+
+    // Thread-safe. `done` runs exactly once, on the service's thread; keep it short.
+    void submit(FaceJob job, Done done);
+    // Stops sending: every face still running finishes at once with errc::cancelled.
+    void cancel_all();
+    [[nodiscard]] std::size_t active() const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace seke

@@ -1,0 +1,459 @@
+#include "plugin/label_studio/backend.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <set>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "plugin/feid.hpp"
+#include "plugin/label_studio/label_config.hpp"
+#include "plugin/label_studio/predictions.hpp"
+#include "plugin/server/auth.hpp"
+#include "plugin/server/http_types.hpp"
+#include "plugin/server/log.hpp"
+
+namespace seke::label_studio {
+namespace {
+
+using nlohmann::json;
+using server::HttpRequest;
+using server::Responder;
+
+// "62053.1712586036" → "62053"; a missing project is "None", as the Python backend has it.
+std::string project_id(const json& body) {
+    if (!body.is_object() || !body.contains("project") || body["project"].is_null()) return "None";
+    const json& p = body["project"];
+    std::string text = p.is_string() ? p.get<std::string>() : p.is_number_integer() ? std::to_string(p.get<long long>()) : "";
+    if (p.is_object() && p.contains("id")) text = p["id"].is_number_integer() ? std::to_string(p["id"].get<long long>()) : "";
+    if (text.empty()) return "None";
+    return text.substr(0, text.find('.'));
+}
+
+Result<json> parse_body(const HttpRequest& request, bool empty_is_object) {
+    if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+        if (empty_is_object) return json::object();
+        return make_error(errc::bad_json, "the request body is empty; a JSON object is expected");
+    }
+    json body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded()) return make_error(errc::bad_json, "the request body is not valid JSON");
+    if (!body.is_object()) return make_error(errc::bad_json, "the request body must be a JSON object");
+    return body;
+}
+
+std::vector<std::string> split_keys(const std::string& list) {
+    std::vector<std::string> keys;
+    std::stringstream in(list);
+    for (std::string key; std::getline(in, key, ',');) keys.push_back(key);
+    while (keys.size() < 4) keys.emplace_back();
+    return keys;
+}
+
+// Labels already on the task (from the source dataset): facts for the engine, never overwritten.
+void read_prior_labels(const json& data, const std::vector<std::string>& keys, const Knowledge& knowledge,
+                       LabelSet& known, LevelProvenance& provenance) {
+    auto number = [&](const std::string& key) -> std::optional<double> {
+        if (key.empty() || !data.contains(key)) return std::nullopt;
+        const json& v = data[key];
+        double x = v.is_number() ? v.get<double>() : NAN;
+        if (v.is_string()) {
+            try {
+                x = std::stod(v.get<std::string>());
+            } catch (...) {
+                return std::nullopt;
+            }
+        }
+        if (!std::isfinite(x) || x < -1 || x > 1) return std::nullopt;
+        return x;
+    };
+    if (!keys[0].empty() && data.contains(keys[0]) && data[keys[0]].is_string())
+        if (auto name = knowledge.canonical_expression(data[keys[0]].get<std::string>())) {
+            known.expression = *name;
+            provenance.expression = Provenance::source;
+        }
+    known.valence = number(keys[1]);
+    known.arousal = number(keys[2]);
+    if (known.valence || known.arousal) provenance.va = Provenance::source;
+    if (!keys[3].empty() && data.contains(keys[3]) && data[keys[3]].is_array()) {
+        std::vector<std::string> units;
+        for (const auto& code : data[keys[3]])
+            if (code.is_string())
+                if (auto canonical = knowledge.canonical_action_unit(code.get<std::string>())) units.push_back(*canonical);
+        known.action_units = std::move(units);
+        provenance.au = Provenance::source;
+    }
+}
+
+// One /predict call: one slot per task, answered when all are done or at the deadline.
+struct PredictBatch {
+    std::mutex mutex;
+    std::vector<std::optional<json>> results;
+    std::size_t remaining = 0;
+    bool answered = false;
+    Responder responder;
+    std::unique_ptr<boost::asio::steady_timer> deadline;
+};
+
+json results_body(PredictBatch& batch) {
+    json results = json::array();
+    for (auto& slot : batch.results) results.push_back(slot ? *slot : json::array());
+    return json{{"results", std::move(results)}};
+}
+
+}  // namespace
+
+struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
+    BackendDeps deps;
+    LabelConfigCache configs;
+    boost::asio::thread_pool pool;
+    std::vector<std::string> prior_keys;
+    std::mutex tasks_mutex;
+    std::condition_variable tasks_idle;
+    std::size_t tasks_running = 0;
+    std::atomic<bool> stopping{false};
+
+    explicit Impl(BackendDeps d)
+        : deps(std::move(d)), configs(deps.knowledge),
+          pool(static_cast<std::size_t>(deps.config.serve.media_threads > 0
+                                            ? deps.config.serve.media_threads
+                                            : 2 * std::max(1u, std::thread::hardware_concurrency()))),
+          prior_keys(split_keys(deps.config.serve.prior_label_keys)) {}
+
+    void log(server::LogLevel level, const std::string& msg, const json& fields, const std::string& request_id = {}) {
+        server::logger().log(level, "label_studio", msg, fields, request_id);
+    }
+
+    // --- /health, /setup, /versions, /metrics, /webhook, /train ------------------------------
+
+    void health(const HttpRequest&, Responder responder) {
+        responder.send_json(200, {{"status", "UP"}, {"model_class", deps.config.serve.model_class}});
+    }
+
+    void setup(const HttpRequest& request, Responder responder) {
+        auto body = parse_body(request, true);
+        if (!body) return void(responder.send_error(body.error()));
+        std::string project = project_id(*body);
+        std::string config = body->contains("schema") && (*body)["schema"].is_string() ? (*body)["schema"].get<std::string>() : "";
+        if (!config.empty()) {
+            ProjectRow row{project, config, body->value("extra_params", json()).dump()};
+            if (auto saved = deps.store.save_project(row); !saved)
+                log(server::LogLevel::warn, "project not stored", {{"project", project}, {"reason", saved.error().message}},
+                    request.request_id);
+        }
+        responder.send_json(200, {{"model_version", deps.model_version}});
+    }
+
+    void versions(const HttpRequest&, Responder responder) {
+        responder.send_json(200, {{"versions", json::array({deps.model_version})}});
+    }
+
+    void metrics(const HttpRequest&, Responder responder) {
+        responder.send(server::text_response(200, deps.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
+    }
+
+    void webhook(const HttpRequest& request, Responder responder) {
+        auto body = parse_body(request, false);
+        if (!body) return void(responder.send_error(body.error()));
+        std::string action = body->contains("action") && (*body)["action"].is_string() ? (*body)["action"].get<std::string>() : "";
+        static const std::set<std::string> kTrainEvents = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED",
+                                                           "ANNOTATION_DELETED", "ANNOTATIONS_DELETED", "START_TRAINING"};
+        if (!kTrainEvents.count(action)) return void(responder.send_json(200, {{"status", "Unknown event"}}));
+        // Stored before the reply: an event Label Studio was told we have is never lost.
+        auto id = deps.store.save_event("label_studio", action, request.body);
+        if (!id) return void(responder.send_error(id.error()));
+        deps.metrics.counter("seke_webhook_events_total", "Label Studio webhook events stored").inc({{"action", action}});
+        responder.send_json(201, {{"status", "ok"}, {"result", {{"event_id", *id}, {"action", action}}}});
+    }
+
+    void train(const HttpRequest& request, Responder responder) {
+        auto body = parse_body(request, true);
+        if (!body) return void(responder.send_error(body.error()));
+        auto id = deps.store.save_event("label_studio", "START_TRAINING", request.body.empty() ? "{}" : request.body);
+        if (!id) return void(responder.send_error(id.error()));
+        responder.send_json(200, json::object());
+    }
+
+    // --- /predict ------------------------------------------------------------------------
+
+    void predict(const HttpRequest& request, Responder responder) {
+        auto parsed = parse_body(request, false);
+        if (!parsed) return void(responder.send_error(parsed.error()));
+        json& body = *parsed;
+        json tasks = body.contains("tasks") ? body["tasks"] : json::array();
+        if (tasks.is_object()) tasks = json::array({tasks});  // the upstream tests send one dict
+        if (!tasks.is_array())
+            return void(responder.send_error(make_error(errc::invalid_argument, "\"tasks\" must be a list or an object")));
+        std::string project = project_id(body);
+        std::string xml = body.contains("label_config") && body["label_config"].is_string()
+                              ? body["label_config"].get<std::string>() : "";
+        if (xml.empty())
+            if (auto stored = deps.store.project(project); stored && stored->has_value()) xml = (*stored)->label_config;
+        auto config = configs.get(xml);
+        if (!config) return void(responder.send_error(config.error()));
+        if (!(*config)->applicable()) {
+            // An empty or unrelated config: nothing to predict, and that is not an error.
+            return void(responder.send_json(200, {{"results", json::array()}}));
+        }
+        auto batch = std::make_shared<PredictBatch>();
+        batch->results.resize(tasks.size());
+        batch->remaining = tasks.size();
+        batch->responder = std::move(responder);
+        if (tasks.empty()) return finish_batch(batch);
+        batch->deadline = std::make_unique<boost::asio::steady_timer>(
+            pool.get_executor(), std::chrono::milliseconds(deps.config.serve.predict_deadline_ms));
+        std::weak_ptr<PredictBatch> weak = batch;
+        auto self = shared_from_this();
+        batch->deadline->async_wait([self, weak](const boost::system::error_code& ec) {
+            if (ec) return;
+            if (auto b = weak.lock()) self->answer_at_deadline(b);
+        });
+        for (std::size_t i = 0; i < tasks.size(); ++i) {
+            begin_task();
+            boost::asio::post(pool, [self, batch, i, task = tasks[i], project, cfg = *config, rid = request.request_id] {
+                self->run_task(batch, i, task, project, cfg, rid);
+            });
+        }
+    }
+
+    void begin_task() {
+        std::lock_guard lock(tasks_mutex);
+        ++tasks_running;
+    }
+    void end_task() {
+        std::lock_guard lock(tasks_mutex);
+        if (--tasks_running == 0) tasks_idle.notify_all();
+    }
+
+    void finish_batch(const std::shared_ptr<PredictBatch>& batch) {
+        json body;
+        {
+            std::lock_guard lock(batch->mutex);
+            if (batch->answered) return;
+            batch->answered = true;
+            body = results_body(*batch);
+            if (batch->deadline) batch->deadline->cancel();
+        }
+        batch->responder.send_json(200, body);
+    }
+
+    void answer_at_deadline(const std::shared_ptr<PredictBatch>& batch) {
+        std::size_t late = 0;
+        {
+            std::lock_guard lock(batch->mutex);
+            late = batch->remaining;
+        }
+        log(server::LogLevel::info, "predict deadline: answering with finished tasks", {{"unfinished", late}},
+            batch->responder.request_id());
+        finish_batch(batch);
+    }
+
+    // Records one task's outcome in its slot; a task that finishes after the answer went out is
+    // pushed to Label Studio (the store has it either way).
+    void complete(const std::shared_ptr<PredictBatch>& batch, std::size_t index, json prediction, long long task_id) {
+        bool all_done = false;
+        bool late = false;
+        {
+            std::lock_guard lock(batch->mutex);
+            late = batch->answered;
+            batch->results[index] = prediction;
+            all_done = --batch->remaining == 0;
+        }
+        if (late && task_id >= 0 && prediction.is_object() && !deps.config.label_studio.url.empty() &&
+            !deps.config.label_studio.api_key.empty()) {
+            auto pushed = deps.media.create_prediction(task_id, prediction);
+            log(pushed ? server::LogLevel::info : server::LogLevel::warn,
+                pushed ? "late prediction pushed to Label Studio" : "late prediction not pushed",
+                {{"task", task_id}, {"reason", pushed ? "" : pushed.error().message}});
+        }
+        if (all_done) finish_batch(batch);
+        end_task();
+    }
+
+    void fail_task(const std::shared_ptr<PredictBatch>& batch, std::size_t index, const std::string& project,
+                   long long task_id, const Error& error, const std::string& request_id) {
+        log(server::LogLevel::warn, "task not predicted",
+            {{"project", project}, {"task", task_id}, {"code", errc_name(error.code)}, {"reason", error.message}}, request_id);
+        deps.metrics.counter("seke_predict_task_failures_total", "tasks answered with [] because they failed")
+            .inc({{"code", std::string(errc_name(error.code))}});
+        if (task_id >= 0)
+            deps.store.save_task_prediction({project, task_id, deps.model_version, "failed", "",
+                                             std::string(errc_name(error.code)) + ": " + error.message});
+        complete(batch, index, json::array(), task_id);
+    }
+
+    void run_task(const std::shared_ptr<PredictBatch>& batch, std::size_t index, const json& task,
+                  const std::string& project, const std::shared_ptr<const LabelingConfig>& config,
+                  const std::string& request_id) {
+        long long task_id = task.is_object() && task.contains("id") && task["id"].is_number_integer()
+                                ? task["id"].get<long long>() : -1;
+        if (stopping) return fail_task(batch, index, project, task_id, make_error(errc::cancelled, "server stopping"), request_id);
+        if (!task.is_object() || !task.contains("data") || !task["data"].is_object())
+            return fail_task(batch, index, project, task_id, make_error(errc::invalid_argument, "task has no \"data\" object"), request_id);
+        const json& data = task["data"];
+        const std::string& key = config->image_value_key;
+        if (!data.contains(key) || !data[key].is_string())
+            return fail_task(batch, index, project, task_id,
+                             make_error(errc::invalid_argument, "task.data has no string \"" + key + "\" for the image"),
+                             request_id);
+        // Served from the store when this model version already answered this task.
+        if (task_id >= 0) {
+            auto stored = deps.store.task_prediction(project, task_id, deps.model_version);
+            if (stored && stored->has_value() && (*stored)->status == "done") {
+                json prediction = json::parse((*stored)->prediction_json, nullptr, false);
+                if (!prediction.is_discarded()) {
+                    deps.metrics.counter("seke_predict_store_hits_total", "tasks answered from the store").inc();
+                    return complete(batch, index, std::move(prediction), task_id);
+                }
+            }
+        }
+        std::string image = data[key].get<std::string>();
+        auto bytes = deps.media.fetch_task_media(image, task_id >= 0 ? std::optional<long long>(task_id) : std::nullopt);
+        if (!bytes) return fail_task(batch, index, project, task_id, bytes.error(), request_id);
+        auto prepared = deps.preparer.prepare(*bytes);
+        if (!prepared) return fail_task(batch, index, project, task_id, prepared.error(), request_id);
+
+        LabelSet known;
+        LevelProvenance provenance;
+        read_prior_labels(data, prior_keys, deps.knowledge, known, provenance);
+
+        struct Pending {
+            std::mutex mutex;
+            PreparedImage image;
+            std::vector<std::optional<FaceResult>> results;
+            std::size_t remaining = 0;
+        };
+        auto pending = std::make_shared<Pending>();
+        pending->image = std::move(*prepared);
+        pending->results.resize(pending->image.faces.size());
+        pending->remaining = pending->image.faces.size();
+        if (pending->remaining == 0)
+            return fail_task(batch, index, project, task_id, make_error(errc::no_face, "no face to label"), request_id);
+        auto self = shared_from_this();
+        for (std::size_t f = 0; f < pending->image.faces.size(); ++f) {
+            const FaceCrop& crop = pending->image.faces[f];
+            deps.engine.submit(FaceJob{crop.jpeg, sha256_hex(crop.jpeg), known, provenance},
+                               [self, pending, f, batch, index, project, task_id, config, image, request_id](FaceResult result) {
+                                   bool last = false;
+                                   {
+                                       std::lock_guard lock(pending->mutex);
+                                       pending->results[f] = std::move(result);
+                                       last = --pending->remaining == 0;
+                                   }
+                                   // Store writes stay off the engine's thread.
+                                   if (last)
+                                       boost::asio::post(self->pool, [=] {
+                                           self->finish_task(batch, index, project, task_id, *config, image,
+                                                             pending->image, pending->results, request_id);
+                                       });
+                               });
+        }
+    }
+
+    void finish_task(const std::shared_ptr<PredictBatch>& batch, std::size_t index, const std::string& project,
+                     long long task_id, const LabelingConfig& config, const std::string& image,
+                     const PreparedImage& prepared, const std::vector<std::optional<FaceResult>>& results,
+                     const std::string& request_id) {
+        std::vector<FacePrediction> faces;
+        ItemOutcome outcome;
+        std::string item_id = "ls/" + project + "/" + (task_id >= 0 ? std::to_string(task_id) : "none");
+        outcome.item.id = item_id;
+        outcome.item.image = image;
+        outcome.item.content_hash = prepared.content_hash;
+        outcome.item.width = prepared.width;
+        outcome.item.height = prepared.height;
+        std::string errors;
+        for (std::size_t f = 0; f < results.size(); ++f) {
+            const FaceResult& r = *results[f];
+            const FaceCrop& crop = prepared.faces[f];
+            if (!r.ok) {
+                errors += (errors.empty() ? "" : "; ") + (r.failure ? r.failure->message : std::string("no usable answer"));
+                continue;
+            }
+            faces.push_back(FacePrediction{crop.box, std::nullopt, r.labels, r.descriptions, r.uncertainty});
+            std::string face_id = results.size() == 1 ? item_id : item_id + "_face" + std::to_string(f + 1);
+            FeidInput input{face_id, image, crop.box, crop.whole_image_fallback, &r, deps.model_version, "auto"};
+            FaceRow row;
+            row.id = face_id;
+            row.item_id = item_id;
+            row.face_index = static_cast<int>(f);
+            row.model_version = deps.model_version;
+            row.overall = r.uncertainty.overall;
+            row.record_json = feid_record(deps.knowledge, input).dump();
+            row.trace_json = trace_json(r.trace).dump();
+            outcome.faces.push_back(std::move(row));
+        }
+        if (faces.empty()) {
+            outcome.item.status = ItemStatus::failed;
+            outcome.item.error = errors;
+            deps.store.save_outcomes({outcome});
+            return fail_task(batch, index, project, task_id, make_error(errc::upstream_error, errors), request_id);
+        }
+        outcome.item.status = errors.empty() ? ItemStatus::done : ItemStatus::failed;
+        outcome.item.error = errors;
+        json prediction = build_prediction(config, ImageSize{prepared.width, prepared.height}, faces, deps.model_version);
+        if (auto saved = deps.store.save_outcomes({outcome}); !saved)
+            log(server::LogLevel::error, "prediction not stored", {{"task", task_id}, {"reason", saved.error().message}}, request_id);
+        if (task_id >= 0)
+            deps.store.save_task_prediction({project, task_id, deps.model_version, "done", prediction.dump(), ""});
+        deps.metrics.counter("seke_predict_tasks_total", "tasks predicted by the model").inc();
+        complete(batch, index, std::move(prediction), task_id);
+    }
+};
+
+Backend::Backend(BackendDeps deps) : impl_(std::make_shared<Impl>(std::move(deps))) {}
+
+Backend::~Backend() { shutdown(std::chrono::milliseconds(0)); }
+
+void Backend::add_routes(server::Router& router) {
+    server::AuthSettings auth{impl_->deps.config.serve.basic_auth_user, impl_->deps.config.serve.basic_auth_pass,
+                              impl_->deps.config.serve.webhook_secret, "X-Seke-Webhook-Secret"};
+    auto wrap = [&](auto method) -> server::Handler {
+        std::weak_ptr<Impl> weak = impl_;
+        server::Handler handler = [weak, method](const HttpRequest& request, Responder responder) {
+            auto self = weak.lock();
+            if (!self) return void(responder.send_error(make_error(errc::cancelled, "server stopping")));
+            ((*self).*method)(request, std::move(responder));
+        };
+        return auth.basic_enabled() ? server::require_basic_auth(auth, std::move(handler)) : handler;
+    };
+    router.get("/", wrap(&Impl::health));
+    router.get("/health", wrap(&Impl::health));
+    router.post("/setup", wrap(&Impl::setup));
+    router.post("/predict", wrap(&Impl::predict));
+    router.post("/train", wrap(&Impl::train));
+    router.get("/versions", wrap(&Impl::versions));
+    router.get("/metrics", wrap(&Impl::metrics));
+    // The webhook Label Studio creates carries no Authorization: a shared secret may stand in.
+    std::weak_ptr<Impl> weak = impl_;
+    server::Handler webhook = [weak](const HttpRequest& request, Responder responder) {
+        auto self = weak.lock();
+        if (!self) return void(responder.send_error(make_error(errc::cancelled, "server stopping")));
+        self->webhook(request, std::move(responder));
+    };
+    router.post("/webhook", auth.basic_enabled() || auth.secret_enabled()
+                                ? server::require_webhook_auth(auth, std::move(webhook)) : webhook);
+}
+
+void Backend::shutdown(std::chrono::milliseconds grace) {
+    if (!impl_) return;
+    {
+        std::unique_lock lock(impl_->tasks_mutex);
+        impl_->tasks_idle.wait_for(lock, grace, [&] { return impl_->tasks_running == 0; });
+    }
+    impl_->stopping = true;
+    impl_->deps.engine.cancel_all();
+    {
+        std::unique_lock lock(impl_->tasks_mutex);
+        impl_->tasks_idle.wait_for(lock, std::chrono::seconds(30), [&] { return impl_->tasks_running == 0; });
+    }
+    impl_->pool.join();
+}
+
+}  // namespace seke::label_studio

@@ -1,0 +1,128 @@
+#include "plugin/server/log.hpp"
+#include "verify/text.hpp"
+
+#include <array>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace seke::server {
+
+namespace {
+
+}  // namespace
+
+std::string_view log_level_name(LogLevel level) noexcept {
+    switch (level) {
+        case LogLevel::debug: return "debug";
+        case LogLevel::info: return "info";
+        case LogLevel::warn: return "warn";
+        case LogLevel::error: return "error";
+        case LogLevel::off: return "off";
+    }
+    return "info";
+}
+
+bool parse_log_level(std::string_view text, LogLevel& level) noexcept {
+    std::string name = to_lower(text);
+    if (name == "debug") level = LogLevel::debug;
+    else if (name == "info") level = LogLevel::info;
+    else if (name == "warn" || name == "warning") level = LogLevel::warn;
+    else if (name == "error") level = LogLevel::error;
+    else if (name == "off" || name == "none") level = LogLevel::off;
+    else return false;
+    return true;
+}
+
+void Logger::set_level(LogLevel level) noexcept {
+    std::lock_guard lock(mutex_);
+    level_ = level;
+}
+
+LogLevel Logger::level() const noexcept {
+    std::lock_guard lock(mutex_);
+    return level_;
+}
+
+bool Logger::enabled(LogLevel level) const noexcept {
+    return level != LogLevel::off && static_cast<int>(level) >= static_cast<int>(this->level());
+}
+
+void Logger::set_sink(Sink sink) {
+    std::lock_guard lock(mutex_);
+    sink_ = std::move(sink);
+}
+
+void Logger::log(LogLevel level, std::string_view component, std::string_view msg, const nlohmann::json& fields,
+                 std::string_view request_id) noexcept {
+    if (!enabled(level)) return;
+    try {
+        // nlohmann keeps insertion order only with ordered_json: the fixed keys come first.
+        nlohmann::ordered_json line;
+        line["ts"] = utc_timestamp();
+        line["level"] = log_level_name(level);
+        line["component"] = component;
+        if (!request_id.empty()) line["request_id"] = request_id;
+        line["msg"] = msg;
+        if (fields.is_object()) {
+            for (const auto& [key, value] : fields.items())
+                if (!line.contains(key)) line[key] = value;
+        } else if (!fields.is_null()) {
+            line["fields"] = fields;
+        }
+        // Bytes from the network may be invalid UTF-8: replace them rather than throw.
+        std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        std::lock_guard lock(mutex_);
+        if (sink_) {
+            sink_(text);
+        } else {
+            text.push_back('\n');
+            std::fwrite(text.data(), 1, text.size(), stderr);
+            std::fflush(stderr);
+        }
+    } catch (...) {
+        // Logging must never take a request down.
+    }
+}
+
+Logger& logger() {
+    static Logger instance;
+    return instance;
+}
+
+std::string utc_timestamp() {
+    auto now = std::chrono::system_clock::now();
+    auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    std::array<char, 32> buffer{};
+    std::size_t n = std::strftime(buffer.data(), buffer.size(), "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buffer.data() + n, buffer.size() - n, ".%03dZ", static_cast<int>(millis));
+    return buffer.data();
+}
+
+bool is_sensitive_name(std::string_view name) noexcept {
+    std::string key = to_lower(name);
+    if (key == "authorization" || key == "proxy-authorization" || key == "cookie" || key == "set-cookie") return true;
+    for (std::string_view word : {"api-key", "api_key", "apikey", "token", "secret", "password", "passwd", "session"})
+        if (key.find(word) != std::string::npos) return true;
+    return false;
+}
+
+std::string redact(std::string_view name, std::string_view value) {
+    if (is_sensitive_name(name)) return "[redacted]";
+    std::string head = to_lower(value.substr(0, 7));
+    for (std::string_view scheme : {"bearer ", "basic ", "token "})
+        if (head.starts_with(scheme)) return std::string(value.substr(0, scheme.size())) + "[redacted]";
+    return std::string(value);
+}
+
+nlohmann::json redacted_headers(const std::map<std::string, std::string>& headers) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [name, value] : headers) out[name] = redact(name, value);
+    return out;
+}
+
+}  // namespace seke::server

@@ -1,0 +1,259 @@
+// `seke serve` as a Label Studio ML backend: the real binary on 127.0.0.1, the fake VLLM in
+// process, task images read through Label Studio's local-files rule. Covers the upstream
+// label-studio-ml-backend test cases (protocol notes §6) and seke's own protocol promises.
+#include <signal.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "tests/integration/label_fixture.hpp"
+
+using namespace seke;
+using nlohmann::json;
+
+namespace {
+
+struct ServeFixture : test::LabelFixture {
+    std::unique_ptr<test::BackgroundProcess> serve;
+    std::string base;
+
+    void start_serve(const std::vector<std::string>& extra = {}, std::map<std::string, std::string> more_env = {}) {
+        std::vector<std::string> args = {SEKE_BINARY, "serve", "--port", "0", "--db", db().string(),
+                                         "--face-detection", "off"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto environment = env();
+        environment["LOCAL_FILES_DOCUMENT_ROOT"] = data().string();
+        for (auto& [k, v] : more_env) environment[k] = v;
+        serve = std::make_unique<test::BackgroundProcess>(args, environment, dir / "serve.out", dir / "serve.err");
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        std::regex port_pattern("\"msg\":\"listening\".*\"port\":([0-9]+)");
+        while (std::chrono::steady_clock::now() < deadline) {
+            std::string log = std::filesystem::exists(dir / "serve.err") ? test::read_file(dir / "serve.err") : "";
+            std::smatch match;
+            if (std::regex_search(log, match, port_pattern)) {
+                base = "http://127.0.0.1:" + match[1].str();
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        BOOST_FAIL("seke serve did not start: " + test::read_file(dir / "serve.err"));
+    }
+
+    test::HttpResult post(const std::string& path, const json& body, const std::vector<std::string>& headers = {}) {
+        return test::http_request("POST", base + path, body.dump(), headers);
+    }
+    test::HttpResult get(const std::string& path, const std::vector<std::string>& headers = {}) {
+        return test::http_request("GET", base + path, {}, headers);
+    }
+
+    static json task(long long id, const std::string& image) {
+        return {{"id", id}, {"data", {{"image", "/data/local-files/?d=images/" + image}}}};
+    }
+    static std::string faces_config() { return test::read_file(test::source_path("config/label_studio/faces.xml")); }
+};
+
+json parse(const test::HttpResult& result) {
+    json body = json::parse(result.body, nullptr, false);
+    BOOST_TEST_REQUIRE(!body.is_discarded(), "not JSON: " << result.body);
+    return body;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(integration_serve_upstream)
+
+// The label-studio-ml-backend tests (tests/test_api.py, test_basic.py, default_configs).
+BOOST_AUTO_TEST_CASE(upstream_api_cases) {
+    ServeFixture f;
+    f.make_data(1);
+    f.start_fake();
+    f.start_serve({"--model-class", "LabelStudioMLBase"});
+
+    auto health = f.get("/health");
+    BOOST_TEST(health.status == 200);
+    BOOST_TEST(parse(health) == (json{{"model_class", "LabelStudioMLBase"}, {"status", "UP"}}));
+    BOOST_TEST(f.get("/").status == 200);
+    BOOST_TEST(f.get("/metrics").status == 200);
+
+    auto predict = f.post("/predict", {{"tasks", {{"id", 1}}}, {"label_config", "<View></View>"},
+                                       {"project", "1.1000000000"}, {"params", {{"context", json::object()}}}});
+    BOOST_TEST(predict.status == 200);
+    BOOST_TEST(parse(predict) == (json{{"results", json::array()}}));
+
+    auto setup = f.post("/setup", {{"project", "1.1000000000"}, {"schema", "<View></View>"}, {"extra_params", json::object()}});
+    BOOST_TEST(setup.status == 200);
+    BOOST_TEST(parse(setup)["model_version"].is_string());
+    BOOST_TEST(f.post("/setup", json::object()).status == 200);
+
+    auto webhook = f.post("/webhook", {{"action", "ANNOTATION_CREATED"}, {"project", {{"id", 1}, {"label_config", "<View></View>"}}}});
+    BOOST_TEST(webhook.status == 201);
+    BOOST_TEST(parse(webhook)["status"] == "ok");
+    auto unknown = f.post("/webhook", {{"action", "PROJECT_UPDATED"}, {"project", {{"id", 1}}}});
+    BOOST_TEST(unknown.status == 200);
+    BOOST_TEST(parse(unknown) == (json{{"status", "Unknown event"}}));
+
+    auto no_id = f.post("/predict", {{"tasks", json::array({{{"data", json::object()}}})}, {"label_config", "<View></View>"}});
+    BOOST_TEST(no_id.status == 200);
+    auto versions = f.get("/versions");
+    BOOST_TEST(parse(versions)["versions"][0] == parse(setup)["model_version"]);
+    BOOST_TEST(f.post("/train", json::object()).status == 200);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(integration_serve_predict)
+
+BOOST_AUTO_TEST_CASE(one_entry_per_task_in_order_with_a_broken_image_in_the_middle) {
+    ServeFixture f;
+    f.make_data(3);
+    test::write_file(f.data() / "images" / "broken.jpg", "not an image at all");
+    f.start_fake();
+    f.start_serve();
+    std::string model_version = parse(f.post("/setup", {{"project", "5.1"}, {"schema", ServeFixture::faces_config()}}))["model_version"];
+    json tasks = json::array({ServeFixture::task(11, "s00001.jpg"), ServeFixture::task(12, "broken.jpg"),
+                              ServeFixture::task(13, "s00003.jpg"), ServeFixture::task(14, "missing.jpg")});
+    auto response = f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "5.1"}});
+    BOOST_TEST_REQUIRE(response.status == 200);
+    json results = parse(response)["results"];
+    BOOST_TEST_REQUIRE(results.size() == 4u);
+    BOOST_TEST(results[1] == json::array());
+    BOOST_TEST(results[3] == json::array());
+    for (int i : {0, 2}) {
+        const json& p = results[i];
+        BOOST_TEST(p["model_version"] == model_version);
+        BOOST_TEST((p["score"].get<double>() >= 0.0 && p["score"].get<double>() <= 1.0));
+        std::set<std::string> ids, types;
+        for (const auto& region : p["result"]) {
+            ids.insert(region["id"].get<std::string>());
+            types.insert(region["type"].get<std::string>());
+            BOOST_TEST(region["to_name"] == "image");
+            BOOST_TEST(region["original_width"] == 128);
+            for (const char* key : {"x", "y", "width", "height"})
+                BOOST_TEST((region["value"][key].get<double>() >= 0.0 && region["value"][key].get<double>() <= 100.0));
+        }
+        BOOST_TEST(ids.size() == 1u);  // every per-region result reuses the face's rectangle id
+        BOOST_TEST((types == std::set<std::string>{"rectanglelabels", "choices", "number", "textarea"}));
+        BOOST_TEST(response.body.find("NaN") == std::string::npos);
+    }
+    // The failed tasks' reasons are logged.
+    std::string log = test::read_file(f.dir / "serve.err");
+    BOOST_TEST(log.find("\"task\":12") != std::string::npos);
+    BOOST_TEST(log.find("unsupported_media") != std::string::npos);
+
+    // A second "Retrieve predictions" is served from the store: no new model request.
+    auto requests = f.server->stats().total_requests;
+    auto again = f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "5.1"}});
+    BOOST_TEST(parse(again)["results"][0] == results[0]);
+    BOOST_TEST(f.server->stats().total_requests == requests);
+}
+
+BOOST_AUTO_TEST_CASE(whole_image_config_and_prior_labels_from_task_data) {
+    ServeFixture f;
+    f.make_data(2);
+    f.start_fake();
+    f.start_serve();
+    std::string xml = test::read_file(test::source_path("config/label_studio/faces-whole-image.xml"));
+    json task = ServeFixture::task(21, "s00002.jpg");
+    task["data"]["expression"] = "sad";  // a source label: a fact the model must not overwrite
+    auto response = f.post("/predict", {{"tasks", json::array({task})}, {"label_config", xml}, {"project", "6"}});
+    json results = parse(response)["results"];
+    BOOST_TEST_REQUIRE(results.size() == 1u);
+    bool saw_expression = false;
+    for (const auto& region : results[0]["result"]) {
+        BOOST_TEST(!region["value"].contains("x"));  // whole image: no geometry
+        if (region["from_name"] == "expression") {
+            saw_expression = true;
+            BOOST_TEST(region["value"]["choices"][0] == "Sad");
+        }
+    }
+    BOOST_TEST(saw_expression);
+}
+
+BOOST_AUTO_TEST_CASE(deadline_answers_finished_tasks_and_keeps_working) {
+    ServeFixture f;
+    f.make_data(2);
+    fake::FakeOptions slow;
+    slow.latency_ms = 1500;
+    f.start_fake(slow);
+    f.start_serve({"--predict-deadline-ms", "400"});
+    json tasks = json::array({ServeFixture::task(31, "s00001.jpg"), ServeFixture::task(32, "s00002.jpg")});
+    json body = {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "7"}};
+    auto start = std::chrono::steady_clock::now();
+    auto first = f.post("/predict", body);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    BOOST_TEST(first.status == 200);
+    BOOST_TEST(seconds < 1.4);
+    json early = parse(first)["results"];
+    BOOST_TEST_REQUIRE(early.size() == 2u);
+    BOOST_TEST(early[0] == json::array());
+    // The work went on: later, the same request is answered from the store.
+    json later;
+    for (int attempt = 0; attempt < 40; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        later = parse(f.post("/predict", body))["results"];
+        if (later[0].is_object() && later[1].is_object()) break;
+    }
+    BOOST_TEST(later[0].is_object());
+    BOOST_TEST(later[1].is_object());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(integration_serve_errors_and_auth)
+
+BOOST_AUTO_TEST_CASE(bad_requests_get_json_errors_and_nothing_is_lost) {
+    ServeFixture f;
+    f.make_data(1);
+    f.start_fake();
+    f.start_serve();
+    auto malformed = test::http_request("POST", f.base + "/predict", "{not json");
+    BOOST_TEST(malformed.status == 400);
+    BOOST_TEST(parse(malformed)["error"]["code"] == "bad_json");
+    auto wrong_type = f.post("/predict", {{"tasks", 5}});
+    BOOST_TEST(wrong_type.status == 400);
+    BOOST_TEST(parse(wrong_type)["error"]["message"].get<std::string>().find("tasks") != std::string::npos);
+    auto unknown = f.get("/nope");
+    BOOST_TEST(unknown.status == 404);
+    BOOST_TEST(parse(unknown)["error"]["code"] == "not_found");
+    auto method = f.get("/predict");
+    BOOST_TEST(method.status == 405);
+    auto webhook_bad = test::http_request("POST", f.base + "/webhook", "[1,2");
+    BOOST_TEST(webhook_bad.status == 400);
+    // The server is still up.
+    BOOST_TEST(f.get("/health").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(basic_auth_and_webhook_secret) {
+    ServeFixture f;
+    f.make_data(1);
+    f.start_fake();
+    f.start_serve({}, {{"ML_SERVER_BASIC_AUTH_USER", "ls"}, {"BASIC_AUTH_PASS", "s3cret"}, {"SEKE_WEBHOOK_SECRET", "hook"}});
+    auto denied = f.get("/health");
+    BOOST_TEST(denied.status == 401);
+    BOOST_TEST(denied.headers["www-authenticate"].find("Basic") != std::string::npos);
+    BOOST_TEST(f.get("/health", {"Authorization: Basic bHM6czNjcmV0"}).status == 200);  // ls:s3cret
+    BOOST_TEST(f.get("/health", {"Authorization: Basic bHM6d3Jvbmc="}).status == 401);  // ls:wrong
+    json event = {{"action", "ANNOTATION_CREATED"}, {"project", {{"id", 1}}}};
+    BOOST_TEST(f.post("/webhook", event).status == 401);
+    BOOST_TEST(f.post("/webhook", event, {"X-Seke-Webhook-Secret: hook"}).status == 201);
+    BOOST_TEST(f.post("/webhook", event, {"X-Seke-Webhook-Secret: nope"}).status == 401);
+    std::string log = test::read_file(f.dir / "serve.err");
+    BOOST_TEST(log.find("s3cret") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_stops_the_server_cleanly) {
+    ServeFixture f;
+    f.make_data(1);
+    f.start_fake();
+    f.start_serve();
+    f.serve->signal(SIGTERM);
+    auto code = f.serve->wait(20);
+    BOOST_TEST_REQUIRE(code.has_value());
+    BOOST_TEST(*code == 0);
+    BOOST_TEST(test::read_file(f.dir / "serve.err").find("\"msg\":\"stopped\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
