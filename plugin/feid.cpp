@@ -168,6 +168,54 @@ ordered_json trace_json(const Trace& trace) {
     return out;
 }
 
+RecordLabels read_record_labels(const ordered_json& record, bool model_labels) {
+    RecordLabels out;
+    // A const json's operator[] on a missing key is undefined behaviour: look members up.
+    static const ordered_json kNull;
+    auto member = [](const ordered_json& j, const char* key) -> const ordered_json& {
+        if (!j.is_object()) return kNull;
+        auto it = j.find(key);
+        return it == j.end() ? kNull : *it;
+    };
+    const ordered_json& review = member(record, "review");
+    const ordered_json* labels = &member(record, "labels");
+    if (model_labels && member(review, "model_labels").is_object()) labels = &member(review, "model_labels");
+    auto number = [](const ordered_json& j, const char* key) -> std::optional<double> {
+        if (j.contains(key) && j[key].is_number()) return j[key].get<double>();
+        return std::nullopt;
+    };
+    if (labels->is_object()) {
+        if (labels->contains("expression") && (*labels)["expression"].is_string())
+            out.labels.expression = (*labels)["expression"].get<std::string>();
+        out.labels.valence = number(*labels, "valence");
+        out.labels.arousal = number(*labels, "arousal");
+        if (labels->contains("action_units") && (*labels)["action_units"].is_array()) {
+            std::vector<std::string> units;
+            for (const auto& code : (*labels)["action_units"])
+                if (code.is_string()) units.push_back(code.get<std::string>());
+            out.labels.action_units = std::move(units);
+        }
+    }
+    const ordered_json* descriptions = &member(record, "descriptions");
+    if (model_labels && member(review, "model_descriptions").is_object()) descriptions = &member(review, "model_descriptions");
+    if (descriptions->is_object()) {
+        const auto& d = *descriptions;
+        out.descriptions = {d.value("expression", ""), d.value("va", ""), d.value("au", "")};
+    }
+    if (record.contains("provenance") && record["provenance"].is_object()) {
+        for (Level level : kAllLevels) {
+            std::string name(level_name(level));
+            if (record["provenance"].contains(name) && record["provenance"][name].is_string())
+                if (auto p = parse_provenance(record["provenance"][name].get<std::string>())) out.provenance.set(level, *p);
+        }
+    }
+    if (record.contains("face") && record["face"].is_object()) {
+        const auto& f = record["face"];
+        out.face = Box{f.value("x", 0), f.value("y", 0), f.value("w", 0), f.value("h", 0)};
+    }
+    return out;
+}
+
 std::optional<ExportFormat> parse_export_format(const std::string& text) {
     if (text == "feid-jsonl" || text == "feid") return ExportFormat::feid_jsonl;
     if (text == "llava") return ExportFormat::llava;

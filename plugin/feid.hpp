@@ -29,6 +29,17 @@ nlohmann::ordered_json trace_json(const Trace& trace);
 nlohmann::ordered_json feid_conversations(const Knowledge& knowledge, const std::string& id,
                                           const LabelSet& labels, const Descriptions& descriptions);
 
+// The labels of a stored record, read back (what a review is compared against).
+struct RecordLabels {
+    LabelSet labels;
+    Descriptions descriptions;
+    LevelProvenance provenance;
+    std::optional<Box> face;
+};
+// `model_labels`: the labels and descriptions seke gave before any review (kept in the record's
+// review object), rather than the current ones.
+RecordLabels read_record_labels(const nlohmann::ordered_json& record, bool model_labels);
+
 enum class ExportFormat { feid_jsonl, llava, sharegpt };
 std::optional<ExportFormat> parse_export_format(const std::string& text);
 

@@ -239,9 +239,11 @@ ordered_json merge_review_into_record(const Knowledge& knowledge, const ordered_
     ordered_json out = feid_record;
     // The first review's snapshot stays: a later merge must not record human labels as the model's.
     ordered_json model_labels = out.contains("labels") ? out["labels"] : ordered_json::object();
-    if (auto previous = out.find("review"); previous != out.end() && previous->is_object() &&
-                                            previous->contains("model_labels"))
-        model_labels = (*previous)["model_labels"];
+    ordered_json model_descriptions = out.contains("descriptions") ? out["descriptions"] : ordered_json::object();
+    if (auto previous = out.find("review"); previous != out.end() && previous->is_object()) {
+        if (previous->contains("model_labels")) model_labels = (*previous)["model_labels"];
+        if (previous->contains("model_descriptions")) model_descriptions = (*previous)["model_descriptions"];
+    }
 
     if (review.status != ReviewStatus::rejected) {
         out["labels"] = labels_json(review.labels);
@@ -263,7 +265,8 @@ ordered_json merge_review_into_record(const Knowledge& knowledge, const ordered_
                      {"levels", std::move(levels)},
                      {"reviewer", reviewer},
                      {"at", reviewed_at},
-                     {"model_labels", std::move(model_labels)}};
+                     {"model_labels", std::move(model_labels)},
+                     {"model_descriptions", std::move(model_descriptions)}};
     return out;
 }
 

@@ -163,6 +163,20 @@ ItemRow read_item(Statement& s) {
     return row;
 }
 
+FaceRow read_face(Statement& s) {
+    FaceRow row;
+    row.id = s.text(0);
+    row.item_id = s.text(1);
+    row.face_index = static_cast<int>(s.integer(2));
+    row.status = s.text(3);
+    row.model_version = s.text(4);
+    row.overall = s.real(5);
+    row.record_json = s.text(6);
+    return row;
+}
+
+constexpr const char* kFaceColumns = "SELECT id, item_id, face_index, status, model_version, overall, record FROM faces ";
+
 }  // namespace
 
 std::string_view item_status_name(ItemStatus status) noexcept {
@@ -292,18 +306,11 @@ Result<std::vector<ItemRow>> Store::items_with_status(ItemStatus status) {
 
 Result<bool> Store::for_each_face(const std::function<bool(const FaceRow&)>& visit) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT id, item_id, face_index, status, model_version, overall, record FROM faces ORDER BY id");
+    Statement s(db_, (std::string(kFaceColumns) + "ORDER BY id").c_str());
     if (!s.ok()) return db_error(db_, "cannot list faces");
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
-        FaceRow row;
-        row.id = s.text(0);
-        row.item_id = s.text(1);
-        row.face_index = static_cast<int>(s.integer(2));
-        row.status = s.text(3);
-        row.model_version = s.text(4);
-        row.overall = s.real(5);
-        row.record_json = s.text(6);
+        FaceRow row = read_face(s);
         if (!visit(row)) return true;
     }
     if (rc != SQLITE_DONE) return db_error(db_, "cannot list faces");
@@ -375,6 +382,41 @@ Result<std::optional<TaskPredictionRow>> Store::task_prediction(const std::strin
     if (rc != SQLITE_ROW) return db_error(db_, "cannot read task prediction");
     return std::optional<TaskPredictionRow>(
         TaskPredictionRow{project, task_id, model_version, s.text(0), s.text(1), s.text(2)});
+}
+
+Result<std::vector<FaceRow>> Store::faces_of_item(const std::string& item_id) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, (std::string(kFaceColumns) + "WHERE item_id=? ORDER BY face_index").c_str());
+    if (!s.ok()) return db_error(db_, "cannot list faces");
+    s.bind(1, item_id);
+    std::vector<FaceRow> rows;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_face(s));
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot list faces of " + item_id);
+    return rows;
+}
+
+Result<bool> Store::save_review(const std::string& face_id, const std::string& status, const std::string& record_json) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
+    if (!s.ok()) return db_error(db_, "cannot write review");
+    s.bind(1, status).bind(2, record_json).bind(3, now_utc()).bind(4, face_id);
+    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write review of " + face_id);
+    return true;
+}
+
+Result<std::vector<FaceRow>> Store::review_queue(const std::string& item_prefix, int limit) {
+    std::lock_guard lock(db_mutex_);
+    // substr() rather than LIKE: ids may hold % and _.
+    Statement s(db_, (std::string(kFaceColumns) +
+                      "WHERE status='auto' AND substr(item_id, 1, ?)=? ORDER BY overall DESC, id LIMIT ?").c_str());
+    if (!s.ok()) return db_error(db_, "cannot read the review queue");
+    s.bind(1, static_cast<std::int64_t>(item_prefix.size())).bind(2, item_prefix).bind(3, static_cast<std::int64_t>(limit));
+    std::vector<FaceRow> rows;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_face(s));
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot read the review queue");
+    return rows;
 }
 
 Result<long long> Store::save_event(const std::string& source, const std::string& action, const std::string& body) {

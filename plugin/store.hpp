@@ -94,6 +94,13 @@ class Store {
     // Stores a webhook event durably; returns its row id.
     Result<long long> save_event(const std::string& source, const std::string& action, const std::string& body);
 
+    // Faces of one item, by face index.
+    Result<std::vector<FaceRow>> faces_of_item(const std::string& item_id);
+    // A human review replaces the record whatever its status (unlike save_outcomes).
+    Result<bool> save_review(const std::string& face_id, const std::string& status, const std::string& record_json);
+    // Unreviewed faces of items whose id starts with `item_prefix`, most uncertain first.
+    Result<std::vector<FaceRow>> review_queue(const std::string& item_prefix, int limit);
+
     // The response cache, for the VLLM client.
     std::optional<std::string> cache_get(const std::string& key);
     void cache_put(const std::string& key, const std::string& value);

@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "plugin/feid.hpp"
+#include "plugin/review.hpp"
 #include "plugin/label_studio/label_config.hpp"
 #include "plugin/label_studio/predictions.hpp"
 #include "plugin/server/auth.hpp"
@@ -89,6 +90,21 @@ void read_prior_labels(const json& data, const std::vector<std::string>& keys, c
         known.action_units = std::move(units);
         provenance.au = Provenance::source;
     }
+}
+
+// A face's region id in Label Studio, derived from its FEID id: an annotation that keeps the
+// region keeps the id, which is how a review finds the face it is about.
+std::string region_id_for(const std::string& face_id) { return "s" + sha256_hex(face_id).substr(0, 9); }
+
+// Tasks are identified by id; a task without one (only seen in tests) by its image.
+std::string item_id_for(const std::string& project, long long task_id, const std::string& image = {}) {
+    return "ls/" + project + "/" + (task_id >= 0 ? std::to_string(task_id) : "image-" + sha256_hex(image).substr(0, 12));
+}
+
+long long json_id(const json& value) {
+    if (value.is_number_integer()) return value.get<long long>();
+    if (value.is_object() && value.contains("id") && value["id"].is_number_integer()) return value["id"].get<long long>();
+    return -1;
 }
 
 // One /predict call: one slot per task, answered when all are done or at the deadline.
@@ -169,7 +185,109 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         auto id = deps.store.save_event("label_studio", action, request.body);
         if (!id) return void(responder.send_error(id.error()));
         deps.metrics.counter("seke_webhook_events_total", "Label Studio webhook events stored").inc({{"action", action}});
-        responder.send_json(201, {{"status", "ok"}, {"result", {{"event_id", *id}, {"action", action}}}});
+        json result = {{"event_id", *id}, {"action", action}};
+        if (action == "ANNOTATION_CREATED" || action == "ANNOTATION_UPDATED" || action == "ANNOTATIONS_CREATED")
+            result["review"] = apply_reviews(*body, request.request_id);
+        responder.send_json(201, {{"status", "ok"}, {"result", result}});
+    }
+
+    // Diffs each annotation against seke's faces of its task and merges the human labels into
+    // FEID. Idempotent: a redelivered event produces the same records.
+    json apply_reviews(const json& body, const std::string& request_id) {
+        json summary = {{"accepted", 0}, {"corrected", 0}, {"rejected", 0}, {"unmatched_faces", 0}, {"skipped", json::array()}};
+        std::string project = project_id(body);
+        std::string xml = body.contains("project") && body["project"].is_object() && body["project"].contains("label_config") &&
+                                  body["project"]["label_config"].is_string()
+                              ? body["project"]["label_config"].get<std::string>() : "";
+        if (xml.empty())
+            if (auto stored = deps.store.project(project); stored && stored->has_value()) xml = (*stored)->label_config;
+        auto config = configs.get(xml);
+        if (!config || !(*config)->applicable()) {
+            summary["skipped"].push_back("the project's label config has no face emotion controls");
+            return summary;
+        }
+        json annotations = body.value("annotation", json());
+        if (!annotations.is_array()) annotations = json::array({annotations});
+        json tasks = body.value("task", json());
+        if (!tasks.is_array()) tasks = json::array({tasks});
+        for (std::size_t i = 0; i < annotations.size(); ++i) {
+            const json& annotation = annotations[i];
+            if (!annotation.is_object() || !annotation.contains("result")) continue;
+            if (annotation.value("was_cancelled", false)) continue;
+            long long task_id = json_id(annotation.value("task", json()));
+            if (task_id < 0 && i < tasks.size()) task_id = json_id(tasks[i]);
+            std::string item = item_id_for(project, task_id);
+            auto faces = deps.store.faces_of_item(item);
+            if (!faces || faces->empty()) {
+                summary["skipped"].push_back("task " + std::to_string(task_id) + ": seke has no prediction for it");
+                continue;
+            }
+            std::vector<PredictedFace> predicted;
+            std::vector<nlohmann::ordered_json> records;
+            for (const auto& row : *faces) {
+                auto record = nlohmann::ordered_json::parse(row.record_json, nullptr, false);
+                if (record.is_discarded()) continue;
+                RecordLabels stored = read_record_labels(record, true);
+                predicted.push_back({row.id, region_id_for(row.id), stored.face, stored.labels, stored.descriptions,
+                                     stored.provenance});
+                records.push_back(std::move(record));
+            }
+            auto annotated = parse_annotation_result(annotation["result"], **config);
+            for (const auto& face : annotated)
+                for (const auto& problem : face.problems)
+                    log(server::LogLevel::warn, "annotation value not understood", {{"task", task_id}, {"problem", problem}},
+                        request_id);
+            ReviewOutcome outcome = diff_review(predicted, annotated);
+            std::string reviewer = annotation.contains("completed_by") ? std::to_string(json_id(annotation["completed_by"])) : "";
+            std::string at = annotation.value("updated_at", annotation.value("created_at", std::string()));
+            for (std::size_t f = 0; f < outcome.faces.size(); ++f) {
+                const FaceReview& review = outcome.faces[f];
+                auto merged = merge_review_into_record(deps.knowledge, records[f], review, reviewer, at);
+                std::string status(review_status_name(review.status));
+                if (auto saved = deps.store.save_review(review.face_id, status, merged.dump()); !saved)
+                    log(server::LogLevel::error, "review not stored", {{"face", review.face_id}, {"reason", saved.error().message}},
+                        request_id);
+                else
+                    summary[status] = summary[status].get<int>() + 1;
+            }
+            summary["unmatched_faces"] = summary["unmatched_faces"].get<int>() + static_cast<int>(outcome.added.size());
+        }
+        return summary;
+    }
+
+    // GET /queue?project=ID&limit=N: unreviewed faces, most uncertain first, per-level breakdown.
+    void queue(const HttpRequest& request, Responder responder) {
+        auto project = request.query_param("project");
+        if (!project || project->empty())
+            return void(responder.send_error(make_error(errc::invalid_argument, "query parameter project=ID is required")));
+        int limit = 50;
+        if (auto text = request.query_param("limit")) {
+            try {
+                limit = std::stoi(*text);
+            } catch (...) {
+                limit = -1;
+            }
+            if (limit < 1 || limit > 10000)
+                return void(responder.send_error(make_error(errc::invalid_argument, "limit must be a number from 1 to 10000")));
+        }
+        std::string prefix = "ls/" + project->substr(0, project->find('.')) + "/";
+        auto rows = deps.store.review_queue(prefix, limit);
+        if (!rows) return void(responder.send_error(rows.error()));
+        json items = json::array();
+        for (const auto& row : *rows) {
+            auto record = json::parse(row.record_json, nullptr, false);
+            if (record.is_discarded()) continue;
+            std::string task = row.item_id.substr(prefix.size());
+            items.push_back({{"task", task.find_first_not_of("0123456789") == std::string::npos ? json(std::stoll(task)) : json(task)},
+                             {"face_id", row.id},
+                             {"region_id", region_id_for(row.id)},
+                             {"image", record.value("image", "")},
+                             {"overall", record["uncertainty"].value("overall", 0.0)},
+                             {"uncertainty", record["uncertainty"]},
+                             {"labels", record["labels"]},
+                             {"model_version", row.model_version}});
+        }
+        responder.send_json(200, {{"project", *project}, {"count", items.size()}, {"items", items}});
     }
 
     void train(const HttpRequest& request, Responder responder) {
@@ -362,7 +480,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                      const std::string& request_id) {
         std::vector<FacePrediction> faces;
         ItemOutcome outcome;
-        std::string item_id = "ls/" + project + "/" + (task_id >= 0 ? std::to_string(task_id) : "none");
+        std::string item_id = item_id_for(project, task_id, image);
         outcome.item.id = item_id;
         outcome.item.image = image;
         outcome.item.content_hash = prepared.content_hash;
@@ -376,8 +494,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 errors += (errors.empty() ? "" : "; ") + (r.failure ? r.failure->message : std::string("no usable answer"));
                 continue;
             }
-            faces.push_back(FacePrediction{crop.box, std::nullopt, r.labels, r.descriptions, r.uncertainty});
             std::string face_id = results.size() == 1 ? item_id : item_id + "_face" + std::to_string(f + 1);
+            faces.push_back(FacePrediction{crop.box, region_id_for(face_id), r.labels, r.descriptions, r.uncertainty});
             FeidInput input{face_id, image, crop.box, crop.whole_image_fallback, &r, deps.model_version, "auto"};
             FaceRow row;
             row.id = face_id;
@@ -430,6 +548,7 @@ void Backend::add_routes(server::Router& router) {
     router.post("/train", wrap(&Impl::train));
     router.get("/versions", wrap(&Impl::versions));
     router.get("/metrics", wrap(&Impl::metrics));
+    router.get("/queue", wrap(&Impl::queue));
     // The webhook Label Studio creates carries no Authorization: a shared secret may stand in.
     std::weak_ptr<Impl> weak = impl_;
     server::Handler webhook = [weak](const HttpRequest& request, Responder responder) {

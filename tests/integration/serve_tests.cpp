@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/integration/label_fixture.hpp"
+#include "verify/text.hpp"
 
 using namespace seke;
 using nlohmann::json;
@@ -254,6 +255,77 @@ BOOST_AUTO_TEST_CASE(sigterm_stops_the_server_cleanly) {
     BOOST_TEST_REQUIRE(code.has_value());
     BOOST_TEST(*code == 0);
     BOOST_TEST(test::read_file(f.dir / "serve.err").find("\"msg\":\"stopped\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(integration_serve_review)
+
+// Reviews flow back: an annotation that keeps seke's regions is diffed against the prediction,
+// merged into FEID with human provenance, idempotently; the queue ranks what is unreviewed.
+BOOST_AUTO_TEST_CASE(annotations_become_accepted_or_corrected_feid_records) {
+    ServeFixture f;
+    f.make_data(3);
+    f.start_fake();
+    f.start_serve();
+    std::string xml = ServeFixture::faces_config();
+    json tasks = json::array({ServeFixture::task(41, "s00001.jpg"), ServeFixture::task(42, "s00002.jpg"),
+                              ServeFixture::task(43, "s00003.jpg")});
+    json results = parse(f.post("/predict", {{"tasks", tasks}, {"label_config", xml}, {"project", "9.1"}}))["results"];
+    BOOST_TEST_REQUIRE(results.size() == 3u);
+
+    auto queue = parse(f.get("/queue?project=9&limit=10"));
+    BOOST_TEST_REQUIRE(queue["items"].size() == 3u);
+    for (std::size_t i = 1; i < queue["items"].size(); ++i)
+        BOOST_TEST(queue["items"][i - 1]["overall"].get<double>() >= queue["items"][i]["overall"].get<double>());
+    BOOST_TEST(queue["items"][0].contains("uncertainty"));
+
+    // Task 41 accepted as predicted; task 42 corrected to a different expression.
+    json accepted = results[0]["result"];
+    json corrected = results[1]["result"];
+    std::string new_expression;
+    for (auto& region : corrected)
+        if (region["from_name"] == "expression") {
+            new_expression = region["value"]["choices"][0] == "Anger" ? "Disgust" : "Anger";
+            region["value"]["choices"] = json::array({new_expression});
+        }
+    BOOST_TEST_REQUIRE(!new_expression.empty());
+    json project = {{"id", 9}, {"label_config", xml}};
+    auto event = [&](long long task, const json& result) {
+        return json{{"action", "ANNOTATION_CREATED"},
+                    {"annotation", {{"id", task * 10}, {"result", result}, {"task", task}, {"completed_by", 7},
+                                    {"was_cancelled", false}, {"updated_at", "2026-11-26T10:00:00Z"}}},
+                    {"task", {{"id", task}}},
+                    {"project", project}};
+    };
+    auto first = f.post("/webhook", event(41, accepted));
+    BOOST_TEST(first.status == 201);
+    BOOST_TEST(parse(first)["result"]["review"]["accepted"] == 1);
+    auto second = f.post("/webhook", event(42, corrected));
+    BOOST_TEST(parse(second)["result"]["review"]["corrected"] == 1);
+
+    auto exported = f.export_records();
+    std::map<std::string, json> by_id;
+    for (auto& r : exported) by_id[r["id"]] = r;
+    BOOST_TEST(by_id["ls/9/41"]["status"] == "accepted");
+    BOOST_TEST(by_id["ls/9/41"]["provenance"]["expression"] == "human");
+    BOOST_TEST(by_id["ls/9/42"]["status"] == "corrected");
+    BOOST_TEST(to_lower(by_id["ls/9/42"]["labels"]["expression"].get<std::string>()) == to_lower(new_expression));
+    BOOST_TEST(by_id["ls/9/42"]["review"]["reviewer"] == "7");
+    BOOST_TEST(by_id["ls/9/43"]["status"] == "auto");
+
+    // Redelivery changes nothing.
+    f.post("/webhook", event(42, corrected));
+    auto again = f.export_records();
+    BOOST_TEST_REQUIRE(again.size() == exported.size());
+    for (std::size_t i = 0; i < again.size(); ++i) BOOST_TEST(again[i].dump() == exported[i].dump());
+
+    // Reviewed faces leave the queue.
+    auto after = parse(f.get("/queue?project=9"));
+    BOOST_TEST_REQUIRE(after["items"].size() == 1u);
+    BOOST_TEST(after["items"][0]["task"] == 43);
+    BOOST_TEST(f.get("/queue").status == 400);
+    BOOST_TEST(f.get("/queue?project=9&limit=x").status == 400);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
