@@ -10,7 +10,10 @@
 #include <thread>
 
 #include "tests/integration/label_fixture.hpp"
+#include "connectors/crypto.hpp"
 #include "verify/text.hpp"
+
+namespace tt = boost::test_tools;
 
 using namespace seke;
 using nlohmann::json;
@@ -326,6 +329,84 @@ BOOST_AUTO_TEST_CASE(annotations_become_accepted_or_corrected_feid_records) {
     BOOST_TEST(after["items"][0]["task"] == 43);
     BOOST_TEST(f.get("/queue").status == 400);
     BOOST_TEST(f.get("/queue?project=9&limit=x").status == 400);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(integration_serve_editor)
+
+namespace {
+
+// Loads the answer into the real Label Studio editor (the npm bundle) in headless Chromium and
+// returns what the editor loaded, or fails the test with what the page said.
+json load_in_editor(const test::TempDir& dir, const json& prediction, const std::string& config,
+                    const std::filesystem::path& image) {
+    std::string page = test::read_file(test::source_path("tests/integration/browser/editor_page.html"));
+    auto replace = [&](const std::string& key, const std::string& value) {
+        for (auto at = page.find(key); at != std::string::npos; at = page.find(key, at + value.size()))
+            page.replace(at, key.size(), value);
+    };
+    replace("@LSF@", "file://" + (std::filesystem::path(SEKE_TEST_ASSETS_DIR) / "label-studio" / "build").string());
+    replace("@PREDICTION@", prediction.dump());
+    replace("@CONFIG@", json(config).dump());
+    replace("@IMAGE@", json("data:image/jpeg;base64," + base64_encode(test::read_file(image))).dump());
+    auto page_path = dir / "editor.html";
+    test::write_file(page_path, page);
+    auto result = test::run_process(
+        {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--user-data-dir=" + (dir / "chromium-profile").string(), "--allow-file-access-from-files",
+         "--virtual-time-budget=10000", "--dump-dom", "file://" + page_path.string()},
+        {}, 120);
+    std::smatch match;
+    std::regex marker("<pre id=\"seke-result\">([^<]*)</pre>");
+    BOOST_TEST_REQUIRE(std::regex_search(result.out, match, marker), "no result in the page; chromium said: " << result.err.substr(0, 2000));
+    std::string text = match[1].str();
+    for (auto at = text.find("&quot;"); at != std::string::npos; at = text.find("&quot;")) text.replace(at, 6, "\"");
+    BOOST_TEST_REQUIRE(text.rfind("RESULT ", 0) == 0, "the editor did not load the prediction: " << text);
+    return json::parse(text.substr(7));
+}
+
+// "from_name:type:id" per result; whole-image results carry no id (the editor makes its own),
+// so for those only "from_name:type" is compared.
+std::vector<std::string> result_keys(const json& results, bool with_ids) {
+    std::vector<std::string> keys;
+    for (const auto& r : results) {
+        std::string key = r.is_string() ? r.get<std::string>()
+                                        : r["from_name"].get<std::string>() + ":" + r["type"].get<std::string>() + ":" +
+                                              (r.contains("id") ? r["id"].get<std::string>() : "");
+        if (!with_ids) key = key.substr(0, key.rfind(':'));
+        keys.push_back(key);
+    }
+    std::sort(keys.begin(), keys.end());
+    return keys;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_label_studio_editor_loads_every_region_seke_returns) {
+    BOOST_TEST_REQUIRE(std::filesystem::exists("/usr/bin/chromium"), "install Debian's chromium (scripts/test.sh does)");
+    BOOST_TEST_REQUIRE(std::filesystem::exists(std::filesystem::path(SEKE_TEST_ASSETS_DIR) / "label-studio/build/static/js/main.js"),
+                       "run scripts/fetch-test-assets.sh");
+    ServeFixture f;
+    f.make_data(2);
+    f.start_fake();
+    f.start_serve();
+    for (const std::string name : {"faces.xml", "faces-whole-image.xml"}) {
+        std::string xml = test::read_file(test::source_path("config/label_studio/" + name));
+        auto response = f.post("/predict", {{"tasks", json::array({ServeFixture::task(51, "s00001.jpg")})},
+                                            {"label_config", xml}, {"project", name}});
+        json prediction = parse(response)["results"][0];
+        BOOST_TEST_REQUIRE(prediction.is_object(), name);
+        json loaded = load_in_editor(f.dir, prediction, xml, f.data() / "images" / "s00001.jpg");
+        BOOST_TEST_MESSAGE(name << ": " << loaded.dump());
+        BOOST_TEST(loaded["predictions"] == 1);
+        bool per_region = name == "faces.xml";
+        BOOST_TEST(result_keys(loaded["results"], per_region) == result_keys(prediction["result"], per_region),
+                   tt::per_element());
+        BOOST_TEST(prediction["result"].size() == 5u + (per_region ? 1u : 0u));
+        if (name == "faces.xml") BOOST_TEST(loaded["regions"] == 1);  // one face, all its results on it
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
