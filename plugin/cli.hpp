@@ -18,6 +18,7 @@ int run_label_command(const std::vector<std::string>& args);
 int run_export_command(const std::vector<std::string>& args);
 int run_config_command(const std::vector<std::string>& args);
 int run_serve_command(const std::vector<std::string>& args);
+int run_label_config_command(const std::vector<std::string>& args);
 
 // Prints {"error": {"code": ..., "message": ...}} on stderr; returns `exit_code`.
 int report_error(const Error& error, int exit_code);

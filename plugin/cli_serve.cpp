@@ -55,7 +55,7 @@ int run_serve_command(const std::vector<std::string>& args) {
     LabelStudioClient media(config.label_studio, config.image);
     auto metrics = std::make_shared<server::MetricsRegistry>();
 
-    label_studio::Backend backend({config, *knowledge, **store, engine, media, preparer, *metrics, model_version});
+    label_studio::Backend backend({config, *knowledge, **store, engine, media, preparer, *metrics, model_version, &client.stats()});
     server::Router router;
     backend.add_routes(router);
 

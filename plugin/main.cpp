@@ -13,6 +13,7 @@ usage:
   seke label  --input DIR|manifest.jsonl [--db FILE] [--face-detection auto|off|required] [--jobs N] [options]
   seke export --db FILE --format feid-jsonl|llava|sharegpt --out FILE [--status auto,accepted,corrected]
   seke serve  [--host H] [--port P] [--db FILE] [options]   Label Studio ML backend (default 127.0.0.1:9090)
+  seke label-config [--per-face|--whole-image]   print the recommended Label Studio labeling config
   seke config [options]     print the effective configuration (JSON, secrets blanked)
   seke config --markdown    print the table of every option
   seke version
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
         if (command == "export") return seke::run_export_command(args);
         if (command == "config") return seke::run_config_command(args);
         if (command == "serve") return seke::run_serve_command(args);
+        if (command == "label-config") return seke::run_label_config_command(args);
         if (command == "version" || command == "--version") {
             std::printf("seke %s\n", SEKE_VERSION);
             return seke::kExitOk;

@@ -171,6 +171,24 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     }
 
     void metrics(const HttpRequest&, Responder responder) {
+        // Model-side figures are read from their owners when scraped, not copied on every call.
+        if (const VllmStats* stats = deps.model_stats) {
+            auto gauge = [&](const char* name, const char* help, double value) { deps.metrics.gauge(name, help).set(value); };
+            gauge("seke_model_http_requests", "HTTP requests sent to the model, retries included", static_cast<double>(stats->http_requests.load()));
+            gauge("seke_model_retries", "model requests retried", static_cast<double>(stats->retries.load()));
+            gauge("seke_model_cache_hits", "model requests answered from the response cache", static_cast<double>(stats->cache_hits.load()));
+            gauge("seke_model_failures", "model requests that failed for good", static_cast<double>(stats->failures.load()));
+            gauge("seke_model_prompt_tokens", "prompt tokens reported by the model", static_cast<double>(stats->prompt_tokens.load()));
+            gauge("seke_model_completion_tokens", "completion tokens reported by the model", static_cast<double>(stats->completion_tokens.load()));
+            gauge("seke_model_requests_in_flight", "model requests on the wire", static_cast<double>(stats->in_flight.load()));
+            gauge("seke_model_requests_queued", "model requests waiting for a concurrency slot", static_cast<double>(stats->queued.load()));
+        }
+        deps.metrics.gauge("seke_engine_faces_active", "faces being labeled").set(static_cast<double>(deps.engine.active()));
+        {
+            std::lock_guard lock(tasks_mutex);
+            deps.metrics.gauge("seke_predict_tasks_running", "tasks of /predict calls not finished yet")
+                .set(static_cast<double>(tasks_running));
+        }
         responder.send(server::text_response(200, deps.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
     }
 
@@ -521,6 +539,9 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         if (task_id >= 0)
             deps.store.save_task_prediction({project, task_id, deps.model_version, "done", prediction.dump(), ""});
         deps.metrics.counter("seke_predict_tasks_total", "tasks predicted by the model").inc();
+        for (const auto& r : results)
+            deps.metrics.counter("seke_model_samples_total", "model answers received for faces")
+                .inc({}, static_cast<double>(r->cost.samples));
         complete(batch, index, std::move(prediction), task_id);
     }
 };

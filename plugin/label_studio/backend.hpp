@@ -26,6 +26,7 @@ struct BackendDeps {
     const FacePreparer& preparer;
     server::MetricsRegistry& metrics;
     std::string model_version;
+    const VllmStats* model_stats = nullptr;  // reported on /metrics when set
 };
 
 class Backend {

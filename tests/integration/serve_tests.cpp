@@ -101,6 +101,12 @@ BOOST_AUTO_TEST_CASE(upstream_api_cases) {
 
     auto no_id = f.post("/predict", {{"tasks", json::array({{{"data", json::object()}}})}, {"label_config", "<View></View>"}});
     BOOST_TEST(no_id.status == 200);
+    // seke label-config prints the shipped configs.
+    auto config = test::run_process({SEKE_BINARY, "label-config"});
+    BOOST_TEST(config.exit_code == 0);
+    BOOST_TEST(config.out == test::read_file(test::source_path("config/label_studio/faces.xml")));
+    auto whole = test::run_process({SEKE_BINARY, "label-config", "--whole-image"});
+    BOOST_TEST(whole.out.find("RectangleLabels") == std::string::npos);
     auto versions = f.get("/versions");
     BOOST_TEST(parse(versions)["versions"][0] == parse(setup)["model_version"]);
     BOOST_TEST(f.post("/train", json::object()).status == 200);
@@ -142,6 +148,11 @@ BOOST_AUTO_TEST_CASE(one_entry_per_task_in_order_with_a_broken_image_in_the_midd
         BOOST_TEST((types == std::set<std::string>{"rectanglelabels", "choices", "number", "textarea"}));
         BOOST_TEST(response.body.find("NaN") == std::string::npos);
     }
+    // /metrics reports the model side too.
+    auto metrics = f.get("/metrics");
+    BOOST_TEST(metrics.body.find("seke_model_http_requests ") != std::string::npos);
+    BOOST_TEST(metrics.body.find("seke_model_samples_total ") != std::string::npos);
+    BOOST_TEST(metrics.body.find("seke_http_requests_total{") != std::string::npos);
     // The failed tasks' reasons are logged.
     std::string log = test::read_file(f.dir / "serve.err");
     BOOST_TEST(log.find("\"task\":12") != std::string::npos);
