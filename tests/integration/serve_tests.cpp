@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/integration/label_fixture.hpp"
+#include "tests/support/scripted_http_server.hpp"
 #include "connectors/crypto.hpp"
 #include "verify/text.hpp"
 
@@ -213,6 +214,40 @@ BOOST_AUTO_TEST_CASE(deadline_answers_finished_tasks_and_keeps_working) {
     }
     BOOST_TEST(later[0].is_object());
     BOOST_TEST(later[1].is_object());
+}
+
+BOOST_AUTO_TEST_CASE(late_predictions_are_pushed_to_label_studio) {
+    // A fake Label Studio that accepts predictions; the task images are read from disk.
+    test::ScriptedHttpServer label_studio([](const test::HttpRequest& request) {
+        if (request.method == "POST" && request.path() == "/api/predictions/")
+            return test::HttpReply::json(R"({"id": 501})", 201);
+        return test::HttpReply::json(R"({"detail": "not found"})", 404);
+    });
+    ServeFixture f;
+    f.make_data(2);
+    fake::FakeOptions slow;
+    slow.latency_ms = 1200;
+    f.start_fake(slow);
+    const std::string token(40, 'a');  // a legacy token
+    f.start_serve({"--predict-deadline-ms", "300"},
+                  {{"LABEL_STUDIO_URL", label_studio.base_url()}, {"LABEL_STUDIO_API_KEY", token}});
+    json tasks = json::array({ServeFixture::task(61, "s00001.jpg")});
+    auto first = f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "8"}});
+    BOOST_TEST(parse(first)["results"][0] == json::array());
+    bool pushed = label_studio.wait_for([](const test::ScriptedHttpServer& s) { return s.request_count() >= 1; },
+                                        std::chrono::seconds(30));
+    BOOST_TEST_REQUIRE(pushed);
+    auto request = label_studio.requests().front();
+    BOOST_TEST(request.path() == "/api/predictions/");
+    BOOST_TEST(request.header("authorization") == "Token " + token);
+    json body = json::parse(request.body);
+    BOOST_TEST(body["task"] == 61);
+    BOOST_TEST(body["result"].size() == 6u);
+    BOOST_TEST(body["model_version"].is_string());
+    BOOST_TEST((body["score"].get<double>() >= 0.0 && body["score"].get<double>() <= 1.0));
+    // And the next "Retrieve predictions" has it from the store.
+    auto second = f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "8"}});
+    BOOST_TEST(parse(second)["results"][0]["result"] == body["result"]);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
