@@ -9,6 +9,7 @@
 #include <opencv2/objdetect.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <cstring>
 #include <filesystem>
@@ -467,6 +468,11 @@ FacePreparer::~FacePreparer() = default;
 const FaceOptions& FacePreparer::options() const noexcept { return impl_->options; }
 
 Result<PreparedImage> FacePreparer::prepare(const std::string& encoded_bytes) const {
+    return prepare_regions(encoded_bytes, {});
+}
+
+Result<PreparedImage> FacePreparer::prepare_regions(const std::string& encoded_bytes,
+                                                    const std::vector<RegionFraction>& regions) const {
     const auto& limits = impl_->limits;
     const auto& options = impl_->options;
     try {
@@ -501,6 +507,22 @@ Result<PreparedImage> FacePreparer::prepare(const std::string& encoded_bytes) co
         prepared.height = image.rows;
         prepared.content_hash = sha256_hex(encoded_bytes);
 
+        if (!regions.empty()) {
+            const cv::Rect bounds(0, 0, image.cols, image.rows);
+            for (const auto& region : regions) {
+                cv::Rect rect(static_cast<int>(std::lround(region.x * image.cols)),
+                              static_cast<int>(std::lround(region.y * image.rows)),
+                              static_cast<int>(std::lround(region.w * image.cols)),
+                              static_cast<int>(std::lround(region.h * image.rows)));
+                rect &= bounds;
+                if (rect.width < 2 || rect.height < 2)
+                    return make_error(errc::invalid_argument, "a given face region lies outside the image or is empty");
+                auto jpeg = impl_->crop(image, rect);
+                if (!jpeg) return jpeg.error();
+                prepared.faces.push_back(FaceCrop{Box{rect.x, rect.y, rect.width, rect.height}, false, std::move(*jpeg)});
+            }
+            return prepared;
+        }
         if (options.mode == FaceMode::off) {
             auto jpeg = impl_->crop(image, std::nullopt);
             if (!jpeg) return jpeg.error();

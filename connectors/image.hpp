@@ -43,6 +43,10 @@ struct Box {
     int x = 0, y = 0, w = 0, h = 0;  // pixels of the EXIF-corrected image
 };
 
+struct RegionFraction {
+    double x = 0, y = 0, w = 0, h = 0;  // top-left corner and size, each a fraction in [0, 1]
+};
+
 struct FaceCrop {
     std::optional<Box> box;      // null when the whole image is the face
     bool whole_image_fallback = false;  // auto mode found no face and used the whole image
@@ -66,6 +70,10 @@ class FacePreparer {
     // Errors: unsupported_media (not an image), image_error (truncated/corrupt),
     // payload_too_large (pixels), no_face (mode required and none found).
     Result<PreparedImage> prepare(const std::string& encoded_bytes) const;
+    // The same, but the faces are the given regions (fractions of the EXIF-corrected image, e.g.
+    // a box an annotator drew) instead of detected ones. Regions outside the image are clipped;
+    // empty ones are errors (invalid_argument).
+    Result<PreparedImage> prepare_regions(const std::string& encoded_bytes, const std::vector<RegionFraction>& regions) const;
 
     [[nodiscard]] const FaceOptions& options() const noexcept;
 

@@ -107,6 +107,32 @@ long long json_id(const json& value) {
     return -1;
 }
 
+// Interactive pre-annotation: the face rectangles an annotator just drew (params.context.result),
+// each labeled alone; the answer reuses their ids.
+struct DrawnRegion {
+    std::string id;
+    RegionFraction region;
+};
+
+std::vector<DrawnRegion> drawn_regions(const json& body) {
+    std::vector<DrawnRegion> out;
+    if (!body.contains("params") || !body["params"].is_object()) return out;
+    const json& context = body["params"].value("context", json());
+    if (!context.is_object() || !context.contains("result") || !context["result"].is_array()) return out;
+    for (const auto& r : context["result"]) {
+        if (!r.is_object() || !r.contains("value") || !r["value"].is_object() || !r.contains("id") || !r["id"].is_string())
+            continue;
+        std::string type = r.value("type", "");
+        if (type != "rectanglelabels" && type != "rectangle") continue;
+        const json& v = r["value"];
+        auto percent = [&](const char* key) { return v.contains(key) && v[key].is_number() ? v[key].get<double>() / 100.0 : -1.0; };
+        RegionFraction region{percent("x"), percent("y"), percent("width"), percent("height")};
+        if (region.x < 0 || region.y < 0 || region.w <= 0 || region.h <= 0) continue;
+        out.push_back({r["id"].get<std::string>(), region});
+    }
+    return out;
+}
+
 // One /predict call: one slot per task, answered when all are done or at the deadline.
 struct PredictBatch {
     std::mutex mutex;
@@ -337,9 +363,10 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             // An empty or unrelated config: nothing to predict, and that is not an error.
             return void(responder.send_json(200, {{"results", json::array()}}));
         }
+        std::vector<DrawnRegion> drawn = drawn_regions(body);
         // "Retrieve predictions" again: when the store has every task, answer on this thread with
         // the stored JSON spliced in as it is — no parse, no thread hop.
-        if (auto stored = stored_predictions(project, tasks)) {
+        if (auto stored = drawn.empty() ? stored_predictions(project, tasks) : std::nullopt) {
             std::string out = "{\"results\":[";
             for (std::size_t i = 0; i < stored->size(); ++i) out += (i ? "," : "") + (*stored)[i];
             out += "]}";
@@ -362,8 +389,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         });
         for (std::size_t i = 0; i < tasks.size(); ++i) {
             begin_task();
-            boost::asio::post(pool, [self, batch, i, task = tasks[i], project, cfg = *config, rid = request.request_id] {
-                self->run_task(batch, i, task, project, cfg, rid);
+            boost::asio::post(pool, [self, batch, i, task = tasks[i], project, cfg = *config, rid = request.request_id, drawn] {
+                self->run_task(batch, i, task, project, cfg, rid, drawn);
             });
         }
     }
@@ -451,7 +478,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
 
     void run_task(const std::shared_ptr<PredictBatch>& batch, std::size_t index, const json& task,
                   const std::string& project, const std::shared_ptr<const LabelingConfig>& config,
-                  const std::string& request_id) {
+                  const std::string& request_id, const std::vector<DrawnRegion>& drawn) {
         long long task_id = task.is_object() && task.contains("id") && task["id"].is_number_integer()
                                 ? task["id"].get<long long>() : -1;
         if (stopping) return fail_task(batch, index, project, task_id, make_error(errc::cancelled, "server stopping"), request_id);
@@ -464,7 +491,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                              make_error(errc::invalid_argument, "task.data has no string \"" + key + "\" for the image"),
                              request_id);
         // Served from the store when this model version already answered this task.
-        if (task_id >= 0) {
+        if (task_id >= 0 && drawn.empty()) {
             auto stored = deps.store.task_prediction(project, task_id, deps.model_version);
             if (stored && stored->has_value() && (*stored)->status == "done") {
                 json prediction = json::parse((*stored)->prediction_json, nullptr, false);
@@ -477,7 +504,9 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         std::string image = data[key].get<std::string>();
         auto bytes = deps.media.fetch_task_media(image, task_id >= 0 ? std::optional<long long>(task_id) : std::nullopt);
         if (!bytes) return fail_task(batch, index, project, task_id, bytes.error(), request_id);
-        auto prepared = deps.preparer.prepare(*bytes);
+        std::vector<RegionFraction> regions;
+        for (const auto& d : drawn) regions.push_back(d.region);
+        auto prepared = regions.empty() ? deps.preparer.prepare(*bytes) : deps.preparer.prepare_regions(*bytes, regions);
         if (!prepared) return fail_task(batch, index, project, task_id, prepared.error(), request_id);
 
         LabelSet known;
@@ -500,7 +529,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         for (std::size_t f = 0; f < pending->image.faces.size(); ++f) {
             const FaceCrop& crop = pending->image.faces[f];
             deps.engine.submit(FaceJob{crop.jpeg, sha256_hex(crop.jpeg), known, provenance},
-                               [self, pending, f, batch, index, project, task_id, config, image, request_id](FaceResult result) {
+                               [self, pending, f, batch, index, project, task_id, config, image, request_id, drawn](FaceResult result) {
                                    bool last = false;
                                    {
                                        std::lock_guard lock(pending->mutex);
@@ -510,7 +539,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                                    // Store writes stay off the engine's thread.
                                    if (last)
                                        boost::asio::post(self->pool, [=] {
-                                           self->finish_task(batch, index, project, task_id, *config, image,
+                                           self->finish_task(batch, index, project, task_id, *config, image, drawn,
                                                              pending->image, pending->results, request_id);
                                        });
                                });
@@ -519,6 +548,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
 
     void finish_task(const std::shared_ptr<PredictBatch>& batch, std::size_t index, const std::string& project,
                      long long task_id, const LabelingConfig& config, const std::string& image,
+                     const std::vector<DrawnRegion>& drawn,
                      const PreparedImage& prepared, const std::vector<std::optional<FaceResult>>& results,
                      const std::string& request_id) {
         std::vector<FacePrediction> faces;
@@ -537,8 +567,12 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 errors += (errors.empty() ? "" : "; ") + (r.failure ? r.failure->message : std::string("no usable answer"));
                 continue;
             }
-            std::string face_id = results.size() == 1 ? item_id : item_id + "_face" + std::to_string(f + 1);
-            faces.push_back(FacePrediction{crop.box, region_id_for(face_id), r.labels, r.descriptions, r.uncertainty});
+            // A drawn region is its own FEID record, beside the faces seke found, and keeps its id.
+            std::string face_id = !drawn.empty()      ? item_id + "_region_" + drawn[f].id
+                                  : results.size() == 1 ? item_id
+                                                        : item_id + "_face" + std::to_string(f + 1);
+            faces.push_back(FacePrediction{crop.box, drawn.empty() ? region_id_for(face_id) : drawn[f].id, r.labels,
+                                           r.descriptions, r.uncertainty});
             FeidInput input{face_id, image, crop.box, crop.whole_image_fallback, &r, deps.model_version, "auto"};
             FaceRow row;
             row.id = face_id;
@@ -561,7 +595,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         json prediction = build_prediction(config, ImageSize{prepared.width, prepared.height}, faces, deps.model_version);
         if (auto saved = deps.store.save_outcomes({outcome}); !saved)
             log(server::LogLevel::error, "prediction not stored", {{"task", task_id}, {"reason", saved.error().message}}, request_id);
-        if (task_id >= 0)
+        // An interactive answer is not the task's prediction: the next batch call still labels it whole.
+        if (task_id >= 0 && drawn.empty())
             deps.store.save_task_prediction({project, task_id, deps.model_version, "done", prediction.dump(), ""});
         deps.metrics.counter("seke_predict_tasks_total", "tasks predicted by the model").inc();
         for (const auto& r : results)

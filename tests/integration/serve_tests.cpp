@@ -216,6 +216,44 @@ BOOST_AUTO_TEST_CASE(deadline_answers_finished_tasks_and_keeps_working) {
     BOOST_TEST(later[1].is_object());
 }
 
+BOOST_AUTO_TEST_CASE(a_drawn_face_rectangle_is_labeled_alone_and_keeps_its_id) {
+    ServeFixture f;
+    f.make_data(1);
+    f.start_fake();
+    f.start_serve();
+    json drawn = {{"id", "user-box-1"}, {"from_name", "face"}, {"to_name", "image"}, {"type", "rectanglelabels"},
+                  {"origin", "manual"}, {"original_width", 128}, {"original_height", 128},
+                  {"value", {{"x", 25.0}, {"y", 10.0}, {"width", 50.0}, {"height", 60.0}, {"rotation", 0},
+                             {"rectanglelabels", json::array({"Face"})}}}};
+    json body = {{"tasks", json::array({ServeFixture::task(71, "s00001.jpg")})},
+                 {"label_config", ServeFixture::faces_config()},
+                 {"project", "10"},
+                 {"params", {{"login", nullptr}, {"password", nullptr},
+                             {"context", {{"annotation_id", nullptr}, {"user_id", 2}, {"result", json::array({drawn})}}}}}};
+    json results = parse(f.post("/predict", body))["results"];
+    BOOST_TEST_REQUIRE(results.size() == 1u);
+    BOOST_TEST_REQUIRE(results[0].is_object());
+    std::set<std::string> ids;
+    for (const auto& region : results[0]["result"]) {
+        ids.insert(region["id"].get<std::string>());
+        if (region["type"] == "rectanglelabels") {
+            BOOST_TEST(region["value"]["x"].get<double>() == 25.0, tt::tolerance(1.0));
+            BOOST_TEST(region["value"]["width"].get<double>() == 50.0, tt::tolerance(1.0));
+        }
+    }
+    BOOST_TEST((ids == std::set<std::string>{"user-box-1"}));
+    // The crop is part of a synthetic code image, which the fake cannot read: it answers like a
+    // confused model (random labels; an empty AU list is not emitted), so count the rest.
+    std::set<std::string> controls;
+    for (const auto& region : results[0]["result"]) controls.insert(region["from_name"].get<std::string>());
+    for (const char* control : {"face", "expression", "valence", "arousal", "description"})
+        BOOST_TEST(controls.count(control) == 1u, control);
+    // The interactive answer does not stand in for the task's own prediction.
+    body.erase("params");
+    json batch = parse(f.post("/predict", body))["results"];
+    BOOST_TEST(batch[0]["result"][0]["id"] != "user-box-1");
+}
+
 BOOST_AUTO_TEST_CASE(late_predictions_are_pushed_to_label_studio) {
     // A fake Label Studio that accepts predictions; the task images are read from disk.
     test::ScriptedHttpServer label_studio([](const test::HttpRequest& request) {

@@ -341,3 +341,27 @@ BOOST_AUTO_TEST_CASE(exif_orientation_is_applied) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(connectors_face_regions)
+
+BOOST_AUTO_TEST_CASE(given_regions_replace_detection) {
+    FaceOptions options;
+    options.margin = 0;
+    FacePreparer preparer(options, ImageLimits{});
+    std::string png = encode(make_image(200, 100), ".png");
+    auto prepared = preparer.prepare_regions(png, {{0.25, 0.1, 0.5, 0.6}, {0.9, 0.5, 0.5, 0.9}});
+    BOOST_TEST_REQUIRE(prepared.ok(), why(prepared));
+    BOOST_TEST_REQUIRE(prepared->faces.size() == 2u);
+    const Box& first = *prepared->faces[0].box;
+    BOOST_TEST((first.x == 50 && first.y == 10 && first.w == 100 && first.h == 60));
+    const Box& clipped = *prepared->faces[1].box;  // clipped to the image
+    BOOST_TEST((clipped.x == 180 && clipped.y == 50 && clipped.w == 20 && clipped.h == 50));
+    cv::Mat crop = decode(prepared->faces[0].jpeg);
+    BOOST_TEST((crop.cols == 100 && crop.rows == 60));
+
+    auto outside = preparer.prepare_regions(png, {{1.5, 0.1, 0.2, 0.2}});
+    BOOST_TEST_REQUIRE(!outside.ok());
+    BOOST_TEST((outside.error().code == errc::invalid_argument));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
