@@ -52,6 +52,9 @@ int run_serve_command(const std::vector<std::string>& args) {
     VllmClient client(config.vllm, &cache);
     EngineService engine(*knowledge, config.engine, client);
     FacePreparer preparer(config.face, config.image);
+    std::stringstream hosts(config.serve.media_host_allowlist);
+    for (std::string host; std::getline(hosts, host, ',');)
+        if (!host.empty()) config.label_studio.host_allowlist.push_back(host);
     LabelStudioClient media(config.label_studio, config.image);
     auto metrics = std::make_shared<server::MetricsRegistry>();
 

@@ -299,6 +299,9 @@ const std::vector<Binding>& bindings() {
         b.push_back(string_option(opt("serve.prior_label_keys", "--prior-label-keys", "SEKE_PRIOR_LABEL_KEYS", T::string,
             "task.data keys read as known labels: expression,valence,arousal,action_units (comma list, in that order)"),
             FIELD(serve.prior_label_keys)));
+        b.push_back(string_option(opt("serve.media_host_allowlist", "--media-host-allowlist", "SEKE_MEDIA_HOST_ALLOWLIST", T::string,
+            "when set, task media is fetched only from these hosts (comma list; *.domain allowed) and Label Studio itself"),
+            FIELD(serve.media_host_allowlist)));
         // label_studio: where task media and pushed predictions go
         b.push_back(with_aliases(string_option(opt("label_studio.url", "--label-studio-url", "LABEL_STUDIO_URL", T::string,
             "Label Studio base URL, for task media and pushing late predictions"), FIELD(label_studio.url)),

@@ -37,6 +37,7 @@ struct ServeSettings {
     std::string basic_auth_pass;
     std::string webhook_secret;           // accept /webhook with this shared secret instead of Basic
     std::string prior_label_keys = "expression,valence,arousal,action_units";  // task.data keys
+    std::string media_host_allowlist;     // comma list of hosts (or *.domain) media may come from
 };
 
 struct Config {

@@ -332,6 +332,24 @@ BOOST_AUTO_TEST_CASE(basic_auth_and_webhook_secret) {
     BOOST_TEST(log.find("s3cret") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(media_urls_outside_the_allowlist_or_at_metadata_addresses_are_refused) {
+    ServeFixture f;
+    f.make_data(1);
+    f.start_fake();
+    f.start_serve({"--media-host-allowlist", "images.example.org"});
+    json tasks = json::array({{{"id", 81}, {"data", {{"image", f.server->base_url() + "/../x.jpg"}}}},
+                              {{"id", 82}, {"data", {{"image", "http://169.254.169.254/latest/meta-data"}}}}});
+    auto response = f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "11"}});
+    json results = parse(response)["results"];
+    BOOST_TEST_REQUIRE(results.size() == 2u);
+    BOOST_TEST(results[0] == json::array());
+    BOOST_TEST(results[1] == json::array());
+    std::string log = test::read_file(f.dir / "serve.err");
+    BOOST_TEST(log.find("\"task\":81") != std::string::npos);
+    BOOST_TEST(log.find("\"code\":\"forbidden\"") != std::string::npos);
+    BOOST_TEST(f.server->stats().total_requests == 0u);  // nothing was fetched from the refused host
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_stops_the_server_cleanly) {
     ServeFixture f;
     f.make_data(1);
