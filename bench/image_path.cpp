@@ -1,6 +1,7 @@
 // Benchmark 3 — the image path on one core: decode a 1920x1080 JPEG, detect faces, crop,
 // resize and JPEG-encode (FacePreparer::prepare). Prints median and p90 in milliseconds.
-// Usage: seke-bench-image [--runs N] IMAGE...   (each image is first re-encoded at 1920x1080)
+// Usage: seke-bench-image [--runs N] [--cascade XML] [--detect-size PX] [--detect-step S] IMAGE...
+// (each image is first re-encoded at 1920x1080)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,9 +17,13 @@
 int main(int argc, char** argv) {
     int runs = 50;
     std::vector<std::string> paths;
+    seke::FaceOptions options;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--runs" && i + 1 < argc) runs = std::stoi(argv[++i]);
+        else if (arg == "--cascade" && i + 1 < argc) options.cascade_path = argv[++i];
+        else if (arg == "--detect-size" && i + 1 < argc) options.detect_longest_side = std::stoi(argv[++i]);
+        else if (arg == "--detect-step" && i + 1 < argc) options.detect_scale_step = std::stod(argv[++i]);
         else paths.push_back(arg);
     }
     if (paths.empty()) {
@@ -39,7 +44,7 @@ int main(int argc, char** argv) {
         encoded.emplace_back(bytes.begin(), bytes.end());
     }
     cv::setNumThreads(1);  // one core, as the target says
-    seke::FacePreparer preparer(seke::FaceOptions{}, seke::ImageLimits{});
+    seke::FacePreparer preparer(options, seke::ImageLimits{});
     std::vector<double> ms;
     std::size_t faces = 0;
     for (int r = 0; r < runs; ++r) {

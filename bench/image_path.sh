@@ -4,4 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${SEKE_BUILD_DIR:-build}
 bash scripts/fetch-test-assets.sh
-taskset -c 0 "$BUILD/bench/seke-bench-image" --runs "${1:-20}" "$BUILD"/test-assets/face-api/demo/sample*.jpg
+RUNS=${1:-20}
+shift || true
+# Extra arguments go to the benchmark, e.g. --cascade /usr/share/opencv4/lbpcascades/lbpcascade_frontalface.xml
+taskset -c 0 "$BUILD/bench/seke-bench-image" --runs "$RUNS" "$@" "$BUILD"/test-assets/face-api/demo/sample*.jpg
