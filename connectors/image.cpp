@@ -1,4 +1,5 @@
 #include "connectors/image.hpp"
+#include "connectors/curl_body.hpp"
 #include "verify/text.hpp"
 
 #include <curl/curl.h>
@@ -76,22 +77,7 @@ Result<std::string> decode_data_uri(const std::string& uri, const ImageLimits& l
     return std::move(*bytes);
 }
 
-struct Download {
-    std::string body;
-    std::size_t max_bytes = 0;
-    bool too_large = false;
-};
-
-std::size_t on_download_data(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* download = static_cast<Download*>(user);
-    std::size_t bytes = size * count;
-    if (download->body.size() + bytes > download->max_bytes) {
-        download->too_large = true;
-        return 0;  // makes curl abort with CURLE_WRITE_ERROR
-    }
-    download->body.append(data, bytes);
-    return bytes;
-}
+using Download = BoundedBody;
 
 void curl_global_once() {
     static std::once_flag once;
@@ -116,7 +102,7 @@ Result<std::string> download(const std::string& url, const ImageLimits& limits) 
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout, 10000L));
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(limits.max_bytes));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_download_data);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &append_bounded);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "seke/" SEKE_VERSION);

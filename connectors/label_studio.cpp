@@ -1,4 +1,5 @@
 #include "connectors/label_studio.hpp"
+#include "connectors/curl_body.hpp"
 #include "verify/text.hpp"
 
 #include <arpa/inet.h>
@@ -200,23 +201,9 @@ void curl_global_once() {
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-struct Sink {
-    std::string body;
-    std::size_t max_bytes = 0;
-    bool too_large = false;
+struct Sink : BoundedBody {
     std::optional<long> retry_after_s;
 };
-
-std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* sink = static_cast<Sink*>(user);
-    std::size_t bytes = size * count;
-    if (sink->body.size() + bytes > sink->max_bytes) {
-        sink->too_large = true;
-        return 0;  // aborts the transfer
-    }
-    sink->body.append(data, bytes);
-    return bytes;
-}
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* sink = static_cast<Sink*>(user);
@@ -492,8 +479,8 @@ struct LabelStudioClient::Impl {
             curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(remaining, 10000L));
             curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
             curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(call.max_bytes));
-            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
-            curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &append_bounded);
+            curl_easy_setopt(h, CURLOPT_WRITEDATA, static_cast<BoundedBody*>(&sink));
             curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
             curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
             curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);

@@ -1,4 +1,5 @@
 #include "connectors/vllm_client.hpp"
+#include "connectors/curl_body.hpp"
 #include "verify/text.hpp"
 
 #include <curl/curl.h>
@@ -133,22 +134,9 @@ struct Transfer {
     CURL* easy = nullptr;
     curl_slist* headers = nullptr;
     std::string body;
-    std::string response;
-    std::size_t max_response = 0;
-    bool too_large = false;
+    BoundedBody response;
     std::map<std::string, std::string> response_headers;  // lower-case names
 };
-
-std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    std::size_t bytes = size * count;
-    if (t->response.size() + bytes > t->max_response) {
-        t->too_large = true;
-        return 0;
-    }
-    t->response.append(data, bytes);
-    return bytes;
-}
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
@@ -390,10 +378,10 @@ struct VllmClient::Impl {
     bool start(Transfer* t) {
         t->format = std::max(t->format, sticky_format);
         if (t->job->schema.is_null() && t->format == Format::json_schema) t->format = Format::json_object;
-        t->response.clear();
+        t->response.body.clear();
         t->response_headers.clear();
-        t->too_large = false;
-        t->max_response = settings.max_response_bytes;
+        t->response.too_large = false;
+        t->response.max_bytes = settings.max_response_bytes;
         t->body = build_body(*t);
         t->easy = curl_easy_init();
         if (!t->easy) return false;
@@ -413,8 +401,8 @@ struct VllmClient::Impl {
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::max(1, settings.connect_timeout_ms)));
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &append_bounded);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->response);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
         curl_easy_setopt(h, CURLOPT_PRIVATE, t);
@@ -475,11 +463,11 @@ struct VllmClient::Impl {
 
     void on_success(Transfer* t) {
         auto job = t->job;
-        auto parsed = json::parse(t->response, nullptr, false);
+        auto parsed = json::parse(t->response.body, nullptr, false);
         if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("choices") || !parsed["choices"].is_array()) {
             // A proxy's HTML page or a cut body: worth another try.
             if (!schedule_retry(t, std::nullopt))
-                fail(t, make_error(errc::upstream_error, "the provider's answer is not a chat completion: " + bounded(trim(t->response))));
+                fail(t, make_error(errc::upstream_error, "the provider's answer is not a chat completion: " + bounded(trim(t->response.body))));
             return;
         }
         if (auto usage = parsed.find("usage"); usage != parsed.end() && usage->is_object()) {
@@ -529,7 +517,7 @@ struct VllmClient::Impl {
             transfer_done(t);
             return;
         }
-        if (t->too_large) {
+        if (t->response.too_large) {
             fail(t, make_error(errc::upstream_error, "the provider's answer is over " + std::to_string(settings.max_response_bytes) + " bytes"));
             return;
         }
@@ -551,7 +539,7 @@ struct VllmClient::Impl {
             on_success(t);
             return;
         }
-        std::string message = provider_message(t->response);
+        std::string message = provider_message(t->response.body);
         if (status == 429 || status >= 500) {
             if (!schedule_retry(t, parse_retry_after(t->response_headers)))
                 fail(t, make_error(errc::upstream_error, "the model answered HTTP " + std::to_string(status) + " after " +
@@ -560,7 +548,7 @@ struct VllmClient::Impl {
         }
         if (status == 400 && t->format != Format::none) {
             auto next = static_cast<Format>(static_cast<int>(t->format) + 1);
-            std::string text = to_lower(t->response);
+            std::string text = to_lower(t->response.body);
             bool about_format = text.find("response_format") != std::string::npos || text.find("json_schema") != std::string::npos ||
                                 text.find("json_object") != std::string::npos || text.find("schema") != std::string::npos ||
                                 text.find("structured") != std::string::npos;
