@@ -126,23 +126,6 @@ std::string_view level_verdict_name(LevelVerdict verdict) noexcept {
     return "absent";
 }
 
-LevelVerdict LevelVerdicts::of(Level level) const noexcept {
-    switch (level) {
-        case Level::expression: return expression;
-        case Level::va: return va;
-        case Level::au: return au;
-    }
-    return LevelVerdict::absent;
-}
-
-void LevelVerdicts::set(Level level, LevelVerdict verdict) noexcept {
-    switch (level) {
-        case Level::expression: expression = verdict; break;
-        case Level::va: va = verdict; break;
-        case Level::au: au = verdict; break;
-    }
-}
-
 std::string_view review_status_name(ReviewStatus status) noexcept {
     switch (status) {
         case ReviewStatus::accepted: return "accepted";

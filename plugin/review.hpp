@@ -49,13 +49,7 @@ struct ReviewOptions {
 enum class LevelVerdict { accepted, corrected, absent };
 std::string_view level_verdict_name(LevelVerdict verdict) noexcept;
 
-struct LevelVerdicts {
-    LevelVerdict expression = LevelVerdict::absent;
-    LevelVerdict va = LevelVerdict::absent;
-    LevelVerdict au = LevelVerdict::absent;
-    [[nodiscard]] LevelVerdict of(Level level) const noexcept;
-    void set(Level level, LevelVerdict verdict) noexcept;
-};
+using LevelVerdicts = PerLevel<LevelVerdict, LevelVerdict::absent>;
 
 enum class ReviewStatus { accepted, corrected, rejected };
 std::string_view review_status_name(ReviewStatus status) noexcept;

@@ -40,21 +40,4 @@ bool LabelSet::empty() const noexcept {
     return !expression && !valence && !arousal && !action_units;
 }
 
-Provenance LevelProvenance::of(Level level) const noexcept {
-    switch (level) {
-        case Level::expression: return expression;
-        case Level::va: return va;
-        case Level::au: return au;
-    }
-    return Provenance::model;
-}
-
-void LevelProvenance::set(Level level, Provenance p) noexcept {
-    switch (level) {
-        case Level::expression: expression = p; break;
-        case Level::va: va = p; break;
-        case Level::au: au = p; break;
-    }
-}
-
 }  // namespace seke

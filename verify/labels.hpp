@@ -35,13 +35,31 @@ struct Descriptions {
     std::string au;
 };
 
-struct LevelProvenance {
-    Provenance expression = Provenance::model;
-    Provenance va = Provenance::model;
-    Provenance au = Provenance::model;
-    [[nodiscard]] Provenance of(Level level) const noexcept;
-    void set(Level level, Provenance p) noexcept;
+// One value per level (provenance, review verdicts, ...), addressable by Level.
+template <class T, T Default>
+struct PerLevel {
+    T expression = Default;
+    T va = Default;
+    T au = Default;
+
+    [[nodiscard]] T of(Level level) const noexcept {
+        switch (level) {
+            case Level::expression: return expression;
+            case Level::va: return va;
+            case Level::au: return au;
+        }
+        return Default;
+    }
+    void set(Level level, T value) noexcept {
+        switch (level) {
+            case Level::expression: expression = value; break;
+            case Level::va: va = value; break;
+            case Level::au: au = value; break;
+        }
+    }
 };
+
+using LevelProvenance = PerLevel<Provenance, Provenance::model>;
 
 struct Uncertainty {
     double expression = 0;   // vote entropy / margin, 0 = settled
