@@ -216,6 +216,29 @@ RecordLabels read_record_labels(const ordered_json& record, bool model_labels) {
     return out;
 }
 
+std::string face_id_for(const std::string& item_id, std::size_t index, std::size_t count) {
+    return count == 1 ? item_id : item_id + "_face" + std::to_string(index + 1);
+}
+
+FaceRow face_row(const Knowledge& knowledge, const FeidInput& input, const std::string& item_id,
+                 std::size_t face_index) {
+    FaceRow row;
+    row.id = input.id;
+    row.item_id = item_id;
+    row.face_index = static_cast<int>(face_index);
+    row.status = input.status;
+    row.model_version = input.model_version;
+    row.overall = input.result->uncertainty.overall;
+    row.record_json = feid_record(knowledge, input).dump();
+    row.trace_json = trace_json(input.result->trace).dump();
+    return row;
+}
+
+std::string face_failure_reason(const FaceResult& result) {
+    return result.failure ? std::string(errc_name(result.failure->code)) + ": " + result.failure->message
+                          : "malformed_answer: no usable answer";
+}
+
 std::optional<ExportFormat> parse_export_format(const std::string& text) {
     if (text == "feid-jsonl" || text == "feid") return ExportFormat::feid_jsonl;
     if (text == "llava") return ExportFormat::llava;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/image.hpp"
+#include "plugin/store.hpp"
 #include "verify/face_labeler.hpp"
 #include "verify/knowledge.hpp"
 
@@ -25,6 +26,14 @@ struct FeidInput {
 nlohmann::ordered_json feid_record(const Knowledge& knowledge, const FeidInput& input);
 // The SV-UAMC trace, stored beside the prediction.
 nlohmann::ordered_json trace_json(const Trace& trace);
+
+// "<item>" for a lone face, "<item>_face<N>" (1-based) when an image holds several.
+std::string face_id_for(const std::string& item_id, std::size_t index, std::size_t count);
+// The store row of one labeled face: its FEID record and trace.
+FaceRow face_row(const Knowledge& knowledge, const FeidInput& input, const std::string& item_id,
+                 std::size_t face_index);
+// "<errc>: <message>" for a face that got no labels.
+std::string face_failure_reason(const FaceResult& result);
 // The conversation turns of a record: rebuilt whenever its labels change (e.g. a human review).
 nlohmann::ordered_json feid_conversations(const Knowledge& knowledge, const std::string& id,
                                           const LabelSet& labels, const Descriptions& descriptions);

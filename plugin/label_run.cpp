@@ -126,9 +126,6 @@ struct ActiveItem {
     bool abandoned = false;  // stopped mid-way: nothing of it is stored
 };
 
-std::string face_id(const std::string& item_id, std::size_t index, std::size_t count) {
-    return count == 1 ? item_id : item_id + "_face" + std::to_string(index + 1);
-}
 
 }  // namespace
 
@@ -214,26 +211,15 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
             state.cost.malformed += result.cost.malformed;
             state.cost.prompt_tokens += result.cost.prompt_tokens;
             state.cost.completion_tokens += result.cost.completion_tokens;
-            std::string id = face_id(jobs[job].id, i, item.faces.size());
+            std::string id = face_id_for(jobs[job].id, i, item.faces.size());
             if (!result.ok) {
-                std::string reason = result.failure ? std::string(errc_name(result.failure->code)) + ": " +
-                                                          result.failure->message
-                                                    : "malformed_answer: no usable answer";
-                errors += (errors.empty() ? "" : "; ") + id + ": " + reason;
+                errors += (errors.empty() ? "" : "; ") + id + ": " + face_failure_reason(result);
                 continue;
             }
             ++state.faces;
             FeidInput input{id, jobs[job].image, slot.crop.box, slot.crop.whole_image_fallback, &result,
                             model_version_, "auto"};
-            FaceRow row;
-            row.id = id;
-            row.item_id = jobs[job].id;
-            row.face_index = static_cast<int>(i);
-            row.model_version = model_version_;
-            row.overall = result.uncertainty.overall;
-            row.record_json = feid_record(knowledge_, input).dump();
-            row.trace_json = trace_json(result.trace).dump();
-            outcome.faces.push_back(std::move(row));
+            outcome.faces.push_back(face_row(knowledge_, input, jobs[job].id, i));
         }
         // An item is done only when every face got labels; a failed one is retried next run,
         // and the response cache makes the faces that did succeed free then.

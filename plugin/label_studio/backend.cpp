@@ -564,25 +564,16 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             const FaceResult& r = *results[f];
             const FaceCrop& crop = prepared.faces[f];
             if (!r.ok) {
-                errors += (errors.empty() ? "" : "; ") + (r.failure ? r.failure->message : std::string("no usable answer"));
+                errors += (errors.empty() ? "" : "; ") + face_failure_reason(r);
                 continue;
             }
             // A drawn region is its own FEID record, beside the faces seke found, and keeps its id.
             std::string face_id = !drawn.empty()      ? item_id + "_region_" + drawn[f].id
-                                  : results.size() == 1 ? item_id
-                                                        : item_id + "_face" + std::to_string(f + 1);
+                                                    : face_id_for(item_id, f, results.size());
             faces.push_back(FacePrediction{crop.box, drawn.empty() ? region_id_for(face_id) : drawn[f].id, r.labels,
                                            r.descriptions, r.uncertainty});
             FeidInput input{face_id, image, crop.box, crop.whole_image_fallback, &r, deps.model_version, "auto"};
-            FaceRow row;
-            row.id = face_id;
-            row.item_id = item_id;
-            row.face_index = static_cast<int>(f);
-            row.model_version = deps.model_version;
-            row.overall = r.uncertainty.overall;
-            row.record_json = feid_record(deps.knowledge, input).dump();
-            row.trace_json = trace_json(r.trace).dump();
-            outcome.faces.push_back(std::move(row));
+            outcome.faces.push_back(face_row(deps.knowledge, input, item_id, f));
         }
         if (faces.empty()) {
             outcome.item.status = ItemStatus::failed;
