@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "verify/errors.hpp"
+#include "verify/knowledge.hpp"
 
 namespace seke {
 
@@ -19,6 +20,16 @@ int run_export_command(const std::vector<std::string>& args);
 int run_config_command(const std::vector<std::string>& args);
 int run_serve_command(const std::vector<std::string>& args);
 int run_label_config_command(const std::vector<std::string>& args);
+
+struct Config;
+
+// What decides labels: the knowledge file (run.knowledge or the shipped one) and the
+// model_version (run.model_version, or derived from the model, sampling and knowledge).
+struct ModelSetup {
+    Knowledge knowledge;
+    std::string model_version;
+};
+Result<ModelSetup> load_model_setup(const Config& config);
 
 // Prints {"error": {"code": ..., "message": ...}} on stderr; returns `exit_code`.
 int report_error(const Error& error, int exit_code);

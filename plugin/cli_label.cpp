@@ -29,13 +29,6 @@ void on_signal(int) {
     std::signal(SIGTERM, SIG_DFL);
 }
 
-Result<std::string> read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(errc::config_error, "cannot read " + path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 }  // namespace
 
@@ -59,17 +52,12 @@ int run_label_command(const std::vector<std::string>& args) {
         return report_error(make_error(errc::invalid_argument,
                                        "seke label: --input DIR|manifest.jsonl is required"), kExitUsage);
 
-    std::string knowledge_path = config.run.knowledge_path.empty()
-                                     ? data_dir() + "/config/knowledge.json"
-                                     : config.run.knowledge_path;
-    auto knowledge_text = read_text(knowledge_path);
-    if (!knowledge_text) return report_error(knowledge_text.error(), kExitUsage);
-    auto knowledge = parse_knowledge(*knowledge_text);
-    if (!knowledge)
-        return report_error(make_error(errc::config_error, knowledge.error().message + " (" + knowledge_path + ")"),
-                            kExitUsage);
+    auto setup = load_model_setup(config);
+    if (!setup) return report_error(setup.error(), kExitUsage);
+    const Knowledge& knowledge = setup->knowledge;
+    const std::string& model_version = setup->model_version;
 
-    auto input = read_label_input(input_path, *knowledge);
+    auto input = read_label_input(input_path, knowledge);
     if (!input) return report_error(input.error(), kExitUsage);
     for (const auto& problem : input->problems) {
         nlohmann::json line = {{"rejected_input", {{"line", problem.line}, {"reason", problem.reason}}}};
@@ -79,10 +67,6 @@ int run_label_command(const std::vector<std::string>& args) {
 
     auto store = Store::open(config.run.db_path);
     if (!store) return report_error(store.error(), kExitFatal);
-    std::string model_version = config.run.model_version.empty()
-                                    ? derive_model_version(config, *knowledge_text)
-                                    : config.run.model_version;
-
     StoreResponseCache cache(**store);
     VllmClient client(config.vllm, &cache);
     std::signal(SIGINT, on_signal);
@@ -92,7 +76,7 @@ int run_label_command(const std::vector<std::string>& args) {
                  input_path.c_str(), config.vllm.model.c_str(), config.vllm.base_url.c_str(),
                  config.run.db_path.c_str());
     ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
-    LabelRun run(config, *knowledge, **store, client, model_version);
+    LabelRun run(config, knowledge, **store, client, model_version);
     auto summary = run.run(input->jobs, g_stop, [&](const RunProgress& p) { printer.update(p); });
     if (!summary) return report_error(summary.error(), kExitFatal);
     printer.finish(summary->progress);

@@ -34,23 +34,15 @@ int run_serve_command(const std::vector<std::string>& args) {
         std::filesystem::create_directories(config.serve.model_dir, ec);
         config.run.db_path = (std::filesystem::path(config.serve.model_dir) / "seke.db").string();
     }
-    std::string knowledge_path = config.run.knowledge_path.empty() ? data_dir() + "/config/knowledge.json"
-                                                                   : config.run.knowledge_path;
-    std::ifstream knowledge_file(knowledge_path, std::ios::binary);
-    std::ostringstream knowledge_text;
-    knowledge_text << knowledge_file.rdbuf();
-    if (!knowledge_file) return report_error(make_error(errc::config_error, "cannot read " + knowledge_path), kExitUsage);
-    auto knowledge = parse_knowledge(knowledge_text.str());
-    if (!knowledge) return report_error(knowledge.error(), kExitUsage);
+    auto setup = load_model_setup(config);
+    if (!setup) return report_error(setup.error(), kExitUsage);
+    const Knowledge& knowledge = setup->knowledge;
+    const std::string& model_version = setup->model_version;
     auto store = Store::open(config.run.db_path);
     if (!store) return report_error(store.error(), kExitFatal);
-    std::string model_version = config.run.model_version.empty()
-                                    ? derive_model_version(config, knowledge_text.str())
-                                    : config.run.model_version;
-
     StoreResponseCache cache(**store);
     VllmClient client(config.vllm, &cache);
-    EngineService engine(*knowledge, config.engine, client);
+    EngineService engine(knowledge, config.engine, client);
     FacePreparer preparer(config.face, config.image);
     std::stringstream hosts(config.serve.media_host_allowlist);
     for (std::string host; std::getline(hosts, host, ',');)
@@ -58,7 +50,7 @@ int run_serve_command(const std::vector<std::string>& args) {
     LabelStudioClient media(config.label_studio, config.image);
     auto metrics = std::make_shared<server::MetricsRegistry>();
 
-    label_studio::Backend backend({config, *knowledge, **store, engine, media, preparer, *metrics, model_version, &client.stats()});
+    label_studio::Backend backend({config, knowledge, **store, engine, media, preparer, *metrics, model_version, &client.stats()});
     server::Router router;
     backend.add_routes(router);
 
