@@ -418,7 +418,38 @@ struct FacePreparer::Impl {
         return suppress_and_order(std::move(boxes), std::max(1, options.max_faces));
     }
 
-    Result<std::string> crop(const cv::Mat& image, const std::optional<cv::Rect>& box) const {
+    static Result<std::string> encode_jpeg(const cv::Mat& image, int quality) {
+        std::vector<uchar> jpeg;
+        if (!cv::imencode(".jpg", image, jpeg, {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 1, 100)}))
+            return make_error(errc::internal, "JPEG encoding of the face crop failed");
+        return std::string(jpeg.begin(), jpeg.end());
+    }
+
+    static cv::Mat shrink(const cv::Mat& image, int longest_side) {
+        int longest = std::max(image.cols, image.rows);
+        if (longest_side <= 0 || longest <= longest_side) return image;
+        double f = static_cast<double>(longest_side) / longest;
+        cv::Size size(std::max(1, static_cast<int>(std::lround(image.cols * f))),
+                      std::max(1, static_cast<int>(std::lround(image.rows * f))));
+        cv::Mat resized;
+        cv::resize(image, resized, size, 0, 0, cv::INTER_AREA);
+        return resized;
+    }
+
+    // dHash: 9x8 gray thumbnail, one bit per horizontal neighbour comparison.
+    static std::string difference_hash(const cv::Mat& image) {
+        cv::Mat gray, small;
+        cv::cvtColor(image, gray, cv::COLOR_BGR2GRAY);
+        cv::resize(gray, small, cv::Size(9, 8), 0, 0, cv::INTER_AREA);
+        std::uint64_t bits = 0;
+        for (int y = 0; y < 8; ++y)
+            for (int x = 0; x < 8; ++x) bits = (bits << 1) | (small.at<uchar>(y, x) < small.at<uchar>(y, x + 1) ? 1u : 0u);
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(bits));
+        return hex;
+    }
+
+    Result<FaceCrop> crop(const cv::Mat& image, const std::optional<cv::Rect>& box, bool whole_image_fallback = false) const {
         cv::Rect region(0, 0, image.cols, image.rows);
         if (box) {
             int mx = static_cast<int>(box->width * options.margin);
@@ -426,21 +457,20 @@ struct FacePreparer::Impl {
             region = cv::Rect(box->x - mx, box->y - my, box->width + 2 * mx, box->height + 2 * my) &
                      cv::Rect(0, 0, image.cols, image.rows);
         }
-        cv::Mat face = image(region);
-        int longest = std::max(face.cols, face.rows);
-        if (options.longest_side > 0 && longest > options.longest_side) {
-            double f = static_cast<double>(options.longest_side) / longest;
-            cv::Size size(std::max(1, static_cast<int>(std::lround(face.cols * f))),
-                          std::max(1, static_cast<int>(std::lround(face.rows * f))));
-            cv::Mat resized;
-            cv::resize(face, resized, size, 0, 0, cv::INTER_AREA);
-            face = resized;
+        cv::Mat face = shrink(image(region), options.longest_side);
+        FaceCrop out;
+        if (box) out.box = Box{box->x, box->y, box->width, box->height};
+        out.whole_image_fallback = whole_image_fallback;
+        auto jpeg = encode_jpeg(face, options.jpeg_quality);
+        if (!jpeg) return jpeg.error();
+        out.jpeg = std::move(*jpeg);
+        if (options.thumbnail_side > 0) {
+            auto thumbnail = encode_jpeg(shrink(face, options.thumbnail_side), 80);
+            if (!thumbnail) return thumbnail.error();
+            out.thumbnail_jpeg = std::move(*thumbnail);
         }
-        std::vector<uchar> jpeg;
-        int quality = std::clamp(options.jpeg_quality, 1, 100);
-        if (!cv::imencode(".jpg", face, jpeg, {cv::IMWRITE_JPEG_QUALITY, quality}))
-            return make_error(errc::internal, "JPEG encoding of the face crop failed");
-        return std::string(jpeg.begin(), jpeg.end());
+        out.phash = difference_hash(face);
+        return out;
     }
 };
 
@@ -503,31 +533,31 @@ Result<PreparedImage> FacePreparer::prepare_regions(const std::string& encoded_b
                 rect &= bounds;
                 if (rect.width < 2 || rect.height < 2)
                     return make_error(errc::invalid_argument, "a given face region lies outside the image or is empty");
-                auto jpeg = impl_->crop(image, rect);
-                if (!jpeg) return jpeg.error();
-                prepared.faces.push_back(FaceCrop{Box{rect.x, rect.y, rect.width, rect.height}, false, std::move(*jpeg)});
+                auto face = impl_->crop(image, rect);
+                if (!face) return face.error();
+                prepared.faces.push_back(std::move(*face));
             }
             return prepared;
         }
         if (options.mode == FaceMode::off) {
-            auto jpeg = impl_->crop(image, std::nullopt);
-            if (!jpeg) return jpeg.error();
-            prepared.faces.push_back(FaceCrop{std::nullopt, false, std::move(*jpeg)});
+            auto face = impl_->crop(image, std::nullopt);
+            if (!face) return face.error();
+            prepared.faces.push_back(std::move(*face));
             return prepared;
         }
         auto boxes = impl_->detect(image);
         if (!boxes) return boxes.error();
         if (boxes->empty()) {
             if (options.mode == FaceMode::required) return make_error(errc::no_face, "no face found in the image");
-            auto jpeg = impl_->crop(image, std::nullopt);
-            if (!jpeg) return jpeg.error();
-            prepared.faces.push_back(FaceCrop{std::nullopt, true, std::move(*jpeg)});
+            auto face = impl_->crop(image, std::nullopt, true);
+            if (!face) return face.error();
+            prepared.faces.push_back(std::move(*face));
             return prepared;
         }
         for (const auto& r : *boxes) {
-            auto jpeg = impl_->crop(image, r);
-            if (!jpeg) return jpeg.error();
-            prepared.faces.push_back(FaceCrop{Box{r.x, r.y, r.width, r.height}, false, std::move(*jpeg)});
+            auto face = impl_->crop(image, r);
+            if (!face) return face.error();
+            prepared.faces.push_back(std::move(*face));
         }
         return prepared;
     } catch (const cv::Exception& e) {

@@ -37,6 +37,7 @@ struct FaceOptions {
     std::string cascade_path;    // empty: the Haar cascade from Debian's opencv-data
     int detect_longest_side = 480;   // detection runs on a gray copy this size (speed vs tiny faces)
     double detect_scale_step = 1.2;  // cascade pyramid step: larger is faster, may miss a face
+    int thumbnail_side = 128;    // kept per face for review screens and few-shot examples; 0 = none
 };
 
 struct Box {
@@ -51,6 +52,8 @@ struct FaceCrop {
     std::optional<Box> box;      // null when the whole image is the face
     bool whole_image_fallback = false;  // auto mode found no face and used the whole image
     std::string jpeg;            // what the model is shown
+    std::string thumbnail_jpeg;  // a small copy (FaceOptions::thumbnail_side), "" when disabled
+    std::string phash;           // 64-bit difference hash of the crop, 16 hex digits: near-duplicates differ in few bits
 };
 
 struct PreparedImage {

@@ -114,6 +114,7 @@ struct Job {
     VllmClient::Callback done;
     std::string key;             // cache key; empty without a cache
     std::string image_uri;       // data:image/jpeg;base64,...
+    std::vector<std::string> example_uris;  // one per request.examples (bounded in admit())
     json schema;                 // parsed prompt.response_schema (null if none)
     std::vector<std::string> contents;
     std::int64_t prompt_tokens = 0;
@@ -159,6 +160,18 @@ void curl_global_once() {
 
 }  // namespace
 
+std::size_t examples_within_bounds(const std::vector<ChatExample>& examples) {
+    std::size_t kept = 0;
+    std::size_t image_bytes = 0;
+    for (const auto& example : examples) {
+        if (kept >= kMaxFewShotExamples) break;
+        if (example.image_jpeg.size() > kMaxFewShotImageBytes - image_bytes) break;
+        image_bytes += example.image_jpeg.size();
+        ++kept;
+    }
+    return kept;
+}
+
 std::string cache_key(const VllmSettings& settings, const ChatRequest& request) {
     // Length-prefixed fields: no two different tuples can produce the same canonical string.
     std::string canonical = "seke-vllm-cache-v1\n";
@@ -182,6 +195,18 @@ std::string cache_key(const VllmSettings& settings, const ChatRequest& request) 
     field("temperature", temperature);
     field("n", std::to_string(request.n));
     field("ordinal", std::to_string(request.ordinal));
+    // Only when there are examples: keys of requests without any stay what they always were.
+    // The image bytes are keyed by their hash, the turns by their full text.
+    const std::size_t examples = examples_within_bounds(request.examples);
+    if (examples > 0) {
+        field("examples", std::to_string(examples));
+        for (std::size_t i = 0; i < examples; ++i) {
+            const auto& example = request.examples[i];
+            field("example_image_hash", example.image_hash);
+            field("example_user", example.user);
+            field("example_assistant", example.assistant);
+        }
+    }
     return sha256_hex(canonical);
 }
 
@@ -206,6 +231,7 @@ struct VllmClient::Impl {
     std::unordered_map<CURL*, Transfer*> active;
     Format sticky_format = Format::json_schema;
     bool fan_out = false;  // provider ignores `n`: ask n separate requests
+    bool logged_dropped_examples = false;  // said once: an over-long example set is a caller's bug
     std::mt19937_64 rng{std::random_device{}()};
     std::string url;
 
@@ -311,6 +337,18 @@ struct VllmClient::Impl {
     void admit(const std::shared_ptr<Job>& job) {
         auto& request = job->request;
         request.n = std::max(1, request.n);
+        // The bounds hold here, before the cache key, so what is keyed is what is sent.
+        const std::size_t examples = examples_within_bounds(request.examples);
+        if (examples < request.examples.size()) {
+            if (!logged_dropped_examples) {
+                logged_dropped_examples = true;
+                log("a request had " + std::to_string(request.examples.size()) +
+                    " few-shot examples; sending the first " + std::to_string(examples) + " (at most " +
+                    std::to_string(kMaxFewShotExamples) + " and " + std::to_string(kMaxFewShotImageBytes) +
+                    " image bytes per request)");
+            }
+            request.examples.resize(examples);
+        }
         if (cache) {
             job->key = cache_key(settings, request);
             std::optional<std::string> hit;
@@ -345,6 +383,8 @@ struct VllmClient::Impl {
         }
         if (!settings.use_json_schema && sticky_format == Format::json_schema) sticky_format = Format::json_object;
         job->image_uri = "data:image/jpeg;base64," + base64_encode(request.image_jpeg);
+        for (const auto& example : request.examples)
+            job->example_uris.push_back("data:image/jpeg;base64," + base64_encode(example.image_jpeg));
         job->remainder_budget = std::max(0, settings.max_retries);
         if (request.n > 1 && (fan_out || !settings.use_n)) {
             for (int i = 0; i < request.n; ++i) enqueue(job, 1);
@@ -355,12 +395,21 @@ struct VllmClient::Impl {
 
     std::string build_body(const Transfer& t) const {
         const auto& request = t.job->request;
-        json user_content = json::array();
-        user_content.push_back({{"type", "text"}, {"text", request.prompt.user}});
-        user_content.push_back({{"type", "image_url"}, {"image_url", {{"url", t.job->image_uri}}}});
+        auto user_turn = [](const std::string& text, const std::string& image_uri) {
+            json content = json::array();
+            content.push_back({{"type", "text"}, {"text", text}});
+            content.push_back({{"type", "image_url"}, {"image_url", {{"url", image_uri}}}});
+            return json{{"role", "user"}, {"content", std::move(content)}};
+        };
+        // system, then each example as a question and its answer, then the real question.
+        json messages = json::array({{{"role", "system"}, {"content", request.prompt.system}}});
+        for (std::size_t i = 0; i < request.examples.size(); ++i) {
+            messages.push_back(user_turn(request.examples[i].user, t.job->example_uris[i]));
+            messages.push_back({{"role", "assistant"}, {"content", request.examples[i].assistant}});
+        }
+        messages.push_back(user_turn(request.prompt.user, t.job->image_uri));
         json body = {{"model", settings.model},
-                     {"messages", json::array({{{"role", "system"}, {"content", request.prompt.system}},
-                                               {{"role", "user"}, {"content", std::move(user_content)}}})},
+                     {"messages", std::move(messages)},
                      {"temperature", request.temperature},
                      {"max_tokens", settings.max_tokens}};
         if (t.n > 1) body["n"] = t.n;

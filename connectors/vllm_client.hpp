@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "verify/errors.hpp"
+#include "verify/few_shot.hpp"
 #include "verify/prompt.hpp"
 
 namespace seke {
@@ -44,6 +45,15 @@ class ResponseCache {
     virtual void put(const std::string& key, const std::string& value) = 0;
 };
 
+// A few-shot example as two turns before the question: a user turn (text + image) and the
+// assistant's answer.
+struct ChatExample {
+    std::string image_jpeg;  // raw JPEG bytes of the example face
+    std::string image_hash;  // hex digest of image_jpeg, for the cache key
+    std::string user;        // the question about the example
+    std::string assistant;   // its answer
+};
+
 struct ChatRequest {
     Prompt prompt;
     std::string image_jpeg;   // raw JPEG bytes of the face crop (base64-encoded by the client)
@@ -51,7 +61,13 @@ struct ChatRequest {
     int ordinal = 0;          // request ordinal within the face (in the cache key)
     int n = 1;
     double temperature = 0;
+    // Sent in order after the system message. Only the longest prefix within
+    // kMaxFewShotExamples and kMaxFewShotImageBytes is sent (and keyed); the rest is dropped.
+    std::vector<ChatExample> examples;
 };
+
+// How many of `examples`, from the front, fit the few-shot bounds.
+std::size_t examples_within_bounds(const std::vector<ChatExample>& examples);
 
 struct ChatResult {
     std::vector<std::string> contents;  // one per choice received (may be < n on failure)

@@ -20,6 +20,9 @@ int run_export_command(const std::vector<std::string>& args);
 int run_config_command(const std::vector<std::string>& args);
 int run_serve_command(const std::vector<std::string>& args);
 int run_label_config_command(const std::vector<std::string>& args);
+int run_fit_command(const std::vector<std::string>& args);
+int run_cvat_command(const std::vector<std::string>& args);
+int run_feab_command(const std::vector<std::string>& args);
 
 struct Config;
 

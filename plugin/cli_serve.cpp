@@ -8,10 +8,14 @@
 #include "connectors/label_studio.hpp"
 #include "plugin/cli.hpp"
 #include "plugin/config.hpp"
+#include "plugin/cvat/nuclio.hpp"
+#include "plugin/cvat/webhook.hpp"
+#include "plugin/dashboard.hpp"
 #include "plugin/engine_service.hpp"
 #include "plugin/knowledge_json.hpp"
 #include "plugin/label_run.hpp"
 #include "plugin/label_studio/backend.hpp"
+#include "plugin/learning.hpp"
 #include "plugin/server/http_server.hpp"
 #include "plugin/server/log.hpp"
 #include "plugin/store.hpp"
@@ -37,12 +41,16 @@ int run_serve_command(const std::vector<std::string>& args) {
     auto setup = load_model_setup(config);
     if (!setup) return report_error(setup.error(), kExitUsage);
     const Knowledge& knowledge = setup->knowledge;
-    const std::string& model_version = setup->model_version;
+    const std::string& base_version = setup->model_version;
     auto store = Store::open(config.run.db_path);
     if (!store) return report_error(store.error(), kExitFatal);
     StoreResponseCache cache(**store);
     VllmClient client(config.vllm, &cache);
     EngineService engine(knowledge, config.engine, client);
+    // The last fit of this model setup, if any: its version, calibration and examples.
+    auto learned = LearnedState::load(**store, base_version);
+    if (!learned) return report_error(learned.error(), kExitFatal);
+    engine.set_examples((*learned)->current()->exemplars);
     FacePreparer preparer(config.face, config.image);
     std::stringstream hosts(config.serve.media_host_allowlist);
     for (std::string host; std::getline(hosts, host, ',');)
@@ -50,9 +58,17 @@ int run_serve_command(const std::vector<std::string>& args) {
     LabelStudioClient media(config.label_studio, config.image);
     auto metrics = std::make_shared<server::MetricsRegistry>();
 
-    label_studio::Backend backend({config, knowledge, **store, engine, media, preparer, *metrics, model_version, &client.stats()});
+    auto function_spec = cvat::make_function_spec(config.cvat, knowledge);
+    if (!function_spec) return report_error(function_spec.error(), kExitUsage);
+
+    label_studio::Backend backend({config, knowledge, **store, engine, media, preparer, *metrics, **learned, &client.stats()});
+    cvat::NuclioFunction cvat_function({config, knowledge, **store, engine, preparer, *metrics, *function_spec, **learned});
     server::Router router;
     backend.add_routes(router);
+    cvat_function.add_routes(router);
+    cvat::CvatWebhook cvat_webhook(config.cvat, knowledge, **store);  // its signature check is its auth
+    cvat_webhook.add_routes(router);
+    add_dashboard_routes(router, {config, **store, **learned});
 
     server::ServerOptions options;
     options.host = config.serve.host;
@@ -63,15 +79,18 @@ int run_serve_command(const std::vector<std::string>& args) {
     server::HttpServer http(options, std::move(router), metrics);
     auto port = http.start();
     if (!port) return report_error(port.error(), kExitFatal);
+    cvat_function.set_listening_port(*port);
     server::logger().log(server::LogLevel::info, "serve", "listening",
                          {{"url", "http://" + options.host + ":" + std::to_string(*port) + options.url_prefix},
                           {"port", *port},
                           {"db", std::filesystem::absolute(config.run.db_path).string()},
-                          {"model_version", model_version},
+                          {"model_version", (*learned)->current()->model_version},
                           {"model", config.vllm.model},
                           {"basic_auth", !config.serve.basic_auth_user.empty()}});
     server::run_until_signal(http, std::chrono::seconds(10));
     backend.shutdown(std::chrono::seconds(10));
+    cvat_function.shutdown(std::chrono::seconds(10));
+    cvat_webhook.shutdown();
     server::logger().log(server::LogLevel::info, "serve", "stopped", nlohmann::json::object());
     return kExitOk;
 }

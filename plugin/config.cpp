@@ -247,6 +247,9 @@ const std::vector<Binding>& bindings() {
             "Haar cascade file; empty = Debian's opencv-data frontal face cascade"), FIELD(face.cascade_path)));
         b.push_back(integer_option<int>(opt("face.detect_size", "--face-detect-size", "SEKE_FACE_DETECT_SIZE", T::integer,
             "longest side of the gray copy faces are searched in; larger finds smaller faces, slower"), FIELD(face.detect_longest_side), 96, 4096));
+        b.push_back(integer_option<int>(opt("face.thumbnail_side", "--thumbnail-side", "SEKE_THUMBNAIL_SIDE", T::integer,
+            "longest side of the small JPEG kept per face (review screens, few-shot examples); 0 = none"),
+            FIELD(face.thumbnail_side), 0, 512));
         b.push_back(number_option(opt("face.detect_scale_step", "--face-detect-step", "SEKE_FACE_DETECT_STEP", T::number,
             "step between detector scales; larger is faster and may miss faces"), FIELD(face.detect_scale_step), 1.01, 2.0));
         // image limits
@@ -316,6 +319,59 @@ const std::vector<Binding>& bindings() {
         b.push_back(bool_option(opt("label_studio.allow_private_hosts", "--allow-private-hosts", "SEKE_ALLOW_PRIVATE_HOSTS", T::boolean,
             "allow media URLs on private and loopback addresses (link-local and metadata are always refused)"),
             FIELD(label_studio.allow_private_hosts)));
+        // fit: learning from reviews
+        b.push_back(choice_option<CalibrationMethod>(opt("fit.method", "--fit-method", "SEKE_FIT_METHOD", T::choice,
+            "how uncertainty is calibrated into a probability of error, per level"), FIELD(fit.method),
+            {{"isotonic", CalibrationMethod::isotonic}, {"platt", CalibrationMethod::platt}}));
+        b.push_back(integer_option<std::size_t>(opt("fit.min_reviews", "--fit-min-reviews", "SEKE_FIT_MIN_REVIEWS", T::integer,
+            "reviews of a level needed before its calibration is trusted"), FIELD(fit.min_reviews), 1, 1'000'000));
+        b.push_back(integer_option<std::size_t>(opt("fit.max_exemplars", "--fit-max-exemplars", "SEKE_FIT_MAX_EXEMPLARS", T::integer,
+            "reviewed faces shown to the model as few-shot examples; 0 = none"), FIELD(fit.max_exemplars), 0, 8));
+        b.push_back(integer_option<std::size_t>(opt("fit.max_exemplar_bytes", "--fit-max-exemplar-bytes", "SEKE_FIT_MAX_EXEMPLAR_BYTES", T::integer,
+            "largest thumbnail JPEG used as an example, in bytes"), FIELD(fit.max_exemplar_bytes), 1024, 262144));
+        // cvat: the REST API seke writes to and reads reviews from, and the function CVAT lists
+        b.push_back(string_option(opt("cvat.url", "--cvat-url", "CVAT_URL", T::string,
+            "CVAT base URL, e.g. http://localhost:8080 (REST worker and review sync)"), FIELD(cvat.url)));
+        b.push_back(string_option(opt("cvat.access_token", "--cvat-access-token", "CVAT_ACCESS_TOKEN", T::secret,
+            "CVAT personal access token (Authorization: Bearer); never logged"), FIELD(cvat.access_token)));
+        b.push_back(string_option(opt("cvat.legacy_token", "--cvat-token", "CVAT_TOKEN", T::secret,
+            "legacy CVAT token from /api/auth/login (Authorization: Token); never logged"), FIELD(cvat.legacy_token)));
+        b.push_back(string_option(opt("cvat.username", "--cvat-username", "CVAT_USERNAME", T::string,
+            "CVAT user for basic auth, used when no token is set"), FIELD(cvat.username)));
+        b.push_back(string_option(opt("cvat.password", "--cvat-password", "CVAT_PASSWORD", T::secret,
+            "CVAT password for basic auth; never logged"), FIELD(cvat.password)));
+        b.push_back(string_option(opt("cvat.organization", "--cvat-org", "CVAT_ORG", T::string,
+            "CVAT organization slug, sent as X-Organization"), FIELD(cvat.organization)));
+        b.push_back(bool_option(opt("cvat.verify_ssl", "--cvat-verify-ssl", "CVAT_VERIFY_SSL", T::boolean,
+            "verify CVAT's TLS certificate"), FIELD(cvat.verify_ssl)));
+        b.push_back(integer_option<int>(opt("cvat.timeout_s", "--cvat-timeout", "CVAT_TIMEOUT", T::integer,
+            "seconds allowed for one CVAT REST call"), FIELD(cvat.timeout_s), 1, 3600));
+        b.push_back(string_option(opt("cvat.webhook_secret", "--cvat-webhook-secret", "CVAT_WEBHOOK_SECRET", T::secret,
+            "secret of the CVAT webhook; POST /cvat/webhook checks X-Signature-256 with it"), FIELD(cvat.webhook_secret)));
+        b.push_back(string_option(opt("cvat.function_name", "--cvat-function-name", "SEKE_CVAT_FUNCTION", T::string,
+            "function id CVAT sees (metadata.name; letters, digits, _ . -)"), FIELD(cvat.function_name)));
+        b.push_back(string_option(opt("cvat.display_name", "--cvat-display-name", "SEKE_CVAT_DISPLAY_NAME", T::string,
+            "name shown under Models in CVAT"), FIELD(cvat.display_name)));
+        b.push_back(string_option(opt("cvat.face_label", "--cvat-face-label", "SEKE_CVAT_FACE_LABEL", T::string,
+            "rectangle label of a face; the task needs a label of this name"), FIELD(cvat.face_label)));
+        b.push_back(string_option(opt("cvat.frame_tag_label", "--cvat-frame-tag", "SEKE_CVAT_FRAME_TAG", T::string,
+            "tag label for a frame-level expression and face count; empty = no tag"), FIELD(cvat.frame_tag_label)));
+        b.push_back(string_option(opt("cvat.expression_values", "--cvat-expression-values", "SEKE_CVAT_EXPRESSION_VALUES", T::string,
+            "the task's expression select values, comma list, byte-identical; empty = the knowledge file's classes"),
+            FIELD(cvat.expression_values)));
+        b.push_back(integer_option<int>(opt("cvat.va_scale", "--cvat-va-scale", "SEKE_CVAT_VA_SCALE", T::integer,
+            "valence/arousal v is written as the integer round(v*scale)+scale (CVAT numbers are digits only)"),
+            FIELD(cvat.va_scale), 1, 10000));
+        b.push_back(string_option(opt("cvat.confidence_attribute", "--cvat-confidence-attribute", "SEKE_CVAT_CONFIDENCE_ATTRIBUTE", T::string,
+            "number attribute (0..100) carrying seke's confidence; empty = not sent"), FIELD(cvat.confidence_attribute)));
+        b.push_back(string_option(opt("cvat.model_attribute", "--cvat-model-attribute", "SEKE_CVAT_MODEL_ATTRIBUTE", T::string,
+            "text attribute carrying the model_version; empty = not sent"), FIELD(cvat.model_attribute)));
+        b.push_back(number_option(opt("cvat.default_threshold", "--cvat-threshold", "SEKE_CVAT_THRESHOLD", T::number,
+            "least confidence (1 - overall uncertainty) of a face sent to CVAT when CVAT sends no threshold"),
+            FIELD(cvat.default_threshold), 0.0, 1.0));
+        b.push_back(integer_option<int>(opt("cvat.http_port", "--cvat-http-port", "SEKE_CVAT_HTTP_PORT", T::integer,
+            "status.httpPort reported to CVAT (its direct invocation mode); 0 = seke's own port"),
+            FIELD(cvat.http_port), 0, 65535));
         return b;
     }();
     return table;

@@ -5,9 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "connectors/cvat_settings.hpp"
 #include "connectors/image.hpp"
 #include "connectors/label_studio.hpp"
 #include "connectors/vllm_client.hpp"
+#include "plugin/calibration.hpp"
 #include "verify/engine_config.hpp"
 #include "verify/errors.hpp"
 
@@ -40,6 +42,14 @@ struct ServeSettings {
     std::string media_host_allowlist;     // comma list of hosts (or *.domain) media may come from
 };
 
+// `fit`: learning from reviews (calibration and few-shot exemplars).
+struct FitSettings {
+    CalibrationMethod method = CalibrationMethod::isotonic;
+    std::size_t min_reviews = 30;       // per level: fewer examples leave that level uncalibrated
+    std::size_t max_exemplars = 6;      // few-shot examples kept (each a thumbnail-sized JPEG)
+    std::size_t max_exemplar_bytes = 32 * 1024;  // an exemplar whose thumbnail is larger is skipped
+};
+
 struct Config {
     VllmSettings vllm;
     EngineConfig engine;
@@ -48,6 +58,8 @@ struct Config {
     RunSettings run;
     ServeSettings serve;
     LabelStudioSettings label_studio;
+    CvatSettings cvat;
+    FitSettings fit;
 };
 
 enum class OptionType { string, secret, integer, number, boolean, choice };

@@ -15,6 +15,7 @@ struct Submitted {
     std::uint64_t id = 0;
     FaceJob job;
     EngineService::Done done;
+    std::shared_ptr<const FewShotExamples> examples;  // the set current when it was submitted
 };
 struct Answered {
     std::uint64_t id = 0;
@@ -26,6 +27,7 @@ using Event = std::variant<Submitted, Answered, CancelAll, Shutdown>;
 
 struct Running {
     FaceJob job;
+    std::shared_ptr<const FewShotExamples> examples;  // the labeler's example turns index into it
     FaceLabeler labeler;
     EngineService::Done done;
     bool waiting = false;    // a model request is in flight
@@ -52,6 +54,7 @@ struct EngineService::Impl {
     std::deque<Event> events;
     std::atomic<std::uint64_t> next_id{1};
     std::atomic<std::size_t> running_count{0};
+    std::shared_ptr<const FewShotExamples> examples;  // guarded by `mutex`
 
     // Owned by the service thread only.
     std::unordered_map<std::uint64_t, Running> running;
@@ -92,6 +95,13 @@ struct EngineService::Impl {
             chat.ordinal = request->ordinal;
             chat.n = request->n;
             chat.temperature = request->temperature;
+            // The labeler names each example's image; the bytes come from the set it was given.
+            for (auto& turn : request->examples) {
+                if (!face.examples || turn.example >= face.examples->size()) continue;
+                const FewShotExample& example = (*face.examples)[turn.example];
+                chat.examples.push_back(ChatExample{example.image_jpeg, std::move(turn.image_hash),
+                                                    std::move(turn.user), std::move(turn.assistant)});
+            }
             face.waiting = true;
             ++requests_in_flight;
             client.submit(std::move(chat), [this, id](ChatResult result) { push(Answered{id, std::move(result)}); });
@@ -106,9 +116,11 @@ struct EngineService::Impl {
                 submitted->done(cancelled_result());
                 return;
             }
-            FaceLabeler labeler(knowledge, config, submitted->job.known, submitted->job.known_provenance);
+            FaceLabeler labeler(knowledge, config, submitted->job.known, submitted->job.known_provenance,
+                                submitted->examples);
             auto [it, inserted] = running.emplace(
-                submitted->id, Running{std::move(submitted->job), std::move(labeler), std::move(submitted->done)});
+                submitted->id, Running{std::move(submitted->job), std::move(submitted->examples),
+                                       std::move(labeler), std::move(submitted->done)});
             running_count.store(running.size());
             advance(it->first, it->second.labeler.start());
             return;
@@ -197,7 +209,19 @@ EngineService::~EngineService() {
 }
 
 void EngineService::submit(FaceJob job, Done done) {
-    impl_->push(Submitted{impl_->next_id.fetch_add(1), std::move(job), std::move(done)});
+    // The set is taken now, not when the service thread gets to the face: a set_examples()
+    // after this call must not change what this face is shown.
+    std::shared_ptr<const FewShotExamples> examples;
+    {
+        std::lock_guard lock(impl_->mutex);
+        examples = impl_->examples;
+    }
+    impl_->push(Submitted{impl_->next_id.fetch_add(1), std::move(job), std::move(done), std::move(examples)});
+}
+
+void EngineService::set_examples(std::shared_ptr<const FewShotExamples> examples) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->examples = std::move(examples);
 }
 
 void EngineService::cancel_all() { impl_->push(CancelAll{}); }

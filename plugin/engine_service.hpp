@@ -9,6 +9,7 @@
 #include "connectors/vllm_client.hpp"
 #include "verify/engine_config.hpp"
 #include "verify/face_labeler.hpp"
+#include "verify/few_shot.hpp"
 #include "verify/knowledge.hpp"
 
 namespace seke {
@@ -33,6 +34,9 @@ class EngineService {
 
     // Thread-safe. `done` runs exactly once, on the service's thread; keep it short.
     void submit(FaceJob job, Done done);
+    // Thread-safe. Faces submitted after the call show `examples` (null: none) as few-shot turns
+    // before each sample request; faces submitted before keep the set they started with.
+    void set_examples(std::shared_ptr<const FewShotExamples> examples);
     // Stops sending: every face still running finishes at once with errc::cancelled.
     void cancel_all();
     [[nodiscard]] std::size_t active() const;

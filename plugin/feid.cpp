@@ -121,6 +121,7 @@ ordered_json feid_record(const Knowledge& knowledge, const FeidInput& input) {
                       {"prompt_tokens", r.cost.prompt_tokens},
                       {"completion_tokens", r.cost.completion_tokens}};
     record["flags"] = input.whole_image_fallback ? ordered_json::array({"no_face_detected"}) : ordered_json::array();
+    if (!input.phash.empty()) record["phash"] = input.phash;
     record["conversations"] = conversations(knowledge, input.id, r.labels, r.descriptions);
     return record;
 }
@@ -231,6 +232,7 @@ FaceRow face_row(const Knowledge& knowledge, const FeidInput& input, const std::
     row.overall = input.result->uncertainty.overall;
     row.record_json = feid_record(knowledge, input).dump();
     row.trace_json = trace_json(input.result->trace).dump();
+    row.thumbnail_jpeg = input.thumbnail_jpeg;
     return row;
 }
 

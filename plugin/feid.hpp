@@ -20,6 +20,8 @@ struct FeidInput {
     const FaceResult* result = nullptr;
     std::string model_version;
     std::string status = "auto";
+    std::string phash;            // the crop's perceptual hash, kept in the record (near-duplicate checks)
+    std::string thumbnail_jpeg;   // stored beside the record for review screens and few-shot examples
 };
 
 // The FEID record of docs/architecture.md, conversations included.

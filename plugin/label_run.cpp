@@ -218,7 +218,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
             }
             ++state.faces;
             FeidInput input{id, jobs[job].image, slot.crop.box, slot.crop.whole_image_fallback, &result,
-                            model_version_, "auto"};
+                            model_version_, "auto", slot.crop.phash, slot.crop.thumbnail_jpeg};
             outcome.faces.push_back(face_row(knowledge_, input, jobs[job].id, i));
         }
         // An item is done only when every face got labels; a failed one is retried next run,

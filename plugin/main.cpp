@@ -14,6 +14,13 @@ usage:
   seke export --db FILE --format feid-jsonl|llava|sharegpt --out FILE [--status auto,accepted,corrected]
   seke serve  [--host H] [--port P] [--db FILE] [options]   Label Studio ML backend (default 127.0.0.1:9090)
   seke label-config [--per-face|--whole-image]   print the recommended Label Studio labeling config
+  seke fit    --db FILE [--fit-method isotonic|platt] [--fit-min-reviews N]   learn from reviews: calibration, few-shot examples
+  seke cvat spec [--yaml|--labels]               print CVAT's function.yaml and project label definitions
+  seke cvat annotate --url URL --task N [--job N] [--jobs K]   label a CVAT task and write shapes over REST
+  seke cvat sync --job N [--url URL]             read a reviewed CVAT job back into the FEID records
+  seke feab score --truth FILE.jsonl --pred FILE.jsonl|--db FILE [--out DIR]   score predictions (FEAB)
+  seke feab run --truth FILE.jsonl --images DIR [--mode greedy|single|uamc] [--out DIR] [options]
+                            ask the model the three tasks on a benchmark and score it
   seke config [options]     print the effective configuration (JSON, secrets blanked)
   seke config --markdown    print the table of every option
   seke version
@@ -39,6 +46,9 @@ int main(int argc, char** argv) {
         if (command == "config") return seke::run_config_command(args);
         if (command == "serve") return seke::run_serve_command(args);
         if (command == "label-config") return seke::run_label_config_command(args);
+        if (command == "fit") return seke::run_fit_command(args);
+        if (command == "cvat") return seke::run_cvat_command(args);
+        if (command == "feab") return seke::run_feab_command(args);
         if (command == "version" || command == "--version") {
             std::printf("seke %s\n", SEKE_VERSION);
             return seke::kExitOk;

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -23,6 +24,7 @@ CREATE TABLE IF NOT EXISTS items (
   height INTEGER NOT NULL DEFAULT 0,
   updated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS items_status ON items(status);
+CREATE INDEX IF NOT EXISTS items_content ON items(content_hash);
 CREATE TABLE IF NOT EXISTS faces (
   id TEXT PRIMARY KEY,
   item_id TEXT NOT NULL REFERENCES items(id),
@@ -61,10 +63,39 @@ CREATE TABLE IF NOT EXISTS events (
   action TEXT NOT NULL,
   body TEXT NOT NULL,
   received_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS face_thumbnails (
+  face_id TEXT PRIMARY KEY,
+  jpeg BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS response_cache (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL,
   created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cvat_shapes (
+  cvat_url TEXT NOT NULL,
+  task_id INTEGER NOT NULL,
+  job_id INTEGER NOT NULL,
+  frame INTEGER NOT NULL,
+  shape_id INTEGER NOT NULL,
+  face_id TEXT NOT NULL,
+  item_id TEXT NOT NULL,
+  shape TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (cvat_url, shape_id));
+CREATE INDEX IF NOT EXISTS cvat_shapes_frame ON cvat_shapes(cvat_url, task_id, frame);
+CREATE TABLE IF NOT EXISTS cvat_job_syncs (
+  cvat_url TEXT NOT NULL,
+  job_id INTEGER NOT NULL,
+  task_id INTEGER NOT NULL,
+  annotations_version INTEGER NOT NULL,
+  summary TEXT NOT NULL,
+  synced_at TEXT NOT NULL,
+  PRIMARY KEY (cvat_url, job_id));
 )sql";
 
 std::string now_utc() {
@@ -93,6 +124,10 @@ class Statement {
     [[nodiscard]] bool ok() const { return stmt_ != nullptr; }
     Statement& bind(int index, const std::string& text) {
         sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Statement& bind_blob(int index, const std::string& bytes) {
+        sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
         return *this;
     }
     Statement& bind(int index, std::int64_t value) {
@@ -257,7 +292,9 @@ Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes) {
     Statement prediction(db_,
                          "INSERT INTO predictions(face_id, model_version, record, trace, created_at) "
                          "VALUES(?,?,?,?,?)");
-    if (!item.ok() || !face.ok() || !prediction.ok()) return fail("cannot prepare writes");
+    Statement thumbnail(db_, "INSERT INTO face_thumbnails(face_id, jpeg) VALUES(?,?) "
+                             "ON CONFLICT(face_id) DO UPDATE SET jpeg=excluded.jpeg");
+    if (!item.ok() || !face.ok() || !prediction.ok() || !thumbnail.ok()) return fail("cannot prepare writes");
     for (const auto& outcome : outcomes) {
         const ItemRow& row = outcome.item;
         item.bind(1, row.id).bind(2, row.image).bind(3, row.known_json.empty() ? "{}" : row.known_json)
@@ -274,6 +311,10 @@ Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes) {
                 .bind(5, now);
             if (prediction.step() != SQLITE_DONE) return fail("cannot write prediction " + f.id);
             prediction.reset();
+            if (f.thumbnail_jpeg.empty()) continue;
+            thumbnail.bind(1, f.id).bind_blob(2, f.thumbnail_jpeg);
+            if (thumbnail.step() != SQLITE_DONE) return fail("cannot write thumbnail " + f.id);
+            thumbnail.reset();
         }
     }
     if (!exec(db_, "COMMIT")) return fail("cannot commit");
@@ -289,6 +330,22 @@ Result<std::optional<ItemRow>> Store::item(const std::string& id) {
     if (rc == SQLITE_ROW) return std::optional<ItemRow>(read_item(s));
     if (rc == SQLITE_DONE) return std::optional<ItemRow>();
     return db_error(db_, "cannot read item " + id);
+}
+
+Result<std::optional<ItemRow>> Store::done_item_with_content(const std::string& content_hash,
+                                                             const std::string& model_version) {
+    std::lock_guard lock(db_mutex_);
+    // Done, and every face labeled by this model version: what an earlier path already paid for.
+    Statement s(db_, "SELECT id, image, known, status, error, content_hash, width, height FROM items i "
+                     "WHERE content_hash=? AND status='done' AND EXISTS (SELECT 1 FROM faces f WHERE f.item_id=i.id) "
+                     "AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.item_id=i.id AND f.model_version<>?) "
+                     "ORDER BY updated_at DESC LIMIT 1");
+    if (!s.ok()) return db_error(db_, "cannot look up content");
+    s.bind(1, content_hash).bind(2, model_version);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return std::optional<ItemRow>(read_item(s));
+    if (rc == SQLITE_DONE) return std::optional<ItemRow>();
+    return db_error(db_, "cannot look up content " + content_hash);
 }
 
 Result<std::vector<ItemRow>> Store::items_with_status(ItemStatus status) {
@@ -405,6 +462,107 @@ Result<bool> Store::save_review(const std::string& face_id, const std::string& s
     return true;
 }
 
+Result<std::string> Store::thumbnail(const std::string& face_id) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "SELECT jpeg FROM face_thumbnails WHERE face_id=?");
+    if (!s.ok()) return db_error(db_, "cannot read thumbnail");
+    s.bind(1, face_id);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return s.text(0);
+    if (rc == SQLITE_DONE) return std::string{};
+    return db_error(db_, "cannot read thumbnail of " + face_id);
+}
+
+Result<bool> Store::save_document(const std::string& kind, const std::string& key, const std::string& body) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "INSERT INTO documents(kind, key, body, created_at) VALUES(?,?,?,?) "
+                     "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body, created_at=excluded.created_at");
+    if (!s.ok()) return db_error(db_, "cannot write document");
+    s.bind(1, kind).bind(2, key).bind(3, body).bind(4, now_utc());
+    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write " + kind + " " + key);
+    return true;
+}
+
+Result<std::optional<DocumentRow>> Store::document(const std::string& kind, const std::string& key) {
+    std::lock_guard lock(db_mutex_);
+    // An empty key asks for the newest document of the kind.
+    Statement s(db_, key.empty() ? "SELECT kind, key, body, created_at FROM documents WHERE kind=? "
+                                   "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                                 : "SELECT kind, key, body, created_at FROM documents WHERE kind=? AND key=?");
+    if (!s.ok()) return db_error(db_, "cannot read document");
+    s.bind(1, kind);
+    if (!key.empty()) s.bind(2, key);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return std::optional<DocumentRow>(DocumentRow{s.text(0), s.text(1), s.text(2), s.text(3)});
+    if (rc == SQLITE_DONE) return std::optional<DocumentRow>();
+    return db_error(db_, "cannot read " + kind + " " + key);
+}
+
+Result<FaceStats> Store::face_stats(int bins) {
+    std::lock_guard lock(db_mutex_);
+    FaceStats stats;
+    bins = std::clamp(bins, 1, 1000);
+    stats.overall_histogram.assign(static_cast<std::size_t>(bins), 0);
+    Statement by_status(db_, "SELECT status, count(*) FROM faces GROUP BY status");
+    Statement cost(db_, "SELECT coalesce(sum(json_extract(record, '$.cost.requests')), 0), "
+                        "coalesce(sum(json_extract(record, '$.cost.cached_requests')), 0), "
+                        "coalesce(sum(json_extract(record, '$.cost.samples')), 0), "
+                        "coalesce(sum(json_extract(record, '$.cost.prompt_tokens')), 0), "
+                        "coalesce(sum(json_extract(record, '$.cost.completion_tokens')), 0) FROM faces");
+    Statement histogram(db_, "SELECT min(CAST(overall * ? AS INTEGER), ? - 1), count(*) FROM faces GROUP BY 1");
+    if (!by_status.ok() || !cost.ok() || !histogram.ok()) return db_error(db_, "cannot summarise faces");
+    int rc;
+    while ((rc = by_status.step()) == SQLITE_ROW) stats.by_status[by_status.text(0)] = by_status.integer(1);
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot count faces");
+    if (cost.step() != SQLITE_ROW) return db_error(db_, "cannot sum costs");
+    stats.requests = cost.integer(0);
+    stats.cached_requests = cost.integer(1);
+    stats.samples = cost.integer(2);
+    stats.prompt_tokens = cost.integer(3);
+    stats.completion_tokens = cost.integer(4);
+    histogram.bind(1, std::int64_t{bins}).bind(2, std::int64_t{bins});
+    while ((rc = histogram.step()) == SQLITE_ROW) {
+        auto bin = std::clamp<std::int64_t>(histogram.integer(0), 0, bins - 1);
+        stats.overall_histogram[static_cast<std::size_t>(bin)] += histogram.integer(1);
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot bin uncertainty");
+    return stats;
+}
+
+Result<std::vector<QueueCandidate>> Store::queue_candidates(const std::string& item_prefix) {
+    std::lock_guard lock(db_mutex_);
+    // json_extract reads the few numbers ranking needs without parsing whole records in C++.
+    Statement s(db_, "SELECT id, item_id, overall, "
+                     "coalesce(json_extract(record, '$.uncertainty.expression'), 0), "
+                     "coalesce(json_extract(record, '$.uncertainty.va'), 0), "
+                     "coalesce(json_extract(record, '$.uncertainty.au'), 0), "
+                     "coalesce(json_extract(record, '$.provenance.expression'), 'model'), "
+                     "coalesce(json_extract(record, '$.provenance.va'), 'model'), "
+                     "coalesce(json_extract(record, '$.provenance.au'), 'model'), "
+                     "coalesce(json_extract(record, '$.phash'), '') "
+                     "FROM faces WHERE status='auto' AND substr(item_id, 1, ?)=?");
+    if (!s.ok()) return db_error(db_, "cannot list the queue");
+    s.bind(1, static_cast<std::int64_t>(item_prefix.size())).bind(2, item_prefix);
+    std::vector<QueueCandidate> rows;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+        QueueCandidate c;
+        c.id = s.text(0);
+        c.item_id = s.text(1);
+        c.uncertainty.overall = s.real(2);
+        c.uncertainty.expression = s.real(3);
+        c.uncertainty.va = s.real(4);
+        c.uncertainty.au = s.real(5);
+        c.provenance.expression = parse_provenance(s.text(6)).value_or(Provenance::model);
+        c.provenance.va = parse_provenance(s.text(7)).value_or(Provenance::model);
+        c.provenance.au = parse_provenance(s.text(8)).value_or(Provenance::model);
+        c.phash = s.text(9);
+        rows.push_back(std::move(c));
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot list the queue");
+    return rows;
+}
+
 Result<std::vector<FaceRow>> Store::review_queue(const std::string& item_prefix, int limit) {
     std::lock_guard lock(db_mutex_);
     // substr() rather than LIKE: ids may hold % and _.
@@ -426,6 +584,129 @@ Result<long long> Store::save_event(const std::string& source, const std::string
     s.bind(1, source).bind(2, action).bind(3, body).bind(4, now_utc());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write event");
     return static_cast<long long>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<std::optional<FaceRow>> Store::face(const std::string& id) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, (std::string(kFaceColumns) + "WHERE id=?").c_str());
+    if (!s.ok()) return db_error(db_, "cannot read face");
+    s.bind(1, id);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return std::optional<FaceRow>(read_face(s));
+    if (rc == SQLITE_DONE) return std::optional<FaceRow>();
+    return db_error(db_, "cannot read face " + id);
+}
+
+Result<bool> Store::save_human_face(const ItemRow& row, const FaceRow& f) {
+    std::lock_guard lock(db_mutex_);
+    if (!exec(db_, "BEGIN IMMEDIATE")) return db_error(db_, "cannot begin a transaction");
+    auto fail = [&](const std::string& what) {
+        Error error = db_error(db_, what);
+        exec(db_, "ROLLBACK");
+        return error;
+    };
+    std::string now = now_utc();
+    Statement item(db_, "INSERT OR IGNORE INTO items(id, image, known, status, error, content_hash, width, height, "
+                        "updated_at) VALUES(?,?,?,?,?,?,?,?,?)");
+    Statement face(db_,
+                   "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
+                   "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
+                   "record=excluded.record, updated_at=excluded.updated_at");
+    if (!item.ok() || !face.ok()) return fail("cannot prepare writes");
+    item.bind(1, row.id).bind(2, row.image).bind(3, row.known_json.empty() ? "{}" : row.known_json)
+        .bind(4, std::string(item_status_name(row.status))).bind(5, row.error).bind(6, row.content_hash)
+        .bind(7, std::int64_t{row.width}).bind(8, std::int64_t{row.height}).bind(9, now);
+    if (item.step() != SQLITE_DONE) return fail("cannot write item " + row.id);
+    face.bind(1, f.id).bind(2, f.item_id).bind(3, std::int64_t{f.face_index}).bind(4, f.status)
+        .bind(5, f.model_version).bind(6, f.overall).bind(7, f.record_json).bind(8, now);
+    if (face.step() != SQLITE_DONE) return fail("cannot write face " + f.id);
+    if (!exec(db_, "COMMIT")) return fail("cannot commit");
+    return true;
+}
+
+Result<bool> Store::save_cvat_shapes(const std::vector<CvatShapeRow>& rows) {
+    if (rows.empty()) return true;
+    std::lock_guard lock(db_mutex_);
+    if (!exec(db_, "BEGIN IMMEDIATE")) return db_error(db_, "cannot begin a transaction");
+    Statement s(db_, "INSERT INTO cvat_shapes(cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, "
+                     "created_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(cvat_url, shape_id) DO NOTHING");
+    if (!s.ok()) {
+        Error error = db_error(db_, "cannot prepare the CVAT shape write");
+        exec(db_, "ROLLBACK");
+        return error;
+    }
+    std::string now = now_utc();
+    for (const auto& r : rows) {
+        s.bind(1, r.cvat_url).bind(2, std::int64_t{r.task_id}).bind(3, std::int64_t{r.job_id})
+            .bind(4, std::int64_t{r.frame}).bind(5, std::int64_t{r.shape_id}).bind(6, r.face_id).bind(7, r.item_id)
+            .bind(8, r.shape_json.empty() ? std::string("{}") : r.shape_json).bind(9, now);
+        if (s.step() != SQLITE_DONE) {
+            Error error = db_error(db_, "cannot record CVAT shape " + std::to_string(r.shape_id));
+            exec(db_, "ROLLBACK");
+            return error;
+        }
+        s.reset();
+    }
+    if (!exec(db_, "COMMIT")) {
+        Error error = db_error(db_, "cannot commit CVAT shapes");
+        exec(db_, "ROLLBACK");
+        return error;
+    }
+    return true;
+}
+
+Result<std::vector<CvatShapeRow>> Store::cvat_shapes(const std::string& cvat_url, long long task_id,
+                                                     long long first_frame, long long last_frame) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "SELECT cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, created_at "
+                     "FROM cvat_shapes WHERE cvat_url=? AND task_id=? AND frame BETWEEN ? AND ? "
+                     "ORDER BY frame, shape_id");
+    if (!s.ok()) return db_error(db_, "cannot list CVAT shapes");
+    s.bind(1, cvat_url).bind(2, std::int64_t{task_id}).bind(3, std::int64_t{first_frame}).bind(4, std::int64_t{last_frame});
+    std::vector<CvatShapeRow> rows;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+        rows.push_back(CvatShapeRow{s.text(0), s.integer(1), s.integer(2), s.integer(3), s.integer(4), s.text(5),
+                                    s.text(6), s.text(7), s.text(8)});
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot list CVAT shapes");
+    return rows;
+}
+
+Result<std::vector<long long>> Store::cvat_annotated_frames(const std::string& cvat_url, long long task_id) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "SELECT DISTINCT frame FROM cvat_shapes WHERE cvat_url=? AND task_id=? ORDER BY frame");
+    if (!s.ok()) return db_error(db_, "cannot list CVAT frames");
+    s.bind(1, cvat_url).bind(2, std::int64_t{task_id});
+    std::vector<long long> frames;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) frames.push_back(s.integer(0));
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot list CVAT frames");
+    return frames;
+}
+
+Result<bool> Store::save_cvat_job_sync(const CvatJobSyncRow& row) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "INSERT INTO cvat_job_syncs(cvat_url, job_id, task_id, annotations_version, summary, synced_at) "
+                     "VALUES(?,?,?,?,?,?) ON CONFLICT(cvat_url, job_id) DO UPDATE SET task_id=excluded.task_id, "
+                     "annotations_version=excluded.annotations_version, summary=excluded.summary, "
+                     "synced_at=excluded.synced_at");
+    if (!s.ok()) return db_error(db_, "cannot write CVAT sync");
+    s.bind(1, row.cvat_url).bind(2, std::int64_t{row.job_id}).bind(3, std::int64_t{row.task_id})
+        .bind(4, std::int64_t{row.annotations_version}).bind(5, row.summary_json).bind(6, now_utc());
+    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write CVAT sync of job " + std::to_string(row.job_id));
+    return true;
+}
+
+Result<std::optional<CvatJobSyncRow>> Store::cvat_job_sync(const std::string& cvat_url, long long job_id) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(db_, "SELECT task_id, annotations_version, summary, synced_at FROM cvat_job_syncs "
+                     "WHERE cvat_url=? AND job_id=?");
+    if (!s.ok()) return db_error(db_, "cannot read CVAT sync");
+    s.bind(1, cvat_url).bind(2, std::int64_t{job_id});
+    int rc = s.step();
+    if (rc == SQLITE_DONE) return std::optional<CvatJobSyncRow>();
+    if (rc != SQLITE_ROW) return db_error(db_, "cannot read CVAT sync");
+    return std::optional<CvatJobSyncRow>(CvatJobSyncRow{cvat_url, job_id, s.integer(0), s.integer(1), s.text(2), s.text(3)});
 }
 
 std::optional<std::string> Store::cache_get(const std::string& key) {

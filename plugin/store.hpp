@@ -4,6 +4,7 @@
 // labels behind a mutex, a second one for the cache so cache reads never wait on label commits).
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include "connectors/vllm_client.hpp"
 #include "verify/errors.hpp"
+#include "verify/labels.hpp"
 
 struct sqlite3;
 
@@ -39,6 +41,7 @@ struct FaceRow {
     double overall = 0;
     std::string record_json;  // the FEID record
     std::string trace_json;   // the SV-UAMC trace of the prediction
+    std::string thumbnail_jpeg;  // written when non-empty; read with Store::thumbnail
 };
 
 // What one finished item writes, in one transaction.
@@ -64,6 +67,53 @@ struct TaskPredictionRow {
     std::string error;            // reason when failed
 };
 
+// A shape seke created in CVAT and the FEID face it carries: how a review finds its face.
+struct CvatShapeRow {
+    std::string cvat_url;  // the CVAT base URL, without a trailing slash
+    long long task_id = -1;
+    long long job_id = -1;  // -1 when unknown
+    long long frame = 0;    // task-relative
+    long long shape_id = -1;
+    std::string face_id;
+    std::string item_id;
+    std::string shape_json;  // the shape as created (points, attributes): what a review is diffed against
+    std::string created_at;  // set by the store
+};
+
+// The last review sync of one CVAT job.
+struct CvatJobSyncRow {
+    std::string cvat_url;
+    long long job_id = -1;
+    long long task_id = -1;
+    long long annotations_version = 0;
+    std::string summary_json;
+    std::string synced_at;  // set by the store
+};
+
+// Faces at a glance: how many per status, what labeling them cost, how uncertain they were.
+struct FaceStats {
+    std::map<std::string, std::int64_t> by_status;  // auto, accepted, corrected, rejected, added...
+    std::int64_t requests = 0, cached_requests = 0, samples = 0, prompt_tokens = 0, completion_tokens = 0;
+    std::vector<std::int64_t> overall_histogram;      // `bins` equal bins of `overall` over [0, 1]
+};
+
+// A JSON document kept by kind and key: fits (calibration, exemplars), FEAB reports.
+struct DocumentRow {
+    std::string kind;
+    std::string key;
+    std::string body;
+    std::string created_at;
+};
+
+// What ranking an unreviewed face needs, read without its whole record.
+struct QueueCandidate {
+    std::string id;
+    std::string item_id;
+    Uncertainty uncertainty;
+    LevelProvenance provenance;
+    std::string phash;  // perceptual hash of the crop (hex), "" when unknown
+};
+
 struct StoreCounts {
     std::int64_t items = 0, done = 0, failed = 0, skipped = 0, faces = 0, cache_entries = 0;
 };
@@ -81,6 +131,10 @@ class Store {
     Result<bool> save_outcomes(const std::vector<ItemOutcome>& outcomes);
     Result<std::optional<ItemRow>> item(const std::string& id);
     Result<std::vector<ItemRow>> items_with_status(ItemStatus status);
+    // The latest done item with these image bytes whose faces this model version labeled: lets a
+    // path that sees only bytes (CVAT's function call) reuse what another path already paid for.
+    Result<std::optional<ItemRow>> done_item_with_content(const std::string& content_hash,
+                                                          const std::string& model_version);
     // Every FEID record, ordered by face id; `visit` returns false to stop.
     Result<bool> for_each_face(const std::function<bool(const FaceRow&)>& visit);
     Result<StoreCounts> counts();
@@ -98,8 +152,34 @@ class Store {
     Result<std::vector<FaceRow>> faces_of_item(const std::string& item_id);
     // A human review replaces the record whatever its status (unlike save_outcomes).
     Result<bool> save_review(const std::string& face_id, const std::string& status, const std::string& record_json);
+    Result<FaceStats> face_stats(int bins = 20);
     // Unreviewed faces of items whose id starts with `item_prefix`, most uncertain first.
     Result<std::vector<FaceRow>> review_queue(const std::string& item_prefix, int limit);
+
+    // One face by id.
+    Result<std::optional<FaceRow>> face(const std::string& id);
+    // A face a human drew (no model prediction): writes `item` only when no item of that id
+    // exists, then the face whatever the status of a face already stored under its id.
+    Result<bool> save_human_face(const ItemRow& item, const FaceRow& face);
+
+    // CVAT shapes seke created. A shape id is recorded once per CVAT URL; repeats are ignored.
+    Result<bool> save_cvat_shapes(const std::vector<CvatShapeRow>& rows);
+    // Shapes on task frames first..last (inclusive), by frame then shape id.
+    Result<std::vector<CvatShapeRow>> cvat_shapes(const std::string& cvat_url, long long task_id, long long first_frame,
+                                                  long long last_frame);
+    // Task frames that already carry a shape seke created (a re-run skips them).
+    Result<std::vector<long long>> cvat_annotated_frames(const std::string& cvat_url, long long task_id);
+    Result<bool> save_cvat_job_sync(const CvatJobSyncRow& row);
+    Result<std::optional<CvatJobSyncRow>> cvat_job_sync(const std::string& cvat_url, long long job_id);
+
+    // A face's small JPEG, "" when none was kept.
+    Result<std::string> thumbnail(const std::string& face_id);
+
+    // Documents: one per (kind, key), replaced on save; an empty key reads the newest of a kind.
+    Result<bool> save_document(const std::string& kind, const std::string& key, const std::string& body);
+    Result<std::optional<DocumentRow>> document(const std::string& kind, const std::string& key = {});
+    // Unreviewed faces of items whose id starts with `item_prefix` ("" = all), unordered.
+    Result<std::vector<QueueCandidate>> queue_candidates(const std::string& item_prefix);
 
     // The response cache, for the VLLM client.
     std::optional<std::string> cache_get(const std::string& key);

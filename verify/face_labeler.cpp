@@ -69,6 +69,9 @@ struct FaceLabeler::State {
     EngineConfig config;
     LabelSet known;
     LevelProvenance known_provenance;
+    std::shared_ptr<const FewShotExamples> examples;
+    // Built once: every sample request of a face asks the same question.
+    std::optional<std::vector<ExampleTurn>> sample_turns;
 
     AnsweredLevels asked;  // levels the model answers (va: at least one of the two)
     bool ask_valence = false;
@@ -99,6 +102,7 @@ struct FaceLabeler::State {
         pending.prompt = build_prompt(*knowledge, spec);
         pending.n = n;
         pending.temperature = temperature;
+        if (kind == RequestKind::sample) pending.examples = example_turns(spec);
         pending_spec = std::move(spec);
         if (kind == RequestKind::sample) {
             phase = Phase::sampling;
@@ -107,6 +111,28 @@ struct FaceLabeler::State {
             phase = kind == RequestKind::verify ? Phase::verifying : Phase::describing;
         }
         return pending;
+    }
+
+    const std::vector<ExampleTurn>& example_turns(const PromptSpec& spec) {
+        if (sample_turns) return *sample_turns;
+        sample_turns.emplace();
+        if (!examples) return *sample_turns;
+        for (std::size_t i = 0; i < examples->size(); ++i) {
+            // More would be cut by the client's bound anyway (it keeps a prefix).
+            if (sample_turns->size() >= kMaxFewShotExamples) break;
+            const FewShotExample& example = (*examples)[i];
+            auto question = example_spec(spec, example.labels);
+            if (!question) continue;
+            auto answer = example_answer(*knowledge, *question, example.labels, example.descriptions);
+            if (!answer) continue;
+            ExampleTurn turn;
+            turn.example = i;
+            turn.image_hash = example.image_hash;
+            turn.user = build_prompt(*knowledge, *question).user;
+            turn.assistant = std::move(*answer);
+            sample_turns->push_back(std::move(turn));
+        }
+        return *sample_turns;
     }
 
     PromptSpec sample_spec() const {
@@ -453,12 +479,13 @@ EngineConfig sanitised(EngineConfig config) {
 }  // namespace
 
 FaceLabeler::FaceLabeler(const Knowledge& knowledge, const EngineConfig& config, LabelSet known,
-                         LevelProvenance known_provenance)
+                         LevelProvenance known_provenance, std::shared_ptr<const FewShotExamples> examples)
     : state_(std::make_unique<State>()) {
     state_->knowledge = &knowledge;
     state_->config = sanitised(config);
     state_->known = std::move(known);
     state_->known_provenance = known_provenance;
+    state_->examples = std::move(examples);
 }
 
 FaceLabeler::~FaceLabeler() = default;

@@ -11,11 +11,22 @@
 
 #include "verify/answer.hpp"
 #include "verify/engine_config.hpp"
+#include "verify/few_shot.hpp"
 #include "verify/knowledge.hpp"
 #include "verify/labels.hpp"
 #include "verify/prompt.hpp"
 
 namespace seke {
+
+// One few-shot example as two earlier turns of the conversation: the question about the
+// example's face (with its image) and the answer it should get. The image is named, not carried:
+// the driver attaches the bytes of `examples[example]` from the set it gave the labeler.
+struct ExampleTurn {
+    std::size_t example = 0;  // index into the FewShotExamples the labeler was given
+    std::string image_hash;   // that example's image_hash
+    std::string user;         // the question, with the example's own facts when the face has some
+    std::string assistant;    // example_answer(): a perfect answer to that question
+};
 
 struct ModelRequest {
     int ordinal = 0;  // 0, 1, 2… within this face: part of the cache key (rounds repeat prompts)
@@ -23,6 +34,9 @@ struct ModelRequest {
     Prompt prompt;
     int n = 1;               // samples wanted from this one request
     double temperature = 0;  // 0 = greedy
+    // Shown before the question, in order. Sample requests only: verify and describe requests
+    // are about this face's own candidate labels, where another face's answer would only bias.
+    std::vector<ExampleTurn> examples;
 };
 
 // What came back for one ModelRequest, after the connector's retries and fallbacks.
@@ -77,8 +91,10 @@ using LabelerStep = std::variant<ModelRequest, FaceResult>;
 class FaceLabeler {
   public:
     // `known` holds facts with their provenance (source or human); only missing levels are asked.
+    // `examples` (may be null) become the example turns of every sample request; examples that
+    // cannot answer the face's question (a missing level, an unknown label) are left out.
     FaceLabeler(const Knowledge& knowledge, const EngineConfig& config, LabelSet known,
-                LevelProvenance known_provenance);
+                LevelProvenance known_provenance, std::shared_ptr<const FewShotExamples> examples = nullptr);
 
     // The first step: a request, or (when every level is known and no description is wanted)
     // the result at once.

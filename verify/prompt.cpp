@@ -1,7 +1,12 @@
 #include "verify/prompt.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+
+#include "verify/text.hpp"
 
 namespace seke {
 
@@ -152,6 +157,53 @@ std::string schema_text(const Knowledge& knowledge, const std::vector<std::strin
     return schema.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
+// Copies `from`'s value into `to` for every level `shape` holds; false when `from` lacks one.
+bool copy_levels(const LabelSet& shape, const LabelSet& from, LabelSet& to) {
+    bool complete = true;
+    auto copy = [&](const auto& wanted, const auto& source, auto& target) {
+        if (!wanted) return;
+        if (source) target = source;
+        else complete = false;
+    };
+    copy(shape.expression, from.expression, to.expression);
+    copy(shape.valence, from.valence, to.valence);
+    copy(shape.arousal, from.arousal, to.arousal);
+    copy(shape.action_units, from.action_units, to.action_units);
+    return complete;
+}
+
+// Stand-in descriptions for an example with none: plain statements of its labels, so the
+// example shows the form of a description without inventing observations.
+std::string expression_sentence(const Knowledge& knowledge, const std::string& expression) {
+    const auto* facts = knowledge.find_expression(expression);
+    if (!facts || facts->cue.empty()) return "The expression is " + expression + ".";
+    return "The expression is " + expression + ": " + facts->cue + ".";
+}
+
+std::string va_sentence(double valence, double arousal) {
+    const char* v = valence > 0.15 ? "positive" : valence < -0.15 ? "negative" : "neutral";
+    const char* a = arousal > 0.4 ? "high" : arousal < -0.2 ? "low" : "moderate";
+    char buffer[96];
+    std::snprintf(buffer, sizeof buffer, "Valence is %s (%.2f) and arousal is %s (%.2f).", v, valence, a,
+                  arousal);
+    return buffer;
+}
+
+std::string au_sentence(const Knowledge& knowledge, const std::vector<std::string>& codes) {
+    if (codes.empty()) return "No action units are clearly active.";
+    std::string out = "Active action units: ";
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+        if (i != 0) out += ", ";
+        out += codes[i];
+        if (const auto* au = knowledge.find_action_unit(codes[i])) out += " (" + au->name + ")";
+    }
+    return out + ".";
+}
+
+bool valid_va(const std::optional<double>& value) {
+    return value && std::isfinite(*value) && *value >= -1 && *value <= 1;
+}
+
 }  // namespace
 
 std::string_view request_kind_name(RequestKind kind) noexcept {
@@ -190,6 +242,75 @@ Prompt build_prompt(const Knowledge& knowledge, const PromptSpec& spec) {
     prompt.schema_name = "seke_" + std::string(request_kind_name(spec.kind));
     prompt.response_schema = schema_text(knowledge, keys);
     return prompt;
+}
+
+std::optional<PromptSpec> example_spec(const PromptSpec& spec, const LabelSet& example_labels) {
+    PromptSpec out;
+    out.kind = spec.kind;
+    out.ask_descriptions = spec.ask_descriptions;
+    if (!copy_levels(spec.known, example_labels, out.known)) return std::nullopt;
+    if (!copy_levels(spec.candidates, example_labels, out.candidates)) return std::nullopt;
+    return out;
+}
+
+std::optional<std::string> example_answer(const Knowledge& knowledge, const PromptSpec& spec,
+                                          const LabelSet& labels, const Descriptions& descriptions) {
+    // Canonical labels in schema order, as the parser reads them back. Any label it would reject,
+    // asked or shown as a fact, makes the example unusable rather than a lesson in a wrong answer.
+    std::optional<std::string> expression;
+    if (labels.expression) {
+        expression = knowledge.canonical_expression(*labels.expression);
+        if (!expression) return std::nullopt;
+    }
+    std::optional<std::vector<std::string>> action_units;
+    if (labels.action_units) {
+        std::vector<std::string> canonical;
+        for (const auto& code : *labels.action_units) {
+            auto known_code = knowledge.canonical_action_unit(code);
+            if (!known_code) return std::nullopt;
+            canonical.push_back(*known_code);
+        }
+        action_units.emplace();
+        for (const auto& au : knowledge.action_units)
+            if (std::find(canonical.begin(), canonical.end(), au.code) != canonical.end())
+                action_units->push_back(au.code);
+    }
+    const bool has_valence = valid_va(labels.valence);
+    const bool has_arousal = valid_va(labels.arousal);
+    if ((labels.valence && !has_valence) || (labels.arousal && !has_arousal)) return std::nullopt;
+
+    ojson out = ojson::object();
+    for (const auto& key : answer_keys(spec)) {
+        if (key == "verdict") {
+            out[key] = "agree";
+        } else if (key == "action_units") {
+            if (!action_units) return std::nullopt;
+            out[key] = *action_units;
+        } else if (key == "expression") {
+            if (!expression) return std::nullopt;
+            out[key] = *expression;
+        } else if (key == "valence") {
+            if (!has_valence) return std::nullopt;
+            out[key] = *labels.valence;
+        } else if (key == "arousal") {
+            if (!has_arousal) return std::nullopt;
+            out[key] = *labels.arousal;
+        } else if (key == "expression_description") {
+            std::string text = trim(descriptions.expression);
+            if (text.empty() && !expression) return std::nullopt;
+            out[key] = text.empty() ? expression_sentence(knowledge, *expression) : text;
+        } else if (key == "va_description") {
+            std::string text = trim(descriptions.va);
+            if (text.empty() && !(has_valence && has_arousal)) return std::nullopt;
+            out[key] = text.empty() ? va_sentence(*labels.valence, *labels.arousal) : text;
+        } else if (key == "au_description") {
+            std::string text = trim(descriptions.au);
+            if (text.empty() && !action_units) return std::nullopt;
+            out[key] = text.empty() ? au_sentence(knowledge, *action_units) : text;
+        }
+    }
+    if (out.empty()) return std::nullopt;
+    return out.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
 }  // namespace seke

@@ -1,5 +1,6 @@
 #pragma once
 // Building the knowledge-enhanced prompts of the VLLM contract (see docs/architecture.md).
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,22 @@ Prompt build_prompt(const Knowledge& knowledge, const PromptSpec& spec);
 // sample/verify: labels missing from `known` (valence and arousal each on its own) and, when
 // ask_descriptions, the three descriptions; describe: the three descriptions only.
 std::vector<std::string> answer_keys(const PromptSpec& spec);
+
+// Few-shot examples (verify/few_shot.hpp) are earlier turns of the conversation: the same
+// question about the example's face, then the answer that face should get.
+//
+// The question about an example: `spec` with the example's own labels as the facts (and, for
+// verify, the candidates) for the levels `spec` gives, so the same keys are asked and nothing
+// shown is false for that face. nullopt when the example lacks one of those levels.
+std::optional<PromptSpec> example_spec(const PromptSpec& spec, const LabelSet& example_labels);
+// The answer an example face should get for `spec`: one compact JSON object with exactly
+// answer_keys(spec), in order, in the form the model is asked to write (a verify answer agrees).
+// Blank descriptions are replaced by a short factual sentence built from the labels, so an
+// example never teaches empty strings. nullopt when the labels lack an asked level or hold
+// anything the parser would reject, asked or not (unknown label, VA outside [-1, 1]): such an
+// example is not shown.
+std::optional<std::string> example_answer(const Knowledge& knowledge, const PromptSpec& spec,
+                                          const LabelSet& labels, const Descriptions& descriptions);
 
 // The machine-readable markers inside the user text (stable, documented: a fake or a real model
 // can read them). Each is followed by one line of compact JSON.

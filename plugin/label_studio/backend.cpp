@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "plugin/feid.hpp"
+#include "plugin/image_labeling.hpp"
 #include "plugin/review.hpp"
 #include "plugin/label_studio/label_config.hpp"
 #include "plugin/label_studio/predictions.hpp"
@@ -172,6 +173,26 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         server::logger().log(level, "label_studio", msg, fields, request_id);
     }
 
+    std::string model_version() const { return deps.learned.current()->model_version; }
+
+    // Learns from every review so far (START_TRAINING, /train); a changed fit is published at
+    // once: new predictions use its version, exemplars and calibrated scores.
+    json fit(const std::string& request_id) {
+        auto current = deps.learned.current();
+        auto outcome = fit_from_reviews(deps.store, *current, deps.config.fit, &deps.knowledge);
+        if (!outcome) {
+            log(server::LogLevel::error, "fit failed", {{"reason", outcome.error().message}}, request_id);
+            return {{"error", outcome.error().message}};
+        }
+        if (outcome->changed) {
+            deps.learned.publish(outcome->model);
+            deps.engine.set_examples(outcome->model->exemplars);
+        }
+        log(server::LogLevel::info, outcome->changed ? "fit: new model version" : "fit: nothing changed", outcome->summary,
+            request_id);
+        return outcome->summary;
+    }
+
     // --- /health, /setup, /versions, /metrics, /webhook, /train ------------------------------
 
     void health(const HttpRequest&, Responder responder) {
@@ -189,11 +210,11 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 log(server::LogLevel::warn, "project not stored", {{"project", project}, {"reason", saved.error().message}},
                     request.request_id);
         }
-        responder.send_json(200, {{"model_version", deps.model_version}});
+        responder.send_json(200, {{"model_version", model_version()}});
     }
 
     void versions(const HttpRequest&, Responder responder) {
-        responder.send_json(200, {{"versions", json::array({deps.model_version})}});
+        responder.send_json(200, {{"versions", json::array({model_version()})}});
     }
 
     void metrics(const HttpRequest&, Responder responder) {
@@ -232,6 +253,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         json result = {{"event_id", *id}, {"action", action}};
         if (action == "ANNOTATION_CREATED" || action == "ANNOTATION_UPDATED" || action == "ANNOTATIONS_CREATED")
             result["review"] = apply_reviews(*body, request.request_id);
+        if (action == "START_TRAINING") result["fit"] = fit(request.request_id);
         responder.send_json(201, {{"status", "ok"}, {"result", result}});
     }
 
@@ -299,39 +321,42 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         return summary;
     }
 
-    // GET /queue?project=ID&limit=N: unreviewed faces, most uncertain first, per-level breakdown.
+    // GET /queue?project=ID&limit=N&level=expression|va|au&diversity=BITS: unreviewed faces, most
+    // likely wrong first by the current calibration, with the per-level breakdown.
     void queue(const HttpRequest& request, Responder responder) {
         auto project = request.query_param("project");
         if (!project || project->empty())
             return void(responder.send_error(make_error(errc::invalid_argument, "query parameter project=ID is required")));
-        int limit = 50;
-        if (auto text = request.query_param("limit")) {
-            try {
-                limit = std::stoi(*text);
-            } catch (...) {
-                limit = -1;
-            }
-            if (limit < 1 || limit > 10000)
-                return void(responder.send_error(make_error(errc::invalid_argument, "limit must be a number from 1 to 10000")));
-        }
         std::string prefix = "ls/" + project->substr(0, project->find('.')) + "/";
-        auto rows = deps.store.review_queue(prefix, limit);
-        if (!rows) return void(responder.send_error(rows.error()));
+        auto options = parse_queue_options([&](const std::string& name) { return request.query_param(name); });
+        if (!options) return void(responder.send_error(options.error()));
+        options->item_prefix = prefix;
+        auto learned = deps.learned.current();
+        auto entries = review_queue(deps.store, *learned, *options);
+        if (!entries) return void(responder.send_error(entries.error()));
         json items = json::array();
-        for (const auto& row : *rows) {
-            auto record = json::parse(row.record_json, nullptr, false);
+        for (const auto& entry : *entries) {
+            auto row = deps.store.face(entry.face_id);
+            if (!row || !row->has_value()) continue;
+            auto record = json::parse((*row)->record_json, nullptr, false);
             if (record.is_discarded()) continue;
-            std::string task = row.item_id.substr(prefix.size());
+            std::string task = entry.item_id.substr(prefix.size());
             items.push_back({{"task", task.find_first_not_of("0123456789") == std::string::npos ? json(std::stoll(task)) : json(task)},
-                             {"face_id", row.id},
-                             {"region_id", region_id_for(row.id)},
+                             {"face_id", entry.face_id},
+                             {"region_id", region_id_for(entry.face_id)},
                              {"image", record.value("image", "")},
-                             {"overall", record["uncertainty"].value("overall", 0.0)},
+                             {"error_probability", entry.error_probability},
+                             {"level_error", {{"expression", entry.level_error[0]}, {"va", entry.level_error[1]}, {"au", entry.level_error[2]}}},
+                             {"overall", entry.uncertainty.overall},
                              {"uncertainty", record["uncertainty"]},
                              {"labels", record["labels"]},
-                             {"model_version", row.model_version}});
+                             {"model_version", (*row)->model_version}});
         }
-        responder.send_json(200, {{"project", *project}, {"count", items.size()}, {"items", items}});
+        responder.send_json(200, {{"project", *project},
+                                  {"model_version", learned->model_version},
+                                  {"calibrated", learned->calibration.any_trusted()},
+                                  {"count", items.size()},
+                                  {"items", items}});
     }
 
     void train(const HttpRequest& request, Responder responder) {
@@ -339,7 +364,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         if (!body) return void(responder.send_error(body.error()));
         auto id = deps.store.save_event("label_studio", "START_TRAINING", request.body.empty() ? "{}" : request.body);
         if (!id) return void(responder.send_error(id.error()));
-        responder.send_json(200, json::object());
+        responder.send_json(200, {{"fit", fit(request.request_id)}});
     }
 
     // --- /predict ------------------------------------------------------------------------
@@ -403,7 +428,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             long long task_id = task.is_object() && task.contains("id") && task["id"].is_number_integer()
                                     ? task["id"].get<long long>() : -1;
             if (task_id < 0) return std::nullopt;
-            auto row = deps.store.task_prediction(project, task_id, deps.model_version);
+            auto row = deps.store.task_prediction(project, task_id, model_version());
             if (!row || !row->has_value() || (*row)->status != "done") return std::nullopt;
             out.push_back(std::move((*row)->prediction_json));
         }
@@ -471,7 +496,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         deps.metrics.counter("seke_predict_task_failures_total", "tasks answered with [] because they failed")
             .inc({{"code", std::string(errc_name(error.code))}});
         if (task_id >= 0)
-            deps.store.save_task_prediction({project, task_id, deps.model_version, "failed", "",
+            deps.store.save_task_prediction({project, task_id, model_version(), "failed", "",
                                              std::string(errc_name(error.code)) + ": " + error.message});
         complete(batch, index, json::array(), task_id);
     }
@@ -492,7 +517,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                              request_id);
         // Served from the store when this model version already answered this task.
         if (task_id >= 0 && drawn.empty()) {
-            auto stored = deps.store.task_prediction(project, task_id, deps.model_version);
+            auto stored = deps.store.task_prediction(project, task_id, model_version());
             if (stored && stored->has_value() && (*stored)->status == "done") {
                 json prediction = json::parse((*stored)->prediction_json, nullptr, false);
                 if (!prediction.is_discarded()) {
@@ -513,86 +538,53 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         LevelProvenance provenance;
         read_prior_labels(data, prior_keys, deps.knowledge, known, provenance);
 
-        struct Pending {
-            std::mutex mutex;
-            PreparedImage image;
-            std::vector<std::optional<FaceResult>> results;
-            std::size_t remaining = 0;
-        };
-        auto pending = std::make_shared<Pending>();
-        pending->image = std::move(*prepared);
-        pending->results.resize(pending->image.faces.size());
-        pending->remaining = pending->image.faces.size();
-        if (pending->remaining == 0)
+        if (prepared->faces.empty())
             return fail_task(batch, index, project, task_id, make_error(errc::no_face, "no face to label"), request_id);
+        auto image_ptr = std::make_shared<PreparedImage>(std::move(*prepared));
         auto self = shared_from_this();
-        for (std::size_t f = 0; f < pending->image.faces.size(); ++f) {
-            const FaceCrop& crop = pending->image.faces[f];
-            deps.engine.submit(FaceJob{crop.jpeg, sha256_hex(crop.jpeg), known, provenance},
-                               [self, pending, f, batch, index, project, task_id, config, image, request_id, drawn](FaceResult result) {
-                                   bool last = false;
-                                   {
-                                       std::lock_guard lock(pending->mutex);
-                                       pending->results[f] = std::move(result);
-                                       last = --pending->remaining == 0;
-                                   }
-                                   // Store writes stay off the engine's thread.
-                                   if (last)
-                                       boost::asio::post(self->pool, [=] {
-                                           self->finish_task(batch, index, project, task_id, *config, image, drawn,
-                                                             pending->image, pending->results, request_id);
-                                       });
-                               });
-        }
+        label_faces(deps.engine, *image_ptr, known, provenance,
+                    [self, image_ptr, batch, index, project, task_id, config, image, request_id, drawn](std::vector<FaceResult> results) {
+                        // Store writes stay off the engine's thread.
+                        boost::asio::post(self->pool, [=, results = std::move(results)] {
+                            self->finish_task(batch, index, project, task_id, *config, image, drawn, *image_ptr, results,
+                                              request_id);
+                        });
+                    });
     }
 
     void finish_task(const std::shared_ptr<PredictBatch>& batch, std::size_t index, const std::string& project,
                      long long task_id, const LabelingConfig& config, const std::string& image,
-                     const std::vector<DrawnRegion>& drawn,
-                     const PreparedImage& prepared, const std::vector<std::optional<FaceResult>>& results,
-                     const std::string& request_id) {
-        std::vector<FacePrediction> faces;
-        ItemOutcome outcome;
+                     const std::vector<DrawnRegion>& drawn, const PreparedImage& prepared,
+                     const std::vector<FaceResult>& results, const std::string& request_id) {
         std::string item_id = item_id_for(project, task_id, image);
-        outcome.item.id = item_id;
-        outcome.item.image = image;
-        outcome.item.content_hash = prepared.content_hash;
-        outcome.item.width = prepared.width;
-        outcome.item.height = prepared.height;
-        std::string errors;
-        for (std::size_t f = 0; f < results.size(); ++f) {
-            const FaceResult& r = *results[f];
-            const FaceCrop& crop = prepared.faces[f];
-            if (!r.ok) {
-                errors += (errors.empty() ? "" : "; ") + face_failure_reason(r);
-                continue;
-            }
-            // A drawn region is its own FEID record, beside the faces seke found, and keeps its id.
-            std::string face_id = !drawn.empty()      ? item_id + "_region_" + drawn[f].id
-                                                    : face_id_for(item_id, f, results.size());
-            faces.push_back(FacePrediction{crop.box, drawn.empty() ? region_id_for(face_id) : drawn[f].id, r.labels,
-                                           r.descriptions, r.uncertainty});
-            FeidInput input{face_id, image, crop.box, crop.whole_image_fallback, &r, deps.model_version, "auto"};
-            outcome.faces.push_back(face_row(deps.knowledge, input, item_id, f));
+        auto learned = deps.learned.current();
+        // A drawn region is its own FEID record, beside the faces seke found, and keeps its id.
+        std::vector<std::string> face_ids;
+        for (const auto& d : drawn) face_ids.push_back(item_id + "_region_" + d.id);
+        LabeledImage labeled = labeled_image(deps.knowledge, item_id, image, prepared, results, learned->model_version, face_ids);
+        if (labeled.labeled.empty()) {
+            deps.store.save_outcomes({labeled.outcome});
+            return fail_task(batch, index, project, task_id, make_error(errc::upstream_error, labeled.errors), request_id);
         }
-        if (faces.empty()) {
-            outcome.item.status = ItemStatus::failed;
-            outcome.item.error = errors;
-            deps.store.save_outcomes({outcome});
-            return fail_task(batch, index, project, task_id, make_error(errc::upstream_error, errors), request_id);
+        std::vector<FacePrediction> faces;
+        for (std::size_t f : labeled.labeled) {
+            const FaceResult& r = results[f];
+            const std::string& face_id = labeled.outcome.faces[faces.size()].id;
+            faces.push_back(FacePrediction{prepared.faces[f].box, drawn.empty() ? region_id_for(face_id) : drawn[f].id,
+                                           r.labels, r.descriptions,
+                                           calibrated_uncertainty(learned->calibration, r.uncertainty, r.provenance)});
         }
-        outcome.item.status = errors.empty() ? ItemStatus::done : ItemStatus::failed;
-        outcome.item.error = errors;
-        json prediction = build_prediction(config, ImageSize{prepared.width, prepared.height}, faces, deps.model_version);
+        const ItemOutcome& outcome = labeled.outcome;
+        json prediction = build_prediction(config, ImageSize{prepared.width, prepared.height}, faces, learned->model_version);
         if (auto saved = deps.store.save_outcomes({outcome}); !saved)
             log(server::LogLevel::error, "prediction not stored", {{"task", task_id}, {"reason", saved.error().message}}, request_id);
         // An interactive answer is not the task's prediction: the next batch call still labels it whole.
         if (task_id >= 0 && drawn.empty())
-            deps.store.save_task_prediction({project, task_id, deps.model_version, "done", prediction.dump(), ""});
+            deps.store.save_task_prediction({project, task_id, learned->model_version, "done", prediction.dump(), ""});
         deps.metrics.counter("seke_predict_tasks_total", "tasks predicted by the model").inc();
         for (const auto& r : results)
             deps.metrics.counter("seke_model_samples_total", "model answers received for faces")
-                .inc({}, static_cast<double>(r->cost.samples));
+                .inc({}, static_cast<double>(r.cost.samples));
         complete(batch, index, std::move(prediction), task_id);
     }
 };

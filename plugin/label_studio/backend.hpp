@@ -10,6 +10,7 @@
 #include "connectors/label_studio.hpp"
 #include "plugin/config.hpp"
 #include "plugin/engine_service.hpp"
+#include "plugin/learning.hpp"
 #include "plugin/server/metrics.hpp"
 #include "plugin/server/router.hpp"
 #include "plugin/store.hpp"
@@ -25,7 +26,7 @@ struct BackendDeps {
     LabelStudioClient& media;
     const FacePreparer& preparer;
     server::MetricsRegistry& metrics;
-    std::string model_version;
+    LearnedState& learned;  // model_version, calibration and exemplars; swapped by fit
     const VllmStats* model_stats = nullptr;  // reported on /metrics when set
 };
 

@@ -9,7 +9,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/integration/label_fixture.hpp"
+#include "tests/integration/serve_fixture.hpp"
 #include "tests/support/scripted_http_server.hpp"
 #include "connectors/crypto.hpp"
 #include "verify/text.hpp"
@@ -17,56 +17,10 @@
 namespace tt = boost::test_tools;
 
 using namespace seke;
+using test::ServeFixture;
+using test::parse;
 using nlohmann::json;
 
-namespace {
-
-struct ServeFixture : test::LabelFixture {
-    std::unique_ptr<test::BackgroundProcess> serve;
-    std::string base;
-
-    void start_serve(const std::vector<std::string>& extra = {}, std::map<std::string, std::string> more_env = {}) {
-        std::vector<std::string> args = {SEKE_BINARY, "serve", "--port", "0", "--db", db().string(),
-                                         "--face-detection", "off"};
-        args.insert(args.end(), extra.begin(), extra.end());
-        auto environment = env();
-        environment["LOCAL_FILES_DOCUMENT_ROOT"] = data().string();
-        for (auto& [k, v] : more_env) environment[k] = v;
-        serve = std::make_unique<test::BackgroundProcess>(args, environment, dir / "serve.out", dir / "serve.err");
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        std::regex port_pattern("\"msg\":\"listening\".*\"port\":([0-9]+)");
-        while (std::chrono::steady_clock::now() < deadline) {
-            std::string log = std::filesystem::exists(dir / "serve.err") ? test::read_file(dir / "serve.err") : "";
-            std::smatch match;
-            if (std::regex_search(log, match, port_pattern)) {
-                base = "http://127.0.0.1:" + match[1].str();
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        BOOST_FAIL("seke serve did not start: " + test::read_file(dir / "serve.err"));
-    }
-
-    test::HttpResult post(const std::string& path, const json& body, const std::vector<std::string>& headers = {}) {
-        return test::http_request("POST", base + path, body.dump(), headers);
-    }
-    test::HttpResult get(const std::string& path, const std::vector<std::string>& headers = {}) {
-        return test::http_request("GET", base + path, {}, headers);
-    }
-
-    static json task(long long id, const std::string& image) {
-        return {{"id", id}, {"data", {{"image", "/data/local-files/?d=images/" + image}}}};
-    }
-    static std::string faces_config() { return test::read_file(test::source_path("config/label_studio/faces.xml")); }
-};
-
-json parse(const test::HttpResult& result) {
-    json body = json::parse(result.body, nullptr, false);
-    BOOST_TEST_REQUIRE(!body.is_discarded(), "not JSON: " << result.body);
-    return body;
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(integration_serve_upstream)
 
@@ -433,6 +387,71 @@ BOOST_AUTO_TEST_CASE(annotations_become_accepted_or_corrected_feid_records) {
     BOOST_TEST(f.get("/queue?project=9&limit=x").status == 400);
 }
 
+// START_TRAINING learns from the reviews so far: a new model_version that /setup, /versions and
+// new predictions carry, scores and the queue from the calibration; a fit with nothing new keeps it.
+BOOST_AUTO_TEST_CASE(start_training_fits_and_new_predictions_carry_the_new_version) {
+    ServeFixture f;
+    f.make_data(8);
+    f.start_fake();
+    f.start_serve({"--fit-min-reviews", "4", "--fit-max-exemplars", "2"});
+    std::string xml = ServeFixture::faces_config();
+    json tasks = json::array();
+    auto lines = f.manifest_lines();  // some synthetic images are PNG
+    for (int i = 1; i <= 8; ++i)
+        tasks.push_back(ServeFixture::task(60 + i, lines[i - 1]["image"].get<std::string>().substr(std::string("images/").size())));
+    std::string base_version = parse(f.post("/setup", {{"project", "12.1"}, {"schema", xml}}))["model_version"];
+    json results = parse(f.post("/predict", {{"tasks", tasks}, {"label_config", xml}, {"project", "12.1"}}))["results"];
+    BOOST_TEST_REQUIRE(results.size() == 8u);
+    json project = {{"id", 12}, {"label_config", xml}};
+    // Tasks 61..66 reviewed: the three least settled corrected, the rest accepted.
+    for (int i = 0; i < 6; ++i) {
+        json result = results[i]["result"];
+        if (i % 2)
+            for (auto& region : result)
+                if (region["from_name"] == "expression")
+                    region["value"]["choices"] = json::array({region["value"]["choices"][0] == "Anger" ? "Disgust" : "Anger"});
+        auto reviewed = f.post("/webhook", {{"action", "ANNOTATION_CREATED"},
+                                            {"annotation", {{"id", 600 + i}, {"result", result}, {"task", 61 + i}, {"completed_by", 3}}},
+                                            {"project", project}});
+        BOOST_TEST_REQUIRE(reviewed.status == 201, reviewed.body);
+    }
+    auto training = f.post("/webhook", {{"action", "START_TRAINING"}, {"project", project}});
+    BOOST_TEST_REQUIRE(training.status == 201, training.body);
+    json fit = parse(training)["result"]["fit"];
+    BOOST_TEST(fit["changed"] == true);
+    BOOST_TEST(fit["reviews"] == 6);
+    BOOST_TEST(fit["exemplars"].get<int>() > 0);
+    std::string fitted = fit["model_version"];
+    BOOST_TEST(fitted.rfind(base_version + "+fit-", 0) == 0);
+    BOOST_TEST(parse(f.post("/setup", {{"project", "12.1"}, {"schema", xml}}))["model_version"] == fitted);
+    BOOST_TEST(parse(f.get("/versions"))["versions"][0] == fitted);
+
+    json queue = parse(f.get("/queue?project=12&limit=5"));
+    BOOST_TEST(queue["calibrated"] == true);
+    BOOST_TEST(queue["model_version"] == fitted);
+    BOOST_TEST_REQUIRE(queue["items"].size() == 2u);
+    BOOST_TEST(queue["items"][0]["error_probability"].get<double>() >= queue["items"][1]["error_probability"].get<double>());
+    BOOST_TEST(f.get("/queue?project=12&level=au").status == 200);
+    BOOST_TEST(f.get("/queue?project=12&level=mood").status == 400);
+
+    // A task asked again is predicted by the fitted model: new version, score = 1 − P(error).
+    auto paid = f.server->stats().total_requests;
+    json again = parse(f.post("/predict", {{"tasks", json::array({tasks[7]})}, {"label_config", xml}, {"project", "12.1"}}))["results"][0];
+    BOOST_TEST(again["model_version"] == fitted);
+    BOOST_TEST(f.server->stats().total_requests > paid);  // the few-shot prompt is a new question
+    double p = -1;
+    json refreshed = parse(f.get("/queue?project=12"));
+    for (const auto& item : refreshed["items"])
+        if (item["task"] == 68) p = item["error_probability"];
+    BOOST_TEST_REQUIRE(p >= 0, f.get("/queue?project=12").body);
+    BOOST_TEST(std::abs(again["score"].get<double>() - (1 - p)) < 1e-4);  // scores are rounded
+
+    // Nothing new reviewed: the same fit, the same version.
+    json idle = parse(f.post("/train", {{"project", project}}))["fit"];
+    BOOST_TEST(idle["changed"] == false);
+    BOOST_TEST(idle["model_version"] == fitted);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(integration_serve_editor)
@@ -509,6 +528,76 @@ BOOST_AUTO_TEST_CASE(the_label_studio_editor_loads_every_region_seke_returns) {
         BOOST_TEST(prediction["result"].size() == 5u + (per_region ? 1u : 0u));
         if (name == "faces.xml") BOOST_TEST(loaded["regions"] == 1);  // one face, all its results on it
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(integration_serve_dashboard)
+
+// /ui in headless Chromium against a store with real labels and reviews: the page renders the
+// queue with thumbnails, the histogram and the calibration curves, from the server alone.
+BOOST_AUTO_TEST_CASE(the_dashboard_renders_the_queue_and_plots_offline) {
+    BOOST_TEST_REQUIRE(std::filesystem::exists("/usr/bin/chromium"), "install Debian's chromium (scripts/test.sh does)");
+    ServeFixture f;
+    f.make_data(5);
+    f.start_fake();
+    f.start_serve({"--basic-auth-user", "ui", "--basic-auth-pass", "secret"});
+    const std::vector<std::string> basic = {"Authorization: Basic " + base64_encode("ui:secret")};
+    std::string xml = ServeFixture::faces_config();
+    json tasks = json::array();
+    auto lines = f.manifest_lines();  // some synthetic images are PNG
+    for (int i = 1; i <= 5; ++i)
+        tasks.push_back(ServeFixture::task(80 + i, lines[i - 1]["image"].get<std::string>().substr(std::string("images/").size())));
+    json results = parse(f.post("/predict", {{"tasks", tasks}, {"label_config", xml}, {"project", "14.1"}}, basic))["results"];
+    BOOST_TEST_REQUIRE(results.size() == 5u);
+    auto reviewed = f.post("/webhook", {{"action", "ANNOTATION_CREATED"},
+                                        {"annotation", {{"id", 1}, {"result", results[0]["result"]}, {"task", 81}}},
+                                        {"project", {{"id", 14}, {"label_config", xml}}}},
+                           basic);
+    BOOST_TEST_REQUIRE(reviewed.status == 201);
+
+    BOOST_TEST(f.get("/ui").status == 401);  // same auth as the API
+    auto data = f.get("/ui/data", basic);
+    BOOST_TEST_REQUIRE(data.status == 200);
+    json d = parse(data);
+    BOOST_TEST(d["status"]["accepted"] == 1);
+    BOOST_TEST(d["status"]["auto"] == 4);
+    BOOST_TEST(d["queue"].size() == 4u);
+    BOOST_TEST(d["cost"]["samples"].get<int>() > 0);
+    BOOST_TEST(d["histogram"].size() == 20u);
+    std::string face = d["queue"][0]["face_id"];
+    auto thumbnail = f.get("/ui/thumbnail?face=" + face, basic);
+    BOOST_TEST(thumbnail.status == 200);
+    BOOST_TEST(thumbnail.headers["content-type"] == "image/jpeg");
+    BOOST_TEST(thumbnail.body.substr(0, 2) == "\xff\xd8");
+    BOOST_TEST(f.get("/ui/thumbnail?face=nope", basic).status == 404);
+
+    // Chromium sends the credentials in the URL; the page fetches its data relative to itself.
+    std::string url = f.base;
+    url.insert(url.find("//") + 2, "ui:secret@");
+    auto page = test::run_process(
+        {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--user-data-dir=" + (f.dir / "chromium-dashboard").string(), "--virtual-time-budget=10000", "--dump-dom",
+         url + "/ui"},
+        {}, 120);
+    const std::string& dom = page.out;
+    BOOST_TEST_REQUIRE(dom.find("data-loaded=\"yes\"") != std::string::npos,
+                       "the page did not load its data: " << dom.substr(0, 3000) << page.err.substr(0, 2000));
+    auto count = [&](const std::string& needle) {
+        std::size_t n = 0;
+        for (auto at = dom.find(needle); at != std::string::npos; at = dom.find(needle, at + 1)) ++n;
+        return n;
+    };
+    BOOST_TEST(count("class=\"queue-item\"") == 4u);
+    BOOST_TEST(count("<img class=\"thumb\"") == 4u);
+    BOOST_TEST(count("class=\"bin\"") == 20u);
+    BOOST_TEST(count("class=\"curve\"") == 4u);
+    BOOST_TEST(dom.find("<p id=\"error\"></p>") != std::string::npos);
+    // Offline: the page references nothing outside itself.
+    std::string source = f.get("/ui", basic).body;
+    for (const std::string external : {"src=\"http", "href=\"http", "<link", "@import", "<script src", "url(http"})
+        BOOST_TEST(source.find(external) == std::string::npos, external);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -207,6 +207,11 @@ ChatRequest parse_chat_request(const nlohmann::json& body) {
         const bool user = message.value("role", std::string{}) == "user";
         auto content = message.find("content");
         if (content == message.end()) continue;
+        // Earlier user turns are few-shot examples: the question is the last user message.
+        if (user) {
+            user_text.clear();
+            r.image_url.reset();
+        }
         if (content->is_string()) {
             const auto& s = content->get_ref<const std::string&>();
             r.text_chars += s.size();

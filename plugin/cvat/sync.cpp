@@ -1,0 +1,267 @@
+#include "plugin/cvat/sync.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "plugin/cvat/ids.hpp"
+#include "plugin/feid.hpp"
+#include "plugin/review.hpp"
+#include "plugin/server/log.hpp"
+
+namespace seke::cvat {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+constexpr double kPointTolerance = 0.5;  // pixels; CVAT stores floats, a redraw moves whole pixels
+constexpr std::size_t kMaxSkipped = 200;
+
+std::optional<Box> box_of(const std::vector<double>& points) {
+    if (points.size() < 4) return std::nullopt;
+    double x1 = std::min(points[0], points[2]), x2 = std::max(points[0], points[2]);
+    double y1 = std::min(points[1], points[3]), y2 = std::max(points[1], points[3]);
+    return Box{static_cast<int>(std::lround(x1)), static_cast<int>(std::lround(y1)),
+               static_cast<int>(std::lround(x2 - x1)), static_cast<int>(std::lround(y2 - y1))};
+}
+
+bool points_moved(const json& created, const std::vector<double>& now) {
+    if (!created.is_array() || created.size() != now.size()) return true;
+    for (std::size_t i = 0; i < now.size(); ++i)
+        if (!created[i].is_number() || std::fabs(created[i].get<double>() - now[i]) > kPointTolerance)
+            return true;
+    return false;
+}
+
+// Two records say the same when they differ at most in when the review was made.
+bool same_record(const ordered_json& stored, ordered_json merged) {
+    if (stored.contains("review") && stored["review"].is_object() && merged.contains("review") &&
+        merged["review"].is_object())
+        merged["review"]["at"] = stored["review"].value("at", ordered_json());
+    return stored == merged;
+}
+
+class JobSync {
+  public:
+    JobSync(const SyncDeps& deps, const CvatJob& job, const TaskBinding& binding)
+        : deps_(deps), job_(job), binding_(binding), cvat_url_(store_url(deps.client.settings().url)) {
+        for (const auto& [name, id] : binding.face_spec_ids) attribute_name_[id] = name;
+        reviewer_ = job.assignee.empty() ? "cvat" : "cvat:" + job.assignee;
+        reviewed_at_ = job.updated_date.empty() ? server::utc_timestamp() : job.updated_date;
+    }
+
+    Result<SyncSummary> run(const CvatAnnotations& annotations) {
+        summary_.job_id = job_.id;
+        summary_.task_id = job_.task_id;
+        summary_.annotations_version = annotations.version;
+        if (annotations.tracks)
+            skip(std::to_string(annotations.tracks) + " tracks are not read (only shapes are)");
+        auto ours = deps_.store.cvat_shapes(cvat_url_, job_.task_id, job_.start_frame, job_.stop_frame);
+        if (!ours) return ours.error();
+        std::map<long long, std::vector<const CvatShapeRow*>> ours_by_frame;
+        for (const auto& row : *ours) ours_by_frame[row.frame].push_back(&row);
+        std::map<long long, std::vector<const CvatShape*>> theirs_by_frame;
+        for (const auto& shape : annotations.shapes) {
+            if (shape.label_id != binding_.face_label_id) continue;
+            if (shape.frame < job_.start_frame || shape.frame > job_.stop_frame) continue;
+            if (shape.type != "rectangle") {
+                skip("shape " + std::to_string(shape.id) + " on frame " + std::to_string(shape.frame) +
+                     " is a " + shape.type + ", not a rectangle");
+                continue;
+            }
+            theirs_by_frame[shape.frame].push_back(&shape);
+        }
+        std::set<long long> frames;
+        for (const auto& [frame, _] : ours_by_frame) frames.insert(frame);
+        for (const auto& [frame, _] : theirs_by_frame) frames.insert(frame);
+        for (long long frame : frames) {
+            auto synced = sync_frame(frame, ours_by_frame[frame], theirs_by_frame[frame]);
+            if (!synced) return synced.error();
+        }
+        return summary_;
+    }
+
+  private:
+    void skip(std::string reason) {
+        if (summary_.skipped.size() < kMaxSkipped) summary_.skipped.push_back(std::move(reason));
+    }
+
+    ReviewedFace reviewed(const CvatShape& shape) {
+        std::vector<std::pair<std::string, std::string>> by_name;
+        for (const auto& [spec_id, value] : shape.attributes)
+            if (auto it = attribute_name_.find(spec_id); it != attribute_name_.end())
+                by_name.emplace_back(it->second, value);
+        ReadLabels read = labels_from_attributes(deps_.spec, deps_.knowledge, by_name);
+        for (const auto& problem : read.problems)
+            skip("shape " + std::to_string(shape.id) + " on frame " + std::to_string(shape.frame) + ": " +
+                 problem);
+        return ReviewedFace{std::to_string(shape.id), box_of(shape.points), read.labels, {}};
+    }
+
+    Result<bool> sync_frame(long long frame, const std::vector<const CvatShapeRow*>& ours,
+                            const std::vector<const CvatShape*>& theirs) {
+        std::vector<PredictedFace> predicted;
+        std::vector<ordered_json> records;
+        std::vector<const CvatShapeRow*> rows;
+        for (const CvatShapeRow* row : ours) {
+            auto face = deps_.store.face(row->face_id);
+            if (!face) return face.error();
+            ordered_json record =
+                *face ? ordered_json::parse((*face)->record_json, nullptr, false) : ordered_json();
+            if (!*face || record.is_discarded()) {
+                skip("shape " + std::to_string(row->shape_id) + ": its face " + row->face_id +
+                     " is not in the store");
+                continue;
+            }
+            RecordLabels stored = read_record_labels(record, true);
+            predicted.push_back({row->face_id, std::to_string(row->shape_id), stored.face, stored.labels,
+                                 stored.descriptions, stored.provenance});
+            records.push_back(std::move(record));
+            rows.push_back(row);
+        }
+        std::vector<ReviewedFace> faces;
+        for (const CvatShape* shape : theirs) faces.push_back(reviewed(*shape));
+
+        // CVAT keeps a shape's id through every edit, so the id alone pairs them: a box a human
+        // deleted and redrew is a rejection and an addition, not a correction.
+        ReviewOptions options;
+        options.iou_match = 2.0;
+        ReviewOutcome outcome = diff_review(predicted, faces, options);
+        for (std::size_t i = 0; i < outcome.faces.size(); ++i) {
+            FaceReview review = outcome.faces[i];
+            std::optional<Box> moved_to;
+            if (review.reviewed_index) {
+                const CvatShape& shape = *theirs[*review.reviewed_index];
+                json created = json::parse(rows[i]->shape_json, nullptr, false);
+                if (points_moved(created.is_object() ? created.value("points", json()) : json(),
+                                 shape.points)) {
+                    moved_to = box_of(shape.points);
+                    review.status = ReviewStatus::corrected;
+                }
+            }
+            ordered_json merged =
+                merge_review_into_record(deps_.knowledge, records[i], review, reviewer_, reviewed_at_);
+            if (moved_to) {
+                merged["face"] = {
+                    {"x", moved_to->x}, {"y", moved_to->y}, {"w", moved_to->w}, {"h", moved_to->h}};
+                merged["review"]["box"] = "corrected";
+            }
+            std::string status(review_status_name(review.status));
+            ++(review.status == ReviewStatus::accepted    ? summary_.accepted
+               : review.status == ReviewStatus::corrected ? summary_.corrected
+                                                          : summary_.rejected);
+            if (same_record(records[i], merged)) continue;
+            if (auto saved = deps_.store.save_review(review.face_id, status, merged.dump()); !saved)
+                return saved.error();
+            ++summary_.written;
+        }
+        for (const ReviewedFace& face : outcome.added) {
+            const CvatShape* shape = nullptr;
+            for (const CvatShape* s : theirs)
+                if (std::to_string(s->id) == face.region_id) shape = s;
+            if (!shape) continue;
+            if (shape->source == "auto") {
+                skip("shape " + std::to_string(shape->id) + " on frame " + std::to_string(frame) +
+                     " was made automatically, not by seke's REST worker; it is not a human label");
+                continue;
+            }
+            auto saved = save_added(frame, *shape, face);
+            if (!saved) return saved.error();
+        }
+        return true;
+    }
+
+    Result<bool> save_added(long long frame, const CvatShape& shape, const ReviewedFace& face) {
+        std::string item_id = frame_item_id(job_.task_id, frame);
+        std::string face_id = added_face_id(job_.task_id, frame, shape.id);
+        FaceResult human;
+        human.ok = true;
+        human.labels = face.labels;
+        for (Level level : kAllLevels)
+            if (face.labels.has(level)) human.provenance.set(level, Provenance::human);
+        FeidInput input;
+        input.id = face_id;
+        input.image = frame_image_url(cvat_url_, job_.task_id, frame);
+        input.face = face.box;
+        input.result = &human;
+        input.model_version = "human";
+        input.status = "added";
+        ordered_json record = feid_record(deps_.knowledge, input);
+        record["review"] = {{"status", "added"},
+                            {"reviewer", reviewer_},
+                            {"at", reviewed_at_},
+                            {"cvat_shape_id", shape.id},
+                            {"cvat_source", shape.source}};
+        ++summary_.added;
+        auto existing = deps_.store.face(face_id);
+        if (!existing) return existing.error();
+        if (*existing) {
+            ordered_json stored = ordered_json::parse((*existing)->record_json, nullptr, false);
+            if (!stored.is_discarded() && same_record(stored, record)) return true;
+        }
+        ItemRow item;
+        item.id = item_id;
+        item.image = frame_image_url(cvat_url_, job_.task_id, frame);
+        item.status = ItemStatus::done;
+        FaceRow row;
+        row.id = face_id;
+        row.item_id = item_id;
+        row.face_index = static_cast<int>(std::min<long long>(shape.id, 1'000'000'000LL));
+        row.status = "added";
+        row.model_version = "human";
+        row.overall = 0;
+        row.record_json = record.dump();
+        if (auto saved = deps_.store.save_human_face(item, row); !saved) return saved.error();
+        ++summary_.written;
+        return true;
+    }
+
+    const SyncDeps& deps_;
+    const CvatJob& job_;
+    const TaskBinding& binding_;
+    std::string cvat_url_;
+    std::map<long long, std::string> attribute_name_;  // spec_id → seke's attribute name
+    std::string reviewer_;
+    std::string reviewed_at_;
+    SyncSummary summary_;
+};
+
+}  // namespace
+
+Result<SyncSummary> sync_job(const SyncDeps& deps, long long job_id) {
+    auto job = deps.client.job(job_id);
+    if (!job) return job.error();
+    auto labels = deps.client.labels_of_job(job_id);
+    if (!labels) return labels.error();
+    auto binding = bind_task_labels(deps.spec, deps.knowledge, json(*labels));
+    if (!binding)
+        return make_error(binding.error().code,
+                          "job " + std::to_string(job_id) + ": " + binding.error().message);
+    auto annotations = deps.client.job_annotations(job_id);
+    if (!annotations) return annotations.error();
+    JobSync sync(deps, *job, *binding);
+    auto summary = sync.run(*annotations);
+    if (!summary) return summary.error();
+    CvatJobSyncRow row{store_url(deps.client.settings().url),    job->id, job->task_id, annotations->version,
+                       json(sync_summary_json(*summary)).dump(), ""};
+    if (auto saved = deps.store.save_cvat_job_sync(row); !saved) return saved.error();
+    return summary;
+}
+
+ordered_json sync_summary_json(const SyncSummary& s) {
+    ordered_json out;
+    out["job"] = s.job_id;
+    out["task"] = s.task_id;
+    out["annotations_version"] = s.annotations_version;
+    out["accepted"] = s.accepted;
+    out["corrected"] = s.corrected;
+    out["rejected"] = s.rejected;
+    out["added"] = s.added;
+    out["written"] = s.written;
+    out["skipped"] = s.skipped;
+    return out;
+}
+
+}  // namespace seke::cvat

@@ -1,0 +1,131 @@
+// The review sync: a job edited by a human in the fake CVAT, diffed against seke's shapes.
+#include <boost/test/unit_test.hpp>
+
+#include "plugin/cvat/sync.hpp"
+#include "tests/unit/cvat/cvat_test_util.hpp"
+
+using namespace seke;
+using nlohmann::json;
+
+namespace {
+
+Result<cvat::SyncSummary> sync(test::ReviewedTaskFixture& f) {
+    cvat::SyncDeps deps{test::test_knowledge(), f.spec, *f.store, *f.client};
+    return cvat::sync_job(deps, f.job);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cvat_sync)
+
+BOOST_AUTO_TEST_CASE(unchanged_corrected_moved_deleted_and_added_faces) {
+    test::ReviewedTaskFixture f;
+    f.seed_frame(0);
+    long long relabeled = f.seed_frame(1);
+    long long moved = f.seed_frame(2);
+    long long deleted = f.seed_frame(3, "sad");
+
+    f.fake.set_attribute(relabeled, "expression", "surprise");
+    f.fake.set_attribute(relabeled, "valence", "30");  // -0.7
+    f.fake.set_attribute(relabeled, "arousal", "180");
+    f.fake.move_shape(moved, 12, 0);
+    f.fake.delete_shape(deleted);
+    long long drawn = f.fake.add_manual_shape(
+        f.task, 3, {60, 60, 100, 110},
+        {{"expression", "anger"}, {"valence", "20"}, {"arousal", "190"}, {"AU4", "true"}});
+
+    auto summary = sync(f);
+    BOOST_TEST_REQUIRE(summary.ok(), (summary ? "" : summary.error().message));
+    BOOST_TEST(summary->accepted == 1);
+    BOOST_TEST(summary->corrected == 2);
+    BOOST_TEST(summary->rejected == 1);
+    BOOST_TEST(summary->added == 1);
+    BOOST_TEST(summary->written == 5);
+
+    json accepted = f.record(f.face_ids[0]);
+    BOOST_TEST(accepted["status"] == "accepted");
+    BOOST_TEST(accepted["provenance"]["expression"] == "human");
+    BOOST_TEST(accepted["labels"]["expression"] == "happy");
+    BOOST_TEST(accepted["review"]["reviewer"] == "cvat:alice");
+
+    json corrected = f.record(f.face_ids[1]);
+    BOOST_TEST(corrected["status"] == "corrected");
+    BOOST_TEST(corrected["labels"]["expression"] == "surprise");
+    BOOST_TEST(corrected["labels"]["valence"].get<double>() == -0.7, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(corrected["provenance"]["va"] == "human");
+    BOOST_TEST(corrected["review"]["model_labels"]["expression"] == "happy");
+
+    json boxed = f.record(f.face_ids[2]);
+    BOOST_TEST(boxed["status"] == "corrected");
+    BOOST_TEST(boxed["face"]["x"] == 22);
+    BOOST_TEST(boxed["review"]["box"] == "corrected");
+    BOOST_TEST(boxed["labels"]["expression"] == "happy");
+
+    json rejected = f.record(f.face_ids[3]);
+    BOOST_TEST(rejected["status"] == "rejected");
+
+    json added = f.record(cvat::added_face_id(f.task, 3, drawn));
+    BOOST_TEST(added["status"] == "added");
+    BOOST_TEST(added["labels"]["expression"] == "anger");
+    BOOST_TEST(added["provenance"]["expression"] == "human");
+    BOOST_TEST(added["provenance"]["au"] == "human");
+    BOOST_TEST(added["face"]["w"] == 40);
+    BOOST_TEST(added["labels"]["action_units"] == json::array({"AU4"}));
+    auto row = f.store->face(cvat::added_face_id(f.task, 3, drawn));
+    BOOST_TEST((*row)->status == "added");
+    BOOST_TEST((*row)->item_id == cvat::frame_item_id(f.task, 3));
+
+    // Idempotent: the same annotations again change nothing.
+    std::string before = f.store->face(f.face_ids[1])->value().record_json;
+    auto again = sync(f);
+    BOOST_TEST_REQUIRE(again.ok());
+    BOOST_TEST(again->written == 0);
+    BOOST_TEST(again->accepted == 1);
+    BOOST_TEST(again->corrected == 2);
+    BOOST_TEST(again->rejected == 1);
+    BOOST_TEST(again->added == 1);
+    BOOST_TEST(f.store->face(f.face_ids[1])->value().record_json == before);
+    BOOST_TEST(f.store->cvat_job_sync(cvat::store_url(f.fake.url()), f.job)->has_value());
+
+    // A later edit is picked up, and the model's labels stay the first review's snapshot.
+    f.fake.set_attribute(relabeled, "expression", "fear");
+    auto third = sync(f);
+    BOOST_TEST(third->written == 1);
+    json fear = f.record(f.face_ids[1]);
+    BOOST_TEST(fear["labels"]["expression"] == "fear");
+    BOOST_TEST(fear["review"]["model_labels"]["expression"] == "happy");
+}
+
+BOOST_AUTO_TEST_CASE(what_is_not_a_human_face_label_is_skipped_with_a_reason) {
+    test::ReviewedTaskFixture f;
+    f.seed_frame(0);
+    // Another tool's automatic shape, and an attribute value seke cannot read.
+    long long odd =
+        f.fake.add_manual_shape(f.task, 1, {1, 1, 20, 20}, {{"valence", "abc"}, {"arousal", "100"}});
+    auto created = f.client->create_job_annotations(
+        f.job, {{"shapes", json::array({{{"type", "rectangle"},
+                                         {"frame", 2},
+                                         {"label_id", f.fake.label_id(f.task, "face")},
+                                         {"points", {5, 5, 30, 30}},
+                                         {"source", "auto"},
+                                         {"attributes", json::array()}}})}});
+    BOOST_REQUIRE(created);
+    auto summary = sync(f);
+    BOOST_TEST_REQUIRE(summary.ok());
+    BOOST_TEST(summary->accepted == 1);
+    BOOST_TEST(summary->added == 1);  // the manual one, without VA
+    std::string skipped = json(summary->skipped).dump();
+    BOOST_TEST(skipped.find("made automatically") != std::string::npos);
+    BOOST_TEST(skipped.find("valence \\\"abc\\\"") != std::string::npos);
+    json added = f.record(cvat::added_face_id(f.task, 1, odd));
+    BOOST_TEST(added["labels"]["valence"].is_null());
+}
+
+BOOST_AUTO_TEST_CASE(a_job_that_cannot_be_read_is_an_error) {
+    test::ReviewedTaskFixture f;
+    cvat::SyncDeps deps{test::test_knowledge(), f.spec, *f.store, *f.client};
+    auto missing = cvat::sync_job(deps, 4242);
+    BOOST_TEST(missing.error().code == errc::not_found);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
