@@ -69,7 +69,7 @@ bool would_change(const LabelSet& model, const json& truth) {
 }
 
 bool chosen_for_review(const std::string& id, double fraction) {
-    return std::stoull(sha256_hex(id).substr(0, 8), nullptr, 16) < fraction * 4294967296.0;
+    return static_cast<double>(std::stoul(sha256_hex(id).substr(0, 8), nullptr, 16)) < fraction * 4294967296.0;
 }
 
 std::string arg(const std::vector<std::string>& args, const std::string& flag, const std::string& fallback) {

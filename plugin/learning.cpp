@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <bitset>
-#include <chrono>
-#include <ctime>
 #include <map>
 #include <set>
 
@@ -18,14 +16,6 @@ using nlohmann::json;
 constexpr const char* kFitKind = "fit";                // key: model_version
 constexpr const char* kCurrentFitKind = "fit_current"; // key: base_version → {"model_version"}
 
-std::string now_utc() {
-    auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buffer;
-}
 
 json labels_to_json(const LabelSet& labels) {
     json out = json::object();
@@ -180,7 +170,7 @@ Result<FitOutcome> fit_from_reviews(Store& store, const LearnedModel& current, c
     model->base_version = current.base_version;
     model->calibration = CalibrationSet::fit(examples, settings.method, settings.min_reviews);
     model->reviews = examples.faces;
-    model->fitted_at = now_utc();
+    model->fitted_at = utc_timestamp();
     auto exemplars = std::make_shared<FewShotExamples>();
     std::vector<ExemplarCandidate> usable;
     for (auto& c : candidates) {

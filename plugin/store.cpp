@@ -98,18 +98,14 @@ CREATE TABLE IF NOT EXISTS cvat_job_syncs (
   PRIMARY KEY (cvat_url, job_id));
 )sql";
 
-std::string now_utc() {
-    auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buffer;
-}
 
 Error db_error(sqlite3* db, const std::string& what) {
     return make_error(errc::io_error, "store: " + what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
 }
+
+// BEGIN IMMEDIATE … COMMIT around `write`, which returns what failed, if anything: a failure
+// rolls back and the error says what failed with SQLite's reason.
+Result<bool> in_transaction(sqlite3* db, const std::function<std::optional<std::string>()>& write);
 
 // A prepared statement that finalizes itself.
 class Statement {
@@ -178,6 +174,15 @@ Result<sqlite3*> open_connection(const std::string& path, const char* synchronou
     return db;
 }
 
+Result<bool> in_transaction(sqlite3* db, const std::function<std::optional<std::string>()>& write) {
+    if (!exec(db, "BEGIN IMMEDIATE")) return db_error(db, "cannot begin a transaction");
+    std::optional<std::string> failed = write();
+    if (!failed && exec(db, "COMMIT")) return true;
+    Error error = db_error(db, failed.value_or("cannot commit"));
+    exec(db, "ROLLBACK");
+    return error;
+}
+
 ItemStatus parse_status(const std::string& text) {
     if (text == "done") return ItemStatus::done;
     if (text == "failed") return ItemStatus::failed;
@@ -213,6 +218,15 @@ FaceRow read_face(Statement& s) {
 constexpr const char* kFaceColumns = "SELECT id, item_id, face_index, status, model_version, overall, record FROM faces ";
 
 }  // namespace
+
+std::string utc_timestamp() {
+    auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
+}
 
 std::string_view item_status_name(ItemStatus status) noexcept {
     switch (status) {
@@ -270,55 +284,50 @@ Result<std::vector<std::string>> Store::finished_item_ids() {
 Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes) {
     if (outcomes.empty()) return true;
     std::lock_guard lock(db_mutex_);
-    if (!exec(db_, "BEGIN IMMEDIATE")) return db_error(db_, "cannot begin a transaction");
-    auto fail = [&](const std::string& what) {
-        Error error = db_error(db_, what);
-        exec(db_, "ROLLBACK");
-        return error;
-    };
-    std::string now = now_utc();
-    Statement item(db_,
-                   "INSERT INTO items(id, image, known, status, error, content_hash, width, height, updated_at) "
-                   "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET image=excluded.image, "
-                   "known=excluded.known, status=excluded.status, error=excluded.error, "
-                   "content_hash=excluded.content_hash, width=excluded.width, height=excluded.height, "
-                   "updated_at=excluded.updated_at");
-    // A face a human already reviewed keeps its record: a re-run never overwrites human work.
-    Statement face(db_,
-                   "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
-                   "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET face_index=excluded.face_index, "
-                   "status=excluded.status, model_version=excluded.model_version, overall=excluded.overall, "
-                   "record=excluded.record, updated_at=excluded.updated_at WHERE faces.status = 'auto'");
-    Statement prediction(db_,
-                         "INSERT INTO predictions(face_id, model_version, record, trace, created_at) "
-                         "VALUES(?,?,?,?,?)");
-    Statement thumbnail(db_, "INSERT INTO face_thumbnails(face_id, jpeg) VALUES(?,?) "
-                             "ON CONFLICT(face_id) DO UPDATE SET jpeg=excluded.jpeg");
-    if (!item.ok() || !face.ok() || !prediction.ok() || !thumbnail.ok()) return fail("cannot prepare writes");
-    for (const auto& outcome : outcomes) {
-        const ItemRow& row = outcome.item;
-        item.bind(1, row.id).bind(2, row.image).bind(3, row.known_json.empty() ? "{}" : row.known_json)
-            .bind(4, std::string(item_status_name(row.status))).bind(5, row.error).bind(6, row.content_hash)
-            .bind(7, std::int64_t{row.width}).bind(8, std::int64_t{row.height}).bind(9, now);
-        if (item.step() != SQLITE_DONE) return fail("cannot write item " + row.id);
-        item.reset();
-        for (const auto& f : outcome.faces) {
-            face.bind(1, f.id).bind(2, f.item_id).bind(3, std::int64_t{f.face_index}).bind(4, f.status)
-                .bind(5, f.model_version).bind(6, f.overall).bind(7, f.record_json).bind(8, now);
-            if (face.step() != SQLITE_DONE) return fail("cannot write face " + f.id);
-            face.reset();
-            prediction.bind(1, f.id).bind(2, f.model_version).bind(3, f.record_json).bind(4, f.trace_json)
-                .bind(5, now);
-            if (prediction.step() != SQLITE_DONE) return fail("cannot write prediction " + f.id);
-            prediction.reset();
-            if (f.thumbnail_jpeg.empty()) continue;
-            thumbnail.bind(1, f.id).bind_blob(2, f.thumbnail_jpeg);
-            if (thumbnail.step() != SQLITE_DONE) return fail("cannot write thumbnail " + f.id);
-            thumbnail.reset();
+    return in_transaction(db_, [&]() -> std::optional<std::string> {
+        std::string now = utc_timestamp();
+        Statement item(db_,
+                       "INSERT INTO items(id, image, known, status, error, content_hash, width, height, updated_at) "
+                       "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET image=excluded.image, "
+                       "known=excluded.known, status=excluded.status, error=excluded.error, "
+                       "content_hash=excluded.content_hash, width=excluded.width, height=excluded.height, "
+                       "updated_at=excluded.updated_at");
+        // A face a human already reviewed keeps its record: a re-run never overwrites human work.
+        Statement face(db_,
+                       "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
+                       "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET face_index=excluded.face_index, "
+                       "status=excluded.status, model_version=excluded.model_version, overall=excluded.overall, "
+                       "record=excluded.record, updated_at=excluded.updated_at WHERE faces.status = 'auto'");
+        Statement prediction(db_,
+                             "INSERT INTO predictions(face_id, model_version, record, trace, created_at) "
+                             "VALUES(?,?,?,?,?)");
+        Statement thumbnail(db_, "INSERT INTO face_thumbnails(face_id, jpeg) VALUES(?,?) "
+                                 "ON CONFLICT(face_id) DO UPDATE SET jpeg=excluded.jpeg");
+        if (!item.ok() || !face.ok() || !prediction.ok() || !thumbnail.ok()) return "cannot prepare writes";
+        for (const auto& outcome : outcomes) {
+            const ItemRow& row = outcome.item;
+            item.bind(1, row.id).bind(2, row.image).bind(3, row.known_json.empty() ? "{}" : row.known_json)
+                .bind(4, std::string(item_status_name(row.status))).bind(5, row.error).bind(6, row.content_hash)
+                .bind(7, std::int64_t{row.width}).bind(8, std::int64_t{row.height}).bind(9, now);
+            if (item.step() != SQLITE_DONE) return "cannot write item " + row.id;
+            item.reset();
+            for (const auto& f : outcome.faces) {
+                face.bind(1, f.id).bind(2, f.item_id).bind(3, std::int64_t{f.face_index}).bind(4, f.status)
+                    .bind(5, f.model_version).bind(6, f.overall).bind(7, f.record_json).bind(8, now);
+                if (face.step() != SQLITE_DONE) return "cannot write face " + f.id;
+                face.reset();
+                prediction.bind(1, f.id).bind(2, f.model_version).bind(3, f.record_json).bind(4, f.trace_json)
+                    .bind(5, now);
+                if (prediction.step() != SQLITE_DONE) return "cannot write prediction " + f.id;
+                prediction.reset();
+                if (f.thumbnail_jpeg.empty()) continue;
+                thumbnail.bind(1, f.id).bind_blob(2, f.thumbnail_jpeg);
+                if (thumbnail.step() != SQLITE_DONE) return "cannot write thumbnail " + f.id;
+                thumbnail.reset();
+            }
         }
-    }
-    if (!exec(db_, "COMMIT")) return fail("cannot commit");
-    return true;
+        return std::nullopt;
+    });
 }
 
 Result<std::optional<ItemRow>> Store::item(const std::string& id) {
@@ -398,7 +407,7 @@ Result<bool> Store::save_project(const ProjectRow& project) {
                      "ON CONFLICT(id) DO UPDATE SET label_config=excluded.label_config, "
                      "extra_params=excluded.extra_params, updated_at=excluded.updated_at");
     if (!s.ok()) return db_error(db_, "cannot write project");
-    s.bind(1, project.id).bind(2, project.label_config).bind(3, project.extra_params_json).bind(4, now_utc());
+    s.bind(1, project.id).bind(2, project.label_config).bind(3, project.extra_params_json).bind(4, utc_timestamp());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write project " + project.id);
     return true;
 }
@@ -422,7 +431,7 @@ Result<bool> Store::save_task_prediction(const TaskPredictionRow& row) {
                      "updated_at=excluded.updated_at");
     if (!s.ok()) return db_error(db_, "cannot write task prediction");
     s.bind(1, row.project).bind(2, static_cast<std::int64_t>(row.task_id)).bind(3, row.model_version)
-        .bind(4, row.status).bind(5, row.prediction_json).bind(6, row.error).bind(7, now_utc());
+        .bind(4, row.status).bind(5, row.prediction_json).bind(6, row.error).bind(7, utc_timestamp());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write task prediction");
     return true;
 }
@@ -457,7 +466,7 @@ Result<bool> Store::save_review(const std::string& face_id, const std::string& s
     std::lock_guard lock(db_mutex_);
     Statement s(db_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
     if (!s.ok()) return db_error(db_, "cannot write review");
-    s.bind(1, status).bind(2, record_json).bind(3, now_utc()).bind(4, face_id);
+    s.bind(1, status).bind(2, record_json).bind(3, utc_timestamp()).bind(4, face_id);
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write review of " + face_id);
     return true;
 }
@@ -478,7 +487,7 @@ Result<bool> Store::save_document(const std::string& kind, const std::string& ke
     Statement s(db_, "INSERT INTO documents(kind, key, body, created_at) VALUES(?,?,?,?) "
                      "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body, created_at=excluded.created_at");
     if (!s.ok()) return db_error(db_, "cannot write document");
-    s.bind(1, kind).bind(2, key).bind(3, body).bind(4, now_utc());
+    s.bind(1, kind).bind(2, key).bind(3, body).bind(4, utc_timestamp());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write " + kind + " " + key);
     return true;
 }
@@ -581,7 +590,7 @@ Result<long long> Store::save_event(const std::string& source, const std::string
     std::lock_guard lock(db_mutex_);
     Statement s(db_, "INSERT INTO events(source, action, body, received_at) VALUES(?,?,?,?)");
     if (!s.ok()) return db_error(db_, "cannot write event");
-    s.bind(1, source).bind(2, action).bind(3, body).bind(4, now_utc());
+    s.bind(1, source).bind(2, action).bind(3, body).bind(4, utc_timestamp());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write event");
     return static_cast<long long>(sqlite3_last_insert_rowid(db_));
 }
@@ -599,60 +608,43 @@ Result<std::optional<FaceRow>> Store::face(const std::string& id) {
 
 Result<bool> Store::save_human_face(const ItemRow& row, const FaceRow& f) {
     std::lock_guard lock(db_mutex_);
-    if (!exec(db_, "BEGIN IMMEDIATE")) return db_error(db_, "cannot begin a transaction");
-    auto fail = [&](const std::string& what) {
-        Error error = db_error(db_, what);
-        exec(db_, "ROLLBACK");
-        return error;
-    };
-    std::string now = now_utc();
-    Statement item(db_, "INSERT OR IGNORE INTO items(id, image, known, status, error, content_hash, width, height, "
-                        "updated_at) VALUES(?,?,?,?,?,?,?,?,?)");
-    Statement face(db_,
-                   "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
-                   "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
-                   "record=excluded.record, updated_at=excluded.updated_at");
-    if (!item.ok() || !face.ok()) return fail("cannot prepare writes");
-    item.bind(1, row.id).bind(2, row.image).bind(3, row.known_json.empty() ? "{}" : row.known_json)
-        .bind(4, std::string(item_status_name(row.status))).bind(5, row.error).bind(6, row.content_hash)
-        .bind(7, std::int64_t{row.width}).bind(8, std::int64_t{row.height}).bind(9, now);
-    if (item.step() != SQLITE_DONE) return fail("cannot write item " + row.id);
-    face.bind(1, f.id).bind(2, f.item_id).bind(3, std::int64_t{f.face_index}).bind(4, f.status)
-        .bind(5, f.model_version).bind(6, f.overall).bind(7, f.record_json).bind(8, now);
-    if (face.step() != SQLITE_DONE) return fail("cannot write face " + f.id);
-    if (!exec(db_, "COMMIT")) return fail("cannot commit");
-    return true;
+    return in_transaction(db_, [&]() -> std::optional<std::string> {
+        std::string now = utc_timestamp();
+        Statement item(db_, "INSERT OR IGNORE INTO items(id, image, known, status, error, content_hash, width, height, "
+                            "updated_at) VALUES(?,?,?,?,?,?,?,?,?)");
+        Statement face(db_,
+                       "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
+                       "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
+                       "record=excluded.record, updated_at=excluded.updated_at");
+        if (!item.ok() || !face.ok()) return "cannot prepare writes";
+        item.bind(1, row.id).bind(2, row.image).bind(3, row.known_json.empty() ? "{}" : row.known_json)
+            .bind(4, std::string(item_status_name(row.status))).bind(5, row.error).bind(6, row.content_hash)
+            .bind(7, std::int64_t{row.width}).bind(8, std::int64_t{row.height}).bind(9, now);
+        if (item.step() != SQLITE_DONE) return "cannot write item " + row.id;
+        face.bind(1, f.id).bind(2, f.item_id).bind(3, std::int64_t{f.face_index}).bind(4, f.status)
+            .bind(5, f.model_version).bind(6, f.overall).bind(7, f.record_json).bind(8, now);
+        if (face.step() != SQLITE_DONE) return "cannot write face " + f.id;
+        return std::nullopt;
+    });
 }
 
 Result<bool> Store::save_cvat_shapes(const std::vector<CvatShapeRow>& rows) {
     if (rows.empty()) return true;
     std::lock_guard lock(db_mutex_);
-    if (!exec(db_, "BEGIN IMMEDIATE")) return db_error(db_, "cannot begin a transaction");
-    Statement s(db_, "INSERT INTO cvat_shapes(cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, "
-                     "created_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(cvat_url, shape_id) DO NOTHING");
-    if (!s.ok()) {
-        Error error = db_error(db_, "cannot prepare the CVAT shape write");
-        exec(db_, "ROLLBACK");
-        return error;
-    }
-    std::string now = now_utc();
-    for (const auto& r : rows) {
-        s.bind(1, r.cvat_url).bind(2, std::int64_t{r.task_id}).bind(3, std::int64_t{r.job_id})
-            .bind(4, std::int64_t{r.frame}).bind(5, std::int64_t{r.shape_id}).bind(6, r.face_id).bind(7, r.item_id)
-            .bind(8, r.shape_json.empty() ? std::string("{}") : r.shape_json).bind(9, now);
-        if (s.step() != SQLITE_DONE) {
-            Error error = db_error(db_, "cannot record CVAT shape " + std::to_string(r.shape_id));
-            exec(db_, "ROLLBACK");
-            return error;
+    return in_transaction(db_, [&]() -> std::optional<std::string> {
+        Statement s(db_, "INSERT INTO cvat_shapes(cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, "
+                         "created_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(cvat_url, shape_id) DO NOTHING");
+        if (!s.ok()) return "cannot prepare the CVAT shape write";
+        std::string now = utc_timestamp();
+        for (const auto& r : rows) {
+            s.bind(1, r.cvat_url).bind(2, std::int64_t{r.task_id}).bind(3, std::int64_t{r.job_id})
+                .bind(4, std::int64_t{r.frame}).bind(5, std::int64_t{r.shape_id}).bind(6, r.face_id).bind(7, r.item_id)
+                .bind(8, r.shape_json.empty() ? std::string("{}") : r.shape_json).bind(9, now);
+            if (s.step() != SQLITE_DONE) return "cannot record CVAT shape " + std::to_string(r.shape_id);
+            s.reset();
         }
-        s.reset();
-    }
-    if (!exec(db_, "COMMIT")) {
-        Error error = db_error(db_, "cannot commit CVAT shapes");
-        exec(db_, "ROLLBACK");
-        return error;
-    }
-    return true;
+        return std::nullopt;
+    });
 }
 
 Result<std::vector<CvatShapeRow>> Store::cvat_shapes(const std::string& cvat_url, long long task_id,
@@ -692,7 +684,7 @@ Result<bool> Store::save_cvat_job_sync(const CvatJobSyncRow& row) {
                      "synced_at=excluded.synced_at");
     if (!s.ok()) return db_error(db_, "cannot write CVAT sync");
     s.bind(1, row.cvat_url).bind(2, std::int64_t{row.job_id}).bind(3, std::int64_t{row.task_id})
-        .bind(4, std::int64_t{row.annotations_version}).bind(5, row.summary_json).bind(6, now_utc());
+        .bind(4, std::int64_t{row.annotations_version}).bind(5, row.summary_json).bind(6, utc_timestamp());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write CVAT sync of job " + std::to_string(row.job_id));
     return true;
 }
@@ -722,7 +714,7 @@ void Store::cache_put(const std::string& key, const std::string& value) {
     std::lock_guard lock(cache_mutex_);
     Statement s(cache_db_, "INSERT OR REPLACE INTO response_cache(key, value, created_at) VALUES(?,?,?)");
     if (!s.ok()) return;
-    s.bind(1, key).bind(2, value).bind(3, now_utc());
+    s.bind(1, key).bind(2, value).bind(3, utc_timestamp());
     s.step();  // a cache write that fails costs a repeated request later, nothing more
 }
 

@@ -19,6 +19,9 @@ struct sqlite3;
 
 namespace seke {
 
+// Now, as the store writes times: "2026-11-26T17:20:00Z".
+std::string utc_timestamp();
+
 enum class ItemStatus { pending, done, failed, skipped };
 std::string_view item_status_name(ItemStatus status) noexcept;
 
