@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 
@@ -104,7 +105,8 @@ struct ScoringInputs {
 };
 
 int finish_report(const std::string& truth_path, const std::string& predictions, ScoringInputs& inputs,
-                  const feab::Vocabulary& vocabulary, const FeabArgs& args, std::optional<feab::BenchmarkRun> run) {
+                  const feab::Vocabulary& vocabulary, const FeabArgs& args, std::optional<feab::BenchmarkRun> run,
+                  Store* keep_in = nullptr) {
     feab::Report report;
     report.inputs.truth_path = truth_path;
     report.inputs.predictions = predictions;
@@ -124,6 +126,10 @@ int finish_report(const std::string& truth_path, const std::string& predictions,
         std::fprintf(stderr, "seke feab: report in %s/report.json and %s/report.html\n", args.out.c_str(),
                      args.out.c_str());
     }
+    // Scored from a store: the report stays beside the labels, where the dashboard shows the latest.
+    if (keep_in)
+        if (auto kept = keep_in->save_document("feab_report", truth_path, feab::report_json(report).dump()); !kept)
+            std::fprintf(stderr, "seke feab: report not kept in the store: %s\n", kept.error().message.c_str());
     if (report.run && report.run->interrupted) return kExitInterrupted;
     return report.problems.total() > 0 ? kExitPartial : kExitOk;
 }
@@ -149,6 +155,7 @@ int run_score(const std::vector<std::string>& args) {
 
     feab::PredictionMatcher matcher(inputs.truth);
     std::string predictions_name;
+    std::unique_ptr<Store> kept_store;
     if (use_db) {
         const std::string& db = loaded->config.run.db_path;
         std::error_code ec;
@@ -160,6 +167,7 @@ int run_score(const std::vector<std::string>& args) {
                                                  inputs.problems);
         if (!read) return report_error(read.error(), kExitFatal);
         predictions_name = "store " + db;
+        kept_store = std::move(*store);
     } else {
         auto read = feab::read_prediction_file(parsed->predictions, parsed->labels, vocabulary, matcher,
                                                inputs.problems);
@@ -167,7 +175,7 @@ int run_score(const std::vector<std::string>& args) {
         predictions_name = parsed->predictions;
     }
     inputs.matched = std::move(matcher).finish(inputs.problems);
-    return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::nullopt);
+    return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::nullopt, kept_store.get());
 }
 
 bool is_image_file(const fs::path& path) {
@@ -348,7 +356,8 @@ int run_benchmark(const std::vector<std::string>& args) {
     if (!read) return report_error(read.error(), kExitFatal);
     inputs.matched = std::move(matcher).finish(inputs.problems, missing_reasons);
     const std::string predictions_name = "store " + run.db + " (model version " + run.model_version + ")";
-    return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::move(run));
+    return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::move(run),
+                         scratch.path.empty() ? store->get() : nullptr);
 }
 
 }  // namespace

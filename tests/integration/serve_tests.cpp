@@ -572,6 +572,11 @@ BOOST_AUTO_TEST_CASE(the_dashboard_renders_the_queue_and_plots_offline) {
     BOOST_TEST(thumbnail.body.substr(0, 2) == "\xff\xd8");
     BOOST_TEST(f.get("/ui/thumbnail?face=nope", basic).status == 404);
 
+    // A FEAB report scored from the same store shows up on the page.
+    auto scored = f.run_seke({"feab", "score", "--truth", (f.data() / "truth.jsonl").string(), "--db", f.db().string()});
+    BOOST_TEST(scored.exit_code != 2, scored.err);
+    BOOST_TEST(parse(f.get("/ui/data", basic))["feab"].is_object());
+
     // Chromium sends the credentials in the URL; the page fetches its data relative to itself.
     std::string url = f.base;
     url.insert(url.find("//") + 2, "ui:secret@");
@@ -593,6 +598,7 @@ BOOST_AUTO_TEST_CASE(the_dashboard_renders_the_queue_and_plots_offline) {
     BOOST_TEST(count("<img class=\"thumb\"") == 4u);
     BOOST_TEST(count("class=\"bin\"") == 20u);
     BOOST_TEST(count("class=\"curve\"") == 4u);
+    BOOST_TEST(count("id=\"feab-table\"") == 1u);
     BOOST_TEST(dom.find("<p id=\"error\"></p>") != std::string::npos);
     // Offline: the page references nothing outside itself.
     std::string source = f.get("/ui", basic).body;
