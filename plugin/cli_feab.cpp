@@ -1,8 +1,5 @@
 // `seke feab score` and `seke feab run`: the facial emotion benchmark (FEAB) — score predictions
 // against a truth file, or ask a model the three tasks on the benchmark and score its answers.
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -12,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdlib.h>
+#include <unistd.h>
 #include <unordered_map>
 
 #include "plugin/cli.hpp"
@@ -78,9 +77,12 @@ Result<FeabArgs> parse_feab_args(const std::vector<std::string>& rest, bool run)
                 return usage_error("--va-tolerance \"" + *t + "\" is not a number in [0, 2]");
             parsed.options.va_tolerance = tolerance;
         } else if (auto l = value("--labels")) {
-            if (*l == "current") parsed.labels = feab::RecordLabels::current;
-            else if (*l == "model") parsed.labels = feab::RecordLabels::model;
-            else return usage_error("--labels \"" + *l + "\" is not one of current, model");
+            if (*l == "current")
+                parsed.labels = feab::RecordLabels::current;
+            else if (*l == "model")
+                parsed.labels = feab::RecordLabels::model;
+            else
+                return usage_error("--labels \"" + *l + "\" is not one of current, model");
         } else if (auto p = !run ? value("--pred") : std::nullopt) {
             parsed.predictions = *p;
         } else if (auto d = run ? value("--images") : std::nullopt) {
@@ -105,8 +107,8 @@ struct ScoringInputs {
 };
 
 int finish_report(const std::string& truth_path, const std::string& predictions, ScoringInputs& inputs,
-                  const feab::Vocabulary& vocabulary, const FeabArgs& args, std::optional<feab::BenchmarkRun> run,
-                  Store* keep_in = nullptr) {
+                  const feab::Vocabulary& vocabulary, const FeabArgs& args,
+                  std::optional<feab::BenchmarkRun> run, Store* keep_in = nullptr) {
     feab::Report report;
     report.inputs.truth_path = truth_path;
     report.inputs.predictions = predictions;
@@ -128,8 +130,10 @@ int finish_report(const std::string& truth_path, const std::string& predictions,
     }
     // Scored from a store: the report stays beside the labels, where the dashboard shows the latest.
     if (keep_in)
-        if (auto kept = keep_in->save_document("feab_report", truth_path, feab::report_json(report).dump()); !kept)
-            std::fprintf(stderr, "seke feab: report not kept in the store: %s\n", kept.error().message.c_str());
+        if (auto kept = keep_in->save_document("feab_report", truth_path, feab::report_json(report).dump());
+            !kept)
+            std::fprintf(stderr, "seke feab: report not kept in the store: %s\n",
+                         kept.error().message.c_str());
     if (report.run && report.run->interrupted) return kExitInterrupted;
     return report.problems.total() > 0 ? kExitPartial : kExitOk;
 }
@@ -143,7 +147,8 @@ int run_score(const std::vector<std::string>& args) {
     if (!parsed) return report_error(parsed.error(), kExitUsage);
     const bool use_db = db_flag || (parsed->predictions.empty() && environment.count("SEKE_DB") > 0);
     if (parsed->predictions.empty() == !use_db)
-        return report_error(usage_error("score needs exactly one of --pred FILE.jsonl and --db FILE"), kExitUsage);
+        return report_error(usage_error("score needs exactly one of --pred FILE.jsonl and --db FILE"),
+                            kExitUsage);
 
     auto setup = load_model_setup(loaded->config);
     if (!setup) return report_error(setup.error(), kExitUsage);
@@ -160,7 +165,8 @@ int run_score(const std::vector<std::string>& args) {
         const std::string& db = loaded->config.run.db_path;
         std::error_code ec;
         // Opening a store that is not there would create an empty one and score nothing.
-        if (!fs::is_regular_file(db, ec)) return report_error(make_error(errc::not_found, "no store at " + db), kExitUsage);
+        if (!fs::is_regular_file(db, ec))
+            return report_error(make_error(errc::not_found, "no store at " + db), kExitUsage);
         auto store = Store::open(db);
         if (!store) return report_error(store.error(), kExitFatal);
         auto read = feab::read_store_predictions(**store, std::nullopt, parsed->labels, vocabulary, matcher,
@@ -175,7 +181,8 @@ int run_score(const std::vector<std::string>& args) {
         predictions_name = parsed->predictions;
     }
     inputs.matched = std::move(matcher).finish(inputs.problems);
-    return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::nullopt, kept_store.get());
+    return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::nullopt,
+                         kept_store.get());
 }
 
 bool is_image_file(const fs::path& path) {
@@ -201,13 +208,15 @@ std::unordered_map<std::string, fs::path> images_by_stem(const fs::path& dir) {
 
 // The benchmark image of a truth item: its "image" field (absolute, under --images, or beside the
 // truth file), else the file under --images whose stem is the id.
-std::optional<fs::path> find_image(const feab::TruthItem& item, const fs::path& images_dir, const fs::path& truth_dir,
+std::optional<fs::path> find_image(const feab::TruthItem& item, const fs::path& images_dir,
+                                   const fs::path& truth_dir,
                                    const std::unordered_map<std::string, fs::path>& by_stem) {
     std::error_code ec;
     if (!item.image.empty()) {
         fs::path given(item.image);
-        std::vector<fs::path> candidates = given.is_absolute() ? std::vector<fs::path>{given}
-                                                               : std::vector<fs::path>{images_dir / given, truth_dir / given};
+        std::vector<fs::path> candidates = given.is_absolute()
+                                               ? std::vector<fs::path>{given}
+                                               : std::vector<fs::path>{images_dir / given, truth_dir / given};
         for (const auto& candidate : candidates)
             if (fs::is_regular_file(candidate, ec)) return candidate;
     }
@@ -230,7 +239,8 @@ std::string apply_mode(Config& config, const std::optional<std::string>& mode) {
         case SamplingMode::greedy: return "greedy";
         case SamplingMode::uamc: return "uamc";
         case SamplingMode::fixed:
-            return config.engine.fixed_samples == 1 ? "single" : "fixed-" + std::to_string(config.engine.fixed_samples);
+            return config.engine.fixed_samples == 1 ? "single"
+                                                    : "fixed-" + std::to_string(config.engine.fixed_samples);
     }
     return "uamc";
 }
@@ -247,7 +257,8 @@ struct ScratchDir {
 int run_benchmark(const std::vector<std::string>& args) {
     auto environment = process_environment();
     const bool db_chosen = has_flag(args, "--db") || environment.count("SEKE_DB") > 0;
-    const bool detection_chosen = has_flag(args, "--face-detection") || environment.count("SEKE_FACE_DETECTION") > 0;
+    const bool detection_chosen =
+        has_flag(args, "--face-detection") || environment.count("SEKE_FACE_DETECTION") > 0;
     auto loaded = load_config(args, environment);
     if (!loaded) return report_error(loaded.error(), kExitUsage);
     auto parsed = parse_feab_args(loaded->rest, true);
@@ -255,7 +266,8 @@ int run_benchmark(const std::vector<std::string>& args) {
     if (parsed->images.empty()) return report_error(usage_error("run needs --images DIR"), kExitUsage);
     std::error_code ec;
     if (!fs::is_directory(parsed->images, ec))
-        return report_error(make_error(errc::not_found, "no images directory at " + parsed->images), kExitUsage);
+        return report_error(make_error(errc::not_found, "no images directory at " + parsed->images),
+                            kExitUsage);
 
     Config& config = loaded->config;
     const std::string mode = apply_mode(config, parsed->mode);
@@ -302,7 +314,8 @@ int run_benchmark(const std::vector<std::string>& args) {
         } else {
             std::string pattern = (fs::temp_directory_path() / "seke-feab-XXXXXX").string();
             if (!mkdtemp(pattern.data()))
-                return report_error(make_error(errc::io_error, "cannot create a temporary store directory"), kExitFatal);
+                return report_error(make_error(errc::io_error, "cannot create a temporary store directory"),
+                                    kExitFatal);
             scratch.path = pattern;
             config.run.db_path = (scratch.path / "feab.db").string();
         }
@@ -321,8 +334,8 @@ int run_benchmark(const std::vector<std::string>& args) {
         VllmClient client(config.vllm, &cache);
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
-        std::fprintf(stderr, "seke feab: asking %s at %s (%s) about %zu benchmark items\n", config.vllm.model.c_str(),
-                     config.vllm.base_url.c_str(), mode.c_str(), jobs.size());
+        std::fprintf(stderr, "seke feab: asking %s at %s (%s) about %zu benchmark items\n",
+                     config.vllm.model.c_str(), config.vllm.base_url.c_str(), mode.c_str(), jobs.size());
         ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
         LabelRun labeler(config, setup->knowledge, **store, client, setup->model_version);
         auto summary = labeler.run(jobs, g_stop, [&](const RunProgress& p) { printer.update(p); });
@@ -351,8 +364,8 @@ int run_benchmark(const std::vector<std::string>& args) {
     }
 
     feab::PredictionMatcher matcher(inputs.truth);
-    auto read = feab::read_store_predictions(**store, setup->model_version, parsed->labels, vocabulary, matcher,
-                                             inputs.problems);
+    auto read = feab::read_store_predictions(**store, setup->model_version, parsed->labels, vocabulary,
+                                             matcher, inputs.problems);
     if (!read) return report_error(read.error(), kExitFatal);
     inputs.matched = std::move(matcher).finish(inputs.problems, missing_reasons);
     const std::string predictions_name = "store " + run.db + " (model version " + run.model_version + ")";
@@ -363,8 +376,7 @@ int run_benchmark(const std::vector<std::string>& args) {
 }  // namespace
 
 int run_feab_command(const std::vector<std::string>& args) {
-    if (args.empty())
-        return report_error(usage_error("a subcommand is required: score or run"), kExitUsage);
+    if (args.empty()) return report_error(usage_error("a subcommand is required: score or run"), kExitUsage);
     std::vector<std::string> rest(args.begin() + 1, args.end());
     if (args[0] == "score") return run_score(rest);
     if (args[0] == "run") return run_benchmark(rest);

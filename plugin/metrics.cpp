@@ -148,7 +148,8 @@ double expected_calibration_error(const std::vector<ReliabilityBin>& bins) {
     return total ? weighted_gap / static_cast<double>(total) : 0;
 }
 
-std::vector<double> positives_caught_curve(const std::vector<double>& score, const std::vector<bool>& positive,
+std::vector<double> positives_caught_curve(const std::vector<double>& score,
+                                           const std::vector<bool>& positive,
                                            const std::vector<double>& budgets) {
     std::size_t n = std::min(score.size(), positive.size());
     std::vector<std::size_t> order(n);

@@ -57,7 +57,8 @@ double expected_calibration_error(const std::vector<ReliabilityBin>& bins);
 double positives_caught_at_budget(const std::vector<double>& score, const std::vector<bool>& positive,
                                   double budget);
 // The same for several budgets with one sort.
-std::vector<double> positives_caught_curve(const std::vector<double>& score, const std::vector<bool>& positive,
+std::vector<double> positives_caught_curve(const std::vector<double>& score,
+                                           const std::vector<bool>& positive,
                                            const std::vector<double>& budgets);
 
 }  // namespace seke::metrics

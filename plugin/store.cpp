@@ -438,16 +438,25 @@ Result<bool> Store::save_task_prediction(const TaskPredictionRow& row) {
 
 Result<std::optional<TaskPredictionRow>> Store::task_prediction(const std::string& project, long long task_id,
                                                                 const std::string& model_version) {
+    auto rows = task_predictions(project, task_id, model_version);
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<TaskPredictionRow>();
+    return std::optional<TaskPredictionRow>(std::move(rows->front()));
+}
+
+Result<std::vector<TaskPredictionRow>> Store::task_predictions(const std::string& project, long long task_id,
+                                                               const std::string& model_version) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT status, prediction, error FROM task_predictions "
-                     "WHERE project=? AND task_id=? AND model_version=?");
-    if (!s.ok()) return db_error(db_, "cannot read task prediction");
-    s.bind(1, project).bind(2, static_cast<std::int64_t>(task_id)).bind(3, model_version);
-    int rc = s.step();
-    if (rc == SQLITE_DONE) return std::optional<TaskPredictionRow>();
-    if (rc != SQLITE_ROW) return db_error(db_, "cannot read task prediction");
-    return std::optional<TaskPredictionRow>(
-        TaskPredictionRow{project, task_id, model_version, s.text(0), s.text(1), s.text(2)});
+    Statement s(db_, "SELECT model_version, status, prediction, error, updated_at FROM task_predictions "
+                     "WHERE project=? AND task_id=? AND (?='' OR model_version=?) ORDER BY updated_at DESC, rowid DESC");
+    if (!s.ok()) return db_error(db_, "cannot read task predictions");
+    s.bind(1, project).bind(2, static_cast<std::int64_t>(task_id)).bind(3, model_version).bind(4, model_version);
+    std::vector<TaskPredictionRow> rows;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+        rows.push_back(TaskPredictionRow{project, task_id, s.text(0), s.text(1), s.text(2), s.text(3), s.text(4)});
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot read task predictions");
+    return rows;
 }
 
 Result<std::vector<FaceRow>> Store::faces_of_item(const std::string& item_id) {

@@ -68,6 +68,7 @@ struct TaskPredictionRow {
     std::string status;           // done | failed
     std::string prediction_json;  // the LS prediction object when done
     std::string error;            // reason when failed
+    std::string updated_at;       // when read back
 };
 
 // A shape seke created in CVAT and the FEID face it carries: how a review finds its face.
@@ -148,6 +149,9 @@ class Store {
     Result<bool> save_task_prediction(const TaskPredictionRow& row);
     Result<std::optional<TaskPredictionRow>> task_prediction(const std::string& project, long long task_id,
                                                              const std::string& model_version);
+    // Every model version's prediction of a task, newest first ("" = every version).
+    Result<std::vector<TaskPredictionRow>> task_predictions(const std::string& project, long long task_id,
+                                                            const std::string& model_version = {});
     // Stores a webhook event durably; returns its row id.
     Result<long long> save_event(const std::string& source, const std::string& action, const std::string& body);
 

@@ -40,14 +40,18 @@ struct FieldContext {
     Vocabulary& vocabulary;
     ProblemLog& problems;
 
-    void report(ProblemKind kind, std::string reason) const { problems.add({file, line, id, kind, std::move(reason)}); }
+    void report(ProblemKind kind, std::string reason) const {
+        problems.add({file, line, id, kind, std::move(reason)});
+    }
 };
 
-std::optional<double> read_unit_value(const ordered_json& object, const char* key, const FieldContext& context) {
+std::optional<double> read_unit_value(const ordered_json& object, const char* key,
+                                      const FieldContext& context) {
     const ordered_json& value = member(object, key);
     if (value.is_null()) return std::nullopt;
     if (!value.is_number()) {
-        context.report(ProblemKind::bad_value, std::string(key) + " is " + quoted(value) + ", not a number: not scored");
+        context.report(ProblemKind::bad_value,
+                       std::string(key) + " is " + quoted(value) + ", not a number: not scored");
         return std::nullopt;
     }
     double number = value.get<double>();
@@ -69,7 +73,8 @@ FaceLabels read_labels(const ordered_json& object, const FieldContext& context) 
                            "expression " + quoted(expression) + " is not one of the classes (" +
                                joined(context.vocabulary.classes()) + "): expression not scored");
     } else if (!expression.is_null()) {
-        context.report(ProblemKind::bad_value, "expression is " + quoted(expression) + ", not a string: not scored");
+        context.report(ProblemKind::bad_value,
+                       "expression is " + quoted(expression) + ", not a string: not scored");
     }
 
     const ordered_json& units = member(object, "action_units");
@@ -77,7 +82,7 @@ FaceLabels read_labels(const ordered_json& object, const FieldContext& context) 
         std::vector<int> indices;
         std::vector<std::string> unknown;
         for (const auto& code : units) {
-            std::string text = code.is_string() ? code.get<std::string>()
+            std::string text = code.is_string()           ? code.get<std::string>()
                                : code.is_number_integer() ? std::to_string(code.get<long long>())
                                                           : code.dump();
             if (auto index = context.vocabulary.action_unit_index(text))
@@ -92,7 +97,8 @@ FaceLabels read_labels(const ordered_json& object, const FieldContext& context) 
         indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
         labels.action_units = std::move(indices);
     } else if (!units.is_null()) {
-        context.report(ProblemKind::bad_value, "action_units is " + quoted(units) + ", not a list: not scored");
+        context.report(ProblemKind::bad_value,
+                       "action_units is " + quoted(units) + ", not a list: not scored");
     }
 
     labels.valence = read_unit_value(object, "valence", context);
@@ -140,7 +146,8 @@ bool is_unused_record_part(std::string_view key) {
 constexpr std::size_t kMalformed = std::string_view::npos;
 
 std::size_t skip_space(std::string_view text, std::size_t pos) {
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r' || text[pos] == '\n'))
+    while (pos < text.size() &&
+           (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r' || text[pos] == '\n'))
         ++pos;
     return pos;
 }
@@ -181,8 +188,8 @@ std::size_t skip_value(std::string_view text, std::size_t pos) {
         }
         return kMalformed;
     }
-    while (pos < text.size() && text[pos] != ',' && text[pos] != '}' && text[pos] != ']' && text[pos] != ' ' &&
-           text[pos] != '\t' && text[pos] != '\r' && text[pos] != '\n')
+    while (pos < text.size() && text[pos] != ',' && text[pos] != '}' && text[pos] != ']' &&
+           text[pos] != ' ' && text[pos] != '\t' && text[pos] != '\r' && text[pos] != '\n')
         ++pos;
     return pos;
 }
@@ -320,7 +327,8 @@ std::optional<int> Vocabulary::expression_index(const std::string& label) {
     auto [it, inserted] = expression_memo_.try_emplace(label);
     if (inserted)
         if (auto name = knowledge_.canonical_expression(label))
-            it->second = static_cast<int>(std::find(classes_.begin(), classes_.end(), *name) - classes_.begin());
+            it->second =
+                static_cast<int>(std::find(classes_.begin(), classes_.end(), *name) - classes_.begin());
     return it->second;
 }
 
@@ -337,7 +345,8 @@ std::optional<TruthItem> parse_truth_line(std::string_view line, int line_number
                                           ProblemLog& problems) {
     ordered_json value = ordered_json::parse(line.begin(), line.end(), nullptr, false);
     if (value.is_discarded() || !value.is_object()) {
-        problems.add({InputFile::truth, line_number, "", ProblemKind::not_json, "not a JSON object: line skipped"});
+        problems.add(
+            {InputFile::truth, line_number, "", ProblemKind::not_json, "not a JSON object: line skipped"});
         return std::nullopt;
     }
     auto id = read_id(value);
@@ -356,9 +365,11 @@ std::optional<TruthItem> parse_truth_line(std::string_view line, int line_number
         item.source = source.get<std::string>();
     else if (!source.is_null())
         context.report(ProblemKind::bad_value, "source is " + quoted(source) + ", not a string: ignored");
-    if (const ordered_json& image = member(value, "image"); image.is_string()) item.image = image.get<std::string>();
+    if (const ordered_json& image = member(value, "image"); image.is_string())
+        item.image = image.get<std::string>();
     if (!has_any_level(item.labels)) {
-        context.report(ProblemKind::no_labels, "no usable expression, action_units, valence or arousal: line skipped");
+        context.report(ProblemKind::no_labels,
+                       "no usable expression, action_units, valence or arousal: line skipped");
         return std::nullopt;
     }
     return item;
@@ -392,7 +403,8 @@ TruthSet read_truth_text(std::string_view text, Vocabulary& vocabulary, ProblemL
 
 Result<TruthSet> read_truth_file(const std::string& path, Vocabulary& vocabulary, ProblemLog& problems) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) return make_error(errc::not_found, "no such truth file: " + path);
+    if (!std::filesystem::is_regular_file(path, ec))
+        return make_error(errc::not_found, "no such truth file: " + path);
     std::ifstream in(path, std::ios::binary);
     if (!in) return make_error(errc::io_error, "cannot read the truth file " + path);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -408,7 +420,8 @@ std::optional<Prediction> parse_prediction(const ordered_json& value, InputFile 
     }
     auto id = read_id(value);
     if (!id) {
-        problems.add({file, line_number, "", ProblemKind::missing_id, "no \"id\" (a non-empty string): skipped"});
+        problems.add(
+            {file, line_number, "", ProblemKind::missing_id, "no \"id\" (a non-empty string): skipped"});
         return std::nullopt;
     }
     Prediction prediction;
@@ -466,8 +479,8 @@ void PredictionMatcher::add(Prediction prediction, InputFile file, ProblemLog& p
     slot = std::move(prediction);
 }
 
-MatchedPredictions PredictionMatcher::finish(ProblemLog& problems,
-                                             const std::unordered_map<std::string, std::string>& known_reasons) && {
+MatchedPredictions PredictionMatcher::finish(
+    ProblemLog& problems, const std::unordered_map<std::string, std::string>& known_reasons) && {
     for (std::size_t i = 0; i < truth_.items.size(); ++i) {
         if (matched_.by_truth_item[i]) continue;
         std::string reason = "no prediction for this id: left out of every metric";
@@ -510,7 +523,8 @@ Result<bool> read_store_predictions(Store& store, const std::optional<std::strin
         }
         ordered_json record = parse_record_text(face.record_json);
         if (record.is_discarded()) {
-            problems.add({InputFile::store, row, face.id, ProblemKind::not_json, "stored record is not JSON: skipped"});
+            problems.add({InputFile::store, row, face.id, ProblemKind::not_json,
+                          "stored record is not JSON: skipped"});
             return true;
         }
         auto prediction = parse_prediction(record, InputFile::store, row, which, vocabulary, problems);

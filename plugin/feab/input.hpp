@@ -56,17 +56,17 @@ enum class InputFile { truth, predictions, store };
 std::string_view input_file_name(InputFile file) noexcept;
 
 enum class ProblemKind {
-    not_json,                // the line is not a JSON object: skipped
-    missing_id,              // no string "id": skipped
-    duplicate_id,            // the id came before: this line is skipped, the first one is used
-    no_labels,               // a truth line with no usable level: skipped
-    unknown_expression,      // label not among the knowledge's classes: the expression level is dropped
-    unknown_action_unit,     // code not in the knowledge's AU set: that code is ignored
-    bad_value,               // a field of the wrong type: that field is dropped
-    out_of_range,            // valence/arousal outside [-1, 1]: that value is dropped
-    not_in_truth,            // a prediction for an id the truth file does not have: not scored
-    no_prediction,           // a truth item with no prediction: left out of every metric
-    other_model_version,     // a stored record from another model version: not scored
+    not_json,             // the line is not a JSON object: skipped
+    missing_id,           // no string "id": skipped
+    duplicate_id,         // the id came before: this line is skipped, the first one is used
+    no_labels,            // a truth line with no usable level: skipped
+    unknown_expression,   // label not among the knowledge's classes: the expression level is dropped
+    unknown_action_unit,  // code not in the knowledge's AU set: that code is ignored
+    bad_value,            // a field of the wrong type: that field is dropped
+    out_of_range,         // valence/arousal outside [-1, 1]: that value is dropped
+    not_in_truth,         // a prediction for an id the truth file does not have: not scored
+    no_prediction,        // a truth item with no prediction: left out of every metric
+    other_model_version,  // a stored record from another model version: not scored
 };
 std::string_view problem_kind_name(ProblemKind kind) noexcept;
 // True when the kind means the whole line or item is left out (rather than one field).
@@ -121,7 +121,7 @@ class Vocabulary {
 struct TruthSet {
     std::vector<TruthItem> items;  // file order
     std::unordered_map<std::string, std::size_t> index_of;
-    int lines = 0;                 // non-blank lines read
+    int lines = 0;  // non-blank lines read
 };
 
 // One truth line. nullopt when the line is skipped (the reason is in `problems`).
@@ -138,8 +138,9 @@ enum class RecordLabels { current, model };
 
 // One prediction: a FEID record (nested "labels", "uncertainty", "provenance") or a plain
 // {id, expression, action_units, valence, arousal, uncertainty?}. nullopt when skipped.
-std::optional<Prediction> parse_prediction(const nlohmann::ordered_json& value, InputFile file, int line_number,
-                                           RecordLabels which, Vocabulary& vocabulary, ProblemLog& problems);
+std::optional<Prediction> parse_prediction(const nlohmann::ordered_json& value, InputFile file,
+                                           int line_number, RecordLabels which, Vocabulary& vocabulary,
+                                           ProblemLog& problems);
 std::optional<Prediction> parse_prediction_line(std::string_view line, int line_number, RecordLabels which,
                                                 Vocabulary& vocabulary, ProblemLog& problems);
 

@@ -35,12 +35,15 @@ std::string percent(double share) {
 }
 
 // JSON has no NaN: a non-finite figure (which scoring never makes) would become null.
-ordered_json number(double value) { return std::isfinite(value) ? ordered_json(value) : ordered_json(); }
+ordered_json number(double value) {
+    return std::isfinite(value) ? ordered_json(value) : ordered_json();
+}
 
 std::size_t skipped_count(const ProblemLog& problems, InputFile file) {
     std::size_t count = 0;
     for (const auto& [key, n] : problems.counts())
-        if (key.first == file && problem_skips_item(key.second) && key.second != ProblemKind::no_prediction) count += n;
+        if (key.first == file && problem_skips_item(key.second) && key.second != ProblemKind::no_prediction)
+            count += n;
     return count;
 }
 
@@ -77,8 +80,10 @@ std::string group_row(const GroupScores& g) {
     line += pad(std::to_string(g.expression.scored), 7) + pad(fixed(g.expression.accuracy), 9) +
             pad(fixed(g.expression.macro_f1), 9) + "  |";
     line += pad(std::to_string(g.action_units.scored), 7) + pad(fixed(g.action_units.mean_f1), 9) + "  |";
-    line += pad(std::to_string(g.valence.scored), 7) + pad(fixed(g.valence.ccc), 8) + pad(fixed(g.valence.rmse), 8);
-    line += pad(std::to_string(g.arousal.scored), 7) + pad(fixed(g.arousal.ccc), 8) + pad(fixed(g.arousal.rmse), 8);
+    line += pad(std::to_string(g.valence.scored), 7) + pad(fixed(g.valence.ccc), 8) +
+            pad(fixed(g.valence.rmse), 8);
+    line += pad(std::to_string(g.arousal.scored), 7) + pad(fixed(g.arousal.ccc), 8) +
+            pad(fixed(g.arousal.rmse), 8);
     return line + "\n";
 }
 
@@ -90,21 +95,24 @@ std::string summary_text(const Report& report) {
     std::ostringstream out;
     out << "FEAB score\n";
     out << "  truth:       " << in.truth_path << " — " << in.truth_lines << " lines, " << in.truth_items
-        << " items scored against, " << skipped_count(report.problems, InputFile::truth) << " lines skipped\n";
-    std::size_t prediction_skips =
-        skipped_count(report.problems, InputFile::predictions) + skipped_count(report.problems, InputFile::store);
+        << " items scored against, " << skipped_count(report.problems, InputFile::truth)
+        << " lines skipped\n";
+    std::size_t prediction_skips = skipped_count(report.problems, InputFile::predictions) +
+                                   skipped_count(report.problems, InputFile::store);
     out << "  predictions: " << in.predictions << " — " << in.prediction_records << " records, " << in.matched
         << " matched, " << prediction_skips << " not used\n";
-    out << "  no prediction: " << (in.truth_items - in.matched) << " truth items (left out of every metric)\n";
+    out << "  no prediction: " << (in.truth_items - in.matched)
+        << " truth items (left out of every metric)\n";
     if (s.prior_levels > 0)
-        out << "  levels given as priors (provenance source/human), scored as given: " << s.prior_levels << "\n";
+        out << "  levels given as priors (provenance source/human), scored as given: " << s.prior_levels
+            << "\n";
     if (report.run) {
         const BenchmarkRun& r = *report.run;
         out << "  run: mode " << r.mode << ", model " << r.model << ", version " << r.model_version << "; "
             << r.labeled_now << " labeled now, " << r.already_done << " already in the store, " << r.failed
-            << " failed, " << r.skipped << " skipped; " << r.requests << " requests, " << r.samples << " samples, "
-            << (r.prompt_tokens + r.completion_tokens) << " tokens, " << fixed(r.seconds, 1) << " s"
-            << (r.interrupted ? " (interrupted)" : "") << "\n";
+            << " failed, " << r.skipped << " skipped; " << r.requests << " requests, " << r.samples
+            << " samples, " << (r.prompt_tokens + r.completion_tokens) << " tokens, " << fixed(r.seconds, 1)
+            << " s" << (r.interrupted ? " (interrupted)" : "") << "\n";
     }
     out << "\n"
         << pad("group", 16, true) << pad("items", 8) << pad("no pred", 8) << "  |" << pad("expr n", 7)
@@ -117,7 +125,8 @@ std::string summary_text(const Report& report) {
     out << "\nper-AU F1 (overall; - = absent from truth and prediction, left out of the mean)\n";
     const auto& per_au = s.overall.action_units.per_au;
     for (std::size_t a = 0; a < per_au.size(); ++a) {
-        out << "  " << pad(per_au[a].code, 5, true) << " " << (per_au[a].in_mean ? fixed(per_au[a].f1) : "     -");
+        out << "  " << pad(per_au[a].code, 5, true) << " "
+            << (per_au[a].in_mean ? fixed(per_au[a].f1) : "     -");
         if (a % 6 == 5 || a + 1 == per_au.size()) out << "\n";
     }
 
@@ -126,14 +135,15 @@ std::string summary_text(const Report& report) {
     if (s.uncertainty.empty()) {
         out << "  the predictions carry no uncertainty\n";
     } else {
-        out << "  " << pad("error", 11, true) << pad("signal", 11, true) << pad("items", 8) << pad("errors", 8)
-            << pad("AUROC", 8);
+        out << "  " << pad("error", 11, true) << pad("signal", 11, true) << pad("items", 8)
+            << pad("errors", 8) << pad("AUROC", 8);
         for (double budget : s.options.review_budgets) out << pad("top " + percent(budget), 10);
         out << pad("ECE", 8) << "\n";
         for (const auto& row : s.uncertainty) {
             out << "  " << pad(std::string(error_target_name(row.target)), 11, true)
-                << pad(std::string(uncertainty_signal_name(row.signal)), 11, true) << pad(std::to_string(row.items), 8)
-                << pad(std::to_string(row.errors), 8) << pad(fixed(row.auroc), 8);
+                << pad(std::string(uncertainty_signal_name(row.signal)), 11, true)
+                << pad(std::to_string(row.items), 8) << pad(std::to_string(row.errors), 8)
+                << pad(fixed(row.auroc), 8);
             for (double caught : row.caught) out << pad(fixed(caught), 10);
             out << pad(fixed(row.ece), 8) << "\n";
         }
@@ -150,8 +160,8 @@ std::string summary_text(const Report& report) {
     std::size_t shown = 0;
     for (const auto& problem : problems.kept()) {
         if (shown++ == kShown) break;
-        out << "  " << problem_location(problem) << ": " << problem_kind_name(problem.kind) << ": " << problem.reason
-            << "\n";
+        out << "  " << problem_location(problem) << ": " << problem_kind_name(problem.kind) << ": "
+            << problem.reason << "\n";
     }
     if (problems.total() > kShown)
         out << "  ... (" << problems.total() - std::min(problems.total(), kShown)
@@ -164,7 +174,10 @@ std::string summary_text(const Report& report) {
 namespace {
 
 ordered_json dimension_json(const DimensionScores& d) {
-    return {{"truth_items", d.truth_items}, {"scored", d.scored}, {"ccc", number(d.ccc)}, {"rmse", number(d.rmse)}};
+    return {{"truth_items", d.truth_items},
+            {"scored", d.scored},
+            {"ccc", number(d.ccc)},
+            {"rmse", number(d.rmse)}};
 }
 
 ordered_json group_json(const GroupScores& g, const std::vector<std::string>& classes) {
@@ -181,7 +194,9 @@ ordered_json group_json(const GroupScores& g, const std::vector<std::string>& cl
     for (std::size_t c = 0; c < classes.size() && c < g.expression.class_f1.size(); ++c)
         class_f1[classes[c]] = number(g.expression.class_f1[c]);
     expression["per_class_f1"] = std::move(class_f1);
-    expression["confusion_matrix"] = {{"rows", "truth"}, {"columns", "predicted"}, {"classes", classes},
+    expression["confusion_matrix"] = {{"rows", "truth"},
+                                      {"columns", "predicted"},
+                                      {"classes", classes},
                                       {"counts", g.expression.confusion}};
     out["expression"] = std::move(expression);
     ordered_json units;
@@ -214,7 +229,8 @@ ordered_json uncertainty_json(const Scores& s) {
         r["signal"] = uncertainty_signal_name(row.signal);
         r["items"] = row.items;
         r["errors"] = row.errors;
-        r["error_rate"] = number(row.items ? static_cast<double>(row.errors) / static_cast<double>(row.items) : 0);
+        r["error_rate"] =
+            number(row.items ? static_cast<double>(row.errors) / static_cast<double>(row.items) : 0);
         r["auroc"] = number(row.auroc);
         ordered_json caught = ordered_json::array();
         for (std::size_t b = 0; b < row.caught.size() && b < s.options.review_budgets.size(); ++b)
@@ -245,10 +261,14 @@ ordered_json report_json(const Report& report) {
     const Scores& s = report.scores;
     const InputSummary& in = report.inputs;
     ordered_json out;
-    out["inputs"] = {{"truth", in.truth_path},           {"predictions", in.predictions},
-                     {"truth_lines", in.truth_lines},    {"truth_items", in.truth_items},
-                     {"prediction_records", in.prediction_records}, {"matched", in.matched},
-                     {"no_prediction", in.truth_items - in.matched}, {"prior_levels", s.prior_levels}};
+    out["inputs"] = {{"truth", in.truth_path},
+                     {"predictions", in.predictions},
+                     {"truth_lines", in.truth_lines},
+                     {"truth_items", in.truth_items},
+                     {"prediction_records", in.prediction_records},
+                     {"matched", in.matched},
+                     {"no_prediction", in.truth_items - in.matched},
+                     {"prior_levels", s.prior_levels}};
     if (report.run) {
         const BenchmarkRun& r = *report.run;
         out["run"] = {{"mode", r.mode},
@@ -283,8 +303,8 @@ ordered_json report_json(const Report& report) {
 
     const ProblemLog& problems = report.problems;
     out["skipped"] = {{"truth_lines", skipped_count(problems, InputFile::truth)},
-                      {"prediction_records",
-                       skipped_count(problems, InputFile::predictions) + skipped_count(problems, InputFile::store)},
+                      {"prediction_records", skipped_count(problems, InputFile::predictions) +
+                                                 skipped_count(problems, InputFile::store)},
                       {"truth_items_without_prediction", in.truth_items - in.matched}};
     ordered_json by_kind = ordered_json::array();
     for (const auto& [key, count] : problems.counts())
@@ -326,7 +346,9 @@ std::string escape(const std::string& text) {
     return out;
 }
 
-std::string px(double value) { return fixed(value, 1); }
+std::string px(double value) {
+    return fixed(value, 1);
+}
 
 // One colour per uncertainty row, stable across plots.
 const char* series_colour(ErrorTarget target) {
@@ -344,7 +366,9 @@ struct Axes {
     double left = 56, top = 16, size = 300;
     double lo = 0, hi = 1;
     [[nodiscard]] double x(double v) const { return left + (std::clamp(v, lo, hi) - lo) / (hi - lo) * size; }
-    [[nodiscard]] double y(double v) const { return top + size - (std::clamp(v, lo, hi) - lo) / (hi - lo) * size; }
+    [[nodiscard]] double y(double v) const {
+        return top + size - (std::clamp(v, lo, hi) - lo) / (hi - lo) * size;
+    }
     [[nodiscard]] double width() const { return left + size + 16; }
     [[nodiscard]] double height() const { return top + size + 48; }
 };
@@ -362,12 +386,12 @@ std::string axes_svg(const Axes& a, const std::string& x_title, const std::strin
         double v = a.lo + step * i;
         out += "<line x1=\"" + px(a.x(v)) + "\" y1=\"" + px(a.top) + "\" x2=\"" + px(a.x(v)) + "\" y2=\"" +
                px(a.top + a.size) + "\" class=\"grid\"/>";
-        out += "<line x1=\"" + px(a.left) + "\" y1=\"" + px(a.y(v)) + "\" x2=\"" + px(a.left + a.size) + "\" y2=\"" +
-               px(a.y(v)) + "\" class=\"grid\"/>";
-        out += "<text x=\"" + px(a.x(v)) + "\" y=\"" + px(a.top + a.size + 16) + "\" text-anchor=\"middle\">" +
+        out += "<line x1=\"" + px(a.left) + "\" y1=\"" + px(a.y(v)) + "\" x2=\"" + px(a.left + a.size) +
+               "\" y2=\"" + px(a.y(v)) + "\" class=\"grid\"/>";
+        out += "<text x=\"" + px(a.x(v)) + "\" y=\"" + px(a.top + a.size + 16) +
+               "\" text-anchor=\"middle\">" + fixed(v, 2) + "</text>";
+        out += "<text x=\"" + px(a.left - 6) + "\" y=\"" + px(a.y(v) + 4) + "\" text-anchor=\"end\">" +
                fixed(v, 2) + "</text>";
-        out += "<text x=\"" + px(a.left - 6) + "\" y=\"" + px(a.y(v) + 4) + "\" text-anchor=\"end\">" + fixed(v, 2) +
-               "</text>";
     }
     out += "<rect x=\"" + px(a.left) + "\" y=\"" + px(a.top) + "\" width=\"" + px(a.size) + "\" height=\"" +
            px(a.size) + "\" class=\"frame\"/>";
@@ -379,16 +403,16 @@ std::string axes_svg(const Axes& a, const std::string& x_title, const std::strin
 }
 
 std::string diagonal(const Axes& a, const std::string& css_class) {
-    return "<line x1=\"" + px(a.x(a.lo)) + "\" y1=\"" + px(a.y(a.lo)) + "\" x2=\"" + px(a.x(a.hi)) + "\" y2=\"" +
-           px(a.y(a.hi)) + "\" class=\"" + css_class + "\"/>";
+    return "<line x1=\"" + px(a.x(a.lo)) + "\" y1=\"" + px(a.y(a.lo)) + "\" x2=\"" + px(a.x(a.hi)) +
+           "\" y2=\"" + px(a.y(a.hi)) + "\" class=\"" + css_class + "\"/>";
 }
 
-std::string polyline(const std::vector<std::pair<double, double>>& points, const Axes& a, const std::string& colour,
-                     const std::string& extra = "") {
+std::string polyline(const std::vector<std::pair<double, double>>& points, const Axes& a,
+                     const std::string& colour, const std::string& extra = "") {
     std::string coordinates;
     for (const auto& [vx, vy] : points) coordinates += px(a.x(vx)) + "," + px(a.y(vy)) + " ";
-    return "<polyline points=\"" + coordinates + "\" fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"2\" " +
-           extra + "/>";
+    return "<polyline points=\"" + coordinates + "\" fill=\"none\" stroke=\"" + colour +
+           "\" stroke-width=\"2\" " + extra + "/>";
 }
 
 constexpr double kLegendWidth = 250;
@@ -396,7 +420,8 @@ constexpr double kLegendWidth = 250;
 std::string legend(const std::vector<std::pair<std::string, std::string>>& entries, double x, double y) {
     std::string out;
     for (const auto& [colour, label] : entries) {
-        out += "<rect x=\"" + px(x) + "\" y=\"" + px(y - 9) + "\" width=\"12\" height=\"4\" fill=\"" + colour + "\"/>";
+        out += "<rect x=\"" + px(x) + "\" y=\"" + px(y - 9) + "\" width=\"12\" height=\"4\" fill=\"" +
+               colour + "\"/>";
         out += "<text x=\"" + px(x + 16) + "\" y=\"" + px(y - 4) + "\">" + escape(label) + "</text>";
         y += 15;
     }
@@ -406,9 +431,12 @@ std::string legend(const std::vector<std::pair<std::string, std::string>>& entri
 // White → deep blue by share; text turns white on dark cells.
 std::string heat_colour(double share) {
     share = std::clamp(share, 0.0, 1.0);
-    auto channel = [&](int from, int to) { return static_cast<int>(std::lround(from + (to - from) * share)); };
+    auto channel = [&](int from, int to) {
+        return static_cast<int>(std::lround(from + (to - from) * share));
+    };
     char buffer[16];
-    std::snprintf(buffer, sizeof buffer, "#%02x%02x%02x", channel(255, 8), channel(255, 48), channel(255, 107));
+    std::snprintf(buffer, sizeof buffer, "#%02x%02x%02x", channel(255, 8), channel(255, 48),
+                  channel(255, 107));
     return buffer;
 }
 
@@ -416,9 +444,11 @@ std::string confusion_svg(const Scores& s) {
     const auto& matrix = s.overall.expression.confusion;
     const std::size_t n = s.classes.size();
     const double cell = 46, left = 96, top = 96;
-    double width = left + cell * static_cast<double>(n) + 16, height = top + cell * static_cast<double>(n) + 16;
-    std::string out = svg_open("confusion-matrix", width, height,
-                               "Confusion matrix: rows are true classes, columns predicted; shade = share of the row");
+    double width = left + cell * static_cast<double>(n) + 16,
+           height = top + cell * static_cast<double>(n) + 16;
+    std::string out =
+        svg_open("confusion-matrix", width, height,
+                 "Confusion matrix: rows are true classes, columns predicted; shade = share of the row");
     out += "<text x=\"" + px(left + cell * static_cast<double>(n) / 2) +
            "\" y=\"14\" text-anchor=\"middle\" class=\"axis-title\">predicted</text>";
     out += "<text transform=\"translate(14 " + px(top + cell * static_cast<double>(n) / 2) +
@@ -427,8 +457,9 @@ std::string confusion_svg(const Scores& s) {
         double x = left + cell * static_cast<double>(c) + cell / 2;
         out += "<text transform=\"translate(" + px(x + 4) + " " + px(top - 6) +
                ") rotate(-50)\" text-anchor=\"start\">" + escape(s.classes[c]) + "</text>";
-        out += "<text x=\"" + px(left - 6) + "\" y=\"" + px(top + cell * static_cast<double>(c) + cell / 2 + 4) +
-               "\" text-anchor=\"end\">" + escape(s.classes[c]) + "</text>";
+        out += "<text x=\"" + px(left - 6) + "\" y=\"" +
+               px(top + cell * static_cast<double>(c) + cell / 2 + 4) + "\" text-anchor=\"end\">" +
+               escape(s.classes[c]) + "</text>";
     }
     for (std::size_t r = 0; r < n && r < matrix.size(); ++r) {
         std::size_t row_total = 0;
@@ -436,12 +467,14 @@ std::string confusion_svg(const Scores& s) {
         for (std::size_t c = 0; c < n && c < matrix[r].size(); ++c) {
             double share = row_total ? static_cast<double>(matrix[r][c]) / static_cast<double>(row_total) : 0;
             double x = left + cell * static_cast<double>(c), y = top + cell * static_cast<double>(r);
-            out += "<rect class=\"cell\" x=\"" + px(x) + "\" y=\"" + px(y) + "\" width=\"" + px(cell) + "\" height=\"" +
-                   px(cell) + "\" fill=\"" + heat_colour(share) + "\"><title>true " + escape(s.classes[r]) +
-                   ", predicted " + escape(s.classes[c]) + ": " + std::to_string(matrix[r][c]) + " (" +
-                   fixed(share * 100, 1) + "% of the row)</title></rect>";
-            out += "<text x=\"" + px(x + cell / 2) + "\" y=\"" + px(y + cell / 2 + 4) + "\" text-anchor=\"middle\"" +
-                   (share > 0.5 ? " fill=\"#fff\"" : "") + ">" + std::to_string(matrix[r][c]) + "</text>";
+            out += "<rect class=\"cell\" x=\"" + px(x) + "\" y=\"" + px(y) + "\" width=\"" + px(cell) +
+                   "\" height=\"" + px(cell) + "\" fill=\"" + heat_colour(share) + "\"><title>true " +
+                   escape(s.classes[r]) + ", predicted " + escape(s.classes[c]) + ": " +
+                   std::to_string(matrix[r][c]) + " (" + fixed(share * 100, 1) +
+                   "% of the row)</title></rect>";
+            out += "<text x=\"" + px(x + cell / 2) + "\" y=\"" + px(y + cell / 2 + 4) +
+                   "\" text-anchor=\"middle\"" + (share > 0.5 ? " fill=\"#fff\"" : "") + ">" +
+                   std::to_string(matrix[r][c]) + "</text>";
         }
     }
     return out + "</svg>";
@@ -452,19 +485,21 @@ std::string au_bars_svg(const Scores& s) {
     const double bar = 30, left = 48, top = 16, plot_height = 220;
     double width = left + bar * static_cast<double>(std::max<std::size_t>(per_au.size(), 1)) + 16;
     double height = top + plot_height + 56;
-    std::string out = svg_open("au-f1", width, height, "F1 per action unit (grey: absent from truth and prediction)");
+    std::string out =
+        svg_open("au-f1", width, height, "F1 per action unit (grey: absent from truth and prediction)");
     for (int i = 0; i <= 4; ++i) {
         double v = i * 0.25, y = top + plot_height - v * plot_height;
-        out += "<line x1=\"" + px(left) + "\" y1=\"" + px(y) + "\" x2=\"" + px(width - 16) + "\" y2=\"" + px(y) +
-               "\" class=\"grid\"/>";
-        out += "<text x=\"" + px(left - 6) + "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" + fixed(v, 2) + "</text>";
+        out += "<line x1=\"" + px(left) + "\" y1=\"" + px(y) + "\" x2=\"" + px(width - 16) + "\" y2=\"" +
+               px(y) + "\" class=\"grid\"/>";
+        out += "<text x=\"" + px(left - 6) + "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" + fixed(v, 2) +
+               "</text>";
     }
     for (std::size_t a = 0; a < per_au.size(); ++a) {
         double x = left + bar * static_cast<double>(a) + 4;
         double h = (per_au[a].in_mean ? per_au[a].f1 : 0) * plot_height;
         out += "<rect class=\"bar\" x=\"" + px(x) + "\" y=\"" + px(top + plot_height - h) + "\" width=\"" +
-               px(bar - 8) + "\" height=\"" + px(h) + "\" fill=\"" + (per_au[a].in_mean ? "#1f77b4" : "#bbb") +
-               "\"><title>" + escape(per_au[a].code) + ": F1 " +
+               px(bar - 8) + "\" height=\"" + px(h) + "\" fill=\"" +
+               (per_au[a].in_mean ? "#1f77b4" : "#bbb") + "\"><title>" + escape(per_au[a].code) + ": F1 " +
                (per_au[a].in_mean ? fixed(per_au[a].f1) : std::string("n/a")) + " (tp " +
                std::to_string(per_au[a].counts.tp) + ", fp " + std::to_string(per_au[a].counts.fp) + ", fn " +
                std::to_string(per_au[a].counts.fn) + ")</title></rect>";
@@ -474,8 +509,8 @@ std::string au_bars_svg(const Scores& s) {
         out += "<text transform=\"translate(" + px(x + (bar - 8) / 2 + 4) + " " + px(top + plot_height + 10) +
                ") rotate(60)\" text-anchor=\"start\">" + escape(per_au[a].code) + "</text>";
     }
-    out += "<line x1=\"" + px(left) + "\" y1=\"" + px(top + plot_height) + "\" x2=\"" + px(width - 16) + "\" y2=\"" +
-           px(top + plot_height) + "\" class=\"frame-line\"/>";
+    out += "<line x1=\"" + px(left) + "\" y1=\"" + px(top + plot_height) + "\" x2=\"" + px(width - 16) +
+           "\" y2=\"" + px(top + plot_height) + "\" class=\"frame-line\"/>";
     return out + "</svg>";
 }
 
@@ -488,9 +523,9 @@ std::string scatter_svg(const std::string& id, const std::string& dimension, con
                                dimension + ": true (x) vs predicted (y); band = within the VA tolerance");
     // The band where a VA answer counts as right.
     out += "<polygon class=\"band\" points=\"" + px(a.x(-1)) + "," + px(a.y(-1 + tolerance)) + " " +
-           px(a.x(1 - tolerance)) + "," + px(a.y(1)) + " " + px(a.x(1)) + "," + px(a.y(1)) + " " + px(a.x(1)) + "," +
-           px(a.y(1 - tolerance)) + " " + px(a.x(-1 + tolerance)) + "," + px(a.y(-1)) + " " + px(a.x(-1)) + "," +
-           px(a.y(-1)) + "\"/>";
+           px(a.x(1 - tolerance)) + "," + px(a.y(1)) + " " + px(a.x(1)) + "," + px(a.y(1)) + " " +
+           px(a.x(1)) + "," + px(a.y(1 - tolerance)) + " " + px(a.x(-1 + tolerance)) + "," + px(a.y(-1)) +
+           " " + px(a.x(-1)) + "," + px(a.y(-1)) + "\"/>";
     out += axes_svg(a, "true " + dimension, "predicted " + dimension);
     out += diagonal(a, "diagonal");
     for (const auto& [t, p] : sample.points)
@@ -500,8 +535,9 @@ std::string scatter_svg(const std::string& id, const std::string& dimension, con
 
 std::string reliability_svg(const Scores& s) {
     Axes a;
-    std::string out = svg_open("reliability", a.width() + kLegendWidth, a.height(),
-                               "Reliability: uncertainty read as a probability of error vs the observed error rate");
+    std::string out =
+        svg_open("reliability", a.width() + kLegendWidth, a.height(),
+                 "Reliability: uncertainty read as a probability of error vs the observed error rate");
     out += axes_svg(a, "uncertainty (predicted P(error))", "observed error rate");
     out += diagonal(a, "diagonal");
     std::vector<std::pair<std::string, std::string>> entries;
@@ -514,7 +550,8 @@ std::string reliability_svg(const Scores& s) {
         const char* colour = series_colour(row.target);
         out += polyline(points, a, colour);
         for (const auto& [x, y] : points)
-            out += "<circle cx=\"" + px(a.x(x)) + "\" cy=\"" + px(a.y(y)) + "\" r=\"3\" fill=\"" + colour + "\"/>";
+            out += "<circle cx=\"" + px(a.x(x)) + "\" cy=\"" + px(a.y(y)) + "\" r=\"3\" fill=\"" + colour +
+                   "\"/>";
         entries.emplace_back(colour, std::string(uncertainty_signal_name(row.signal)) + " → " +
                                          std::string(error_target_name(row.target)) + " error (ECE " +
                                          fixed(row.ece, 3) + ")");
@@ -530,7 +567,8 @@ std::string caught_svg(const Scores& s) {
     out += axes_svg(a, "share of items reviewed (most uncertain first)", "share of errors caught");
     out += diagonal(a, "diagonal");
     std::vector<std::pair<std::string, std::string>> entries = {{"#888", "random order"}};
-    if (const UncertaintyRow* any = find_row(s, ErrorTarget::any, UncertaintySignal::overall); any && any->items) {
+    if (const UncertaintyRow* any = find_row(s, ErrorTarget::any, UncertaintySignal::overall);
+        any && any->items) {
         // The best any ranking could do: every error first.
         double error_share = static_cast<double>(any->errors) / static_cast<double>(any->items);
         std::vector<std::pair<double, double>> oracle;
@@ -545,8 +583,9 @@ std::string caught_svg(const Scores& s) {
         for (std::size_t b = 0; b < row.caught_curve.size(); ++b)
             points.emplace_back(curve_budgets()[b], row.caught_curve[b]);
         out += polyline(points, a, series_colour(row.target));
-        entries.emplace_back(series_colour(row.target), std::string(uncertainty_signal_name(row.signal)) + " → " +
-                                                            std::string(error_target_name(row.target)) + " error");
+        entries.emplace_back(series_colour(row.target),
+                             std::string(uncertainty_signal_name(row.signal)) + " → " +
+                                 std::string(error_target_name(row.target)) + " error");
     }
     out += legend(entries, a.left + a.size + 24, a.top + 16);
     return out + "</svg>";
@@ -560,11 +599,12 @@ std::string group_table_html(const Scores& s) {
     auto row = [&](const GroupScores& g) {
         out += "<tr><td>" + escape(g.name) + "</td><td>" + std::to_string(g.items) + "</td><td>" +
                std::to_string(g.items - g.predicted) + "</td><td>" + std::to_string(g.expression.scored) +
-               "</td><td>" + fixed(g.expression.accuracy) + "</td><td>" + fixed(g.expression.macro_f1) + "</td><td>" +
-               std::to_string(g.action_units.scored) + "</td><td>" + fixed(g.action_units.mean_f1) + "</td><td>" +
-               std::to_string(g.valence.scored) + "</td><td>" + fixed(g.valence.ccc) + "</td><td>" +
-               fixed(g.valence.rmse) + "</td><td>" + std::to_string(g.arousal.scored) + "</td><td>" +
-               fixed(g.arousal.ccc) + "</td><td>" + fixed(g.arousal.rmse) + "</td></tr>";
+               "</td><td>" + fixed(g.expression.accuracy) + "</td><td>" + fixed(g.expression.macro_f1) +
+               "</td><td>" + std::to_string(g.action_units.scored) + "</td><td>" +
+               fixed(g.action_units.mean_f1) + "</td><td>" + std::to_string(g.valence.scored) + "</td><td>" +
+               fixed(g.valence.ccc) + "</td><td>" + fixed(g.valence.rmse) + "</td><td>" +
+               std::to_string(g.arousal.scored) + "</td><td>" + fixed(g.arousal.ccc) + "</td><td>" +
+               fixed(g.arousal.rmse) + "</td></tr>";
     };
     row(s.overall);
     for (const auto& group : s.per_source) row(group);
@@ -586,12 +626,14 @@ std::string uncertainty_table_html(const Scores& s) {
 }
 
 std::string problems_html(const ProblemLog& problems) {
-    if (problems.total() == 0) return "<p>None: every truth line was used and every truth item had a prediction.</p>";
+    if (problems.total() == 0)
+        return "<p>None: every truth line was used and every truth item had a prediction.</p>";
     std::string out = "<table><tr><th>input</th><th>problem</th><th>count</th><th>effect</th></tr>";
     for (const auto& [key, count] : problems.counts())
-        out += "<tr><td>" + std::string(input_file_name(key.first)) + "</td><td>" +
-               std::string(problem_kind_name(key.second)) + "</td><td>" + std::to_string(count) + "</td><td>" +
-               (problem_skips_item(key.second) ? "item not scored" : "field dropped or ignored") + "</td></tr>";
+        out +=
+            "<tr><td>" + std::string(input_file_name(key.first)) + "</td><td>" +
+            std::string(problem_kind_name(key.second)) + "</td><td>" + std::to_string(count) + "</td><td>" +
+            (problem_skips_item(key.second) ? "item not scored" : "field dropped or ignored") + "</td></tr>";
     out += "</table>";
     constexpr std::size_t kListed = 100;
     out += "<table class=\"problems\"><tr><th>where</th><th>problem</th><th>reason</th></tr>";
@@ -599,7 +641,8 @@ std::string problems_html(const ProblemLog& problems) {
     for (const auto& problem : problems.kept()) {
         if (listed++ == kListed) break;
         out += "<tr><td>" + escape(problem_location(problem)) + "</td><td>" +
-               std::string(problem_kind_name(problem.kind)) + "</td><td>" + escape(problem.reason) + "</td></tr>";
+               std::string(problem_kind_name(problem.kind)) + "</td><td>" + escape(problem.reason) +
+               "</td></tr>";
     }
     out += "</table>";
     if (problems.total() > kListed)
@@ -628,15 +671,17 @@ svg .point{fill:#1f77b4;fill-opacity:.35}svg .band{fill:#2ca02c;fill-opacity:.08
 std::string report_html(const Report& report) {
     const Scores& s = report.scores;
     const InputSummary& in = report.inputs;
-    std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                      "<title>FEAB report</title><style>";
+    std::string out =
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<title>FEAB report</title><style>";
     out += kStyle;
     out += "</style></head><body>\n<h1>FEAB report</h1>\n<dl>";
-    out += "<dt>truth</dt><dd>" + escape(in.truth_path) + " — " + std::to_string(in.truth_lines) + " lines, " +
-           std::to_string(in.truth_items) + " items scored against</dd>";
-    out += "<dt>predictions</dt><dd>" + escape(in.predictions) + " — " + std::to_string(in.prediction_records) +
-           " records, " + std::to_string(in.matched) + " matched</dd>";
+    out += "<dt>truth</dt><dd>" + escape(in.truth_path) + " — " + std::to_string(in.truth_lines) +
+           " lines, " + std::to_string(in.truth_items) + " items scored against</dd>";
+    out += "<dt>predictions</dt><dd>" + escape(in.predictions) + " — " +
+           std::to_string(in.prediction_records) + " records, " + std::to_string(in.matched) +
+           " matched</dd>";
     out += "<dt>no prediction</dt><dd>" + std::to_string(in.truth_items - in.matched) +
            " truth items (left out of every metric)</dd>";
     if (s.prior_levels > 0)
@@ -646,46 +691,58 @@ std::string report_html(const Report& report) {
         const BenchmarkRun& r = *report.run;
         out += "<dt>run</dt><dd>mode " + escape(r.mode) + ", model " + escape(r.model) + ", version " +
                escape(r.model_version) + "; " + std::to_string(r.labeled_now) + " labeled now, " +
-               std::to_string(r.already_done) + " already in the store, " + std::to_string(r.failed) + " failed; " +
-               std::to_string(r.requests) + " requests, " + std::to_string(r.samples) + " samples, " +
-               std::to_string(r.prompt_tokens + r.completion_tokens) + " tokens, " + fixed(r.seconds, 1) +
-               " s</dd>";
+               std::to_string(r.already_done) + " already in the store, " + std::to_string(r.failed) +
+               " failed; " + std::to_string(r.requests) + " requests, " + std::to_string(r.samples) +
+               " samples, " + std::to_string(r.prompt_tokens + r.completion_tokens) + " tokens, " +
+               fixed(r.seconds, 1) + " s</dd>";
     }
     out += "</dl>\n<h2>Scores</h2>\n" + group_table_html(s);
-    out += "<p class=\"muted\">Values to 4 decimals. n = items where both truth and prediction have the level. "
-           "Macro-F1 and mean AU F1 leave out classes/AUs absent from both truth and prediction.</p>\n";
+    out +=
+        "<p class=\"muted\">Values to 4 decimals. n = items where both truth and prediction have the level. "
+        "Macro-F1 and mean AU F1 leave out classes/AUs absent from both truth and prediction.</p>\n";
 
     out += "<h2>Expression and action units</h2>\n<div class=\"plots\">";
-    out += "<figure>" + confusion_svg(s) + "<figcaption>Confusion matrix (overall): rows are the true classes, "
+    out += "<figure>" + confusion_svg(s) +
+           "<figcaption>Confusion matrix (overall): rows are the true classes, "
            "columns the predicted ones; the shade is the share of the row.</figcaption></figure>";
     out += "<figure>" + au_bars_svg(s) + "<figcaption>F1 per action unit (overall); mean " +
-           fixed(s.overall.action_units.mean_f1) + ". Grey: absent from truth and prediction.</figcaption></figure>";
+           fixed(s.overall.action_units.mean_f1) +
+           ". Grey: absent from truth and prediction.</figcaption></figure>";
     out += "</div>\n<h2>Valence and arousal</h2>\n<div class=\"plots\">";
     auto scatter_caption = [&](const ScatterSample& sample, const DimensionScores& d) {
         std::string text = "CCC " + fixed(d.ccc) + ", RMSE " + fixed(d.rmse) + "; ";
-        text += sample.points.size() < sample.total
-                    ? std::to_string(sample.points.size()) + " of " + std::to_string(sample.total) + " points shown"
-                    : std::to_string(sample.total) + " points";
+        text += sample.points.size() < sample.total ? std::to_string(sample.points.size()) + " of " +
+                                                          std::to_string(sample.total) + " points shown"
+                                                    : std::to_string(sample.total) + " points";
         return text + ". The band is the VA tolerance (±" + fixed(s.options.va_tolerance, 2) + ").";
     };
-    out += "<figure>" + scatter_svg("va-scatter-valence", "valence", s.valence_scatter, s.options.va_tolerance) +
-           "<figcaption>Valence: " + scatter_caption(s.valence_scatter, s.overall.valence) + "</figcaption></figure>";
-    out += "<figure>" + scatter_svg("va-scatter-arousal", "arousal", s.arousal_scatter, s.options.va_tolerance) +
-           "<figcaption>Arousal: " + scatter_caption(s.arousal_scatter, s.overall.arousal) + "</figcaption></figure>";
+    out += "<figure>" +
+           scatter_svg("va-scatter-valence", "valence", s.valence_scatter, s.options.va_tolerance) +
+           "<figcaption>Valence: " + scatter_caption(s.valence_scatter, s.overall.valence) +
+           "</figcaption></figure>";
+    out += "<figure>" +
+           scatter_svg("va-scatter-arousal", "arousal", s.arousal_scatter, s.options.va_tolerance) +
+           "<figcaption>Arousal: " + scatter_caption(s.arousal_scatter, s.overall.arousal) +
+           "</figcaption></figure>";
     out += "</div>\n<h2>Uncertainty</h2>\n";
     if (s.uncertainty.empty()) {
-        out += "<p>The predictions carry no uncertainty, so there is no reliability diagram or review curve.</p>\n";
+        out +=
+            "<p>The predictions carry no uncertainty, so there is no reliability diagram or review "
+            "curve.</p>\n";
     } else {
         out += "<p>An error is, per level: ";
-        for (const auto& [name, text] : kErrorDefinitions) out += "<b>" + std::string(name) + "</b>: " + text + "; ";
+        for (const auto& [name, text] : kErrorDefinitions)
+            out += "<b>" + std::string(name) + "</b>: " + text + "; ";
         out += "VA tolerance " + fixed(s.options.va_tolerance, 2) + ".</p>\n";
         out += uncertainty_table_html(s);
         out += "<div class=\"plots\"><figure>" + reliability_svg(s) +
-               "<figcaption>Reliability diagram: items binned by uncertainty (read as a predicted probability of "
+               "<figcaption>Reliability diagram: items binned by uncertainty (read as a predicted "
+               "probability of "
                "error) against the error rate observed in each bin; on the diagonal is calibrated."
                "</figcaption></figure>";
         out += "<figure>" + caught_svg(s) +
-               "<figcaption>Errors caught vs review budget: reviewing the most uncertain items first, the share of "
+               "<figcaption>Errors caught vs review budget: reviewing the most uncertain items first, the "
+               "share of "
                "all errors found.</figcaption></figure></div>\n";
     }
     out += "<h2>Problems in the input</h2>\n" + problems_html(report.problems);

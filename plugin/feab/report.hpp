@@ -20,7 +20,7 @@ struct InputSummary {
     int truth_lines = 0;          // non-blank lines of the truth file
     std::size_t truth_items = 0;  // truth items scored against (lines that were not skipped)
     std::size_t prediction_records = 0;
-    std::size_t matched = 0;      // truth items with a prediction
+    std::size_t matched = 0;  // truth items with a prediction
 };
 
 // What `seke feab run` asked of the model, for the report.
@@ -29,7 +29,7 @@ struct BenchmarkRun {
     std::string model;
     std::string model_version;
     std::string db;
-    std::int64_t jobs = 0;          // benchmark items sent to the labeler
+    std::int64_t jobs = 0;  // benchmark items sent to the labeler
     std::int64_t labeled_now = 0;
     std::int64_t already_done = 0;  // finished by an earlier run into the same store
     std::int64_t failed = 0;

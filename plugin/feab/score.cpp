@@ -14,7 +14,8 @@ struct SignalSamples {
     std::vector<bool> error;
 };
 
-ExpressionScores score_expression(const std::vector<std::string>& classes, const std::vector<TruthItem>& truth,
+ExpressionScores score_expression(const std::vector<std::string>& classes,
+                                  const std::vector<TruthItem>& truth,
                                   const std::vector<std::optional<Prediction>>& predictions,
                                   const std::vector<std::size_t>& members) {
     ExpressionScores out;
@@ -85,8 +86,9 @@ ActionUnitScores score_action_units(const std::vector<std::string>& action_units
 
 DimensionScores score_dimension(const std::vector<TruthItem>& truth,
                                 const std::vector<std::optional<Prediction>>& predictions,
-                                const std::vector<std::size_t>& members, std::optional<double> FaceLabels::*field,
-                                ScatterSample* scatter, std::size_t scatter_points) {
+                                const std::vector<std::size_t>& members,
+                                std::optional<double> FaceLabels::*field, ScatterSample* scatter,
+                                std::size_t scatter_points) {
     DimensionScores out;
     std::vector<double> truth_values, predicted_values;
     for (std::size_t i : members) {
@@ -101,8 +103,8 @@ DimensionScores score_dimension(const std::vector<TruthItem>& truth,
     out.rmse = metrics::rmse(truth_values, predicted_values);
     if (scatter) {
         scatter->total = truth_values.size();
-        std::size_t stride = std::max<std::size_t>(1, (truth_values.size() + scatter_points - 1) /
-                                                          std::max<std::size_t>(scatter_points, 1));
+        std::size_t stride = std::max<std::size_t>(
+            1, (truth_values.size() + scatter_points - 1) / std::max<std::size_t>(scatter_points, 1));
         for (std::size_t i = 0; i < truth_values.size(); i += stride)
             scatter->points.emplace_back(truth_values[i], predicted_values[i]);
     }
@@ -112,7 +114,8 @@ DimensionScores score_dimension(const std::vector<TruthItem>& truth,
 GroupScores score_group(std::string name, const std::vector<std::string>& classes,
                         const std::vector<std::string>& action_units, const std::vector<TruthItem>& truth,
                         const std::vector<std::optional<Prediction>>& predictions,
-                        const std::vector<std::size_t>& members, Scores* scatter_owner, std::size_t scatter_points) {
+                        const std::vector<std::size_t>& members, Scores* scatter_owner,
+                        std::size_t scatter_points) {
     GroupScores out;
     out.name = std::move(name);
     out.items = members.size();
@@ -136,7 +139,8 @@ UncertaintyRow uncertainty_row(ErrorTarget target, UncertaintySignal signal, con
     row.auroc = metrics::auroc(samples.uncertainty, samples.error);
     std::vector<double> all_budgets = options.review_budgets;
     all_budgets.insert(all_budgets.end(), curve_budgets().begin(), curve_budgets().end());
-    std::vector<double> caught = metrics::positives_caught_curve(samples.uncertainty, samples.error, all_budgets);
+    std::vector<double> caught =
+        metrics::positives_caught_curve(samples.uncertainty, samples.error, all_budgets);
     auto split = caught.begin() + static_cast<std::ptrdiff_t>(options.review_budgets.size());
     row.caught.assign(caught.begin(), split);
     row.caught_curve.assign(split, caught.end());
@@ -233,13 +237,17 @@ Scores score(const std::vector<std::string>& classes, const std::vector<std::str
     }
     if (any_source)
         for (const auto& [name, members] : by_source)
-            out.per_source.push_back(score_group(name, classes, action_units, truth, predictions, members, nullptr, 0));
+            out.per_source.push_back(
+                score_group(name, classes, action_units, truth, predictions, members, nullptr, 0));
 
     // Each level's own uncertainty against its own error, and `overall` against every error kind.
     const std::vector<std::pair<ErrorTarget, UncertaintySignal>> pairs = {
-        {ErrorTarget::expression, UncertaintySignal::expression}, {ErrorTarget::va, UncertaintySignal::va},
-        {ErrorTarget::au, UncertaintySignal::au},                 {ErrorTarget::any, UncertaintySignal::overall},
-        {ErrorTarget::expression, UncertaintySignal::overall},    {ErrorTarget::va, UncertaintySignal::overall},
+        {ErrorTarget::expression, UncertaintySignal::expression},
+        {ErrorTarget::va, UncertaintySignal::va},
+        {ErrorTarget::au, UncertaintySignal::au},
+        {ErrorTarget::any, UncertaintySignal::overall},
+        {ErrorTarget::expression, UncertaintySignal::overall},
+        {ErrorTarget::va, UncertaintySignal::overall},
         {ErrorTarget::au, UncertaintySignal::overall},
     };
     std::vector<SignalSamples> samples(pairs.size());

@@ -71,9 +71,9 @@ struct DimensionScores {
 };
 
 struct GroupScores {
-    std::string name;            // "overall" or a source dataset
-    std::size_t items = 0;       // truth items
-    std::size_t predicted = 0;   // ... with a prediction
+    std::string name;           // "overall" or a source dataset
+    std::size_t items = 0;      // truth items
+    std::size_t predicted = 0;  // ... with a prediction
     ExpressionScores expression;
     ActionUnitScores action_units;
     DimensionScores valence;
@@ -89,7 +89,7 @@ std::string_view uncertainty_signal_name(UncertaintySignal signal) noexcept;
 struct UncertaintyRow {
     ErrorTarget target = ErrorTarget::any;
     UncertaintySignal signal = UncertaintySignal::overall;
-    std::size_t items = 0;   // items with the signal and a defined error
+    std::size_t items = 0;  // items with the signal and a defined error
     std::size_t errors = 0;
     double auroc = 0.5;
     std::vector<double> caught;        // share of errors caught, at ScoreOptions::review_budgets
@@ -109,7 +109,7 @@ struct Scores {
     std::vector<std::string> action_units;
     ScoreOptions options;
     GroupScores overall;
-    std::vector<GroupScores> per_source;  // by name; empty when no truth item names a source
+    std::vector<GroupScores> per_source;      // by name; empty when no truth item names a source
     std::vector<UncertaintyRow> uncertainty;  // only rows with at least one item
     ScatterSample valence_scatter;
     ScatterSample arousal_scatter;

@@ -359,6 +359,33 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                                   {"items", items}});
     }
 
+    // GET /predictions?project=P&task=T[&model_version=V]: what each model version predicted for
+    // a task; a fit's new version never hides the older answers.
+    void predictions(const HttpRequest& request, Responder responder) {
+        auto project = request.query_param("project");
+        auto task = request.query_param("task");
+        long long task_id = -1;
+        try {
+            if (task) task_id = std::stoll(*task);
+        } catch (...) {
+        }
+        if (!project || project->empty() || task_id < 0)
+            return void(responder.send_error(make_error(errc::invalid_argument, "query parameters project=ID and task=ID are required")));
+        auto rows = deps.store.task_predictions(project->substr(0, project->find('.')), task_id,
+                                                request.query_param("model_version").value_or(""));
+        if (!rows) return void(responder.send_error(rows.error()));
+        json out = json::array();
+        for (const auto& row : *rows) {
+            json prediction = row.prediction_json.empty() ? json() : json::parse(row.prediction_json, nullptr, false);
+            out.push_back({{"model_version", row.model_version},
+                           {"status", row.status},
+                           {"prediction", prediction.is_discarded() ? json() : prediction},
+                           {"error", row.error},
+                           {"updated_at", row.updated_at}});
+        }
+        responder.send_json(200, {{"project", *project}, {"task", task_id}, {"current_version", model_version()}, {"predictions", out}});
+    }
+
     void train(const HttpRequest& request, Responder responder) {
         auto body = parse_body(request, true);
         if (!body) return void(responder.send_error(body.error()));
@@ -497,7 +524,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             .inc({{"code", std::string(errc_name(error.code))}});
         if (task_id >= 0)
             deps.store.save_task_prediction({project, task_id, model_version(), "failed", "",
-                                             std::string(errc_name(error.code)) + ": " + error.message});
+                                             std::string(errc_name(error.code)) + ": " + error.message, {}});
         complete(batch, index, json::array(), task_id);
     }
 
@@ -580,7 +607,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             log(server::LogLevel::error, "prediction not stored", {{"task", task_id}, {"reason", saved.error().message}}, request_id);
         // An interactive answer is not the task's prediction: the next batch call still labels it whole.
         if (task_id >= 0 && drawn.empty())
-            deps.store.save_task_prediction({project, task_id, learned->model_version, "done", prediction.dump(), ""});
+            deps.store.save_task_prediction({project, task_id, learned->model_version, "done", prediction.dump(), "", {}});
         deps.metrics.counter("seke_predict_tasks_total", "tasks predicted by the model").inc();
         for (const auto& r : results)
             deps.metrics.counter("seke_model_samples_total", "model answers received for faces")
@@ -613,6 +640,7 @@ void Backend::add_routes(server::Router& router) {
     router.get("/versions", wrap(&Impl::versions));
     router.get("/metrics", wrap(&Impl::metrics));
     router.get("/queue", wrap(&Impl::queue));
+    router.get("/predictions", wrap(&Impl::predictions));
     // The webhook Label Studio creates carries no Authorization: a shared secret may stand in.
     std::weak_ptr<Impl> weak = impl_;
     server::Handler webhook = [weak](const HttpRequest& request, Responder responder) {

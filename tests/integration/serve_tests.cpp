@@ -446,6 +446,15 @@ BOOST_AUTO_TEST_CASE(start_training_fits_and_new_predictions_carry_the_new_versi
     BOOST_TEST_REQUIRE(p >= 0, f.get("/queue?project=12").body);
     BOOST_TEST(std::abs(again["score"].get<double>() - (1 - p)) < 1e-4);  // scores are rounded
 
+    // Both versions' answers for task 68 stay queryable.
+    json history = parse(f.get("/predictions?project=12&task=68"));
+    BOOST_TEST_REQUIRE(history["predictions"].size() == 2u);
+    BOOST_TEST(history["predictions"][0]["model_version"] == fitted);
+    BOOST_TEST(history["predictions"][1]["model_version"] == base_version);
+    BOOST_TEST(history["predictions"][1]["prediction"]["model_version"] == base_version);
+    BOOST_TEST(parse(f.get("/predictions?project=12&task=68&model_version=" + base_version))["predictions"].size() == 1u);
+    BOOST_TEST(f.get("/predictions?project=12").status == 400);
+
     // Nothing new reviewed: the same fit, the same version.
     json idle = parse(f.post("/train", {{"project", project}}))["fit"];
     BOOST_TEST(idle["changed"] == false);

@@ -45,8 +45,8 @@ inline FeabSample feab_sample() {
         item.labels = std::move(l);
         return item;
     };
-    auto prediction = [&](const std::string& id, feab::FaceLabels l, double expression_u, double va_u, double au_u,
-                          double overall_u) {
+    auto prediction = [&](const std::string& id, feab::FaceLabels l, double expression_u, double va_u,
+                          double au_u, double overall_u) {
         feab::Prediction p;
         p.id = id;
         p.labels = std::move(l);
