@@ -415,7 +415,7 @@ std::string polyline(const std::vector<std::pair<double, double>>& points, const
            "\" stroke-width=\"2\" " + extra + "/>";
 }
 
-constexpr double kLegendWidth = 250;
+constexpr double kLegendWidth = 270;
 
 std::string legend(const std::vector<std::pair<std::string, std::string>>& entries, double x, double y) {
     std::string out;
@@ -553,8 +553,8 @@ std::string reliability_svg(const Scores& s) {
             out += "<circle cx=\"" + px(a.x(x)) + "\" cy=\"" + px(a.y(y)) + "\" r=\"3\" fill=\"" + colour +
                    "\"/>";
         entries.emplace_back(colour, std::string(uncertainty_signal_name(row.signal)) + " → " +
-                                         std::string(error_target_name(row.target)) + " error (ECE " +
-                                         fixed(row.ece, 3) + ")");
+                                         std::string(error_target_name(row.target)) + " error, ECE " +
+                                         fixed(row.ece, 3));
     }
     out += legend(entries, a.left + a.size + 24, a.top + 16);
     return out + "</svg>";
