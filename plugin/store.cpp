@@ -581,20 +581,6 @@ Result<std::vector<QueueCandidate>> Store::queue_candidates(const std::string& i
     return rows;
 }
 
-Result<std::vector<FaceRow>> Store::review_queue(const std::string& item_prefix, int limit) {
-    std::lock_guard lock(db_mutex_);
-    // substr() rather than LIKE: ids may hold % and _.
-    Statement s(db_, (std::string(kFaceColumns) +
-                      "WHERE status='auto' AND substr(item_id, 1, ?)=? ORDER BY overall DESC, id LIMIT ?").c_str());
-    if (!s.ok()) return db_error(db_, "cannot read the review queue");
-    s.bind(1, static_cast<std::int64_t>(item_prefix.size())).bind(2, item_prefix).bind(3, static_cast<std::int64_t>(limit));
-    std::vector<FaceRow> rows;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_face(s));
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot read the review queue");
-    return rows;
-}
-
 Result<long long> Store::save_event(const std::string& source, const std::string& action, const std::string& body) {
     std::lock_guard lock(db_mutex_);
     Statement s(db_, "INSERT INTO events(source, action, body, received_at) VALUES(?,?,?,?)");

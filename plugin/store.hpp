@@ -160,8 +160,6 @@ class Store {
     // A human review replaces the record whatever its status (unlike save_outcomes).
     Result<bool> save_review(const std::string& face_id, const std::string& status, const std::string& record_json);
     Result<FaceStats> face_stats(int bins = 20);
-    // Unreviewed faces of items whose id starts with `item_prefix`, most uncertain first.
-    Result<std::vector<FaceRow>> review_queue(const std::string& item_prefix, int limit);
 
     // One face by id.
     Result<std::optional<FaceRow>> face(const std::string& id);
