@@ -7,6 +7,7 @@
 
 #include "connectors/crypto.hpp"
 #include "connectors/curl_body.hpp"
+#include "connectors/url_origin.hpp"
 #include "verify/text.hpp"
 
 namespace seke {
@@ -24,29 +25,7 @@ void curl_global_once() {
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-struct Origin {
-    std::string scheme, host;
-    long port = 0;
-    bool operator==(const Origin&) const = default;
-};
 
-std::optional<Origin> parse_origin(const std::string& url) {
-    std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> handle(curl_url(), &curl_url_cleanup);
-    if (!handle || curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK)
-        return std::nullopt;
-    auto part = [&](CURLUPart which, unsigned int flags) -> std::optional<std::string> {
-        char* raw = nullptr;
-        if (curl_url_get(handle.get(), which, &raw, flags) != CURLUE_OK || !raw) return std::nullopt;
-        std::string value(raw);
-        curl_free(raw);
-        return value;
-    };
-    auto scheme = part(CURLUPART_SCHEME, 0);
-    auto host = part(CURLUPART_HOST, 0);
-    auto port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
-    if (!scheme || !host || !port) return std::nullopt;
-    return Origin{to_lower(*scheme), to_lower(*host), std::strtol(port->c_str(), nullptr, 10)};
-}
 
 // What a message may show of a URL: no user info, query or fragment.
 std::string shown_url(const std::string& url) {
@@ -159,7 +138,7 @@ CvatAnnotations parse_cvat_annotations(const json& body) {
 
 struct CvatClient::Impl {
     CvatSettings settings;
-    std::optional<Origin> origin;
+    std::optional<UrlOrigin> origin;
     std::string base;  // the URL without trailing slashes
 
     explicit Impl(CvatSettings s) : settings(std::move(s)) {

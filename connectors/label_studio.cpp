@@ -17,6 +17,7 @@
 
 #include "connectors/crypto.hpp"
 #include "connectors/ssrf_guard.hpp"
+#include "connectors/url_origin.hpp"
 
 namespace seke {
 namespace {
@@ -161,38 +162,8 @@ std::optional<Clock::time_point> jwt_expiry(const json& payload) {
 
 // ---- URLs ----------------------------------------------------------------------------------
 
-struct Origin {
-    std::string scheme;
-    std::string host;  // lower case, IPv6 without brackets
-    long port = 0;
-};
 
-std::optional<Origin> parse_origin(const std::string& url) {
-    std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> handle(curl_url(), &curl_url_cleanup);
-    if (!handle || curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return std::nullopt;
-    auto part = [&](CURLUPart which, unsigned int flags) -> std::optional<std::string> {
-        char* raw = nullptr;
-        if (curl_url_get(handle.get(), which, &raw, flags) != CURLUE_OK || !raw) return std::nullopt;
-        std::string value(raw);
-        curl_free(raw);
-        return value;
-    };
-    auto scheme = part(CURLUPART_SCHEME, 0);
-    auto host = part(CURLUPART_HOST, 0);
-    auto port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
-    if (!scheme || !host || !port) return std::nullopt;
-    Origin origin;
-    origin.scheme = to_lower(*scheme);
-    origin.host = to_lower(*host);
-    if (origin.host.size() >= 2 && origin.host.front() == '[' && origin.host.back() == ']')
-        origin.host = origin.host.substr(1, origin.host.size() - 2);
-    origin.port = std::strtol(port->c_str(), nullptr, 10);
-    return origin;
-}
 
-bool same_origin(const Origin& a, const Origin& b) {
-    return a.scheme == b.scheme && a.host == b.host && a.port == b.port;
-}
 
 // ---- one libcurl transfer --------------------------------------------------------------------
 
@@ -378,7 +349,7 @@ struct LabelStudioClient::Impl {
     LabelStudioSettings settings;
     ImageLimits limits;
     LabelStudioTokenKind token_kind = LabelStudioTokenKind::none;
-    std::optional<Origin> ls_origin;
+    std::optional<UrlOrigin> ls_origin;
     SsrfPolicy policy;
 
     std::mutex token_mutex;  // held across a refresh, so concurrent callers wait for one exchange
@@ -429,7 +400,7 @@ struct LabelStudioClient::Impl {
                 return make_error(errc::forbidden, "refusing to fetch " + redact_url(url) + ": only http and https are allowed");
             auto origin = parse_origin(url);
             if (!origin) return make_error(errc::invalid_argument, "not a valid URL: " + redact_url(url));
-            bool on_ls = ls_origin && same_origin(*origin, *ls_origin);
+            bool on_ls = ls_origin && (*origin == *ls_origin);
             still_on_ls = still_on_ls && on_ls;
 
             std::string pin;

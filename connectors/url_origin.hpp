@@ -1,0 +1,18 @@
+#pragma once
+// The origin (scheme, host, port) of a URL, for "send credentials only to this server" checks.
+#include <optional>
+#include <string>
+
+namespace seke {
+
+struct UrlOrigin {
+    std::string scheme;  // lower case
+    std::string host;    // lower case, IPv6 without brackets
+    long port = 0;       // the scheme's default when the URL names none
+    bool operator==(const UrlOrigin&) const = default;
+};
+
+// nullopt when the URL does not parse or lacks a scheme or host.
+std::optional<UrlOrigin> parse_origin(const std::string& url);
+
+}  // namespace seke
