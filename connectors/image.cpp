@@ -1,5 +1,7 @@
 #include "connectors/image.hpp"
 #include "connectors/curl_body.hpp"
+#include "connectors/face_detector.hpp"
+#include "connectors/jpeg_decode.hpp"
 #include "verify/text.hpp"
 
 #include <curl/curl.h>
@@ -7,7 +9,6 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <opencv2/objdetect.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -20,8 +21,6 @@
 
 namespace seke {
 namespace {
-
-constexpr const char* kDefaultCascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
 
 // ---- sources ------------------------------------------------------------------------------
 
@@ -208,7 +207,8 @@ Structure check_jpeg(const std::string& b) {
         while (true) {
             if (pos + 1 >= n) return truncated();
             if (static_cast<unsigned char>(b[pos]) != 0xFF) {
-                ++pos;
+                const void* next_ff = std::memchr(b.data() + pos, 0xFF, n - pos);
+                pos = next_ff ? static_cast<std::size_t>(static_cast<const char*>(next_ff) - b.data()) : n;
                 continue;
             }
             unsigned next = static_cast<unsigned char>(b[pos + 1]);
@@ -361,127 +361,214 @@ std::string face_mode_name(FaceMode mode) {
     return "auto";
 }
 
+namespace {
+
+// The decoded pixels of one image, produced no larger than each step needs. Rectangles are in
+// the shown (EXIF-oriented) image at full size.
+class PixelSource {
+  public:
+    virtual ~PixelSource() = default;
+    virtual cv::Size size() const = 0;
+    // The whole image, its longest side at least `min_longest` where the image is that large.
+    virtual Result<cv::Mat> whole(int min_longest, bool gray) = 0;
+    // The pixels of `rect`, its longest side at least `min_longest` where it is that large.
+    virtual Result<cv::Mat> region(const cv::Rect& rect, int min_longest) = 0;
+};
+
+// Anything OpenCV decodes, decoded once at full size.
+class DecodedImage final : public PixelSource {
+  public:
+    explicit DecodedImage(cv::Mat image) : image_(std::move(image)) {}
+    cv::Size size() const override { return image_.size(); }
+    Result<cv::Mat> whole(int /*min_longest*/, bool gray) override {
+        if (!gray) return image_;
+        cv::Mat out;
+        cv::cvtColor(image_, out, cv::COLOR_BGR2GRAY);
+        return out;
+    }
+    Result<cv::Mat> region(const cv::Rect& rect, int /*min_longest*/) override { return image_(rect); }
+
+  private:
+    cv::Mat image_;
+};
+
+// A baseline or progressive JPEG: libjpeg decodes only the scale and rows each step asks for,
+// which is most of the image path's time saved on large photos.
+class JpegImage final : public PixelSource {
+  public:
+    JpegImage(const std::string& bytes, const JpegHeader& header)
+        : bytes_(bytes), stored_(header.width, header.height), orientation_(jpeg_exif_orientation(bytes)) {}
+    cv::Size size() const override { return oriented_size(stored_, orientation_); }
+    Result<cv::Mat> whole(int min_longest, bool gray) override {
+        JpegDecodeRequest request;
+        request.scale_denominator = denominator(std::max(stored_.width, stored_.height), min_longest);
+        request.gray = gray;
+        request.fast = true;  // detection only
+        auto pixels = decode_jpeg(bytes_, request);
+        if (!pixels) return pixels.error();
+        return apply_orientation(*pixels, orientation_);
+    }
+    Result<cv::Mat> region(const cv::Rect& rect, int min_longest) override {
+        JpegDecodeRequest request;
+        request.scale_denominator = denominator(std::max(rect.width, rect.height), min_longest);
+        request.region = stored_rect(rect, stored_, orientation_);
+        auto pixels = decode_jpeg(bytes_, request);
+        if (!pixels) return pixels.error();
+        return apply_orientation(*pixels, orientation_);
+    }
+
+  private:
+    // The largest DCT scaling that keeps `longest` pixels at or above `min_longest`.
+    static int denominator(int longest, int min_longest) {
+        int d = 8;
+        while (d > 1 && longest / d < min_longest) d /= 2;
+        return d;
+    }
+    const std::string& bytes_;
+    cv::Size stored_;
+    int orientation_;
+};
+
+// Halves with a Gaussian pyramid while the image is at least twice too big, then bilinear:
+// within a grey level of INTER_AREA's result, at a third of its cost on non-integer ratios.
+cv::Mat shrink(const cv::Mat& image, int longest_side) {
+    int longest = std::max(image.cols, image.rows);
+    if (longest_side <= 0 || longest <= longest_side) return image;
+    double f = static_cast<double>(longest_side) / longest;
+    cv::Size size(std::max(1, static_cast<int>(std::lround(image.cols * f))),
+                  std::max(1, static_cast<int>(std::lround(image.rows * f))));
+    cv::Mat current = image;
+    while (std::max(current.cols, current.rows) >= 2 * longest_side) {
+        cv::Mat half;
+        cv::pyrDown(current, half);
+        current = half;
+    }
+    if (current.size() == size) return current;
+    cv::Mat resized;
+    cv::resize(current, resized, size, 0, 0, cv::INTER_LINEAR);
+    return resized;
+}
+
+Result<std::string> encode_jpeg(const cv::Mat& image, int quality) {
+    std::vector<uchar> jpeg;
+    if (!cv::imencode(".jpg", image, jpeg, {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 1, 100)}))
+        return make_error(errc::internal, "JPEG encoding of the face crop failed");
+    return std::string(jpeg.begin(), jpeg.end());
+}
+
+// dHash: 9x8 gray thumbnail, one bit per horizontal neighbour comparison.
+std::string difference_hash(const cv::Mat& image) {
+    cv::Mat gray, small;
+    cv::cvtColor(image, gray, cv::COLOR_BGR2GRAY);
+    cv::resize(gray, small, cv::Size(9, 8), 0, 0, cv::INTER_AREA);
+    std::uint64_t bits = 0;
+    for (int y = 0; y < 8; ++y)
+        for (int x = 0; x < 8; ++x) bits = (bits << 1) | (small.at<uchar>(y, x) < small.at<uchar>(y, x + 1) ? 1u : 0u);
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(bits));
+    return hex;
+}
+
+// One face to crop: the box it was found at (none = the whole image) and the area cut out.
+struct FaceCut {
+    std::optional<cv::Rect> box;
+    cv::Rect area;
+};
+
+}  // namespace
+
 struct FacePreparer::Impl {
     FaceOptions options;
     ImageLimits limits;
-    // cv::CascadeClassifier is not thread-safe: a pool hands one to each concurrent caller.
-    std::mutex pool_mutex;
-    std::vector<std::unique_ptr<cv::CascadeClassifier>> pool;
+    std::unique_ptr<FaceDetector> detector;
 
-    std::string cascade_path() const { return options.cascade_path.empty() ? kDefaultCascade : options.cascade_path; }
-
-    Result<std::unique_ptr<cv::CascadeClassifier>> borrow() {
-        {
-            std::lock_guard lock(pool_mutex);
-            if (!pool.empty()) {
-                auto cascade = std::move(pool.back());
-                pool.pop_back();
-                return cascade;
-            }
-        }
-        auto cascade = std::make_unique<cv::CascadeClassifier>();
-        std::error_code ec;
-        // Checked first: OpenCV would also print its own error for a missing file.
-        if (!std::filesystem::is_regular_file(cascade_path(), ec) || !cascade->load(cascade_path()) || cascade->empty())
-            return make_error(errc::config_error, "cannot load the face cascade " + cascade_path() +
-                                                      " (install opencv-data or set the cascade path)");
-        return cascade;
-    }
-    void give_back(std::unique_ptr<cv::CascadeClassifier> cascade) {
-        std::lock_guard lock(pool_mutex);
-        pool.push_back(std::move(cascade));
+    cv::Rect with_margin(const cv::Rect& box, cv::Size size) const {
+        const int mx = static_cast<int>(box.width * options.margin);
+        const int my = static_cast<int>(box.height * options.margin);
+        return cv::Rect(box.x - mx, box.y - my, box.width + 2 * mx, box.height + 2 * my) & cv::Rect(cv::Point(), size);
     }
 
-    Result<std::vector<cv::Rect>> detect(const cv::Mat& image) {
-        auto cascade = borrow();
-        if (!cascade) return cascade.error();
-        double scale = 1.0;
-        int longest = std::max(image.cols, image.rows);
-        if (longest > options.detect_longest_side) scale = static_cast<double>(options.detect_longest_side) / longest;
-        cv::Mat gray;
-        cv::cvtColor(image, gray, cv::COLOR_BGR2GRAY);
-        if (scale < 1.0) cv::resize(gray, gray, cv::Size(), scale, scale, cv::INTER_AREA);
-        cv::equalizeHist(gray, gray);
-        int min_side = std::max(12, static_cast<int>(options.min_face_px * scale));
-        std::vector<cv::Rect> found;
-        (*cascade)->detectMultiScale(gray, found, options.detect_scale_step, 5, 0, cv::Size(min_side, min_side));
-        give_back(std::move(*cascade));
+    Result<std::vector<cv::Rect>> detect(PixelSource& source) const {
+        auto pixels = source.whole(options.detect_longest_side, detector->wants_gray());
+        if (!pixels) return pixels.error();
+        auto found = detector->detect(*pixels, static_cast<double>(source.size().width) / pixels->cols);
+        if (!found) return found.error();
         std::vector<cv::Rect> boxes;
-        const cv::Rect bounds(0, 0, image.cols, image.rows);
-        for (const auto& r : found) {
-            cv::Rect mapped(static_cast<int>(r.x / scale), static_cast<int>(r.y / scale),
-                            static_cast<int>(r.width / scale), static_cast<int>(r.height / scale));
-            mapped &= bounds;
-            if (mapped.width < options.min_face_px || mapped.height < options.min_face_px) continue;
-            boxes.push_back(mapped);
+        for (cv::Rect box : *found) {
+            box &= cv::Rect(cv::Point(), source.size());
+            if (box.width < options.min_face_px || box.height < options.min_face_px) continue;
+            boxes.push_back(box);
         }
         return suppress_and_order(std::move(boxes), std::max(1, options.max_faces));
     }
 
-    static Result<std::string> encode_jpeg(const cv::Mat& image, int quality) {
-        std::vector<uchar> jpeg;
-        if (!cv::imencode(".jpg", image, jpeg, {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 1, 100)}))
-            return make_error(errc::internal, "JPEG encoding of the face crop failed");
-        return std::string(jpeg.begin(), jpeg.end());
-    }
-
-    static cv::Mat shrink(const cv::Mat& image, int longest_side) {
-        int longest = std::max(image.cols, image.rows);
-        if (longest_side <= 0 || longest <= longest_side) return image;
-        double f = static_cast<double>(longest_side) / longest;
-        cv::Size size(std::max(1, static_cast<int>(std::lround(image.cols * f))),
-                      std::max(1, static_cast<int>(std::lround(image.rows * f))));
-        cv::Mat resized;
-        cv::resize(image, resized, size, 0, 0, cv::INTER_AREA);
-        return resized;
-    }
-
-    // dHash: 9x8 gray thumbnail, one bit per horizontal neighbour comparison.
-    static std::string difference_hash(const cv::Mat& image) {
-        cv::Mat gray, small;
-        cv::cvtColor(image, gray, cv::COLOR_BGR2GRAY);
-        cv::resize(gray, small, cv::Size(9, 8), 0, 0, cv::INTER_AREA);
-        std::uint64_t bits = 0;
-        for (int y = 0; y < 8; ++y)
-            for (int x = 0; x < 8; ++x) bits = (bits << 1) | (small.at<uchar>(y, x) < small.at<uchar>(y, x + 1) ? 1u : 0u);
-        char hex[17];
-        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(bits));
-        return hex;
-    }
-
-    Result<FaceCrop> crop(const cv::Mat& image, const std::optional<cv::Rect>& box, bool whole_image_fallback = false) const {
-        cv::Rect region(0, 0, image.cols, image.rows);
-        if (box) {
-            int mx = static_cast<int>(box->width * options.margin);
-            int my = static_cast<int>(box->height * options.margin);
-            region = cv::Rect(box->x - mx, box->y - my, box->width + 2 * mx, box->height + 2 * my) &
-                     cv::Rect(0, 0, image.cols, image.rows);
-        }
-        cv::Mat face = shrink(image(region), options.longest_side);
+    Result<FaceCrop> encode(const cv::Mat& pixels, const FaceCut& cut, bool whole_image_fallback) const {
+        cv::Mat face = shrink(pixels, options.longest_side);
         FaceCrop out;
-        if (box) out.box = Box{box->x, box->y, box->width, box->height};
+        if (cut.box) out.box = Box{cut.box->x, cut.box->y, cut.box->width, cut.box->height};
         out.whole_image_fallback = whole_image_fallback;
         auto jpeg = encode_jpeg(face, options.jpeg_quality);
         if (!jpeg) return jpeg.error();
         out.jpeg = std::move(*jpeg);
+        // The hash only needs 9x8 pixels: the thumbnail gives them for less work.
+        cv::Mat small = face;
         if (options.thumbnail_side > 0) {
-            auto thumbnail = encode_jpeg(shrink(face, options.thumbnail_side), 80);
+            small = shrink(face, options.thumbnail_side);
+            auto thumbnail = encode_jpeg(small, 80);
             if (!thumbnail) return thumbnail.error();
             out.thumbnail_jpeg = std::move(*thumbnail);
         }
-        out.phash = difference_hash(face);
+        out.phash = difference_hash(small);
         return out;
+    }
+
+    // Decodes the area covering every cut once, at the smallest scale that still gives each
+    // face its full crop size, then cuts and encodes the faces.
+    Result<std::vector<FaceCrop>> crop(PixelSource& source, const std::vector<FaceCut>& cuts,
+                                       bool whole_image_fallback) const {
+        cv::Rect cover = cuts.front().area;
+        int smallest = std::max(cover.width, cover.height);
+        for (const auto& cut : cuts) {
+            cover |= cut.area;
+            smallest = std::min(smallest, std::max(cut.area.width, cut.area.height));
+        }
+        // Scaling the cover by the smallest face's own reduction keeps every face at least that size.
+        const int cover_longest = std::max(cover.width, cover.height);
+        const int min_longest = static_cast<int>(
+            std::ceil(static_cast<double>(cover_longest) * std::min(1.0, static_cast<double>(options.longest_side) / smallest)));
+        auto pixels = source.region(cover, min_longest);
+        if (!pixels) return pixels.error();
+        const double sx = static_cast<double>(pixels->cols) / cover.width, sy = static_cast<double>(pixels->rows) / cover.height;
+        std::vector<FaceCrop> faces;
+        for (const auto& cut : cuts) {
+            cv::Rect local(static_cast<int>(std::lround((cut.area.x - cover.x) * sx)),
+                           static_cast<int>(std::lround((cut.area.y - cover.y) * sy)),
+                           std::max(1, static_cast<int>(std::lround(cut.area.width * sx))),
+                           std::max(1, static_cast<int>(std::lround(cut.area.height * sy))));
+            local &= cv::Rect(0, 0, pixels->cols, pixels->rows);
+            if (local.empty()) return make_error(errc::internal, "a face crop fell outside the decoded area");
+            auto face = encode((*pixels)(local), cut, whole_image_fallback);
+            if (!face) return face.error();
+            faces.push_back(std::move(*face));
+        }
+        return faces;
     }
 };
 
 FacePreparer::FacePreparer(FaceOptions options, ImageLimits limits) : impl_(std::make_unique<Impl>()) {
     impl_->options = std::move(options);
     impl_->limits = limits;
+    impl_->detector = std::make_unique<FaceDetector>(impl_->options);
 }
 
 FacePreparer::~FacePreparer() = default;
 
 const FaceOptions& FacePreparer::options() const noexcept { return impl_->options; }
+
+Result<bool> FacePreparer::ready() const {
+    if (impl_->options.mode == FaceMode::off) return true;
+    return impl_->detector->ready();
+}
 
 Result<PreparedImage> FacePreparer::prepare(const std::string& encoded_bytes) const {
     return prepare_regions(encoded_bytes, {});
@@ -507,58 +594,61 @@ Result<PreparedImage> FacePreparer::prepare_regions(const std::string& encoded_b
             if (auto error = check_pixels(structure.size->first, structure.size->second, limits)) return *error;
         }
 
-        // IMREAD_COLOR applies the EXIF orientation (OpenCV 4.x) and drops alpha / 16-bit depth.
-        cv::Mat raw(1, static_cast<int>(encoded_bytes.size()), CV_8UC1, const_cast<char*>(encoded_bytes.data()));
-        cv::Mat image = cv::imdecode(raw, cv::IMREAD_COLOR);
-        if (image.empty()) {
-            if (format == Format::gif || format == Format::webp || format == Format::tiff)
-                return make_error(errc::unsupported_media, std::string("cannot decode ") + format_name(format) +
-                                                               " images (unsupported or corrupt)");
-            return make_error(errc::image_error, std::string("corrupt ") + format_name(format) + " image");
+        std::unique_ptr<PixelSource> source;
+        std::optional<JpegHeader> header;
+        if (format == Format::jpeg) header = read_jpeg_header(encoded_bytes);
+        if (header && header->decodable) {
+            if (auto error = check_pixels(header->width, header->height, limits)) return *error;
+            source = std::make_unique<JpegImage>(encoded_bytes, *header);
+        } else {
+            // IMREAD_COLOR applies the EXIF orientation (OpenCV 4.x) and drops alpha / 16-bit depth.
+            cv::Mat raw(1, static_cast<int>(encoded_bytes.size()), CV_8UC1, const_cast<char*>(encoded_bytes.data()));
+            cv::Mat image = cv::imdecode(raw, cv::IMREAD_COLOR);
+            if (image.empty()) {
+                if (format == Format::gif || format == Format::webp || format == Format::tiff)
+                    return make_error(errc::unsupported_media, std::string("cannot decode ") + format_name(format) +
+                                                                   " images (unsupported or corrupt)");
+                return make_error(errc::image_error, std::string("corrupt ") + format_name(format) + " image");
+            }
+            if (auto error = check_pixels(image.cols, image.rows, limits)) return *error;
+            source = std::make_unique<DecodedImage>(std::move(image));
         }
-        if (auto error = check_pixels(image.cols, image.rows, limits)) return *error;
 
         PreparedImage prepared;
-        prepared.width = image.cols;
-        prepared.height = image.rows;
+        const cv::Size size = source->size();
+        prepared.width = size.width;
+        prepared.height = size.height;
         prepared.content_hash = sha256_hex(encoded_bytes);
+        const cv::Rect everything(cv::Point(), size);
 
+        std::vector<FaceCut> cuts;
+        bool fallback = false;
         if (!regions.empty()) {
-            const cv::Rect bounds(0, 0, image.cols, image.rows);
             for (const auto& region : regions) {
-                cv::Rect rect(static_cast<int>(std::lround(region.x * image.cols)),
-                              static_cast<int>(std::lround(region.y * image.rows)),
-                              static_cast<int>(std::lround(region.w * image.cols)),
-                              static_cast<int>(std::lround(region.h * image.rows)));
-                rect &= bounds;
+                cv::Rect rect(static_cast<int>(std::lround(region.x * size.width)),
+                              static_cast<int>(std::lround(region.y * size.height)),
+                              static_cast<int>(std::lround(region.w * size.width)),
+                              static_cast<int>(std::lround(region.h * size.height)));
+                rect &= everything;
                 if (rect.width < 2 || rect.height < 2)
                     return make_error(errc::invalid_argument, "a given face region lies outside the image or is empty");
-                auto face = impl_->crop(image, rect);
-                if (!face) return face.error();
-                prepared.faces.push_back(std::move(*face));
+                cuts.push_back({rect, impl_->with_margin(rect, size)});
             }
-            return prepared;
+        } else if (options.mode == FaceMode::off) {
+            cuts.push_back({std::nullopt, everything});
+        } else {
+            auto boxes = impl_->detect(*source);
+            if (!boxes) return boxes.error();
+            if (boxes->empty()) {
+                if (options.mode == FaceMode::required) return make_error(errc::no_face, "no face found in the image");
+                cuts.push_back({std::nullopt, everything});
+                fallback = true;
+            }
+            for (const auto& box : *boxes) cuts.push_back({box, impl_->with_margin(box, size)});
         }
-        if (options.mode == FaceMode::off) {
-            auto face = impl_->crop(image, std::nullopt);
-            if (!face) return face.error();
-            prepared.faces.push_back(std::move(*face));
-            return prepared;
-        }
-        auto boxes = impl_->detect(image);
-        if (!boxes) return boxes.error();
-        if (boxes->empty()) {
-            if (options.mode == FaceMode::required) return make_error(errc::no_face, "no face found in the image");
-            auto face = impl_->crop(image, std::nullopt, true);
-            if (!face) return face.error();
-            prepared.faces.push_back(std::move(*face));
-            return prepared;
-        }
-        for (const auto& r : *boxes) {
-            auto face = impl_->crop(image, r);
-            if (!face) return face.error();
-            prepared.faces.push_back(std::move(*face));
-        }
+        auto faces = impl_->crop(*source, cuts, fallback);
+        if (!faces) return faces.error();
+        prepared.faces = std::move(*faces);
         return prepared;
     } catch (const cv::Exception& e) {
         return make_error(errc::image_error, std::string("OpenCV: ") + e.what());

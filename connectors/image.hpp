@@ -27,6 +27,10 @@ enum class FaceMode { auto_detect, off, required };
 std::optional<FaceMode> parse_face_mode(const std::string& text);  // "auto", "off", "required"
 std::string face_mode_name(FaceMode mode);
 
+// tiny: face-api's Tiny Face Detector network (the default: fast, finds turned and small faces);
+// cascade: an OpenCV Haar or LBP cascade file.
+enum class FaceDetectorKind { tiny, cascade };
+
 struct FaceOptions {
     FaceMode mode = FaceMode::auto_detect;
     double margin = 0.25;        // added on each side, as a fraction of the face box
@@ -34,8 +38,11 @@ struct FaceOptions {
     int jpeg_quality = 90;
     int min_face_px = 40;        // smaller detections are ignored
     int max_faces = 16;
+    FaceDetectorKind detector = FaceDetectorKind::tiny;
+    std::string detector_model;  // face-api's tiny_face_detector_model-weights_manifest.json
+    double detect_threshold = 0.5;   // tiny detector: lowest score that counts as a face
     std::string cascade_path;    // empty: the Haar cascade from Debian's opencv-data
-    int detect_longest_side = 480;   // detection runs on a gray copy this size (speed vs tiny faces)
+    int detect_longest_side = 416;   // detection runs on a copy this size (speed vs small faces)
     double detect_scale_step = 1.2;  // cascade pyramid step: larger is faster, may miss a face
     int thumbnail_side = 128;    // kept per face for review screens and few-shot examples; 0 = none
 };
@@ -62,7 +69,7 @@ struct PreparedImage {
     std::vector<FaceCrop> faces; // in reading order (top-to-bottom, left-to-right)
 };
 
-// Thread-safe face preparation (one cascade per thread internally).
+// Thread-safe face preparation.
 class FacePreparer {
   public:
     FacePreparer(FaceOptions options, ImageLimits limits);
@@ -79,6 +86,9 @@ class FacePreparer {
     Result<PreparedImage> prepare_regions(const std::string& encoded_bytes, const std::vector<RegionFraction>& regions) const;
 
     [[nodiscard]] const FaceOptions& options() const noexcept;
+    // Loads the face detector now when the face mode uses one: a missing model or cascade is a
+    // config_error at start-up rather than on every image.
+    Result<bool> ready() const;
 
   private:
     struct Impl;

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/image.hpp"
 #include "verify/errors.hpp"
 #include "verify/knowledge.hpp"
 
@@ -33,6 +34,9 @@ struct ModelSetup {
     std::string model_version;
 };
 Result<ModelSetup> load_model_setup(const Config& config);
+
+// config.face with the default detector model (models/face-api/ in seke's data) filled in.
+FaceOptions face_options(const Config& config);
 
 // Prints {"error": {"code": ..., "message": ...}} on stderr; returns `exit_code`.
 int report_error(const Error& error, int exit_code);

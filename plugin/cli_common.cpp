@@ -24,6 +24,13 @@ Result<ModelSetup> load_model_setup(const Config& config) {
     return ModelSetup{std::move(*knowledge), std::move(version)};
 }
 
+FaceOptions face_options(const Config& config) {
+    FaceOptions face = config.face;
+    if (face.detector_model.empty())
+        face.detector_model = data_dir() + "/models/face-api/tiny_face_detector_model-weights_manifest.json";
+    return face;
+}
+
 int report_error(const Error& error, int exit_code) {
     nlohmann::json body = {{"error", {{"code", errc_name(error.code)}, {"message", error.message}}}};
     std::fprintf(stderr, "%s\n", body.dump().c_str());

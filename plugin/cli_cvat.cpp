@@ -138,7 +138,8 @@ int run_annotate(Config& config, const CvatArgs& args) {
     StoreResponseCache cache(**store);
     VllmClient model(config.vllm, &cache);
     EngineService engine(setup->knowledge, config.engine, model);
-    FacePreparer preparer(config.face, config.image);
+    FacePreparer preparer(face_options(config), config.image);
+    if (auto ready = preparer.ready(); !ready) return report_error(ready.error(), kExitUsage);
     CvatClient client(config.cvat);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

@@ -51,7 +51,8 @@ int run_serve_command(const std::vector<std::string>& args) {
     auto learned = LearnedState::load(**store, base_version);
     if (!learned) return report_error(learned.error(), kExitFatal);
     engine.set_examples((*learned)->current()->exemplars);
-    FacePreparer preparer(config.face, config.image);
+    FacePreparer preparer(face_options(config), config.image);
+    if (auto ready = preparer.ready(); !ready) return report_error(ready.error(), kExitUsage);
     std::stringstream hosts(config.serve.media_host_allowlist);
     for (std::string host; std::getline(hosts, host, ',');)
         if (!host.empty()) config.label_studio.host_allowlist.push_back(host);

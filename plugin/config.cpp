@@ -243,15 +243,22 @@ const std::vector<Binding>& bindings() {
             "smallest face side that counts, in pixels"), FIELD(face.min_face_px), 8, 4096));
         b.push_back(integer_option<int>(opt("face.max_faces", "--max-faces", "SEKE_MAX_FACES", T::integer,
             "most faces labeled per image"), FIELD(face.max_faces), 1, 256));
+        b.push_back(choice_option<FaceDetectorKind>(opt("face.detector", "--face-detector", "SEKE_FACE_DETECTOR", T::choice,
+            "tiny = face-api's Tiny Face Detector network (fast, finds turned faces); cascade = an OpenCV cascade file"),
+            FIELD(face.detector), {{"tiny", FaceDetectorKind::tiny}, {"cascade", FaceDetectorKind::cascade}}));
+        b.push_back(string_option(opt("face.detector_model", "--face-detector-model", "SEKE_FACE_DETECTOR_MODEL", T::string,
+            "tiny detector weights manifest; empty = models/face-api/ fetched by scripts/setup.sh"), FIELD(face.detector_model)));
+        b.push_back(number_option(opt("face.detect_threshold", "--face-detect-threshold", "SEKE_FACE_DETECT_THRESHOLD", T::number,
+            "tiny detector: lowest score that counts as a face"), FIELD(face.detect_threshold), 0.05, 0.99));
         b.push_back(string_option(opt("face.cascade_path", "--face-cascade", "SEKE_FACE_CASCADE", T::string,
-            "Haar cascade file; empty = Debian's opencv-data frontal face cascade"), FIELD(face.cascade_path)));
+            "cascade detector: Haar or LBP cascade file; empty = Debian's opencv-data frontal face cascade"), FIELD(face.cascade_path)));
         b.push_back(integer_option<int>(opt("face.detect_size", "--face-detect-size", "SEKE_FACE_DETECT_SIZE", T::integer,
-            "longest side of the gray copy faces are searched in; larger finds smaller faces, slower"), FIELD(face.detect_longest_side), 96, 4096));
+            "longest side of the image copy faces are searched in; larger finds smaller faces, slower"), FIELD(face.detect_longest_side), 96, 4096));
         b.push_back(integer_option<int>(opt("face.thumbnail_side", "--thumbnail-side", "SEKE_THUMBNAIL_SIDE", T::integer,
             "longest side of the small JPEG kept per face (review screens, few-shot examples); 0 = none"),
             FIELD(face.thumbnail_side), 0, 512));
         b.push_back(number_option(opt("face.detect_scale_step", "--face-detect-step", "SEKE_FACE_DETECT_STEP", T::number,
-            "step between detector scales; larger is faster and may miss faces"), FIELD(face.detect_scale_step), 1.01, 2.0));
+            "cascade detector: step between scales; larger is faster and may miss faces"), FIELD(face.detect_scale_step), 1.01, 2.0));
         // image limits
         b.push_back(integer_option<std::size_t>(opt("image.max_bytes", "--image-max-bytes", "SEKE_IMAGE_MAX_BYTES", T::integer,
             "largest encoded image accepted"), FIELD(image.max_bytes), 1024, 1LL << 32));

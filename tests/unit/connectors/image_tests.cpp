@@ -66,6 +66,7 @@ std::string why(const Result<T>& result) {
 FaceOptions options_with(FaceMode mode) {
     FaceOptions options;
     options.mode = mode;
+    options.detector_model = seke::test::face_model_path();
     return options;
 }
 
@@ -261,11 +262,37 @@ BOOST_AUTO_TEST_CASE(required_mode_without_a_face_is_no_face) {
 
 BOOST_AUTO_TEST_CASE(missing_cascade_is_a_config_error) {
     FaceOptions options = options_with(FaceMode::auto_detect);
+    options.detector = FaceDetectorKind::cascade;
     options.cascade_path = "/nonexistent/cascade.xml";
     FacePreparer preparer(options, {});
     auto prepared = preparer.prepare(encode(make_image(64, 64), ".png"));
     BOOST_REQUIRE(!prepared.ok());
     BOOST_TEST((prepared.error().code == errc::config_error));
+    BOOST_TEST(!preparer.ready().ok());
+}
+
+BOOST_AUTO_TEST_CASE(missing_detector_model_is_a_config_error_at_start) {
+    FaceOptions options = options_with(FaceMode::auto_detect);
+    options.detector_model = "/nonexistent/tiny_face_detector_model-weights_manifest.json";
+    FacePreparer preparer(options, {});
+    auto ready = preparer.ready();
+    BOOST_REQUIRE(!ready.ok());
+    BOOST_TEST((ready.error().code == errc::config_error));
+    BOOST_TEST(ready.error().message.find("fetch-models.sh") != std::string::npos);
+    auto prepared = preparer.prepare(encode(make_image(64, 64), ".jpg"));
+    BOOST_REQUIRE(!prepared.ok());
+    BOOST_TEST((prepared.error().code == errc::config_error));
+    // Without detection the model is not needed.
+    options.mode = FaceMode::off;
+    BOOST_TEST(FacePreparer(options, {}).ready().ok());
+}
+
+BOOST_AUTO_TEST_CASE(both_detectors_are_ready_with_their_files) {
+    FaceOptions tiny = options_with(FaceMode::auto_detect);
+    BOOST_TEST(FacePreparer(tiny, {}).ready().ok());
+    FaceOptions cascade = options_with(FaceMode::required);
+    cascade.detector = FaceDetectorKind::cascade;
+    BOOST_TEST(FacePreparer(cascade, {}).ready().ok());
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_detection_is_safe) {
