@@ -145,66 +145,6 @@ void pointwise(const float* __restrict__ in, std::size_t pixels, int in_channels
     }
 }
 
-// 3x3 convolution without padding, 3 input channels to 16, bias, leaky ReLU; four output
-// pixels at a time, as in pointwise_four.
-SEKE_VECTOR_CLONES
-void first_convolution(const float* __restrict__ in, int height, int width, const float* __restrict__ filters,
-                       const float* __restrict__ bias, float* __restrict__ out) {
-    constexpr int kIn = 3, kOut = 16;
-    const int out_height = height - 2, out_width = width - 2;
-    for (int y = 0; y < out_height; ++y) {
-        int x = 0;
-        for (; x + 4 <= out_width; x += 4) {
-            const Float8 bias_low = load8(bias), bias_high = load8(bias + 8);
-            Float8 low0 = bias_low, low1 = bias_low, low2 = bias_low, low3 = bias_low;
-            Float8 high0 = bias_high, high1 = bias_high, high2 = bias_high, high3 = bias_high;
-            for (int ky = 0; ky < 3; ++ky) {
-                for (int kx = 0; kx < 3; ++kx) {
-                    const float* pixel = in + (static_cast<std::size_t>(y + ky) * width + x + kx) * kIn;
-                    for (int i = 0; i < kIn; ++i) {
-                        const float* w = filters + static_cast<std::ptrdiff_t>(((ky * 3 + kx) * kIn + i) * kOut);
-                        const Float8 w_low = load8(w), w_high = load8(w + 8);
-                        const float v0 = pixel[i], v1 = pixel[kIn + i], v2 = pixel[2 * kIn + i], v3 = pixel[3 * kIn + i];
-                        low0 += v0 * w_low;
-                        high0 += v0 * w_high;
-                        low1 += v1 * w_low;
-                        high1 += v1 * w_high;
-                        low2 += v2 * w_low;
-                        high2 += v2 * w_high;
-                        low3 += v3 * w_low;
-                        high3 += v3 * w_high;
-                    }
-                }
-            }
-            float* dst = out + (static_cast<std::size_t>(y) * out_width + x) * kOut;
-            store8(dst, leaky8(low0));
-            store8(dst + 8, leaky8(high0));
-            store8(dst + 16, leaky8(low1));
-            store8(dst + 24, leaky8(high1));
-            store8(dst + 32, leaky8(low2));
-            store8(dst + 40, leaky8(high2));
-            store8(dst + 48, leaky8(low3));
-            store8(dst + 56, leaky8(high3));
-        }
-        for (; x < out_width; ++x) {
-            Float8 low = load8(bias), high = load8(bias + 8);
-            for (int ky = 0; ky < 3; ++ky) {
-                for (int kx = 0; kx < 3; ++kx) {
-                    const float* pixel = in + (static_cast<std::size_t>(y + ky) * width + x + kx) * kIn;
-                    for (int i = 0; i < kIn; ++i) {
-                        const float* w = filters + static_cast<std::ptrdiff_t>(((ky * 3 + kx) * kIn + i) * kOut);
-                        low += pixel[i] * load8(w);
-                        high += pixel[i] * load8(w + 8);
-                    }
-                }
-            }
-            float* dst = out + (static_cast<std::size_t>(y) * out_width + x) * kOut;
-            store8(dst, leaky8(low));
-            store8(dst + 8, leaky8(high));
-        }
-    }
-}
-
 // Depthwise 3x3 with one pixel of zero padding (output the size of the input), no bias.
 // Channel counts are multiples of 8.
 SEKE_VECTOR_CLONES
@@ -254,6 +194,25 @@ void max_pool_into(const float* __restrict__ in, int height, int width, int chan
             for (int i = 0; i < channels; i += 8)
                 store8(dst + i, max8(max8(load8(a + i), load8(b + i)), max8(load8(c + i), load8(d + i))));
         }
+    }
+}
+
+// 3x3 convolution without padding, 3 input channels to 16, bias, leaky ReLU. A row's 3x3x3
+// patches are laid side by side, which makes it a 1x1 convolution of 27 channels.
+SEKE_VECTOR_CLONES
+void first_convolution(const float* __restrict__ in, int height, int width, const float* __restrict__ filters,
+                       const float* __restrict__ bias, float* __restrict__ out) {
+    constexpr int kIn = 3, kOut = 16, kPatch = 3 * 3 * kIn;
+    const int out_height = height - 2, out_width = width - 2;
+    thread_local std::vector<float> patches;
+    patches.resize(static_cast<std::size_t>(out_width) * kPatch);
+    for (int y = 0; y < out_height; ++y) {
+        for (int x = 0; x < out_width; ++x)
+            for (int ky = 0; ky < 3; ++ky)
+                std::memcpy(patches.data() + static_cast<std::size_t>(x) * kPatch + ky * 3 * kIn,
+                            in + (static_cast<std::size_t>(y + ky) * width + x) * kIn, sizeof(float) * 3 * kIn);
+        pointwise(patches.data(), static_cast<std::size_t>(out_width), kPatch, kOut, filters, bias,
+                  out + static_cast<std::size_t>(y) * out_width * kOut, true);
     }
 }
 

@@ -15,10 +15,16 @@
 //   margin is thin: one temperature-0 request shows the aggregate as candidates; its answer votes
 //   with verification_weight for the expression and counts as one more sample for AU and VA,
 //   because a checked answer is worth more than one more draw but must not override a clear vote.
-// - Descriptions come from the usable answer closest to the final labels (same expression, then
-//   nearest VA, then AU Jaccard) so that they describe what is exported; only when no answer with
-//   non-blank descriptions has the final expression is a describe request (final labels as
-//   facts) spent.
+// - Descriptions are chosen per level, each from an answer that agrees with the final label of
+//   that level, so that no exported description contradicts an exported label: expression from
+//   an answer with the final expression; AU from one whose AU set equals the final set; VA from
+//   one whose valence and arousal are each within kVaDescriptionTolerance of the final ones (and
+//   on the same side of 0 where the final value is clearly non-zero). A known level's
+//   description comes, as before, from an answer with the final expression (when that is asked):
+//   the fact was shown to the model, so its description is about the fact. When some level has
+//   no such answer, one describe request (final labels as facts) is spent and its answer gives
+//   every level it describes. If that request fails, or an earlier failure ends the work, a
+//   level without a consistent answer is left blank: no description beats a contradicting one.
 // - Failures: a failed or all-malformed request counts towards max_request_failures. With no
 //   usable answer yet the round is retried until that limit, then ok=false. With usable answers,
 //   a failed request ends the work with what there is (stop_reason says why): labels from a few
@@ -26,6 +32,7 @@
 #include "verify/face_labeler.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <exception>
 
@@ -37,6 +44,49 @@ namespace {
 
 constexpr std::size_t kMaxTraceRaw = 4096;
 constexpr double kDisagreementPenalty = 0.25;  // added to expression uncertainty
+// A VA description may come from an answer whose valence and arousal are each this close to the
+// final ones: about the width of one word ("slightly positive" vs "positive").
+constexpr double kVaDescriptionTolerance = 0.15;
+// Beyond this distance from 0 a final valence or arousal has a sign, and a description of the
+// opposite sign would contradict it even within the tolerance.
+constexpr double kVaNearZero = 0.05;
+constexpr double kEps = 1e-9;
+
+bool same_au_set(std::vector<std::string> a, std::vector<std::string> b) {
+    std::sort(a.begin(), a.end());
+    a.erase(std::unique(a.begin(), a.end()), a.end());
+    std::sort(b.begin(), b.end());
+    b.erase(std::unique(b.begin(), b.end()), b.end());
+    return a == b;
+}
+
+bool va_close(const std::optional<double>& answered, const std::optional<double>& final_value) {
+    if (!answered || !final_value) return false;
+    if (std::abs(*answered - *final_value) > kVaDescriptionTolerance + kEps) return false;
+    return std::abs(*final_value) <= kVaNearZero || *answered * *final_value > 0;
+}
+
+std::string& description_of(Descriptions& d, Level level) {
+    switch (level) {
+        case Level::expression: return d.expression;
+        case Level::va: return d.va;
+        case Level::au: return d.au;
+    }
+    return d.expression;
+}
+
+const std::string& description_of(const Descriptions& d, Level level) {
+    switch (level) {
+        case Level::expression: return d.expression;
+        case Level::va: return d.va;
+        case Level::au: return d.au;
+    }
+    return d.expression;
+}
+
+bool complete(const Descriptions& d) {
+    return !d.expression.empty() && !d.va.empty() && !d.au.empty();
+}
 
 // Cut at a UTF-8 boundary: the trace is serialised as JSON later, and a split sequence would
 // make that fail.
@@ -193,12 +243,20 @@ struct FaceLabeler::State {
                 }
                 accept_verification(std::move(*verification));
                 return after_labels();
-            case Phase::describing:
+            case Phase::describing: {
                 if (failed) {
+                    // The labels stand; levels without a consistent sample stay blank.
                     stop_reason = "describe_failed";
-                    return finish(Descriptions{});
+                    return finish(matched);
                 }
-                return finish(describe_answer);
+                // The describe answer was written with all final labels as facts: it gives every
+                // level it describes, in one voice; a level it left blank keeps its sample match.
+                Descriptions out = matched;
+                for (Level level : kAllLevels)
+                    if (!description_of(describe_answer, level).empty())
+                        description_of(out, level) = description_of(describe_answer, level);
+                return finish(std::move(out));
+            }
             case Phase::idle:
             case Phase::done: break;
         }
@@ -261,6 +319,7 @@ struct FaceLabeler::State {
 
     Descriptions describe_answer;
     bool has_describe_answer = false;
+    Descriptions matched;  // consistent descriptions found among the answers before describing
 
     LabelerStep after_sampling(const ModelReply& reply, bool failed) {
         if (failed) {
@@ -341,55 +400,97 @@ struct FaceLabeler::State {
 
     LabelerStep descriptions_step() {
         const Aggregate agg = aggregate();
-        if (const Usable* best = best_answer(agg.labels)) return finish(best->answer.descriptions);
+        matched = consistent_descriptions(agg.labels);
+        if (complete(matched)) return finish(matched);
         return describe_or_finish(agg.labels);
     }
 
-    // No further requests: used after a failure.
+    // No further requests: used after a failure. A level without a consistent answer is left
+    // blank rather than described by an answer that contradicts its label.
     LabelerStep finish_with_answers_only() {
-        const Aggregate agg = aggregate();
-        const Usable* best = best_answer(agg.labels);
-        return finish(best ? best->answer.descriptions : Descriptions{});
+        return finish(consistent_descriptions(aggregate().labels));
     }
 
     LabelerStep describe_or_finish(const LabelSet& facts) {
         PromptSpec spec;
         spec.kind = RequestKind::describe;
         spec.known = facts;
-        if (answer_keys(spec).empty()) return finish(Descriptions{});
+        if (answer_keys(spec).empty()) return finish(matched);
         return request(RequestKind::describe, std::move(spec), 1, 0);
     }
 
-    // The usable answer with descriptions that matches the final labels best, or null when none
-    // has the final expression.
-    const Usable* best_answer(const LabelSet& final_labels) const {
-        const Usable* best = nullptr;
-        double best_distance = 0;
-        double best_jaccard = 0;
-        for (const auto& u : usable) {
-            const LabelSet& l = u.answer.labels;
-            if (asked.expression && l.expression != final_labels.expression) continue;
-            // A blank description is no description (e.g. a verifier that only gave labels).
-            const Descriptions& d = u.answer.descriptions;
-            if (d.expression.empty() || d.va.empty() || d.au.empty()) continue;
-            double distance = 0;
-            if (ask_valence && l.valence && final_labels.valence)
-                distance += std::pow(*l.valence - *final_labels.valence, 2);
-            if (ask_arousal && l.arousal && final_labels.arousal)
-                distance += std::pow(*l.arousal - *final_labels.arousal, 2);
-            distance = std::sqrt(distance);
-            const double jaccard = asked.au && l.action_units && final_labels.action_units
-                                       ? au_jaccard(*l.action_units, *final_labels.action_units)
-                                       : 1;
-            constexpr double kEps = 1e-12;
-            if (!best || distance < best_distance - kEps ||
-                (std::abs(distance - best_distance) <= kEps && jaccard > best_jaccard + kEps)) {
-                best = &u;
-                best_distance = distance;
-                best_jaccard = jaccard;
-            }
+    bool is_asked(Level level) const {
+        switch (level) {
+            case Level::expression: return asked.expression;
+            case Level::va: return asked.va;
+            case Level::au: return asked.au;
         }
-        return best;
+        return false;
+    }
+
+    // Whether answer labels `l` may describe `level` of `final_labels`. Only asked levels are
+    // read back from an answer; a known level is a fact the answer was shown.
+    bool consistent(Level level, const LabelSet& l, const LabelSet& final_labels) const {
+        const bool same_expression = !asked.expression || l.expression == final_labels.expression;
+        if (!is_asked(level)) return same_expression;  // the rule before per-level selection
+        switch (level) {
+            case Level::expression: return same_expression;
+            case Level::au:
+                return l.action_units && final_labels.action_units &&
+                       same_au_set(*l.action_units, *final_labels.action_units);
+            case Level::va:
+                return (!ask_valence || va_close(l.valence, final_labels.valence)) &&
+                       (!ask_arousal || va_close(l.arousal, final_labels.arousal));
+        }
+        return false;
+    }
+
+    // Per level, the non-blank description of the closest answer consistent with that level's
+    // final label; blank when there is none. Closest: the same expression, then the nearest VA,
+    // then the best AU Jaccard; for VA the nearest VA comes first.
+    Descriptions consistent_descriptions(const LabelSet& final_labels) const {
+        Descriptions out;
+        for (Level level : kAllLevels) {
+            const Usable* best = nullptr;
+            std::array<double, 3> best_key{};
+            for (const auto& u : usable) {
+                const LabelSet& l = u.answer.labels;
+                if (description_of(u.answer.descriptions, level).empty()) continue;
+                if (!consistent(level, l, final_labels)) continue;
+                auto key = closeness(l, final_labels);
+                if (level == Level::va) std::swap(key[0], key[1]);
+                if (!best || before(key, best_key)) {
+                    best = &u;
+                    best_key = key;
+                }
+            }
+            if (best) description_of(out, level) = description_of(best->answer.descriptions, level);
+        }
+        return out;
+    }
+
+    // Lower is closer: {other expression, VA distance, 1 − AU Jaccard}, asked levels only.
+    std::array<double, 3> closeness(const LabelSet& l, const LabelSet& final_labels) const {
+        const double other_expression =
+            asked.expression && l.expression != final_labels.expression ? 1 : 0;
+        double distance = 0;
+        if (ask_valence && l.valence && final_labels.valence)
+            distance += std::pow(*l.valence - *final_labels.valence, 2);
+        if (ask_arousal && l.arousal && final_labels.arousal)
+            distance += std::pow(*l.arousal - *final_labels.arousal, 2);
+        const double jaccard = asked.au && l.action_units && final_labels.action_units
+                                   ? au_jaccard(*l.action_units, *final_labels.action_units)
+                                   : 1;
+        return {other_expression, std::sqrt(distance), 1 - jaccard};
+    }
+
+    // Lexicographic, ties within kEps: the earlier answer wins a tie.
+    static bool before(const std::array<double, 3>& a, const std::array<double, 3>& b) {
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (a[i] < b[i] - kEps) return true;
+            if (a[i] > b[i] + kEps) return false;
+        }
+        return false;
     }
 
     Aggregate aggregate() const {

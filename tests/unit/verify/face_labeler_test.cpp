@@ -479,3 +479,201 @@ BOOST_AUTO_TEST_CASE(cost_and_trace_accounting) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Every exported description must agree with the exported label of its level.
+BOOST_AUTO_TEST_SUITE(verify_labeler_descriptions)
+
+namespace {
+
+Fake described(Fake f, std::string prefix) {
+    f.description = std::move(prefix);
+    return f;
+}
+
+// Samples "a", "b", "c" vote AU6 3/3, AU12 2/3, AU25 1/3, AU26 1/3: the final AU6+AU12 is a set
+// no sample gave, so the labeler asks for one describe request, returned here.
+ModelRequest until_describe(FaceLabeler& l) {
+    const Fake a = described(fake("happy", {"AU6", "AU12", "AU25"}, 0.6, 0.3), "a");
+    const Fake b = described(fake("happy", {"AU6", "AU12", "AU26"}, 0.6, 0.3), "b");
+    const Fake c = described(fake("happy", {"AU6"}, 0.6, 0.3), "c");
+    auto describe = as_request(run_rounds(l, l.start(), {{a, b, c}}));
+    BOOST_TEST((describe.kind == RequestKind::describe));
+    return describe;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(au_description_from_a_sample_with_the_final_au_set) {
+    auto l = labeler();
+    // The nearest sample saw AU26, which the vote (1 of 3) drops: its AU description would
+    // name a unit that is not exported.
+    const Fake with_au26 = described(fake("happy", {"AU6", "AU12", "AU26"}, 0.6, 0.3), "s1");
+    const Fake lower = described(fake("happy", {"AU6", "AU12"}, 0.5, 0.3), "s2");
+    const Fake higher = described(fake("happy", {"AU6", "AU12"}, 0.7, 0.3), "s3");
+    auto r = as_result(run_rounds(l, l.start(), {{with_au26, lower, higher}}));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.action_units == (Aus{"AU6", "AU12"}), tt::per_element());
+    BOOST_TEST(*r.labels.valence == 0.6);
+    BOOST_TEST(r.descriptions.au == "s2 au");  // the first of the two with exactly AU6+AU12
+    BOOST_TEST(r.descriptions.expression == "s1 expression");
+    BOOST_TEST(r.descriptions.va == "s1 va");
+    // Consistent answers were at hand: no describe request.
+    BOOST_TEST(r.cost.requests == 1);
+    BOOST_REQUIRE(r.trace.requests.size() == 1u);
+    BOOST_TEST((r.trace.requests[0].kind == RequestKind::sample));
+}
+
+BOOST_AUTO_TEST_CASE(no_sample_with_the_final_au_set_asks_one_describe) {
+    auto l = labeler();
+    auto describe = until_describe(l);
+    BOOST_TEST(describe.ordinal == 1);
+    BOOST_TEST(describe.n == 1);
+    BOOST_TEST(describe.temperature == 0.0);
+    BOOST_TEST(describe.examples.empty());
+    BOOST_TEST(asked_keys(describe.prompt) == kDescriptionKeys, tt::per_element());
+    BOOST_TEST(marker_json(describe.prompt, kKnownLabelsMarker) ==
+               nlohmann::json::parse(
+                   R"({"action_units":["AU6","AU12"],"expression":"happy","valence":0.6,"arousal":0.3})"));
+
+    auto r = as_result(l.feed(reply_of({answer_for(describe.prompt, described(kHappy, "final"))}, 40, 15)));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.action_units == (Aus{"AU6", "AU12"}), tt::per_element());
+    // The describe answer knew every final label: it describes all three levels.
+    BOOST_TEST(r.descriptions.au == "final au");
+    BOOST_TEST(r.descriptions.expression == "final expression");
+    BOOST_TEST(r.descriptions.va == "final va");
+    BOOST_TEST(r.trace.stop_reason == "settled");
+    // It is one more request in the cost and the trace, like any other.
+    BOOST_TEST(r.cost.requests == 2);
+    BOOST_TEST(r.cost.samples == 4);
+    BOOST_TEST(r.cost.prompt_tokens == 100 + 40);
+    BOOST_TEST(r.cost.completion_tokens == 20 + 15);
+    BOOST_REQUIRE(r.trace.requests.size() == 2u);
+    BOOST_TEST((r.trace.requests[1].kind == RequestKind::describe));
+    BOOST_TEST(r.trace.requests[1].ordinal == 1);
+    BOOST_TEST(r.trace.requests[1].samples.size() == 1u);
+    BOOST_TEST(r.trace.requests[1].samples[0].answer.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(blank_describe_level_keeps_its_sample_match) {
+    auto l = labeler();
+    auto describe = until_describe(l);
+    auto words = R"({"au_description":"AU6 and AU12 raise the cheeks and the lip corners.",
+        "expression_description":"","va_description":"  "})";
+    auto r = as_result(l.feed(reply_of({words})));
+    BOOST_TEST(r.descriptions.au == "AU6 and AU12 raise the cheeks and the lip corners.");
+    BOOST_TEST(r.descriptions.expression == "a expression");
+    BOOST_TEST(r.descriptions.va == "a va");
+}
+
+BOOST_AUTO_TEST_CASE(va_description_within_tolerance_and_of_the_same_sign) {
+    EngineConfig config;
+    config.mode = SamplingMode::fixed;
+    config.fixed_samples = 3;
+    auto l = labeler(config);
+    // Medians: valence 0.1 (s2), arousal 0.3 (s1, s3). s1 is within 0.15 on both but on the
+    // negative side of a clearly positive valence; s2's arousal is 0.3 off; s3's valence 0.2.
+    const Fake s1 = described(fake("happy", {"AU6", "AU12"}, -0.02, 0.3), "s1");
+    const Fake s2 = described(fake("happy", {"AU6", "AU12"}, 0.1, 0.6), "s2");
+    const Fake s3 = described(fake("happy", {"AU6", "AU12"}, 0.3, 0.3), "s3");
+    auto describe = as_request(run_rounds(l, l.start(), {{s1, s2, s3}}));
+    BOOST_TEST((describe.kind == RequestKind::describe));
+    BOOST_TEST(marker_json(describe.prompt, kKnownLabelsMarker) ==
+               nlohmann::json::parse(
+                   R"({"action_units":["AU6","AU12"],"expression":"happy","valence":0.1,"arousal":0.3})"));
+    auto r = as_result(l.feed(answers(describe, {described(kHappy, "final")})));
+    BOOST_TEST(r.descriptions.va == "final va");
+    BOOST_TEST(r.trace.stop_reason == "fixed");
+    BOOST_TEST(r.cost.requests == 2);
+}
+
+BOOST_AUTO_TEST_CASE(nearest_va_within_tolerance_describes_va) {
+    EngineConfig config;
+    config.mode = SamplingMode::fixed;
+    config.fixed_samples = 3;
+    auto l = labeler(config);
+    // Medians: valence 0.5, arousal 0.3. s1 is out on valence; s2 (0.1 off) and s3 (0.05 off)
+    // both qualify and s3 is nearer, though s2 comes first.
+    const Fake s1 = described(fake("happy", {"AU6", "AU12"}, 0.9, 0.3), "s1");
+    const Fake s2 = described(fake("happy", {"AU6", "AU12"}, 0.4, 0.4), "s2");
+    const Fake s3 = described(fake("happy", {"AU6", "AU12"}, 0.5, 0.25), "s3");
+    auto r = as_result(run_rounds(l, l.start(), {{s1, s2, s3}}));
+    BOOST_TEST(r.descriptions.va == "s3 va");
+    BOOST_TEST(r.cost.requests == 1);
+}
+
+BOOST_AUTO_TEST_CASE(failed_describe_keeps_labels_and_consistent_descriptions) {
+    auto l = labeler();
+    auto describe = until_describe(l);
+    auto r = as_result(l.feed(error_reply()));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST(*r.labels.action_units == (Aus{"AU6", "AU12"}), tt::per_element());
+    BOOST_TEST(*r.labels.valence == 0.6);
+    BOOST_TEST(r.trace.stop_reason == "describe_failed");
+    // No sample gave AU6+AU12: blank, not "a au" (which has AU25).
+    BOOST_TEST(r.descriptions.au.empty());
+    BOOST_TEST(r.descriptions.expression == "a expression");
+    BOOST_TEST(r.descriptions.va == "a va");
+    BOOST_TEST(r.cost.requests == 2);
+    BOOST_REQUIRE(r.trace.requests.size() == 2u);
+    BOOST_TEST((r.trace.requests[1].kind == RequestKind::describe));
+    BOOST_TEST(r.trace.requests[1].error.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(malformed_describe_answer_is_dropped_whole) {
+    auto l = labeler();
+    auto describe = until_describe(l);
+    // A good AU description, but va_description is missing: the answer is not used at all.
+    auto half = R"({"au_description":"AU6 and AU12 are active.","expression_description":"A smile."})";
+    auto r = as_result(l.feed(reply_of({half})));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.action_units == (Aus{"AU6", "AU12"}), tt::per_element());
+    BOOST_TEST(r.trace.stop_reason == "describe_failed");
+    BOOST_TEST(r.cost.malformed == 1);
+    BOOST_TEST(r.cost.samples == 4);
+    BOOST_TEST(r.descriptions.au.empty());
+    BOOST_TEST(r.descriptions.expression == "a expression");
+    BOOST_REQUIRE(r.trace.requests.size() == 2u);
+    BOOST_REQUIRE(r.trace.requests[1].samples.size() == 1u);
+    BOOST_TEST(r.trace.requests[1].samples[0].error.has_value());
+    BOOST_TEST(!r.trace.requests[1].samples[0].answer.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(failed_verification_never_returns_a_contradicting_description) {
+    auto l = labeler();
+    // AU4 3/3, AU15 2/3, AU1 1/3, AU2 1/3 → AU4+AU15, which no sample gave. Happy with those
+    // AUs is inconsistent, so a verification is asked; it fails.
+    const Fake x = described(fake("happy", {"AU1", "AU4", "AU15"}, 0.6, 0.3), "x");
+    const Fake y = described(fake("happy", {"AU2", "AU4", "AU15"}, 0.6, 0.3), "y");
+    const Fake z = described(fake("happy", {"AU4"}, 0.6, 0.3), "z");
+    auto verify = as_request(run_rounds(l, l.start(), {{x, y, z}}));
+    BOOST_TEST((verify.kind == RequestKind::verify));
+    auto r = as_result(l.feed(error_reply()));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(r.trace.stop_reason == "verify_failed");
+    BOOST_TEST(*r.labels.action_units == (Aus{"AU4", "AU15"}), tt::per_element());
+    BOOST_TEST(r.descriptions.au.empty());
+    BOOST_TEST(r.descriptions.expression == "x expression");
+    BOOST_TEST(r.descriptions.va == "x va");
+    // After a failure no describe request is spent.
+    BOOST_TEST(r.cost.requests == 2);
+}
+
+BOOST_AUTO_TEST_CASE(known_level_described_by_an_answer_with_the_final_expression) {
+    LabelSet known;
+    known.action_units = Aus{"AU6", "AU12"};
+    auto l = labeler({}, known, {Provenance::model, Provenance::model, Provenance::source});
+    // 4 happy to 1 sad, all at the same VA; the sad answer comes first, but it may describe
+    // neither the known AUs nor (the tie broken by expression) the VA.
+    const Fake sad = described(fake("sad", {}, 0.7, 0.3), "sad");
+    const Fake happy = described(fake("happy", {}, 0.7, 0.3), "happy");
+    auto r = as_result(run_rounds(l, l.start(), {{sad, happy, happy}, {happy, happy}}));
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST(r.descriptions.au == "happy au");
+    BOOST_TEST(r.descriptions.expression == "happy expression");
+    BOOST_TEST(r.descriptions.va == "happy va");
+    BOOST_TEST(r.cost.requests == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
