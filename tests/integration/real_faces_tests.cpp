@@ -57,8 +57,9 @@ BOOST_AUTO_TEST_CASE(auto_mode_finds_faces_in_real_photos_and_crops_them) {
             BOOST_TEST(std::max(crop.cols, crop.rows) <= 512);
         }
     }
-    BOOST_TEST(photos_with_faces >= 4, photos_with_faces << " of 6 photos had a face found");
-    BOOST_TEST(faces >= photos_with_faces);
+    // The photos hold 22 faces (counted by eye); the tiny detector finds about 20 of them here.
+    BOOST_TEST(photos_with_faces == 6, photos_with_faces << " of 6 photos had a face found");
+    BOOST_TEST(faces >= 18, faces << " faces found");
 }
 
 BOOST_AUTO_TEST_CASE(required_mode_agrees_with_auto_and_off_mode_keeps_the_whole_image) {

@@ -97,6 +97,21 @@ BOOST_AUTO_TEST_CASE(full_decode_matches_opencv_for_every_orientation) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(grey_jpegs_decode_to_bgr_like_opencv) {
+    cv::Mat grey;
+    cv::cvtColor(make_pattern(48, 32), grey, cv::COLOR_BGR2GRAY);
+    std::vector<uchar> bytes;
+    BOOST_REQUIRE(cv::imencode(".jpg", grey, bytes));
+    const std::string jpeg(bytes.begin(), bytes.end());
+    auto header = read_jpeg_header(jpeg);
+    BOOST_TEST_REQUIRE(header.has_value());
+    BOOST_TEST(header->decodable);
+    auto decoded = decode_jpeg(jpeg, {});
+    BOOST_TEST_REQUIRE(decoded.ok());
+    BOOST_TEST(decoded->channels() == 3);
+    BOOST_TEST(cv::norm(*decoded, opencv_decode(jpeg), cv::NORM_INF) == 0.0);
+}
+
 BOOST_AUTO_TEST_CASE(stored_rect_maps_a_shown_region_back_for_every_orientation) {
     const cv::Mat stored = make_pattern(50, 30);
     std::mt19937 random(7);
