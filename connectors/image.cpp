@@ -397,7 +397,7 @@ class DecodedImage final : public PixelSource {
 class JpegImage final : public PixelSource {
   public:
     JpegImage(const std::string& bytes, const JpegHeader& header)
-        : bytes_(bytes), stored_(header.width, header.height), orientation_(jpeg_exif_orientation(bytes)) {}
+        : bytes_(bytes), stored_(header.width, header.height), orientation_(header.orientation) {}
     cv::Size size() const override { return oriented_size(stored_, orientation_); }
     Result<cv::Mat> whole(int min_longest, bool gray) override {
         JpegDecodeRequest request;

@@ -14,44 +14,43 @@
 namespace seke {
 namespace {
 
-unsigned byte_at(const std::string& b, std::size_t at) { return static_cast<unsigned char>(b[at]); }
-
 // EXIF (TIFF) values in the byte order the block declares.
 struct TiffReader {
-    const std::string& bytes;
-    std::size_t base;  // offset of the TIFF header in `bytes`
-    std::size_t end;   // end of the APP1 segment
+    const unsigned char* tiff;  // the TIFF header inside the APP1 data
+    std::size_t size;           // bytes from there to the end of the APP1 data
     bool little_endian;
 
-    bool fits(std::size_t offset, std::size_t length) const { return base + offset + length <= end; }
+    bool fits(std::size_t offset, std::size_t length) const { return offset + length <= size; }
     unsigned u16(std::size_t offset) const {
-        unsigned a = byte_at(bytes, base + offset), b = byte_at(bytes, base + offset + 1);
+        const unsigned a = tiff[offset], b = tiff[offset + 1];
         return little_endian ? (b << 8) | a : (a << 8) | b;
     }
     std::uint32_t u32(std::size_t offset) const {
-        std::uint32_t a = u16(offset), b = u16(offset + 2);
+        const std::uint32_t a = u16(offset), b = u16(offset + 2);
         return little_endian ? (b << 16) | a : (a << 16) | b;
     }
 };
 
-int orientation_in_app1(const std::string& b, std::size_t start, std::size_t end) {
+// The orientation entry of an APP1 Exif block's first IFD; 0 when there is none or the block
+// is not a readable Exif block.
+int orientation_in_app1(const unsigned char* data, std::size_t length) {
     constexpr std::size_t kExifHeader = 6;  // "Exif\0\0"
-    if (end - start < kExifHeader + 8 || std::memcmp(b.data() + start, "Exif\0\0", kExifHeader) != 0) return 0;
-    std::size_t base = start + kExifHeader;
-    bool little = b.compare(base, 2, "II") == 0;
-    if (!little && b.compare(base, 2, "MM") != 0) return 0;
-    TiffReader tiff{b, base, end, little};
-    if (tiff.u16(2) != 42) return 0;
-    std::uint32_t ifd = tiff.u32(4);
-    if (!tiff.fits(ifd, 2)) return 0;
-    unsigned entries = tiff.u16(ifd);
+    if (length < kExifHeader + 8 || std::memcmp(data, "Exif\0\0", kExifHeader) != 0) return 0;
+    const unsigned char* tiff = data + kExifHeader;
+    const bool little = tiff[0] == 'I' && tiff[1] == 'I';
+    if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) return 0;
+    TiffReader reader{tiff, length - kExifHeader, little};
+    if (reader.u16(2) != 42) return 0;
+    const std::uint32_t ifd = reader.u32(4);
+    if (!reader.fits(ifd, 2)) return 0;
+    const unsigned entries = reader.u16(ifd);
     constexpr unsigned kOrientationTag = 0x0112, kShortType = 3;
     for (unsigned i = 0; i < entries; ++i) {
-        std::size_t entry = ifd + 2 + static_cast<std::size_t>(i) * 12;
-        if (!tiff.fits(entry, 12)) return 0;
-        if (tiff.u16(entry) != kOrientationTag) continue;
-        if (tiff.u16(entry + 2) != kShortType) return 0;
-        unsigned value = tiff.u16(entry + 8);
+        const std::size_t entry = ifd + 2 + static_cast<std::size_t>(i) * 12;
+        if (!reader.fits(entry, 12)) return 0;
+        if (reader.u16(entry) != kOrientationTag) continue;
+        if (reader.u16(entry + 2) != kShortType) return 0;
+        const unsigned value = reader.u16(entry + 8);
         return value >= 1 && value <= 8 ? static_cast<int>(value) : 0;
     }
     return 0;
@@ -73,26 +72,6 @@ void ignore_warning(j_common_ptr /*info*/) {}
 
 }  // namespace
 
-int jpeg_exif_orientation(const std::string& b) {
-    std::size_t pos = 2;
-    while (pos + 4 <= b.size()) {
-        if (byte_at(b, pos) != 0xFF) return 1;
-        unsigned marker = byte_at(b, pos + 1);
-        if (marker == 0xFF) {
-            ++pos;
-            continue;
-        }
-        if (marker == 0xDA || marker == 0xD9) return 1;  // image data starts: no EXIF before it
-        std::size_t length = (byte_at(b, pos + 2) << 8) | byte_at(b, pos + 3);
-        if (length < 2 || pos + 2 + length > b.size()) return 1;
-        if (marker == 0xE1) {
-            if (int orientation = orientation_in_app1(b, pos + 4, pos + 2 + length)) return orientation;
-        }
-        pos += 2 + length;
-    }
-    return 1;
-}
-
 std::optional<JpegHeader> read_jpeg_header(const std::string& jpeg) {
     jpeg_decompress_struct info{};
     ErrorManager errors;
@@ -105,8 +84,12 @@ std::optional<JpegHeader> read_jpeg_header(const std::string& jpeg) {
     }
     jpeg_create_decompress(&info);
     jpeg_mem_src(&info, reinterpret_cast<const unsigned char*>(jpeg.data()), static_cast<unsigned long>(jpeg.size()));
+    // libjpeg walks the markers; it keeps the APP1 blocks for the EXIF orientation.
+    jpeg_save_markers(&info, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&info, TRUE);
     JpegHeader header;
+    for (jpeg_saved_marker_ptr marker = info.marker_list; marker && header.orientation == 1; marker = marker->next)
+        if (int orientation = orientation_in_app1(marker->data, marker->data_length)) header.orientation = orientation;
     header.width = static_cast<int>(info.image_width);
     header.height = static_cast<int>(info.image_height);
     header.decodable = info.jpeg_color_space == JCS_GRAYSCALE || info.jpeg_color_space == JCS_YCbCr ||

@@ -12,13 +12,12 @@
 
 namespace seke {
 
-// EXIF orientation 1..8 (1: as stored); 1 when there is no readable EXIF block.
-int jpeg_exif_orientation(const std::string& jpeg);
-
 struct JpegHeader {
     int width = 0, height = 0;  // as stored, before orientation
     bool decodable = false;     // a colour space this decoder handles (grey, YCbCr, RGB)
+    int orientation = 1;        // EXIF orientation 1..8 (1: as stored, or no readable EXIF block)
 };
+// The frame header and EXIF orientation; none when libjpeg cannot read the header.
 std::optional<JpegHeader> read_jpeg_header(const std::string& jpeg);
 
 struct JpegDecodeRequest {

@@ -17,19 +17,14 @@ std::vector<std::filesystem::path> demo_photos() {
     return photos;
 }
 
-FaceOptions options_with(FaceMode mode) {
-    FaceOptions options;
-    options.mode = mode;
-    options.detector_model = seke::test::face_model_path();
-    return options;
-}
+using seke::test::face_options_with;
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(integration_real_faces)
 
 BOOST_AUTO_TEST_CASE(auto_mode_finds_faces_in_real_photos_and_crops_them) {
-    FacePreparer preparer(options_with(FaceMode::auto_detect), ImageLimits{});
+    FacePreparer preparer(face_options_with(FaceMode::auto_detect), ImageLimits{});
     int photos_with_faces = 0;
     int faces = 0;
     for (const auto& path : demo_photos()) {
@@ -63,9 +58,9 @@ BOOST_AUTO_TEST_CASE(auto_mode_finds_faces_in_real_photos_and_crops_them) {
 }
 
 BOOST_AUTO_TEST_CASE(required_mode_agrees_with_auto_and_off_mode_keeps_the_whole_image) {
-    FaceOptions required = options_with(FaceMode::required);
-    FaceOptions off = options_with(FaceMode::off);
-    FacePreparer auto_preparer(options_with(FaceMode::auto_detect), ImageLimits{});
+    FaceOptions required = face_options_with(FaceMode::required);
+    FaceOptions off = face_options_with(FaceMode::off);
+    FacePreparer auto_preparer(face_options_with(FaceMode::auto_detect), ImageLimits{});
     FacePreparer required_preparer(required, ImageLimits{});
     FacePreparer off_preparer(off, ImageLimits{});
     for (const auto& path : demo_photos()) {

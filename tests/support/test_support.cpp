@@ -45,6 +45,13 @@ std::string face_model_path() {
     return source_path("models/face-api/tiny_face_detector_model-weights_manifest.json").string();
 }
 
+FaceOptions face_options_with(FaceMode mode) {
+    FaceOptions options;
+    options.mode = mode;
+    options.detector_model = face_model_path();
+    return options;
+}
+
 const Knowledge& test_knowledge() {
     static const Knowledge knowledge = [] {
         auto loaded = load_knowledge_file(source_path("config/knowledge.json").string());

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/image.hpp"
 #include "verify/knowledge.hpp"
 
 namespace seke::test {
@@ -29,6 +30,8 @@ std::filesystem::path source_path(const std::string& relative);
 
 // The tiny face detector's weights manifest that scripts/fetch-models.sh puts in models/.
 std::string face_model_path();
+// Default face options in `mode`, with that detector model.
+FaceOptions face_options_with(FaceMode mode);
 
 // config/knowledge.json, parsed by the real loader.
 const Knowledge& test_knowledge();

@@ -63,12 +63,7 @@ std::string why(const Result<T>& result) {
     return result.ok() ? std::string() : std::string(errc_name(result.error().code)) + ": " + result.error().message;
 }
 
-FaceOptions options_with(FaceMode mode) {
-    FaceOptions options;
-    options.mode = mode;
-    options.detector_model = seke::test::face_model_path();
-    return options;
-}
+using seke::test::face_options_with;
 
 }  // namespace
 
@@ -184,7 +179,7 @@ BOOST_AUTO_TEST_CASE(face_mode_names) {
 }
 
 BOOST_AUTO_TEST_CASE(mode_off_uses_the_whole_image_resized) {
-    FaceOptions options = options_with(FaceMode::off);
+    FaceOptions options = face_options_with(FaceMode::off);
     options.longest_side = 128;
     FacePreparer preparer(options, {});
     std::string bytes = encode(make_image(400, 200), ".png");
@@ -209,7 +204,7 @@ BOOST_AUTO_TEST_CASE(mode_off_uses_the_whole_image_resized) {
 }
 
 BOOST_AUTO_TEST_CASE(decodes_common_formats) {
-    FacePreparer preparer(options_with(FaceMode::off), {});
+    FacePreparer preparer(face_options_with(FaceMode::off), {});
     cv::Mat color = make_image(40, 30);
     cv::Mat gray;
     cv::cvtColor(color, gray, cv::COLOR_BGR2GRAY);
@@ -225,7 +220,7 @@ BOOST_AUTO_TEST_CASE(decodes_common_formats) {
 }
 
 BOOST_AUTO_TEST_CASE(gif_and_webp) {
-    FacePreparer preparer(options_with(FaceMode::off), {});
+    FacePreparer preparer(face_options_with(FaceMode::off), {});
     // A valid 1x1 GIF: OpenCV 4.6 has no GIF decoder, so it is reported as unsupported.
     const std::string gif("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02" "D\x01\x00;", 35);
     auto gif_result = preparer.prepare(gif);
@@ -236,7 +231,7 @@ BOOST_AUTO_TEST_CASE(gif_and_webp) {
         BOOST_TEST(webp->width == 40);
         ImageLimits limits;
         limits.max_pixels = 100;
-        FacePreparer strict(options_with(FaceMode::off), limits);
+        FacePreparer strict(face_options_with(FaceMode::off), limits);
         auto big = strict.prepare(encode(make_image(40, 30), ".webp"));
         BOOST_REQUIRE(!big.ok());
         BOOST_TEST((big.error().code == errc::payload_too_large));
@@ -244,7 +239,7 @@ BOOST_AUTO_TEST_CASE(gif_and_webp) {
 }
 
 BOOST_AUTO_TEST_CASE(auto_mode_without_a_face_falls_back_to_the_whole_image) {
-    FacePreparer preparer(options_with(FaceMode::auto_detect), {});
+    FacePreparer preparer(face_options_with(FaceMode::auto_detect), {});
     auto prepared = preparer.prepare(encode(make_image(320, 240), ".jpg"));
     BOOST_REQUIRE_MESSAGE(prepared.ok(), why(prepared));
     BOOST_REQUIRE(prepared->faces.size() == 1u);
@@ -254,14 +249,14 @@ BOOST_AUTO_TEST_CASE(auto_mode_without_a_face_falls_back_to_the_whole_image) {
 }
 
 BOOST_AUTO_TEST_CASE(required_mode_without_a_face_is_no_face) {
-    FacePreparer preparer(options_with(FaceMode::required), {});
+    FacePreparer preparer(face_options_with(FaceMode::required), {});
     auto prepared = preparer.prepare(encode(make_image(320, 240), ".png"));
     BOOST_REQUIRE(!prepared.ok());
     BOOST_TEST((prepared.error().code == errc::no_face));
 }
 
 BOOST_AUTO_TEST_CASE(missing_cascade_is_a_config_error) {
-    FaceOptions options = options_with(FaceMode::auto_detect);
+    FaceOptions options = face_options_with(FaceMode::auto_detect);
     options.detector = FaceDetectorKind::cascade;
     options.cascade_path = "/nonexistent/cascade.xml";
     FacePreparer preparer(options, {});
@@ -272,7 +267,7 @@ BOOST_AUTO_TEST_CASE(missing_cascade_is_a_config_error) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_detector_model_is_a_config_error_at_start) {
-    FaceOptions options = options_with(FaceMode::auto_detect);
+    FaceOptions options = face_options_with(FaceMode::auto_detect);
     options.detector_model = "/nonexistent/tiny_face_detector_model-weights_manifest.json";
     FacePreparer preparer(options, {});
     auto ready = preparer.ready();
@@ -288,15 +283,15 @@ BOOST_AUTO_TEST_CASE(missing_detector_model_is_a_config_error_at_start) {
 }
 
 BOOST_AUTO_TEST_CASE(both_detectors_are_ready_with_their_files) {
-    FaceOptions tiny = options_with(FaceMode::auto_detect);
+    FaceOptions tiny = face_options_with(FaceMode::auto_detect);
     BOOST_TEST(FacePreparer(tiny, {}).ready().ok());
-    FaceOptions cascade = options_with(FaceMode::required);
+    FaceOptions cascade = face_options_with(FaceMode::required);
     cascade.detector = FaceDetectorKind::cascade;
     BOOST_TEST(FacePreparer(cascade, {}).ready().ok());
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_detection_is_safe) {
-    FacePreparer preparer(options_with(FaceMode::auto_detect), {});
+    FacePreparer preparer(face_options_with(FaceMode::auto_detect), {});
     std::string bytes = encode(make_image(200, 150), ".jpg");
     std::atomic<int> ok{0};
     std::vector<std::thread> threads;
@@ -310,7 +305,7 @@ BOOST_AUTO_TEST_CASE(concurrent_detection_is_safe) {
 }
 
 BOOST_AUTO_TEST_CASE(non_images_are_unsupported_media) {
-    FacePreparer preparer(options_with(FaceMode::off), {});
+    FacePreparer preparer(face_options_with(FaceMode::off), {});
     for (const std::string& bytes : {std::string("hello, I am not an image"), std::string(), std::string("%PDF-1.4\n..."),
                                     std::string("<svg xmlns='http://www.w3.org/2000/svg'/>")}) {
         auto prepared = preparer.prepare(bytes);
@@ -320,7 +315,7 @@ BOOST_AUTO_TEST_CASE(non_images_are_unsupported_media) {
 }
 
 BOOST_AUTO_TEST_CASE(truncated_images_are_image_errors) {
-    FacePreparer preparer(options_with(FaceMode::off), {});
+    FacePreparer preparer(face_options_with(FaceMode::off), {});
     std::string jpeg = encode(make_image(120, 90), ".jpg");
     std::string png = encode(make_image(120, 90), ".png");
     for (const auto& bytes : {jpeg.substr(0, jpeg.size() / 2), jpeg.substr(0, jpeg.size() - 2), png.substr(0, png.size() / 2),
@@ -336,7 +331,7 @@ BOOST_AUTO_TEST_CASE(truncated_images_are_image_errors) {
 BOOST_AUTO_TEST_CASE(pixel_and_byte_limits) {
     ImageLimits limits;
     limits.max_pixels = 50 * 50;
-    FacePreparer preparer(options_with(FaceMode::off), limits);
+    FacePreparer preparer(face_options_with(FaceMode::off), limits);
     BOOST_TEST(preparer.prepare(encode(make_image(50, 50), ".png")).ok());
     for (const auto& ext : {".png", ".jpg", ".bmp", ".tiff"}) {
         auto prepared = preparer.prepare(encode(make_image(51, 50), ext));
@@ -345,14 +340,14 @@ BOOST_AUTO_TEST_CASE(pixel_and_byte_limits) {
     }
     ImageLimits bytes_limit;
     bytes_limit.max_bytes = 100;
-    FacePreparer small(options_with(FaceMode::off), bytes_limit);
+    FacePreparer small(face_options_with(FaceMode::off), bytes_limit);
     auto prepared = small.prepare(encode(make_image(64, 64), ".png"));
     BOOST_REQUIRE(!prepared.ok());
     BOOST_TEST((prepared.error().code == errc::payload_too_large));
 }
 
 BOOST_AUTO_TEST_CASE(exif_orientation_is_applied) {
-    FacePreparer preparer(options_with(FaceMode::off), {});
+    FacePreparer preparer(face_options_with(FaceMode::off), {});
     std::string jpeg = encode(make_image(2, 1), ".jpg");
     auto upright = preparer.prepare(with_exif_orientation(jpeg, 1));
     BOOST_REQUIRE(upright.ok());
