@@ -12,9 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "plugin/config.hpp"
-#include "plugin/feid.hpp"
-#include "plugin/knowledge_json.hpp"
+#include "plugin/config/config.hpp"
+#include "plugin/records/feid.hpp"
+#include "plugin/labeling/knowledge_json.hpp"
 
 namespace {
 

@@ -21,11 +21,11 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/crypto.hpp"
-#include "plugin/feid.hpp"
-#include "plugin/knowledge_json.hpp"
-#include "plugin/learning.hpp"
-#include "plugin/review.hpp"
-#include "plugin/store.hpp"
+#include "plugin/records/feid.hpp"
+#include "plugin/labeling/knowledge_json.hpp"
+#include "plugin/learning/fit.hpp"
+#include "plugin/learning/review.hpp"
+#include "plugin/records/store.hpp"
 
 using namespace seke;
 using nlohmann::json;

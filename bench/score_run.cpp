@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "plugin/metrics.hpp"
+#include "plugin/feab/metrics.hpp"
 
 using nlohmann::json;
 

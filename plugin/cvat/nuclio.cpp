@@ -10,7 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "connectors/crypto.hpp"
-#include "plugin/image_labeling.hpp"
+#include "plugin/labeling/image_labeling.hpp"
 #include "plugin/server/log.hpp"
 
 namespace seke::cvat {

@@ -9,13 +9,13 @@
 #include <string>
 
 #include "connectors/image.hpp"
-#include "plugin/config.hpp"
+#include "plugin/config/config.hpp"
 #include "plugin/cvat/spec.hpp"
-#include "plugin/engine_service.hpp"
-#include "plugin/learning.hpp"
+#include "plugin/labeling/engine_service.hpp"
+#include "plugin/learning/fit.hpp"
 #include "plugin/server/metrics.hpp"
 #include "plugin/server/router.hpp"
-#include "plugin/store.hpp"
+#include "plugin/records/store.hpp"
 #include "verify/knowledge.hpp"
 
 namespace seke::cvat {

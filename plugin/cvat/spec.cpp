@@ -5,7 +5,7 @@
 #include <set>
 #include <sstream>
 
-#include "plugin/feid.hpp"
+#include "plugin/records/feid.hpp"
 #include "verify/text.hpp"
 
 namespace seke::cvat {

@@ -6,8 +6,8 @@
 #include <set>
 
 #include "plugin/cvat/ids.hpp"
-#include "plugin/feid.hpp"
-#include "plugin/review.hpp"
+#include "plugin/records/feid.hpp"
+#include "plugin/learning/review.hpp"
 #include "plugin/server/log.hpp"
 
 namespace seke::cvat {

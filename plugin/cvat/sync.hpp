@@ -11,7 +11,7 @@
 
 #include "connectors/cvat_client.hpp"
 #include "plugin/cvat/spec.hpp"
-#include "plugin/store.hpp"
+#include "plugin/records/store.hpp"
 #include "verify/knowledge.hpp"
 
 namespace seke::cvat {

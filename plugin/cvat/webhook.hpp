@@ -12,7 +12,7 @@
 
 #include "connectors/cvat_settings.hpp"
 #include "plugin/server/router.hpp"
-#include "plugin/store.hpp"
+#include "plugin/records/store.hpp"
 #include "verify/knowledge.hpp"
 
 namespace seke::cvat {

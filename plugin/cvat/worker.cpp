@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "plugin/cvat/ids.hpp"
-#include "plugin/image_labeling.hpp"
+#include "plugin/labeling/image_labeling.hpp"
 
 namespace seke::cvat {
 namespace {

@@ -16,9 +16,9 @@
 #include "connectors/cvat_client.hpp"
 #include "connectors/image.hpp"
 #include "plugin/cvat/spec.hpp"
-#include "plugin/engine_service.hpp"
-#include "plugin/label_run.hpp"
-#include "plugin/store.hpp"
+#include "plugin/labeling/engine_service.hpp"
+#include "plugin/labeling/label_run.hpp"
+#include "plugin/records/store.hpp"
 #include "verify/knowledge.hpp"
 
 namespace seke::cvat {

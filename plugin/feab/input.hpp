@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "plugin/store.hpp"
+#include "plugin/records/store.hpp"
 #include "verify/errors.hpp"
 #include "verify/knowledge.hpp"
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "plugin/feab/input.hpp"
-#include "plugin/metrics.hpp"
+#include "plugin/feab/metrics.hpp"
 
 namespace seke::feab {
 

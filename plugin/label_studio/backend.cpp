@@ -13,11 +13,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "plugin/feid.hpp"
-#include "plugin/image_labeling.hpp"
-#include "plugin/review.hpp"
+#include "plugin/records/feid.hpp"
+#include "plugin/labeling/image_labeling.hpp"
+#include "plugin/learning/review.hpp"
 #include "plugin/label_studio/label_config.hpp"
 #include "plugin/label_studio/predictions.hpp"
+#include "plugin/label_studio/review_adapter.hpp"
 #include "plugin/server/auth.hpp"
 #include "plugin/server/http_types.hpp"
 #include "plugin/server/log.hpp"
@@ -303,7 +304,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 for (const auto& problem : face.problems)
                     log(server::LogLevel::warn, "annotation value not understood", {{"task", task_id}, {"problem", problem}},
                         request_id);
-            ReviewOutcome outcome = diff_review(predicted, annotated);
+            ReviewOutcome outcome = diff_review(predicted, label_studio::reviewed_faces(annotated));
             std::string reviewer = annotation.contains("completed_by") ? std::to_string(json_id(annotation["completed_by"])) : "";
             std::string at = annotation.value("updated_at", annotation.value("created_at", std::string()));
             for (std::size_t f = 0; f < outcome.faces.size(); ++f) {

@@ -10,7 +10,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "plugin/cvat/ids.hpp"
-#include "plugin/store.hpp"
+#include "plugin/records/store.hpp"
 #include "tests/integration/serve_fixture.hpp"
 #include "tests/support/fake_cvat.hpp"
 

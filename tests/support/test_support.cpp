@@ -15,7 +15,7 @@
 
 #include <curl/curl.h>
 
-#include "plugin/knowledge_json.hpp"
+#include "plugin/labeling/knowledge_json.hpp"
 
 namespace seke::test {
 

@@ -9,8 +9,8 @@
 #include "connectors/cvat_client.hpp"
 #include "plugin/cvat/ids.hpp"
 #include "plugin/cvat/spec.hpp"
-#include "plugin/feid.hpp"
-#include "plugin/store.hpp"
+#include "plugin/records/feid.hpp"
+#include "plugin/records/store.hpp"
 #include "tests/support/fake_cvat.hpp"
 #include "tests/support/test_support.hpp"
 

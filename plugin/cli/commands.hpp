@@ -1,0 +1,29 @@
+#pragma once
+// The `seke` command line: one function per subcommand, from arguments to an exit code.
+#include <string>
+#include <vector>
+
+#include "verify/errors.hpp"
+
+namespace seke {
+
+// Exit codes every subcommand shares.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFatal = 1;        // store, knowledge or another resource unusable
+inline constexpr int kExitUsage = 2;        // bad flags, config or input path
+inline constexpr int kExitPartial = 3;      // finished, but some items failed or were rejected
+inline constexpr int kExitInterrupted = 130;
+
+int run_label_command(const std::vector<std::string>& args);
+int run_export_command(const std::vector<std::string>& args);
+int run_config_command(const std::vector<std::string>& args);
+int run_serve_command(const std::vector<std::string>& args);
+int run_label_config_command(const std::vector<std::string>& args);
+int run_fit_command(const std::vector<std::string>& args);
+int run_cvat_command(const std::vector<std::string>& args);
+int run_feab_command(const std::vector<std::string>& args);
+
+// Prints {"error": {"code": ..., "message": ...}} on stderr; returns `exit_code`.
+int report_error(const Error& error, int exit_code);
+
+}  // namespace seke

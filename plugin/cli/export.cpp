@@ -1,0 +1,137 @@
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "plugin/cli/commands.hpp"
+#include "plugin/config/config.hpp"
+#include "plugin/records/feid.hpp"
+#include "plugin/records/store.hpp"
+
+namespace seke {
+
+int run_export_command(const std::vector<std::string>& args) {
+    auto loaded = load_config(args, process_environment());
+    if (!loaded) return report_error(loaded.error(), kExitUsage);
+    std::string format_text = "feid-jsonl";
+    std::string out_path;
+    std::set<std::string> statuses;  // empty: every status except rejected
+    const auto& rest = loaded->rest;
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+        auto value = [&](const std::string& flag) -> std::optional<std::string> {
+            if (rest[i] == flag && i + 1 < rest.size()) return rest[++i];
+            if (rest[i].rfind(flag + "=", 0) == 0) return rest[i].substr(flag.size() + 1);
+            return std::nullopt;
+        };
+        if (auto v = value("--format")) format_text = *v;
+        else if (auto o = value("--out")) out_path = *o;
+        else if (auto s = value("--status")) {
+            std::stringstream list(*s);
+            for (std::string item; std::getline(list, item, ',');) {
+                if (item != "auto" && item != "accepted" && item != "corrected" && item != "rejected")
+                    return report_error(make_error(errc::invalid_argument, "seke export: --status \"" + item +
+                                                   "\" is not one of auto, accepted, corrected, rejected"), kExitUsage);
+                statuses.insert(item);
+            }
+        } else
+            return report_error(make_error(errc::invalid_argument, "seke export: unknown argument \"" + rest[i] + "\""),
+                                kExitUsage);
+    }
+    auto format = parse_export_format(format_text);
+    if (!format)
+        return report_error(make_error(errc::invalid_argument, "seke export: --format \"" + format_text +
+                                                                   "\" is not one of feid-jsonl, llava, sharegpt"),
+                            kExitUsage);
+    if (out_path.empty())
+        return report_error(make_error(errc::invalid_argument, "seke export: --out FILE is required"), kExitUsage);
+    if (!std::filesystem::exists(loaded->config.run.db_path))
+        return report_error(make_error(errc::not_found, "seke export: no store at " + loaded->config.run.db_path),
+                            kExitUsage);
+    auto store = Store::open(loaded->config.run.db_path);
+    if (!store) return report_error(store.error(), kExitFatal);
+
+    // Written beside the target and renamed into place: an export is whole or absent.
+    std::string temp_path = out_path + ".partial";
+    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
+    if (!out) return report_error(make_error(errc::io_error, "seke export: cannot write " + temp_path), kExitFatal);
+    bool array = *format != ExportFormat::feid_jsonl;  // LLaVA and LLaMA-Factory read one JSON array
+    if (array) out << "[\n";
+    std::size_t written = 0;
+    std::size_t unreadable = 0;
+    auto visited = (*store)->for_each_face([&](const FaceRow& row) {
+        if (statuses.empty() ? row.status == "rejected" : statuses.count(row.status) == 0) return true;
+        auto record = nlohmann::ordered_json::parse(row.record_json, nullptr, false);
+        if (record.is_discarded()) {
+            ++unreadable;
+            return true;
+        }
+        record["status"] = row.status;
+        auto entry = export_entry(record, *format);
+        if (array && written > 0) out << ",\n";
+        out << entry.dump();
+        if (!array) out << "\n";
+        ++written;
+        return true;
+    });
+    if (array) out << "\n]\n";
+    out.close();
+    if (!visited || !out) {
+        std::filesystem::remove(temp_path);
+        return report_error(visited ? make_error(errc::io_error, "seke export: cannot write " + temp_path)
+                                    : visited.error(), kExitFatal);
+    }
+    std::error_code ec;
+    std::filesystem::rename(temp_path, out_path, ec);
+    if (ec) return report_error(make_error(errc::io_error, "seke export: cannot rename to " + out_path + ": " +
+                                                               ec.message()), kExitFatal);
+    nlohmann::ordered_json summary = {{"out", std::filesystem::absolute(out_path).string()},
+                                      {"format", format_text},
+                                      {"records", written},
+                                      {"unreadable_records", unreadable}};
+    std::printf("%s\n", summary.dump().c_str());
+    return unreadable == 0 ? kExitOk : kExitPartial;
+}
+
+int run_config_command(const std::vector<std::string>& args) {
+    bool markdown = false;
+    std::vector<std::string> rest_args;
+    for (const auto& arg : args) {
+        if (arg == "--markdown") markdown = true;
+        else rest_args.push_back(arg);
+    }
+    if (markdown) {
+        std::printf("%s", options_markdown().c_str());
+        return kExitOk;
+    }
+    // The effective configuration after file, environment and flags; secrets are blanked.
+    auto loaded = load_config(rest_args, process_environment());
+    if (!loaded) return report_error(loaded.error(), kExitUsage);
+    if (!loaded->rest.empty())
+        return report_error(make_error(errc::invalid_argument, "seke config: unknown argument \"" +
+                                                                   loaded->rest.front() + "\""), kExitUsage);
+    std::printf("%s", dump_config_json(loaded->config).c_str());
+    return kExitOk;
+}
+
+int run_label_config_command(const std::vector<std::string>& args) {
+    std::string which = "faces";
+    for (const auto& arg : args) {
+        if (arg == "--whole-image") which = "faces-whole-image";
+        else if (arg == "--per-face") which = "faces";
+        else
+            return report_error(make_error(errc::invalid_argument, "seke label-config: unknown argument \"" + arg +
+                                                                       "\" (use --per-face or --whole-image)"), kExitUsage);
+    }
+    std::string path = data_dir() + "/config/label_studio/" + which + ".xml";
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return report_error(make_error(errc::not_found, "seke label-config: cannot read " + path), kExitFatal);
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::printf("%s", text.str().c_str());
+    return kExitOk;
+}
+
+}  // namespace seke

@@ -1,0 +1,119 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "plugin/cli/commands.hpp"
+#include "plugin/labeling/model_setup.hpp"
+#include "plugin/config/config.hpp"
+#include "plugin/labeling/manifest.hpp"
+#include "plugin/labeling/knowledge_json.hpp"
+#include "plugin/labeling/label_run.hpp"
+#include "plugin/cli/progress.hpp"
+#include "plugin/records/store.hpp"
+
+namespace seke {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) {
+    g_stop.store(true);
+    // A second Ctrl-C ends the process at once; the first one stops cleanly.
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+}
+
+
+}  // namespace
+
+int run_label_command(const std::vector<std::string>& args) {
+    auto loaded = load_config(args, process_environment());
+    if (!loaded) return report_error(loaded.error(), kExitUsage);
+    Config& config = loaded->config;
+    std::string input_path;
+    for (std::size_t i = 0; i < loaded->rest.size(); ++i) {
+        const std::string& arg = loaded->rest[i];
+        if (arg == "--input" && i + 1 < loaded->rest.size()) {
+            input_path = loaded->rest[++i];
+        } else if (arg.rfind("--input=", 0) == 0) {
+            input_path = arg.substr(8);
+        } else {
+            return report_error(make_error(errc::invalid_argument, "seke label: unknown argument \"" + arg +
+                                                                       "\" (see seke help)"), kExitUsage);
+        }
+    }
+    if (input_path.empty())
+        return report_error(make_error(errc::invalid_argument,
+                                       "seke label: --input DIR|manifest.jsonl is required"), kExitUsage);
+
+    auto setup = load_model_setup(config);
+    if (!setup) return report_error(setup.error(), kExitUsage);
+    const Knowledge& knowledge = setup->knowledge;
+    const std::string& model_version = setup->model_version;
+
+    auto input = read_label_input(input_path, knowledge);
+    if (!input) return report_error(input.error(), kExitUsage);
+    for (const auto& problem : input->problems) {
+        nlohmann::json line = {{"rejected_input", {{"line", problem.line}, {"reason", problem.reason}}}};
+        if (!problem.id.empty()) line["rejected_input"]["id"] = problem.id;
+        std::fprintf(stderr, "%s\n", line.dump().c_str());
+    }
+
+    auto store = Store::open(config.run.db_path);
+    if (!store) return report_error(store.error(), kExitFatal);
+    StoreResponseCache cache(**store);
+    VllmClient client(config.vllm, &cache);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    std::fprintf(stderr, "seke: labeling %zu items from %s with %s at %s (store %s)\n", input->jobs.size(),
+                 input_path.c_str(), config.vllm.model.c_str(), config.vllm.base_url.c_str(),
+                 config.run.db_path.c_str());
+    ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
+    LabelRun run(config, knowledge, **store, client, model_version);
+    auto summary = run.run(input->jobs, g_stop, [&](const RunProgress& p) { printer.update(p); });
+    if (!summary) return report_error(summary.error(), kExitFatal);
+    printer.finish(summary->progress);
+    for (const auto& [id, reason] : summary->failures) {
+        nlohmann::json line = {{"failed_item", {{"id", id}, {"reason", reason}}}};
+        std::fprintf(stderr, "%s\n", line.dump().c_str());
+    }
+
+    const RunProgress& p = summary->progress;
+    auto counts = (*store)->counts();
+    nlohmann::ordered_json result;
+    result["db"] = std::filesystem::absolute(config.run.db_path).string();
+    result["model_version"] = model_version;
+    result["items"] = p.total + summary->already_done;
+    result["labeled_now"] = p.finished - p.failed - p.skipped;
+    result["already_done"] = summary->already_done;
+    result["failed"] = p.failed;
+    result["skipped"] = p.skipped;
+    result["rejected_input_lines"] = input->problems.size();
+    result["faces"] = p.faces;
+    result["model_requests"] = p.cost.requests;
+    result["cached_requests"] = p.cost.cached_requests;
+    result["http_requests"] = summary->http_requests;
+    result["retries"] = summary->retries;
+    result["samples"] = p.cost.samples;
+    result["malformed_answers"] = p.cost.malformed;
+    result["prompt_tokens"] = p.cost.prompt_tokens;
+    result["completion_tokens"] = p.cost.completion_tokens;
+    result["seconds"] = p.elapsed_s;
+    if (counts) result["store_faces_total"] = counts->faces;
+    result["interrupted"] = summary->interrupted;
+    std::printf("%s\n", result.dump().c_str());
+    std::fprintf(stderr, "seke: results in %s — export with: seke export --db %s --format feid-jsonl --out feid.jsonl\n",
+                 result["db"].get<std::string>().c_str(), config.run.db_path.c_str());
+
+    if (summary->interrupted) return kExitInterrupted;
+    if (p.failed > 0 || !input->problems.empty()) return kExitPartial;
+    return kExitOk;
+}
+
+}  // namespace seke

@@ -1,0 +1,62 @@
+// seke: face emotion pre-labeling with SEKE prompting and SV-UAMC, for Label Studio and CVAT.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "plugin/cli/commands.hpp"
+
+namespace {
+
+const char* kUsage = R"(seke )" SEKE_VERSION R"( — face emotion pre-labeling (expression, valence-arousal, action units)
+
+usage:
+  seke label  --input DIR|manifest.jsonl [--db FILE] [--face-detection auto|off|required] [--jobs N] [options]
+  seke export --db FILE --format feid-jsonl|llava|sharegpt --out FILE [--status auto,accepted,corrected]
+  seke serve  [--host H] [--port P] [--db FILE] [options]   Label Studio ML backend (default 127.0.0.1:9090)
+  seke label-config [--per-face|--whole-image]   print the recommended Label Studio labeling config
+  seke fit    --db FILE [--fit-method isotonic|platt] [--fit-min-reviews N]   learn from reviews: calibration, few-shot examples
+  seke cvat spec [--yaml|--labels]               print CVAT's function.yaml and project label definitions
+  seke cvat annotate --url URL --task N [--job N] [--jobs K]   label a CVAT task and write shapes over REST
+  seke cvat sync --job N [--url URL]             read a reviewed CVAT job back into the FEID records
+  seke feab score --truth FILE.jsonl --pred FILE.jsonl|--db FILE [--out DIR]   score predictions (FEAB)
+  seke feab run --truth FILE.jsonl --images DIR [--mode greedy|single|uamc] [--out DIR] [options]
+                            ask the model the three tasks on a benchmark and score it
+  seke config [options]     print the effective configuration (JSON, secrets blanked)
+  seke config --markdown    print the table of every option
+  seke version
+
+Every option has a flag, an environment variable and a key in a config file (--config FILE or
+SEKE_CONFIG); see `seke config --markdown`. The model endpoint: OPENAI_BASE_URL, OPENAI_API_KEY,
+SEKE_MODEL.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+        std::printf("%s", kUsage);
+        return args.empty() ? seke::kExitUsage : seke::kExitOk;
+    }
+    std::string command = args[0];
+    args.erase(args.begin());
+    try {
+        if (command == "label") return seke::run_label_command(args);
+        if (command == "export") return seke::run_export_command(args);
+        if (command == "config") return seke::run_config_command(args);
+        if (command == "serve") return seke::run_serve_command(args);
+        if (command == "label-config") return seke::run_label_config_command(args);
+        if (command == "fit") return seke::run_fit_command(args);
+        if (command == "cvat") return seke::run_cvat_command(args);
+        if (command == "feab") return seke::run_feab_command(args);
+        if (command == "version" || command == "--version") {
+            std::printf("seke %s\n", SEKE_VERSION);
+            return seke::kExitOk;
+        }
+    } catch (const std::exception& e) {
+        return seke::report_error(seke::make_error(seke::errc::internal, e.what()), seke::kExitFatal);
+    }
+    return seke::report_error(
+        seke::make_error(seke::errc::invalid_argument, "unknown command \"" + command + "\" (see seke help)"),
+        seke::kExitUsage);
+}

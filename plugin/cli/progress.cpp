@@ -1,0 +1,75 @@
+#include "plugin/cli/progress.hpp"
+
+#include <cmath>
+
+namespace seke {
+namespace {
+
+std::string duration(double seconds) {
+    if (!std::isfinite(seconds) || seconds < 0) return "--:--";
+    auto total = static_cast<long long>(seconds + 0.5);
+    char buffer[32];
+    if (total >= 3600)
+        std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60, total % 60);
+    else
+        std::snprintf(buffer, sizeof buffer, "%lld:%02lld", total / 60, total % 60);
+    return buffer;
+}
+
+std::string count(double value) {
+    char buffer[32];
+    if (value >= 1e6) std::snprintf(buffer, sizeof buffer, "%.1fM", value / 1e6);
+    else if (value >= 1e4) std::snprintf(buffer, sizeof buffer, "%.1fk", value / 1e3);
+    else std::snprintf(buffer, sizeof buffer, "%.0f", value);
+    return buffer;
+}
+
+}  // namespace
+
+ProgressPrinter::ProgressPrinter(std::FILE* out, bool terminal, double interval_s)
+    : out_(out), terminal_(terminal), interval_s_(interval_s),
+      last_(std::chrono::steady_clock::now()) {}
+
+std::string ProgressPrinter::line(const RunProgress& p, bool with_bar) {
+    double rate = p.elapsed_s > 0 ? static_cast<double>(p.finished) / p.elapsed_s : 0;
+    double eta = rate > 0 ? static_cast<double>(p.total - p.finished) / rate : NAN;
+    std::string text;
+    if (with_bar) {
+        constexpr int width = 24;
+        int filled = p.total > 0 ? static_cast<int>(width * p.finished / p.total) : width;
+        text = "[" + std::string(static_cast<std::size_t>(filled), '#') +
+               std::string(static_cast<std::size_t>(width - filled), '-') + "] ";
+    }
+    char buffer[256];
+    std::snprintf(buffer, sizeof buffer, "%lld/%lld items, %.1f/s, ETA %s, %lld failed, samples %s, tokens %s",
+                  static_cast<long long>(p.finished), static_cast<long long>(p.total), rate,
+                  duration(eta).c_str(), static_cast<long long>(p.failed),
+                  count(static_cast<double>(p.cost.samples)).c_str(),
+                  count(static_cast<double>(p.cost.prompt_tokens + p.cost.completion_tokens)).c_str());
+    return text + buffer;
+}
+
+void ProgressPrinter::update(const RunProgress& progress) {
+    auto now = std::chrono::steady_clock::now();
+    if (terminal_) {
+        std::fprintf(out_, "\r\033[K%s", line(progress, true).c_str());
+        std::fflush(out_);
+        printed_ = true;
+        return;
+    }
+    if (std::chrono::duration<double>(now - last_).count() < interval_s_) return;
+    last_ = now;
+    std::fprintf(out_, "progress: %s\n", line(progress, false).c_str());
+    std::fflush(out_);
+}
+
+void ProgressPrinter::finish(const RunProgress& progress) {
+    if (terminal_) {
+        std::fprintf(out_, "\r\033[K%s\n", line(progress, true).c_str());
+    } else {
+        std::fprintf(out_, "progress: %s\n", line(progress, false).c_str());
+    }
+    std::fflush(out_);
+}
+
+}  // namespace seke

@@ -1,0 +1,100 @@
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "connectors/label_studio.hpp"
+#include "plugin/cli/commands.hpp"
+#include "plugin/labeling/model_setup.hpp"
+#include "plugin/config/config.hpp"
+#include "plugin/cvat/nuclio.hpp"
+#include "plugin/cvat/webhook.hpp"
+#include "plugin/dashboard/dashboard.hpp"
+#include "plugin/labeling/engine_service.hpp"
+#include "plugin/labeling/knowledge_json.hpp"
+#include "plugin/labeling/label_run.hpp"
+#include "plugin/label_studio/backend.hpp"
+#include "plugin/learning/fit.hpp"
+#include "plugin/server/http_server.hpp"
+#include "plugin/server/log.hpp"
+#include "plugin/records/store.hpp"
+
+namespace seke {
+
+int run_serve_command(const std::vector<std::string>& args) {
+    auto loaded = load_config(args, process_environment());
+    if (!loaded) return report_error(loaded.error(), kExitUsage);
+    Config& config = loaded->config;
+    for (const auto& arg : loaded->rest)
+        return report_error(make_error(errc::invalid_argument, "seke serve: unknown argument \"" + arg + "\""), kExitUsage);
+    server::LogLevel level = server::LogLevel::info;
+    server::parse_log_level(config.run.log_level, level);
+    server::logger().set_level(level);
+
+    // The store: --db / SEKE_DB when given, else MODEL_DIR/seke.db, else ./seke.db.
+    if (config.run.db_path == RunSettings{}.db_path && !config.serve.model_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(config.serve.model_dir, ec);
+        config.run.db_path = (std::filesystem::path(config.serve.model_dir) / "seke.db").string();
+    }
+    auto setup = load_model_setup(config);
+    if (!setup) return report_error(setup.error(), kExitUsage);
+    const Knowledge& knowledge = setup->knowledge;
+    const std::string& base_version = setup->model_version;
+    auto store = Store::open(config.run.db_path);
+    if (!store) return report_error(store.error(), kExitFatal);
+    StoreResponseCache cache(**store);
+    VllmClient client(config.vllm, &cache);
+    EngineService engine(knowledge, config.engine, client);
+    // The last fit of this model setup, if any: its version, calibration and examples.
+    auto learned = LearnedState::load(**store, base_version);
+    if (!learned) return report_error(learned.error(), kExitFatal);
+    engine.set_examples((*learned)->current()->exemplars);
+    FacePreparer preparer(face_options(config), config.image);
+    if (auto ready = preparer.ready(); !ready) return report_error(ready.error(), kExitUsage);
+    std::stringstream hosts(config.serve.media_host_allowlist);
+    for (std::string host; std::getline(hosts, host, ',');)
+        if (!host.empty()) config.label_studio.host_allowlist.push_back(host);
+    LabelStudioClient media(config.label_studio, config.image);
+    auto metrics = std::make_shared<server::MetricsRegistry>();
+
+    auto function_spec = cvat::make_function_spec(config.cvat, knowledge);
+    if (!function_spec) return report_error(function_spec.error(), kExitUsage);
+
+    label_studio::Backend backend({config, knowledge, **store, engine, media, preparer, *metrics, **learned, &client.stats()});
+    cvat::NuclioFunction cvat_function({config, knowledge, **store, engine, preparer, *metrics, *function_spec, **learned});
+    server::Router router;
+    backend.add_routes(router);
+    cvat_function.add_routes(router);
+    cvat::CvatWebhook cvat_webhook(config.cvat, knowledge, **store);  // its signature check is its auth
+    cvat_webhook.add_routes(router);
+    add_dashboard_routes(router, {config, **store, **learned});
+
+    server::ServerOptions options;
+    options.host = config.serve.host;
+    options.port = static_cast<unsigned short>(config.serve.port);
+    options.threads = config.serve.threads;
+    options.body_limit = config.serve.body_limit;
+    options.url_prefix = config.serve.url_prefix;
+    server::HttpServer http(options, std::move(router), metrics);
+    auto port = http.start();
+    if (!port) return report_error(port.error(), kExitFatal);
+    cvat_function.set_listening_port(*port);
+    server::logger().log(server::LogLevel::info, "serve", "listening",
+                         {{"url", "http://" + options.host + ":" + std::to_string(*port) + options.url_prefix},
+                          {"port", *port},
+                          {"db", std::filesystem::absolute(config.run.db_path).string()},
+                          {"model_version", (*learned)->current()->model_version},
+                          {"model", config.vllm.model},
+                          {"basic_auth", !config.serve.basic_auth_user.empty()}});
+    server::run_until_signal(http, std::chrono::seconds(10));
+    backend.shutdown(std::chrono::seconds(10));
+    cvat_function.shutdown(std::chrono::seconds(10));
+    cvat_webhook.shutdown();
+    server::logger().log(server::LogLevel::info, "serve", "stopped", nlohmann::json::object());
+    return kExitOk;
+}
+
+}  // namespace seke

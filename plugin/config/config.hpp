@@ -1,0 +1,106 @@
+#pragma once
+// One config struct with in-class defaults. Every option has a key in config/seke.json, a
+// command-line flag and an environment twin; later sources win: defaults < file < env < flags.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "connectors/cvat_settings.hpp"
+#include "connectors/image.hpp"
+#include "connectors/label_studio.hpp"
+#include "connectors/vllm_client.hpp"
+#include "plugin/config/fit_settings.hpp"
+#include "verify/engine_config.hpp"
+#include "verify/errors.hpp"
+
+namespace seke {
+
+struct RunSettings {
+    std::string db_path = "seke.db";
+    std::string knowledge_path;       // empty: config/knowledge.json of the data dir
+    std::string model_version;        // empty: derived from model, mode and knowledge
+    int image_threads = 0;            // 0: one per core
+    double progress_interval_s = 5;   // plain progress lines when not on a terminal
+    std::string log_level = "info";
+};
+
+// `seke serve`: the HTTP server and what the platforms see.
+struct ServeSettings {
+    std::string host = "127.0.0.1";
+    int port = 9090;
+    int threads = 4;
+    std::size_t body_limit = 256u << 20;  // Label Studio sends a whole "Retrieve predictions" at once
+    std::string url_prefix;
+    int predict_deadline_ms = 80'000;     // answer before Label Studio's 100 s read timeout
+    int media_threads = 0;                // fetching and decoding task images; 0: two per core
+    std::string model_class = "SekeFaceEmotion";
+    std::string model_dir;                // MODEL_DIR: the default store lives here when set
+    std::string basic_auth_user;
+    std::string basic_auth_pass;
+    std::string webhook_secret;           // accept /webhook with this shared secret instead of Basic
+    std::string prior_label_keys = "expression,valence,arousal,action_units";  // task.data keys
+    std::string media_host_allowlist;     // comma list of hosts (or *.domain) media may come from
+};
+
+struct Config {
+    VllmSettings vllm;
+    EngineConfig engine;
+    FaceOptions face;
+    ImageLimits image;
+    RunSettings run;
+    ServeSettings serve;
+    LabelStudioSettings label_studio;
+    CvatSettings cvat;
+    FitSettings fit;
+};
+
+enum class OptionType { string, secret, integer, number, boolean, choice };
+
+// One row of the option table: the single place an option is declared.
+struct OptionInfo {
+    std::string key;      // "vllm.base_url"
+    std::string flag;     // "--base-url"
+    std::string env;      // "OPENAI_BASE_URL"
+    OptionType type = OptionType::string;
+    std::string doc;
+    std::vector<std::string> choices;  // for OptionType::choice
+    std::vector<std::string> env_aliases;  // other variable names read when `env` is unset
+};
+const std::vector<OptionInfo>& option_table();
+
+// Where shipped defaults live: $SEKE_DATA_DIR, else next to the binary's share dir, else the
+// source tree it was built from.
+std::string data_dir();
+
+// Applies one option by key; errors name the key and the bad value.
+Result<bool> set_option(Config& config, const std::string& key, const std::string& value);
+std::string get_option(const Config& config, const std::string& key);  // secrets masked
+
+// Reads a seke.json file (sections → keys; "_doc" keys ignored; unknown keys are errors).
+Result<bool> apply_config_file(Config& config, const std::string& path);
+// Applies every option whose environment variable is set in `env`.
+Result<bool> apply_environment(Config& config, const std::map<std::string, std::string>& env);
+std::map<std::string, std::string> process_environment();
+
+// Consumes option flags (`--flag value` / `--flag=value`) from args; the rest is returned in
+// order for the command to parse. `--config FILE` is handled by load_config.
+Result<std::vector<std::string>> apply_flags(Config& config, const std::vector<std::string>& args);
+
+// The whole chain: defaults, file (--config / SEKE_CONFIG / none), environment, flags. Returns
+// the arguments the option table did not consume.
+struct LoadedConfig {
+    Config config;
+    std::vector<std::string> rest;
+};
+Result<LoadedConfig> load_config(const std::vector<std::string>& args,
+                                 const std::map<std::string, std::string>& env);
+
+// Cross-field checks (k_min <= k_max, temperatures, positive limits...).
+Result<bool> validate(const Config& config);
+
+// seke.json text for the given config, with a "_doc" object per section (shipped as config/).
+std::string dump_config_json(const Config& config);
+// Markdown table of every option (docs/configuration.md).
+std::string options_markdown();
+
+}  // namespace seke

@@ -1,0 +1,61 @@
+#pragma once
+// The batch driver: runs one SV-UAMC state machine per face over the VLLM client's event loop,
+// with images prepared on a small thread pool, everything bounded, results group-committed.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "connectors/image.hpp"
+#include "connectors/vllm_client.hpp"
+#include "plugin/config/config.hpp"
+#include "plugin/labeling/manifest.hpp"
+#include "plugin/records/store.hpp"
+#include "verify/knowledge.hpp"
+#include "verify/labels.hpp"
+
+namespace seke {
+
+struct RunProgress {
+    std::int64_t total = 0;      // jobs in this run (already finished ones excluded)
+    std::int64_t finished = 0;   // done + failed + skipped
+    std::int64_t failed = 0;
+    std::int64_t skipped = 0;
+    std::int64_t faces = 0;
+    Cost cost;                   // summed over finished faces
+    double elapsed_s = 0;
+};
+
+struct RunSummary {
+    RunProgress progress;
+    std::int64_t already_done = 0;  // skipped because a previous run finished them
+    std::int64_t http_requests = 0;
+    std::int64_t retries = 0;
+    bool interrupted = false;
+    std::vector<std::pair<std::string, std::string>> failures;  // id, reason (first 50)
+};
+
+using ProgressCallback = std::function<void(const RunProgress&)>;
+
+class LabelRun {
+  public:
+    LabelRun(const Config& config, const Knowledge& knowledge, Store& store, VllmClient& client,
+             std::string model_version);
+
+    // Labels every job not already finished in the store. Stops early (keeping everything
+    // finished) when `stop` becomes true. `progress` is called from this thread, at most about
+    // ten times a second.
+    Result<RunSummary> run(const std::vector<LabelJob>& jobs, const std::atomic<bool>& stop,
+                           const ProgressCallback& progress);
+
+  private:
+    const Config& config_;
+    const Knowledge& knowledge_;
+    Store& store_;
+    VllmClient& client_;
+    std::string model_version_;
+};
+
+}  // namespace seke

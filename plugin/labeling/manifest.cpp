@@ -1,0 +1,164 @@
+#include "plugin/labeling/manifest.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace seke {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool is_image_file(const fs::path& path) {
+    std::string ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    static const std::set<std::string> known = {".jpg", ".jpeg", ".png", ".webp", ".bmp",
+                                                ".tif", ".tiff", ".jp2", ".pgm", ".ppm"};
+    return known.count(ext) > 0;
+}
+
+bool is_uri(const std::string& image) {
+    return image.rfind("http://", 0) == 0 || image.rfind("https://", 0) == 0 ||
+           image.rfind("data:", 0) == 0 || image.rfind("file://", 0) == 0;
+}
+
+Error line_error(const std::string& why) { return make_error(errc::invalid_argument, why); }
+
+Result<double> va_value(const json& known, const char* key) {
+    const json& value = known.at(key);
+    if (!value.is_number()) return line_error(std::string("known.") + key + " must be a number in [-1, 1]");
+    double number = value.get<double>();
+    if (!std::isfinite(number) || number < -1 || number > 1)
+        return line_error(std::string("known.") + key + " must be a number in [-1, 1], got " + value.dump());
+    return number;
+}
+
+}  // namespace
+
+Result<LabelJob> parse_manifest_line(const std::string& line, const std::string& base_dir,
+                                     const Knowledge& knowledge) {
+    json entry = json::parse(line, nullptr, false);
+    if (entry.is_discarded()) return make_error(errc::bad_json, "not valid JSON");
+    if (!entry.is_object()) return make_error(errc::bad_json, "not a JSON object");
+    LabelJob job;
+    if (!entry.contains("image") || !entry["image"].is_string() || entry["image"].get<std::string>().empty())
+        return line_error("\"image\" must be a non-empty string");
+    job.image = entry["image"].get<std::string>();
+    if (entry.contains("id")) {
+        if (entry["id"].is_string()) job.id = entry["id"].get<std::string>();
+        else if (entry["id"].is_number_integer()) job.id = std::to_string(entry["id"].get<long long>());
+        else return line_error("\"id\" must be a string or an integer");
+    } else {
+        job.id = job.image;
+    }
+    if (job.id.empty()) return line_error("\"id\" must not be empty");
+    if (is_uri(job.image) || fs::path(job.image).is_absolute())
+        job.source = job.image;
+    else
+        job.source = (fs::path(base_dir) / job.image).lexically_normal().string();
+
+    Provenance provenance = Provenance::source;
+    if (entry.contains("known_provenance")) {
+        auto parsed = entry["known_provenance"].is_string()
+                          ? parse_provenance(entry["known_provenance"].get<std::string>())
+                          : std::nullopt;
+        if (!parsed || *parsed == Provenance::model)
+            return line_error("\"known_provenance\" must be \"source\" or \"human\"");
+        provenance = *parsed;
+    }
+    if (entry.contains("known") && !entry["known"].is_null()) {
+        const json& known = entry["known"];
+        if (!known.is_object()) return line_error("\"known\" must be an object");
+        for (const auto& [key, value] : known.items()) {
+            if (key != "expression" && key != "valence" && key != "arousal" && key != "action_units")
+                return line_error("known." + key + " is not a label (expression, valence, arousal, action_units)");
+        }
+        if (known.contains("expression")) {
+            if (!known["expression"].is_string()) return line_error("known.expression must be a string");
+            auto name = knowledge.canonical_expression(known["expression"].get<std::string>());
+            if (!name) return line_error("known.expression \"" + known["expression"].get<std::string>() +
+                                         "\" is not one of the configured expressions");
+            job.known.expression = *name;
+            job.known_provenance.expression = provenance;
+        }
+        if (known.contains("valence")) {
+            auto v = va_value(known, "valence");
+            if (!v) return v.error();
+            job.known.valence = *v;
+        }
+        if (known.contains("arousal")) {
+            auto a = va_value(known, "arousal");
+            if (!a) return a.error();
+            job.known.arousal = *a;
+        }
+        if (job.known.valence || job.known.arousal) job.known_provenance.va = provenance;
+        if (known.contains("action_units")) {
+            if (!known["action_units"].is_array()) return line_error("known.action_units must be an array of AU codes");
+            std::vector<std::string> units;
+            for (const auto& code : known["action_units"]) {
+                if (!code.is_string()) return line_error("known.action_units must be an array of AU codes");
+                auto canonical = knowledge.canonical_action_unit(code.get<std::string>());
+                if (!canonical) return line_error("known.action_units: \"" + code.get<std::string>() +
+                                                  "\" is not one of the configured action units");
+                if (std::find(units.begin(), units.end(), *canonical) == units.end()) units.push_back(*canonical);
+            }
+            job.known.action_units = std::move(units);
+            job.known_provenance.au = provenance;
+        }
+        job.known_json = known.dump();
+    } else {
+        job.known_json = "{}";
+    }
+    return job;
+}
+
+Result<LabelInput> read_label_input(const std::string& path, const Knowledge& knowledge) {
+    std::error_code ec;
+    LabelInput input;
+    if (fs::is_directory(path, ec)) {
+        std::vector<fs::path> files;
+        for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, ec);
+             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+            if (it->is_regular_file(ec) && is_image_file(it->path())) files.push_back(it->path());
+        }
+        if (ec) return make_error(errc::io_error, "cannot list " + path + ": " + ec.message());
+        std::sort(files.begin(), files.end());
+        for (const auto& file : files) {
+            LabelJob job;
+            job.id = fs::relative(file, path, ec).replace_extension().string();
+            job.image = file.string();
+            job.source = file.string();
+            job.known_json = "{}";
+            input.jobs.push_back(std::move(job));
+        }
+        return input;
+    }
+    std::ifstream in(path);
+    if (!in) return make_error(errc::not_found, "input " + path + " is neither a folder nor a readable manifest");
+    std::string base_dir = fs::path(path).parent_path().string();
+    std::set<std::string> ids;
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        auto job = parse_manifest_line(line, base_dir, knowledge);
+        if (!job) {
+            input.problems.push_back({number, "", job.error().message});
+            continue;
+        }
+        if (!ids.insert(job->id).second) {
+            input.problems.push_back({number, job->id, "duplicate id \"" + job->id + "\" (first one kept)"});
+            continue;
+        }
+        input.jobs.push_back(std::move(*job));
+    }
+    return input;
+}
+
+}  // namespace seke

@@ -1,0 +1,60 @@
+#pragma once
+// FEID records (one face each) and their export views: seke's JSONL, LLaVA, ShareGPT.
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "connectors/image.hpp"
+#include "plugin/records/store.hpp"
+#include "verify/face_labeler.hpp"
+#include "verify/knowledge.hpp"
+
+namespace seke {
+
+struct FeidInput {
+    std::string id;
+    std::string image;            // path or URI as the user gave it
+    std::optional<Box> face;      // null: the whole image is the face
+    bool whole_image_fallback = false;
+    const FaceResult* result = nullptr;
+    std::string model_version;
+    std::string status = "auto";
+    std::string phash;            // the crop's perceptual hash, kept in the record (near-duplicate checks)
+    std::string thumbnail_jpeg;   // stored beside the record for review screens and few-shot examples
+};
+
+// The FEID record of docs/architecture.md, conversations included.
+nlohmann::ordered_json feid_record(const Knowledge& knowledge, const FeidInput& input);
+// The SV-UAMC trace, stored beside the prediction.
+nlohmann::ordered_json trace_json(const Trace& trace);
+
+// "<item>" for a lone face, "<item>_face<N>" (1-based) when an image holds several.
+std::string face_id_for(const std::string& item_id, std::size_t index, std::size_t count);
+// The store row of one labeled face: its FEID record and trace.
+FaceRow face_row(const Knowledge& knowledge, const FeidInput& input, const std::string& item_id,
+                 std::size_t face_index);
+// "<errc>: <message>" for a face that got no labels.
+std::string face_failure_reason(const FaceResult& result);
+// The conversation turns of a record: rebuilt whenever its labels change (e.g. a human review).
+nlohmann::ordered_json feid_conversations(const Knowledge& knowledge, const std::string& id,
+                                          const LabelSet& labels, const Descriptions& descriptions);
+
+// The labels of a stored record, read back (what a review is compared against).
+struct RecordLabels {
+    LabelSet labels;
+    Descriptions descriptions;
+    LevelProvenance provenance;
+    std::optional<Box> face;
+};
+// `model_labels`: the labels and descriptions seke gave before any review (kept in the record's
+// review object), rather than the current ones.
+RecordLabels read_record_labels(const nlohmann::ordered_json& record, bool model_labels);
+
+enum class ExportFormat { feid_jsonl, llava, sharegpt };
+std::optional<ExportFormat> parse_export_format(const std::string& text);
+
+// One exported entry for a stored FEID record (llava and sharegpt are views of it).
+nlohmann::ordered_json export_entry(const nlohmann::ordered_json& record, ExportFormat format);
+
+}  // namespace seke

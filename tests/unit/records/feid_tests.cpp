@@ -1,0 +1,88 @@
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <set>
+
+#include "plugin/records/feid.hpp"
+#include "tests/support/test_support.hpp"
+
+using namespace seke;
+
+namespace {
+
+FaceResult sample_result() {
+    FaceResult r;
+    r.ok = true;
+    r.labels.expression = "happy";
+    r.labels.valence = 0.62;
+    r.labels.arousal = 0.31;
+    r.labels.action_units = std::vector<std::string>{"AU6", "AU12"};
+    r.descriptions = {"Cheeks raised and lip corners pulled up.", "Pleasant and mildly activated.",
+                      "AU6 and AU12 are active."};
+    r.provenance.expression = Provenance::human;
+    r.uncertainty = {0.1, 0.2, 0.3, 0.05, 0.15};
+    r.cost.requests = 2;
+    r.cost.samples = 5;
+    return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(plugin_feid)
+
+BOOST_AUTO_TEST_CASE(record_has_every_field_of_the_contract) {
+    FaceResult r = sample_result();
+    FeidInput input{"img1_face2", "images/img1.jpg", Box{10, 20, 30, 40}, false, &r, "v1", "auto", {}, {}};
+    auto record = feid_record(test::test_knowledge(), input);
+    for (const char* key : {"id", "image", "face", "labels", "descriptions", "provenance", "uncertainty", "status",
+                            "model_version", "cost", "conversations"})
+        BOOST_TEST(record.contains(key), key);
+    BOOST_TEST(record["face"]["w"] == 30);
+    BOOST_TEST(record["labels"]["expression"] == "happy");
+    BOOST_TEST(record["provenance"]["expression"] == "human");
+    BOOST_TEST(record["provenance"]["va"] == "model");
+    BOOST_TEST(record["uncertainty"]["overall"] == 0.15);
+    const auto& turns = record["conversations"];
+    BOOST_TEST_REQUIRE(turns.size() == 6u);
+    BOOST_TEST(turns[0]["value"].get<std::string>().rfind("<image>\n", 0) == 0);
+    BOOST_TEST(turns[1]["value"].get<std::string>().find("happy") != std::string::npos);
+    BOOST_TEST(turns[3]["value"].get<std::string>().find("0.62") != std::string::npos);
+    BOOST_TEST(turns[5]["value"].get<std::string>().find("AU12 (Lip corner puller)") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(whole_image_face_is_null_and_non_finite_numbers_become_null) {
+    FaceResult r = sample_result();
+    r.uncertainty.overall = NAN;
+    FeidInput input{"x", "x.jpg", std::nullopt, true, &r, "v1", "auto", {}, {}};
+    auto record = feid_record(test::test_knowledge(), input);
+    BOOST_TEST(record["face"].is_null());
+    BOOST_TEST(record["uncertainty"]["overall"].is_null());
+    BOOST_TEST(record["flags"][0] == "no_face_detected");
+    BOOST_TEST(record.dump().find("NaN") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(question_phrasing_varies_across_records) {
+    FaceResult r = sample_result();
+    std::set<std::string> questions;
+    for (int i = 0; i < 40; ++i) {
+        FeidInput input{"id" + std::to_string(i), "x.jpg", std::nullopt, false, &r, "v1", "auto", {}, {}};
+        questions.insert(feid_record(test::test_knowledge(), input)["conversations"][0]["value"].get<std::string>());
+    }
+    BOOST_TEST(questions.size() >= 3u);
+}
+
+BOOST_AUTO_TEST_CASE(export_views) {
+    FaceResult r = sample_result();
+    FeidInput input{"x", "x.jpg", std::nullopt, false, &r, "v1", "auto", {}, {}};
+    nlohmann::ordered_json record = feid_record(test::test_knowledge(), input);
+    auto llava = export_entry(record, ExportFormat::llava);
+    BOOST_TEST(llava["image"] == "x.jpg");
+    BOOST_TEST(llava["conversations"][0]["from"] == "human");
+    auto sharegpt = export_entry(record, ExportFormat::sharegpt);
+    BOOST_TEST(sharegpt["messages"][0]["role"] == "user");
+    BOOST_TEST(sharegpt["messages"][1]["role"] == "assistant");
+    BOOST_TEST(sharegpt["images"][0] == "x.jpg");
+    BOOST_TEST(sharegpt["messages"][0]["content"].get<std::string>().find("<image>") != std::string::npos);
+    BOOST_TEST(!parse_export_format("csv").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
