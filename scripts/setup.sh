@@ -28,5 +28,7 @@ fi
 bash scripts/fetch-models.sh
 
 BUILD_DIR=${SEKE_BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=${SEKE_BUILD_TYPE:-RelWithDebInfo} >/dev/null
+# SEKE_WERROR=ON (the test command sets it) turns every warning into an error.
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=${SEKE_BUILD_TYPE:-RelWithDebInfo} \
+  -DSEKE_WERROR=${SEKE_WERROR:-OFF} >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"
