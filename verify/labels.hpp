@@ -76,6 +76,16 @@ struct Cost {
     int malformed = 0;        // answers dropped because they could not be used
     std::int64_t prompt_tokens = 0;
     std::int64_t completion_tokens = 0;
+
+    Cost& operator+=(const Cost& other) noexcept {
+        requests += other.requests;
+        cached_requests += other.cached_requests;
+        samples += other.samples;
+        malformed += other.malformed;
+        prompt_tokens += other.prompt_tokens;
+        completion_tokens += other.completion_tokens;
+        return *this;
+    }
 };
 
 }  // namespace seke

@@ -11,6 +11,7 @@
 
 #include "connectors/cvat_client.hpp"
 #include "plugin/cli/commands.hpp"
+#include "plugin/cli/runtime.hpp"
 #include "plugin/labeling/model_setup.hpp"
 #include "plugin/config/config.hpp"
 #include "plugin/cvat/ids.hpp"
@@ -26,8 +27,9 @@ namespace {
 
 constexpr const char* kCvatUsage = R"(usage:
   seke cvat spec [--yaml|--labels]        function.yaml and the project label definitions (JSON)
-  seke cvat annotate --url URL --task N [--job N] [--jobs K] [--db FILE] [options]
-                                          label a task's frames and write them to CVAT as shapes
+  seke cvat annotate --url URL --task N [--job N] [--jobs K] [--db FILE] [--use-fit=false] [options]
+                                          label a task's frames and write them to CVAT as shapes,
+                                          with the last `seke fit` unless --use-fit=false
   seke cvat sync --job N [--url URL] [--db FILE]
                                           read a job's reviewed shapes back into the FEID records
 CVAT credentials: CVAT_ACCESS_TOKEN (personal access token), CVAT_TOKEN (legacy), or
@@ -134,11 +136,11 @@ int run_annotate(Config& config, const CvatArgs& args) {
     if (!setup) return report_error(setup.error(), kExitUsage);
     auto spec = cvat::make_function_spec(config.cvat, setup->knowledge);
     if (!spec) return report_error(spec.error(), kExitUsage);
-    auto store = Store::open(config.run.db_path);
-    if (!store) return report_error(store.error(), kExitFatal);
-    StoreResponseCache cache(**store);
-    VllmClient model(config.vllm, &cache);
-    EngineService engine(setup->knowledge, config.engine, model);
+    // Labeled as `seke serve` labels: with the last fit's examples, under its model_version.
+    auto runtime = open_runtime(config, std::move(*setup), fitted_state_for_batch(config));
+    if (!runtime) return report_error(runtime.error(), kExitFatal);
+    Runtime& rt = **runtime;
+    const std::string model_version = rt.model_version();
     FacePreparer preparer(face_options(config), config.image);
     if (auto ready = preparer.ready(); !ready) return report_error(ready.error(), kExitUsage);
     CvatClient client(config.cvat);
@@ -155,7 +157,7 @@ int run_annotate(Config& config, const CvatArgs& args) {
                  cvat::store_url(config.cvat.url).c_str(), config.vllm.model.c_str(),
                  config.run.db_path.c_str());
     ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
-    cvat::AnnotateDeps deps{setup->knowledge, *spec, **store, engine, preparer, client, setup->model_version};
+    cvat::AnnotateDeps deps{rt.setup.knowledge, *spec, *rt.store, *rt.engine, preparer, client, model_version};
     RunProgress last;
     auto summary = cvat::annotate(
         deps, request, g_stop,
@@ -178,7 +180,7 @@ int run_annotate(Config& config, const CvatArgs& args) {
     for (const auto& problem : summary->label_problems) print_json_line(stderr, {{"label_problem", problem}});
     auto out = cvat::annotate_summary_json(*summary);
     out["db"] = std::filesystem::absolute(config.run.db_path).string();
-    out["model_version"] = setup->model_version;
+    out["model_version"] = model_version;
     print_json_line(stdout, out);
     if (summary->interrupted) return kExitInterrupted;
     return summary->failed > 0 ? kExitPartial : kExitOk;

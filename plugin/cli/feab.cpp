@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "plugin/cli/commands.hpp"
+#include "plugin/cli/runtime.hpp"
 #include "plugin/labeling/model_setup.hpp"
 #include "plugin/config/config.hpp"
 #include "plugin/feab/input.hpp"
@@ -321,24 +322,27 @@ int run_benchmark(const std::vector<std::string>& args) {
             config.run.db_path = (scratch.path / "feab.db").string();
         }
     }
-    auto store = Store::open(config.run.db_path);
-    if (!store) return report_error(store.error(), kExitFatal);
+    // A benchmark scores the model setup as configured: a fit's examples (drawn from reviews)
+    // are never shown, and the answers are read back under the setup's own version. A copy of
+    // the setup: `vocabulary` keeps reading this one.
+    auto runtime = open_runtime(config, *setup, FittedState::none);
+    if (!runtime) return report_error(runtime.error(), kExitFatal);
+    Runtime& rt = **runtime;
+    Store& store = *rt.store;
 
     feab::BenchmarkRun run;
     run.mode = mode;
     run.model = config.vllm.model;
-    run.model_version = setup->model_version;
+    run.model_version = rt.setup.model_version;
     run.db = scratch.path.empty() ? config.run.db_path : "(temporary)";
     run.jobs = static_cast<std::int64_t>(jobs.size());
     {
-        StoreResponseCache cache(**store);
-        VllmClient client(config.vllm, &cache);
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
         std::fprintf(stderr, "seke feab: asking %s at %s (%s) about %zu benchmark items\n",
                      config.vllm.model.c_str(), config.vllm.base_url.c_str(), mode.c_str(), jobs.size());
         ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
-        LabelRun labeler(config, setup->knowledge, **store, client, setup->model_version);
+        LabelRun labeler({config, rt.setup.knowledge, store, *rt.engine, rt.client->stats(), run.model_version});
         auto summary = labeler.run(jobs, g_stop, [&](const RunProgress& p) { printer.update(p); });
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);
@@ -358,20 +362,20 @@ int run_benchmark(const std::vector<std::string>& args) {
     }
     // Why the model gave no label, for the items that got none (failed or skipped, this run or before).
     for (ItemStatus status : {ItemStatus::failed, ItemStatus::skipped}) {
-        auto rows = (*store)->items_with_status(status);
+        auto rows = store.items_with_status(status);
         if (!rows) return report_error(rows.error(), kExitFatal);
         for (const auto& row : *rows)
             missing_reasons.try_emplace(row.id, std::string(item_status_name(status)) + ": " + row.error);
     }
 
     feab::PredictionMatcher matcher(inputs.truth);
-    auto read = feab::read_store_predictions(**store, setup->model_version, parsed->labels, vocabulary,
+    auto read = feab::read_store_predictions(store, run.model_version, parsed->labels, vocabulary,
                                              matcher, inputs.problems);
     if (!read) return report_error(read.error(), kExitFatal);
     inputs.matched = std::move(matcher).finish(inputs.problems, missing_reasons);
     const std::string predictions_name = "store " + run.db + " (model version " + run.model_version + ")";
     return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::move(run),
-                         scratch.path.empty() ? store->get() : nullptr);
+                         scratch.path.empty() ? &store : nullptr);
 }
 
 }  // namespace

@@ -12,7 +12,8 @@
 namespace seke {
 
 // seke fit --db FILE: what Label Studio's START_TRAINING does, by hand. Prints the fit summary;
-// a running `seke serve` picks the new version up when it next starts or fits.
+// a running `seke serve` picks the new version up when it next starts or fits, `seke label` and
+// `seke cvat annotate` on their next run.
 int run_fit_command(const std::vector<std::string>& args) {
     auto loaded = load_config(args, process_environment());
     if (!loaded) return report_error(loaded.error(), kExitUsage);

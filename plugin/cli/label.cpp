@@ -8,12 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "plugin/cli/commands.hpp"
-#include "plugin/labeling/model_setup.hpp"
+#include "plugin/cli/progress.hpp"
+#include "plugin/cli/runtime.hpp"
 #include "plugin/config/config.hpp"
-#include "plugin/labeling/manifest.hpp"
 #include "plugin/labeling/knowledge_json.hpp"
 #include "plugin/labeling/label_run.hpp"
-#include "plugin/cli/progress.hpp"
+#include "plugin/labeling/manifest.hpp"
+#include "plugin/labeling/model_setup.hpp"
 #include "plugin/records/store.hpp"
 
 namespace seke {
@@ -53,10 +54,8 @@ int run_label_command(const std::vector<std::string>& args) {
 
     auto setup = load_model_setup(config);
     if (!setup) return report_error(setup.error(), kExitUsage);
-    const Knowledge& knowledge = setup->knowledge;
-    const std::string& model_version = setup->model_version;
 
-    auto input = read_label_input(input_path, knowledge);
+    auto input = read_label_input(input_path, setup->knowledge);
     if (!input) return report_error(input.error(), kExitUsage);
     for (const auto& problem : input->problems) {
         nlohmann::json line = {{"rejected_input", {{"line", problem.line}, {"reason", problem.reason}}}};
@@ -64,10 +63,12 @@ int run_label_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "%s\n", line.dump().c_str());
     }
 
-    auto store = Store::open(config.run.db_path);
-    if (!store) return report_error(store.error(), kExitFatal);
-    StoreResponseCache cache(**store);
-    VllmClient client(config.vllm, &cache);
+    // After a `seke fit`, the new items are labeled as `seke serve` labels them: with the fit's
+    // few-shot examples, under its model_version (unless --use-fit=false).
+    auto runtime = open_runtime(config, std::move(*setup), fitted_state_for_batch(config));
+    if (!runtime) return report_error(runtime.error(), kExitFatal);
+    Runtime& rt = **runtime;
+    const std::string model_version = rt.model_version();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
 
@@ -75,7 +76,7 @@ int run_label_command(const std::vector<std::string>& args) {
                  input_path.c_str(), config.vllm.model.c_str(), config.vllm.base_url.c_str(),
                  config.run.db_path.c_str());
     ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
-    LabelRun run(config, knowledge, **store, client, model_version);
+    LabelRun run({config, rt.setup.knowledge, *rt.store, *rt.engine, rt.client->stats(), model_version});
     auto summary = run.run(input->jobs, g_stop, [&](const RunProgress& p) { printer.update(p); });
     if (!summary) return report_error(summary.error(), kExitFatal);
     printer.finish(summary->progress);
@@ -85,7 +86,7 @@ int run_label_command(const std::vector<std::string>& args) {
     }
 
     const RunProgress& p = summary->progress;
-    auto counts = (*store)->counts();
+    auto counts = rt.store->counts();
     nlohmann::ordered_json result;
     result["db"] = std::filesystem::absolute(config.run.db_path).string();
     result["model_version"] = model_version;

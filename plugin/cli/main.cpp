@@ -10,7 +10,8 @@ namespace {
 const char* kUsage = R"(seke )" SEKE_VERSION R"( — face emotion pre-labeling (expression, valence-arousal, action units)
 
 usage:
-  seke label  --input DIR|manifest.jsonl [--db FILE] [--face-detection auto|off|required] [--jobs N] [options]
+  seke label  --input DIR|manifest.jsonl [--db FILE] [--face-detection auto|off|required] [--jobs N]
+              [--use-fit=false] [options]
   seke export --db FILE --format feid-jsonl|llava|sharegpt --out FILE [--status auto,accepted,corrected]
   seke serve  [--host H] [--port P] [--db FILE] [options]   Label Studio ML backend (default 127.0.0.1:9090)
   seke label-config [--per-face|--whole-image]   print the recommended Label Studio labeling config
@@ -28,6 +29,10 @@ usage:
 Every option has a flag, an environment variable and a key in a config file (--config FILE or
 SEKE_CONFIG); see `seke config --markdown`. The model endpoint: OPENAI_BASE_URL, OPENAI_API_KEY,
 SEKE_MODEL.
+
+After `seke fit`, `seke serve`, `seke label` and `seke cvat annotate` label new items with the
+fit's few-shot examples and record its model_version; `--use-fit=false` makes a label or annotate
+run use the model setup unfitted. `seke feab run` always measures the unfitted setup.
 )";
 
 }  // namespace

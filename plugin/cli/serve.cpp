@@ -7,6 +7,7 @@
 
 #include "connectors/label_studio.hpp"
 #include "plugin/cli/commands.hpp"
+#include "plugin/cli/runtime.hpp"
 #include "plugin/labeling/model_setup.hpp"
 #include "plugin/config/config.hpp"
 #include "plugin/cvat/nuclio.hpp"
@@ -41,17 +42,16 @@ int run_serve_command(const std::vector<std::string>& args) {
     }
     auto setup = load_model_setup(config);
     if (!setup) return report_error(setup.error(), kExitUsage);
-    const Knowledge& knowledge = setup->knowledge;
-    const std::string& base_version = setup->model_version;
-    auto store = Store::open(config.run.db_path);
-    if (!store) return report_error(store.error(), kExitFatal);
-    StoreResponseCache cache(**store);
-    VllmClient client(config.vllm, &cache);
-    EngineService engine(knowledge, config.engine, client);
-    // The last fit of this model setup, if any: its version, calibration and examples.
-    auto learned = LearnedState::load(**store, base_version);
-    if (!learned) return report_error(learned.error(), kExitFatal);
-    engine.set_examples((*learned)->current()->exemplars);
+    // The last fit of this model setup, if any: its version, calibration and examples. The
+    // server always starts from it; its own fits (START_TRAINING, /train) replace it.
+    auto runtime = open_runtime(config, std::move(*setup), FittedState::last_fit);
+    if (!runtime) return report_error(runtime.error(), kExitFatal);
+    Runtime& rt = **runtime;
+    const Knowledge& knowledge = rt.setup.knowledge;
+    Store& store = *rt.store;
+    VllmClient& client = *rt.client;
+    EngineService& engine = *rt.engine;
+    LearnedState& learned = *rt.learned;
     FacePreparer preparer(face_options(config), config.image);
     if (auto ready = preparer.ready(); !ready) return report_error(ready.error(), kExitUsage);
     std::stringstream hosts(config.serve.media_host_allowlist);
@@ -63,14 +63,14 @@ int run_serve_command(const std::vector<std::string>& args) {
     auto function_spec = cvat::make_function_spec(config.cvat, knowledge);
     if (!function_spec) return report_error(function_spec.error(), kExitUsage);
 
-    label_studio::Backend backend({config, knowledge, **store, engine, media, preparer, *metrics, **learned, &client.stats()});
-    cvat::NuclioFunction cvat_function({config, knowledge, **store, engine, preparer, *metrics, *function_spec, **learned});
+    label_studio::Backend backend({config, knowledge, store, engine, media, preparer, *metrics, learned, &client.stats()});
+    cvat::NuclioFunction cvat_function({config, knowledge, store, engine, preparer, *metrics, *function_spec, learned});
     server::Router router;
     backend.add_routes(router);
     cvat_function.add_routes(router);
-    cvat::CvatWebhook cvat_webhook(config.cvat, knowledge, **store);  // its signature check is its auth
+    cvat::CvatWebhook cvat_webhook(config.cvat, knowledge, store);  // its signature check is its auth
     cvat_webhook.add_routes(router);
-    add_dashboard_routes(router, {config, **store, **learned});
+    add_dashboard_routes(router, {config, store, learned});
 
     server::ServerOptions options;
     options.host = config.serve.host;
@@ -86,7 +86,7 @@ int run_serve_command(const std::vector<std::string>& args) {
                          {{"url", "http://" + options.host + ":" + std::to_string(*port) + options.url_prefix},
                           {"port", *port},
                           {"db", std::filesystem::absolute(config.run.db_path).string()},
-                          {"model_version", (*learned)->current()->model_version},
+                          {"model_version", learned.current()->model_version},
                           {"model", config.vllm.model},
                           {"basic_auth", !config.serve.basic_auth_user.empty()}});
     server::run_until_signal(http, std::chrono::seconds(10));

@@ -273,6 +273,9 @@ const std::vector<Binding>& bindings() {
             "knowledge file; empty = config/knowledge.json shipped with seke"), FIELD(run.knowledge_path)));
         b.push_back(string_option(opt("run.model_version", "--model-version", "SEKE_MODEL_VERSION", T::string,
             "label for this model setup; empty = derived from model, sampling and knowledge"), FIELD(run.model_version)));
+        b.push_back(bool_option(opt("run.use_fit", "--use-fit", "SEKE_USE_FIT", T::boolean,
+            "seke label and cvat annotate label with the last fit's few-shot examples and model_version, as seke serve does; false = the model setup unfitted"),
+            FIELD(run.use_fit)));
         b.push_back(integer_option<int>(opt("run.image_threads", "--image-threads", "SEKE_IMAGE_THREADS", T::integer,
             "threads decoding images and detecting faces; 0 = one per core"), FIELD(run.image_threads), 0, 256));
         b.push_back(number_option(opt("run.progress_interval_s", "--progress-interval", "SEKE_PROGRESS_INTERVAL", T::number,

@@ -19,6 +19,7 @@ struct RunSettings {
     std::string db_path = "seke.db";
     std::string knowledge_path;       // empty: config/knowledge.json of the data dir
     std::string model_version;        // empty: derived from model, mode and knowledge
+    bool use_fit = true;              // label and cvat annotate: the last fit's examples and version
     int image_threads = 0;            // 0: one per core
     double progress_interval_s = 5;   // plain progress lines when not on a terminal
     std::string log_level = "info";

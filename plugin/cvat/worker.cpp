@@ -29,15 +29,6 @@ struct FrameFaces {
     Cost cost;
 };
 
-void add_cost(Cost& into, const Cost& c) {
-    into.requests += c.requests;
-    into.cached_requests += c.cached_requests;
-    into.samples += c.samples;
-    into.malformed += c.malformed;
-    into.prompt_tokens += c.prompt_tokens;
-    into.completion_tokens += c.completion_tokens;
-}
-
 bool same_points(const json& sent, const std::vector<double>& got) {
     if (!sent.is_array() || sent.size() != got.size()) return false;
     for (std::size_t i = 0; i < got.size(); ++i)
@@ -91,10 +82,10 @@ class Annotator {
         out.item_id = frame_item_id(task_id_, frame);
         if (prepared.faces.empty()) return make_error(errc::no_face, "no face to label");
         auto results = label_faces_blocking(deps_.engine, prepared, {}, {});
-        for (const auto& r : results) add_cost(out.cost, r.cost);
         LabeledImage labeled =
             labeled_image(deps_.knowledge, out.item_id, frame_image_url(cvat_url_, task_id_, frame), prepared,
                           results, deps_.model_version);
+        out.cost = labeled.cost;
         if (auto saved = deps_.store.save_outcomes({labeled.outcome}); !saved) return saved.error();
         // A frame with a face the model could not label is not written: a re-run retries it
         // whole, and the response cache makes the faces already labeled free.
@@ -248,8 +239,8 @@ Result<AnnotateSummary> annotate(const AnnotateDeps& deps, const AnnotateRequest
             auto written = annotator.run(frame, reused, cost, faces);
             std::lock_guard lock(mutex);
             ++shown.finished;
-            add_cost(summary.cost, cost);
-            add_cost(shown.cost, cost);
+            summary.cost += cost;
+            shown.cost += cost;
             if (written) {
                 (reused ? summary.reused : summary.labeled) += 1;
                 summary.shapes_created += static_cast<std::int64_t>(*written);

@@ -47,29 +47,38 @@ std::vector<FaceResult> label_faces_blocking(EngineService& engine, const Prepar
 
 LabeledImage labeled_image(const Knowledge& knowledge, const std::string& item_id, const std::string& image,
                            const PreparedImage& prepared, const std::vector<FaceResult>& results,
-                           const std::string& model_version, const std::vector<std::string>& face_ids) {
+                           const std::string& model_version, const std::vector<std::string>& face_ids,
+                           const ItemOptions& options) {
     LabeledImage out;
     ItemRow& item = out.outcome.item;
     item.id = item_id;
     item.image = image;
+    item.known_json = options.known_json;
     item.content_hash = prepared.content_hash;
     item.width = prepared.width;
     item.height = prepared.height;
     for (std::size_t f = 0; f < results.size() && f < prepared.faces.size(); ++f) {
         const FaceResult& r = results[f];
+        out.cost += r.cost;
+        std::string face_id = f < face_ids.size() ? face_ids[f] : face_id_for(item_id, f, results.size());
         if (!r.ok) {
-            out.errors += (out.errors.empty() ? "" : "; ") + face_failure_reason(r);
+            out.errors += (out.errors.empty() ? "" : "; ") + (options.name_failed_faces ? face_id + ": " : "") +
+                          face_failure_reason(r);
             continue;
         }
         const FaceCrop& crop = prepared.faces[f];
-        std::string face_id = f < face_ids.size() ? face_ids[f] : face_id_for(item_id, f, results.size());
         FeidInput input{face_id, image, crop.box, crop.whole_image_fallback, &r, model_version, "auto", crop.phash,
                         crop.thumbnail_jpeg};
         out.outcome.faces.push_back(face_row(knowledge, input, item_id, f));
         out.labeled.push_back(f);
     }
+    // An item is done only when every face got labels; a failed one is labeled again next time,
+    // and the response cache makes the faces that did succeed free then.
     item.status = !out.errors.empty() || out.labeled.empty() ? ItemStatus::failed : ItemStatus::done;
-    if (out.labeled.empty() && out.errors.empty()) out.errors = "no face to label";
+    if (out.labeled.empty() && out.errors.empty()) {
+        out.errors = "no face to label";
+        if (prepared.faces.empty() && options.skip_faceless) item.status = ItemStatus::skipped;
+    }
     item.error = out.errors;
     return out;
 }

@@ -1,7 +1,7 @@
 #pragma once
-// Labeling the faces of one prepared image, shared by the platform front ends (Label Studio's
-// /predict, CVAT's function and REST worker): hand every face to the engine, collect the results,
-// and turn them into the item's store rows.
+// Labeling the faces of one prepared image, shared by every front end (Label Studio's /predict,
+// CVAT's function and REST worker, the batch driver of `seke label`): hand every face to the
+// engine, collect the results, and turn them into the item's store rows.
 #include <functional>
 #include <optional>
 #include <string>
@@ -23,15 +23,27 @@ void label_faces(EngineService& engine, const PreparedImage& image, const LabelS
 std::vector<FaceResult> label_faces_blocking(EngineService& engine, const PreparedImage& image, const LabelSet& known,
                                              const LevelProvenance& provenance);
 
+// What differs between the front ends' items. The servers keep the defaults: they answer for one
+// image at a time and never hand over one without faces. The batch driver keeps the manifest's
+// known labels with the item, names each failed face (its summary lists items, not faces), and
+// skips an image without faces, which a re-run would not find faces in either.
+struct ItemOptions {
+    std::string known_json;          // the prior labels as given ("" stores {})
+    bool name_failed_faces = false;  // "<face id>: <reason>" instead of "<reason>"
+    bool skip_faceless = false;      // an image without faces is skipped instead of failed
+};
+
 // The store rows of one labeled image: a face row per labeled face; failed faces are named in
 // `errors` and leave the item failed. `face_ids[i]` names face i; empty: face_id_for.
 struct LabeledImage {
     ItemOutcome outcome;
     std::vector<std::size_t> labeled;  // indexes of the faces that got labels
     std::string errors;                // "; "-joined reasons of the faces that did not
+    Cost cost;                         // of every face, failed ones included
 };
 LabeledImage labeled_image(const Knowledge& knowledge, const std::string& item_id, const std::string& image,
                            const PreparedImage& prepared, const std::vector<FaceResult>& results,
-                           const std::string& model_version, const std::vector<std::string>& face_ids = {});
+                           const std::string& model_version, const std::vector<std::string>& face_ids = {},
+                           const ItemOptions& options = {});
 
 }  // namespace seke

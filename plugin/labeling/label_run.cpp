@@ -10,10 +10,8 @@
 #include <unordered_map>
 #include <variant>
 
+#include "plugin/labeling/image_labeling.hpp"
 #include "plugin/labeling/model_setup.hpp"
-#include "plugin/records/feid.hpp"
-#include "plugin/labeling/engine_service.hpp"
-#include "verify/face_labeler.hpp"
 
 namespace seke {
 namespace {
@@ -26,12 +24,11 @@ struct ImageReady {
     std::size_t job = 0;
     Result<PreparedImage> image;
 };
-struct FaceDone {
+struct FacesDone {
     std::size_t job = 0;
-    std::size_t face = 0;
-    FaceResult result;
+    std::vector<FaceResult> results;  // one per face of the item's image, in face order
 };
-using Event = std::variant<ImageReady, FaceDone>;
+using Event = std::variant<ImageReady, FacesDone>;
 
 class EventQueue {
   public:
@@ -115,30 +112,16 @@ class ImagePool {
     std::vector<std::thread> workers_;
 };
 
-struct FaceSlot {
-    FaceCrop crop;
-    std::optional<FaceResult> result;
-};
-
-struct ActiveItem {
-    PreparedImage image;
-    std::vector<FaceSlot> faces;
-    std::size_t remaining = 0;
-    bool abandoned = false;  // stopped mid-way: nothing of it is stored
-};
-
-
 }  // namespace
 
-LabelRun::LabelRun(const Config& config, const Knowledge& knowledge, Store& store, VllmClient& client,
-                   std::string model_version)
-    : config_(config), knowledge_(knowledge), store_(store), client_(client),
-      model_version_(std::move(model_version)) {}
+LabelRun::LabelRun(LabelRunDeps deps) : deps_(std::move(deps)) {}
 
 Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const std::atomic<bool>& stop,
                                  const ProgressCallback& progress) {
+    const Config& config = deps_.config;
+    EngineService& engine = deps_.engine;
     RunSummary summary;
-    auto finished_ids = store_.finished_item_ids();
+    auto finished_ids = deps_.store.finished_item_ids();
     if (!finished_ids) return finished_ids.error();
     std::set<std::string> finished(finished_ids->begin(), finished_ids->end());
     std::vector<LabelJob> jobs;
@@ -150,32 +133,32 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     state.total = static_cast<std::int64_t>(jobs.size());
 
     const auto start_time = Clock::now();
-    const auto start_requests = client_.stats().http_requests.load();
-    const auto start_retries = client_.stats().retries.load();
-    FacePreparer preparer(face_options(config_), config_.image);
+    const auto start_requests = deps_.client_stats.http_requests.load();
+    const auto start_retries = deps_.client_stats.retries.load();
+    FacePreparer preparer(face_options(config), config.image);
     if (auto ready = preparer.ready(); !ready) return ready.error();
     EventQueue events;
-    int threads = config_.run.image_threads > 0
-                      ? config_.run.image_threads
+    int threads = config.run.image_threads > 0
+                      ? config.run.image_threads
                       : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    ImagePool pool(threads, preparer, config_.image, jobs, events);
+    ImagePool pool(threads, preparer, config.image, jobs, events);
 
     // Enough items in flight to keep every model slot busy, few enough to bound memory.
     const std::size_t max_active =
-        static_cast<std::size_t>(std::max(8, 2 * config_.vllm.max_concurrency + threads));
-    std::unordered_map<std::size_t, ActiveItem> active;
+        static_cast<std::size_t>(std::max(8, 2 * config.vllm.max_concurrency + threads));
+    // The items out with the pool (image still empty) or with the engine (image prepared).
+    std::unordered_map<std::size_t, PreparedImage> active;
     std::size_t dispatched_images = 0;  // images handed to the pool, not yet back
-    std::size_t faces_in_flight = 0;    // faces handed to the engine, result not yet handled
+    std::size_t labeling_images = 0;    // images whose faces are with the engine, results not yet handled
     std::size_t next_job = 0;
     std::vector<ItemOutcome> pending_writes;
     auto first_pending = Clock::now();
     std::optional<Error> store_failure;
     bool cancelled = false;
-    EngineService engine(knowledge_, config_.engine, client_);
 
     auto flush = [&] {
         if (pending_writes.empty()) return;
-        auto saved = store_.save_outcomes(pending_writes);
+        auto saved = deps_.store.save_outcomes(pending_writes);
         if (!saved && !store_failure) store_failure = saved.error();
         pending_writes.clear();
     };
@@ -190,44 +173,13 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         pending_writes.push_back(std::move(outcome));
         active.erase(job);
     };
-    auto base_outcome = [&](std::size_t job) {
-        ItemOutcome outcome;
-        outcome.item.id = jobs[job].id;
-        outcome.item.image = jobs[job].image;
-        outcome.item.known_json = jobs[job].known_json;
-        return outcome;
-    };
-    auto complete_item = [&](std::size_t job) {
-        ActiveItem& item = active.at(job);
-        ItemOutcome outcome = base_outcome(job);
-        outcome.item.content_hash = item.image.content_hash;
-        outcome.item.width = item.image.width;
-        outcome.item.height = item.image.height;
-        std::string errors;
-        for (std::size_t i = 0; i < item.faces.size(); ++i) {
-            FaceSlot& slot = item.faces[i];
-            const FaceResult& result = *slot.result;
-            state.cost.requests += result.cost.requests;
-            state.cost.cached_requests += result.cost.cached_requests;
-            state.cost.samples += result.cost.samples;
-            state.cost.malformed += result.cost.malformed;
-            state.cost.prompt_tokens += result.cost.prompt_tokens;
-            state.cost.completion_tokens += result.cost.completion_tokens;
-            std::string id = face_id_for(jobs[job].id, i, item.faces.size());
-            if (!result.ok) {
-                errors += (errors.empty() ? "" : "; ") + id + ": " + face_failure_reason(result);
-                continue;
-            }
-            ++state.faces;
-            FeidInput input{id, jobs[job].image, slot.crop.box, slot.crop.whole_image_fallback, &result,
-                            model_version_, "auto", slot.crop.phash, slot.crop.thumbnail_jpeg};
-            outcome.faces.push_back(face_row(knowledge_, input, jobs[job].id, i));
-        }
-        // An item is done only when every face got labels; a failed one is retried next run,
-        // and the response cache makes the faces that did succeed free then.
-        outcome.item.status = errors.empty() ? ItemStatus::done : ItemStatus::failed;
-        outcome.item.error = errors;
-        finish_item(job, std::move(outcome));
+    auto complete_item = [&](std::size_t job, const std::vector<FaceResult>& results) {
+        const ItemOptions options{.known_json = jobs[job].known_json, .name_failed_faces = true, .skip_faceless = true};
+        LabeledImage labeled = labeled_image(deps_.knowledge, jobs[job].id, jobs[job].image, active.at(job),
+                                             results, deps_.model_version, {}, options);
+        state.cost += labeled.cost;
+        state.faces += static_cast<std::int64_t>(labeled.labeled.size());
+        finish_item(job, std::move(labeled.outcome));
     };
     auto handle = [&](Event& event) {
         if (auto* ready = std::get_if<ImageReady>(&event)) {
@@ -238,41 +190,30 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
                 return;
             }
             if (!ready->image) {
-                ItemOutcome outcome = base_outcome(job);
+                ItemOutcome outcome;
+                outcome.item.id = jobs[job].id;
+                outcome.item.image = jobs[job].image;
+                outcome.item.known_json = jobs[job].known_json;
                 const Error& error = ready->image.error();
                 outcome.item.status = error.code == errc::no_face ? ItemStatus::skipped : ItemStatus::failed;
                 outcome.item.error = std::string(errc_name(error.code)) + ": " + error.message;
                 finish_item(job, std::move(outcome));
                 return;
             }
-            ActiveItem& item = active[job];
-            item.image = std::move(*ready->image);
-            if (item.image.faces.empty()) {
-                ItemOutcome outcome = base_outcome(job);
-                outcome.item.status = ItemStatus::skipped;
-                outcome.item.error = "no face to label";
-                finish_item(job, std::move(outcome));
-                return;
-            }
-            for (std::size_t face = 0; face < item.image.faces.size(); ++face) {
-                FaceCrop& crop = item.image.faces[face];
-                FaceJob face_job{crop.jpeg, sha256_hex(crop.jpeg), jobs[job].known, jobs[job].known_provenance};
-                item.faces.push_back(FaceSlot{std::move(crop), std::nullopt});
-                ++faces_in_flight;
-                engine.submit(std::move(face_job), [&events, job, face](FaceResult result) {
-                    events.push(FaceDone{job, face, std::move(result)});
-                });
-            }
-            item.image.faces.clear();  // the crops now live in the slots
-            item.remaining = item.faces.size();
+            PreparedImage& image = active[job];
+            image = std::move(*ready->image);
+            ++labeling_images;
+            // An image without faces comes back at once, with no results.
+            label_faces(engine, image, jobs[job].known, jobs[job].known_provenance,
+                        [&events, job](std::vector<FaceResult> results) {
+                            events.push(FacesDone{job, std::move(results)});
+                        });
             return;
         }
-        auto& done = std::get<FaceDone>(event);
-        --faces_in_flight;
-        auto found = active.find(done.job);
-        if (found == active.end() || cancelled) return;
-        found->second.faces[done.face].result = std::move(done.result);
-        if (--found->second.remaining == 0) complete_item(done.job);
+        auto& done = std::get<FacesDone>(event);
+        --labeling_images;
+        if (cancelled || !active.count(done.job)) return;
+        complete_item(done.job, done.results);
     };
 
     auto last_progress = Clock::now() - std::chrono::seconds(1);
@@ -284,14 +225,14 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
             engine.cancel_all();
         }
         while (!cancelled && next_job < jobs.size() && active.size() < max_active) {
-            active.emplace(next_job, ActiveItem{});
+            active.emplace(next_job, PreparedImage{});
             ++dispatched_images;
             pool.add(next_job++);
         }
         // Running: until every job is finished. Stopping: until every image and every request
         // handed out has called back, so no callback outlives this function's queue.
         if (!cancelled && active.empty() && next_job >= jobs.size()) break;
-        if (cancelled && dispatched_images == 0 && faces_in_flight == 0) break;
+        if (cancelled && dispatched_images == 0 && labeling_images == 0) break;
         auto batch = events.take(std::chrono::milliseconds(50));
         for (auto& event : batch) handle(event);
         // Group commit: one durable transaction per 64 items or 200 ms, whichever comes first.
@@ -311,17 +252,17 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     }
     flush();
     // A store failure leaves the loop at once: drain what is still coming back.
-    while (dispatched_images > 0 || faces_in_flight > 0) {
+    while (dispatched_images > 0 || labeling_images > 0) {
         for (auto& event : events.take(std::chrono::milliseconds(50))) {
             if (std::holds_alternative<ImageReady>(event)) --dispatched_images;
-            else --faces_in_flight;
+            else --labeling_images;
         }
     }
     state.elapsed_s = std::chrono::duration<double>(Clock::now() - start_time).count();
     if (progress) progress(state);
     summary.interrupted = cancelled;
-    summary.http_requests = client_.stats().http_requests.load() - start_requests;
-    summary.retries = client_.stats().retries.load() - start_retries;
+    summary.http_requests = deps_.client_stats.http_requests.load() - start_requests;
+    summary.retries = deps_.client_stats.retries.load() - start_retries;
     if (store_failure) return *store_failure;
     return summary;
 }

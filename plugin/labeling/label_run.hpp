@@ -1,5 +1,5 @@
 #pragma once
-// The batch driver: runs one SV-UAMC state machine per face over the VLLM client's event loop,
+// The batch driver: hands every face to the engine service (one SV-UAMC state machine per face),
 // with images prepared on a small thread pool, everything bounded, results group-committed.
 #include <atomic>
 #include <chrono>
@@ -11,6 +11,7 @@
 #include "connectors/image.hpp"
 #include "connectors/vllm_client.hpp"
 #include "plugin/config/config.hpp"
+#include "plugin/labeling/engine_service.hpp"
 #include "plugin/labeling/manifest.hpp"
 #include "plugin/records/store.hpp"
 #include "verify/knowledge.hpp"
@@ -39,10 +40,19 @@ struct RunSummary {
 
 using ProgressCallback = std::function<void(const RunProgress&)>;
 
+// What a run labels with; everything must outlive the run.
+struct LabelRunDeps {
+    const Config& config;
+    const Knowledge& knowledge;
+    Store& store;
+    EngineService& engine;          // its few-shot examples are the ones the faces are shown
+    const VllmStats& client_stats;  // of the engine's client: the run reports its HTTP requests and retries
+    std::string model_version;      // what the face records are labeled by
+};
+
 class LabelRun {
   public:
-    LabelRun(const Config& config, const Knowledge& knowledge, Store& store, VllmClient& client,
-             std::string model_version);
+    explicit LabelRun(LabelRunDeps deps);
 
     // Labels every job not already finished in the store. Stops early (keeping everything
     // finished) when `stop` becomes true. `progress` is called from this thread, at most about
@@ -51,11 +61,7 @@ class LabelRun {
                            const ProgressCallback& progress);
 
   private:
-    const Config& config_;
-    const Knowledge& knowledge_;
-    Store& store_;
-    VllmClient& client_;
-    std::string model_version_;
+    LabelRunDeps deps_;
 };
 
 }  // namespace seke

@@ -181,6 +181,37 @@ void expect_job_a_reviewed(CvatRestFixture& f,
     BOOST_TEST(f.record(shapes.at(3).second)["status"] == "auto");  // job B was not part of it
 }
 
+// After `seke fit`, `seke cvat annotate` labels as `seke serve` does: the fit's few-shot examples
+// in every face's requests and its model_version on the records (so labels of the unfitted
+// version are not reused for these frames).
+BOOST_AUTO_TEST_CASE(annotate_after_a_fit_uses_its_examples_and_version) {
+    CvatRestFixture f;
+    auto labeled = f.label();
+    BOOST_TEST_REQUIRE(labeled.exit_code == 0, labeled.err);
+    auto simulated = test::run_process({SEKE_BENCH_REVIEW_BINARY, "simulate", "--fraction", "1", "--db", f.db().string(),
+                                        "--truth", (f.data() / "truth.jsonl").string()},
+                                       {}, 120);
+    BOOST_TEST_REQUIRE(simulated.exit_code == 0, simulated.err);
+    auto fitted = f.run_seke({"fit", "--db", f.db().string()});
+    BOOST_TEST_REQUIRE(fitted.exit_code == 0, fitted.err);
+    json fit = json::parse(fitted.out);
+    BOOST_TEST_REQUIRE(fit["changed"] == true, fitted.out);
+    const std::string fit_version = fit["model_version"];
+
+    f.server->reset_stats();
+    auto annotated = f.annotate();
+    BOOST_TEST_REQUIRE(annotated.exit_code == 3, annotated.err);  // partial: the broken frame
+    json summary = test::LabelFixture::summary(annotated);
+    BOOST_TEST(summary["model_version"] == fit_version);
+    BOOST_TEST(summary["labeled"] == 4);
+    BOOST_TEST(summary["reused"] == 0);
+    auto stats = f.server->stats();
+    for (const auto& [id, truth] : f.truth()) BOOST_TEST(stats.few_shot_per_item[id] > 0u, id);
+    auto recorded = f.recorded();
+    BOOST_TEST_REQUIRE(recorded.size() == 4u);
+    for (const auto& [frame, shape] : recorded) BOOST_TEST(f.record(shape.second)["model_version"] == fit_version, frame);
+}
+
 BOOST_AUTO_TEST_CASE(manual_sync_brings_reviews_back_once) {
     CvatRestFixture f;
     auto annotated = f.annotate();

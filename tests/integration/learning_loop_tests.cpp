@@ -2,6 +2,9 @@
 // ground truth (bench/review_loop.cpp), `seke fit`, and the review queue judged on the faces
 // nobody reviewed yet.
 #include <boost/test/unit_test.hpp>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "tests/integration/label_fixture.hpp"
 
@@ -69,6 +72,78 @@ BOOST_AUTO_TEST_CASE(reviews_improve_the_queue_and_fit_versions_only_on_change) 
     json again_summary = json::parse(again.out);
     BOOST_TEST(again_summary["changed"] == false);
     BOOST_TEST(again_summary["model_version"] == fit["model_version"]);
+}
+
+// `seke label` after `seke fit` labels as `seke serve` does: the new items' sample requests carry
+// the fit's few-shot examples and their records the fit's model_version. Before a fit, and with
+// --use-fit=false, nothing of the kind.
+BOOST_AUTO_TEST_CASE(a_label_run_after_a_fit_uses_its_examples_and_version) {
+    test::LabelFixture f;
+    f.make_data(24, 0, 7);
+    f.start_fake();
+    const auto lines = f.manifest_lines();
+    auto label_first = [&](std::size_t count, const std::vector<std::string>& extra) {
+        std::string manifest;
+        for (std::size_t i = 0; i < count; ++i) manifest += lines[i].dump() + "\n";
+        test::write_file(f.manifest(), manifest);
+        auto result = f.label(extra);
+        BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+        return test::LabelFixture::summary(result);
+    };
+    auto ids_from = [&](std::size_t begin, std::size_t end) {
+        std::vector<std::string> ids;
+        for (std::size_t i = begin; i < end; ++i) ids.push_back(lines[i]["id"].get<std::string>());
+        return ids;
+    };
+    auto record_versions = [&] {
+        std::map<std::string, std::string> versions;
+        for (const auto& r : f.export_records()) versions[r["id"].get<std::string>()] = r["model_version"];
+        return versions;
+    };
+
+    // No fit yet: no example turns, the setup's own version.
+    json first = label_first(16, {});
+    BOOST_TEST(first["labeled_now"] == 16);
+    const std::string base_version = first["model_version"];
+    BOOST_TEST(base_version.find("+fit-") == std::string::npos);
+    BOOST_TEST(f.server->stats().few_shot_per_item.empty());
+
+    auto simulated = test::run_process({SEKE_BENCH_REVIEW_BINARY, "simulate", "--fraction", "1", "--db", f.db().string(),
+                                        "--truth", (f.data() / "truth.jsonl").string()},
+                                       {}, 120);
+    BOOST_TEST_REQUIRE(simulated.exit_code == 0, simulated.err);
+    auto fitted = f.run_seke({"fit", "--db", f.db().string()});
+    BOOST_TEST_REQUIRE(fitted.exit_code == 0, fitted.err);
+    json fit = json::parse(fitted.out);
+    BOOST_TEST_REQUIRE(fit["changed"] == true, fitted.out);
+    BOOST_TEST_REQUIRE(fit["exemplars"].get<int>() > 0, fitted.out);
+    const std::string fit_version = fit["model_version"];
+    BOOST_TEST(fit_version.rfind(base_version + "+fit-", 0) == 0);
+
+    // Four new items: labeled with the examples, recorded under the fit's version.
+    json second = label_first(20, {});
+    BOOST_TEST(second["already_done"] == 16);
+    BOOST_TEST(second["labeled_now"] == 4);
+    BOOST_TEST(second["model_version"] == fit_version);
+    auto stats = f.server->stats();
+    auto versions = record_versions();
+    for (const auto& id : ids_from(16, 20)) {
+        BOOST_TEST(stats.few_shot_per_item[id] > 0u, id);
+        BOOST_TEST(versions[id] == fit_version, id);
+    }
+    for (const auto& id : ids_from(0, 16)) BOOST_TEST(versions[id] == base_version, id);
+
+    // Opting out: the last four are labeled by the setup unfitted.
+    json third = label_first(24, {"--use-fit=false"});
+    BOOST_TEST(third["labeled_now"] == 4);
+    BOOST_TEST(third["model_version"] == base_version);
+    stats = f.server->stats();
+    versions = record_versions();
+    for (const auto& id : ids_from(20, 24)) {
+        BOOST_TEST(stats.per_item[id] > 0u, id);
+        BOOST_TEST(stats.few_shot_per_item.count(id) == 0u, id);
+        BOOST_TEST(versions[id] == base_version, id);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

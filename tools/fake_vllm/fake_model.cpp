@@ -202,6 +202,7 @@ ChatRequest parse_chat_request(const nlohmann::json& body) {
     if (messages == body.end() || !messages->is_array() || messages->empty())
         throw std::invalid_argument("'messages' must be a non-empty array");
     std::string user_text;
+    int user_turns = 0;
     for (const auto& message : *messages) {
         if (!message.is_object()) throw std::invalid_argument("each message must be an object");
         const bool user = message.value("role", std::string{}) == "user";
@@ -209,6 +210,7 @@ ChatRequest parse_chat_request(const nlohmann::json& body) {
         if (content == message.end()) continue;
         // Earlier user turns are few-shot examples: the question is the last user message.
         if (user) {
+            ++user_turns;
             user_text.clear();
             r.image_url.reset();
         }
@@ -238,6 +240,7 @@ ChatRequest parse_chat_request(const nlohmann::json& body) {
             throw std::invalid_argument("message content must be a string or an array");
         }
     }
+    r.example_turns = std::max(0, user_turns - 1);
 
     if (auto t = body.find("temperature"); t != body.end() && !t->is_null()) {
         if (!t->is_number()) throw std::invalid_argument("'temperature' must be a number");

@@ -73,6 +73,7 @@ struct ChatRequest {
     std::optional<std::string> image_url;  // the first image part's URL
     std::size_t text_chars = 0;     // all text in all messages, for usage
     int image_count = 0;
+    int example_turns = 0;          // user turns before the question: few-shot examples
 };
 
 // Throws std::invalid_argument (message for an OpenAI-style 400) when the body is not a chat

@@ -182,6 +182,7 @@ FakeReply ServerCore::chat(const std::string& body) {
         if (item) {
             per_item = item_counter[item->id]++;
             ++stats.per_item[item->id];
+            if (request.example_turns > 0) ++stats.few_shot_per_item[item->id];
         } else {
             ++stats.unreadable_codes;
         }

@@ -43,6 +43,7 @@ struct FakeStats {
     std::uint64_t choices = 0;                 // choices served
     std::uint64_t unreadable_codes = 0;        // chat requests whose image code was not read
     std::map<std::string, std::uint64_t> per_item;  // item id → chat requests
+    std::map<std::string, std::uint64_t> few_shot_per_item;  // item id → chat requests with few-shot turns
 };
 
 // A transport-free answer: what the session writes (or, when hang, withholds).

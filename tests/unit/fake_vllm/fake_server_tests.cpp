@@ -17,6 +17,7 @@
 #include "tests/unit/fake_vllm/test_util.hpp"
 #include "tools/fake_vllm/dataset.hpp"
 #include "tools/fake_vllm/face_code.hpp"
+#include "tools/fake_vllm/fake_model.hpp"
 #include "tools/fake_vllm/fake_server.hpp"
 
 using namespace seke::fake;
@@ -168,6 +169,35 @@ BOOST_AUTO_TEST_CASE(chat_returns_n_choices_with_only_the_asked_keys) {
     BOOST_TEST(stats.choices == 5u);
     BOOST_TEST(stats.by_kind.at("sample") == 2u);
     BOOST_TEST(stats.by_status.at(200) == 2u);
+}
+
+// Few-shot turns (an earlier user turn with its image, and the answer) are counted per item,
+// and the question's image, not the example's, decides whose item the request is.
+BOOST_AUTO_TEST_CASE(few_shot_requests_are_counted_per_item) {
+    Fixture f;
+    auto s = f.server(f.options());
+    const auto& item = f.easiest();
+    const auto& other = item.id == f.items[0].id ? f.items[1] : f.items[0];
+    auto body = nlohmann::json::parse(chat(jpeg_of(item.code, 256, 90), 1, 0.7));
+    nlohmann::json example_user = {
+        {"role", "user"},
+        {"content",
+         {{{"type", "text"}, {"text", "Label this face."}},
+          {{"type", "image_url"},
+           {"image_url", {{"url", "data:image/jpeg;base64," + testing::base64(jpeg_of(other.code, 256, 90))}}}}}}};
+    nlohmann::json example_answer = {{"role", "assistant"}, {"content", R"({"expression":"sad"})"}};
+    auto& messages = body["messages"];
+    messages.insert(messages.begin() + 1, example_answer);
+    messages.insert(messages.begin() + 1, example_user);
+    BOOST_REQUIRE(parse_chat_request(body).example_turns == 1);
+    BOOST_REQUIRE(fetch(s->port(), http::verb::post, "/v1/chat/completions", body.dump()).status == 200);
+    BOOST_REQUIRE(fetch(s->port(), http::verb::post, "/v1/chat/completions",
+                        chat(jpeg_of(item.code, 256, 90), 1, 0.7)).status == 200);
+    const auto stats = s->stats();
+    BOOST_TEST(stats.per_item.at(item.id) == 2u);
+    BOOST_TEST(stats.few_shot_per_item.at(item.id) == 1u);
+    BOOST_TEST(stats.per_item.count(other.id) == 0u);
+    BOOST_TEST(stats.few_shot_per_item.count(other.id) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(other_routes_and_bad_input) {

@@ -1,0 +1,35 @@
+#include "plugin/cli/runtime.hpp"
+
+namespace seke {
+
+FittedState fitted_state_for_batch(const Config& config) {
+    return config.run.use_fit ? FittedState::last_fit : FittedState::none;
+}
+
+std::string Runtime::model_version() const { return learned->current()->model_version; }
+
+Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted) {
+    auto runtime = std::make_unique<Runtime>();
+    runtime->setup = std::move(setup);
+    auto store = Store::open(config.run.db_path);
+    if (!store) return store.error();
+    runtime->store = std::move(*store);
+    runtime->cache = std::make_unique<StoreResponseCache>(*runtime->store);
+    runtime->client = std::make_unique<VllmClient>(config.vllm, runtime->cache.get());
+    const std::string& base_version = runtime->setup.model_version;
+    if (fitted == FittedState::last_fit) {
+        auto learned = LearnedState::load(*runtime->store, base_version);
+        if (!learned) return learned.error();
+        runtime->learned = std::move(*learned);
+    } else {
+        auto unfitted = std::make_shared<LearnedModel>();
+        unfitted->base_version = base_version;
+        unfitted->model_version = base_version;
+        runtime->learned = std::make_shared<LearnedState>(std::move(unfitted));
+    }
+    runtime->engine = std::make_unique<EngineService>(runtime->setup.knowledge, config.engine, *runtime->client);
+    runtime->engine->set_examples(runtime->learned->current()->exemplars);
+    return runtime;
+}
+
+}  // namespace seke

@@ -1,0 +1,46 @@
+#pragma once
+// What the labeling commands (label, serve, cvat annotate, feab run) run on, built one way from
+// the Config: the model setup, the store, the response cache in it, the VLLM client, the learned
+// state and the engine service showing the learned few-shot examples.
+#include <memory>
+#include <string>
+
+#include "connectors/vllm_client.hpp"
+#include "plugin/config/config.hpp"
+#include "plugin/labeling/engine_service.hpp"
+#include "plugin/labeling/model_setup.hpp"
+#include "plugin/learning/fit.hpp"
+#include "plugin/records/store.hpp"
+#include "verify/errors.hpp"
+
+namespace seke {
+
+// Whether the last fit of the model setup decides the labels: its few-shot examples are shown to
+// the model and its model_version names the records. `none` labels with the setup as configured.
+enum class FittedState { last_fit, none };
+
+// `seke label` and `seke cvat annotate`: the last fit unless run.use_fit is off.
+FittedState fitted_state_for_batch(const Config& config);
+
+// The members refer to one another (and to the Config): built in place, never moved.
+struct Runtime {
+    ModelSetup setup;
+    std::unique_ptr<Store> store;
+    std::unique_ptr<StoreResponseCache> cache;
+    std::unique_ptr<VllmClient> client;
+    std::shared_ptr<LearnedState> learned;  // the last fit, or the unfitted setup (FittedState::none)
+    std::unique_ptr<EngineService> engine;  // last, so destroyed first: it calls into the client
+
+    Runtime() = default;
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+
+    // What the labels are recorded under: the learned model's version (the setup's before any fit).
+    [[nodiscard]] std::string model_version() const;
+};
+
+// Opens the store at config.run.db_path and builds the rest on it. `config` must outlive the
+// runtime. Fails only when the store or its last fit cannot be read: the command exits kExitFatal.
+Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted);
+
+}  // namespace seke
