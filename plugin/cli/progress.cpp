@@ -7,7 +7,7 @@ namespace {
 
 std::string duration(double seconds) {
     if (!std::isfinite(seconds) || seconds < 0) return "--:--";
-    auto total = static_cast<long long>(seconds + 0.5);
+    auto total = std::llround(seconds);
     char buffer[32];
     if (total >= 3600)
         std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60, total % 60);

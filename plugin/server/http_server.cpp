@@ -381,9 +381,10 @@ class Session : public std::enable_shared_from_this<Session> {
         drain();
     }
 
-    void drain() {
+    // Asynchronous, not recursive: each read is started from the previous one's completion.
+    void drain() {  // NOLINT(misc-no-recursion)
         buffer_.consume(buffer_.size());
-        stream_.async_read_some(buffer_.prepare(65536), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        stream_.async_read_some(buffer_.prepare(65536), [self = shared_from_this()](beast::error_code ec, std::size_t n) {  // NOLINT(misc-no-recursion)
             if (self->phase_ == Phase::closed) return;
             self->drained_ += n;
             if (ec || self->drained_ > (64u << 20)) return self->close();
@@ -447,11 +448,14 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
         return;
     }
     std::shared_ptr<Session> session;
+    std::optional<tcp::socket> refused;  // the socket goes to exactly one of the two
     {
         std::lock_guard lock(mutex);
         if (sessions.size() < options.max_connections) {
             session = std::make_shared<Session>(std::move(socket), this);
             sessions.insert(session);
+        } else {
+            refused.emplace(std::move(socket));
         }
     }
     if (session) {
@@ -461,7 +465,7 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
         logger().log(LogLevel::warn, "http", "connection limit reached; refusing a connection",
                      {{"max_connections", options.max_connections}});
         beast::error_code ignored;
-        socket.close(ignored);
+        refused->close(ignored);
     }
     accept();
 }
@@ -513,7 +517,13 @@ HttpServer::HttpServer(ServerOptions options, Router router, std::shared_ptr<Met
     impl_->in_flight_gauge->add(0);
 }
 
-HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+HttpServer::~HttpServer() {
+    try {
+        stop(std::chrono::milliseconds(0));
+    } catch (...) {
+        // Nothing to report to: the process is tearing the server down.
+    }
+}
 
 Result<unsigned short> HttpServer::start() {
     auto& s = *impl_;

@@ -74,7 +74,7 @@ std::optional<std::uint32_t> read_code(const cv::Mat& bgr) {
             const int h = std::max(1, static_cast<int>(ch * 0.5));
             const cv::Rect cell = cv::Rect(x0, y0, w, h) & cv::Rect(0, 0, gray.cols, gray.rows);
             if (cell.area() == 0) return std::nullopt;
-            means[static_cast<std::size_t>(row * kCodeGrid + col)] = cv::mean(gray(cell))[0];
+            means[static_cast<std::size_t>(row) * kCodeGrid + static_cast<std::size_t>(col)] = cv::mean(gray(cell))[0];
         }
     }
     const auto [lo, hi] = std::minmax_element(means.begin(), means.end());

@@ -418,7 +418,7 @@ struct FakeVllmServer::Impl : ServerCore {};
 
 // ---- FakeVllmServer --------------------------------------------------------------------------
 
-FakeVllmServer::FakeVllmServer(FakeOptions options)
+FakeVllmServer::FakeVllmServer(const FakeOptions& options)
     : FakeVllmServer(options, options.truth_path.empty() ? TruthTable{}
                                                          : TruthTable::load(options.truth_path)) {}
 

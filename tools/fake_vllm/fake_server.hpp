@@ -58,7 +58,7 @@ struct FakeReply {
 class FakeVllmServer {
   public:
     // Loads options.truth_path when set; throws std::runtime_error on a bad truth file.
-    explicit FakeVllmServer(FakeOptions options);
+    explicit FakeVllmServer(const FakeOptions& options);
     FakeVllmServer(FakeOptions options, TruthTable truth);
     ~FakeVllmServer();
     FakeVllmServer(const FakeVllmServer&) = delete;

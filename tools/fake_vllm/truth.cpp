@@ -65,6 +65,7 @@ const ExpressionFacts* find_expression(std::string_view name) {
 std::span<const std::string> action_unit_codes() {
     static const std::vector<std::string> codes = [] {
         std::vector<std::string> out;
+        out.reserve(std::size(kAuNames));
         for (const auto& [code, name] : kAuNames) out.emplace_back(code);
         return out;
     }();
