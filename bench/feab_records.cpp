@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
         input.image = std::string("images/") + id + ".jpg";
         input.result = &result;
         input.model_version = "seke-bench/fake/uamc";
-        pred_out << seke::feid_record(*knowledge, input).dump() << '\n';
+        pred_out << seke::feid_record(*knowledge, input).to_json().dump() << '\n';
     }
     if (!truth_out.flush() || !pred_out.flush()) {
         std::fprintf(stderr, "cannot write to %s\n", out_dir.c_str());

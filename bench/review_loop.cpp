@@ -22,7 +22,6 @@
 
 #include "connectors/crypto.hpp"
 #include "plugin/config/config.hpp"
-#include "plugin/records/feid.hpp"
 #include "plugin/labeling/knowledge_json.hpp"
 #include "plugin/learning/fit.hpp"
 #include "plugin/learning/review.hpp"
@@ -98,15 +97,15 @@ int main(int argc, char** argv) {
     struct Face {
         std::string id;
         std::string truth_id;
-        nlohmann::ordered_json record;
+        FeidRecord record;
     };
     std::vector<Face> faces;
     std::string labeled_by;  // the model setup's version, as the faces record it
     (*store)->for_each_face([&](const FaceRow& row) {
         if (labeled_by.empty()) labeled_by = row.model_version;
-        auto record = nlohmann::ordered_json::parse(row.record_json, nullptr, false);
+        auto record = row.record();
         std::string truth_id = row.item_id;  // one face per synthetic item
-        if (!record.is_discarded() && truth.count(truth_id)) faces.push_back({row.id, truth_id, std::move(record)});
+        if (record && truth.count(truth_id)) faces.push_back({row.id, truth_id, std::move(*record)});
         return true;
     });
 
@@ -114,14 +113,15 @@ int main(int argc, char** argv) {
         double fraction = std::stod(arg(args, "--fraction", "0.5"));
         json counts = {{"accepted", 0}, {"corrected", 0}, {"rejected", 0}};
         for (auto& f : faces) {
-            if (f.record.value("status", "auto") != "auto" || !chosen_for_review(f.id, fraction)) continue;
-            RecordLabels stored = read_record_labels(f.record, true);
-            PredictedFace predicted{f.id, std::nullopt, stored.face, stored.labels, stored.descriptions, stored.provenance};
-            ReviewedFace reviewed{std::nullopt, stored.face, annotated(stored.labels, truth[f.truth_id]), {}};
+            if (f.record.status != "auto" || !chosen_for_review(f.id, fraction)) continue;
+            PredictedFace predicted = predicted_face(f.id, std::nullopt, f.record);
+            ReviewedFace reviewed{std::nullopt, predicted.box, annotated(predicted.labels, truth[f.truth_id]),
+                                  {}};
             auto outcome = diff_review({predicted}, {reviewed});
             auto merged = merge_review_into_record(*knowledge, f.record, outcome.faces[0], "simulated", "2026-01-01T00:00:00Z");
             std::string status(review_status_name(outcome.faces[0].status));
-            if (auto saved = (*store)->save_review(f.id, status, merged.dump()); !saved) return fail(saved.error().message);
+            if (auto saved = (*store)->save_review(f.id, status, merged); !saved)
+                return fail(saved.error().message);
             counts[status] = counts[status].get<int>() + 1;
         }
         std::printf("%s\n", counts.dump().c_str());
@@ -138,11 +138,10 @@ int main(int argc, char** argv) {
         };
         std::vector<Ranked> rows;
         for (const auto& f : faces) {
-            if (f.record.value("status", "auto") != "auto") continue;
-            RecordLabels stored = read_record_labels(f.record, true);
-            Uncertainty u = record_uncertainty(f.record);
-            rows.push_back({u.overall, model->calibration.face_error(u, record_model_provenance(f.record)),
-                            would_change(stored.labels, truth[f.truth_id])});
+            if (f.record.status != "auto") continue;
+            Uncertainty u = f.record.uncertainty.values();
+            rows.push_back({u.overall, model->calibration.face_error(u, f.record.model_provenance()),
+                            would_change(f.record.model_labels(), truth[f.truth_id])});
         }
         auto caught = [&](bool calibrated) {
             std::vector<Ranked> sorted = rows;

@@ -9,12 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "plugin/feab/metrics.hpp"
+#include "plugin/records/feid_record.hpp"
 
 using nlohmann::json;
+using seke::FeidRecord;
 
 namespace {
 
-std::map<std::string, json> read_jsonl(const std::string& path) {
+std::map<std::string, json> read_truth(const std::string& path) {
     std::map<std::string, json> rows;
     std::ifstream in(path);
     std::string line;
@@ -22,6 +24,18 @@ std::map<std::string, json> read_jsonl(const std::string& path) {
         if (line.empty()) continue;
         json row = json::parse(line, nullptr, false);
         if (row.is_object() && row.contains("id")) rows[row["id"].get<std::string>()] = row;
+    }
+    return rows;
+}
+
+// An exported line that is not a FEID record is left out, as if it were missing.
+std::map<std::string, FeidRecord> read_records(const std::string& path) {
+    std::map<std::string, FeidRecord> rows;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        if (auto record = FeidRecord::parse(line)) rows[record->id] = std::move(*record);
     }
     return rows;
 }
@@ -40,8 +54,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: seke-bench-score --truth truth.jsonl --pred feid.jsonl [--label NAME]\n");
         return 2;
     }
-    auto truth = read_jsonl(truth_path);
-    auto pred = read_jsonl(pred_path);
+    auto truth = read_truth(truth_path);
+    auto pred = read_records(pred_path);
     std::vector<std::string> t_expr, p_expr;
     std::vector<double> t_val, p_val, t_aro, p_aro, overall;
     std::vector<bool> wrong;
@@ -54,23 +68,22 @@ int main(int argc, char** argv) {
             ++missing;
             continue;
         }
-        const json& p = found->second;
-        const json& labels = p["labels"];
-        std::string predicted = labels["expression"].is_string() ? labels["expression"].get<std::string>() : "";
+        const FeidRecord& p = found->second;
+        const seke::LabelSet& labels = p.labels;
+        std::string predicted = labels.expression.value_or("");
         t_expr.push_back(t["expression"].get<std::string>());
         p_expr.push_back(predicted);
         wrong.push_back(predicted != t["expression"].get<std::string>());
-        overall.push_back(p["uncertainty"]["overall"].is_number() ? p["uncertainty"]["overall"].get<double>() : 1.0);
-        if (labels["valence"].is_number() && labels["arousal"].is_number()) {
+        overall.push_back(p.uncertainty.overall.value_or(1.0));
+        if (labels.valence && labels.arousal) {
             t_val.push_back(t["valence"].get<double>());
-            p_val.push_back(labels["valence"].get<double>());
+            p_val.push_back(*labels.valence);
             t_aro.push_back(t["arousal"].get<double>());
-            p_aro.push_back(labels["arousal"].get<double>());
+            p_aro.push_back(*labels.arousal);
         }
         std::set<std::string> t_aus, p_aus;
         for (const auto& au : t["action_units"]) t_aus.insert(au.get<std::string>());
-        if (labels["action_units"].is_array())
-            for (const auto& au : labels["action_units"]) p_aus.insert(au.get<std::string>());
+        if (labels.action_units) p_aus.insert(labels.action_units->begin(), labels.action_units->end());
         std::set<std::string> all = t_aus;
         all.insert(p_aus.begin(), p_aus.end());
         for (const auto& au : all) au_counts[au];
@@ -80,10 +93,9 @@ int main(int argc, char** argv) {
             c.fp += !in_t && in_p;
             c.fn += in_t && !in_p;
         }
-        const json& cost = p["cost"];
-        samples += cost.value("samples", 0);
-        requests += cost.value("requests", 0) + cost.value("cached_requests", 0);
-        tokens += cost.value("prompt_tokens", 0) + cost.value("completion_tokens", 0);
+        samples += p.cost.samples;
+        requests += p.cost.requests + p.cost.cached_requests;
+        tokens += static_cast<double>(p.cost.prompt_tokens + p.cost.completion_tokens);
     }
     double au_f1 = 0;
     for (const auto& [au, c] : au_counts) au_f1 += seke::metrics::f1(c);

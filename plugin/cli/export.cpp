@@ -13,6 +13,8 @@
 
 namespace seke {
 
+constexpr std::size_t kMaxUnreadableReported = 10;
+
 int run_export_command(const std::vector<std::string>& args) {
     auto loaded = load_config(args, process_environment());
     if (!loaded) return report_error(loaded.error(), kExitUsage);
@@ -63,13 +65,14 @@ int run_export_command(const std::vector<std::string>& args) {
     std::size_t unreadable = 0;
     auto visited = (*store)->for_each_face([&](const FaceRow& row) {
         if (statuses.empty() ? row.status == "rejected" : statuses.count(row.status) == 0) return true;
-        auto record = nlohmann::ordered_json::parse(row.record_json, nullptr, false);
-        if (record.is_discarded()) {
-            ++unreadable;
+        auto record = row.record();
+        if (!record) {
+            // Named on stderr (the first few): the summary's count says how many were left out.
+            if (unreadable++ < kMaxUnreadableReported) report_error(record.error(), kExitPartial);
             return true;
         }
-        record["status"] = row.status;
-        auto entry = export_entry(record, *format);
+        record->status = row.status;
+        auto entry = export_entry(*record, *format);
         if (array && written > 0) out << ",\n";
         out << entry.dump();
         if (!array) out << "\n";

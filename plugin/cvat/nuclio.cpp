@@ -140,11 +140,11 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
                 auto learned = deps.learned.current();
                 std::vector<LabeledFace> faces;
                 for (const auto& row : *rows) {
-                    auto record = nlohmann::ordered_json::parse(row.record_json, nullptr, false);
-                    if (record.is_discarded() || row.status == "rejected") continue;
-                    LabeledFace face = labeled_face_from_record(record);
-                    Uncertainty u = calibrated_uncertainty(learned->calibration, record_uncertainty(record),
-                                                           record_model_provenance(record));
+                    auto record = row.record();
+                    if (!record || row.status == "rejected") continue;
+                    LabeledFace face = labeled_face_from_record(*record);
+                    Uncertainty u = calibrated_uncertainty(learned->calibration, record->uncertainty.values(),
+                                                           record->model_provenance());
                     face.confidence = 1 - u.overall;
                     faces.push_back(std::move(face));
                 }

@@ -5,7 +5,6 @@
 #include <set>
 #include <sstream>
 
-#include "plugin/records/feid.hpp"
 #include "verify/text.hpp"
 
 namespace seke::cvat {
@@ -201,13 +200,10 @@ json project_labels_json(const FunctionSpec& spec) {
     return labels;
 }
 
-LabeledFace labeled_face_from_record(const nlohmann::ordered_json& record) {
-    RecordLabels stored = read_record_labels(record, false);
-    double overall = 1;
-    if (record.contains("uncertainty") && record["uncertainty"].is_object() && record["uncertainty"].contains("overall") &&
-        record["uncertainty"]["overall"].is_number())
-        overall = record["uncertainty"]["overall"].get<double>();
-    return {stored.face, stored.labels, 1 - std::clamp(overall, 0.0, 1.0)};
+LabeledFace labeled_face_from_record(const FeidRecord& record) {
+    // An unknown uncertainty is no confidence at all.
+    double overall = record.uncertainty.overall.value_or(1);
+    return {record.face, record.labels, 1 - std::clamp(overall, 0.0, 1.0)};
 }
 
 std::vector<std::pair<std::string, std::string>> face_attributes(const FunctionSpec& spec, const LabeledFace& face,

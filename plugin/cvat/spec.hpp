@@ -17,6 +17,7 @@
 
 #include "connectors/cvat_settings.hpp"
 #include "connectors/image.hpp"
+#include "plugin/records/feid_record.hpp"
 #include "verify/errors.hpp"
 #include "verify/knowledge.hpp"
 #include "verify/labels.hpp"
@@ -79,7 +80,7 @@ struct LabeledFace {
 
 // A stored FEID record as a face to send: its current labels (a human's once reviewed), its
 // box, and confidence 1 − uncertainty.overall. Used to answer from the store without the model.
-LabeledFace labeled_face_from_record(const nlohmann::ordered_json& record);
+LabeledFace labeled_face_from_record(const FeidRecord& record);
 
 // Attribute name → value for one face, in spec order. Levels the labels lack are left out.
 std::vector<std::pair<std::string, std::string>> face_attributes(const FunctionSpec& spec, const LabeledFace& face,

@@ -36,11 +36,9 @@ bool points_moved(const json& created, const std::vector<double>& now) {
 }
 
 // Two records say the same when they differ at most in when the review was made.
-bool same_record(const ordered_json& stored, ordered_json merged) {
-    if (stored.contains("review") && stored["review"].is_object() && merged.contains("review") &&
-        merged["review"].is_object())
-        merged["review"]["at"] = stored["review"].value("at", ordered_json());
-    return stored == merged;
+bool same_record(const FeidRecord& stored, FeidRecord merged) {
+    if (stored.review && merged.review) merged.review->at = stored.review->at;
+    return stored.to_json() == merged.to_json();
 }
 
 class JobSync {
@@ -103,22 +101,23 @@ class JobSync {
     Result<bool> sync_frame(long long frame, const std::vector<const CvatShapeRow*>& ours,
                             const std::vector<const CvatShape*>& theirs) {
         std::vector<PredictedFace> predicted;
-        std::vector<ordered_json> records;
+        std::vector<FeidRecord> records;
         std::vector<const CvatShapeRow*> rows;
         for (const CvatShapeRow* row : ours) {
             auto face = deps_.store.face(row->face_id);
             if (!face) return face.error();
-            ordered_json record =
-                *face ? ordered_json::parse((*face)->record_json, nullptr, false) : ordered_json();
-            if (!*face || record.is_discarded()) {
+            if (!*face) {
                 skip("shape " + std::to_string(row->shape_id) + ": its face " + row->face_id +
                      " is not in the store");
                 continue;
             }
-            RecordLabels stored = read_record_labels(record, true);
-            predicted.push_back({row->face_id, std::to_string(row->shape_id), stored.face, stored.labels,
-                                 stored.descriptions, stored.provenance});
-            records.push_back(std::move(record));
+            auto record = (*face)->record();
+            if (!record) {
+                skip("shape " + std::to_string(row->shape_id) + ": " + record.error().message);
+                continue;
+            }
+            predicted.push_back(predicted_face(row->face_id, std::to_string(row->shape_id), *record));
+            records.push_back(std::move(*record));
             rows.push_back(row);
         }
         std::vector<ReviewedFace> faces;
@@ -141,19 +140,18 @@ class JobSync {
                     review.status = ReviewStatus::corrected;
                 }
             }
-            ordered_json merged =
+            FeidRecord merged =
                 merge_review_into_record(deps_.knowledge, records[i], review, reviewer_, reviewed_at_);
             if (moved_to) {
-                merged["face"] = {
-                    {"x", moved_to->x}, {"y", moved_to->y}, {"w", moved_to->w}, {"h", moved_to->h}};
-                merged["review"]["box"] = "corrected";
+                merged.face = moved_to;
+                merged.review->box = "corrected";
             }
             std::string status(review_status_name(review.status));
             ++(review.status == ReviewStatus::accepted    ? summary_.accepted
                : review.status == ReviewStatus::corrected ? summary_.corrected
                                                           : summary_.rejected);
             if (same_record(records[i], merged)) continue;
-            if (auto saved = deps_.store.save_review(review.face_id, status, merged.dump()); !saved)
+            if (auto saved = deps_.store.save_review(review.face_id, status, merged); !saved)
                 return saved.error();
             ++summary_.written;
         }
@@ -188,18 +186,21 @@ class JobSync {
         input.result = &human;
         input.model_version = "human";
         input.status = "added";
-        ordered_json record = feid_record(deps_.knowledge, input);
-        record["review"] = {{"status", "added"},
-                            {"reviewer", reviewer_},
-                            {"at", reviewed_at_},
-                            {"cvat_shape_id", shape.id},
-                            {"cvat_source", shape.source}};
+        FeidRecord record = feid_record(deps_.knowledge, input);
+        RecordReview origin;
+        origin.status = "added";
+        origin.reviewer = reviewer_;
+        origin.at = reviewed_at_;
+        origin.cvat_shape_id = shape.id;
+        origin.cvat_source = shape.source;
+        record.review = std::move(origin);
         ++summary_.added;
         auto existing = deps_.store.face(face_id);
         if (!existing) return existing.error();
         if (*existing) {
-            ordered_json stored = ordered_json::parse((*existing)->record_json, nullptr, false);
-            if (!stored.is_discarded() && same_record(stored, record)) return true;
+            // An unreadable stored record is replaced by this one.
+            auto stored = (*existing)->record();
+            if (stored && same_record(*stored, record)) return true;
         }
         ItemRow item;
         item.id = item_id;
@@ -212,7 +213,7 @@ class JobSync {
         row.status = "added";
         row.model_version = "human";
         row.overall = 0;
-        row.record_json = record.dump();
+        row.set_record(record);
         if (auto saved = deps_.store.save_human_face(item, row); !saved) return saved.error();
         ++summary_.written;
         return true;

@@ -67,9 +67,9 @@ class Annotator {
             auto rows = deps_.store.faces_of_item((*done)->id);
             if (rows && !rows->empty()) {
                 for (const auto& row : *rows) {
-                    auto record = nlohmann::ordered_json::parse(row.record_json, nullptr, false);
-                    if (record.is_discarded()) continue;
-                    out.faces.push_back(labeled_face_from_record(record));
+                    auto record = row.record();
+                    if (!record) continue;
+                    out.faces.push_back(labeled_face_from_record(*record));
                     out.face_ids.push_back(row.id);
                 }
                 if (!out.faces.empty()) {

@@ -44,10 +44,8 @@ json dashboard_data(Store& store, const LearnedModel& model, std::size_t queue_l
     if (auto entries = review_queue(store, model, options)) {
         for (const auto& e : *entries) {
             json labels = json::object();
-            if (auto row = store.face(e.face_id); row && row->has_value()) {
-                auto record = json::parse((*row)->record_json, nullptr, false);
-                if (!record.is_discarded() && record.contains("labels")) labels = record["labels"];
-            }
+            if (auto row = store.face(e.face_id); row && row->has_value())
+                if (auto record = (*row)->record()) labels = json(record->to_json()["labels"]);
             queue.push_back({{"face_id", e.face_id},
                              {"item_id", e.item_id},
                              {"error_probability", e.error_probability},

@@ -430,7 +430,7 @@ std::optional<Prediction> parse_prediction(const ordered_json& value, InputFile 
     FieldContext context{file, line_number, prediction.id, vocabulary, problems};
     const ordered_json& record_labels = member(value, "labels");
     if (record_labels.is_object()) {
-        // A FEID record: the same choice of labels as read_record_labels makes.
+        // A FEID record: the same choice of labels as FeidRecord::model_labels makes.
         const ordered_json& model_labels = member(member(value, "review"), "model_labels");
         const ordered_json& chosen =
             which == RecordLabels::model && model_labels.is_object() ? model_labels : record_labels;

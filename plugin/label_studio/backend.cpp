@@ -290,14 +290,12 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 continue;
             }
             std::vector<PredictedFace> predicted;
-            std::vector<nlohmann::ordered_json> records;
+            std::vector<FeidRecord> records;
             for (const auto& row : *faces) {
-                auto record = nlohmann::ordered_json::parse(row.record_json, nullptr, false);
-                if (record.is_discarded()) continue;
-                RecordLabels stored = read_record_labels(record, true);
-                predicted.push_back({row.id, region_id_for(row.id), stored.face, stored.labels, stored.descriptions,
-                                     stored.provenance});
-                records.push_back(std::move(record));
+                auto record = row.record();
+                if (!record) continue;
+                predicted.push_back(predicted_face(row.id, region_id_for(row.id), *record));
+                records.push_back(std::move(*record));
             }
             auto annotated = parse_annotation_result(annotation["result"], **config);
             for (const auto& face : annotated)
@@ -311,7 +309,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 const FaceReview& review = outcome.faces[f];
                 auto merged = merge_review_into_record(deps.knowledge, records[f], review, reviewer, at);
                 std::string status(review_status_name(review.status));
-                if (auto saved = deps.store.save_review(review.face_id, status, merged.dump()); !saved)
+                if (auto saved = deps.store.save_review(review.face_id, status, merged); !saved)
                     log(server::LogLevel::error, "review not stored", {{"face", review.face_id}, {"reason", saved.error().message}},
                         request_id);
                 else
@@ -339,18 +337,19 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         for (const auto& entry : *entries) {
             auto row = deps.store.face(entry.face_id);
             if (!row || !row->has_value()) continue;
-            auto record = json::parse((*row)->record_json, nullptr, false);
-            if (record.is_discarded()) continue;
+            auto record = (*row)->record();
+            if (!record) continue;
+            nlohmann::ordered_json stored = record->to_json();
             std::string task = entry.item_id.substr(prefix.size());
             items.push_back({{"task", task.find_first_not_of("0123456789") == std::string::npos ? json(std::stoll(task)) : json(task)},
                              {"face_id", entry.face_id},
                              {"region_id", region_id_for(entry.face_id)},
-                             {"image", record.value("image", "")},
+                             {"image", record->image},
                              {"error_probability", entry.error_probability},
                              {"level_error", {{"expression", entry.level_error[0]}, {"va", entry.level_error[1]}, {"au", entry.level_error[2]}}},
                              {"overall", entry.uncertainty.overall},
-                             {"uncertainty", record["uncertainty"]},
-                             {"labels", record["labels"]},
+                             {"uncertainty", json(stored["uncertainty"])},
+                             {"labels", json(stored["labels"])},
                              {"model_version", (*row)->model_version}});
         }
         responder.send_json(200, {{"project", *project},

@@ -261,52 +261,20 @@ Result<FaceErrorModel> FaceErrorModel::from_json(const json& j) {
     return m;
 }
 
-Uncertainty record_uncertainty(const json& record) {
-    Uncertainty u;
-    if (!record.is_object() || !record.contains("uncertainty")) return u;
-    const json& j = record["uncertainty"];
-    u.expression = number_at(j, "expression").value_or(0);
-    u.va = number_at(j, "va").value_or(0);
-    u.au = number_at(j, "au").value_or(0);
-    u.consistency = number_at(j, "consistency").value_or(0);
-    u.overall = number_at(j, "overall").value_or(0);
-    return u;
-}
-
-LevelProvenance record_model_provenance(const json& record) {
-    LevelProvenance provenance;
-    // Once reviewed, a level's provenance is "human"; what counts is who labeled it first, which
-    // the review keeps: a level the review could judge was the model's.
-    const json* p = record.is_object() && record.contains("provenance") ? &record["provenance"] : nullptr;
-    const json* levels = record.is_object() && record.contains("review") && record["review"].is_object() &&
-                                 record["review"].contains("levels")
-                             ? &record["review"]["levels"]
-                             : nullptr;
-    for (Level level : kAllLevels) {
-        std::string name(level_name(level));
-        std::string text = p && p->is_object() && p->contains(name) && (*p)[name].is_string() ? (*p)[name].get<std::string>() : "model";
-        auto parsed = parse_provenance(text).value_or(Provenance::model);
-        if (parsed == Provenance::human && levels && levels->contains(name) && (*levels)[name] != "absent")
-            parsed = Provenance::model;
-        provenance.set(level, parsed);
-    }
-    return provenance;
-}
-
-void add_review_examples(const json& record, ReviewExamples& into) {
-    if (!record.is_object() || !record.contains("review") || !record["review"].is_object()) return;
-    const json& review = record["review"];
-    std::string status = review.value("status", "");
+void add_review_examples(const FeidRecord& record, ReviewExamples& into) {
+    if (!record.review) return;
+    const RecordReview& review = *record.review;
+    const std::string& status = review.status;
     if (status != "accepted" && status != "corrected" && status != "rejected") return;
-    Uncertainty u = record_uncertainty(record);
-    LevelProvenance provenance = record_model_provenance(record);
-    const json levels = review.value("levels", json::object());
+    Uncertainty u = record.uncertainty.values();
+    LevelProvenance provenance = record.model_provenance();
+    LevelVerdicts levels = review.levels.value_or(LevelVerdicts{});
     bool any = false, any_error = status == "rejected";
     for (Level level : kAllLevels) {
         if (provenance.of(level) != Provenance::model) continue;
-        std::string verdict = levels.is_object() ? levels.value(std::string(level_name(level)), "absent") : "absent";
-        bool error = status == "rejected" || verdict == "corrected";
-        if (status != "rejected" && verdict != "accepted" && verdict != "corrected") continue;
+        LevelVerdict verdict = levels.of(level);
+        bool error = status == "rejected" || verdict == LevelVerdict::corrected;
+        if (status != "rejected" && verdict == LevelVerdict::absent) continue;
         double uncertainty = level == Level::expression ? u.expression : level == Level::va ? u.va : u.au;
         into.levels[static_cast<std::size_t>(level)].push_back({uncertainty, error});
         any = true;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plugin/config/fit_settings.hpp"
+#include "plugin/records/feid_record.hpp"
 #include "verify/errors.hpp"
 #include "verify/labels.hpp"
 
@@ -79,7 +80,7 @@ struct ReviewExamples {
 };
 // Reads one stored FEID record: nothing unless it carries a review. A level the model did not
 // label (a known fact) is no example; a rejected face is an error at every level it labeled.
-void add_review_examples(const nlohmann::json& record, ReviewExamples& into);
+void add_review_examples(const FeidRecord& record, ReviewExamples& into);
 
 // The calibrators of one fit, and how a face's probability of error is computed from them.
 struct CalibrationSet {
@@ -98,9 +99,5 @@ struct CalibrationSet {
     [[nodiscard]] nlohmann::json to_json() const;
     static Result<CalibrationSet> from_json(const nlohmann::json& json);
 };
-
-// The uncertainty and provenance stored in a FEID record (what the model said, before review).
-Uncertainty record_uncertainty(const nlohmann::json& record);
-LevelProvenance record_model_provenance(const nlohmann::json& record);
 
 }  // namespace seke

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "connectors/crypto.hpp"
-#include "plugin/records/feid.hpp"
+#include "plugin/records/feid_record.hpp"
 
 namespace seke {
 namespace {
@@ -34,16 +34,14 @@ struct ExemplarCandidate {
     std::string key;  // "confusion:<model>→<human>" or "class:<expression>"
 };
 
-std::optional<ExemplarCandidate> exemplar_candidate(const nlohmann::ordered_json& record) {
-    std::string status = record.value("status", "");
-    if (status != "accepted" && status != "corrected") return std::nullopt;
-    RecordLabels final_labels = read_record_labels(record, false);
-    const LabelSet& l = final_labels.labels;
+std::optional<ExemplarCandidate> exemplar_candidate(const FeidRecord& record) {
+    if (record.status != "accepted" && record.status != "corrected") return std::nullopt;
+    const LabelSet& l = record.labels;
     if (!l.expression || !l.valence || !l.arousal || !l.action_units) return std::nullopt;
-    ExemplarCandidate c{record.value("id", ""), l, final_labels.descriptions, "class:" + *l.expression};
-    RecordLabels model = read_record_labels(record, true);
-    if (status == "corrected" && model.labels.expression && *model.labels.expression != *l.expression)
-        c.key = "confusion:" + *model.labels.expression + "->" + *l.expression;
+    ExemplarCandidate c{record.id, l, record.descriptions, "class:" + *l.expression};
+    const LabelSet& model = record.model_labels();
+    if (record.status == "corrected" && model.expression && *model.expression != *l.expression)
+        c.key = "confusion:" + *model.expression + "->" + *l.expression;
     return c;
 }
 
@@ -133,11 +131,15 @@ Result<std::shared_ptr<LearnedState>> LearnedState::load(Store& store, const std
     for (const auto& e : body.value("exemplars", json::array())) {
         FewShotExample example;
         example.id = e.value("id", "");
+        // An exemplar's labels and descriptions are laid out as a record's.
         nlohmann::ordered_json as_record = {{"labels", e.value("labels", json::object())},
                                             {"descriptions", e.value("descriptions", json::object())}};
-        RecordLabels labels = read_record_labels(as_record, false);
-        example.labels = labels.labels;
-        example.descriptions = labels.descriptions;
+        auto labels = FeidRecord::from_json(as_record);
+        if (!labels)
+            return make_error(errc::bad_json, "store: fit " + version + ", exemplar " + example.id + ": " +
+                                                  labels.error().message);
+        example.labels = labels->labels;
+        example.descriptions = labels->descriptions;
         auto jpeg = store.thumbnail(example.id);
         if (!jpeg || jpeg->empty()) continue;  // a face deleted since: the rest still teach
         example.image_jpeg = std::move(*jpeg);
@@ -155,13 +157,13 @@ Result<FitOutcome> fit_from_reviews(Store& store, const LearnedModel& current, c
     std::size_t unreadable = 0;
     auto visited = store.for_each_face([&](const FaceRow& row) {
         if (row.status == "auto") return true;
-        auto record = nlohmann::ordered_json::parse(row.record_json, nullptr, false);
-        if (record.is_discarded()) {
+        auto record = row.record();
+        if (!record) {
             ++unreadable;
             return true;
         }
-        add_review_examples(record, examples);
-        if (auto c = exemplar_candidate(record)) candidates.push_back(std::move(*c));
+        add_review_examples(*record, examples);
+        if (auto c = exemplar_candidate(*record)) candidates.push_back(std::move(*c));
         return true;
     });
     if (!visited) return visited.error();

@@ -1,5 +1,4 @@
 #include "plugin/learning/review.hpp"
-#include "verify/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,29 +8,14 @@
 #include <tuple>
 
 #include "plugin/records/feid.hpp"
+#include "verify/text.hpp"
 
 namespace seke {
 namespace {
 
-using nlohmann::ordered_json;
-
 std::optional<double> finite_value(const std::optional<double>& value) {
     if (value && std::isfinite(*value)) return value;
     return std::nullopt;
-}
-
-ordered_json number_or_null(const std::optional<double>& value) {
-    return value && std::isfinite(*value) ? ordered_json(*value) : ordered_json();
-}
-
-// Same layout as feid_record writes, so a merged record reads like a fresh one.
-ordered_json labels_json(const LabelSet& labels) {
-    ordered_json out = ordered_json::object();
-    out["expression"] = labels.expression ? ordered_json(*labels.expression) : ordered_json();
-    out["valence"] = number_or_null(labels.valence);
-    out["arousal"] = number_or_null(labels.arousal);
-    out["action_units"] = labels.action_units ? ordered_json(*labels.action_units) : ordered_json();
-    return out;
 }
 
 std::vector<std::string> without_duplicates(const std::vector<std::string>& codes) {
@@ -112,13 +96,10 @@ FaceReview matched_review(const PredictedFace& p, const ReviewedFace& h, std::si
 
 }  // namespace
 
-std::string_view level_verdict_name(LevelVerdict verdict) noexcept {
-    switch (verdict) {
-        case LevelVerdict::accepted: return "accepted";
-        case LevelVerdict::corrected: return "corrected";
-        case LevelVerdict::absent: return "absent";
-    }
-    return "absent";
+PredictedFace predicted_face(const std::string& face_id, std::optional<std::string> region_id,
+                             const FeidRecord& record) {
+    return {face_id,           std::move(region_id),         record.face,
+            record.model_labels(), record.model_descriptions(), record.provenance};
 }
 
 std::string_view review_status_name(ReviewStatus status) noexcept {
@@ -196,46 +177,31 @@ ReviewOutcome diff_review(const std::vector<PredictedFace>& predicted,
     return outcome;
 }
 
-ordered_json merge_review_into_record(const Knowledge& knowledge, const ordered_json& feid_record,
-                                      const FaceReview& review, const std::string& reviewer,
-                                      const std::string& reviewed_at) {
-    const auto id = feid_record.find("id");
-    if (!feid_record.is_object() || id == feid_record.end() || !id->is_string() ||
-        id->get<std::string>() != review.face_id)
+FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord& record,
+                                    const FaceReview& review, const std::string& reviewer,
+                                    const std::string& reviewed_at) {
+    if (record.id != review.face_id)
         throw std::invalid_argument("review of face \"" + review.face_id +
                                     "\" does not belong to this record");
 
-    ordered_json out = feid_record;
+    FeidRecord out = record;
     // The first review's snapshot stays: a later merge must not record human labels as the model's.
-    ordered_json model_labels = out.contains("labels") ? out["labels"] : ordered_json::object();
-    ordered_json model_descriptions = out.contains("descriptions") ? out["descriptions"] : ordered_json::object();
-    if (auto previous = out.find("review"); previous != out.end() && previous->is_object()) {
-        if (previous->contains("model_labels")) model_labels = (*previous)["model_labels"];
-        if (previous->contains("model_descriptions")) model_descriptions = (*previous)["model_descriptions"];
-    }
+    RecordReview merged;
+    merged.status = std::string(review_status_name(review.status));
+    merged.levels = review.levels;
+    merged.reviewer = reviewer;
+    merged.at = reviewed_at;
+    merged.model_labels = record.model_labels();
+    merged.model_descriptions = record.model_descriptions();
 
     if (review.status != ReviewStatus::rejected) {
-        out["labels"] = labels_json(review.labels);
-        out["descriptions"] = {{"expression", review.descriptions.expression},
-                               {"va", review.descriptions.va},
-                               {"au", review.descriptions.au}};
-        out["provenance"] = {{"expression", std::string(provenance_name(review.provenance.expression))},
-                             {"va", std::string(provenance_name(review.provenance.va))},
-                             {"au", std::string(provenance_name(review.provenance.au))}};
-        out["conversations"] =
-            feid_conversations(knowledge, review.face_id, review.labels, review.descriptions);
+        out.labels = review.labels;
+        out.descriptions = review.descriptions;
+        out.provenance = review.provenance;
+        out.conversations = feid_conversations(knowledge, review.face_id, review.labels, review.descriptions);
     }
-    out["status"] = std::string(review_status_name(review.status));
-
-    ordered_json levels = ordered_json::object();
-    for (Level level : kAllLevels)
-        levels[std::string(level_name(level))] = std::string(level_verdict_name(review.levels.of(level)));
-    out["review"] = {{"status", std::string(review_status_name(review.status))},
-                     {"levels", std::move(levels)},
-                     {"reviewer", reviewer},
-                     {"at", reviewed_at},
-                     {"model_labels", std::move(model_labels)},
-                     {"model_descriptions", std::move(model_descriptions)}};
+    out.status = merged.status;
+    out.review = std::move(merged);
     return out;
 }
 

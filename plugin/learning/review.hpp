@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/image.hpp"
+#include "plugin/records/feid_record.hpp"
 #include "verify/knowledge.hpp"
 #include "verify/labels.hpp"
 
@@ -25,6 +26,11 @@ struct PredictedFace {
     LevelProvenance provenance;
 };
 
+// A stored face as the reviewer was shown it: seke's labels and descriptions from before any
+// review, so a second review is diffed against the model too. `face_id` is the store's id.
+PredictedFace predicted_face(const std::string& face_id, std::optional<std::string> region_id,
+                             const FeidRecord& record);
+
 // One face as the reviewer left it. A level left out of `labels` means "not reviewed";
 // an empty description means "not edited".
 struct ReviewedFace {
@@ -38,11 +44,6 @@ struct ReviewOptions {
     double va_tolerance = 0.05;  // a valence or arousal edit smaller than this counts as unchanged
     double iou_match = 0.5;      // least box overlap for a kept-but-redrawn region
 };
-
-enum class LevelVerdict { accepted, corrected, absent };
-std::string_view level_verdict_name(LevelVerdict verdict) noexcept;
-
-using LevelVerdicts = PerLevel<LevelVerdict, LevelVerdict::absent>;
 
 enum class ReviewStatus { accepted, corrected, rejected };
 std::string_view review_status_name(ReviewStatus status) noexcept;
@@ -73,9 +74,8 @@ ReviewOutcome diff_review(const std::vector<PredictedFace>& predicted,
 // The record with the review applied: labels, descriptions, provenance, status, conversations
 // and a `review` object. Idempotent. A rejected review only changes status and `review`.
 // Throws std::invalid_argument when the record's id is not review.face_id.
-nlohmann::ordered_json merge_review_into_record(const Knowledge& knowledge,
-                                                const nlohmann::ordered_json& feid_record,
-                                                const FaceReview& review, const std::string& reviewer,
-                                                const std::string& reviewed_at);
+FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord& record,
+                                    const FaceReview& review, const std::string& reviewer,
+                                    const std::string& reviewed_at);
 
 }  // namespace seke

@@ -49,13 +49,15 @@ std::string append_sentence(std::string text, const std::string& extra) {
     return text;
 }
 
-ordered_json conversations(const Knowledge& knowledge, const std::string& id, const LabelSet& labels,
-                           const Descriptions& d) {
-    ordered_json turns = ordered_json::array();
+}  // namespace
+
+std::vector<ConversationTurn> feid_conversations(const Knowledge& knowledge, const std::string& id,
+                                                 const LabelSet& labels, const Descriptions& d) {
+    std::vector<ConversationTurn> turns;
     bool first = true;
     auto add = [&](const std::string& question, const std::string& answer) {
-        turns.push_back({{"from", "human"}, {"value", (first ? "<image>\n" : "") + question}});
-        turns.push_back({{"from", "gpt"}, {"value", answer}});
+        turns.push_back({"human", (first ? "<image>\n" : "") + question});
+        turns.push_back({"gpt", answer});
         first = false;
     };
     if (labels.expression)
@@ -79,50 +81,22 @@ ordered_json conversations(const Knowledge& knowledge, const std::string& id, co
     return turns;
 }
 
-}  // namespace
-
-ordered_json feid_conversations(const Knowledge& knowledge, const std::string& id, const LabelSet& labels,
-                                const Descriptions& descriptions) {
-    return conversations(knowledge, id, labels, descriptions);
-}
-
-ordered_json feid_record(const Knowledge& knowledge, const FeidInput& input) {
+FeidRecord feid_record(const Knowledge& knowledge, const FeidInput& input) {
     const FaceResult& r = *input.result;
-    ordered_json record;
-    record["id"] = input.id;
-    record["image"] = input.image;
-    if (input.face)
-        record["face"] = {{"x", input.face->x}, {"y", input.face->y}, {"w", input.face->w}, {"h", input.face->h}};
-    else
-        record["face"] = nullptr;
-    ordered_json labels = ordered_json::object();
-    labels["expression"] = r.labels.expression ? ordered_json(*r.labels.expression) : ordered_json();
-    labels["valence"] = r.labels.valence ? finite(*r.labels.valence) : ordered_json();
-    labels["arousal"] = r.labels.arousal ? finite(*r.labels.arousal) : ordered_json();
-    labels["action_units"] = r.labels.action_units ? ordered_json(*r.labels.action_units) : ordered_json();
-    record["labels"] = labels;
-    record["descriptions"] = {{"expression", r.descriptions.expression},
-                              {"va", r.descriptions.va},
-                              {"au", r.descriptions.au}};
-    record["provenance"] = {{"expression", provenance_name(r.provenance.expression)},
-                            {"va", provenance_name(r.provenance.va)},
-                            {"au", provenance_name(r.provenance.au)}};
-    record["uncertainty"] = {{"expression", finite(r.uncertainty.expression)},
-                             {"va", finite(r.uncertainty.va)},
-                             {"au", finite(r.uncertainty.au)},
-                             {"consistency", finite(r.uncertainty.consistency)},
-                             {"overall", finite(r.uncertainty.overall)}};
-    record["status"] = input.status;
-    record["model_version"] = input.model_version;
-    record["cost"] = {{"requests", r.cost.requests},
-                      {"cached_requests", r.cost.cached_requests},
-                      {"samples", r.cost.samples},
-                      {"malformed", r.cost.malformed},
-                      {"prompt_tokens", r.cost.prompt_tokens},
-                      {"completion_tokens", r.cost.completion_tokens}};
-    record["flags"] = input.whole_image_fallback ? ordered_json::array({"no_face_detected"}) : ordered_json::array();
-    if (!input.phash.empty()) record["phash"] = input.phash;
-    record["conversations"] = conversations(knowledge, input.id, r.labels, r.descriptions);
+    FeidRecord record;
+    record.id = input.id;
+    record.image = input.image;
+    record.face = input.face;
+    record.labels = r.labels;
+    record.descriptions = r.descriptions;
+    record.provenance = r.provenance;
+    record.uncertainty = RecordUncertainty::of(r.uncertainty);
+    record.status = input.status;
+    record.model_version = input.model_version;
+    record.cost = r.cost;
+    if (input.whole_image_fallback) record.flags.emplace_back(kNoFaceDetectedFlag);
+    record.phash = input.phash;
+    record.conversations = feid_conversations(knowledge, input.id, r.labels, r.descriptions);
     return record;
 }
 
@@ -169,54 +143,6 @@ ordered_json trace_json(const Trace& trace) {
     return out;
 }
 
-RecordLabels read_record_labels(const ordered_json& record, bool model_labels) {
-    RecordLabels out;
-    // A const json's operator[] on a missing key is undefined behaviour: look members up.
-    static const ordered_json kNull;
-    auto member = [](const ordered_json& j, const char* key) -> const ordered_json& {
-        if (!j.is_object()) return kNull;
-        auto it = j.find(key);
-        return it == j.end() ? kNull : *it;
-    };
-    const ordered_json& review = member(record, "review");
-    const ordered_json* labels = &member(record, "labels");
-    if (model_labels && member(review, "model_labels").is_object()) labels = &member(review, "model_labels");
-    auto number = [](const ordered_json& j, const char* key) -> std::optional<double> {
-        if (j.contains(key) && j[key].is_number()) return j[key].get<double>();
-        return std::nullopt;
-    };
-    if (labels->is_object()) {
-        if (labels->contains("expression") && (*labels)["expression"].is_string())
-            out.labels.expression = (*labels)["expression"].get<std::string>();
-        out.labels.valence = number(*labels, "valence");
-        out.labels.arousal = number(*labels, "arousal");
-        if (labels->contains("action_units") && (*labels)["action_units"].is_array()) {
-            std::vector<std::string> units;
-            for (const auto& code : (*labels)["action_units"])
-                if (code.is_string()) units.push_back(code.get<std::string>());
-            out.labels.action_units = std::move(units);
-        }
-    }
-    const ordered_json* descriptions = &member(record, "descriptions");
-    if (model_labels && member(review, "model_descriptions").is_object()) descriptions = &member(review, "model_descriptions");
-    if (descriptions->is_object()) {
-        const auto& d = *descriptions;
-        out.descriptions = {d.value("expression", ""), d.value("va", ""), d.value("au", "")};
-    }
-    if (record.contains("provenance") && record["provenance"].is_object()) {
-        for (Level level : kAllLevels) {
-            std::string name(level_name(level));
-            if (record["provenance"].contains(name) && record["provenance"][name].is_string())
-                if (auto p = parse_provenance(record["provenance"][name].get<std::string>())) out.provenance.set(level, *p);
-        }
-    }
-    if (record.contains("face") && record["face"].is_object()) {
-        const auto& f = record["face"];
-        out.face = Box{f.value("x", 0), f.value("y", 0), f.value("w", 0), f.value("h", 0)};
-    }
-    return out;
-}
-
 std::string face_id_for(const std::string& item_id, std::size_t index, std::size_t count) {
     return count == 1 ? item_id : item_id + "_face" + std::to_string(index + 1);
 }
@@ -230,7 +156,7 @@ FaceRow face_row(const Knowledge& knowledge, const FeidInput& input, const std::
     row.status = input.status;
     row.model_version = input.model_version;
     row.overall = input.result->uncertainty.overall;
-    row.record_json = feid_record(knowledge, input).dump();
+    row.set_record(feid_record(knowledge, input));
     row.trace_json = trace_json(input.result->trace).dump();
     row.thumbnail_jpeg = input.thumbnail_jpeg;
     return row;
@@ -248,29 +174,30 @@ std::optional<ExportFormat> parse_export_format(const std::string& text) {
     return std::nullopt;
 }
 
-ordered_json export_entry(const ordered_json& record, ExportFormat format) {
+ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
+    ordered_json stored = record.to_json();
     switch (format) {
-        case ExportFormat::feid_jsonl: return record;
+        case ExportFormat::feid_jsonl: return stored;
         case ExportFormat::llava: {
             ordered_json entry;
-            entry["id"] = record.at("id");
-            entry["image"] = record.at("image");
-            entry["conversations"] = record.at("conversations");
+            entry["id"] = stored["id"];
+            entry["image"] = stored["image"];
+            entry["conversations"] = stored["conversations"];
             return entry;
         }
         case ExportFormat::sharegpt: {
             // LLaMA-Factory's multimodal sharegpt layout: messages + images, "<image>" in text.
             ordered_json entry;
             ordered_json messages = ordered_json::array();
-            for (const auto& turn : record.at("conversations"))
-                messages.push_back({{"role", turn.at("from") == "human" ? "user" : "assistant"},
-                                    {"content", turn.at("value")}});
+            for (const auto& turn : record.conversations)
+                messages.push_back(
+                    {{"role", turn.from == "human" ? "user" : "assistant"}, {"content", turn.value}});
             entry["messages"] = std::move(messages);
-            entry["images"] = ordered_json::array({record.at("image")});
+            entry["images"] = ordered_json::array({record.image});
             return entry;
         }
     }
-    return record;
+    return stored;
 }
 
 }  // namespace seke

@@ -1,11 +1,14 @@
 #pragma once
-// FEID records (one face each) and their export views: seke's JSONL, LLaVA, ShareGPT.
+// FEID records (one face each) as the labeler builds them, and their export views: seke's JSONL,
+// LLaVA, ShareGPT.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "connectors/image.hpp"
+#include "plugin/records/feid_record.hpp"
 #include "plugin/records/store.hpp"
 #include "verify/face_labeler.hpp"
 #include "verify/knowledge.hpp"
@@ -24,8 +27,8 @@ struct FeidInput {
     std::string thumbnail_jpeg;   // stored beside the record for review screens and few-shot examples
 };
 
-// The FEID record of docs/architecture.md, conversations included.
-nlohmann::ordered_json feid_record(const Knowledge& knowledge, const FeidInput& input);
+// The FEID record of one labeled face, conversations included.
+FeidRecord feid_record(const Knowledge& knowledge, const FeidInput& input);
 // The SV-UAMC trace, stored beside the prediction.
 nlohmann::ordered_json trace_json(const Trace& trace);
 
@@ -37,24 +40,13 @@ FaceRow face_row(const Knowledge& knowledge, const FeidInput& input, const std::
 // "<errc>: <message>" for a face that got no labels.
 std::string face_failure_reason(const FaceResult& result);
 // The conversation turns of a record: rebuilt whenever its labels change (e.g. a human review).
-nlohmann::ordered_json feid_conversations(const Knowledge& knowledge, const std::string& id,
-                                          const LabelSet& labels, const Descriptions& descriptions);
-
-// The labels of a stored record, read back (what a review is compared against).
-struct RecordLabels {
-    LabelSet labels;
-    Descriptions descriptions;
-    LevelProvenance provenance;
-    std::optional<Box> face;
-};
-// `model_labels`: the labels and descriptions seke gave before any review (kept in the record's
-// review object), rather than the current ones.
-RecordLabels read_record_labels(const nlohmann::ordered_json& record, bool model_labels);
+std::vector<ConversationTurn> feid_conversations(const Knowledge& knowledge, const std::string& id,
+                                                 const LabelSet& labels, const Descriptions& descriptions);
 
 enum class ExportFormat { feid_jsonl, llava, sharegpt };
 std::optional<ExportFormat> parse_export_format(const std::string& text);
 
 // One exported entry for a stored FEID record (llava and sharegpt are views of it).
-nlohmann::ordered_json export_entry(const nlohmann::ordered_json& record, ExportFormat format);
+nlohmann::ordered_json export_entry(const FeidRecord& record, ExportFormat format);
 
 }  // namespace seke

@@ -471,11 +471,21 @@ Result<std::vector<FaceRow>> Store::faces_of_item(const std::string& item_id) {
     return rows;
 }
 
-Result<bool> Store::save_review(const std::string& face_id, const std::string& status, const std::string& record_json) {
+Result<FeidRecord> FaceRow::record() const {
+    auto record = FeidRecord::parse(record_json);
+    if (!record) return make_error(record.error().code, "face " + id + ": " + record.error().message);
+    return record;
+}
+
+void FaceRow::set_record(const FeidRecord& record) { record_json = record.to_json().dump(); }
+
+Result<bool> Store::save_review(const std::string& face_id, const std::string& status,
+                                const FeidRecord& record) {
+    std::string text = record.to_json().dump();
     std::lock_guard lock(db_mutex_);
     Statement s(db_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
     if (!s.ok()) return db_error(db_, "cannot write review");
-    s.bind(1, status).bind(2, record_json).bind(3, utc_timestamp()).bind(4, face_id);
+    s.bind(1, status).bind(2, text).bind(3, utc_timestamp()).bind(4, face_id);
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write review of " + face_id);
     return true;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "connectors/vllm_client.hpp"
+#include "plugin/records/feid_record.hpp"
 #include "verify/errors.hpp"
 #include "verify/labels.hpp"
 
@@ -42,9 +43,13 @@ struct FaceRow {
     std::string status = "auto";  // auto | accepted | corrected | rejected
     std::string model_version;
     double overall = 0;
-    std::string record_json;  // the FEID record
+    std::string record_json;  // the FEID record as stored; read and written through record()/set_record()
     std::string trace_json;   // the SV-UAMC trace of the prediction
     std::string thumbnail_jpeg;  // written when non-empty; read with Store::thumbnail
+
+    // The FEID record; a bad_json error naming the face when its text is not one.
+    [[nodiscard]] Result<FeidRecord> record() const;
+    void set_record(const FeidRecord& record);
 };
 
 // What one finished item writes, in one transaction.
@@ -158,7 +163,7 @@ class Store {
     // Faces of one item, by face index.
     Result<std::vector<FaceRow>> faces_of_item(const std::string& item_id);
     // A human review replaces the record whatever its status (unlike save_outcomes).
-    Result<bool> save_review(const std::string& face_id, const std::string& status, const std::string& record_json);
+    Result<bool> save_review(const std::string& face_id, const std::string& status, const FeidRecord& record);
     Result<FaceStats> face_stats(int bins = 20);
 
     // One face by id.

@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "plugin/records/feid.hpp"
+#include "plugin/records/store.hpp"
 #include "tests/integration/label_fixture.hpp"
 
 using namespace seke;
@@ -319,6 +321,38 @@ BOOST_AUTO_TEST_CASE(usage_errors_are_json_with_a_reason) {
     auto unknown = f.run_seke({"frobnicate"});
     BOOST_TEST(unknown.exit_code == 2);
     BOOST_TEST(unknown.err.find("\"error\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreadable_record_is_left_out_of_the_export_and_named) {
+    test::LabelFixture f;
+    std::string good_record;
+    {
+        auto store = Store::open(f.db().string());
+        BOOST_TEST_REQUIRE(store.ok());
+        FaceResult result;
+        result.ok = true;
+        result.labels.expression = "happy";
+        FeidInput input;
+        input.id = input.image = "good";
+        input.result = &result;
+        input.model_version = "v1";
+        ItemOutcome good;
+        good.item.id = "good";
+        good.item.status = ItemStatus::done;
+        good.faces.push_back(face_row(test::test_knowledge(), input, "good", 0));
+        good_record = good.faces[0].record_json;
+        ItemOutcome bad = good;
+        bad.item.id = bad.faces[0].id = bad.faces[0].item_id = "bad";
+        bad.faces[0].record_json = R"({"id":"bad","face":{"x":"left"}})";
+        BOOST_TEST_REQUIRE((*store)->save_outcomes({good, bad}).ok());
+    }
+    auto out = f.dir / "export.jsonl";
+    auto run = f.run_seke({"export", "--db", f.db().string(), "--out", out.string()});
+    BOOST_TEST(run.exit_code == 3, run.err);  // partial
+    BOOST_TEST(run.err.find("face bad: FEID record: face.x is string, not an integer") != std::string::npos,
+               run.err);
+    BOOST_TEST(test::LabelFixture::summary(run)["unreadable_records"] == 1);
+    BOOST_TEST(test::read_file(out) == good_record + "\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -233,4 +233,20 @@ BOOST_AUTO_TEST_CASE(function_yaml_carries_the_spec_and_body_limit) {
     BOOST_TEST(yaml.find("eventTimeout: 300s") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_stored_record_answers_with_its_labels_now_and_one_minus_its_uncertainty) {
+    FeidRecord record;
+    record.face = Box{1, 2, 3, 4};
+    record.labels.expression = "sad";
+    record.review = RecordReview{};
+    record.review->model_labels = LabelSet{};
+    record.review->model_labels->expression = "happy";
+    record.uncertainty.overall = 0.25;
+    cvat::LabeledFace face = cvat::labeled_face_from_record(record);
+    BOOST_TEST(face.box->w == 3);
+    BOOST_TEST(*face.labels.expression == "sad");  // a human's once reviewed
+    BOOST_TEST(face.confidence == 0.75);
+    record.uncertainty.overall.reset();  // unknown: no confidence at all
+    BOOST_TEST(cvat::labeled_face_from_record(record).confidence == 0.0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

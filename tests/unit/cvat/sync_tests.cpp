@@ -128,4 +128,25 @@ BOOST_AUTO_TEST_CASE(a_job_that_cannot_be_read_is_an_error) {
     BOOST_TEST(missing.error().code == errc::not_found);
 }
 
+BOOST_AUTO_TEST_CASE(a_face_whose_record_cannot_be_read_is_skipped_with_the_reason) {
+    test::ReviewedTaskFixture f;
+    f.seed_frame(0);
+    f.seed_frame(1);
+    auto stored = f.store->face(f.face_ids[0]);
+    BOOST_TEST_REQUIRE((stored && stored->has_value()));
+    FaceRow broken = **stored;
+    broken.record_json = R"({"id":")" + broken.id + R"(","labels":{"valence":"high"}})";
+    ItemRow item;
+    item.id = broken.item_id;
+    BOOST_TEST_REQUIRE(f.store->save_human_face(item, broken).ok());
+
+    auto summary = sync(f);
+    BOOST_TEST_REQUIRE(summary.ok(), (summary ? "" : summary.error().message));
+    BOOST_TEST(summary->accepted == 1);  // the other face
+    std::string skipped = json(summary->skipped).dump();
+    BOOST_TEST(skipped.find("face " + f.face_ids[0] + ": FEID record: labels.valence is string, not a number") !=
+               std::string::npos, skipped);
+    BOOST_TEST(f.store->face(f.face_ids[0])->value().record_json == broken.record_json);  // left as it was
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -24,6 +24,12 @@ std::vector<CalibrationPoint> quadratic_reviews(std::size_t n, unsigned seed = 7
     return points;
 }
 
+FeidRecord typed(const json& record) {
+    auto parsed = FeidRecord::from_json(record);
+    BOOST_TEST_REQUIRE(parsed.ok(), (parsed.ok() ? "" : parsed.error().message));
+    return *parsed;
+}
+
 json reviewed_record(const std::string& status, const std::string& expression_verdict, double u_expression,
                      const std::string& provenance_va = "model") {
     return {{"id", "f"},
@@ -99,11 +105,12 @@ BOOST_AUTO_TEST_CASE(json_round_trip) {
 
 BOOST_AUTO_TEST_CASE(review_records_become_examples_per_level) {
     ReviewExamples examples;
-    add_review_examples(reviewed_record("corrected", "corrected", 0.6), examples);
-    add_review_examples(reviewed_record("accepted", "accepted", 0.1), examples);
-    add_review_examples(reviewed_record("rejected", "absent", 0.9), examples);
-    add_review_examples(json{{"status", "auto"}, {"uncertainty", {{"overall", 0.5}}}}, examples);  // not reviewed
-    add_review_examples(reviewed_record("accepted", "accepted", 0.1, "source"), examples);         // VA was a fact
+    add_review_examples(typed(reviewed_record("corrected", "corrected", 0.6)), examples);
+    add_review_examples(typed(reviewed_record("accepted", "accepted", 0.1)), examples);
+    add_review_examples(typed(reviewed_record("rejected", "absent", 0.9)), examples);
+    // Not reviewed; then one whose VA was a fact.
+    add_review_examples(typed(json{{"status", "auto"}, {"uncertainty", {{"overall", 0.5}}}}), examples);
+    add_review_examples(typed(reviewed_record("accepted", "accepted", 0.1, "source")), examples);
     BOOST_TEST(examples.faces == 4u);
     const auto& expression = examples.levels[static_cast<std::size_t>(Level::expression)];
     BOOST_TEST_REQUIRE(expression.size() == 4u);
@@ -203,6 +210,17 @@ BOOST_AUTO_TEST_CASE(face_model_learns_which_signal_predicts_errors) {
     BOOST_TEST(!FaceErrorModel::fit(all_right, 30).trusted());
     BOOST_TEST(FaceErrorModel{}(consistent) == 0.9);
     BOOST_TEST(!FaceErrorModel::from_json(nlohmann::json{{"trusted", true}, {"weights", {1, 2}}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_face_a_human_drew_is_no_example) {
+    ReviewExamples examples;
+    add_review_examples(typed(json{{"id", "cvat/1/0_cvat7"},
+                                   {"status", "added"},
+                                   {"provenance", {{"expression", "human"}}},
+                                   {"review", {{"status", "added"}, {"reviewer", "cvat:a"}, {"cvat_shape_id", 7}}}}),
+                        examples);
+    BOOST_TEST(examples.faces == 0u);
+    BOOST_TEST(examples.overall.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -46,15 +46,16 @@ struct StoreFixture {
         std::string id = "ls/1/" + std::to_string(n);
         auto row = store->face(id);
         BOOST_TEST_REQUIRE((row && row->has_value()));
-        auto record = nlohmann::ordered_json::parse((*row)->record_json);
-        RecordLabels stored = read_record_labels(record, true);
-        PredictedFace predicted{id, std::nullopt, stored.face, stored.labels, stored.descriptions, stored.provenance};
-        ReviewedFace reviewed{std::nullopt, stored.face, stored.labels, {}};
+        auto record = (*row)->record();
+        BOOST_TEST_REQUIRE(static_cast<bool>(record));
+        PredictedFace predicted = predicted_face(id, std::nullopt, *record);
+        ReviewedFace reviewed{std::nullopt, predicted.box, predicted.labels, {}};
         reviewed.labels.expression = human_expression;
         auto outcome = diff_review({predicted}, {reviewed});
-        auto merged = merge_review_into_record(test::test_knowledge(), record, outcome.faces[0], "7", "2026-11-26");
+        auto merged =
+            merge_review_into_record(test::test_knowledge(), *record, outcome.faces[0], "7", "2026-11-26");
         BOOST_TEST_REQUIRE(static_cast<bool>(
-            store->save_review(id, std::string(review_status_name(outcome.faces[0].status)), merged.dump())));
+            store->save_review(id, std::string(review_status_name(outcome.faces[0].status)), merged)));
     }
 };
 

@@ -42,7 +42,7 @@ FaceReview single(const PredictedFace& p, const ReviewedFace& h, const ReviewOpt
 
 struct RecordFixture {
     FaceResult result;
-    nlohmann::ordered_json record;
+    FeidRecord record;
     RecordFixture() {
         result.ok = true;
         result.labels = happy_labels();
@@ -265,7 +265,8 @@ BOOST_FIXTURE_TEST_CASE(merge_writes_human_labels_and_provenance, RecordFixture)
     h.labels.valence = -0.5;
     h.labels.action_units = std::nullopt;
     FaceReview r = single(p, h);
-    auto merged = merge_review_into_record(test::test_knowledge(), record, r, "alice", "2024-05-01");
+    auto merged =
+        merge_review_into_record(test::test_knowledge(), record, r, "alice", "2024-05-01").to_json();
 
     BOOST_TEST(merged["status"] == "corrected");
     BOOST_TEST(merged["labels"]["expression"] == "sad");
@@ -285,7 +286,7 @@ BOOST_FIXTURE_TEST_CASE(merge_writes_human_labels_and_provenance, RecordFixture)
     BOOST_TEST(review["model_labels"]["expression"] == "happy");
     BOOST_TEST(review["model_labels"]["valence"] == 0.62);
     // Untouched fields survive, in their place.
-    BOOST_TEST(merged["uncertainty"] == record["uncertainty"]);
+    BOOST_TEST(merged["uncertainty"] == record.to_json()["uncertainty"]);
     BOOST_TEST(merged.begin().key() == "id");
 }
 
@@ -295,8 +296,9 @@ BOOST_FIXTURE_TEST_CASE(merge_regenerates_the_conversations, RecordFixture) {
     h.labels.expression = "sad";
     h.descriptions.expression = "Inner brows raised, lip corners down.";
     h.labels.action_units = std::vector<std::string>{"AU1", "AU15"};
-    auto merged =
+    FeidRecord typed =
         merge_review_into_record(test::test_knowledge(), record, single(p, h), "alice", "2024-05-01");
+    auto merged = typed.to_json();
     std::string text = merged["conversations"].dump();
     BOOST_TEST(text.find("The facial expression is sad. Inner brows raised, lip corners down.") !=
                std::string::npos);
@@ -306,8 +308,8 @@ BOOST_FIXTURE_TEST_CASE(merge_regenerates_the_conversations, RecordFixture) {
     BOOST_TEST(text.find("0.62") != std::string::npos);  // VA accepted: still in the answer
     // Same as a fresh record with these labels would carry.
     FaceReview r = single(p, h);
-    BOOST_TEST(merged["conversations"] ==
-               feid_conversations(test::test_knowledge(), "img1_face0", r.labels, r.descriptions));
+    BOOST_TEST((typed.conversations ==
+                feid_conversations(test::test_knowledge(), "img1_face0", r.labels, r.descriptions)));
 }
 
 BOOST_FIXTURE_TEST_CASE(merge_is_idempotent, RecordFixture) {
@@ -317,29 +319,31 @@ BOOST_FIXTURE_TEST_CASE(merge_is_idempotent, RecordFixture) {
     FaceReview r = single(p, h);
     auto once = merge_review_into_record(test::test_knowledge(), record, r, "alice", "2024-05-01T10:00:00Z");
     auto twice = merge_review_into_record(test::test_knowledge(), once, r, "alice", "2024-05-01T10:00:00Z");
-    BOOST_TEST(once.dump() == twice.dump());
-    BOOST_TEST(twice["review"]["model_labels"]["expression"] == "happy");  // not the merged "sad"
+    BOOST_TEST(once.to_json().dump() == twice.to_json().dump());
+    BOOST_TEST(twice.to_json()["review"]["model_labels"]["expression"] == "happy");  // not the merged "sad"
 
     FaceReview accepted = single(p, unchanged(p));
     auto a1 = merge_review_into_record(test::test_knowledge(), record, accepted, "bob", "t");
-    BOOST_TEST(a1["status"] == "accepted");
-    BOOST_TEST(a1["labels"] == record["labels"]);
-    BOOST_TEST(a1["conversations"] == record["conversations"]);
+    BOOST_TEST(a1.to_json()["status"] == "accepted");
+    BOOST_TEST(a1.to_json()["labels"] == record.to_json()["labels"]);
+    BOOST_TEST(a1.to_json()["conversations"] == record.to_json()["conversations"]);
     auto a2 = merge_review_into_record(test::test_knowledge(), a1, accepted, "bob", "t");
-    BOOST_TEST(a2.dump() == a1.dump());
+    BOOST_TEST(a2.to_json().dump() == a1.to_json().dump());
 }
 
 BOOST_FIXTURE_TEST_CASE(merge_of_a_rejection_keeps_the_model_labels, RecordFixture) {
     PredictedFace p = predicted("img1_face0", Box{10, 20, 30, 40}, "r1");
     ReviewOutcome outcome = diff_review({p}, std::vector<ReviewedFace>{});
-    auto merged =
+    FeidRecord typed =
         merge_review_into_record(test::test_knowledge(), record, outcome.faces[0], "alice", "2024-05-01");
+    auto merged = typed.to_json();
+    auto stored = record.to_json();
     BOOST_TEST(merged["status"] == "rejected");
     BOOST_TEST(merged["review"]["status"] == "rejected");
     BOOST_TEST(merged["review"]["levels"]["au"] == "absent");
-    BOOST_TEST(merged["labels"] == record["labels"]);
-    BOOST_TEST(merged["provenance"] == record["provenance"]);
-    BOOST_TEST(merged["conversations"] == record["conversations"]);
+    BOOST_TEST(merged["labels"] == stored["labels"]);
+    BOOST_TEST(merged["provenance"] == stored["provenance"]);
+    BOOST_TEST(merged["conversations"] == stored["conversations"]);
 }
 
 BOOST_FIXTURE_TEST_CASE(merge_refuses_another_faces_record, RecordFixture) {
@@ -347,6 +351,20 @@ BOOST_FIXTURE_TEST_CASE(merge_refuses_another_faces_record, RecordFixture) {
     FaceReview r = single(p, unchanged(p));
     BOOST_CHECK_THROW(merge_review_into_record(test::test_knowledge(), record, r, "a", "t"),
                       std::invalid_argument);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_reviewed_face_is_shown_again_as_the_model_labeled_it, RecordFixture) {
+    PredictedFace p = predicted("img1_face0", Box{10, 20, 30, 40}, "r1");
+    ReviewedFace h = unchanged(p);
+    h.labels.expression = "sad";
+    FeidRecord merged = merge_review_into_record(test::test_knowledge(), record, single(p, h), "alice", "t");
+    PredictedFace shown = predicted_face("img1_face0", std::string("r1"), merged);
+    BOOST_TEST(shown.face_id == "img1_face0");
+    BOOST_TEST(*shown.region_id == "r1");
+    BOOST_TEST(shown.box->w == 30);
+    BOOST_TEST(*shown.labels.expression == "happy");  // the model's, not the reviewer's "sad"
+    BOOST_TEST(shown.descriptions.expression == happy_descriptions().expression);
+    BOOST_TEST(provenance_name(shown.provenance.expression) == "human");  // the record's now
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,96 @@
+#pragma once
+// The FEID record of docs/architecture.md, typed: one face, its labels and where they came from,
+// and its review once a human has seen it. Its JSON text is what the store keeps and what
+// `seke export` writes. to_json writes the members in one fixed order, so a record read from the
+// store and written again is byte for byte the text it was read from. The face's thumbnail is
+// kept beside the record (FaceRow::thumbnail_jpeg), not in it.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "connectors/image.hpp"
+#include "verify/errors.hpp"
+#include "verify/labels.hpp"
+
+namespace seke {
+
+// What a review made of one level of a face.
+enum class LevelVerdict { accepted, corrected, absent };
+std::string_view level_verdict_name(LevelVerdict verdict) noexcept;
+std::optional<LevelVerdict> parse_level_verdict(std::string_view text) noexcept;
+
+using LevelVerdicts = PerLevel<LevelVerdict, LevelVerdict::absent>;
+
+// The flag of a record whose face is the whole image because no face was detected.
+inline constexpr const char* kNoFaceDetectedFlag = "no_face_detected";
+
+// The uncertainty as stored: a number the engine could not give (not finite) is null, unknown.
+struct RecordUncertainty {
+    std::optional<double> expression, va, au, consistency, overall;
+
+    static RecordUncertainty of(const Uncertainty& u);
+    // Unknown as 0, as ranking and calibration read it.
+    [[nodiscard]] Uncertainty values() const;
+};
+
+struct ConversationTurn {
+    std::string from;  // human | gpt
+    std::string value;
+    bool operator==(const ConversationTurn&) const = default;
+};
+
+// A human review merged into the record (learning/review.hpp), or the origin of a face a human
+// drew (status "added").
+struct RecordReview {
+    std::string status;                   // accepted | corrected | rejected | added
+    std::optional<LevelVerdicts> levels;  // absent on a face a human drew
+    std::string reviewer;
+    std::string at;
+    std::optional<LabelSet> model_labels;  // what seke said before the first review
+    std::optional<Descriptions> model_descriptions;
+    std::optional<std::string> box;          // "corrected": the reviewer moved the box (CVAT)
+    std::optional<long long> cvat_shape_id;  // a face a human drew in CVAT: its shape
+    std::optional<std::string> cvat_source;
+};
+
+struct FeidRecord {
+    std::string id;
+    std::string image;        // path or URI as the user gave it
+    std::optional<Box> face;  // null: the whole image is the face
+    LabelSet labels;          // the labels now: a reviewer's once reviewed
+    Descriptions descriptions;
+    LevelProvenance provenance;
+    RecordUncertainty uncertainty;  // what the model said, kept through reviews
+    std::string status = "auto";    // auto | accepted | corrected | rejected | added
+    std::string model_version;
+    Cost cost;
+    std::vector<std::string> flags;  // kNoFaceDetectedFlag
+    std::string phash;               // the crop's perceptual hash; "" (not written) when unknown
+    std::vector<ConversationTurn> conversations;
+    std::optional<RecordReview> review;
+    // Top-level members this type does not know, kept as they were and written last: a review of
+    // a record written by another tool loses nothing.
+    nlohmann::ordered_json other = nlohmann::ordered_json::object();
+
+    // What seke gave before any review (what a review is diffed against); the labels now when
+    // the record was never reviewed.
+    [[nodiscard]] const LabelSet& model_labels() const;
+    [[nodiscard]] const Descriptions& model_descriptions() const;
+    // Who labeled each level first. Once reviewed a level's provenance is "human"; a level the
+    // review could judge was the model's.
+    [[nodiscard]] LevelProvenance model_provenance() const;
+
+    // Non-finite numbers are written as null (JSON has no NaN).
+    [[nodiscard]] nlohmann::ordered_json to_json() const;
+    // A member left out or null takes its default; a member of the wrong type is a bad_json
+    // error that names it.
+    static Result<FeidRecord> from_json(const nlohmann::ordered_json& json);
+    // The stored text.
+    static Result<FeidRecord> parse(std::string_view text);
+};
+
+}  // namespace seke
