@@ -16,6 +16,7 @@
 #include "plugin/labeling/engine_service.hpp"
 #include "plugin/labeling/knowledge_json.hpp"
 #include "plugin/labeling/label_run.hpp"
+#include "plugin/labeling/media_work.hpp"
 #include "plugin/label_studio/backend.hpp"
 #include "plugin/learning/fit.hpp"
 #include "plugin/server/http_server.hpp"
@@ -42,6 +43,9 @@ int run_serve_command(const std::vector<std::string>& args) {
     }
     auto setup = load_model_setup(config);
     if (!setup) return report_error(setup.error(), kExitUsage);
+    // The one media pool of both platforms; declared before the runtime so it outlives the
+    // engine, whose last callbacks post to it.
+    MediaWork media_work(config.serve.media_threads);
     // The last fit of this model setup, if any: its version, calibration and examples. The
     // server always starts from it; its own fits (START_TRAINING, /train) replace it.
     auto runtime = open_runtime(config, std::move(*setup), FittedState::last_fit);
@@ -63,8 +67,10 @@ int run_serve_command(const std::vector<std::string>& args) {
     auto function_spec = cvat::make_function_spec(config.cvat, knowledge);
     if (!function_spec) return report_error(function_spec.error(), kExitUsage);
 
-    label_studio::Backend backend({config, knowledge, store, engine, media, preparer, *metrics, learned, &client.stats()});
-    cvat::NuclioFunction cvat_function({config, knowledge, store, engine, preparer, *metrics, *function_spec, learned});
+    label_studio::Backend backend(
+        {config, knowledge, store, engine, media, preparer, *metrics, learned, media_work, &client.stats()});
+    cvat::NuclioFunction cvat_function(
+        {config, knowledge, store, engine, preparer, *metrics, *function_spec, learned, media_work});
     server::Router router;
     backend.add_routes(router);
     cvat_function.add_routes(router);
@@ -92,6 +98,7 @@ int run_serve_command(const std::vector<std::string>& args) {
     server::run_until_signal(http, std::chrono::seconds(10));
     backend.shutdown(std::chrono::seconds(10));
     cvat_function.shutdown(std::chrono::seconds(10));
+    media_work.join();
     cvat_webhook.shutdown();
     server::logger().log(server::LogLevel::info, "serve", "stopped", nlohmann::json::object());
     return kExitOk;

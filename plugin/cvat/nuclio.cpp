@@ -1,13 +1,6 @@
 #include "plugin/cvat/nuclio.hpp"
 
 #include <cmath>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "connectors/crypto.hpp"
 #include "plugin/labeling/image_labeling.hpp"
@@ -46,39 +39,14 @@ Result<DetectorCall> parse_detector_call(const std::string& text, double default
     return call;
 }
 
-// One invocation: answered once, by the labels or by the deadline, whichever comes first.
-struct Invocation {
-    std::mutex mutex;
-    bool answered = false;
-    Responder responder;
-    std::unique_ptr<boost::asio::steady_timer> deadline;
-
-    void answer(const json& body) {
-        {
-            std::lock_guard lock(mutex);
-            if (answered) return;
-            answered = true;
-            if (deadline) deadline->cancel();
-        }
-        responder.send_json(200, body);
-    }
-};
-
 }  // namespace
 
 struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl> {
     NuclioDeps deps;
-    boost::asio::thread_pool pool;
     std::atomic<int> listening_port{0};
-    std::mutex running_mutex;
-    std::condition_variable running_idle;
-    std::size_t running = 0;
+    RunningCount running;  // invocations not finished yet, answered or not
 
-    explicit Impl(NuclioDeps d)
-        : deps(std::move(d)),
-          pool(static_cast<std::size_t>(deps.config.serve.media_threads > 0
-                                            ? deps.config.serve.media_threads
-                                            : 2 * std::max(1u, std::thread::hardware_concurrency()))) {}
+    explicit Impl(NuclioDeps d) : deps(std::move(d)) {}
 
     void log(server::LogLevel level, const std::string& msg, const json& fields, const std::string& request_id) {
         server::logger().log(level, "cvat", msg, fields, request_id);
@@ -115,21 +83,18 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
     // POST / (direct mode) and the dashboard route. Decoding a 64 MiB body happens off the
     // server's threads; a frame seke cannot label is answered 200 [] so CVAT's job goes on.
     void invoke(const HttpRequest& request, Responder responder) {
-        auto call = std::make_shared<Invocation>();
-        call->responder = std::move(responder);
-        begin();
-        auto self = shared_from_this();
-        boost::asio::post(pool, [self, call, body = request.body, rid = request.request_id] {
-            self->run(call, body, rid);
-        });
+        running.begin();
+        deps.media_work.post([self = shared_from_this(), responder = std::move(responder),
+                              body = request.body,
+                              rid = request.request_id]() mutable { self->run(responder, body, rid); });
     }
 
-    void run(const std::shared_ptr<Invocation>& call, const std::string& body, const std::string& request_id) {
+    void run(Responder& responder, const std::string& body, const std::string& request_id) {
         auto parsed = parse_detector_call(body, deps.config.cvat.default_threshold);
         if (!parsed) {
             count("bad_request");
-            call->responder.send_error(parsed.error());
-            return end();
+            responder.send_error(parsed.error());
+            return running.end();
         }
         double threshold = parsed->threshold;
         std::string hash = sha256_hex(parsed->image_bytes);
@@ -149,8 +114,9 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
                     faces.push_back(std::move(face));
                 }
                 count("store");
-                call->answer(detector_response(deps.spec, faces, (*item)->width, (*item)->height, threshold, model_version()));
-                return end();
+                responder.send_json(200, detector_response(deps.spec, faces, (*item)->width, (*item)->height,
+                                                           threshold, model_version()));
+                return running.end();
             }
         }
         auto prepared = deps.preparer.prepare(parsed->image_bytes);
@@ -158,37 +124,41 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
             log(server::LogLevel::warn, "frame not labeled; answering []",
                 {{"code", errc_name(prepared.error().code)}, {"reason", prepared.error().message}}, request_id);
             count(std::string(errc_name(prepared.error().code)));
-            call->answer(json::array());
-            return end();
+            responder.send_json(200, json::array());
+            return running.end();
         }
         if (prepared->faces.empty()) {
             count("no_face");
-            call->answer(detector_response(deps.spec, {}, prepared->width, prepared->height, threshold, model_version()));
-            return end();
+            responder.send_json(200, detector_response(deps.spec, {}, prepared->width, prepared->height,
+                                                       threshold, model_version()));
+            return running.end();
         }
+        // Answered once: by the labels, or by [] at the deadline while the labeling goes on.
         auto self = shared_from_this();
-        std::weak_ptr<Invocation> weak = call;
-        call->deadline = std::make_unique<boost::asio::steady_timer>(
-            pool.get_executor(), std::chrono::milliseconds(deps.config.serve.predict_deadline_ms));
-        call->deadline->async_wait([self, weak, request_id](const boost::system::error_code& ec) {
-            if (ec) return;
-            if (auto c = weak.lock()) {
+        auto held = std::make_shared<Responder>(std::move(responder));
+        SlotBatch::Callbacks callbacks;
+        callbacks.answer = [self, held, request_id](SlotBatch::Slots slots, std::size_t unfinished) {
+            if (unfinished > 0) {
                 self->log(server::LogLevel::warn, "deadline: answering [] while labeling goes on; a rerun reads the store",
                           {{"deadline_ms", self->deps.config.serve.predict_deadline_ms}}, request_id);
                 self->count("deadline");
-                c->answer(json::array());
             }
-        });
+            held->send_json(200, slots[0] ? std::move(*slots[0]) : json::array());
+        };
+        auto answer = SlotBatch::start(deps.media_work, 1,
+                                       std::chrono::milliseconds(deps.config.serve.predict_deadline_ms),
+                                       std::move(callbacks));
         auto image = std::make_shared<PreparedImage>(std::move(*prepared));
-        label_faces(deps.engine, *image, {}, {}, [self, call, image, item_id, threshold, request_id](std::vector<FaceResult> results) {
-            // Store writes stay off the engine's thread.
-            boost::asio::post(self->pool, [=, results = std::move(results)] {
-                self->finish(call, *image, results, item_id, threshold, request_id);
-            });
-        });
+        label_faces(deps.engine, *image, {}, {},
+                    [self, answer, image, item_id, threshold, request_id](std::vector<FaceResult> results) {
+                        // Store writes stay off the engine's thread.
+                        self->deps.media_work.post([=, results = std::move(results)] {
+                            self->finish(*answer, *image, results, item_id, threshold, request_id);
+                        });
+                    });
     }
 
-    void finish(const std::shared_ptr<Invocation>& call, const PreparedImage& image, const std::vector<FaceResult>& results,
+    void finish(SlotBatch& answer, const PreparedImage& image, const std::vector<FaceResult>& results,
                 const std::string& item_id, double threshold, const std::string& request_id) {
         auto learned = deps.learned.current();
         LabeledImage labeled = labeled_image(deps.knowledge, item_id, item_id, image, results, learned->model_version);
@@ -202,22 +172,15 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
             faces.push_back({image.faces[f].box, results[f].labels,
                              1 - calibrated_uncertainty(learned->calibration, results[f].uncertainty, results[f].provenance).overall});
         count(labeled.labeled.empty() ? "model_failure" : "labeled");
-        call->answer(labeled.labeled.empty()
-                         ? json::array()
-                         : detector_response(deps.spec, faces, image.width, image.height, threshold, learned->model_version));
-        end();
+        answer.fill(0, labeled.labeled.empty()
+                           ? json::array()
+                           : detector_response(deps.spec, faces, image.width, image.height, threshold,
+                                               learned->model_version));
+        running.end();
     }
 
     void count(const std::string& outcome) {
         deps.metrics.counter("seke_cvat_invocations_total", "CVAT function calls by outcome").inc({{"outcome", outcome}});
-    }
-    void begin() {
-        std::lock_guard lock(running_mutex);
-        ++running;
-    }
-    void end() {
-        std::lock_guard lock(running_mutex);
-        if (--running == 0) running_idle.notify_all();
     }
 };
 
@@ -244,17 +207,9 @@ void NuclioFunction::add_routes(server::Router& router) {
 
 void NuclioFunction::shutdown(std::chrono::milliseconds grace) {
     if (!impl_) return;
-    auto idle = [this] { return impl_->running == 0; };
-    {
-        std::unique_lock lock(impl_->running_mutex);
-        impl_->running_idle.wait_for(lock, grace, idle);
-    }
+    impl_->running.wait_idle(grace);
     impl_->deps.engine.cancel_all();  // what is still labeling finishes at once, failed
-    {
-        std::unique_lock lock(impl_->running_mutex);
-        impl_->running_idle.wait_for(lock, std::chrono::seconds(30), idle);
-    }
-    impl_->pool.join();
+    impl_->running.wait_idle(std::chrono::seconds(30));
 }
 
 }  // namespace seke::cvat

@@ -12,6 +12,7 @@
 #include "plugin/config/config.hpp"
 #include "plugin/cvat/spec.hpp"
 #include "plugin/labeling/engine_service.hpp"
+#include "plugin/labeling/media_work.hpp"
 #include "plugin/learning/fit.hpp"
 #include "plugin/server/metrics.hpp"
 #include "plugin/server/router.hpp"
@@ -29,6 +30,7 @@ struct NuclioDeps {
     server::MetricsRegistry& metrics;
     FunctionSpec spec;
     LearnedState& learned;
+    MediaWork& media_work;  // the media pool, shared with the Label Studio backend; outlives this
 };
 
 class NuclioFunction {

@@ -1,22 +1,18 @@
 #include "plugin/label_studio/backend.hpp"
 
 #include <atomic>
-#include <cmath>
 #include <set>
-#include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <sstream>
-#include <thread>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "plugin/records/feid.hpp"
 #include "plugin/labeling/image_labeling.hpp"
 #include "plugin/learning/review.hpp"
 #include "plugin/label_studio/label_config.hpp"
+#include "plugin/label_studio/predict_request.hpp"
 #include "plugin/label_studio/predictions.hpp"
 #include "plugin/label_studio/review_adapter.hpp"
 #include "plugin/server/auth.hpp"
@@ -29,70 +25,6 @@ namespace {
 using nlohmann::json;
 using server::HttpRequest;
 using server::Responder;
-
-// "62053.1712586036" → "62053"; a missing project is "None", as the Python backend has it.
-std::string project_id(const json& body) {
-    if (!body.is_object() || !body.contains("project") || body["project"].is_null()) return "None";
-    const json& p = body["project"];
-    std::string text = p.is_string() ? p.get<std::string>() : p.is_number_integer() ? std::to_string(p.get<long long>()) : "";
-    if (p.is_object() && p.contains("id")) text = p["id"].is_number_integer() ? std::to_string(p["id"].get<long long>()) : "";
-    if (text.empty()) return "None";
-    return text.substr(0, text.find('.'));
-}
-
-Result<json> parse_body(const HttpRequest& request, bool empty_is_object) {
-    if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
-        if (empty_is_object) return json::object();
-        return make_error(errc::bad_json, "the request body is empty; a JSON object is expected");
-    }
-    json body = json::parse(request.body, nullptr, false);
-    if (body.is_discarded()) return make_error(errc::bad_json, "the request body is not valid JSON");
-    if (!body.is_object()) return make_error(errc::bad_json, "the request body must be a JSON object");
-    return body;
-}
-
-std::vector<std::string> split_keys(const std::string& list) {
-    std::vector<std::string> keys;
-    std::stringstream in(list);
-    for (std::string key; std::getline(in, key, ',');) keys.push_back(key);
-    while (keys.size() < 4) keys.emplace_back();
-    return keys;
-}
-
-// Labels already on the task (from the source dataset): facts for the engine, never overwritten.
-void read_prior_labels(const json& data, const std::vector<std::string>& keys, const Knowledge& knowledge,
-                       LabelSet& known, LevelProvenance& provenance) {
-    auto number = [&](const std::string& key) -> std::optional<double> {
-        if (key.empty() || !data.contains(key)) return std::nullopt;
-        const json& v = data[key];
-        double x = v.is_number() ? v.get<double>() : NAN;
-        if (v.is_string()) {
-            try {
-                x = std::stod(v.get<std::string>());
-            } catch (...) {
-                return std::nullopt;
-            }
-        }
-        if (!std::isfinite(x) || x < -1 || x > 1) return std::nullopt;
-        return x;
-    };
-    if (!keys[0].empty() && data.contains(keys[0]) && data[keys[0]].is_string())
-        if (auto name = knowledge.canonical_expression(data[keys[0]].get<std::string>())) {
-            known.expression = *name;
-            provenance.expression = Provenance::source;
-        }
-    known.valence = number(keys[1]);
-    known.arousal = number(keys[2]);
-    if (known.valence || known.arousal) provenance.va = Provenance::source;
-    if (!keys[3].empty() && data.contains(keys[3]) && data[keys[3]].is_array()) {
-        std::vector<std::string> units;
-        for (const auto& code : data[keys[3]])
-            if (code.is_string())
-                if (auto canonical = knowledge.canonical_action_unit(code.get<std::string>())) units.push_back(*canonical);
-        known.action_units = std::move(units);
-        provenance.au = Provenance::source;
-    }
-}
 
 // A face's region id in Label Studio, derived from its FEID id: an annotation that keeps the
 // region keeps the id, which is how a review finds the face it is about.
@@ -109,66 +41,49 @@ long long json_id(const json& value) {
     return -1;
 }
 
-// Interactive pre-annotation: the face rectangles an annotator just drew (params.context.result),
-// each labeled alone; the answer reuses their ids.
-struct DrawnRegion {
-    std::string id;
-    RegionFraction region;
+// A task's prediction in the store for the current model version, read once per request: on
+// the HTTP thread while every task so far had one, else by the task's own run.
+struct StoredLookup {
+    bool read = false;
+    std::optional<std::string> prediction;  // the JSON of a "done" row
 };
 
-std::vector<DrawnRegion> drawn_regions(const json& body) {
-    std::vector<DrawnRegion> out;
-    if (!body.contains("params") || !body["params"].is_object()) return out;
-    const json& context = body["params"].value("context", json());
-    if (!context.is_object() || !context.contains("result") || !context["result"].is_array()) return out;
-    for (const auto& r : context["result"]) {
-        if (!r.is_object() || !r.contains("value") || !r["value"].is_object() || !r.contains("id") || !r["id"].is_string())
-            continue;
-        std::string type = r.value("type", "");
-        if (type != "rectanglelabels" && type != "rectangle") continue;
-        const json& v = r["value"];
-        auto percent = [&](const char* key) { return v.contains(key) && v[key].is_number() ? v[key].get<double>() / 100.0 : -1.0; };
-        RegionFraction region{percent("x"), percent("y"), percent("width"), percent("height")};
-        if (region.x < 0 || region.y < 0 || region.w <= 0 || region.h <= 0) continue;
-        out.push_back({r["id"].get<std::string>(), region});
-    }
-    return out;
-}
-
-// One /predict call: one slot per task, answered when all are done or at the deadline.
-struct PredictBatch {
-    std::mutex mutex;
-    std::vector<std::optional<json>> results;
-    std::size_t remaining = 0;
-    bool answered = false;
-    Responder responder;
-    std::unique_ptr<boost::asio::steady_timer> deadline;
+// One /predict call: the parsed request and what its tasks share while they run.
+struct PredictCall {
+    PredictRequest request;
+    std::string request_id;
+    std::vector<StoredLookup> stored;   // one per task
+    std::shared_ptr<SlotBatch> answer;  // one slot per task
 };
 
-json results_body(PredictBatch& batch) {
-    json results = json::array();
-    for (auto& slot : batch.results) results.push_back(slot ? *slot : json::array());
-    return json{{"results", std::move(results)}};
-}
+// One task of a /predict call, as it goes from the media pool to the engine and back.
+struct TaskRef {
+    std::shared_ptr<const PredictCall> call;
+    std::size_t index = 0;
+
+    [[nodiscard]] const PredictRequest& request() const { return call->request; }
+    [[nodiscard]] const PredictTask& task() const { return call->request.tasks[index]; }
+    [[nodiscard]] const std::string& request_id() const { return call->request_id; }
+};
 
 }  // namespace
 
 struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     BackendDeps deps;
     LabelConfigCache configs;
-    boost::asio::thread_pool pool;
-    std::vector<std::string> prior_keys;
-    std::mutex tasks_mutex;
-    std::condition_variable tasks_idle;
-    std::size_t tasks_running = 0;
+    PriorLabelKeys prior_keys;
+    RunningCount tasks_running;  // tasks of /predict calls not finished yet
     std::atomic<bool> stopping{false};
+    // Review merges and fits run here, one at a time (two fits, or two merges of one task, never
+    // race) and off the HTTP threads; each answers its request when it is done.
+    boost::asio::thread_pool learning{1};
+    std::mutex learning_mutex;
+    bool learning_closed = false;  // shutdown: nothing more is queued
 
     explicit Impl(BackendDeps d)
-        : deps(std::move(d)), configs(deps.knowledge),
-          pool(static_cast<std::size_t>(deps.config.serve.media_threads > 0
-                                            ? deps.config.serve.media_threads
-                                            : 2 * std::max(1u, std::thread::hardware_concurrency()))),
-          prior_keys(split_keys(deps.config.serve.prior_label_keys)) {}
+        : deps(std::move(d)),
+          configs(deps.knowledge),
+          prior_keys(parse_prior_label_keys(deps.config.serve.prior_label_keys)) {}
 
     void log(server::LogLevel level, const std::string& msg, const json& fields, const std::string& request_id = {}) {
         server::logger().log(level, "label_studio", msg, fields, request_id);
@@ -201,7 +116,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     }
 
     void setup(const HttpRequest& request, Responder responder) {
-        auto body = parse_body(request, true);
+        auto body = parse_json_body(request.body, true);
         if (!body) return void(responder.send_error(body.error()));
         std::string project = project_id(*body);
         std::string config = body->contains("schema") && (*body)["schema"].is_string() ? (*body)["schema"].get<std::string>() : "";
@@ -232,16 +147,13 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             gauge("seke_model_requests_queued", "model requests waiting for a concurrency slot", static_cast<double>(stats->queued.load()));
         }
         deps.metrics.gauge("seke_engine_faces_active", "faces being labeled").set(static_cast<double>(deps.engine.active()));
-        {
-            std::lock_guard lock(tasks_mutex);
-            deps.metrics.gauge("seke_predict_tasks_running", "tasks of /predict calls not finished yet")
-                .set(static_cast<double>(tasks_running));
-        }
+        deps.metrics.gauge("seke_predict_tasks_running", "tasks of /predict calls not finished yet")
+            .set(static_cast<double>(tasks_running.value()));
         responder.send(server::text_response(200, deps.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
     }
 
     void webhook(const HttpRequest& request, Responder responder) {
-        auto body = parse_body(request, false);
+        auto body = parse_json_body(request.body, false);
         if (!body) return void(responder.send_error(body.error()));
         std::string action = body->contains("action") && (*body)["action"].is_string() ? (*body)["action"].get<std::string>() : "";
         static const std::set<std::string> kTrainEvents = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED",
@@ -252,10 +164,19 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         if (!id) return void(responder.send_error(id.error()));
         deps.metrics.counter("seke_webhook_events_total", "Label Studio webhook events stored").inc({{"action", action}});
         json result = {{"event_id", *id}, {"action", action}};
-        if (action == "ANNOTATION_CREATED" || action == "ANNOTATION_UPDATED" || action == "ANNOTATIONS_CREATED")
-            result["review"] = apply_reviews(*body, request.request_id);
-        if (action == "START_TRAINING") result["fit"] = fit(request.request_id);
-        responder.send_json(201, {{"status", "ok"}, {"result", result}});
+        const bool review = action == "ANNOTATION_CREATED" || action == "ANNOTATION_UPDATED" ||
+                            action == "ANNOTATIONS_CREATED";
+        const bool train = action == "START_TRAINING";
+        if (!review && !train) return void(responder.send_json(201, {{"status", "ok"}, {"result", result}}));
+        on_learning_thread(request, std::move(responder),
+                           [self = shared_from_this(), body = std::move(*body), result = std::move(result),
+                            review, request_id = request.request_id](Responder& answer) mutable {
+                               if (review)
+                                   result["review"] = self->apply_reviews(body, request_id);
+                               else
+                                   result["fit"] = self->fit(request_id);
+                               answer.send_json(201, {{"status", "ok"}, {"result", result}});
+                           });
     }
 
     // Diffs each annotation against seke's faces of its task and merges the human labels into
@@ -387,211 +308,220 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     }
 
     void train(const HttpRequest& request, Responder responder) {
-        auto body = parse_body(request, true);
+        auto body = parse_json_body(request.body, true);
         if (!body) return void(responder.send_error(body.error()));
         auto id = deps.store.save_event("label_studio", "START_TRAINING", request.body.empty() ? "{}" : request.body);
         if (!id) return void(responder.send_error(id.error()));
-        responder.send_json(200, {{"fit", fit(request.request_id)}});
+        on_learning_thread(request, std::move(responder),
+                           [self = shared_from_this(), request_id = request.request_id](Responder& answer) {
+                               answer.send_json(200, {{"fit", self->fit(request_id)}});
+                           });
+    }
+
+    // Runs `work(responder)` on the learning thread. A throw is answered 500, as the router
+    // answers a handler that throws; after shutdown the request is refused as the server stopping.
+    template <class Work>
+    void on_learning_thread(const HttpRequest& request, Responder responder, Work work) {
+        {
+            std::lock_guard lock(learning_mutex);
+            if (!learning_closed) {
+                boost::asio::post(
+                    learning, [self = shared_from_this(), route = request.route,
+                               responder = std::move(responder), work = std::move(work)]() mutable {
+                        std::string failure;
+                        try {
+                            work(responder);
+                        } catch (const std::exception& e) {
+                            failure = e.what();
+                        } catch (...) {
+                            failure = "unknown exception";
+                        }
+                        if (failure.empty()) return;
+                        self->log(server::LogLevel::error, "handler threw",
+                                  {{"route", route}, {"error", failure}}, responder.request_id());
+                        responder.send_error(make_error(errc::internal, "the handler failed: " + failure));
+                    });
+                return;
+            }
+        }
+        responder.send_error(make_error(errc::cancelled, "server stopping"));
+    }
+
+    // Lets the merges and fits asked for so far finish and answer; none is taken after this.
+    void close_learning() {
+        {
+            std::lock_guard lock(learning_mutex);
+            learning_closed = true;
+        }
+        learning.join();
     }
 
     // --- /predict ------------------------------------------------------------------------
 
+    PredictParsing predict_parsing() {
+        return PredictParsing{configs,
+                              [this](const std::string& project) {
+                                  auto stored = deps.store.project(project);
+                                  return stored && stored->has_value() ? (*stored)->label_config
+                                                                       : std::string();
+                              },
+                              prior_keys, deps.knowledge};
+    }
+
     void predict(const HttpRequest& request, Responder responder) {
-        auto parsed = parse_body(request, false);
+        auto parsed = parse_predict_request(request.body, predict_parsing());
         if (!parsed) return void(responder.send_error(parsed.error()));
-        json& body = *parsed;
-        json tasks = body.contains("tasks") ? body["tasks"] : json::array();
-        if (tasks.is_object()) tasks = json::array({tasks});  // the upstream tests send one dict
-        if (!tasks.is_array())
-            return void(responder.send_error(make_error(errc::invalid_argument, "\"tasks\" must be a list or an object")));
-        std::string project = project_id(body);
-        std::string xml = body.contains("label_config") && body["label_config"].is_string()
-                              ? body["label_config"].get<std::string>() : "";
-        if (xml.empty())
-            if (auto stored = deps.store.project(project); stored && stored->has_value()) xml = (*stored)->label_config;
-        auto config = configs.get(xml);
-        if (!config) return void(responder.send_error(config.error()));
-        if (!(*config)->applicable()) {
+        if (!parsed->config->applicable()) {
             // An empty or unrelated config: nothing to predict, and that is not an error.
             return void(responder.send_json(200, {{"results", json::array()}}));
         }
-        std::vector<DrawnRegion> drawn = drawn_regions(body);
-        // "Retrieve predictions" again: when the store has every task, answer on this thread with
-        // the stored JSON spliced in as it is — no parse, no thread hop.
-        if (auto stored = drawn.empty() ? stored_predictions(project, tasks) : std::nullopt) {
-            std::string out = "{\"results\":[";
-            for (std::size_t i = 0; i < stored->size(); ++i) out += (i ? "," : "") + (*stored)[i];
-            out += "]}";
-            deps.metrics.counter("seke_predict_store_hits_total", "tasks answered from the store")
-                .inc({}, static_cast<double>(stored->size()));
-            return void(responder.send(server::text_response(200, std::move(out), "application/json")));
-        }
-        auto batch = std::make_shared<PredictBatch>();
-        batch->results.resize(tasks.size());
-        batch->remaining = tasks.size();
-        batch->responder = std::move(responder);
-        if (tasks.empty()) return finish_batch(batch);
-        batch->deadline = std::make_unique<boost::asio::steady_timer>(
-            pool.get_executor(), std::chrono::milliseconds(deps.config.serve.predict_deadline_ms));
-        std::weak_ptr<PredictBatch> weak = batch;
+        auto call = std::make_shared<PredictCall>();
+        call->request = std::move(*parsed);
+        call->request_id = request.request_id;
+        call->stored.resize(call->request.tasks.size());
+        if (answered_from_store(*call, responder)) return;
+
+        const std::vector<PredictTask>& tasks = call->request.tasks;
+        std::vector<long long> task_ids;
+        for (const auto& task : tasks) task_ids.push_back(task.id);
         auto self = shared_from_this();
-        batch->deadline->async_wait([self, weak](const boost::system::error_code& ec) {
-            if (ec) return;
-            if (auto b = weak.lock()) self->answer_at_deadline(b);
-        });
+        auto held = std::make_shared<Responder>(std::move(responder));
+        SlotBatch::Callbacks callbacks;
+        callbacks.answer = [self, held](SlotBatch::Slots slots, std::size_t unfinished) {
+            if (unfinished > 0)
+                self->log(server::LogLevel::info, "predict deadline: answering with finished tasks",
+                          {{"unfinished", unfinished}}, held->request_id());
+            json results = json::array();
+            for (auto& slot : slots) results.push_back(slot ? std::move(*slot) : json::array());
+            held->send_json(200, {{"results", std::move(results)}});
+        };
+        // A task that finishes after the answer went out is pushed to Label Studio (the store
+        // has it either way).
+        callbacks.late = [self, task_ids](std::size_t index, const json& prediction) {
+            self->push_late_prediction(task_ids[index], prediction);
+        };
+        call->answer = SlotBatch::start(deps.media_work, tasks.size(),
+                                        std::chrono::milliseconds(deps.config.serve.predict_deadline_ms),
+                                        std::move(callbacks));
         for (std::size_t i = 0; i < tasks.size(); ++i) {
-            begin_task();
-            boost::asio::post(pool, [self, batch, i, task = tasks[i], project, cfg = *config, rid = request.request_id, drawn] {
-                self->run_task(batch, i, task, project, cfg, rid, drawn);
-            });
+            tasks_running.begin();
+            deps.media_work.post([self, task = TaskRef{call, i}] { self->run_task(task); });
         }
     }
 
-    // The stored predictions of every task, in order, or nullopt when any one is missing.
-    std::optional<std::vector<std::string>> stored_predictions(const std::string& project, const json& tasks) {
-        std::vector<std::string> out;
-        out.reserve(tasks.size());
-        for (const auto& task : tasks) {
-            long long task_id = task.is_object() && task.contains("id") && task["id"].is_number_integer()
-                                    ? task["id"].get<long long>() : -1;
-            if (task_id < 0) return std::nullopt;
-            auto row = deps.store.task_prediction(project, task_id, model_version());
-            if (!row || !row->has_value() || (*row)->status != "done") return std::nullopt;
-            out.push_back(std::move((*row)->prediction_json));
+    // "Retrieve predictions" again: when the store has every task, answer on this thread with
+    // the stored JSON spliced in as it is — no parse, no thread hop. The lookups stop at the
+    // first task the store lacks; what they read is kept for the tasks' own runs.
+    bool answered_from_store(PredictCall& call, Responder& responder) {
+        const PredictRequest& request = call.request;
+        if (!request.drawn.empty()) return false;
+        for (std::size_t i = 0; i < request.tasks.size(); ++i) {
+            if (request.tasks[i].id < 0) return false;
+            call.stored[i] = {true, stored_prediction(request.project, request.tasks[i].id)};
+            if (!call.stored[i].prediction) return false;
         }
-        return out;
+        std::string out = "{\"results\":[";
+        for (std::size_t i = 0; i < call.stored.size(); ++i)
+            out += (i ? "," : "") + *call.stored[i].prediction;
+        out += "]}";
+        deps.metrics.counter("seke_predict_store_hits_total", "tasks answered from the store")
+            .inc({}, static_cast<double>(call.stored.size()));
+        responder.send(server::text_response(200, std::move(out), "application/json"));
+        return true;
     }
 
-    void begin_task() {
-        std::lock_guard lock(tasks_mutex);
-        ++tasks_running;
-    }
-    void end_task() {
-        std::lock_guard lock(tasks_mutex);
-        if (--tasks_running == 0) tasks_idle.notify_all();
+    std::optional<std::string> stored_prediction(const std::string& project, long long task_id) {
+        auto row = deps.store.task_prediction(project, task_id, model_version());
+        if (!row || !row->has_value() || (*row)->status != "done") return std::nullopt;
+        return std::move((*row)->prediction_json);
     }
 
-    void finish_batch(const std::shared_ptr<PredictBatch>& batch) {
-        json body;
-        {
-            std::lock_guard lock(batch->mutex);
-            if (batch->answered) return;
-            batch->answered = true;
-            body = results_body(*batch);
-            if (batch->deadline) batch->deadline->cancel();
-        }
-        batch->responder.send_json(200, body);
+    void push_late_prediction(long long task_id, const json& prediction) {
+        if (task_id < 0 || !prediction.is_object() || deps.config.label_studio.url.empty() ||
+            deps.config.label_studio.api_key.empty())
+            return;
+        auto pushed = deps.media.create_prediction(task_id, prediction);
+        log(pushed ? server::LogLevel::info : server::LogLevel::warn,
+            pushed ? "late prediction pushed to Label Studio" : "late prediction not pushed",
+            {{"task", task_id}, {"reason", pushed ? "" : pushed.error().message}});
     }
 
-    void answer_at_deadline(const std::shared_ptr<PredictBatch>& batch) {
-        std::size_t late = 0;
-        {
-            std::lock_guard lock(batch->mutex);
-            late = batch->remaining;
-        }
-        log(server::LogLevel::info, "predict deadline: answering with finished tasks", {{"unfinished", late}},
-            batch->responder.request_id());
-        finish_batch(batch);
+    // Records one task's outcome in its slot of the answer.
+    void complete(const TaskRef& t, json prediction) {
+        t.call->answer->fill(t.index, std::move(prediction));
+        tasks_running.end();
     }
 
-    // Records one task's outcome in its slot; a task that finishes after the answer went out is
-    // pushed to Label Studio (the store has it either way).
-    void complete(const std::shared_ptr<PredictBatch>& batch, std::size_t index, json prediction, long long task_id) {
-        bool all_done = false;
-        bool late = false;
-        {
-            std::lock_guard lock(batch->mutex);
-            late = batch->answered;
-            batch->results[index] = prediction;
-            all_done = --batch->remaining == 0;
-        }
-        if (late && task_id >= 0 && prediction.is_object() && !deps.config.label_studio.url.empty() &&
-            !deps.config.label_studio.api_key.empty()) {
-            auto pushed = deps.media.create_prediction(task_id, prediction);
-            log(pushed ? server::LogLevel::info : server::LogLevel::warn,
-                pushed ? "late prediction pushed to Label Studio" : "late prediction not pushed",
-                {{"task", task_id}, {"reason", pushed ? "" : pushed.error().message}});
-        }
-        if (all_done) finish_batch(batch);
-        end_task();
-    }
-
-    void fail_task(const std::shared_ptr<PredictBatch>& batch, std::size_t index, const std::string& project,
-                   long long task_id, const Error& error, const std::string& request_id) {
+    void fail_task(const TaskRef& t, const Error& error) {
+        const std::string& project = t.request().project;
+        long long task_id = t.task().id;
         log(server::LogLevel::warn, "task not predicted",
-            {{"project", project}, {"task", task_id}, {"code", errc_name(error.code)}, {"reason", error.message}}, request_id);
+            {{"project", project},
+             {"task", task_id},
+             {"code", errc_name(error.code)},
+             {"reason", error.message}},
+            t.request_id());
         deps.metrics.counter("seke_predict_task_failures_total", "tasks answered with [] because they failed")
             .inc({{"code", std::string(errc_name(error.code))}});
         if (task_id >= 0)
             deps.store.save_task_prediction({project, task_id, model_version(), "failed", "",
                                              std::string(errc_name(error.code)) + ": " + error.message, {}});
-        complete(batch, index, json::array(), task_id);
+        complete(t, json::array());
     }
 
-    void run_task(const std::shared_ptr<PredictBatch>& batch, std::size_t index, const json& task,
-                  const std::string& project, const std::shared_ptr<const LabelingConfig>& config,
-                  const std::string& request_id, const std::vector<DrawnRegion>& drawn) {
-        long long task_id = task.is_object() && task.contains("id") && task["id"].is_number_integer()
-                                ? task["id"].get<long long>() : -1;
-        if (stopping) return fail_task(batch, index, project, task_id, make_error(errc::cancelled, "server stopping"), request_id);
-        if (!task.is_object() || !task.contains("data") || !task["data"].is_object())
-            return fail_task(batch, index, project, task_id, make_error(errc::invalid_argument, "task has no \"data\" object"), request_id);
-        const json& data = task["data"];
-        const std::string& key = config->image_value_key;
-        if (!data.contains(key) || !data[key].is_string())
-            return fail_task(batch, index, project, task_id,
-                             make_error(errc::invalid_argument, "task.data has no string \"" + key + "\" for the image"),
-                             request_id);
+    void run_task(const TaskRef& t) {
+        const PredictRequest& request = t.request();
+        const PredictTask& task = t.task();
+        if (stopping) return fail_task(t, make_error(errc::cancelled, "server stopping"));
+        if (task.unusable) return fail_task(t, *task.unusable);
         // Served from the store when this model version already answered this task.
-        if (task_id >= 0 && drawn.empty()) {
-            auto stored = deps.store.task_prediction(project, task_id, model_version());
-            if (stored && stored->has_value() && (*stored)->status == "done") {
-                json prediction = json::parse((*stored)->prediction_json, nullptr, false);
+        if (task.id >= 0 && request.drawn.empty()) {
+            const StoredLookup& looked = t.call->stored[t.index];
+            std::optional<std::string> read_now;
+            if (!looked.read) read_now = stored_prediction(request.project, task.id);
+            const std::optional<std::string>& stored = looked.read ? looked.prediction : read_now;
+            if (stored) {
+                json prediction = json::parse(*stored, nullptr, false);
                 if (!prediction.is_discarded()) {
                     deps.metrics.counter("seke_predict_store_hits_total", "tasks answered from the store").inc();
-                    return complete(batch, index, std::move(prediction), task_id);
+                    return complete(t, std::move(prediction));
                 }
             }
         }
-        std::string image = data[key].get<std::string>();
-        auto bytes = deps.media.fetch_task_media(image, task_id >= 0 ? std::optional<long long>(task_id) : std::nullopt);
-        if (!bytes) return fail_task(batch, index, project, task_id, bytes.error(), request_id);
+        auto bytes = deps.media.fetch_task_media(
+            task.image, task.id >= 0 ? std::optional<long long>(task.id) : std::nullopt);
+        if (!bytes) return fail_task(t, bytes.error());
         std::vector<RegionFraction> regions;
-        for (const auto& d : drawn) regions.push_back(d.region);
+        for (const auto& d : request.drawn) regions.push_back(d.region);
         auto prepared = regions.empty() ? deps.preparer.prepare(*bytes) : deps.preparer.prepare_regions(*bytes, regions);
-        if (!prepared) return fail_task(batch, index, project, task_id, prepared.error(), request_id);
-
-        LabelSet known;
-        LevelProvenance provenance;
-        read_prior_labels(data, prior_keys, deps.knowledge, known, provenance);
-
-        if (prepared->faces.empty())
-            return fail_task(batch, index, project, task_id, make_error(errc::no_face, "no face to label"), request_id);
-        auto image_ptr = std::make_shared<PreparedImage>(std::move(*prepared));
+        if (!prepared) return fail_task(t, prepared.error());
+        if (prepared->faces.empty()) return fail_task(t, make_error(errc::no_face, "no face to label"));
+        auto image = std::make_shared<PreparedImage>(std::move(*prepared));
         auto self = shared_from_this();
-        label_faces(deps.engine, *image_ptr, known, provenance,
-                    [self, image_ptr, batch, index, project, task_id, config, image, request_id, drawn](std::vector<FaceResult> results) {
+        label_faces(deps.engine, *image, task.known, task.provenance,
+                    [self, t, image](std::vector<FaceResult> results) {
                         // Store writes stay off the engine's thread.
-                        boost::asio::post(self->pool, [=, results = std::move(results)] {
-                            self->finish_task(batch, index, project, task_id, *config, image, drawn, *image_ptr, results,
-                                              request_id);
+                        self->deps.media_work.post([self, t, image, results = std::move(results)] {
+                            self->finish_task(t, *image, results);
                         });
                     });
     }
 
-    void finish_task(const std::shared_ptr<PredictBatch>& batch, std::size_t index, const std::string& project,
-                     long long task_id, const LabelingConfig& config, const std::string& image,
-                     const std::vector<DrawnRegion>& drawn, const PreparedImage& prepared,
-                     const std::vector<FaceResult>& results, const std::string& request_id) {
-        std::string item_id = item_id_for(project, task_id, image);
+    void finish_task(const TaskRef& t, const PreparedImage& prepared,
+                     const std::vector<FaceResult>& results) {
+        const PredictRequest& request = t.request();
+        const std::vector<DrawnRegion>& drawn = request.drawn;
+        long long task_id = t.task().id;
+        std::string item_id = item_id_for(request.project, task_id, t.task().image);
         auto learned = deps.learned.current();
         // A drawn region is its own FEID record, beside the faces seke found, and keeps its id.
         std::vector<std::string> face_ids;
         for (const auto& d : drawn) face_ids.push_back(item_id + "_region_" + d.id);
-        LabeledImage labeled = labeled_image(deps.knowledge, item_id, image, prepared, results, learned->model_version, face_ids);
+        LabeledImage labeled = labeled_image(deps.knowledge, item_id, t.task().image, prepared, results,
+                                             learned->model_version, face_ids);
         if (labeled.labeled.empty()) {
             deps.store.save_outcomes({labeled.outcome});
-            return fail_task(batch, index, project, task_id, make_error(errc::upstream_error, labeled.errors), request_id);
+            return fail_task(t, make_error(errc::upstream_error, labeled.errors));
         }
         std::vector<FacePrediction> faces;
         for (std::size_t f : labeled.labeled) {
@@ -602,17 +532,20 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                                            calibrated_uncertainty(learned->calibration, r.uncertainty, r.provenance)});
         }
         const ItemOutcome& outcome = labeled.outcome;
-        json prediction = build_prediction(config, ImageSize{prepared.width, prepared.height}, faces, learned->model_version);
+        json prediction = build_prediction(*request.config, ImageSize{prepared.width, prepared.height}, faces,
+                                           learned->model_version);
         if (auto saved = deps.store.save_outcomes({outcome}); !saved)
-            log(server::LogLevel::error, "prediction not stored", {{"task", task_id}, {"reason", saved.error().message}}, request_id);
+            log(server::LogLevel::error, "prediction not stored",
+                {{"task", task_id}, {"reason", saved.error().message}}, t.request_id());
         // An interactive answer is not the task's prediction: the next batch call still labels it whole.
         if (task_id >= 0 && drawn.empty())
-            deps.store.save_task_prediction({project, task_id, learned->model_version, "done", prediction.dump(), "", {}});
+            deps.store.save_task_prediction(
+                {request.project, task_id, learned->model_version, "done", prediction.dump(), "", {}});
         deps.metrics.counter("seke_predict_tasks_total", "tasks predicted by the model").inc();
         for (const auto& r : results)
             deps.metrics.counter("seke_model_samples_total", "model answers received for faces")
                 .inc({}, static_cast<double>(r.cost.samples));
-        complete(batch, index, std::move(prediction), task_id);
+        complete(t, std::move(prediction));
     }
 };
 
@@ -654,17 +587,11 @@ void Backend::add_routes(server::Router& router) {
 
 void Backend::shutdown(std::chrono::milliseconds grace) {
     if (!impl_) return;
-    {
-        std::unique_lock lock(impl_->tasks_mutex);
-        impl_->tasks_idle.wait_for(lock, grace, [&] { return impl_->tasks_running == 0; });
-    }
+    impl_->tasks_running.wait_idle(grace);
     impl_->stopping = true;
     impl_->deps.engine.cancel_all();
-    {
-        std::unique_lock lock(impl_->tasks_mutex);
-        impl_->tasks_idle.wait_for(lock, std::chrono::seconds(30), [&] { return impl_->tasks_running == 0; });
-    }
-    impl_->pool.join();
+    impl_->tasks_running.wait_idle(std::chrono::seconds(30));
+    impl_->close_learning();
 }
 
 }  // namespace seke::label_studio

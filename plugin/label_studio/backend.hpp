@@ -1,8 +1,10 @@
 #pragma once
 // The Label Studio ML backend routes (protocol notes §1): /, /health, /setup, /predict,
 // /webhook, /train, /versions, /metrics. Handlers parse the JSON at the edge, answer /health and
-// /setup at once, and run /predict on the engine with a deadline: tasks finished by then are
-// answered, the rest go on, are stored, and are pushed to Label Studio when it is configured.
+// /setup at once, and run /predict on the media pool and the engine with a deadline: tasks
+// finished by then are answered, the rest go on, are stored, and are pushed to Label Studio when
+// it is configured. Review merges (annotation webhooks) and fits (START_TRAINING, /train) run one
+// at a time on the backend's own thread, which answers them when they are done.
 #include <memory>
 #include <string>
 
@@ -10,6 +12,7 @@
 #include "connectors/label_studio.hpp"
 #include "plugin/config/config.hpp"
 #include "plugin/labeling/engine_service.hpp"
+#include "plugin/labeling/media_work.hpp"
 #include "plugin/learning/fit.hpp"
 #include "plugin/server/metrics.hpp"
 #include "plugin/server/router.hpp"
@@ -27,6 +30,7 @@ struct BackendDeps {
     const FacePreparer& preparer;
     server::MetricsRegistry& metrics;
     LearnedState& learned;  // model_version, calibration and exemplars; swapped by fit
+    MediaWork& media_work;  // the media pool, shared with the CVAT function; outlives the backend
     const VllmStats* model_stats = nullptr;  // reported on /metrics when set
 };
 
@@ -39,7 +43,8 @@ class Backend {
 
     // Registers the routes, wrapped in the configured auth.
     void add_routes(server::Router& router);
-    // Waits up to `grace` for tasks still running after their /predict answered, then cancels.
+    // Waits up to `grace` for tasks still running after their /predict answered, then cancels
+    // them; then lets the merges and fits already asked for finish and answer.
     void shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
   private:
