@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/crypto.hpp"
+#include "plugin/config/config.hpp"  // data_dir
 #include "plugin/records/feid.hpp"
 #include "plugin/labeling/knowledge_json.hpp"
 #include "plugin/learning/fit.hpp"
