@@ -1,26 +1,52 @@
 #pragma once
-// A response body with a byte cap, filled by libcurl: every download seke makes is bounded.
+// The libcurl plumbing every connector shares: one global init, a response sink that keeps the
+// body under a byte cap (every download seke makes is bounded) and the final response's
+// headers, and the options every seke transfer sets.
+#include <curl/curl.h>
+
 #include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
 namespace seke {
 
-struct BoundedBody {
+// curl_global_init, once per process: called by make_curl_easy, and before a multi handle.
+void curl_global_once();
+
+using CurlEasy = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
+// A fresh easy handle, global init done; null when libcurl cannot make one.
+CurlEasy make_curl_easy();
+
+// What one transfer brings back. Filled by the callbacks set_transfer_options installs.
+struct CurlResponse {
     std::string body;
     std::size_t max_bytes = 0;
     bool too_large = false;  // the cap was hit and the transfer aborted
+    std::map<std::string, std::string> headers;  // lower-case names, trimmed values; at most 100
+    char error[CURL_ERROR_SIZE] = {0};           // libcurl's detail of a failure, "" when none
+
+    // Empties the response for a new transfer (a retry) with this cap.
+    void reset(std::size_t cap);
+    // Over the cap: aborted while writing, or refused up front on its Content-Length.
+    [[nodiscard]] bool over_cap(CURLcode code) const noexcept;
+    // A header of the final response; `lower_case_name` as in "retry-after".
+    [[nodiscard]] std::optional<std::string> header(const std::string& lower_case_name) const;
+    // Why the transfer failed: libcurl's own detail when it gave one, else the code's text.
+    [[nodiscard]] std::string failure(CURLcode code) const;
 };
 
-// CURLOPT_WRITEFUNCTION for a BoundedBody* (CURLOPT_WRITEDATA): returning short aborts the transfer.
-inline std::size_t append_bounded(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* sink = static_cast<BoundedBody*>(user);
-    std::size_t bytes = size * count;
-    if (sink->body.size() + bytes > sink->max_bytes) {
-        sink->too_large = true;
-        return 0;
-    }
-    sink->body.append(data, bytes);
-    return bytes;
-}
+struct TransferOptions {
+    long timeout_ms = 30000;                 // the whole transfer
+    std::optional<long> connect_timeout_ms;  // unset: the timeout, at most 10 s
+    bool verify_tls = true;                  // false accepts self-signed certificates
+};
+
+// What every seke transfer sets: the URL, http and https only, the timeouts, no signals, the
+// seke user agent, `response` as the body and header sink with its cap also applied to an
+// announced Content-Length, and TLS verification. `response` must outlive the transfer.
+void set_transfer_options(CURL* handle, const std::string& url, CurlResponse& response,
+                          const TransferOptions& options);
 
 }  // namespace seke
