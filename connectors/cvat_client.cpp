@@ -1,12 +1,9 @@
 #include "connectors/cvat_client.hpp"
 
 #include <algorithm>
-#include <mutex>
-
-#include <curl/curl.h>
 
 #include "connectors/crypto.hpp"
-#include "connectors/curl_body.hpp"
+#include "connectors/curl_easy.hpp"
 #include "connectors/url_origin.hpp"
 #include "verify/text.hpp"
 
@@ -19,13 +16,6 @@ constexpr std::size_t kMaxJsonBytes = 64u << 20;    // a large job's annotations
 constexpr std::size_t kMaxFrameBytes = 256u << 20;  // one original-quality frame
 constexpr int kPageSize = 100;
 constexpr int kMaxPages = 10000;
-
-void curl_global_once() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-
 
 // What a message may show of a URL: no user info, query or fragment.
 std::string shown_url(const std::string& url) {
@@ -188,13 +178,11 @@ struct CvatClient::Impl {
     // credentials never leave the CVAT origin.
     Result<Reply> transfer(const std::string& method, const std::string& url, const std::string* body,
                            std::size_t max_bytes) const {
-        curl_global_once();
-        std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(), &curl_easy_cleanup);
+        auto handle = make_curl_easy();
         if (!handle) return make_error(errc::internal, "curl_easy_init failed");
         CURL* h = handle.get();
-        BoundedBody sink;
+        CurlResponse sink;
         sink.max_bytes = max_bytes;
-        char error_buffer[CURL_ERROR_SIZE] = {0};
         curl_slist* headers = nullptr;
         if (auto auth = authorization())
             headers = curl_slist_append(headers, ("Authorization: " + *auth).c_str());
@@ -205,30 +193,19 @@ struct CvatClient::Impl {
         std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers_guard(headers,
                                                                                   &curl_slist_free_all);
 
-        long timeout_ms = 1000L * std::max(1, settings.timeout_s);
-        curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        TransferOptions options;
+        options.timeout_ms = 1000L * std::max(1, settings.timeout_s);
+        options.verify_tls = settings.verify_ssl;
+        set_transfer_options(h, url, sink, options);
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms, 10000L));
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(max_bytes));
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &append_bounded);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "seke/" SEKE_VERSION);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-        if (!settings.verify_ssl) {
-            curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-            curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-        }
         if (method != "GET") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
         if (body) {
             curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->c_str());
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
         }
         CURLcode code = curl_easy_perform(h);
-        if (sink.too_large || code == CURLE_FILESIZE_EXCEEDED)
+        if (sink.over_cap(code))
             return make_error(errc::payload_too_large, "CVAT's answer to " + method + " " + shown_url(url) +
                                                            " is over the limit of " +
                                                            std::to_string(max_bytes) + " bytes");
@@ -237,12 +214,11 @@ struct CvatClient::Impl {
                                                           " within " + std::to_string(settings.timeout_s) +
                                                           " s (cvat.timeout_s)");
         if (code != CURLE_OK) {
-            std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
             std::string hint;
             if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE)
                 hint = " (for a self-signed certificate set CVAT_VERIFY_SSL=false)";
             return make_error(errc::upstream_error,
-                              "cannot reach CVAT at " + shown_url(url) + ": " + detail + hint);
+                              "cannot reach CVAT at " + shown_url(url) + ": " + sink.failure(code) + hint);
         }
         Reply reply;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);

@@ -1,10 +1,8 @@
 #include "connectors/image.hpp"
-#include "connectors/curl_body.hpp"
+#include "connectors/curl_easy.hpp"
 #include "connectors/face_detector.hpp"
 #include "connectors/jpeg_decode.hpp"
 #include "verify/text.hpp"
-
-#include <curl/curl.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -16,28 +14,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <utility>
 
 namespace seke {
 namespace {
 
 // ---- sources ------------------------------------------------------------------------------
-
-std::string percent_decode(const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-            out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
 
 Result<std::string> read_image_file(const std::string& path, const ImageLimits& limits) {
     std::error_code ec;
@@ -76,45 +58,26 @@ Result<std::string> decode_data_uri(const std::string& uri, const ImageLimits& l
     return std::move(*bytes);
 }
 
-using Download = BoundedBody;
-
-void curl_global_once() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 Result<std::string> download(const std::string& url, const ImageLimits& limits) {
-    curl_global_once();
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
+    auto curl = make_curl_easy();
     if (!curl) return make_error(errc::internal, "curl_easy_init failed");
-    Download sink;
+    CurlResponse sink;
     sink.max_bytes = limits.max_bytes;
-    char error_buffer[CURL_ERROR_SIZE] = {0};
     CURL* h = curl.get();
-    long timeout = std::max(1, limits.download_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    TransferOptions options;
+    options.timeout_ms = limits.download_timeout_ms;
+    set_transfer_options(h, url, sink, options);
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout, 10000L));
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(limits.max_bytes));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &append_bounded);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "seke/" SEKE_VERSION);
     CURLcode code = curl_easy_perform(h);
-    if (sink.too_large || code == CURLE_FILESIZE_EXCEEDED)
+    if (sink.over_cap(code))
         return make_error(errc::payload_too_large,
                           "image at " + url + " is over the limit of " + std::to_string(limits.max_bytes) + " bytes");
     if (code == CURLE_OPERATION_TIMEDOUT)
         return make_error(errc::upstream_timeout, "timed out downloading " + url);
-    if (code != CURLE_OK) {
-        std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
-        return make_error(errc::upstream_error, "cannot download " + url + ": " + detail);
-    }
+    if (code != CURLE_OK)
+        return make_error(errc::upstream_error, "cannot download " + url + ": " + sink.failure(code));
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status > 299)
@@ -334,7 +297,11 @@ Result<std::string> fetch_image_bytes(const std::string& source, const ImageLimi
             if (starts_with_icase(rest, "localhost/")) rest = rest.substr(9);
             if (rest.empty() || rest[0] != '/')
                 return make_error(errc::invalid_argument, "file URI must be file:///absolute/path: " + source);
-            return read_image_file(percent_decode(rest), limits);
+            auto path = percent_decode(rest, false);
+            if (!path)
+                return make_error(errc::invalid_argument,
+                                  "file URI has a malformed or NUL (%00) percent-escape: " + source);
+            return read_image_file(*path, limits);
         }
         auto scheme_end = source.find("://");
         if (scheme_end != std::string::npos && source.find('/') > scheme_end)

@@ -1,9 +1,8 @@
 #include "connectors/label_studio.hpp"
-#include "connectors/curl_body.hpp"
+#include "connectors/curl_easy.hpp"
 #include "verify/text.hpp"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -34,27 +33,6 @@ constexpr long kMaxBackoffMs = 10000;
 
 bool starts_with(const std::string& text, std::string_view prefix) { return text.rfind(prefix, 0) == 0; }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-std::string percent_decode(const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
-
 bool is_unreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
 
 void append_escaped(std::string& out, unsigned char c) {
@@ -81,7 +59,9 @@ std::string requote(const std::string& url) {
     std::string out;
     for (std::size_t i = 0; i < url.size(); ++i) {
         auto c = static_cast<unsigned char>(url[i]);
-        if (c == '%' && i + 2 < url.size() && hex_value(url[i + 1]) >= 0 && hex_value(url[i + 2]) >= 0)
+        bool existing_escape = c == '%' && i + 2 < url.size() && hex_digit_value(url[i + 1]) >= 0 &&
+                      hex_digit_value(url[i + 2]) >= 0;
+        if (existing_escape)
             out.push_back('%');
         else if (std::isalnum(c) || keep.find(static_cast<char>(c)) != std::string_view::npos)
             out.push_back(static_cast<char>(c));
@@ -160,33 +140,16 @@ std::optional<Clock::time_point> jwt_expiry(const json& payload) {
     return Clock::time_point(std::chrono::seconds(seconds));
 }
 
-// ---- URLs ----------------------------------------------------------------------------------
-
-
-
-
 // ---- one libcurl transfer --------------------------------------------------------------------
 
-void curl_global_once() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct Sink : BoundedBody {
-    std::optional<long> retry_after_s;
-};
-
-std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* sink = static_cast<Sink*>(user);
-    std::size_t bytes = size * count;
-    std::string line(data, bytes);
-    if (starts_with_icase(line, "retry-after:")) {
-        std::string value = line.substr(12);
-        char* end = nullptr;
-        long seconds = std::strtol(value.c_str(), &end, 10);
-        if (end != value.c_str() && seconds >= 0) sink->retry_after_s = seconds;
-    }
-    return bytes;
+// Retry-After in whole seconds (the HTTP-date form is not honoured: the backoff applies).
+std::optional<long> retry_after_seconds(const CurlResponse& response) {
+    auto value = response.header("retry-after");
+    if (!value) return std::nullopt;
+    char* end = nullptr;
+    long seconds = std::strtol(value->c_str(), &end, 10);
+    if (end == value->c_str() || seconds < 0) return std::nullopt;
+    return seconds;
 }
 
 // Second line of defence for hops off LS: whatever address curl is about to connect to (the
@@ -292,23 +255,6 @@ std::string shown_value(const std::string& value) {
 
 // ---- free functions ----------------------------------------------------------------------------
 
-LabelStudioSettings settings_from_env(const std::map<std::string, std::string>& env) {
-    auto get = [&](const char* name) -> std::string {
-        auto it = env.find(name);
-        return it == env.end() ? std::string() : it->second;
-    };
-    LabelStudioSettings settings;
-    settings.url = get("LABEL_STUDIO_URL");
-    if (settings.url.empty()) settings.url = get("LABEL_STUDIO_HOST");
-    settings.api_key = get("LABEL_STUDIO_API_KEY");
-    if (settings.api_key.empty()) settings.api_key = get("LABEL_STUDIO_ACCESS_TOKEN");
-    std::string root = get("LOCAL_FILES_DOCUMENT_ROOT");
-    if (!root.empty()) settings.local_files_root = root;
-    std::string verify = to_lower(get("VERIFY_SSL"));
-    if (verify == "false" || verify == "0" || verify == "no" || verify == "off") settings.verify_ssl = false;
-    return settings;
-}
-
 LabelStudioTokenKind classify_label_studio_token(const std::string& token) {
     if (token.empty()) return LabelStudioTokenKind::none;
     auto payload = jwt_payload(token);
@@ -388,7 +334,6 @@ struct LabelStudioClient::Impl {
     // Follows up to kMaxRedirects redirects by hand so each hop is guarded and pinned, and LS
     // credentials never leave the LS origin. A non-2xx answer is a Reply, not an Error.
     Result<Reply> transfer(const Call& call, const std::optional<std::string>& authorization) {
-        curl_global_once();
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(1L, call.timeout_ms));
         std::string url = requote(call.url);
         std::string method = call.method;
@@ -425,12 +370,11 @@ struct LabelStudioClient::Impl {
                                                    .count());
             if (remaining <= 0) return make_error(errc::upstream_timeout, "timed out fetching " + redact_url(url));
 
-            std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(), &curl_easy_cleanup);
+            auto handle = make_curl_easy();
             if (!handle) return make_error(errc::internal, "curl_easy_init failed");
             CURL* h = handle.get();
-            Sink sink;
+            CurlResponse sink;
             sink.max_bytes = call.max_bytes;
-            char error_buffer[CURL_ERROR_SIZE] = {0};
             curl_slist* headers = nullptr;
             curl_slist* resolve = nullptr;
             if (still_on_ls && call.with_auth && authorization)
@@ -441,21 +385,13 @@ struct LabelStudioClient::Impl {
             std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers_guard(headers, &curl_slist_free_all);
             std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> resolve_guard(resolve, &curl_slist_free_all);
 
-            curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-            curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+            TransferOptions options;
+            options.timeout_ms = remaining;
+            options.verify_tls = settings.verify_ssl;
+            set_transfer_options(h, url, sink, options);
             curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);  // hops are followed by hand, see above
             curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
             curl_easy_setopt(h, CURLOPT_PROXY, "");  // direct only: a proxy would defeat the pinning
-            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, remaining);
-            curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(remaining, 10000L));
-            curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-            curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(call.max_bytes));
-            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &append_bounded);
-            curl_easy_setopt(h, CURLOPT_WRITEDATA, static_cast<BoundedBody*>(&sink));
-            curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
-            curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
-            curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-            curl_easy_setopt(h, CURLOPT_USERAGENT, "seke/" SEKE_VERSION);
             curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
             if (resolve) curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
             SocketGuard socket_guard;
@@ -463,10 +399,6 @@ struct LabelStudioClient::Impl {
             if (!on_ls) {
                 curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &open_guarded_socket);
                 curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &socket_guard);
-            }
-            if (!settings.verify_ssl) {
-                curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-                curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
             }
             if (method == "POST") {
                 curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -480,16 +412,16 @@ struct LabelStudioClient::Impl {
                 error.message += " (URL " + redact_url(url) + ")";
                 return error;
             }
-            if (sink.too_large || code == CURLE_FILESIZE_EXCEEDED)
+            if (sink.over_cap(code))
                 return make_error(errc::payload_too_large, "the answer of " + redact_url(url) + " is over the limit of " +
                                                                std::to_string(call.max_bytes) + " bytes");
             if (code == CURLE_OPERATION_TIMEDOUT) return make_error(errc::upstream_timeout, "timed out fetching " + redact_url(url));
             if (code != CURLE_OK) {
-                std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
                 std::string hint;
                 if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CONNECT_ERROR)
                     hint = " (for a self-signed certificate set VERIFY_SSL=false)";
-                return make_error(errc::upstream_error, "cannot fetch " + redact_url(url) + ": " + detail + hint);
+                return make_error(errc::upstream_error,
+                                  "cannot fetch " + redact_url(url) + ": " + sink.failure(code) + hint);
             }
             long status = 0;
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -512,7 +444,7 @@ struct LabelStudioClient::Impl {
             reply.body = std::move(sink.body);
             reply.url = url;
             reply.from_ls = on_ls;
-            reply.retry_after_s = sink.retry_after_s;
+            reply.retry_after_s = retry_after_seconds(sink);
             return reply;
         }
     }
@@ -603,9 +535,13 @@ struct LabelStudioClient::Impl {
     // storage), then the legacy path (FileSystemStorage, or LS with USE_NGINX_FOR_UPLOADS).
     Result<std::string> fetch_upload(const std::string& value) {
         std::string path = value.substr(0, value.find_first_of("?#"));
-        std::string upload_path = path.substr(std::string("/data/").size());  // upload/<pid>/<file>
+        // upload/<pid>/<file>
+        auto upload_path = percent_decode(path.substr(std::string("/data/").size()), false);
+        if (!upload_path)
+            return make_error(errc::invalid_argument, "uploaded file " + shown_value(value) +
+                                                          " has a malformed or NUL (%00) percent-escape");
         auto proxy = ls_url("uploaded file " + shown_value(value),
-                            "/storage-data/uploaded/?filepath=" + encode_query_value(percent_decode(upload_path)));
+                            "/storage-data/uploaded/?filepath=" + encode_query_value(*upload_path));
         if (!proxy) return proxy.error();
         Call call;
         call.url = *proxy;
@@ -626,7 +562,12 @@ struct LabelStudioClient::Impl {
     }
 
     Result<std::string> fetch_local_files(const std::string& value) {
-        std::string rel = percent_decode(value.substr(value.find("?d=") + 3));
+        std::string encoded = value.substr(value.find("?d=") + 3);
+        auto decoded = percent_decode(encoded, false);
+        if (!decoded)
+            return make_error(errc::invalid_argument, "local-storage path '" + encoded +
+                                                          "' has a malformed or NUL (%00) percent-escape");
+        const std::string& rel = *decoded;
         auto local = safe_join(settings.local_files_root, rel);
         if (local) return read_local_file(*local, limits.max_bytes);
         if (local.error().code != errc::not_found) return local.error();

@@ -5,7 +5,6 @@
 // passes the SSRF guard, is pinned to the address it resolved to, and is re-checked on each
 // redirect hop. Nothing here logs, so no secret can end up in a log.
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +17,7 @@
 
 namespace seke {
 
+// Filled from the option table (plugin/config): the comments name the environment variables.
 struct LabelStudioSettings {
     std::string url;                      // LABEL_STUDIO_URL, else LABEL_STUDIO_HOST; http(s)://...
     std::string api_key;                  // LABEL_STUDIO_API_KEY, else LABEL_STUDIO_ACCESS_TOKEN
@@ -29,11 +29,6 @@ struct LabelStudioSettings {
     int max_retries = 3;                  // create_prediction / get_json, on 5xx, 429, network errors
     int retry_base_ms = 500;              // backoff: base * 2^attempt, capped at 10 s
 };
-
-// Reads exactly LABEL_STUDIO_URL/LABEL_STUDIO_HOST, LABEL_STUDIO_API_KEY/LABEL_STUDIO_ACCESS_TOKEN,
-// LOCAL_FILES_DOCUMENT_ROOT and VERIFY_SSL ("false", "0", "no", "off" turn it off). An empty
-// value counts as unset, as in the SDK.
-LabelStudioSettings settings_from_env(const std::map<std::string, std::string>& env);
 
 // How the API key is presented to LS.
 enum class LabelStudioTokenKind {

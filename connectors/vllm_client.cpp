@@ -1,8 +1,6 @@
 #include "connectors/vllm_client.hpp"
-#include "connectors/curl_body.hpp"
+#include "connectors/curl_easy.hpp"
 #include "verify/text.hpp"
-
-#include <curl/curl.h>
 
 #include <nlohmann/json.hpp>
 
@@ -64,17 +62,17 @@ std::string provider_message(const std::string& body) {
 }
 
 // Retry-After (seconds or an HTTP date) or retry-after-ms, in milliseconds.
-std::optional<std::int64_t> parse_retry_after(const std::map<std::string, std::string>& headers) {
-    if (auto it = headers.find("retry-after-ms"); it != headers.end()) {
+std::optional<std::int64_t> parse_retry_after(const CurlResponse& response) {
+    if (auto ms_text = response.header("retry-after-ms")) {
         try {
-            double ms = std::stod(it->second);
+            double ms = std::stod(*ms_text);
             if (ms >= 0) return static_cast<std::int64_t>(ms);
         } catch (...) {
         }
     }
-    auto it = headers.find("retry-after");
-    if (it == headers.end() || it->second.empty()) return std::nullopt;
-    const std::string& value = it->second;
+    auto header = response.header("retry-after");
+    if (!header || header->empty()) return std::nullopt;
+    const std::string& value = *header;
     if (std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
         if (value.size() > 9) return std::int64_t{1'000'000'000};  // absurd: the cap applies
         return std::stoll(value) * 1000;
@@ -135,28 +133,8 @@ struct Transfer {
     CURL* easy = nullptr;
     curl_slist* headers = nullptr;
     std::string body;
-    BoundedBody response;
-    std::map<std::string, std::string> response_headers;  // lower-case names
+    CurlResponse response;
 };
-
-std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    std::size_t bytes = size * count;
-    std::string_view line(data, bytes);
-    if (line.rfind("HTTP/", 0) == 0) {
-        t->response_headers.clear();  // a new status line (after 100 Continue): start over
-        return bytes;
-    }
-    auto colon = line.find(':');
-    if (colon != std::string_view::npos && t->response_headers.size() < 100)
-        t->response_headers[to_lower(std::string(line.substr(0, colon)))] = trim(line.substr(colon + 1));
-    return bytes;
-}
-
-void curl_global_once() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 }  // namespace
 
@@ -427,10 +405,7 @@ struct VllmClient::Impl {
     bool start(Transfer* t) {
         t->format = std::max(t->format, sticky_format);
         if (t->job->schema.is_null() && t->format == Format::json_schema) t->format = Format::json_object;
-        t->response.body.clear();
-        t->response_headers.clear();
-        t->response.too_large = false;
-        t->response.max_bytes = settings.max_response_bytes;
+        t->response.reset(settings.max_response_bytes);
         t->body = build_body(*t);
         t->easy = curl_easy_init();
         if (!t->easy) return false;
@@ -440,22 +415,16 @@ struct VllmClient::Impl {
         t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip
         if (!settings.api_key.empty())
             t->headers = curl_slist_append(t->headers, ("Authorization: Bearer " + settings.api_key).c_str());
-        curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        TransferOptions options;
+        options.timeout_ms = settings.timeout_ms;
+        options.connect_timeout_ms = settings.connect_timeout_ms;
+        set_transfer_options(h, url, t->response, options);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->body.data());
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max(1, settings.timeout_ms)));
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::max(1, settings.connect_timeout_ms)));
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &append_bounded);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->response);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
         curl_easy_setopt(h, CURLOPT_PRIVATE, t);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "seke/" SEKE_VERSION);
         if (curl_multi_add_handle(multi, h) != CURLM_OK) return false;
         active.emplace(h, t);
         ++t->job->http_requests;
@@ -566,7 +535,7 @@ struct VllmClient::Impl {
             transfer_done(t);
             return;
         }
-        if (t->response.too_large) {
+        if (t->response.over_cap(code)) {
             fail(t, make_error(errc::upstream_error, "the provider's answer is over " + std::to_string(settings.max_response_bytes) + " bytes"));
             return;
         }
@@ -590,7 +559,7 @@ struct VllmClient::Impl {
         }
         std::string message = provider_message(t->response.body);
         if (status == 429 || status >= 500) {
-            if (!schedule_retry(t, parse_retry_after(t->response_headers)))
+            if (!schedule_retry(t, parse_retry_after(t->response)))
                 fail(t, make_error(errc::upstream_error, "the model answered HTTP " + std::to_string(status) + " after " +
                                                              std::to_string(t->attempt + 1) + " attempts: " + message));
             return;

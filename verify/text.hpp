@@ -1,5 +1,6 @@
 #pragma once
 // Small ASCII text helpers shared by every layer (labels, headers, URLs are ASCII where it matters).
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -9,5 +10,12 @@ std::string trim(std::string_view text);       // without leading and trailing w
 std::string to_lower(std::string_view text);   // ASCII letters only
 bool iequals(std::string_view a, std::string_view b) noexcept;
 bool starts_with_icase(std::string_view text, std::string_view prefix) noexcept;
+
+// 0-15 for a hex digit of either case, -1 for anything else.
+int hex_digit_value(char c) noexcept;
+// "%41b+c" -> "Ab c" (plus as space only when asked, i.e. in query strings). nullopt on a
+// malformed escape ("%zz", a cut "%4") or an encoded NUL, which would cut a C string (a file
+// path) short further down.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space);
 
 }  // namespace seke

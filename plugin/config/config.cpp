@@ -500,8 +500,13 @@ std::map<std::string, std::string> process_environment() {
 Result<bool> apply_environment(Config& config, const std::map<std::string, std::string>& env) {
     for (const auto& b : bindings()) {
         auto found = env.find(b.info.env);
-        for (const auto& alias : b.info.env_aliases)
-            if (found == env.end()) found = env.find(alias);
+        // An alias stands in for an unset or empty name (LABEL_STUDIO_URL= with LABEL_STUDIO_HOST
+        // set), as in the Label Studio SDK; an empty value with no alias set still applies.
+        for (const auto& alias : b.info.env_aliases) {
+            if (found != env.end() && !found->second.empty()) break;
+            if (auto candidate = env.find(alias); candidate != env.end() && !candidate->second.empty())
+                found = candidate;
+        }
         if (found == env.end()) continue;
         auto applied = b.set(config, found->second);
         if (!applied) return applied;

@@ -65,7 +65,7 @@ struct OptionInfo {
     OptionType type = OptionType::string;
     std::string doc;
     std::vector<std::string> choices;  // for OptionType::choice
-    std::vector<std::string> env_aliases;  // other variable names read when `env` is unset
+    std::vector<std::string> env_aliases;  // other variable names read when `env` is unset or empty
 };
 const std::vector<OptionInfo>& option_table();
 

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include "plugin/server/log.hpp"
+#include "verify/text.hpp"
 
 namespace seke::server {
 

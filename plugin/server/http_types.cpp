@@ -6,17 +6,6 @@
 
 namespace seke::server {
 
-namespace {
-
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-}  // namespace
-
 std::string HttpRequest::header(std::string_view name) const {
     auto it = headers.find(to_lower(name));
     return it == headers.end() ? std::string() : it->second;
@@ -120,29 +109,6 @@ HttpResponse error_response(const Error& error, std::string_view request_id) {
     HttpResponse response = json_response(http_status(error.code), error_body(error, request_id));
     if (!request_id.empty()) response.set_header("X-Request-Id", std::string(request_id));
     return response;
-}
-
-std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (c == '%') {
-            if (i + 2 >= text.size()) return std::nullopt;
-            int hi = hex_value(text[i + 1]);
-            int lo = hex_value(text[i + 2]);
-            if (hi < 0 || lo < 0) return std::nullopt;
-            char decoded = static_cast<char>(hi * 16 + lo);
-            if (decoded == '\0') return std::nullopt;  // would truncate C strings further down
-            out.push_back(decoded);
-            i += 2;
-        } else if (c == '+' && plus_as_space) {
-            out.push_back(' ');
-        } else {
-            out.push_back(c);
-        }
-    }
-    return out;
 }
 
 std::optional<std::multimap<std::string, std::string>> parse_query(std::string_view query) {

@@ -65,10 +65,7 @@ HttpResponse text_response(int status, std::string body, std::string content_typ
 nlohmann::json error_body(const Error& error, std::string_view request_id);
 HttpResponse error_response(const Error& error, std::string_view request_id = {});
 
-// "%41b+c" → "Ab c" (plus as space only when asked, i.e. in query strings). nullopt on a bad
-// escape or an encoded NUL.
-std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space);
-// "a=1&b=x%20y&c" → {a:1, b:"x y", c:""}; nullopt when an escape is bad.
+// "a=1&b=x%20y&c" → {a:1, b:"x y", c:""}; nullopt when an escape is bad (see percent_decode).
 std::optional<std::multimap<std::string, std::string>> parse_query(std::string_view query);
 
 // 1–128 characters of [A-Za-z0-9._:-]: safe to echo in a header and a log line.

@@ -1,4 +1,5 @@
 #include <boost/test/unit_test.hpp>
+#include <map>
 #include <set>
 
 #include "plugin/config/config.hpp"
@@ -99,6 +100,58 @@ BOOST_AUTO_TEST_CASE(configuration_doc_has_the_current_option_table) {
     BOOST_TEST_REQUIRE(doc.size() >= table.size());
     BOOST_TEST(doc.compare(doc.size() - table.size(), table.size(), table) == 0,
                "docs/configuration.md is stale: regenerate its table with `seke config --markdown`");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// What the option table makes of a Label Studio ML backend's environment.
+LabelStudioSettings label_studio_from(const std::map<std::string, std::string>& env) {
+    Config config;
+    auto applied = apply_environment(config, env);
+    BOOST_TEST_REQUIRE(applied.ok(), (applied.ok() ? std::string() : applied.error().message));
+    return config.label_studio;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(plugin_config_label_studio_env)
+
+BOOST_AUTO_TEST_CASE(env_primary_names_win) {
+    auto s = label_studio_from({{"LABEL_STUDIO_URL", "http://ls:8080"},
+                                {"LABEL_STUDIO_HOST", "http://other:1"},
+                                {"LABEL_STUDIO_API_KEY", "k1"},
+                                {"LABEL_STUDIO_ACCESS_TOKEN", "k2"},
+                                {"LOCAL_FILES_DOCUMENT_ROOT", "/srv/media"},
+                                {"VERIFY_SSL", "False"}});
+    BOOST_TEST(s.url == "http://ls:8080");
+    BOOST_TEST(s.api_key == "k1");
+    BOOST_TEST(s.local_files_root == "/srv/media");
+    BOOST_TEST(!s.verify_ssl);
+}
+
+BOOST_AUTO_TEST_CASE(env_fallback_names_and_defaults) {
+    auto s = label_studio_from({{"LABEL_STUDIO_URL", ""}, {"LABEL_STUDIO_HOST", "http://other:1"},
+                                {"LABEL_STUDIO_ACCESS_TOKEN", "k2"}});
+    BOOST_TEST(s.url == "http://other:1");
+    BOOST_TEST(s.api_key == "k2");
+    BOOST_TEST(s.local_files_root == "/");
+    BOOST_TEST(s.verify_ssl);
+    BOOST_TEST(s.allow_private_hosts);
+    BOOST_TEST(s.host_allowlist.empty());
+    for (const char* off : {"0", "no", "OFF", "false"})
+        BOOST_TEST(!label_studio_from({{"VERIFY_SSL", off}}).verify_ssl);
+    BOOST_TEST(label_studio_from({{"VERIFY_SSL", "true"}}).verify_ssl);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_name_without_an_alias_still_applies) {
+    Config config;
+    config.label_studio.url = "http://from-file:8080";
+    BOOST_TEST_REQUIRE(apply_environment(config, {{"LABEL_STUDIO_URL", ""}}).ok());
+    BOOST_TEST(config.label_studio.url.empty());
+    BOOST_TEST_REQUIRE(apply_environment(config, {{"LABEL_STUDIO_URL", ""}, {"LABEL_STUDIO_HOST", ""}}).ok());
+    BOOST_TEST(config.label_studio.url.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -95,6 +95,18 @@ BOOST_AUTO_TEST_CASE(reads_files_and_file_uris) {
     BOOST_TEST((scheme.error().code == errc::invalid_argument));
 }
 
+BOOST_AUTO_TEST_CASE(file_uris_with_nul_or_malformed_escapes_are_refused) {
+    TempDir dir;
+    std::string bytes = encode(make_image(8, 8), ".png");
+    seke::test::write_file(dir / "a", bytes);  // what a path cut at the NUL would name
+    for (const std::string tail : {"a%00b.png", "a%zz.png", "a.png%2"}) {
+        auto uri = fetch_image_bytes("file://" + (dir / tail).string(), {});
+        BOOST_REQUIRE_MESSAGE(!uri.ok(), tail);
+        BOOST_TEST((uri.error().code == errc::invalid_argument), why(uri));
+        BOOST_TEST(uri.error().message.find("percent-escape") != std::string::npos, why(uri));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(decodes_data_uris) {
     std::string bytes = encode(make_image(8, 8), ".png");
     auto ok = fetch_image_bytes("data:image/png;base64," + base64_encode(bytes), {});

@@ -13,32 +13,6 @@ using seke::test::ScriptedHttpServer;
 
 BOOST_AUTO_TEST_SUITE(ls_media_settings)
 
-BOOST_AUTO_TEST_CASE(env_primary_names_win) {
-    auto s = settings_from_env({{"LABEL_STUDIO_URL", "http://ls:8080"},
-                                {"LABEL_STUDIO_HOST", "http://other:1"},
-                                {"LABEL_STUDIO_API_KEY", "k1"},
-                                {"LABEL_STUDIO_ACCESS_TOKEN", "k2"},
-                                {"LOCAL_FILES_DOCUMENT_ROOT", "/srv/media"},
-                                {"VERIFY_SSL", "False"}});
-    BOOST_TEST(s.url == "http://ls:8080");
-    BOOST_TEST(s.api_key == "k1");
-    BOOST_TEST(s.local_files_root == "/srv/media");
-    BOOST_TEST(!s.verify_ssl);
-}
-
-BOOST_AUTO_TEST_CASE(env_fallback_names_and_defaults) {
-    auto s = settings_from_env({{"LABEL_STUDIO_URL", ""}, {"LABEL_STUDIO_HOST", "http://other:1"},
-                                {"LABEL_STUDIO_ACCESS_TOKEN", "k2"}});
-    BOOST_TEST(s.url == "http://other:1");
-    BOOST_TEST(s.api_key == "k2");
-    BOOST_TEST(s.local_files_root == "/");
-    BOOST_TEST(s.verify_ssl);
-    BOOST_TEST(s.allow_private_hosts);
-    BOOST_TEST(s.host_allowlist.empty());
-    for (const char* off : {"0", "no", "OFF", "false"}) BOOST_TEST(!settings_from_env({{"VERIFY_SSL", off}}).verify_ssl);
-    BOOST_TEST(settings_from_env({{"VERIFY_SSL", "true"}}).verify_ssl);
-}
-
 BOOST_AUTO_TEST_CASE(token_kinds) {
     BOOST_TEST((classify_label_studio_token("") == LabelStudioTokenKind::none));
     BOOST_TEST((classify_label_studio_token(kLegacyKey) == LabelStudioTokenKind::legacy));

@@ -144,6 +144,23 @@ BOOST_AUTO_TEST_CASE(dot_dot_is_refused) {
     BOOST_TEST(ls.request_count() == 0u);  // not forwarded to LS either
 }
 
+BOOST_AUTO_TEST_CASE(nul_and_malformed_escapes_are_refused) {
+    TempDir root;
+    write_file(root / "a", "PREFIX");  // what a path cut at the NUL would name
+    ScriptedHttpServer ls(echo_target);
+    auto settings = settings_for(ls);
+    settings.local_files_root = root.path().string();
+    LabelStudioClient client(settings, small_limits());
+    for (const char* value : {"/data/local-files/?d=a%00b.jpg", "/data/local-files/?d=a%zzb.jpg",
+                              "/data/local-files/?d=a.jpg%2", "/data/upload/3/a%00b.jpg"}) {
+        auto bytes = client.fetch_task_media(value, std::nullopt);
+        BOOST_REQUIRE_MESSAGE(!bytes.ok(), value);
+        BOOST_TEST((bytes.error().code == errc::invalid_argument), value);
+        BOOST_TEST(bytes.error().message.find("percent-escape") != std::string::npos, bytes.error().message);
+    }
+    BOOST_TEST(ls.request_count() == 0u);  // refused here, not forwarded to LS
+}
+
 BOOST_AUTO_TEST_CASE(symlink_escaping_the_root_is_refused) {
     TempDir root;
     TempDir outside;
@@ -233,7 +250,9 @@ BOOST_AUTO_TEST_CASE(cloud_uris_are_presigned_and_the_redirect_carries_no_auth) 
         BOOST_REQUIRE_EQUAL(requests.size(), 1u);
         BOOST_TEST(requests[0].path() == "/tasks/42/presign/");
         BOOST_TEST(requests[0].header("Authorization") == "Token " + kLegacyKey);
-        std::string fileuri = percent_decode(query_value(requests[0], "fileuri"));
+        auto decoded = percent_decode(query_value(requests[0], "fileuri"), false);
+        BOOST_REQUIRE(decoded.has_value());
+        std::string fileuri = *decoded;
         BOOST_TEST(fileuri.find_first_of("+/") == std::string::npos);  // base64url alphabet
         std::string standard = fileuri;
         for (auto& c : standard) c = c == '-' ? '+' : c == '_' ? '/' : c;

@@ -9,6 +9,7 @@
 #include "connectors/crypto.hpp"
 #include "connectors/label_studio.hpp"
 #include "tests/support/scripted_http_server.hpp"
+#include "verify/text.hpp"  // percent_decode, for the query values the fake LS saw
 
 namespace seke::test::ls {
 
@@ -77,19 +78,6 @@ inline std::string query_value(const HttpRequest& request, const std::string& na
 template <class T>
 std::string error_text(const Result<T>& result) {
     return result.ok() ? std::string() : result.error().message;
-}
-
-inline std::string percent_decode(const std::string& text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size()) {
-            out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
 }
 
 }  // namespace seke::test::ls

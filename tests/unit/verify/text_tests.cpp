@@ -1,0 +1,32 @@
+#include "verify/text.hpp"  // first: the header is self-contained
+
+#include <boost/test/unit_test.hpp>
+
+using namespace seke;
+
+BOOST_AUTO_TEST_SUITE(verify_text)
+
+BOOST_AUTO_TEST_CASE(hex_digits_of_either_case) {
+    BOOST_TEST(hex_digit_value('0') == 0);
+    BOOST_TEST(hex_digit_value('9') == 9);
+    BOOST_TEST(hex_digit_value('a') == 10);
+    BOOST_TEST(hex_digit_value('F') == 15);
+    BOOST_TEST(hex_digit_value('g') == -1);
+    BOOST_TEST(hex_digit_value('%') == -1);
+}
+
+BOOST_AUTO_TEST_CASE(percent_decode_decodes_escapes_and_plus_only_when_asked) {
+    BOOST_TEST(percent_decode("", false).value_or("x") == "");
+    BOOST_TEST(percent_decode("dir%2F1%20a.jpg", false).value_or("") == "dir/1 a.jpg");
+    BOOST_TEST(percent_decode("%e2%82%ac", false).value_or("") == "\xe2\x82\xac");
+    BOOST_TEST(percent_decode("a+b", false).value_or("") == "a+b");
+    BOOST_TEST(percent_decode("a+b%2B", true).value_or("") == "a b+");
+}
+
+BOOST_AUTO_TEST_CASE(percent_decode_refuses_nul_and_malformed_escapes) {
+    for (const char* bad : {"a%00b", "%00", "%zz", "a%4", "a%", "%%41", "%4g"})
+        BOOST_TEST(!percent_decode(bad, false).has_value(), bad);
+    BOOST_TEST(!percent_decode("a%00b", true).has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
