@@ -624,7 +624,7 @@ struct LabelStudioClient::Impl {
     }
 
     // GET/POST on LS with retries on network errors, 429 and 5xx.
-    Result<json> api_call(Call call) {
+    Result<json> api_call(const Call& call) {
         for (int attempt = 0;; ++attempt) {
             auto reply = send(call);
             bool retryable = reply ? (reply->status == 429 || reply->status >= 500)
@@ -682,7 +682,7 @@ Result<nlohmann::json> LabelStudioClient::create_prediction(long long task_id, c
         call.url = *url;
         call.body = dump(body);
         call.timeout_ms = impl_->settings.timeout_ms;
-        return impl_->api_call(std::move(call));
+        return impl_->api_call(call);
     } catch (const std::exception& e) {
         return make_error(errc::internal, std::string("posting a prediction: ") + e.what());
     }
@@ -697,7 +697,7 @@ Result<nlohmann::json> LabelStudioClient::get_json(const std::string& path) {
         Call call;
         call.url = *url;
         call.timeout_ms = impl_->settings.timeout_ms;
-        return impl_->api_call(std::move(call));
+        return impl_->api_call(call);
     } catch (const std::exception& e) {
         return make_error(errc::internal, std::string("Label Studio GET: ") + e.what());
     }

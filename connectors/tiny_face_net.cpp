@@ -209,7 +209,7 @@ void first_convolution(const float* __restrict__ in, int height, int width, cons
     for (int y = 0; y < out_height; ++y) {
         for (int x = 0; x < out_width; ++x)
             for (int ky = 0; ky < 3; ++ky)
-                std::memcpy(patches.data() + static_cast<std::size_t>(x) * kPatch + ky * 3 * kIn,
+                std::memcpy(patches.data() + static_cast<std::size_t>(x) * kPatch + static_cast<std::size_t>(ky) * 3 * kIn,
                             in + (static_cast<std::size_t>(y + ky) * width + x) * kIn, sizeof(float) * 3 * kIn);
         pointwise(patches.data(), static_cast<std::size_t>(out_width), kPatch, kOut, filters, bias,
                   out + static_cast<std::size_t>(y) * out_width * kOut, true);

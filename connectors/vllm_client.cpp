@@ -107,7 +107,7 @@ std::int64_t usage_value(const json& usage, const char* key) {
     return it->get<std::int64_t>();
 }
 
-struct Job {
+struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor only allocates
     ChatRequest request;
     VllmClient::Callback done;
     std::string key;             // cache key; empty without a cache

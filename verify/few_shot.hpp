@@ -24,6 +24,6 @@ using FewShotExamples = std::vector<FewShotExample>;
 // What one model request carries at most; the VLLM client keeps the longest prefix of a
 // request's examples within both bounds and drops the rest.
 inline constexpr std::size_t kMaxFewShotExamples = 8;
-inline constexpr std::size_t kMaxFewShotImageBytes = 256u * 1024;  // sum of image_jpeg sizes
+inline constexpr std::size_t kMaxFewShotImageBytes = std::size_t{256} * 1024;  // sum of image_jpeg sizes
 
 }  // namespace seke

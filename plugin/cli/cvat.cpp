@@ -215,7 +215,7 @@ int run_cvat_command(const std::vector<std::string>& all_args) {
         std::fputs(kCvatUsage, all_args.empty() ? stderr : stdout);
         return all_args.empty() ? kExitUsage : kExitOk;
     }
-    std::string command = all_args[0];
+    const std::string& command = all_args[0];
     if (command != "spec" && command != "annotate" && command != "sync")
         return report_error(usage_error("has no command \"" + command + "\""), kExitUsage);
     auto loaded = load_config({all_args.begin() + 1, all_args.end()}, process_environment());

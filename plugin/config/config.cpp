@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-extern char** environ;
+extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX asks for it
 
 namespace seke {
 namespace {
@@ -156,6 +156,7 @@ OptionInfo opt(std::string key, std::string flag, std::string env, OptionType ty
     return OptionInfo{std::move(key), std::move(flag), std::move(env), type, std::move(doc), {}, {}};
 }
 
+// NOLINTNEXTLINE(bugprone-macro-parentheses): expr is a member path, c.(a.b) is not C++
 #define FIELD(expr) [](Config& c) -> auto& { return c.expr; }
 
 const std::vector<Binding>& bindings() {

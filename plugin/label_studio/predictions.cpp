@@ -231,7 +231,7 @@ std::optional<Box> box_from(const json& item, const json& value, std::vector<std
     if (!x || !y || !w || !h) return std::nullopt;
     auto width = get_number(item, "original_width"), height = get_number(item, "original_height");
     if (!width || !height || *width <= 0 || *height <= 0) {
-        problems.push_back("region has no original_width/original_height: box unknown");
+        problems.emplace_back("region has no original_width/original_height: box unknown");
         return std::nullopt;
     }
     if (auto rotation = get_number(value, "rotation"); rotation && *rotation != 0)

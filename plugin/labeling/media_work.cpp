@@ -64,18 +64,21 @@ std::shared_ptr<SlotBatch> SlotBatch::start(MediaWork& work, std::size_t count,
 }
 
 void SlotBatch::fill(std::size_t index, nlohmann::json value) {
-    bool late = false;
+    std::optional<nlohmann::json> late_value;  // filled after the answer: it goes to `late`
     bool last = false;
     {
         std::lock_guard lock(mutex_);
         if (index >= slots_.size() || slots_[index]) return;
-        late = answered_;
-        // After the answer the slot is only marked filled: its value goes to `late`.
-        slots_[index] = late ? nlohmann::json() : std::move(value);
+        if (answered_) {
+            late_value = std::move(value);
+            slots_[index] = nlohmann::json();  // only marked filled
+        } else {
+            slots_[index] = std::move(value);
+        }
         last = --unfilled_ == 0;
     }
-    if (late) {
-        if (callbacks_.late) callbacks_.late(index, value);
+    if (late_value) {
+        if (callbacks_.late) callbacks_.late(index, *late_value);
         return;
     }
     if (last) answer_now();

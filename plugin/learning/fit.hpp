@@ -48,7 +48,7 @@ class LearnedState {
     std::shared_ptr<const LearnedModel> model_;
 };
 
-struct FitOutcome {
+struct FitOutcome {  // NOLINT(bugprone-exception-escape): its implicit constructor only allocates
     bool changed = false;
     std::shared_ptr<const LearnedModel> model;  // the new model when changed, else the current one
     nlohmann::json summary;                     // reviews, examples per level, trusted levels, exemplars

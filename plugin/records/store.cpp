@@ -110,7 +110,7 @@ Result<bool> in_transaction(sqlite3* db, const std::function<std::optional<std::
 // A prepared statement that finalizes itself.
 class Statement {
   public:
-    Statement(sqlite3* db, const char* sql) : db_(db) {
+    Statement(sqlite3* db, const char* sql) {
         if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
     }
     ~Statement() { sqlite3_finalize(stmt_); }
@@ -149,7 +149,6 @@ class Statement {
     double real(int column) { return sqlite3_column_double(stmt_, column); }
 
   private:
-    sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
 };
 
