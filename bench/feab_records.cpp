@@ -34,12 +34,9 @@ int main(int argc, char** argv) {
     std::string out_dir;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string flag = argv[i];
-        if (flag == "--count")
-            count = std::strtol(argv[i + 1], nullptr, 10);
-        else if (flag == "--out")
-            out_dir = argv[i + 1];
-        else if (flag == "--seed")
-            seed = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
+        if (flag == "--count") count = std::strtol(argv[i + 1], nullptr, 10);
+        else if (flag == "--out") out_dir = argv[i + 1];
+        else if (flag == "--seed") seed = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
     }
     if (out_dir.empty() || count < 0) {
         std::fprintf(stderr, "usage: seke-bench-feab-records --count N --out DIR [--seed S]\n");
@@ -68,10 +65,10 @@ int main(int argc, char** argv) {
         double difficulty = unit(rng);
 
         std::vector<std::string> truth_units = truth_class.prototype;
-        double valence = std::clamp(
-            (truth_class.va.valence_min + truth_class.va.valence_max) / 2 + 0.15 * normal(rng), -1.0, 1.0);
-        double arousal = std::clamp(
-            (truth_class.va.arousal_min + truth_class.va.arousal_max) / 2 + 0.15 * normal(rng), -1.0, 1.0);
+        double valence =
+            std::clamp((truth_class.va.valence_min + truth_class.va.valence_max) / 2 + 0.15 * normal(rng), -1.0, 1.0);
+        double arousal =
+            std::clamp((truth_class.va.arousal_min + truth_class.va.arousal_max) / 2 + 0.15 * normal(rng), -1.0, 1.0);
         ordered_json truth{{"id", id},
                            {"source", kSources[static_cast<std::size_t>(n) % 6]},
                            {"expression", truth_class.name},
@@ -84,16 +81,13 @@ int main(int argc, char** argv) {
         seke::FaceResult result;
         result.ok = true;
         bool expression_wrong = unit(rng) < 0.6 * difficulty;
-        std::size_t shift =
-            1 + static_cast<std::size_t>(unit(rng) * static_cast<double>(expressions.size() - 1));
+        std::size_t shift = 1 + static_cast<std::size_t>(unit(rng) * static_cast<double>(expressions.size() - 1));
         std::size_t truth_index = static_cast<std::size_t>(&truth_class - expressions.data());
-        result.labels.expression = expression_wrong
-                                       ? expressions[(truth_index + shift) % expressions.size()].name
-                                       : truth_class.name;
+        result.labels.expression =
+            expression_wrong ? expressions[(truth_index + shift) % expressions.size()].name : truth_class.name;
         std::vector<std::string> predicted_units;
         for (const auto& unit_info : units) {
-            bool present =
-                std::find(truth_units.begin(), truth_units.end(), unit_info.code) != truth_units.end();
+            bool present = std::find(truth_units.begin(), truth_units.end(), unit_info.code) != truth_units.end();
             if (unit(rng) < 0.08 * difficulty) present = !present;
             if (present) predicted_units.push_back(unit_info.code);
         }
@@ -108,10 +102,9 @@ int main(int argc, char** argv) {
         result.uncertainty.va = clamp_unit(spread + 0.05 * normal(rng), 0);
         result.uncertainty.au = clamp_unit(difficulty * 0.5 + 0.1 * normal(rng), 0);
         result.uncertainty.consistency = clamp_unit(0.2 * difficulty + 0.05 * normal(rng), 0);
-        result.uncertainty.overall =
-            clamp_unit(0.45 * result.uncertainty.expression + 0.1 * result.uncertainty.va +
-                           0.1 * result.uncertainty.au + 0.35 * result.uncertainty.consistency,
-                       0);
+        result.uncertainty.overall = clamp_unit(0.45 * result.uncertainty.expression + 0.1 * result.uncertainty.va +
+                                                    0.1 * result.uncertainty.au + 0.35 * result.uncertainty.consistency,
+                                                0);
         result.cost = {1, 0, 3, 0, 1800, 260};
         seke::FeidInput input;
         input.id = id;

@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
         std::string arg = argv[i];
         if (arg == "--runs" && i + 1 < argc) runs = std::stoi(argv[++i]);
         else if (arg == "--detector" && i + 1 < argc)
-            options.detector = std::string(argv[++i]) == "cascade" ? seke::FaceDetectorKind::cascade : seke::FaceDetectorKind::tiny;
+            options.detector =
+                std::string(argv[++i]) == "cascade" ? seke::FaceDetectorKind::cascade : seke::FaceDetectorKind::tiny;
         else if (arg == "--model" && i + 1 < argc) options.detector_model = argv[++i];
         else if (arg == "--boxes" && i + 1 < argc) boxes_dir = argv[++i];
         else if (arg == "--cascade" && i + 1 < argc) options.cascade_path = argv[++i];
@@ -68,19 +69,17 @@ int main(int argc, char** argv) {
             if (boxes_dir.empty()) continue;
             cv::Mat drawn = cv::imdecode(std::vector<unsigned char>(bytes.begin(), bytes.end()), cv::IMREAD_COLOR);
             for (const auto& face : prepared->faces)
-                if (face.box) cv::rectangle(drawn, cv::Rect(face.box->x, face.box->y, face.box->w, face.box->h), {0, 255, 0}, 4);
+                if (face.box)
+                    cv::rectangle(drawn, cv::Rect(face.box->x, face.box->y, face.box->w, face.box->h), {0, 255, 0}, 4);
             cv::Mat small;
             cv::resize(drawn, small, cv::Size(960, 540), 0, 0, cv::INTER_AREA);
             cv::imwrite(boxes_dir + "/image" + std::to_string(&bytes - encoded.data() + 1) + ".png", small);
         }
     }
     std::sort(ms.begin(), ms.end());
-    nlohmann::json out = {{"images", encoded.size()},
-                          {"runs", runs},
-                          {"faces_found_first_run", faces},
-                          {"median_ms", ms[ms.size() / 2]},
-                          {"p90_ms", ms[ms.size() * 9 / 10]},
-                          {"max_ms", ms.back()}};
+    nlohmann::json out = {{"images", encoded.size()},         {"runs", runs},
+                          {"faces_found_first_run", faces},   {"median_ms", ms[ms.size() / 2]},
+                          {"p90_ms", ms[ms.size() * 9 / 10]}, {"max_ms", ms.back()}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
 }

@@ -48,12 +48,14 @@ LabelSet annotated(const LabelSet& model, const json& truth) {
     LabelSet out = model;
     out.expression = truth["expression"].get<std::string>();
     double tv = truth["valence"].get<double>(), ta = truth["arousal"].get<double>();
-    if (!model.valence || !model.arousal || std::abs(*model.valence - tv) > 0.25 || std::abs(*model.arousal - ta) > 0.25) {
+    if (!model.valence || !model.arousal || std::abs(*model.valence - tv) > 0.25 ||
+        std::abs(*model.arousal - ta) > 0.25) {
         out.valence = tv;
         out.arousal = ta;
     }
-    std::set<std::string> m(model.action_units ? model.action_units->begin() : std::vector<std::string>::const_iterator{},
-                            model.action_units ? model.action_units->end() : std::vector<std::string>::const_iterator{});
+    std::set<std::string> m(
+        model.action_units ? model.action_units->begin() : std::vector<std::string>::const_iterator{},
+        model.action_units ? model.action_units->end() : std::vector<std::string>::const_iterator{});
     std::set<std::string> t;
     for (const auto& au : truth["action_units"]) t.insert(au.get<std::string>());
     std::vector<std::string> differ;
@@ -115,13 +117,12 @@ int main(int argc, char** argv) {
         for (auto& f : faces) {
             if (f.record.status != "auto" || !chosen_for_review(f.id, fraction)) continue;
             PredictedFace predicted = predicted_face(f.id, std::nullopt, f.record);
-            ReviewedFace reviewed{std::nullopt, predicted.box, annotated(predicted.labels, truth[f.truth_id]),
-                                  {}};
+            ReviewedFace reviewed{std::nullopt, predicted.box, annotated(predicted.labels, truth[f.truth_id]), {}};
             auto outcome = diff_review({predicted}, {reviewed});
-            auto merged = merge_review_into_record(*knowledge, f.record, outcome.faces[0], "simulated", "2026-01-01T00:00:00Z");
+            auto merged =
+                merge_review_into_record(*knowledge, f.record, outcome.faces[0], "simulated", "2026-01-01T00:00:00Z");
             std::string status(review_status_name(outcome.faces[0].status));
-            if (auto saved = (*store)->save_review(f.id, status, merged); !saved)
-                return fail(saved.error().message);
+            if (auto saved = (*store)->save_review(f.id, status, merged); !saved) return fail(saved.error().message);
             counts[status] = counts[status].get<int>() + 1;
         }
         std::printf("%s\n", counts.dump().c_str());
@@ -156,7 +157,8 @@ int main(int argc, char** argv) {
             }
             return errors > 0 ? found / errors : 0.0;
         };
-        std::size_t errors = static_cast<std::size_t>(std::count_if(rows.begin(), rows.end(), [](const Ranked& r) { return r.error; }));
+        std::size_t errors =
+            static_cast<std::size_t>(std::count_if(rows.begin(), rows.end(), [](const Ranked& r) { return r.error; }));
         json out = {{"unreviewed", rows.size()},
                     {"errors", errors},
                     {"budget", budget},

@@ -30,7 +30,9 @@ constexpr std::array<std::int8_t, 256> make_reverse() {
 }
 constexpr auto kReverse = make_reverse();
 
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\v';
+}
 
 }  // namespace
 
@@ -83,7 +85,7 @@ std::optional<std::string> base64_decode(const std::string& text) {
     std::string out;
     out.reserve(text.size() / 4 * 3);
     std::uint32_t acc = 0;
-    int bits = 0;        // bits held in acc
+    int bits = 0;  // bits held in acc
     std::size_t symbols = 0;
     std::size_t padding = 0;
     for (char c : text) {
@@ -104,7 +106,7 @@ std::optional<std::string> base64_decode(const std::string& text) {
         }
     }
     std::size_t tail = symbols % 4;
-    if (tail == 1) return std::nullopt;                          // 6 bits cannot make a byte
+    if (tail == 1) return std::nullopt;  // 6 bits cannot make a byte
     if (padding > 2) return std::nullopt;
     if (padding > 0 && (symbols + padding) % 4 != 0) return std::nullopt;
     if (padding > 0 && padding != (4 - tail) % 4) return std::nullopt;

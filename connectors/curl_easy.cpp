@@ -69,7 +69,9 @@ std::optional<std::string> CurlResponse::header(const std::string& lower_case_na
     return it->second;
 }
 
-std::string CurlResponse::failure(CURLcode code) const { return error[0] ? error : curl_easy_strerror(code); }
+std::string CurlResponse::failure(CURLcode code) const {
+    return error[0] ? error : curl_easy_strerror(code);
+}
 
 void set_transfer_options(CURL* handle, const std::string& url, CurlResponse& response,
                           const TransferOptions& options) {

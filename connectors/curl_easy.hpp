@@ -23,7 +23,7 @@ CurlEasy make_curl_easy();
 struct CurlResponse {
     std::string body;
     std::size_t max_bytes = 0;
-    bool too_large = false;  // the cap was hit and the transfer aborted
+    bool too_large = false;                      // the cap was hit and the transfer aborted
     std::map<std::string, std::string> headers;  // lower-case names, trimmed values; at most 100
     char error[CURL_ERROR_SIZE] = {0};           // libcurl's detail of a failure, "" when none
 
@@ -46,7 +46,6 @@ struct TransferOptions {
 // What every seke transfer sets: the URL, http and https only, the timeouts, no signals, the
 // seke user agent, `response` as the body and header sink with its cap also applied to an
 // announced Content-Length, and TLS verification. `response` must outlive the transfer.
-void set_transfer_options(CURL* handle, const std::string& url, CurlResponse& response,
-                          const TransferOptions& options);
+void set_transfer_options(CURL* handle, const std::string& url, CurlResponse& response, const TransferOptions& options);
 
 }  // namespace seke

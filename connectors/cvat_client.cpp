@@ -40,8 +40,7 @@ std::string cvat_message(const std::string& body) {
         message = parsed.dump(-1, ' ', false, json::error_handler_t::replace);
     } else {
         message = trim(body.substr(0, 300));
-        if (message.find('<') != std::string::npos)
-            message.clear();  // an HTML error page says nothing useful
+        if (message.find('<') != std::string::npos) message.clear();  // an HTML error page says nothing useful
     }
     if (message.size() > 300) message = message.substr(0, 300) + "...";
     return message;
@@ -70,15 +69,13 @@ struct Reply {
 std::string cvat_credential_name(const CvatSettings& s) {
     if (!s.access_token.empty()) return "the personal access token (cvat.access_token / CVAT_ACCESS_TOKEN)";
     if (!s.legacy_token.empty()) return "the legacy token (cvat.legacy_token / CVAT_TOKEN)";
-    if (!s.username.empty())
-        return "the user and password of " + s.username + " (cvat.username / cvat.password)";
+    if (!s.username.empty()) return "the user and password of " + s.username + " (cvat.username / cvat.password)";
     return "no credentials (set CVAT_ACCESS_TOKEN, CVAT_TOKEN or CVAT_USERNAME and CVAT_PASSWORD)";
 }
 
 CvatFrameInfo CvatTaskFrames::frame(long long index) const {
     if (frames.empty()) return {};
-    if (index >= 0 && static_cast<std::size_t>(index) < frames.size())
-        return frames[static_cast<std::size_t>(index)];
+    if (index >= 0 && static_cast<std::size_t>(index) < frames.size()) return frames[static_cast<std::size_t>(index)];
     return frames.front();
 }
 
@@ -134,15 +131,13 @@ struct CvatClient::Impl {
     explicit Impl(CvatSettings s) : settings(std::move(s)) {
         base = trim(settings.url);
         while (!base.empty() && base.back() == '/') base.pop_back();
-        if (starts_with_icase(base, "http://") || starts_with_icase(base, "https://"))
-            origin = parse_origin(base);
+        if (starts_with_icase(base, "http://") || starts_with_icase(base, "https://")) origin = parse_origin(base);
     }
 
     std::optional<std::string> authorization() const {
         if (!settings.access_token.empty()) return "Bearer " + settings.access_token;
         if (!settings.legacy_token.empty()) return "Token " + settings.legacy_token;
-        if (!settings.username.empty())
-            return "Basic " + base64_encode(settings.username + ":" + settings.password);
+        if (!settings.username.empty()) return "Basic " + base64_encode(settings.username + ":" + settings.password);
         return std::nullopt;
     }
 
@@ -151,25 +146,23 @@ struct CvatClient::Impl {
             return make_error(errc::config_error,
                               "no CVAT URL is configured: pass --url http://cvat-host:8080 or set CVAT_URL");
         if (!origin)
-            return make_error(errc::config_error, "the CVAT URL \"" + shown_url(base) +
-                                                      "\" is not a valid http:// or https:// URL");
+            return make_error(errc::config_error,
+                              "the CVAT URL \"" + shown_url(base) + "\" is not a valid http:// or https:// URL");
         return base + (path_and_query.rfind('/', 0) == 0 ? "" : "/") + path_and_query;
     }
 
     Error status_error(const std::string& method, const std::string& url, const Reply& reply) const {
         std::string message = cvat_message(reply.body);
-        std::string what = "CVAT " + method + " " + shown_url(url) + " answered HTTP " +
-                           std::to_string(reply.status) + (message.empty() ? "" : ": " + message);
+        std::string what = "CVAT " + method + " " + shown_url(url) + " answered HTTP " + std::to_string(reply.status) +
+                           (message.empty() ? "" : ": " + message);
         if (reply.status == 401)
-            return make_error(errc::unauthorized,
-                              what + " (CVAT refused " + cvat_credential_name(settings) + ")");
+            return make_error(errc::unauthorized, what + " (CVAT refused " + cvat_credential_name(settings) + ")");
         if (reply.status == 403)
-            return make_error(errc::forbidden,
-                              what + " (" + cvat_credential_name(settings) +
-                                  " was accepted but lacks access" +
-                                  (settings.organization.empty()
-                                       ? "; does the task belong to an organization? set CVAT_ORG)"
-                                       : " in organization \"" + settings.organization + "\")"));
+            return make_error(
+                errc::forbidden,
+                what + " (" + cvat_credential_name(settings) + " was accepted but lacks access" +
+                    (settings.organization.empty() ? "; does the task belong to an organization? set CVAT_ORG)"
+                                                   : " in organization \"" + settings.organization + "\")"));
         if (reply.status == 404) return make_error(errc::not_found, what);
         return make_error(errc::upstream_error, what);
     }
@@ -184,14 +177,12 @@ struct CvatClient::Impl {
         CurlResponse sink;
         sink.max_bytes = max_bytes;
         curl_slist* headers = nullptr;
-        if (auto auth = authorization())
-            headers = curl_slist_append(headers, ("Authorization: " + *auth).c_str());
+        if (auto auth = authorization()) headers = curl_slist_append(headers, ("Authorization: " + *auth).c_str());
         if (!settings.organization.empty())
             headers = curl_slist_append(headers, ("X-Organization: " + settings.organization).c_str());
         if (body) headers = curl_slist_append(headers, "Content-Type: application/json");
         headers = curl_slist_append(headers, "Accept: application/json, */*");
-        std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers_guard(headers,
-                                                                                  &curl_slist_free_all);
+        std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers_guard(headers, &curl_slist_free_all);
 
         TransferOptions options;
         options.timeout_ms = 1000L * std::max(1, settings.timeout_s);
@@ -207,8 +198,8 @@ struct CvatClient::Impl {
         CURLcode code = curl_easy_perform(h);
         if (sink.over_cap(code))
             return make_error(errc::payload_too_large, "CVAT's answer to " + method + " " + shown_url(url) +
-                                                           " is over the limit of " +
-                                                           std::to_string(max_bytes) + " bytes");
+                                                           " is over the limit of " + std::to_string(max_bytes) +
+                                                           " bytes");
         if (code == CURLE_OPERATION_TIMEDOUT)
             return make_error(errc::upstream_timeout, "CVAT did not answer " + method + " " + shown_url(url) +
                                                           " within " + std::to_string(settings.timeout_s) +
@@ -240,8 +231,7 @@ struct CvatClient::Impl {
         if (reply->status < 200 || reply->status > 299) return status_error(method, url, *reply);
         json parsed = json::parse(reply->body, nullptr, false);
         if (parsed.is_discarded())
-            return make_error(errc::upstream_error,
-                              "CVAT " + method + " " + shown_url(url) + " did not answer JSON");
+            return make_error(errc::upstream_error, "CVAT " + method + " " + shown_url(url) + " did not answer JSON");
         return parsed;
     }
 };
@@ -258,8 +248,8 @@ Result<json> CvatClient::get_json(const std::string& path_and_query) {
 }
 
 Result<std::vector<json>> CvatClient::get_list(const std::string& path, const std::string& query) {
-    auto first = impl_->url_for(path + "?" + (query.empty() ? "" : query + "&") +
-                                "page_size=" + std::to_string(kPageSize));
+    auto first =
+        impl_->url_for(path + "?" + (query.empty() ? "" : query + "&") + "page_size=" + std::to_string(kPageSize));
     if (!first) return first.error();
     std::vector<json> out;
     std::string url = *first;
@@ -271,8 +261,7 @@ Result<std::vector<json>> CvatClient::get_list(const std::string& path, const st
             return out;
         }
         if (!body->is_object() || !body->contains("results") || !(*body)["results"].is_array())
-            return make_error(errc::upstream_error,
-                              "CVAT GET " + shown_url(url) + ": expected {count, next, results}");
+            return make_error(errc::upstream_error, "CVAT GET " + shown_url(url) + ": expected {count, next, results}");
         for (auto& entry : (*body)["results"]) out.push_back(std::move(entry));
         const json& next = body->value("next", json());
         if (!next.is_string() || next.get<std::string>().empty()) return out;
@@ -281,15 +270,14 @@ Result<std::vector<json>> CvatClient::get_list(const std::string& path, const st
         // A proxy may make CVAT write another host into `next`: the page is then asked for on
         // the configured origin, so credentials never go anywhere else.
         if (!next_origin || !(*next_origin == *impl_->origin)) {
-            auto own = impl_->url_for(path + "?" + (query.empty() ? "" : query + "&") + "page_size=" +
-                                      std::to_string(kPageSize) + "&page=" + std::to_string(page + 1));
+            auto own = impl_->url_for(path + "?" + (query.empty() ? "" : query + "&") +
+                                      "page_size=" + std::to_string(kPageSize) + "&page=" + std::to_string(page + 1));
             if (!own) return own.error();
             next_url = *own;
         }
         url = next_url;
     }
-    return make_error(errc::upstream_error,
-                      "CVAT GET " + path + ": more than " + std::to_string(kMaxPages) + " pages");
+    return make_error(errc::upstream_error, "CVAT GET " + path + ": more than " + std::to_string(kMaxPages) + " pages");
 }
 
 Result<CvatTaskFrames> CvatClient::task_frames(long long task_id) {
@@ -303,8 +291,8 @@ Result<CvatTaskFrames> CvatClient::task_frames(long long task_id) {
     out.size = integer(*task, "size", -1);
     if (meta->contains("frames") && (*meta)["frames"].is_array())
         for (const auto& f : (*meta)["frames"])
-            out.frames.push_back({text(f, "name"), static_cast<int>(integer(f, "width", 0)),
-                                  static_cast<int>(integer(f, "height", 0))});
+            out.frames.push_back(
+                {text(f, "name"), static_cast<int>(integer(f, "width", 0)), static_cast<int>(integer(f, "height", 0))});
     if (out.size < 0) out.size = integer(*meta, "size", static_cast<long long>(out.frames.size()));
     if (meta->contains("deleted_frames") && (*meta)["deleted_frames"].is_array())
         for (const auto& d : (*meta)["deleted_frames"])
@@ -351,21 +339,19 @@ Result<std::string> CvatClient::frame(long long task_id, long long number) {
 Result<CvatAnnotations> CvatClient::job_annotations(long long job_id) {
     auto body = get_json("/api/jobs/" + std::to_string(job_id) + "/annotations");
     if (!body) return body.error();
-    if (!body->is_object())
-        return make_error(errc::upstream_error, "CVAT job annotations: expected an object");
+    if (!body->is_object()) return make_error(errc::upstream_error, "CVAT job annotations: expected an object");
     return parse_cvat_annotations(*body);
 }
 
 Result<CvatAnnotations> CvatClient::create_job_annotations(long long job_id, const json& body) {
-    auto reply = impl_->call_json(
-        "PATCH", "/api/jobs/" + std::to_string(job_id) + "/annotations?action=create", &body);
+    auto reply = impl_->call_json("PATCH", "/api/jobs/" + std::to_string(job_id) + "/annotations?action=create", &body);
     if (!reply) return reply.error();
     return parse_cvat_annotations(*reply);
 }
 
 Result<CvatAnnotations> CvatClient::create_task_annotations(long long task_id, const json& body) {
-    auto reply = impl_->call_json(
-        "PATCH", "/api/tasks/" + std::to_string(task_id) + "/annotations?action=create", &body);
+    auto reply =
+        impl_->call_json("PATCH", "/api/tasks/" + std::to_string(task_id) + "/annotations?action=create", &body);
     if (!reply) return reply.error();
     return parse_cvat_annotations(*reply);
 }

@@ -69,17 +69,17 @@ struct FaceDetector::Impl {
         std::vector<cv::Rect> boxes;
         boxes.reserve(found.size());
         for (const auto& r : found)
-            boxes.emplace_back(static_cast<int>(r.x * back), static_cast<int>(r.y * back), static_cast<int>(r.width * back),
-                               static_cast<int>(r.height * back));
+            boxes.emplace_back(static_cast<int>(r.x * back), static_cast<int>(r.y * back),
+                               static_cast<int>(r.width * back), static_cast<int>(r.height * back));
         return boxes;
     }
 
     Result<const TinyFaceNet*> tiny_net() {
         std::call_once(net_once, [&] {
             if (options.detector_model.empty())
-                net.emplace(make_error(errc::config_error, "face.detector_model is not set (face-api's tiny face detector)"));
-            else
-                net.emplace(TinyFaceNet::load(options.detector_model));
+                net.emplace(
+                    make_error(errc::config_error, "face.detector_model is not set (face-api's tiny face detector)"));
+            else net.emplace(TinyFaceNet::load(options.detector_model));
         });
         if (!*net)
             return make_error(errc::config_error, net->error().message +
@@ -91,21 +91,23 @@ struct FaceDetector::Impl {
     Result<std::vector<cv::Rect>> detect_tiny(const cv::Mat& bgr_shown, double to_full) {
         auto model = tiny_net();
         if (!model) return model.error();
-        const auto detections = (*model)->detect(bgr_shown, options.detect_longest_side,
-                                                 static_cast<float>(options.detect_threshold));
+        const auto detections =
+            (*model)->detect(bgr_shown, options.detect_longest_side, static_cast<float>(options.detect_threshold));
         std::vector<cv::Rect> boxes;
         boxes.reserve(detections.size());
         for (const auto& found : detections) {
             const cv::Rect2f& b = found.box;
-            boxes.emplace_back(static_cast<int>(std::lround(b.x * to_full)), static_cast<int>(std::lround(b.y * to_full)),
-                               static_cast<int>(std::lround(b.width * to_full)),
-                               static_cast<int>(std::lround(b.height * to_full)));
+            boxes.emplace_back(
+                static_cast<int>(std::lround(b.x * to_full)), static_cast<int>(std::lround(b.y * to_full)),
+                static_cast<int>(std::lround(b.width * to_full)), static_cast<int>(std::lround(b.height * to_full)));
         }
         return boxes;
     }
 };
 
-FaceDetector::FaceDetector(const FaceOptions& options) : impl_(std::make_unique<Impl>()) { impl_->options = options; }
+FaceDetector::FaceDetector(const FaceOptions& options) : impl_(std::make_unique<Impl>()) {
+    impl_->options = options;
+}
 
 FaceDetector::~FaceDetector() = default;
 
@@ -121,7 +123,9 @@ Result<bool> FaceDetector::ready() const {
     return true;
 }
 
-bool FaceDetector::wants_gray() const { return impl_->options.detector == FaceDetectorKind::cascade; }
+bool FaceDetector::wants_gray() const {
+    return impl_->options.detector == FaceDetectorKind::cascade;
+}
 
 Result<std::vector<cv::Rect>> FaceDetector::detect(const cv::Mat& shown, double to_full) const {
     if (wants_gray()) return impl_->detect_cascade(shown, to_full);

@@ -25,7 +25,8 @@ Result<std::string> read_image_file(const std::string& path, const ImageLimits& 
     std::error_code ec;
     auto status = std::filesystem::status(path, ec);
     if (ec || !std::filesystem::exists(status)) return make_error(errc::not_found, "no such image file: " + path);
-    if (!std::filesystem::is_regular_file(status)) return make_error(errc::invalid_argument, "not a regular file: " + path);
+    if (!std::filesystem::is_regular_file(status))
+        return make_error(errc::invalid_argument, "not a regular file: " + path);
     auto size = std::filesystem::file_size(path, ec);
     if (ec) return make_error(errc::io_error, "cannot stat " + path + ": " + ec.message());
     if (size > limits.max_bytes)
@@ -50,11 +51,13 @@ Result<std::string> decode_data_uri(const std::string& uri, const ImageLimits& l
     std::size_t payload = uri.size() - comma - 1;
     // Reject before decoding: base64 is 4/3 the size of what it carries.
     if (payload / 4 * 3 > limits.max_bytes + 3)
-        return make_error(errc::payload_too_large, "data URI image over the limit of " + std::to_string(limits.max_bytes) + " bytes");
+        return make_error(errc::payload_too_large,
+                          "data URI image over the limit of " + std::to_string(limits.max_bytes) + " bytes");
     auto bytes = base64_decode(uri.substr(comma + 1));
     if (!bytes) return make_error(errc::invalid_argument, "data URI has invalid base64");
     if (bytes->size() > limits.max_bytes)
-        return make_error(errc::payload_too_large, "data URI image over the limit of " + std::to_string(limits.max_bytes) + " bytes");
+        return make_error(errc::payload_too_large,
+                          "data URI image over the limit of " + std::to_string(limits.max_bytes) + " bytes");
     return std::move(*bytes);
 }
 
@@ -74,10 +77,8 @@ Result<std::string> download(const std::string& url, const ImageLimits& limits) 
     if (sink.over_cap(code))
         return make_error(errc::payload_too_large,
                           "image at " + url + " is over the limit of " + std::to_string(limits.max_bytes) + " bytes");
-    if (code == CURLE_OPERATION_TIMEDOUT)
-        return make_error(errc::upstream_timeout, "timed out downloading " + url);
-    if (code != CURLE_OK)
-        return make_error(errc::upstream_error, "cannot download " + url + ": " + sink.failure(code));
+    if (code == CURLE_OPERATION_TIMEDOUT) return make_error(errc::upstream_timeout, "timed out downloading " + url);
+    if (code != CURLE_OK) return make_error(errc::upstream_error, "cannot download " + url + ": " + sink.failure(code));
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status > 299)
@@ -118,21 +119,23 @@ Format sniff(const std::string& bytes) {
 }
 
 std::uint32_t be16(const std::string& b, std::size_t at) {
-    return (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at])) << 8) |
-           static_cast<unsigned char>(b[at + 1]);
+    return (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at])) << 8) | static_cast<unsigned char>(b[at + 1]);
 }
-std::uint32_t be32(const std::string& b, std::size_t at) { return (be16(b, at) << 16) | be16(b, at + 2); }
+std::uint32_t be32(const std::string& b, std::size_t at) {
+    return (be16(b, at) << 16) | be16(b, at + 2);
+}
 std::uint32_t le16(const std::string& b, std::size_t at) {
-    return (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1])) << 8) |
-           static_cast<unsigned char>(b[at]);
+    return (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1])) << 8) | static_cast<unsigned char>(b[at]);
 }
 std::uint32_t le24(const std::string& b, std::size_t at) {
     return le16(b, at) | (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 2])) << 16);
 }
-std::uint32_t le32(const std::string& b, std::size_t at) { return le16(b, at) | (le16(b, at + 2) << 16); }
+std::uint32_t le32(const std::string& b, std::size_t at) {
+    return le16(b, at) | (le16(b, at + 2) << 16);
+}
 
 struct Structure {
-    std::optional<Error> error;                       // truncated / corrupt
+    std::optional<Error> error;                                 // truncated / corrupt
     std::optional<std::pair<std::int64_t, std::int64_t>> size;  // width, height from the header
 };
 
@@ -246,7 +249,8 @@ std::optional<Error> check_pixels(std::int64_t width, std::int64_t height, const
     if (width <= 0 || height <= 0) return make_error(errc::image_error, "image has no pixels");
     if (width > limits.max_pixels / height)
         return make_error(errc::payload_too_large, "image is " + std::to_string(width) + "x" + std::to_string(height) +
-                                                       ", over the limit of " + std::to_string(limits.max_pixels) + " pixels");
+                                                       ", over the limit of " + std::to_string(limits.max_pixels) +
+                                                       " pixels");
     return std::nullopt;
 }
 
@@ -263,13 +267,15 @@ std::vector<cv::Rect> suppress_and_order(std::vector<cv::Rect> boxes, int max_fa
     std::sort(boxes.begin(), boxes.end(), [](const cv::Rect& a, const cv::Rect& b) { return a.area() > b.area(); });
     std::vector<cv::Rect> kept;
     for (const auto& box : boxes) {
-        bool duplicate = std::any_of(kept.begin(), kept.end(), [&](const cv::Rect& k) { return overlap(k, box) > 0.5; });
+        bool duplicate =
+            std::any_of(kept.begin(), kept.end(), [&](const cv::Rect& k) { return overlap(k, box) > 0.5; });
         if (!duplicate) kept.push_back(box);
         if (static_cast<int>(kept.size()) >= max_faces) break;  // biggest faces win the cap
     }
     // Reading order: rows by centre y (a face whose centre is within half the row leader's
     // height belongs to that row), then left to right inside a row.
-    std::sort(kept.begin(), kept.end(), [](const cv::Rect& a, const cv::Rect& b) { return a.y + a.height / 2 < b.y + b.height / 2; });
+    std::sort(kept.begin(), kept.end(),
+              [](const cv::Rect& a, const cv::Rect& b) { return a.y + a.height / 2 < b.y + b.height / 2; });
     std::vector<cv::Rect> ordered;
     std::size_t i = 0;
     while (i < kept.size()) {
@@ -279,7 +285,8 @@ std::vector<cv::Rect> suppress_and_order(std::vector<cv::Rect> boxes, int max_fa
         while (j < kept.size() && kept[j].y + kept[j].height / 2 - row_centre <= tolerance) ++j;
         std::sort(kept.begin() + static_cast<std::ptrdiff_t>(i), kept.begin() + static_cast<std::ptrdiff_t>(j),
                   [](const cv::Rect& a, const cv::Rect& b) { return a.x < b.x; });
-        ordered.insert(ordered.end(), kept.begin() + static_cast<std::ptrdiff_t>(i), kept.begin() + static_cast<std::ptrdiff_t>(j));
+        ordered.insert(ordered.end(), kept.begin() + static_cast<std::ptrdiff_t>(i),
+                       kept.begin() + static_cast<std::ptrdiff_t>(j));
         i = j;
     }
     return ordered;
@@ -291,7 +298,8 @@ Result<std::string> fetch_image_bytes(const std::string& source, const ImageLimi
     try {
         if (source.empty()) return make_error(errc::invalid_argument, "empty image source");
         if (starts_with_icase(source, "data:")) return decode_data_uri(source, limits);
-        if (starts_with_icase(source, "http://") || starts_with_icase(source, "https://")) return download(source, limits);
+        if (starts_with_icase(source, "http://") || starts_with_icase(source, "https://"))
+            return download(source, limits);
         if (starts_with_icase(source, "file://")) {
             std::string rest = source.substr(7);
             if (starts_with_icase(rest, "localhost/")) rest = rest.substr(9);
@@ -501,11 +509,12 @@ struct FacePreparer::Impl {
         }
         // Scaling the cover by the smallest face's own reduction keeps every face at least that size.
         const int cover_longest = std::max(cover.width, cover.height);
-        const int min_longest = static_cast<int>(
-            std::ceil(static_cast<double>(cover_longest) * std::min(1.0, static_cast<double>(options.longest_side) / smallest)));
+        const int min_longest = static_cast<int>(std::ceil(
+            static_cast<double>(cover_longest) * std::min(1.0, static_cast<double>(options.longest_side) / smallest)));
         auto pixels = source.region(cover, min_longest);
         if (!pixels) return pixels.error();
-        const double sx = static_cast<double>(pixels->cols) / cover.width, sy = static_cast<double>(pixels->rows) / cover.height;
+        const double sx = static_cast<double>(pixels->cols) / cover.width,
+                     sy = static_cast<double>(pixels->rows) / cover.height;
         std::vector<FaceCrop> faces;
         for (const auto& cut : cuts) {
             cv::Rect local(static_cast<int>(std::lround((cut.area.x - cover.x) * sx)),
@@ -530,7 +539,9 @@ FacePreparer::FacePreparer(FaceOptions options, ImageLimits limits) : impl_(std:
 
 FacePreparer::~FacePreparer() = default;
 
-const FaceOptions& FacePreparer::options() const noexcept { return impl_->options; }
+const FaceOptions& FacePreparer::options() const noexcept {
+    return impl_->options;
+}
 
 Result<bool> FacePreparer::ready() const {
     if (impl_->options.mode == FaceMode::off) return true;
@@ -548,10 +559,10 @@ Result<PreparedImage> FacePreparer::prepare_regions(const std::string& encoded_b
     try {
         if (encoded_bytes.size() > limits.max_bytes)
             return make_error(errc::payload_too_large, "image has " + std::to_string(encoded_bytes.size()) +
-                                                           " bytes, over the limit of " + std::to_string(limits.max_bytes));
+                                                           " bytes, over the limit of " +
+                                                           std::to_string(limits.max_bytes));
         Format format = sniff(encoded_bytes);
-        if (format == Format::unknown)
-            return make_error(errc::unsupported_media, "not an image (unrecognised format)");
+        if (format == Format::unknown) return make_error(errc::unsupported_media, "not an image (unrecognised format)");
         Structure structure = format == Format::jpeg  ? check_jpeg(encoded_bytes)
                               : format == Format::png ? check_png(encoded_bytes)
                                                       : check_other(format, encoded_bytes);

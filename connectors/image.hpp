@@ -13,8 +13,8 @@
 namespace seke {
 
 struct ImageLimits {
-    std::size_t max_bytes = 50u << 20;         // encoded size
-    std::int64_t max_pixels = 100'000'000;     // decoded width * height
+    std::size_t max_bytes = 50u << 20;      // encoded size
+    std::int64_t max_pixels = 100'000'000;  // decoded width * height
     int download_timeout_ms = 30000;
 };
 
@@ -33,18 +33,18 @@ enum class FaceDetectorKind { tiny, cascade };
 
 struct FaceOptions {
     FaceMode mode = FaceMode::auto_detect;
-    double margin = 0.25;        // added on each side, as a fraction of the face box
-    int longest_side = 512;      // of the crop sent to the model
+    double margin = 0.25;    // added on each side, as a fraction of the face box
+    int longest_side = 512;  // of the crop sent to the model
     int jpeg_quality = 90;
-    int min_face_px = 40;        // smaller detections are ignored
+    int min_face_px = 40;  // smaller detections are ignored
     int max_faces = 16;
     FaceDetectorKind detector = FaceDetectorKind::tiny;
-    std::string detector_model;  // face-api's tiny_face_detector_model-weights_manifest.json
+    std::string detector_model;      // face-api's tiny_face_detector_model-weights_manifest.json
     double detect_threshold = 0.5;   // tiny detector: lowest score that counts as a face
-    std::string cascade_path;    // empty: the Haar cascade from Debian's opencv-data
+    std::string cascade_path;        // empty: the Haar cascade from Debian's opencv-data
     int detect_longest_side = 416;   // detection runs on a copy this size (speed vs small faces)
     double detect_scale_step = 1.2;  // cascade pyramid step: larger is faster, may miss a face
-    int thumbnail_side = 128;    // kept per face for review screens and few-shot examples; 0 = none
+    int thumbnail_side = 128;        // kept per face for review screens and few-shot examples; 0 = none
 };
 
 struct Box {
@@ -56,17 +56,17 @@ struct RegionFraction {
 };
 
 struct FaceCrop {
-    std::optional<Box> box;      // null when the whole image is the face
+    std::optional<Box> box;             // null when the whole image is the face
     bool whole_image_fallback = false;  // auto mode found no face and used the whole image
-    std::string jpeg;            // what the model is shown
-    std::string thumbnail_jpeg;  // a small copy (FaceOptions::thumbnail_side), "" when disabled
-    std::string phash;           // 64-bit difference hash of the crop, 16 hex digits: near-duplicates differ in few bits
+    std::string jpeg;                   // what the model is shown
+    std::string thumbnail_jpeg;         // a small copy (FaceOptions::thumbnail_side), "" when disabled
+    std::string phash;  // 64-bit difference hash of the crop, 16 hex digits: near-duplicates differ in few bits
 };
 
 struct PreparedImage {
-    int width = 0, height = 0;   // EXIF-corrected
-    std::string content_hash;    // sha256 hex of the encoded source bytes
-    std::vector<FaceCrop> faces; // in reading order (top-to-bottom, left-to-right)
+    int width = 0, height = 0;    // EXIF-corrected
+    std::string content_hash;     // sha256 hex of the encoded source bytes
+    std::vector<FaceCrop> faces;  // in reading order (top-to-bottom, left-to-right)
 };
 
 // Thread-safe face preparation.
@@ -83,7 +83,8 @@ class FacePreparer {
     // The same, but the faces are the given regions (fractions of the EXIF-corrected image, e.g.
     // a box an annotator drew) instead of detected ones. Regions outside the image are clipped;
     // empty ones are errors (invalid_argument).
-    Result<PreparedImage> prepare_regions(const std::string& encoded_bytes, const std::vector<RegionFraction>& regions) const;
+    Result<PreparedImage> prepare_regions(const std::string& encoded_bytes,
+                                          const std::vector<RegionFraction>& regions) const;
 
     [[nodiscard]] const FaceOptions& options() const noexcept;
     // Loads the face detector now when the face mode uses one: a missing model or cascade is a

@@ -167,9 +167,18 @@ cv::Mat apply_orientation(const cv::Mat& stored, int orientation) {
         case 3: cv::flip(stored, shown, -1); return shown;
         case 4: cv::flip(stored, shown, 0); return shown;
         case 5: cv::transpose(stored, shown); return shown;
-        case 6: cv::transpose(stored, shown); cv::flip(shown, shown, 1); return shown;
-        case 7: cv::transpose(stored, shown); cv::flip(shown, shown, -1); return shown;
-        case 8: cv::transpose(stored, shown); cv::flip(shown, shown, 0); return shown;
+        case 6:
+            cv::transpose(stored, shown);
+            cv::flip(shown, shown, 1);
+            return shown;
+        case 7:
+            cv::transpose(stored, shown);
+            cv::flip(shown, shown, -1);
+            return shown;
+        case 8:
+            cv::transpose(stored, shown);
+            cv::flip(shown, shown, 0);
+            return shown;
         default: return stored;
     }
 }
@@ -194,7 +203,8 @@ cv::Rect stored_rect(const cv::Rect& shown, cv::Size stored, int orientation) {
         }
     };
     cv::Point a = back(shown.x, shown.y), b = back(shown.x + shown.width, shown.y + shown.height);
-    return cv::Rect(cv::Point(std::min(a.x, b.x), std::min(a.y, b.y)), cv::Point(std::max(a.x, b.x), std::max(a.y, b.y)));
+    return cv::Rect(cv::Point(std::min(a.x, b.x), std::min(a.y, b.y)),
+                    cv::Point(std::max(a.x, b.x), std::max(a.y, b.y)));
 }
 
 }  // namespace seke

@@ -21,10 +21,10 @@ struct JpegHeader {
 std::optional<JpegHeader> read_jpeg_header(const std::string& jpeg);
 
 struct JpegDecodeRequest {
-    int scale_denominator = 1;        // 1, 2, 4 or 8
-    std::optional<cv::Rect> region;   // stored (unoriented) pixels at full scale; none = all
+    int scale_denominator = 1;       // 1, 2, 4 or 8
+    std::optional<cv::Rect> region;  // stored (unoriented) pixels at full scale; none = all
     bool gray = false;
-    bool fast = false;                // integer DCT without fancy upsampling: for detection only
+    bool fast = false;  // integer DCT without fancy upsampling: for detection only
 };
 
 // BGR (or grey) pixels of the request: the region, scaled by 1/scale_denominator. Errors:

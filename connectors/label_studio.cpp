@@ -31,9 +31,13 @@ constexpr long kMaxBackoffMs = 10000;
 
 // ---- text helpers ------------------------------------------------------------------------
 
-bool starts_with(const std::string& text, std::string_view prefix) { return text.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& text, std::string_view prefix) {
+    return text.rfind(prefix, 0) == 0;
+}
 
-bool is_unreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
+bool is_unreserved(unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
 
 void append_escaped(std::string& out, unsigned char c) {
     static const char* hex = "0123456789ABCDEF";
@@ -59,14 +63,12 @@ std::string requote(const std::string& url) {
     std::string out;
     for (std::size_t i = 0; i < url.size(); ++i) {
         auto c = static_cast<unsigned char>(url[i]);
-        bool existing_escape = c == '%' && i + 2 < url.size() && hex_digit_value(url[i + 1]) >= 0 &&
-                      hex_digit_value(url[i + 2]) >= 0;
-        if (existing_escape)
-            out.push_back('%');
+        bool existing_escape =
+            c == '%' && i + 2 < url.size() && hex_digit_value(url[i + 1]) >= 0 && hex_digit_value(url[i + 2]) >= 0;
+        if (existing_escape) out.push_back('%');
         else if (std::isalnum(c) || keep.find(static_cast<char>(c)) != std::string_view::npos)
             out.push_back(static_cast<char>(c));
-        else
-            append_escaped(out, c);
+        else append_escaped(out, c);
     }
     return out;
 }
@@ -80,7 +82,8 @@ std::string redact_url(const std::string& url) {
         auto host_start = scheme_end + 3;
         auto at = out.find('@', host_start);
         auto slash = out.find('/', host_start);
-        if (at != std::string::npos && (slash == std::string::npos || at < slash)) out.erase(host_start, at + 1 - host_start);
+        if (at != std::string::npos && (slash == std::string::npos || at < slash))
+            out.erase(host_start, at + 1 - host_start);
     }
     if (out.size() > 300) out = out.substr(0, 300) + "...";
     return out;
@@ -113,7 +116,9 @@ std::optional<std::string> base64url_decode(std::string text) {
     return base64_decode(text);
 }
 
-std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& value) {
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 // ---- tokens --------------------------------------------------------------------------------
 
@@ -163,10 +168,8 @@ curl_socket_t open_guarded_socket(void* user, curlsocktype, curl_sockaddr* addre
     auto* guard = static_cast<SocketGuard*>(user);
     char text[INET6_ADDRSTRLEN] = {0};
     const void* where = nullptr;
-    if (address->family == AF_INET)
-        where = &reinterpret_cast<const sockaddr_in*>(&address->addr)->sin_addr;
-    else if (address->family == AF_INET6)
-        where = &reinterpret_cast<const sockaddr_in6*>(&address->addr)->sin6_addr;
+    if (address->family == AF_INET) where = &reinterpret_cast<const sockaddr_in*>(&address->addr)->sin_addr;
+    else if (address->family == AF_INET6) where = &reinterpret_cast<const sockaddr_in6*>(&address->addr)->sin6_addr;
     if (!where || !inet_ntop(address->family, where, text, sizeof text)) {
         guard->refused = make_error(errc::forbidden, "refusing to connect to a non-IP address");
         return CURL_SOCKET_BAD;
@@ -181,8 +184,8 @@ curl_socket_t open_guarded_socket(void* user, curlsocktype, curl_sockaddr* addre
 struct Call {
     std::string method = "GET";
     std::string url;
-    std::string body;          // sent as JSON when method is POST
-    bool with_auth = true;     // attach LS credentials on hops to the LS origin
+    std::string body;       // sent as JSON when method is POST
+    bool with_auth = true;  // attach LS credentials on hops to the LS origin
     std::size_t max_bytes = kMaxJsonBytes;
     long timeout_ms = 30000;
 };
@@ -190,8 +193,8 @@ struct Call {
 struct Reply {
     long status = 0;
     std::string body;
-    std::string url;           // the hop that answered
-    bool from_ls = false;      // that hop was the LS origin
+    std::string url;       // the hop that answered
+    bool from_ls = false;  // that hop was the LS origin
     std::optional<long> retry_after_s;
 };
 
@@ -219,11 +222,14 @@ Error status_error(const std::string& what, const Reply& reply) {
                                                 status_hint(reply.status, reply.url));
 }
 
-bool is_2xx(long status) { return status >= 200 && status <= 299; }
+bool is_2xx(long status) {
+    return status >= 200 && status <= 299;
+}
 
 Result<std::string> read_local_file(const std::filesystem::path& path, std::size_t max_bytes) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) return make_error(errc::invalid_argument, "not a regular file: " + path.string());
+    if (!std::filesystem::is_regular_file(path, ec))
+        return make_error(errc::invalid_argument, "not a regular file: " + path.string());
     auto size = std::filesystem::file_size(path, ec);
     if (ec) return make_error(errc::io_error, "cannot stat " + path.string() + ": " + ec.message());
     if (size > max_bytes)
@@ -233,7 +239,8 @@ Result<std::string> read_local_file(const std::filesystem::path& path, std::size
     if (!in) return make_error(errc::io_error, "cannot open " + path.string());
     std::string bytes(static_cast<std::size_t>(size), '\0');
     in.read(bytes.data(), static_cast<std::streamsize>(size));
-    if (static_cast<std::uintmax_t>(in.gcount()) != size) return make_error(errc::io_error, "short read on " + path.string());
+    if (static_cast<std::uintmax_t>(in.gcount()) != size)
+        return make_error(errc::io_error, "short read on " + path.string());
     return bytes;
 }
 
@@ -260,29 +267,34 @@ LabelStudioTokenKind classify_label_studio_token(const std::string& token) {
     auto payload = jwt_payload(token);
     if (!payload) return LabelStudioTokenKind::legacy;
     auto it = payload->find("token_type");
-    if (it != payload->end() && it->is_string() && it->get<std::string>() == "refresh") return LabelStudioTokenKind::refresh;
+    if (it != payload->end() && it->is_string() && it->get<std::string>() == "refresh")
+        return LabelStudioTokenKind::refresh;
     return LabelStudioTokenKind::jwt;
 }
 
 Result<std::filesystem::path> safe_join(const std::filesystem::path& root, const std::string& relative) {
     try {
-        if (relative.find('\0') != std::string::npos) return make_error(errc::invalid_argument, "path contains a NUL byte");
+        if (relative.find('\0') != std::string::npos)
+            return make_error(errc::invalid_argument, "path contains a NUL byte");
         std::size_t skip = 0;
         while (skip < relative.size() && relative[skip] == '/') ++skip;
         std::filesystem::path rel(relative.substr(skip));
         if (rel.empty()) return make_error(errc::invalid_argument, "empty local file path");
         for (const auto& part : rel)
-            if (part == "..") return make_error(errc::forbidden, "local file path '" + relative + "' has a '..' component");
+            if (part == "..")
+                return make_error(errc::forbidden, "local file path '" + relative + "' has a '..' component");
         std::error_code ec;
         auto canon_root = std::filesystem::canonical(root, ec);
         if (ec) return make_error(errc::not_found, "local files root " + root.string() + " does not exist");
         auto joined = canon_root / rel;
         auto status = std::filesystem::symlink_status(joined, ec);
-        if (ec || !std::filesystem::exists(status)) return make_error(errc::not_found, "no local file " + joined.string());
+        if (ec || !std::filesystem::exists(status))
+            return make_error(errc::not_found, "no local file " + joined.string());
         auto canon = std::filesystem::canonical(joined, ec);
         if (ec) return make_error(errc::not_found, "no local file " + joined.string() + " (dangling link)");
         if (!path_within(canon, canon_root))
-            return make_error(errc::forbidden, "local file path '" + relative + "' resolves outside " + canon_root.string());
+            return make_error(errc::forbidden,
+                              "local file path '" + relative + "' resolves outside " + canon_root.string());
         return canon;
     } catch (const std::exception& e) {
         return make_error(errc::internal, std::string("safe_join: ") + e.what());
@@ -314,9 +326,10 @@ struct LabelStudioClient::Impl {
     Result<std::string> ls_base(const std::string& what) const {
         if (settings.url.empty())
             return make_error(errc::config_error,
-                              what + " is served by Label Studio, but no Label Studio URL is configured: set "
-                                     "LABEL_STUDIO_URL (e.g. http://label-studio:8080, reachable from seke) and "
-                                     "LABEL_STUDIO_API_KEY");
+                              what +
+                                  " is served by Label Studio, but no Label Studio URL is configured: set "
+                                  "LABEL_STUDIO_URL (e.g. http://label-studio:8080, reachable from seke) and "
+                                  "LABEL_STUDIO_API_KEY");
         if (!ls_origin)
             return make_error(errc::config_error, "LABEL_STUDIO_URL '" + redact_url(settings.url) +
                                                       "' is not a valid URL starting with http:// or https://");
@@ -342,7 +355,8 @@ struct LabelStudioClient::Impl {
 
         for (int hop = 0;; ++hop) {
             if (!starts_with_icase(url, "http://") && !starts_with_icase(url, "https://"))
-                return make_error(errc::forbidden, "refusing to fetch " + redact_url(url) + ": only http and https are allowed");
+                return make_error(errc::forbidden,
+                                  "refusing to fetch " + redact_url(url) + ": only http and https are allowed");
             auto origin = parse_origin(url);
             if (!origin) return make_error(errc::invalid_argument, "not a valid URL: " + redact_url(url));
             bool on_ls = ls_origin && (*origin == *ls_origin);
@@ -360,14 +374,15 @@ struct LabelStudioClient::Impl {
                     pin = origin->host + ":" + std::to_string(origin->port) + ":";
                     for (std::size_t i = 0; i < addresses->size(); ++i) {
                         const auto& address = (*addresses)[i];
-                        pin += (i ? "," : "") + (address.find(':') != std::string::npos ? "[" + address + "]" : address);
+                        pin +=
+                            (i ? "," : "") + (address.find(':') != std::string::npos ? "[" + address + "]" : address);
                     }
                 }
             }
 
-            long remaining = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                   deadline - std::chrono::steady_clock::now())
-                                                   .count());
+            long remaining = static_cast<long>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+                    .count());
             if (remaining <= 0) return make_error(errc::upstream_timeout, "timed out fetching " + redact_url(url));
 
             auto handle = make_curl_easy();
@@ -413,12 +428,15 @@ struct LabelStudioClient::Impl {
                 return error;
             }
             if (sink.over_cap(code))
-                return make_error(errc::payload_too_large, "the answer of " + redact_url(url) + " is over the limit of " +
+                return make_error(errc::payload_too_large, "the answer of " + redact_url(url) +
+                                                               " is over the limit of " +
                                                                std::to_string(call.max_bytes) + " bytes");
-            if (code == CURLE_OPERATION_TIMEDOUT) return make_error(errc::upstream_timeout, "timed out fetching " + redact_url(url));
+            if (code == CURLE_OPERATION_TIMEDOUT)
+                return make_error(errc::upstream_timeout, "timed out fetching " + redact_url(url));
             if (code != CURLE_OK) {
                 std::string hint;
-                if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CONNECT_ERROR)
+                if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE ||
+                    code == CURLE_SSL_CONNECT_ERROR)
                     hint = " (for a self-signed certificate set VERIFY_SSL=false)";
                 return make_error(errc::upstream_error,
                                   "cannot fetch " + redact_url(url) + ": " + sink.failure(code) + hint);
@@ -430,8 +448,9 @@ struct LabelStudioClient::Impl {
             bool redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
             if (redirect && location && *location) {
                 if (hop >= kMaxRedirects)
-                    return make_error(errc::upstream_error, "too many redirects (over " + std::to_string(kMaxRedirects) +
-                                                                ") fetching " + redact_url(call.url));
+                    return make_error(errc::upstream_error, "too many redirects (over " +
+                                                                std::to_string(kMaxRedirects) + ") fetching " +
+                                                                redact_url(call.url));
                 if (status == 303 || (method == "POST" && status != 307 && status != 308)) {
                     method = "GET";
                     body.clear();
@@ -474,8 +493,9 @@ struct LabelStudioClient::Impl {
         if (payload) {
             auto expiry = jwt_expiry(*payload);
             if (expiry && *expiry <= Clock::now())
-                return make_error(errc::unauthorized,
-                                  "the Label Studio personal access token in LABEL_STUDIO_API_KEY has expired: create a new one");
+                return make_error(
+                    errc::unauthorized,
+                    "the Label Studio personal access token in LABEL_STUDIO_API_KEY has expired: create a new one");
         }
         auto base = ls_base("the Label Studio token exchange");
         if (!base) return base.error();
@@ -489,7 +509,8 @@ struct LabelStudioClient::Impl {
         if (!reply) return reply.error();
         if (reply->status == 401 || reply->status == 403)
             return make_error(errc::unauthorized, "Label Studio refused the personal access token at " +
-                                                      redact_url(reply->url) + " (HTTP " + std::to_string(reply->status) +
+                                                      redact_url(reply->url) + " (HTTP " +
+                                                      std::to_string(reply->status) +
                                                       "): it may be expired or revoked; check LABEL_STUDIO_API_KEY");
         if (!is_2xx(reply->status)) return status_error("exchanging the Label Studio personal access token", *reply);
         json answer = json::parse(reply->body, nullptr, false);
@@ -538,8 +559,8 @@ struct LabelStudioClient::Impl {
         // upload/<pid>/<file>
         auto upload_path = percent_decode(path.substr(std::string("/data/").size()), false);
         if (!upload_path)
-            return make_error(errc::invalid_argument, "uploaded file " + shown_value(value) +
-                                                          " has a malformed or NUL (%00) percent-escape");
+            return make_error(errc::invalid_argument,
+                              "uploaded file " + shown_value(value) + " has a malformed or NUL (%00) percent-escape");
         auto proxy = ls_url("uploaded file " + shown_value(value),
                             "/storage-data/uploaded/?filepath=" + encode_query_value(*upload_path));
         if (!proxy) return proxy.error();
@@ -557,7 +578,8 @@ struct LabelStudioClient::Impl {
         if (!second) return second.error();
         if (is_2xx(second->status)) return std::move(second->body);
         Error error = status_error("downloading uploaded file " + shown_value(value), *second);
-        error.message += "; the storage proxy " + redact_url(first->url) + " answered HTTP " + std::to_string(first->status);
+        error.message +=
+            "; the storage proxy " + redact_url(first->url) + " answered HTTP " + std::to_string(first->status);
         return error;
     }
 
@@ -565,8 +587,8 @@ struct LabelStudioClient::Impl {
         std::string encoded = value.substr(value.find("?d=") + 3);
         auto decoded = percent_decode(encoded, false);
         if (!decoded)
-            return make_error(errc::invalid_argument, "local-storage path '" + encoded +
-                                                          "' has a malformed or NUL (%00) percent-escape");
+            return make_error(errc::invalid_argument,
+                              "local-storage path '" + encoded + "' has a malformed or NUL (%00) percent-escape");
         const std::string& rel = *decoded;
         auto local = safe_join(settings.local_files_root, rel);
         if (local) return read_local_file(*local, limits.max_bytes);
@@ -581,8 +603,9 @@ struct LabelStudioClient::Impl {
         if (!task_id)
             return make_error(errc::invalid_argument, "cloud storage URI " + shown_value(value) +
                                                           " needs the task id to ask Label Studio for a presigned URL");
-        auto url = ls_url("cloud storage URI " + shown_value(value),
-                          "/tasks/" + std::to_string(*task_id) + "/presign/?fileuri=" + encode_query_value(base64url_encode(value)));
+        auto url = ls_url(
+            "cloud storage URI " + shown_value(value),
+            "/tasks/" + std::to_string(*task_id) + "/presign/?fileuri=" + encode_query_value(base64url_encode(value)));
         if (!url) return url.error();
         return download(*url, "cloud storage URI " + shown_value(value));
     }
@@ -614,12 +637,15 @@ struct LabelStudioClient::Impl {
             return download(*url, "uploaded file");
         }
         if (starts_with(value, "/data/") && value.find("?d=") != std::string::npos) return fetch_local_files(value);
-        if (starts_with_icase(value, "s3://") || starts_with_icase(value, "gs://") || starts_with_icase(value, "azure-blob://"))
+        if (starts_with_icase(value, "s3://") || starts_with_icase(value, "gs://") ||
+            starts_with_icase(value, "azure-blob://"))
             return fetch_cloud(value, task_id);
-        if (starts_with_icase(value, "http://") || starts_with_icase(value, "https://")) return download(value, "image");
+        if (starts_with_icase(value, "http://") || starts_with_icase(value, "https://"))
+            return download(value, "image");
         auto scheme_end = value.find("://");
         if (scheme_end != std::string::npos && scheme_end < 20)
-            return make_error(errc::invalid_argument, "unsupported URL scheme in task data value '" + shown_value(value) + "'");
+            return make_error(errc::invalid_argument,
+                              "unsupported URL scheme in task data value '" + shown_value(value) + "'");
         return fetch_local_path(value);
     }
 
@@ -627,10 +653,12 @@ struct LabelStudioClient::Impl {
     Result<json> api_call(const Call& call) {
         for (int attempt = 0;; ++attempt) {
             auto reply = send(call);
-            bool retryable = reply ? (reply->status == 429 || reply->status >= 500)
-                                   : (reply.error().code == errc::upstream_error || reply.error().code == errc::upstream_timeout);
+            bool retryable =
+                reply ? (reply->status == 429 || reply->status >= 500)
+                      : (reply.error().code == errc::upstream_error || reply.error().code == errc::upstream_timeout);
             if (retryable && attempt < settings.max_retries) {
-                long wait_ms = std::min(kMaxBackoffMs, static_cast<long>(settings.retry_base_ms) << std::min(attempt, 10));
+                long wait_ms =
+                    std::min(kMaxBackoffMs, static_cast<long>(settings.retry_base_ms) << std::min(attempt, 10));
                 if (reply && reply->retry_after_s) wait_ms = std::min(kMaxBackoffMs, *reply->retry_after_s * 1000);
                 std::this_thread::sleep_for(std::chrono::milliseconds(std::max(0L, wait_ms)));
                 continue;
@@ -655,9 +683,13 @@ LabelStudioClient::LabelStudioClient(LabelStudioSettings settings, ImageLimits l
 
 LabelStudioClient::~LabelStudioClient() = default;
 
-const LabelStudioSettings& LabelStudioClient::settings() const noexcept { return impl_->settings; }
+const LabelStudioSettings& LabelStudioClient::settings() const noexcept {
+    return impl_->settings;
+}
 
-LabelStudioTokenKind LabelStudioClient::token_kind() const noexcept { return impl_->token_kind; }
+LabelStudioTokenKind LabelStudioClient::token_kind() const noexcept {
+    return impl_->token_kind;
+}
 
 Result<std::string> LabelStudioClient::fetch_task_media(const std::string& value, std::optional<long long> task_id) {
     try {
@@ -691,7 +723,8 @@ Result<nlohmann::json> LabelStudioClient::create_prediction(long long task_id, c
 Result<nlohmann::json> LabelStudioClient::get_json(const std::string& path) {
     try {
         if (path.empty() || path[0] != '/')
-            return make_error(errc::invalid_argument, "a Label Studio API path must start with '/': " + redact_url(path));
+            return make_error(errc::invalid_argument,
+                              "a Label Studio API path must start with '/': " + redact_url(path));
         auto url = impl_->ls_url("GET " + redact_url(path), path);
         if (!url) return url.error();
         Call call;

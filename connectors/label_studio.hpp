@@ -19,15 +19,15 @@ namespace seke {
 
 // Filled from the option table (plugin/config): the comments name the environment variables.
 struct LabelStudioSettings {
-    std::string url;                      // LABEL_STUDIO_URL, else LABEL_STUDIO_HOST; http(s)://...
-    std::string api_key;                  // LABEL_STUDIO_API_KEY, else LABEL_STUDIO_ACCESS_TOKEN
-    std::string local_files_root = "/";   // LOCAL_FILES_DOCUMENT_ROOT
-    bool verify_ssl = true;               // VERIFY_SSL
-    bool allow_private_hosts = true;      // LS itself usually lives on a private network
+    std::string url;                          // LABEL_STUDIO_URL, else LABEL_STUDIO_HOST; http(s)://...
+    std::string api_key;                      // LABEL_STUDIO_API_KEY, else LABEL_STUDIO_ACCESS_TOKEN
+    std::string local_files_root = "/";       // LOCAL_FILES_DOCUMENT_ROOT
+    bool verify_ssl = true;                   // VERIFY_SSL
+    bool allow_private_hosts = true;          // LS itself usually lives on a private network
     std::vector<std::string> host_allowlist;  // non-empty: only these hosts (plus LS) are fetched
-    int timeout_ms = 30000;               // API calls; media downloads use ImageLimits
-    int max_retries = 3;                  // create_prediction / get_json, on 5xx, 429, network errors
-    int retry_base_ms = 500;              // backoff: base * 2^attempt, capped at 10 s
+    int timeout_ms = 30000;                   // API calls; media downloads use ImageLimits
+    int max_retries = 3;                      // create_prediction / get_json, on 5xx, 429, network errors
+    int retry_base_ms = 500;                  // backoff: base * 2^attempt, capped at 10 s
 };
 
 // How the API key is presented to LS.

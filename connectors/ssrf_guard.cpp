@@ -67,7 +67,7 @@ AddressKind classify_v6(const Bytes16& b) {
     if (b[0] == 0xff) return AddressKind::multicast;
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return AddressKind::link_local;
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return AddressKind::private_address;  // site-local (deprecated)
-    if ((b[0] & 0xfe) == 0xfc) return AddressKind::private_address;                 // unique local
+    if ((b[0] & 0xfe) == 0xfc) return AddressKind::private_address;                  // unique local
     return AddressKind::public_address;
 }
 
@@ -137,7 +137,8 @@ std::optional<Error> check_host_name(const std::string& host, const SsrfPolicy& 
     if (name == "metadata.google.internal" || name == "metadata.goog")
         return make_error(errc::forbidden, "refusing to fetch from " + name + ": the cloud metadata service");
     if (!policy.host_allowlist.empty() && !allowlisted(name, policy.host_allowlist))
-        return make_error(errc::forbidden, "refusing to fetch from " + name + ": the host is not in the host allowlist");
+        return make_error(errc::forbidden,
+                          "refusing to fetch from " + name + ": the host is not in the host allowlist");
     return std::nullopt;
 }
 
@@ -176,10 +177,8 @@ Result<std::vector<std::string>> resolve_guarded(const std::string& host, const 
     for (const addrinfo* ai = raw; ai; ai = ai->ai_next) {
         char text[INET6_ADDRSTRLEN] = {0};
         const void* where = nullptr;
-        if (ai->ai_family == AF_INET)
-            where = &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr;
-        else if (ai->ai_family == AF_INET6)
-            where = &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr;
+        if (ai->ai_family == AF_INET) where = &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr;
+        else if (ai->ai_family == AF_INET6) where = &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr;
         if (!where || !inet_ntop(ai->ai_family, where, text, sizeof text)) continue;
         if (std::find(addresses.begin(), addresses.end(), text) == addresses.end()) addresses.emplace_back(text);
     }

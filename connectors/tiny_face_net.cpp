@@ -59,9 +59,15 @@ __attribute__((always_inline)) inline Float8 load8(const float* p) {
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-__attribute__((always_inline)) inline void store8(float* p, Float8 v) { std::memcpy(p, &v, sizeof v); }
-__attribute__((always_inline)) inline Float8 max8(Float8 a, Float8 b) { return a > b ? a : b; }
-__attribute__((always_inline)) inline Float8 leaky8(Float8 v) { return v > 0 ? v : v * kLeakySlope; }
+__attribute__((always_inline)) inline void store8(float* p, Float8 v) {
+    std::memcpy(p, &v, sizeof v);
+}
+__attribute__((always_inline)) inline Float8 max8(Float8 a, Float8 b) {
+    return a > b ? a : b;
+}
+__attribute__((always_inline)) inline Float8 leaky8(Float8 v) {
+    return v > 0 ? v : v * kLeakySlope;
+}
 
 // Four pixels' 16 outputs in eight named accumulators, so they live in registers.
 __attribute__((always_inline)) inline void pointwise_four(const float* __restrict__ in, int in_channels,
@@ -116,8 +122,7 @@ __attribute__((always_inline)) inline void pointwise_one(const float* __restrict
 
 SEKE_VECTOR_CLONES
 void pointwise(const float* __restrict__ in, std::size_t pixels, int in_channels, int out_channels,
-               const float* __restrict__ filters, const float* __restrict__ bias, float* __restrict__ out,
-               bool leaky) {
+               const float* __restrict__ filters, const float* __restrict__ bias, float* __restrict__ out, bool leaky) {
     const int full_blocks = out_channels / kLanes * kLanes;
     std::size_t p = 0;
     for (; p < pixels; p += kBlockPixels) {
@@ -130,7 +135,7 @@ void pointwise(const float* __restrict__ in, std::size_t pixels, int in_channels
             } else {
                 for (std::size_t r = 0; p + r < pixels; ++r)
                     pointwise_one(src + r * in_channels, in_channels, out_channels, filters, bias,
-                                       dst + r * out_channels, o, leaky);
+                                  dst + r * out_channels, o, leaky);
             }
         }
         // Output channels past the last whole block of 16 (the 25 of the last layer).
@@ -209,14 +214,17 @@ void first_convolution(const float* __restrict__ in, int height, int width, cons
     for (int y = 0; y < out_height; ++y) {
         for (int x = 0; x < out_width; ++x)
             for (int ky = 0; ky < 3; ++ky)
-                std::memcpy(patches.data() + static_cast<std::size_t>(x) * kPatch + static_cast<std::size_t>(ky) * 3 * kIn,
-                            in + (static_cast<std::size_t>(y + ky) * width + x) * kIn, sizeof(float) * 3 * kIn);
+                std::memcpy(
+                    patches.data() + static_cast<std::size_t>(x) * kPatch + static_cast<std::size_t>(ky) * 3 * kIn,
+                    in + (static_cast<std::size_t>(y + ky) * width + x) * kIn, sizeof(float) * 3 * kIn);
         pointwise(patches.data(), static_cast<std::size_t>(out_width), kPatch, kOut, filters, bias,
                   out + static_cast<std::size_t>(y) * out_width * kOut, true);
     }
 }
 
-float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+float sigmoid(float v) {
+    return 1.0f / (1.0f + std::exp(-v));
+}
 
 float iou(const cv::Rect2f& a, const cv::Rect2f& b) {
     const float inter = (a & b).area();
@@ -248,8 +256,8 @@ Result<std::map<std::string, NamedWeight>> read_manifest(const std::string& mani
     std::map<std::string, NamedWeight> weights;
     const fs::path folder = fs::path(manifest_path).parent_path();
     for (const auto& group : manifest) {
-        if (!group.is_object() || !group.contains("paths") || !group.contains("weights") || !group["paths"].is_array() ||
-            !group["weights"].is_array())
+        if (!group.is_object() || !group.contains("paths") || !group.contains("weights") ||
+            !group["paths"].is_array() || !group["weights"].is_array())
             return bad("a weight group without paths and weights");
         std::string bytes;
         for (const auto& path : group["paths"]) {
@@ -282,9 +290,13 @@ Result<std::map<std::string, NamedWeight>> read_manifest(const std::string& mani
             } else if (spec.value("dtype", std::string("float32")) != "float32") {
                 return bad("weights of type " + spec.value("dtype", std::string()) + " are not supported");
             }
-            const std::size_t width = quantized == "uint8" ? 1 : quantized == "uint16" ? 2 : quantized == "float32" ? 4 : 0;
+            const std::size_t width = quantized == "uint8"     ? 1
+                                      : quantized == "uint16"  ? 2
+                                      : quantized == "float32" ? 4
+                                                               : 0;
             if (width == 0) return bad("quantization " + quantized + " is not supported");
-            if (offset + count * width > bytes.size()) return bad("the weight files are shorter than the manifest says");
+            if (offset + count * width > bytes.size())
+                return bad("the weight files are shorter than the manifest says");
             const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data() + offset);
             for (std::size_t i = 0; i < count; ++i) {
                 if (width == 1) {
@@ -314,8 +326,8 @@ Result<TinyFaceNet> TinyFaceNet::load(const std::string& manifest_path) {
             return make_error(errc::config_error, "face detector model " + manifest_path + " has no weight " + name +
                                                       " (is it face-api's tiny_face_detector_model?)");
         if (it->second.shape != shape)
-            return make_error(errc::config_error, "face detector model " + manifest_path + ": weight " + name +
-                                                      " has an unexpected shape");
+            return make_error(errc::config_error,
+                              "face detector model " + manifest_path + ": weight " + name + " has an unexpected shape");
         return std::move(it->second.values);
     };
     TinyFaceNet net;
@@ -376,14 +388,16 @@ Tensor TinyFaceNet::forward(const Tensor& input) const {
                       weights_.conv0_bias.data(), room(*spare, height, width, channels));
     auto pool = [&](int stride) {
         const int pooled_height = (height + stride - 1) / stride, pooled_width = (width + stride - 1) / stride;
-        max_pool_into(spare->data(), height, width, channels, stride, room(*current, pooled_height, pooled_width, channels));
+        max_pool_into(spare->data(), height, width, channels, stride,
+                      room(*current, pooled_height, pooled_width, channels));
         height = pooled_height;
         width = pooled_width;
     };
     pool(2);
     for (std::size_t layer = 0; layer < weights_.separable.size(); ++layer) {
         const SeparableLayer& l = weights_.separable[layer];
-        depthwise(current->data(), height, width, l.in_channels, l.depthwise.data(), room(*spare, height, width, l.in_channels));
+        depthwise(current->data(), height, width, l.in_channels, l.depthwise.data(),
+                  room(*spare, height, width, l.in_channels));
         std::swap(current, spare);
         pointwise(current->data(), static_cast<std::size_t>(height) * width, l.in_channels, l.out_channels,
                   l.pointwise.data(), l.bias.data(), room(*spare, height, width, l.out_channels), true);

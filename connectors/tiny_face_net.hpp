@@ -45,11 +45,11 @@ class TinyFaceNet {
         std::vector<float> bias;       // [out]
     };
     struct Weights {
-        std::vector<float> conv0_filters;  // [3][3][3][16]
-        std::vector<float> conv0_bias;     // [16]
+        std::vector<float> conv0_filters;       // [3][3][3][16]
+        std::vector<float> conv0_bias;          // [16]
         std::vector<SeparableLayer> separable;  // conv1..conv5
-        std::vector<float> conv8_filters;  // [512][25]
-        std::vector<float> conv8_bias;     // [25]
+        std::vector<float> conv8_filters;       // [512][25]
+        std::vector<float> conv8_bias;          // [25]
     };
     const Weights& weights() const { return weights_; }
 

@@ -56,7 +56,8 @@ std::string provider_message(const std::string& body) {
                 return bounded((*it)["message"].get<std::string>());
             if (it->is_string()) return bounded(it->get<std::string>());
         }
-        if (parsed.contains("message") && parsed["message"].is_string()) return bounded(parsed["message"].get<std::string>());
+        if (parsed.contains("message") && parsed["message"].is_string())
+            return bounded(parsed["message"].get<std::string>());
     }
     return bounded(trim(body));
 }
@@ -95,7 +96,8 @@ std::string choice_content(const json& choice) {
     if (content->is_array()) {
         std::string text;
         for (const auto& part : *content)
-            if (part.is_object() && part.contains("text") && part["text"].is_string()) text += part["text"].get<std::string>();
+            if (part.is_object() && part.contains("text") && part["text"].is_string())
+                text += part["text"].get<std::string>();
         return text;
     }
     return {};
@@ -110,10 +112,10 @@ std::int64_t usage_value(const json& usage, const char* key) {
 struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor only allocates
     ChatRequest request;
     VllmClient::Callback done;
-    std::string key;             // cache key; empty without a cache
-    std::string image_uri;       // data:image/jpeg;base64,...
+    std::string key;                        // cache key; empty without a cache
+    std::string image_uri;                  // data:image/jpeg;base64,...
     std::vector<std::string> example_uris;  // one per request.examples (bounded in admit())
-    json schema;                 // parsed prompt.response_schema (null if none)
+    json schema;                            // parsed prompt.response_schema (null if none)
     std::vector<std::string> contents;
     std::int64_t prompt_tokens = 0;
     std::int64_t completion_tokens = 0;
@@ -127,9 +129,9 @@ struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor onl
 struct Transfer {
     std::shared_ptr<Job> job;
     int n = 1;
-    int attempt = 0;             // retries used
+    int attempt = 0;  // retries used
     Format format = Format::json_schema;
-    bool format_probe = false;   // format lowered for this transfer only, on an unexplained 400
+    bool format_probe = false;  // format lowered for this transfer only, on an unexplained 400
     CURL* easy = nullptr;
     curl_slist* headers = nullptr;
     std::string body;
@@ -204,11 +206,11 @@ struct VllmClient::Impl {
     // Loop thread only.
     CURLM* multi = nullptr;
     std::thread thread;
-    std::deque<Transfer*> ready;                      // waiting for a concurrency slot, FIFO
+    std::deque<Transfer*> ready;                         // waiting for a concurrency slot, FIFO
     std::multimap<Clock::time_point, Transfer*> timers;  // backoff waits
     std::unordered_map<CURL*, Transfer*> active;
     Format sticky_format = Format::json_schema;
-    bool fan_out = false;  // provider ignores `n`: ask n separate requests
+    bool fan_out = false;                  // provider ignores `n`: ask n separate requests
     bool logged_dropped_examples = false;  // said once: an over-long example set is a caller's bug
     std::mt19937_64 rng{std::random_device{}()};
     std::string url;
@@ -337,10 +339,12 @@ struct VllmClient::Impl {
             }
             if (hit) {
                 auto value = json::parse(*hit, nullptr, false);
-                if (!value.is_discarded() && value.is_object() && value.contains("contents") && value["contents"].is_array()) {
+                if (!value.is_discarded() && value.is_object() && value.contains("contents") &&
+                    value["contents"].is_array()) {
                     ChatResult result;
                     result.cached = true;
-                    for (const auto& c : value["contents"]) result.contents.push_back(c.is_string() ? c.get<std::string>() : std::string());
+                    for (const auto& c : value["contents"])
+                        result.contents.push_back(c.is_string() ? c.get<std::string>() : std::string());
                     result.prompt_tokens = usage_value(value, "prompt_tokens");
                     result.completion_tokens = usage_value(value, "completion_tokens");
                     stats.cache_hits.fetch_add(1);
@@ -392,10 +396,12 @@ struct VllmClient::Impl {
                      {"max_tokens", settings.max_tokens}};
         if (t.n > 1) body["n"] = t.n;
         if (t.format == Format::json_schema) {
-            body["response_format"] = {{"type", "json_schema"},
-                                       {"json_schema", {{"name", request.prompt.schema_name.empty() ? "answer" : request.prompt.schema_name},
-                                                        {"strict", true},
-                                                        {"schema", t.job->schema}}}};
+            body["response_format"] = {
+                {"type", "json_schema"},
+                {"json_schema",
+                 {{"name", request.prompt.schema_name.empty() ? "answer" : request.prompt.schema_name},
+                  {"strict", true},
+                  {"schema", t.job->schema}}}};
         } else if (t.format == Format::json_object) {
             body["response_format"] = {{"type", "json_object"}};
         }
@@ -482,10 +488,12 @@ struct VllmClient::Impl {
     void on_success(Transfer* t) {
         auto job = t->job;
         auto parsed = json::parse(t->response.body, nullptr, false);
-        if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("choices") || !parsed["choices"].is_array()) {
+        if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("choices") ||
+            !parsed["choices"].is_array()) {
             // A proxy's HTML page or a cut body: worth another try.
             if (!schedule_retry(t, std::nullopt))
-                fail(t, make_error(errc::upstream_error, "the provider's answer is not a chat completion: " + bounded(trim(t->response.body))));
+                fail(t, make_error(errc::upstream_error, "the provider's answer is not a chat completion: " +
+                                                             bounded(trim(t->response.body))));
             return;
         }
         if (auto usage = parsed.find("usage"); usage != parsed.end() && usage->is_object()) {
@@ -498,7 +506,8 @@ struct VllmClient::Impl {
         }
         if (t->format_probe && t->format > sticky_format) {
             sticky_format = t->format;
-            log(std::string("provider rejects the requested response_format; using ") + format_label(sticky_format) + " from now on");
+            log(std::string("provider rejects the requested response_format; using ") + format_label(sticky_format) +
+                " from now on");
         }
         const auto& choices = parsed["choices"];
         int got = 0;
@@ -536,19 +545,22 @@ struct VllmClient::Impl {
             return;
         }
         if (t->response.over_cap(code)) {
-            fail(t, make_error(errc::upstream_error, "the provider's answer is over " + std::to_string(settings.max_response_bytes) + " bytes"));
+            fail(t, make_error(errc::upstream_error, "the provider's answer is over " +
+                                                         std::to_string(settings.max_response_bytes) + " bytes"));
             return;
         }
         if (code == CURLE_OPERATION_TIMEDOUT) {
             if (!schedule_retry(t, std::nullopt))
-                fail(t, make_error(errc::upstream_timeout, "the model did not answer within " + std::to_string(settings.timeout_ms) +
-                                                               " ms (" + std::to_string(t->attempt + 1) + " attempts)"));
+                fail(t, make_error(errc::upstream_timeout, "the model did not answer within " +
+                                                               std::to_string(settings.timeout_ms) + " ms (" +
+                                                               std::to_string(t->attempt + 1) + " attempts)"));
             return;
         }
         if (code != CURLE_OK) {
             if (!schedule_retry(t, std::nullopt))
                 fail(t, make_error(errc::upstream_error, std::string("cannot reach the model at ") + url + ": " +
-                                                             curl_easy_strerror(code) + " (" + std::to_string(t->attempt + 1) + " attempts)"));
+                                                             curl_easy_strerror(code) + " (" +
+                                                             std::to_string(t->attempt + 1) + " attempts)"));
             return;
         }
         long status = 0;
@@ -560,21 +572,23 @@ struct VllmClient::Impl {
         std::string message = provider_message(t->response.body);
         if (status == 429 || status >= 500) {
             if (!schedule_retry(t, parse_retry_after(t->response)))
-                fail(t, make_error(errc::upstream_error, "the model answered HTTP " + std::to_string(status) + " after " +
-                                                             std::to_string(t->attempt + 1) + " attempts: " + message));
+                fail(t,
+                     make_error(errc::upstream_error, "the model answered HTTP " + std::to_string(status) + " after " +
+                                                          std::to_string(t->attempt + 1) + " attempts: " + message));
             return;
         }
         if (status == 400 && t->format != Format::none) {
             auto next = static_cast<Format>(static_cast<int>(t->format) + 1);
             std::string text = to_lower(t->response.body);
-            bool about_format = text.find("response_format") != std::string::npos || text.find("json_schema") != std::string::npos ||
-                                text.find("json_object") != std::string::npos || text.find("schema") != std::string::npos ||
-                                text.find("structured") != std::string::npos;
+            bool about_format =
+                text.find("response_format") != std::string::npos || text.find("json_schema") != std::string::npos ||
+                text.find("json_object") != std::string::npos || text.find("schema") != std::string::npos ||
+                text.find("structured") != std::string::npos;
             if (about_format) {
                 if (next > sticky_format) {
                     sticky_format = next;
-                    log(std::string("provider rejected response_format ") + format_label(t->format) + " (" + message + "); using " +
-                        format_label(next) + " from now on");
+                    log(std::string("provider rejected response_format ") + format_label(t->format) + " (" + message +
+                        "); using " + format_label(next) + " from now on");
                 }
                 t->format_probe = false;
             } else {
@@ -676,9 +690,11 @@ struct VllmClient::Impl {
             update_gauges();
 
             int wait_ms = 1000;
-            if (!ready.empty() && active.size() < static_cast<std::size_t>(std::max(1, settings.max_concurrency))) wait_ms = 0;
+            if (!ready.empty() && active.size() < static_cast<std::size_t>(std::max(1, settings.max_concurrency)))
+                wait_ms = 0;
             if (!timers.empty()) {
-                auto until = std::chrono::duration_cast<std::chrono::milliseconds>(timers.begin()->first - Clock::now()).count();
+                auto until =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(timers.begin()->first - Clock::now()).count();
                 wait_ms = static_cast<int>(std::clamp<std::int64_t>(until + 1, 0, wait_ms));
             }
             {
@@ -701,7 +717,8 @@ VllmClient::VllmClient(VllmSettings settings, ResponseCache* cache) : impl_(std:
     impl_->multi = curl_multi_init();
     if (impl_->multi) {
         // Reuse connections across requests; cap per host so the server is not flooded.
-        curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(std::max(1, impl_->settings.max_concurrency)));
+        curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                          static_cast<long>(std::max(1, impl_->settings.max_concurrency)));
         impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
     } else {
         impl_->stopped = true;  // submit() answers every request with an error
@@ -747,7 +764,11 @@ void VllmClient::cancel_all() {
     curl_multi_wakeup(impl_->multi);
 }
 
-const VllmStats& VllmClient::stats() const noexcept { return impl_->stats; }
-const VllmSettings& VllmClient::settings() const noexcept { return impl_->settings; }
+const VllmStats& VllmClient::stats() const noexcept {
+    return impl_->stats;
+}
+const VllmSettings& VllmClient::settings() const noexcept {
+    return impl_->settings;
+}
 
 }  // namespace seke

@@ -22,8 +22,8 @@ struct VllmSettings {
     std::string base_url = "https://api.openai.com/v1";  // ".../v1"; "/chat/completions" is added
     std::string api_key;                                 // sent as Bearer; never logged
     std::string model = "gpt-4o";
-    int max_concurrency = 16;     // requests in flight at once, across all faces
-    int timeout_ms = 120000;      // per attempt, whole transfer
+    int max_concurrency = 16;  // requests in flight at once, across all faces
+    int timeout_ms = 120000;   // per attempt, whole transfer
     int connect_timeout_ms = 10000;
     int max_retries = 4;          // retries after the first attempt (429, 5xx, timeouts, network)
     int backoff_base_ms = 500;    // exponential: base * 2^attempt, with full jitter
@@ -56,9 +56,9 @@ struct ChatExample {
 
 struct ChatRequest {
     Prompt prompt;
-    std::string image_jpeg;   // raw JPEG bytes of the face crop (base64-encoded by the client)
-    std::string image_hash;   // hex digest of image_jpeg's source, for the cache key
-    int ordinal = 0;          // request ordinal within the face (in the cache key)
+    std::string image_jpeg;  // raw JPEG bytes of the face crop (base64-encoded by the client)
+    std::string image_hash;  // hex digest of image_jpeg's source, for the cache key
+    int ordinal = 0;         // request ordinal within the face (in the cache key)
     int n = 1;
     double temperature = 0;
     // Sent in order after the system message. Only the longest prefix within
@@ -74,7 +74,7 @@ struct ChatResult {
     std::int64_t prompt_tokens = 0;
     std::int64_t completion_tokens = 0;
     bool cached = false;
-    int http_requests = 0;   // HTTP requests this took, retries and fan-out included
+    int http_requests = 0;  // HTTP requests this took, retries and fan-out included
     std::optional<Error> error;
 };
 

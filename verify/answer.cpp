@@ -44,8 +44,7 @@ std::size_t object_end(std::string_view text, std::size_t start) {
 // The first balanced `{...}` that parses as a JSON object. Code fences and prose around it are
 // simply skipped, so no fence-specific handling is needed.
 std::optional<json> first_object(std::string_view text) {
-    for (std::size_t pos = text.find('{'); pos != std::string_view::npos;
-         pos = text.find('{', pos + 1)) {
+    for (std::size_t pos = text.find('{'); pos != std::string_view::npos; pos = text.find('{', pos + 1)) {
         std::size_t end = object_end(text, pos);
         if (end == std::string_view::npos) return std::nullopt;
         json parsed = json::parse(text.substr(pos, end - pos), nullptr, false);
@@ -118,13 +117,11 @@ Result<std::vector<std::string>> action_units(const json& value, const Knowledge
     // Schema order, no duplicates: equal answers compare equal.
     std::vector<std::string> ordered;
     for (const auto& au : knowledge.action_units)
-        if (std::find(codes.begin(), codes.end(), au.code) != codes.end())
-            ordered.push_back(au.code);
+        if (std::find(codes.begin(), codes.end(), au.code) != codes.end()) ordered.push_back(au.code);
     return ordered;
 }
 
-Result<Answer> parse_object(const json& object, const Knowledge& knowledge,
-                            const PromptSpec& asked) {
+Result<Answer> parse_object(const json& object, const Knowledge& knowledge, const PromptSpec& asked) {
     Answer answer;
     for (const auto& key : answer_keys(asked)) {
         // Answers for keys not asked (known levels, extras) are never read: facts win.
@@ -166,8 +163,7 @@ Result<Answer> parse_object(const json& object, const Knowledge& knowledge,
 
 }  // namespace
 
-Result<Answer> parse_answer(std::string_view content, const Knowledge& knowledge,
-                            const PromptSpec& asked) {
+Result<Answer> parse_answer(std::string_view content, const Knowledge& knowledge, const PromptSpec& asked) {
     // The engine promises never to throw: json accessors and allocation are fenced here.
     try {
         auto object = first_object(content);

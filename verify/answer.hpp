@@ -23,7 +23,6 @@ struct Answer {
 // (clamped only when within a small tolerance, else rejected), label spellings Knowledge can
 // canonicalise. Anything else that was asked for and is wrong → Error{malformed_answer}: an
 // answer is used whole or not at all.
-Result<Answer> parse_answer(std::string_view content, const Knowledge& knowledge,
-                            const PromptSpec& asked);
+Result<Answer> parse_answer(std::string_view content, const Knowledge& knowledge, const PromptSpec& asked);
 
 }  // namespace seke

@@ -8,23 +8,23 @@
 namespace seke {
 
 enum class errc {
-    invalid_argument,   // a request or option that does not make sense
-    bad_json,           // body or file is not the JSON we need
-    config_error,       // a config key with a bad value
-    not_found,          // route, file, item or function that does not exist
-    method_not_allowed, // route exists, method does not
-    unauthorized,       // credentials missing or wrong
-    forbidden,          // refused by policy (SSRF guard, path escaping a root)
-    payload_too_large,  // body, image bytes or pixels over a limit
-    unsupported_media,  // not an image, or an image format we cannot decode
-    image_error,        // truncated or corrupt image
-    no_face,            // face detection required and none found
-    upstream_error,     // the model or a platform answered with an error
-    upstream_timeout,   // the model or a platform did not answer in time
-    malformed_answer,   // the model answered, but not with what was asked
-    io_error,           // disk or database
-    cancelled,          // stopped by shutdown or Ctrl-C
-    internal,           // a bug
+    invalid_argument,    // a request or option that does not make sense
+    bad_json,            // body or file is not the JSON we need
+    config_error,        // a config key with a bad value
+    not_found,           // route, file, item or function that does not exist
+    method_not_allowed,  // route exists, method does not
+    unauthorized,        // credentials missing or wrong
+    forbidden,           // refused by policy (SSRF guard, path escaping a root)
+    payload_too_large,   // body, image bytes or pixels over a limit
+    unsupported_media,   // not an image, or an image format we cannot decode
+    image_error,         // truncated or corrupt image
+    no_face,             // face detection required and none found
+    upstream_error,      // the model or a platform answered with an error
+    upstream_timeout,    // the model or a platform did not answer in time
+    malformed_answer,    // the model answered, but not with what was asked
+    io_error,            // disk or database
+    cancelled,           // stopped by shutdown or Ctrl-C
+    internal,            // a bug
 };
 
 std::string_view errc_name(errc code) noexcept;
@@ -58,6 +58,8 @@ class Result {
     std::variant<T, Error> state_;
 };
 
-inline Error make_error(errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(errc code, std::string message) {
+    return Error{code, std::move(message)};
+}
 
 }  // namespace seke

@@ -222,17 +222,15 @@ struct FaceLabeler::State {
 
     LabelerStep feed(const ModelReply& reply) {
         if (phase == Phase::done && result) return *result;
-        if (phase == Phase::idle)
-            return fail(make_error(errc::internal, "feed() before start()"));
+        if (phase == Phase::idle) return fail(make_error(errc::internal, "feed() before start()"));
 
         std::optional<Usable> verification;
         const int got = record(reply, verification);
         const bool failed = reply.error.has_value() || got == 0;
         if (failed) {
             ++failures;
-            last_error = reply.error ? *reply.error
-                                     : make_error(errc::malformed_answer,
-                                                  "no usable answer in the reply");
+            last_error =
+                reply.error ? *reply.error : make_error(errc::malformed_answer, "no usable answer in the reply");
         }
         switch (phase) {
             case Phase::sampling: return after_sampling(reply, failed);
@@ -301,8 +299,7 @@ struct FaceLabeler::State {
                 switch (pending.kind) {
                     case RequestKind::sample: usable.push_back(Usable{std::move(*parsed), 1}); break;
                     case RequestKind::verify:
-                        if (!verification)
-                            verification = Usable{std::move(*parsed), config.verification_weight};
+                        if (!verification) verification = Usable{std::move(*parsed), config.verification_weight};
                         break;
                     case RequestKind::describe:
                         if (!has_describe_answer) {
@@ -325,9 +322,7 @@ struct FaceLabeler::State {
         if (failed) {
             if (usable.empty()) {
                 if (failures >= config.max_request_failures) {
-                    return fail(last_error ? *last_error
-                                           : make_error(errc::malformed_answer,
-                                                        "no usable answer"));
+                    return fail(last_error ? *last_error : make_error(errc::malformed_answer, "no usable answer"));
                 }
                 return request(RequestKind::sample, pending_spec, pending.n, pending.temperature);
             }
@@ -350,14 +345,12 @@ struct FaceLabeler::State {
             stop_reason = "k_max";
             return after_labels();
         }
-        return sample_round(std::min(config.round_size, config.k_max - sample_answers),
-                            config.temperature);
+        return sample_round(std::min(config.round_size, config.k_max - sample_answers), config.temperature);
     }
 
     bool settled(const Aggregate& agg) const {
-        if (asked.expression &&
-            prob_leader_is_mode(agg.expression.leader_votes(), agg.expression.runner_up_votes()) <
-                config.stop_confidence)
+        if (asked.expression && prob_leader_is_mode(agg.expression.leader_votes(), agg.expression.runner_up_votes()) <
+                                    config.stop_confidence)
             return false;
         if (asked.va && agg.va.spread > config.va_settled_spread) return false;
         if (asked.au && au_ambiguous(agg.au, config.au_threshold, config.au_settled_band)) return false;
@@ -407,9 +400,7 @@ struct FaceLabeler::State {
 
     // No further requests: used after a failure. A level without a consistent answer is left
     // blank rather than described by an answer that contradicts its label.
-    LabelerStep finish_with_answers_only() {
-        return finish(consistent_descriptions(aggregate().labels));
-    }
+    LabelerStep finish_with_answers_only() { return finish(consistent_descriptions(aggregate().labels)); }
 
     LabelerStep describe_or_finish(const LabelSet& facts) {
         PromptSpec spec;
@@ -471,8 +462,7 @@ struct FaceLabeler::State {
 
     // Lower is closer: {other expression, VA distance, 1 − AU Jaccard}, asked levels only.
     std::array<double, 3> closeness(const LabelSet& l, const LabelSet& final_labels) const {
-        const double other_expression =
-            asked.expression && l.expression != final_labels.expression ? 1 : 0;
+        const double other_expression = asked.expression && l.expression != final_labels.expression ? 1 : 0;
         double distance = 0;
         if (ask_valence && l.valence && final_labels.valence)
             distance += std::pow(*l.valence - *final_labels.valence, 2);
@@ -510,8 +500,7 @@ struct FaceLabeler::State {
         agg.au = tally_action_units(au_samples, *knowledge, config.au_threshold);
         agg.va = tally_va(valence, arousal);
         agg.labels = known;
-        if (asked.expression && agg.expression.leader())
-            agg.labels.expression = *agg.expression.leader();
+        if (asked.expression && agg.expression.leader()) agg.labels.expression = *agg.expression.leader();
         if (asked.au && agg.au.samples > 0) agg.labels.action_units = agg.au.present;
         if (ask_valence) agg.labels.valence = agg.va.valence;
         if (ask_arousal) agg.labels.arousal = agg.va.arousal;
@@ -525,8 +514,7 @@ struct FaceLabeler::State {
         out.ok = true;
         out.labels = agg.labels;
         out.descriptions = std::move(descriptions);
-        out.provenance.expression = asked.expression ? Provenance::model
-                                                     : known_provenance.expression;
+        out.provenance.expression = asked.expression ? Provenance::model : known_provenance.expression;
         out.provenance.au = asked.au ? Provenance::model : known_provenance.au;
         out.provenance.va = asked.va ? Provenance::model : known_provenance.va;
         if (asked.expression) {

@@ -49,9 +49,9 @@ struct ModelReply {
 };
 
 struct TraceSample {
-    std::string raw;                  // the model's content, bounded in length
-    std::optional<std::string> error; // why it was dropped, if it was
-    std::optional<Answer> answer;     // the parsed answer when usable
+    std::string raw;                   // the model's content, bounded in length
+    std::optional<std::string> error;  // why it was dropped, if it was
+    std::optional<Answer> answer;      // the parsed answer when usable
 };
 
 struct TraceRequest {
@@ -71,7 +71,7 @@ struct Trace {
     int rounds = 0;
     std::string stop_reason;  // "known", "settled", "k_max", "greedy", "fixed", "failed"...
     std::vector<std::pair<std::string, double>> expression_votes;  // final vote shares
-    int verifications = 0;            // verification answers that entered the vote
+    int verifications = 0;                                         // verification answers that entered the vote
     bool verifier_disagreed = false;  // a verification said "disagree" with another expression
 };
 

@@ -12,11 +12,11 @@
 namespace seke {
 
 struct FewShotExample {
-    std::string id;            // the FEID record it came from
-    LabelSet labels;           // complete: the human-approved labels
-    Descriptions descriptions; // may be empty: the example's answer then states its labels
-    std::string image_jpeg;    // a small JPEG of the face
-    std::string image_hash;    // sha256 hex of image_jpeg (cache keys)
+    std::string id;             // the FEID record it came from
+    LabelSet labels;            // complete: the human-approved labels
+    Descriptions descriptions;  // may be empty: the example's answer then states its labels
+    std::string image_jpeg;     // a small JPEG of the face
+    std::string image_hash;     // sha256 hex of image_jpeg (cache keys)
 };
 
 using FewShotExamples = std::vector<FewShotExample>;

@@ -10,7 +10,9 @@ namespace seke {
 
 namespace {
 
-std::string trim_lower(const std::string& text) { return to_lower(trim(text)); }
+std::string trim_lower(const std::string& text) {
+    return to_lower(trim(text));
+}
 
 // Spellings models use for the same basic emotion. A group maps to whichever member the schema
 // uses, so a project that says "Happiness" also accepts "happy" and the other way round.
@@ -62,12 +64,10 @@ std::optional<std::string> Knowledge::canonical_expression(const std::string& te
     for (const auto& expression : expressions)
         if (trim_lower(expression.name) == wanted) return expression.name;
     for (const auto& group : kSynonymGroups) {
-        if (std::find(group.begin(), group.end(), std::string_view(wanted)) == group.end())
-            continue;
+        if (std::find(group.begin(), group.end(), std::string_view(wanted)) == group.end()) continue;
         for (const auto& expression : expressions) {
             const std::string name = trim_lower(expression.name);
-            if (!name.empty() &&
-                std::find(group.begin(), group.end(), std::string_view(name)) != group.end())
+            if (!name.empty() && std::find(group.begin(), group.end(), std::string_view(name)) != group.end())
                 return expression.name;
         }
     }

@@ -19,11 +19,11 @@ struct VaRegion {
 };
 
 struct ExpressionKnowledge {
-    std::string name;                                  // "happy"
-    std::vector<std::string> prototype;                // EMFACS prototype AUs within the AU set
-    std::vector<std::vector<std::string>> variants;    // other typical combinations
-    VaRegion va;                                       // prior VA region
-    std::string cue;                                   // one line of what the face shows
+    std::string name;                                // "happy"
+    std::vector<std::string> prototype;              // EMFACS prototype AUs within the AU set
+    std::vector<std::vector<std::string>> variants;  // other typical combinations
+    VaRegion va;                                     // prior VA region
+    std::string cue;                                 // one line of what the face shows
 };
 
 struct Knowledge {
@@ -38,6 +38,5 @@ struct Knowledge {
     [[nodiscard]] std::optional<std::string> canonical_expression(const std::string& text) const;
     [[nodiscard]] std::optional<std::string> canonical_action_unit(const std::string& text) const;
 };
-
 
 }  // namespace seke

@@ -65,9 +65,8 @@ std::string system_text(const Knowledge& knowledge) {
                 s += join(e.variants[i], "+");
             }
         }
-        s += ". Prior VA region: valence [" + number_text(e.va.valence_min) + ", " +
-             number_text(e.va.valence_max) + "], arousal [" + number_text(e.va.arousal_min) + ", " +
-             number_text(e.va.arousal_max) + "].\n";
+        s += ". Prior VA region: valence [" + number_text(e.va.valence_min) + ", " + number_text(e.va.valence_max) +
+             "], arousal [" + number_text(e.va.arousal_min) + ", " + number_text(e.va.arousal_max) + "].\n";
     }
     s += "\nAction units (FACS; answer with these codes only):\n";
     for (const auto& au : knowledge.action_units) s += "- " + au.code + ": " + au.name + "\n";
@@ -80,8 +79,7 @@ std::string system_text(const Knowledge& knowledge) {
     return s;
 }
 
-std::string user_text(const Knowledge& knowledge, const PromptSpec& spec,
-                      const std::vector<std::string>& keys) {
+std::string user_text(const Knowledge& knowledge, const PromptSpec& spec, const std::vector<std::string>& keys) {
     std::string s = "Analyse the face in the image.\n";
     if (!spec.known.empty()) {
         s += kKnownLabelsMarker + labels_json(spec.known) + "\n";
@@ -97,12 +95,11 @@ std::string user_text(const Knowledge& knowledge, const PromptSpec& spec,
     }
     // Steps in the order of the correlations: what is observable first, then what it means.
     int step = 1;
-    auto add_step = [&](const std::string& text) {
-        s += std::to_string(step++) + ". " + text + "\n";
-    };
+    auto add_step = [&](const std::string& text) { s += std::to_string(step++) + ". " + text + "\n"; };
     if (contains(keys, "action_units"))
-        add_step("action_units: list the codes of the action units clearly present in the face "
-                 "(an empty list if none).");
+        add_step(
+            "action_units: list the codes of the action units clearly present in the face "
+            "(an empty list if none).");
     if (contains(keys, "expression")) {
         std::vector<std::string> names;
         for (const auto& e : knowledge.expressions) names.push_back(e.name);
@@ -110,17 +107,21 @@ std::string user_text(const Knowledge& knowledge, const PromptSpec& spec,
                  ", consistent with the action units and their EMFACS prototypes.");
     }
     if (contains(keys, "valence") || contains(keys, "arousal"))
-        add_step("valence, arousal: numbers in [-1, 1], consistent with the expression's prior "
-                 "region and the action units.");
+        add_step(
+            "valence, arousal: numbers in [-1, 1], consistent with the expression's prior "
+            "region and the action units.");
     if (contains(keys, "au_description"))
-        add_step("au_description: one or two sentences describing the facial muscle movements "
-                 "(action units) seen.");
+        add_step(
+            "au_description: one or two sentences describing the facial muscle movements "
+            "(action units) seen.");
     if (contains(keys, "expression_description"))
-        add_step("expression_description: one or two sentences explaining the expression and "
-                 "the facial cues behind it.");
+        add_step(
+            "expression_description: one or two sentences explaining the expression and "
+            "the facial cues behind it.");
     if (contains(keys, "va_description"))
-        add_step("va_description: one or two sentences on how positive or negative and how "
-                 "calm or aroused the face looks.");
+        add_step(
+            "va_description: one or two sentences on how positive or negative and how "
+            "calm or aroused the face looks.");
     if (spec.kind == RequestKind::describe)
         s += "All labels are settled (the facts above); describe them, do not change them.\n";
     s += kAnswerKeysMarker + join(keys, ", ") + "\n";
@@ -150,10 +151,8 @@ std::string schema_text(const Knowledge& knowledge, const std::vector<std::strin
             properties[key] = {{"type", "string"}};
         }
     }
-    ojson schema = {{"type", "object"},
-                    {"properties", properties},
-                    {"required", keys},
-                    {"additionalProperties", false}};
+    ojson schema = {
+        {"type", "object"}, {"properties", properties}, {"required", keys}, {"additionalProperties", false}};
     return schema.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
@@ -184,8 +183,7 @@ std::string va_sentence(double valence, double arousal) {
     const char* v = valence > 0.15 ? "positive" : valence < -0.15 ? "negative" : "neutral";
     const char* a = arousal > 0.4 ? "high" : arousal < -0.2 ? "low" : "moderate";
     char buffer[96];
-    std::snprintf(buffer, sizeof buffer, "Valence is %s (%.2f) and arousal is %s (%.2f).", v, valence, a,
-                  arousal);
+    std::snprintf(buffer, sizeof buffer, "Valence is %s (%.2f) and arousal is %s (%.2f).", v, valence, a, arousal);
     return buffer;
 }
 
@@ -253,8 +251,8 @@ std::optional<PromptSpec> example_spec(const PromptSpec& spec, const LabelSet& e
     return out;
 }
 
-std::optional<std::string> example_answer(const Knowledge& knowledge, const PromptSpec& spec,
-                                          const LabelSet& labels, const Descriptions& descriptions) {
+std::optional<std::string> example_answer(const Knowledge& knowledge, const PromptSpec& spec, const LabelSet& labels,
+                                          const Descriptions& descriptions) {
     // Canonical labels in schema order, as the parser reads them back. Any label it would reject,
     // asked or shown as a fact, makes the example unusable rather than a lesson in a wrong answer.
     std::optional<std::string> expression;

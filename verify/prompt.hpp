@@ -54,8 +54,8 @@ std::optional<PromptSpec> example_spec(const PromptSpec& spec, const LabelSet& e
 // example never teaches empty strings. nullopt when the labels lack an asked level or hold
 // anything the parser would reject, asked or not (unknown label, VA outside [-1, 1]): such an
 // example is not shown.
-std::optional<std::string> example_answer(const Knowledge& knowledge, const PromptSpec& spec,
-                                          const LabelSet& labels, const Descriptions& descriptions);
+std::optional<std::string> example_answer(const Knowledge& knowledge, const PromptSpec& spec, const LabelSet& labels,
+                                          const Descriptions& descriptions);
 
 // The machine-readable markers inside the user text (stable, documented: a fake or a real model
 // can read them). Each is followed by one line of compact JSON.

@@ -6,8 +6,8 @@
 
 namespace seke {
 
-std::string trim(std::string_view text);       // without leading and trailing white space
-std::string to_lower(std::string_view text);   // ASCII letters only
+std::string trim(std::string_view text);      // without leading and trailing white space
+std::string to_lower(std::string_view text);  // ASCII letters only
 bool iequals(std::string_view a, std::string_view b) noexcept;
 bool starts_with_icase(std::string_view text, std::string_view prefix) noexcept;
 

@@ -22,9 +22,13 @@ bool has(const std::vector<std::string>& set, const std::string& item) {
     return std::find(set.begin(), set.end(), item) != set.end();
 }
 
-double clamp01(double v) { return std::clamp(v, 0.0, 1.0); }
+double clamp01(double v) {
+    return std::clamp(v, 0.0, 1.0);
+}
 
-bool is_integer(double v) { return std::abs(v - std::round(v)) < 1e-9; }
+bool is_integer(double v) {
+    return std::abs(v - std::round(v)) < 1e-9;
+}
 
 // Continued fraction for the incomplete beta (Lentz's method, as in Numerical Recipes).
 double beta_continued_fraction(double a, double b, double x) {
@@ -78,8 +82,7 @@ double ExpressionTally::runner_up_votes() const noexcept {
     return votes.size() < 2 ? 0 : votes[1].second;
 }
 
-ExpressionTally tally_expressions(const std::vector<WeightedVote>& votes,
-                                  const Knowledge& knowledge) {
+ExpressionTally tally_expressions(const std::vector<WeightedVote>& votes, const Knowledge& knowledge) {
     ExpressionTally tally;
     for (const auto& vote : votes) {
         if (vote.weight <= 0) continue;
@@ -110,8 +113,8 @@ double regularized_incomplete_beta(double a, double b, double x) {
     if (!(a > 0) || !(b > 0) || std::isnan(x)) return std::numeric_limits<double>::quiet_NaN();
     if (x <= 0) return 0;
     if (x >= 1) return 1;
-    const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
-                                  a * std::log(x) + b * std::log1p(-x));
+    const double front =
+        std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x));
     // The continued fraction converges fast on this side of the mean; use symmetry otherwise.
     if (x < (a + 1) / (a + b + 2)) return front * beta_continued_fraction(a, b, x) / a;
     return 1 - front * beta_continued_fraction(b, a, 1 - x) / b;
@@ -129,8 +132,7 @@ double prob_leader_is_mode(double leader_votes, double runner_up_votes) {
         double sum = 0;
         for (long j = 0; j <= k1; ++j) {
             const double dj = static_cast<double>(j);
-            sum += std::exp(std::lgamma(dn + 1) - std::lgamma(dj + 1) - std::lgamma(dn - dj + 1) -
-                            dn * std::log(2.0));
+            sum += std::exp(std::lgamma(dn + 1) - std::lgamma(dj + 1) - std::lgamma(dn - dj + 1) - dn * std::log(2.0));
         }
         return clamp01(sum);
     }
@@ -140,8 +142,7 @@ double prob_leader_is_mode(double leader_votes, double runner_up_votes) {
 double expression_uncertainty(const ExpressionTally& tally) {
     if (tally.total <= 0) return 1;
     const double spread = 0.5 * tally.entropy + 0.5 * (1 - tally.margin);
-    const double small_sample = 1 - prob_leader_is_mode(tally.leader_votes(),
-                                                        tally.runner_up_votes());
+    const double small_sample = 1 - prob_leader_is_mode(tally.leader_votes(), tally.runner_up_votes());
     return clamp01(std::max(spread, small_sample));
 }
 
@@ -152,8 +153,8 @@ double binary_entropy(double p) {
     return clamp01(-(p * std::log2(p) + (1 - p) * std::log2(1 - p)));
 }
 
-AuTally tally_action_units(const std::vector<std::vector<std::string>>& samples,
-                           const Knowledge& knowledge, double threshold) {
+AuTally tally_action_units(const std::vector<std::vector<std::string>>& samples, const Knowledge& knowledge,
+                           double threshold) {
     AuTally tally;
     tally.samples = static_cast<int>(samples.size());
     if (samples.empty()) return tally;
@@ -238,21 +239,19 @@ double au_expression_inconsistency(const Knowledge& knowledge, const std::string
     }
     double foreign = 0;
     for (const auto& au : action_units) {
-        bool own = std::any_of(combinations.begin(), combinations.end(),
-                               [&](const auto& c) { return has(c, au); });
+        bool own = std::any_of(combinations.begin(), combinations.end(), [&](const auto& c) { return has(c, au); });
         if (own) continue;
-        bool other = std::any_of(knowledge.expressions.begin(), knowledge.expressions.end(),
-                                 [&](const ExpressionKnowledge& x) {
-                                     return x.name != e->name && has(x.prototype, au);
-                                 });
+        bool other =
+            std::any_of(knowledge.expressions.begin(), knowledge.expressions.end(),
+                        [&](const ExpressionKnowledge& x) { return x.name != e->name && has(x.prototype, au); });
         if (other) foreign += 1;
     }
     const double penalty = voted > 0 ? 0.5 * foreign / voted : 0;
     return clamp01(1 - best_recall + penalty);
 }
 
-double va_expression_inconsistency(const Knowledge& knowledge, const std::string& expression,
-                                   double valence, double arousal) {
+double va_expression_inconsistency(const Knowledge& knowledge, const std::string& expression, double valence,
+                                   double arousal) {
     const ExpressionKnowledge* e = knowledge.find_expression(expression);
     if (!e) return 0;
     const double dv = std::max({e->va.valence_min - valence, 0.0, valence - e->va.valence_max});
@@ -264,11 +263,9 @@ double cross_level_inconsistency(const Knowledge& knowledge, const LabelSet& lab
     if (!labels.expression) return 0;
     const bool with_au = labels.has(Level::au);
     const bool with_va = labels.has(Level::va);
-    const double a = with_au
-        ? au_expression_inconsistency(knowledge, *labels.expression, *labels.action_units) : 0;
-    const double b = with_va
-        ? va_expression_inconsistency(knowledge, *labels.expression, *labels.valence,
-                                      *labels.arousal) : 0;
+    const double a = with_au ? au_expression_inconsistency(knowledge, *labels.expression, *labels.action_units) : 0;
+    const double b =
+        with_va ? va_expression_inconsistency(knowledge, *labels.expression, *labels.valence, *labels.arousal) : 0;
     if (with_au && with_va) return clamp01(0.6 * a + 0.4 * b);
     if (with_au) return a;
     if (with_va) return b;
@@ -277,8 +274,7 @@ double cross_level_inconsistency(const Knowledge& knowledge, const LabelSet& lab
 
 // ---- overall ----------------------------------------------------------------------------------
 
-double overall_uncertainty(const Uncertainty& u, const UncertaintyWeights& weights,
-                           AnsweredLevels answered) {
+double overall_uncertainty(const Uncertainty& u, const UncertaintyWeights& weights, AnsweredLevels answered) {
     double sum = std::max(0.0, weights.consistency) * u.consistency;
     double total = std::max(0.0, weights.consistency);
     auto add = [&](bool on, double weight, double value) {

@@ -33,8 +33,7 @@ struct ExpressionTally {
     [[nodiscard]] double runner_up_votes() const noexcept;
 };
 
-ExpressionTally tally_expressions(const std::vector<WeightedVote>& votes,
-                                  const Knowledge& knowledge);
+ExpressionTally tally_expressions(const std::vector<WeightedVote>& votes, const Knowledge& knowledge);
 
 // Regularized incomplete beta I_x(a, b) for a, b > 0, x in [0, 1] (continued fraction).
 double regularized_incomplete_beta(double a, double b, double x);
@@ -64,8 +63,8 @@ struct AuTally {
     double uncertainty = 0;
 };
 
-AuTally tally_action_units(const std::vector<std::vector<std::string>>& samples,
-                           const Knowledge& knowledge, double threshold);
+AuTally tally_action_units(const std::vector<std::vector<std::string>>& samples, const Knowledge& knowledge,
+                           double threshold);
 
 // True when some AU's frequency is within `band` (strictly) of the threshold: not settled.
 bool au_ambiguous(const AuTally& tally, double threshold, double band = 0.2);
@@ -97,8 +96,8 @@ double au_expression_inconsistency(const Knowledge& knowledge, const std::string
                                    const std::vector<std::string>& action_units);
 
 // Distance of the VA point outside the expression's prior region, scaled to 1 at 0.5 outside.
-double va_expression_inconsistency(const Knowledge& knowledge, const std::string& expression,
-                                   double valence, double arousal);
+double va_expression_inconsistency(const Knowledge& knowledge, const std::string& expression, double valence,
+                                   double arousal);
 
 // 0.6 · AU part + 0.4 · VA part over whatever levels `labels` holds (known or voted); the weights
 // renormalise when one part is missing; 0 without an expression.
@@ -114,8 +113,7 @@ struct AnsweredLevels {
 
 // Weighted mean of the per-level uncertainties the model answered plus consistency; known
 // levels' weights are dropped and the rest renormalised. Clamped to [0, 1].
-double overall_uncertainty(const Uncertainty& u, const UncertaintyWeights& weights,
-                           AnsweredLevels answered);
+double overall_uncertainty(const Uncertainty& u, const UncertaintyWeights& weights, AnsweredLevels answered);
 
 // Jaccard index of two AU sets (1 when both are empty).
 double au_jaccard(const std::vector<std::string>& a, const std::vector<std::string>& b);

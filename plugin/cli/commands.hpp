@@ -9,9 +9,9 @@ namespace seke {
 
 // Exit codes every subcommand shares.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFatal = 1;        // store, knowledge or another resource unusable
-inline constexpr int kExitUsage = 2;        // bad flags, config or input path
-inline constexpr int kExitPartial = 3;      // finished, but some items failed or were rejected
+inline constexpr int kExitFatal = 1;    // store, knowledge or another resource unusable
+inline constexpr int kExitUsage = 2;    // bad flags, config or input path
+inline constexpr int kExitPartial = 3;  // finished, but some items failed or were rejected
 inline constexpr int kExitInterrupted = 130;
 
 int run_label_command(const std::vector<std::string>& args);

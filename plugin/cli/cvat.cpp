@@ -65,8 +65,7 @@ Result<long long> parse_id(const std::string& flag, const std::string& text) {
 }
 
 // `--url` is a short form of --cvat-url here, where no other URL is meant.
-Result<CvatArgs> parse_cvat_args(const std::string& command, const std::vector<std::string>& rest,
-                                 Config& config) {
+Result<CvatArgs> parse_cvat_args(const std::string& command, const std::vector<std::string>& rest, Config& config) {
     CvatArgs out;
     for (std::size_t i = 0; i < rest.size(); ++i) {
         std::string arg = rest[i];
@@ -118,11 +117,9 @@ int run_spec(const Config& config, const CvatArgs& args) {
     } else if (args.labels && !args.yaml) {
         std::fputs(labels.c_str(), stdout);
     } else {
-        std::printf("# ---- function.yaml (for a Nuclio deployment; seke serve needs none) ----\n%s",
-                    yaml.c_str());
-        std::printf(
-            "# ---- project labels (CVAT project → Raw label editor, or POST with the project) ----\n%s",
-            labels.c_str());
+        std::printf("# ---- function.yaml (for a Nuclio deployment; seke serve needs none) ----\n%s", yaml.c_str());
+        std::printf("# ---- project labels (CVAT project → Raw label editor, or POST with the project) ----\n%s",
+                    labels.c_str());
     }
     return kExitOk;
 }
@@ -152,9 +149,8 @@ int run_annotate(Config& config, const CvatArgs& args) {
     request.job_id = args.job;
     // --jobs bounds the model requests in flight; as many frames in flight keep them busy.
     request.frames_in_flight = std::clamp(config.vllm.max_concurrency, 1, 32);
-    std::fprintf(stderr, "seke: annotating CVAT %s %lld at %s with %s (store %s)\n",
-                 args.job ? "job" : "task", args.job ? *args.job : *args.task,
-                 cvat::store_url(config.cvat.url).c_str(), config.vllm.model.c_str(),
+    std::fprintf(stderr, "seke: annotating CVAT %s %lld at %s with %s (store %s)\n", args.job ? "job" : "task",
+                 args.job ? *args.job : *args.task, cvat::store_url(config.cvat.url).c_str(), config.vllm.model.c_str(),
                  config.run.db_path.c_str());
     ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
     cvat::AnnotateDeps deps{rt.setup.knowledge, *spec, *rt.store, *rt.engine, preparer, client, model_version};
@@ -167,8 +163,7 @@ int run_annotate(Config& config, const CvatArgs& args) {
         },
         [&](const cvat::FrameFailure& f) {
             if (isatty(STDERR_FILENO)) std::fputs("\n", stderr);
-            print_json_line(stderr,
-                            {{"failed_frame", {{"frame", f.frame}, {"code", f.code}, {"reason", f.reason}}}});
+            print_json_line(stderr, {{"failed_frame", {{"frame", f.frame}, {"code", f.code}, {"reason", f.reason}}}});
         });
     if (!summary)
         return report_error(summary.error(), summary.error().code == errc::unauthorized ||
@@ -200,10 +195,10 @@ int run_sync(Config& config, const CvatArgs& args) {
     cvat::SyncDeps deps{setup->knowledge, *spec, **store, client};
     auto summary = cvat::sync_job(deps, *args.job);
     if (!summary)
-        return report_error(summary.error(), summary.error().code == errc::unauthorized ||
-                                                     summary.error().code == errc::forbidden
-                                                 ? kExitUsage
-                                                 : kExitFatal);
+        return report_error(summary.error(),
+                            summary.error().code == errc::unauthorized || summary.error().code == errc::forbidden
+                                ? kExitUsage
+                                : kExitFatal);
     print_json_line(stdout, cvat::sync_summary_json(*summary));
     return kExitOk;
 }

@@ -34,8 +34,10 @@ int run_export_command(const std::vector<std::string>& args) {
             std::stringstream list(*s);
             for (std::string item; std::getline(list, item, ',');) {
                 if (item != "auto" && item != "accepted" && item != "corrected" && item != "rejected")
-                    return report_error(make_error(errc::invalid_argument, "seke export: --status \"" + item +
-                                                   "\" is not one of auto, accepted, corrected, rejected"), kExitUsage);
+                    return report_error(
+                        make_error(errc::invalid_argument, "seke export: --status \"" + item +
+                                                               "\" is not one of auto, accepted, corrected, rejected"),
+                        kExitUsage);
                 statuses.insert(item);
             }
         } else
@@ -83,13 +85,15 @@ int run_export_command(const std::vector<std::string>& args) {
     out.close();
     if (!visited || !out) {
         std::filesystem::remove(temp_path);
-        return report_error(visited ? make_error(errc::io_error, "seke export: cannot write " + temp_path)
-                                    : visited.error(), kExitFatal);
+        return report_error(
+            visited ? make_error(errc::io_error, "seke export: cannot write " + temp_path) : visited.error(),
+            kExitFatal);
     }
     std::error_code ec;
     std::filesystem::rename(temp_path, out_path, ec);
-    if (ec) return report_error(make_error(errc::io_error, "seke export: cannot rename to " + out_path + ": " +
-                                                               ec.message()), kExitFatal);
+    if (ec)
+        return report_error(
+            make_error(errc::io_error, "seke export: cannot rename to " + out_path + ": " + ec.message()), kExitFatal);
     nlohmann::ordered_json summary = {{"out", std::filesystem::absolute(out_path).string()},
                                       {"format", format_text},
                                       {"records", written},
@@ -113,8 +117,9 @@ int run_config_command(const std::vector<std::string>& args) {
     auto loaded = load_config(rest_args, process_environment());
     if (!loaded) return report_error(loaded.error(), kExitUsage);
     if (!loaded->rest.empty())
-        return report_error(make_error(errc::invalid_argument, "seke config: unknown argument \"" +
-                                                                   loaded->rest.front() + "\""), kExitUsage);
+        return report_error(
+            make_error(errc::invalid_argument, "seke config: unknown argument \"" + loaded->rest.front() + "\""),
+            kExitUsage);
     std::printf("%s", dump_config_json(loaded->config).c_str());
     return kExitOk;
 }
@@ -126,7 +131,8 @@ int run_label_config_command(const std::vector<std::string>& args) {
         else if (arg == "--per-face") which = "faces";
         else
             return report_error(make_error(errc::invalid_argument, "seke label-config: unknown argument \"" + arg +
-                                                                       "\" (use --per-face or --whole-image)"), kExitUsage);
+                                                                       "\" (use --per-face or --whole-image)"),
+                                kExitUsage);
     }
     std::string path = data_dir() + "/config/label_studio/" + which + ".xml";
     std::ifstream in(path, std::ios::binary);

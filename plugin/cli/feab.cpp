@@ -79,12 +79,9 @@ Result<FeabArgs> parse_feab_args(const std::vector<std::string>& rest, bool run)
                 return usage_error("--va-tolerance \"" + *t + "\" is not a number in [0, 2]");
             parsed.options.va_tolerance = tolerance;
         } else if (auto l = value("--labels")) {
-            if (*l == "current")
-                parsed.labels = feab::RecordLabels::current;
-            else if (*l == "model")
-                parsed.labels = feab::RecordLabels::model;
-            else
-                return usage_error("--labels \"" + *l + "\" is not one of current, model");
+            if (*l == "current") parsed.labels = feab::RecordLabels::current;
+            else if (*l == "model") parsed.labels = feab::RecordLabels::model;
+            else return usage_error("--labels \"" + *l + "\" is not one of current, model");
         } else if (auto p = !run ? value("--pred") : std::nullopt) {
             parsed.predictions = *p;
         } else if (auto d = run ? value("--images") : std::nullopt) {
@@ -109,8 +106,8 @@ struct ScoringInputs {
 };
 
 int finish_report(const std::string& truth_path, const std::string& predictions, ScoringInputs& inputs,
-                  const feab::Vocabulary& vocabulary, const FeabArgs& args,
-                  std::optional<feab::BenchmarkRun> run, Store* keep_in = nullptr) {
+                  const feab::Vocabulary& vocabulary, const FeabArgs& args, std::optional<feab::BenchmarkRun> run,
+                  Store* keep_in = nullptr) {
     feab::Report report;
     report.inputs.truth_path = truth_path;
     report.inputs.predictions = predictions;
@@ -132,10 +129,8 @@ int finish_report(const std::string& truth_path, const std::string& predictions,
     }
     // Scored from a store: the report stays beside the labels, where the dashboard shows the latest.
     if (keep_in)
-        if (auto kept = keep_in->save_document("feab_report", truth_path, feab::report_json(report).dump());
-            !kept)
-            std::fprintf(stderr, "seke feab: report not kept in the store: %s\n",
-                         kept.error().message.c_str());
+        if (auto kept = keep_in->save_document("feab_report", truth_path, feab::report_json(report).dump()); !kept)
+            std::fprintf(stderr, "seke feab: report not kept in the store: %s\n", kept.error().message.c_str());
     if (report.run && report.run->interrupted) return kExitInterrupted;
     return report.problems.total() > 0 ? kExitPartial : kExitOk;
 }
@@ -149,8 +144,7 @@ int run_score(const std::vector<std::string>& args) {
     if (!parsed) return report_error(parsed.error(), kExitUsage);
     const bool use_db = db_flag || (parsed->predictions.empty() && environment.count("SEKE_DB") > 0);
     if (parsed->predictions.empty() == !use_db)
-        return report_error(usage_error("score needs exactly one of --pred FILE.jsonl and --db FILE"),
-                            kExitUsage);
+        return report_error(usage_error("score needs exactly one of --pred FILE.jsonl and --db FILE"), kExitUsage);
 
     auto setup = load_model_setup(loaded->config);
     if (!setup) return report_error(setup.error(), kExitUsage);
@@ -171,20 +165,19 @@ int run_score(const std::vector<std::string>& args) {
             return report_error(make_error(errc::not_found, "no store at " + db), kExitUsage);
         auto store = Store::open(db);
         if (!store) return report_error(store.error(), kExitFatal);
-        auto read = feab::read_store_predictions(**store, std::nullopt, parsed->labels, vocabulary, matcher,
-                                                 inputs.problems);
+        auto read =
+            feab::read_store_predictions(**store, std::nullopt, parsed->labels, vocabulary, matcher, inputs.problems);
         if (!read) return report_error(read.error(), kExitFatal);
         predictions_name = "store " + db;
         kept_store = std::move(*store);
     } else {
-        auto read = feab::read_prediction_file(parsed->predictions, parsed->labels, vocabulary, matcher,
-                                               inputs.problems);
+        auto read =
+            feab::read_prediction_file(parsed->predictions, parsed->labels, vocabulary, matcher, inputs.problems);
         if (!read) return report_error(read.error(), kExitUsage);
         predictions_name = parsed->predictions;
     }
     inputs.matched = std::move(matcher).finish(inputs.problems);
-    return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::nullopt,
-                         kept_store.get());
+    return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::nullopt, kept_store.get());
 }
 
 bool is_image_file(const fs::path& path) {
@@ -210,8 +203,7 @@ std::unordered_map<std::string, fs::path> images_by_stem(const fs::path& dir) {
 
 // The benchmark image of a truth item: its "image" field (absolute, under --images, or beside the
 // truth file), else the file under --images whose stem is the id.
-std::optional<fs::path> find_image(const feab::TruthItem& item, const fs::path& images_dir,
-                                   const fs::path& truth_dir,
+std::optional<fs::path> find_image(const feab::TruthItem& item, const fs::path& images_dir, const fs::path& truth_dir,
                                    const std::unordered_map<std::string, fs::path>& by_stem) {
     std::error_code ec;
     if (!item.image.empty()) {
@@ -241,8 +233,7 @@ std::string apply_mode(Config& config, const std::optional<std::string>& mode) {
         case SamplingMode::greedy: return "greedy";
         case SamplingMode::uamc: return "uamc";
         case SamplingMode::fixed:
-            return config.engine.fixed_samples == 1 ? "single"
-                                                    : "fixed-" + std::to_string(config.engine.fixed_samples);
+            return config.engine.fixed_samples == 1 ? "single" : "fixed-" + std::to_string(config.engine.fixed_samples);
     }
     return "uamc";
 }
@@ -259,8 +250,7 @@ struct ScratchDir {
 int run_benchmark(const std::vector<std::string>& args) {
     auto environment = process_environment();
     const bool db_chosen = has_flag(args, "--db") || environment.count("SEKE_DB") > 0;
-    const bool detection_chosen =
-        has_flag(args, "--face-detection") || environment.count("SEKE_FACE_DETECTION") > 0;
+    const bool detection_chosen = has_flag(args, "--face-detection") || environment.count("SEKE_FACE_DETECTION") > 0;
     auto loaded = load_config(args, environment);
     if (!loaded) return report_error(loaded.error(), kExitUsage);
     auto parsed = parse_feab_args(loaded->rest, true);
@@ -268,8 +258,7 @@ int run_benchmark(const std::vector<std::string>& args) {
     if (parsed->images.empty()) return report_error(usage_error("run needs --images DIR"), kExitUsage);
     std::error_code ec;
     if (!fs::is_directory(parsed->images, ec))
-        return report_error(make_error(errc::not_found, "no images directory at " + parsed->images),
-                            kExitUsage);
+        return report_error(make_error(errc::not_found, "no images directory at " + parsed->images), kExitUsage);
 
     Config& config = loaded->config;
     const std::string mode = apply_mode(config, parsed->mode);
@@ -339,8 +328,8 @@ int run_benchmark(const std::vector<std::string>& args) {
     {
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
-        std::fprintf(stderr, "seke feab: asking %s at %s (%s) about %zu benchmark items\n",
-                     config.vllm.model.c_str(), config.vllm.base_url.c_str(), mode.c_str(), jobs.size());
+        std::fprintf(stderr, "seke feab: asking %s at %s (%s) about %zu benchmark items\n", config.vllm.model.c_str(),
+                     config.vllm.base_url.c_str(), mode.c_str(), jobs.size());
         ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
         LabelRun labeler({config, rt.setup.knowledge, store, *rt.engine, rt.client->stats(), run.model_version});
         auto summary = labeler.run(jobs, g_stop, [&](const RunProgress& p) { printer.update(p); });
@@ -369,8 +358,8 @@ int run_benchmark(const std::vector<std::string>& args) {
     }
 
     feab::PredictionMatcher matcher(inputs.truth);
-    auto read = feab::read_store_predictions(store, run.model_version, parsed->labels, vocabulary,
-                                             matcher, inputs.problems);
+    auto read =
+        feab::read_store_predictions(store, run.model_version, parsed->labels, vocabulary, matcher, inputs.problems);
     if (!read) return report_error(read.error(), kExitFatal);
     inputs.matched = std::move(matcher).finish(inputs.problems, missing_reasons);
     const std::string predictions_name = "store " + run.db + " (model version " + run.model_version + ")";

@@ -18,7 +18,8 @@ int run_fit_command(const std::vector<std::string>& args) {
     auto loaded = load_config(args, process_environment());
     if (!loaded) return report_error(loaded.error(), kExitUsage);
     for (const auto& arg : loaded->rest)
-        return report_error(make_error(errc::invalid_argument, "seke fit: unknown argument \"" + arg + "\""), kExitUsage);
+        return report_error(make_error(errc::invalid_argument, "seke fit: unknown argument \"" + arg + "\""),
+                            kExitUsage);
     const Config& config = loaded->config;
     if (!std::filesystem::exists(config.run.db_path))
         return report_error(make_error(errc::not_found, "seke fit: no store at " + config.run.db_path), kExitUsage);

@@ -29,7 +29,6 @@ void on_signal(int) {
     std::signal(SIGTERM, SIG_DFL);
 }
 
-
 }  // namespace
 
 int run_label_command(const std::vector<std::string>& args) {
@@ -44,13 +43,14 @@ int run_label_command(const std::vector<std::string>& args) {
         } else if (arg.rfind("--input=", 0) == 0) {
             input_path = arg.substr(8);
         } else {
-            return report_error(make_error(errc::invalid_argument, "seke label: unknown argument \"" + arg +
-                                                                       "\" (see seke help)"), kExitUsage);
+            return report_error(
+                make_error(errc::invalid_argument, "seke label: unknown argument \"" + arg + "\" (see seke help)"),
+                kExitUsage);
         }
     }
     if (input_path.empty())
-        return report_error(make_error(errc::invalid_argument,
-                                       "seke label: --input DIR|manifest.jsonl is required"), kExitUsage);
+        return report_error(make_error(errc::invalid_argument, "seke label: --input DIR|manifest.jsonl is required"),
+                            kExitUsage);
 
     auto setup = load_model_setup(config);
     if (!setup) return report_error(setup.error(), kExitUsage);
@@ -109,7 +109,8 @@ int run_label_command(const std::vector<std::string>& args) {
     if (counts) result["store_faces_total"] = counts->faces;
     result["interrupted"] = summary->interrupted;
     std::printf("%s\n", result.dump().c_str());
-    std::fprintf(stderr, "seke: results in %s — export with: seke export --db %s --format feid-jsonl --out feid.jsonl\n",
+    std::fprintf(stderr,
+                 "seke: results in %s — export with: seke export --db %s --format feid-jsonl --out feid.jsonl\n",
                  result["db"].get<std::string>().c_str(), config.run.db_path.c_str());
 
     if (summary->interrupted) return kExitInterrupted;

@@ -11,8 +11,7 @@ std::string duration(double seconds) {
     char buffer[32];
     if (total >= 3600)
         std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60, total % 60);
-    else
-        std::snprintf(buffer, sizeof buffer, "%lld:%02lld", total / 60, total % 60);
+    else std::snprintf(buffer, sizeof buffer, "%lld:%02lld", total / 60, total % 60);
     return buffer;
 }
 
@@ -27,8 +26,7 @@ std::string count(double value) {
 }  // namespace
 
 ProgressPrinter::ProgressPrinter(std::FILE* out, bool terminal, double interval_s)
-    : out_(out), terminal_(terminal), interval_s_(interval_s),
-      last_(std::chrono::steady_clock::now()) {}
+    : out_(out), terminal_(terminal), interval_s_(interval_s), last_(std::chrono::steady_clock::now()) {}
 
 std::string ProgressPrinter::line(const RunProgress& p, bool with_bar) {
     double rate = p.elapsed_s > 0 ? static_cast<double>(p.finished) / p.elapsed_s : 0;
@@ -42,9 +40,8 @@ std::string ProgressPrinter::line(const RunProgress& p, bool with_bar) {
     }
     char buffer[256];
     std::snprintf(buffer, sizeof buffer, "%lld/%lld items, %.1f/s, ETA %s, %lld failed, samples %s, tokens %s",
-                  static_cast<long long>(p.finished), static_cast<long long>(p.total), rate,
-                  duration(eta).c_str(), static_cast<long long>(p.failed),
-                  count(static_cast<double>(p.cost.samples)).c_str(),
+                  static_cast<long long>(p.finished), static_cast<long long>(p.total), rate, duration(eta).c_str(),
+                  static_cast<long long>(p.failed), count(static_cast<double>(p.cost.samples)).c_str(),
                   count(static_cast<double>(p.cost.prompt_tokens + p.cost.completion_tokens)).c_str());
     return text + buffer;
 }

@@ -6,7 +6,9 @@ FittedState fitted_state_for_batch(const Config& config) {
     return config.run.use_fit ? FittedState::last_fit : FittedState::none;
 }
 
-std::string Runtime::model_version() const { return learned->current()->model_version; }
+std::string Runtime::model_version() const {
+    return learned->current()->model_version;
+}
 
 Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted) {
     auto runtime = std::make_unique<Runtime>();

@@ -30,7 +30,8 @@ int run_serve_command(const std::vector<std::string>& args) {
     if (!loaded) return report_error(loaded.error(), kExitUsage);
     Config& config = loaded->config;
     for (const auto& arg : loaded->rest)
-        return report_error(make_error(errc::invalid_argument, "seke serve: unknown argument \"" + arg + "\""), kExitUsage);
+        return report_error(make_error(errc::invalid_argument, "seke serve: unknown argument \"" + arg + "\""),
+                            kExitUsage);
     server::LogLevel level = server::LogLevel::info;
     server::parse_log_level(config.run.log_level, level);
     server::logger().set_level(level);

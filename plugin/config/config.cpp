@@ -29,16 +29,15 @@ struct Binding {
 
 Error bad_value(const OptionInfo& info, const std::string& value, const std::string& why) {
     std::string shown = info.type == OptionType::secret ? "(secret)" : "\"" + value + "\"";
-    return make_error(errc::config_error, "option " + info.key + " (" + info.flag + ", " +
-                                              info.env + "): bad value " + shown + ": " + why);
+    return make_error(errc::config_error,
+                      "option " + info.key + " (" + info.flag + ", " + info.env + "): bad value " + shown + ": " + why);
 }
 
 Result<long long> parse_integer(const std::string& text) {
     errno = 0;
     char* end = nullptr;
     long long value = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || errno == ERANGE)
-        return make_error(errc::config_error, "not a whole number");
+    if (text.empty() || *end != '\0' || errno == ERANGE) return make_error(errc::config_error, "not a whole number");
     return value;
 }
 
@@ -84,14 +83,11 @@ Binding integer_option(OptionInfo info, Field field, long long lo, long long hi)
                 auto parsed = parse_integer(v);
                 if (!parsed) return bad_value(copy, v, parsed.error().message);
                 if (*parsed < lo || *parsed > hi)
-                    return bad_value(copy, v, "must be between " + std::to_string(lo) + " and " +
-                                                  std::to_string(hi));
+                    return bad_value(copy, v, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
                 field(c) = static_cast<Int>(*parsed);
                 return true;
             },
-            [field](const Config& c) {
-                return std::to_string(static_cast<long long>(field(const_cast<Config&>(c))));
-            }};
+            [field](const Config& c) { return std::to_string(static_cast<long long>(field(const_cast<Config&>(c)))); }};
 }
 
 template <class Field>
@@ -102,8 +98,7 @@ Binding number_option(OptionInfo info, Field field, double lo, double hi) {
                 auto parsed = parse_number(v);
                 if (!parsed) return bad_value(copy, v, parsed.error().message);
                 if (*parsed < lo || *parsed > hi)
-                    return bad_value(copy, v, "must be between " + format_number(lo) + " and " +
-                                                  format_number(hi));
+                    return bad_value(copy, v, "must be between " + format_number(lo) + " and " + format_number(hi));
                 field(c) = *parsed;
                 return true;
             },
@@ -120,9 +115,7 @@ Binding bool_option(OptionInfo info, Field field) {
                 field(c) = *parsed;
                 return true;
             },
-            [field](const Config& c) {
-                return std::string(field(const_cast<Config&>(c)) ? "true" : "false");
-            }};
+            [field](const Config& c) { return std::string(field(const_cast<Config&>(c)) ? "true" : "false"); }};
 }
 
 template <class Enum, class Field>
@@ -157,7 +150,10 @@ OptionInfo opt(std::string key, std::string flag, std::string env, OptionType ty
 }
 
 // NOLINTNEXTLINE(bugprone-macro-parentheses): expr is a member path, c.(a.b) is not C++
-#define FIELD(expr) [](Config& c) -> auto& { return c.expr; }
+#define FIELD(expr)           \
+    [](Config & c) -> auto& { \
+        return c.expr;        \
+    }
 
 const std::vector<Binding>& bindings() {
     using T = OptionType;
@@ -165,223 +161,348 @@ const std::vector<Binding>& bindings() {
         std::vector<Binding> b;
         // vllm: the OpenAI-compatible endpoint
         b.push_back(string_option(opt("vllm.base_url", "--base-url", "OPENAI_BASE_URL", T::string,
-            "OpenAI-compatible API root; /chat/completions is appended"), FIELD(vllm.base_url)));
+                                      "OpenAI-compatible API root; /chat/completions is appended"),
+                                  FIELD(vllm.base_url)));
         b.push_back(string_option(opt("vllm.api_key", "--api-key", "OPENAI_API_KEY", T::secret,
-            "API key, sent as a Bearer token; never logged. Prefer the environment"), FIELD(vllm.api_key)));
-        b.push_back(string_option(opt("vllm.model", "--model", "SEKE_MODEL", T::string,
-            "model name sent in every request"), FIELD(vllm.model)));
+                                      "API key, sent as a Bearer token; never logged. Prefer the environment"),
+                                  FIELD(vllm.api_key)));
+        b.push_back(
+            string_option(opt("vllm.model", "--model", "SEKE_MODEL", T::string, "model name sent in every request"),
+                          FIELD(vllm.model)));
         b.push_back(integer_option<int>(opt("vllm.max_concurrency", "--jobs", "SEKE_JOBS", T::integer,
-            "model requests in flight at once, across all faces"), FIELD(vllm.max_concurrency), 1, 1024));
+                                            "model requests in flight at once, across all faces"),
+                                        FIELD(vllm.max_concurrency), 1, 1024));
         b.push_back(integer_option<int>(opt("vllm.timeout_ms", "--timeout-ms", "SEKE_TIMEOUT_MS", T::integer,
-            "time limit of one model request attempt"), FIELD(vllm.timeout_ms), 100, 3'600'000));
-        b.push_back(integer_option<int>(opt("vllm.connect_timeout_ms", "--connect-timeout-ms", "SEKE_CONNECT_TIMEOUT_MS", T::integer,
-            "time limit to connect to the model endpoint"), FIELD(vllm.connect_timeout_ms), 100, 600'000));
+                                            "time limit of one model request attempt"),
+                                        FIELD(vllm.timeout_ms), 100, 3'600'000));
+        b.push_back(
+            integer_option<int>(opt("vllm.connect_timeout_ms", "--connect-timeout-ms", "SEKE_CONNECT_TIMEOUT_MS",
+                                    T::integer, "time limit to connect to the model endpoint"),
+                                FIELD(vllm.connect_timeout_ms), 100, 600'000));
         b.push_back(integer_option<int>(opt("vllm.max_retries", "--max-retries", "SEKE_MAX_RETRIES", T::integer,
-            "retries of one request on 429, 5xx, timeouts and network errors"), FIELD(vllm.max_retries), 0, 20));
-        b.push_back(integer_option<int>(opt("vllm.backoff_base_ms", "--backoff-base-ms", "SEKE_BACKOFF_BASE_MS", T::integer,
-            "first retry wait; doubles per attempt, with full jitter"), FIELD(vllm.backoff_base_ms), 1, 600'000));
-        b.push_back(integer_option<int>(opt("vllm.backoff_max_ms", "--backoff-max-ms", "SEKE_BACKOFF_MAX_MS", T::integer,
-            "longest single retry wait, Retry-After included"), FIELD(vllm.backoff_max_ms), 1, 3'600'000));
-        b.push_back(integer_option<int>(opt("vllm.max_tokens", "--max-tokens", "SEKE_MAX_TOKENS", T::integer,
-            "completion token limit per answer"), FIELD(vllm.max_tokens), 16, 100'000));
-        b.push_back(bool_option(opt("vllm.use_json_schema", "--json-schema", "SEKE_JSON_SCHEMA", T::boolean,
-            "ask for structured output (response_format json_schema); falls back automatically"), FIELD(vllm.use_json_schema)));
+                                            "retries of one request on 429, 5xx, timeouts and network errors"),
+                                        FIELD(vllm.max_retries), 0, 20));
+        b.push_back(integer_option<int>(opt("vllm.backoff_base_ms", "--backoff-base-ms", "SEKE_BACKOFF_BASE_MS",
+                                            T::integer, "first retry wait; doubles per attempt, with full jitter"),
+                                        FIELD(vllm.backoff_base_ms), 1, 600'000));
+        b.push_back(integer_option<int>(opt("vllm.backoff_max_ms", "--backoff-max-ms", "SEKE_BACKOFF_MAX_MS",
+                                            T::integer, "longest single retry wait, Retry-After included"),
+                                        FIELD(vllm.backoff_max_ms), 1, 3'600'000));
+        b.push_back(integer_option<int>(
+            opt("vllm.max_tokens", "--max-tokens", "SEKE_MAX_TOKENS", T::integer, "completion token limit per answer"),
+            FIELD(vllm.max_tokens), 16, 100'000));
+        b.push_back(
+            bool_option(opt("vllm.use_json_schema", "--json-schema", "SEKE_JSON_SCHEMA", T::boolean,
+                            "ask for structured output (response_format json_schema); falls back automatically"),
+                        FIELD(vllm.use_json_schema)));
         b.push_back(bool_option(opt("vllm.use_n", "--use-n", "SEKE_USE_N", T::boolean,
-            "ask for several samples per request with n; falls back to one per request"), FIELD(vllm.use_n)));
+                                    "ask for several samples per request with n; falls back to one per request"),
+                                FIELD(vllm.use_n)));
         // engine: SV-UAMC
-        b.push_back(choice_option<SamplingMode>(opt("engine.mode", "--sampling", "SEKE_SAMPLING", T::choice,
-            "uamc = adaptive sampling + self-verification; greedy = one answer at temperature 0; fixed = fixed_samples and a vote"),
-            FIELD(engine.mode), {{"uamc", SamplingMode::uamc}, {"greedy", SamplingMode::greedy}, {"fixed", SamplingMode::fixed}}));
+        b.push_back(choice_option<SamplingMode>(
+            opt("engine.mode", "--sampling", "SEKE_SAMPLING", T::choice,
+                "uamc = adaptive sampling + self-verification; greedy = one answer at temperature 0; fixed = "
+                "fixed_samples and a vote"),
+            FIELD(engine.mode),
+            {{"uamc", SamplingMode::uamc}, {"greedy", SamplingMode::greedy}, {"fixed", SamplingMode::fixed}}));
         b.push_back(number_option(opt("engine.temperature", "--temperature", "SEKE_TEMPERATURE", T::number,
-            "Monte Carlo sampling temperature"), FIELD(engine.temperature), 0.01, 2.0));
-        b.push_back(integer_option<int>(opt("engine.k_min", "--k-min", "SEKE_K_MIN", T::integer,
-            "samples in the first round"), FIELD(engine.k_min), 1, 64));
-        b.push_back(integer_option<int>(opt("engine.k_max", "--k-max", "SEKE_K_MAX", T::integer,
-            "most samples per face"), FIELD(engine.k_max), 1, 64));
-        b.push_back(integer_option<int>(opt("engine.round_size", "--round-size", "SEKE_ROUND_SIZE", T::integer,
-            "samples per later round"), FIELD(engine.round_size), 1, 64));
+                                      "Monte Carlo sampling temperature"),
+                                  FIELD(engine.temperature), 0.01, 2.0));
+        b.push_back(
+            integer_option<int>(opt("engine.k_min", "--k-min", "SEKE_K_MIN", T::integer, "samples in the first round"),
+                                FIELD(engine.k_min), 1, 64));
+        b.push_back(
+            integer_option<int>(opt("engine.k_max", "--k-max", "SEKE_K_MAX", T::integer, "most samples per face"),
+                                FIELD(engine.k_max), 1, 64));
+        b.push_back(integer_option<int>(
+            opt("engine.round_size", "--round-size", "SEKE_ROUND_SIZE", T::integer, "samples per later round"),
+            FIELD(engine.round_size), 1, 64));
         b.push_back(integer_option<int>(opt("engine.fixed_samples", "--fixed-samples", "SEKE_FIXED_SAMPLES", T::integer,
-            "samples per face in fixed mode"), FIELD(engine.fixed_samples), 1, 64));
-        b.push_back(number_option(opt("engine.stop_confidence", "--stop-confidence", "SEKE_STOP_CONFIDENCE", T::number,
-            "posterior probability that the leading expression is the mode, to stop sampling"), FIELD(engine.stop_confidence), 0.5, 0.9999));
-        b.push_back(number_option(opt("engine.va_settled_spread", "--va-settled-spread", "SEKE_VA_SETTLED_SPREAD", T::number,
-            "robust VA spread under which VA asks for no more samples"), FIELD(engine.va_settled_spread), 0.0, 2.0));
+                                            "samples per face in fixed mode"),
+                                        FIELD(engine.fixed_samples), 1, 64));
+        b.push_back(
+            number_option(opt("engine.stop_confidence", "--stop-confidence", "SEKE_STOP_CONFIDENCE", T::number,
+                              "posterior probability that the leading expression is the mode, to stop sampling"),
+                          FIELD(engine.stop_confidence), 0.5, 0.9999));
+        b.push_back(number_option(opt("engine.va_settled_spread", "--va-settled-spread", "SEKE_VA_SETTLED_SPREAD",
+                                      T::number, "robust VA spread under which VA asks for no more samples"),
+                                  FIELD(engine.va_settled_spread), 0.0, 2.0));
         b.push_back(number_option(opt("engine.au_threshold", "--au-threshold", "SEKE_AU_THRESHOLD", T::number,
-            "share of samples that must see an AU for it to be present"), FIELD(engine.au_threshold), 0.01, 1.0));
+                                      "share of samples that must see an AU for it to be present"),
+                                  FIELD(engine.au_threshold), 0.01, 1.0));
         b.push_back(number_option(opt("engine.au_settled_band", "--au-settled-band", "SEKE_AU_SETTLED_BAND", T::number,
-            "an AU this close to au_threshold is a split that asks for more samples"), FIELD(engine.au_settled_band), 0.0, 0.5));
-        b.push_back(bool_option(opt("engine.self_verify", "--self-verify", "SEKE_SELF_VERIFY", T::boolean,
-            "ask the model to check candidate labels when levels disagree or the vote is close"), FIELD(engine.self_verify)));
-        b.push_back(number_option(opt("engine.verify_inconsistency", "--verify-inconsistency", "SEKE_VERIFY_INCONSISTENCY", T::number,
-            "cross-level inconsistency that triggers verification"), FIELD(engine.verify_inconsistency), 0.0, 1.0));
+                                      "an AU this close to au_threshold is a split that asks for more samples"),
+                                  FIELD(engine.au_settled_band), 0.0, 0.5));
+        b.push_back(
+            bool_option(opt("engine.self_verify", "--self-verify", "SEKE_SELF_VERIFY", T::boolean,
+                            "ask the model to check candidate labels when levels disagree or the vote is close"),
+                        FIELD(engine.self_verify)));
+        b.push_back(
+            number_option(opt("engine.verify_inconsistency", "--verify-inconsistency", "SEKE_VERIFY_INCONSISTENCY",
+                              T::number, "cross-level inconsistency that triggers verification"),
+                          FIELD(engine.verify_inconsistency), 0.0, 1.0));
         b.push_back(number_option(opt("engine.verify_margin", "--verify-margin", "SEKE_VERIFY_MARGIN", T::number,
-            "top-two vote share gap under which verification runs"), FIELD(engine.verify_margin), 0.0, 1.0));
-        b.push_back(integer_option<int>(opt("engine.max_verifications", "--max-verifications", "SEKE_MAX_VERIFICATIONS", T::integer,
-            "verification requests per face at most"), FIELD(engine.max_verifications), 0, 8));
-        b.push_back(number_option(opt("engine.verification_weight", "--verification-weight", "SEKE_VERIFICATION_WEIGHT", T::number,
-            "votes a verification answer is worth"), FIELD(engine.verification_weight), 0.0, 20.0));
-        b.push_back(integer_option<int>(opt("engine.max_request_failures", "--max-request-failures", "SEKE_MAX_REQUEST_FAILURES", T::integer,
-            "failed or unusable requests per face before it is recorded as failed"), FIELD(engine.max_request_failures), 1, 20));
-        b.push_back(number_option(opt("engine.weights.expression", "--weight-expression", "SEKE_WEIGHT_EXPRESSION", T::number,
-            "weight of expression uncertainty in overall"), FIELD(engine.weights.expression), 0.0, 1.0));
-        b.push_back(number_option(opt("engine.weights.va", "--weight-va", "SEKE_WEIGHT_VA", T::number,
-            "weight of VA uncertainty in overall"), FIELD(engine.weights.va), 0.0, 1.0));
-        b.push_back(number_option(opt("engine.weights.au", "--weight-au", "SEKE_WEIGHT_AU", T::number,
-            "weight of AU uncertainty in overall"), FIELD(engine.weights.au), 0.0, 1.0));
-        b.push_back(number_option(opt("engine.weights.consistency", "--weight-consistency", "SEKE_WEIGHT_CONSISTENCY", T::number,
-            "weight of cross-level inconsistency in overall"), FIELD(engine.weights.consistency), 0.0, 1.0));
+                                      "top-two vote share gap under which verification runs"),
+                                  FIELD(engine.verify_margin), 0.0, 1.0));
+        b.push_back(integer_option<int>(opt("engine.max_verifications", "--max-verifications", "SEKE_MAX_VERIFICATIONS",
+                                            T::integer, "verification requests per face at most"),
+                                        FIELD(engine.max_verifications), 0, 8));
+        b.push_back(number_option(opt("engine.verification_weight", "--verification-weight", "SEKE_VERIFICATION_WEIGHT",
+                                      T::number, "votes a verification answer is worth"),
+                                  FIELD(engine.verification_weight), 0.0, 20.0));
+        b.push_back(integer_option<int>(
+            opt("engine.max_request_failures", "--max-request-failures", "SEKE_MAX_REQUEST_FAILURES", T::integer,
+                "failed or unusable requests per face before it is recorded as failed"),
+            FIELD(engine.max_request_failures), 1, 20));
+        b.push_back(number_option(opt("engine.weights.expression", "--weight-expression", "SEKE_WEIGHT_EXPRESSION",
+                                      T::number, "weight of expression uncertainty in overall"),
+                                  FIELD(engine.weights.expression), 0.0, 1.0));
+        b.push_back(number_option(
+            opt("engine.weights.va", "--weight-va", "SEKE_WEIGHT_VA", T::number, "weight of VA uncertainty in overall"),
+            FIELD(engine.weights.va), 0.0, 1.0));
+        b.push_back(number_option(
+            opt("engine.weights.au", "--weight-au", "SEKE_WEIGHT_AU", T::number, "weight of AU uncertainty in overall"),
+            FIELD(engine.weights.au), 0.0, 1.0));
+        b.push_back(number_option(opt("engine.weights.consistency", "--weight-consistency", "SEKE_WEIGHT_CONSISTENCY",
+                                      T::number, "weight of cross-level inconsistency in overall"),
+                                  FIELD(engine.weights.consistency), 0.0, 1.0));
         // face handling
-        b.push_back(choice_option<FaceMode>(opt("face.detection", "--face-detection", "SEKE_FACE_DETECTION", T::choice,
-            "auto = detect faces, whole image (flagged) when none; off = the image is one face; required = no face, item skipped"),
-            FIELD(face.mode), {{"auto", FaceMode::auto_detect}, {"off", FaceMode::off}, {"required", FaceMode::required}}));
+        b.push_back(choice_option<FaceMode>(
+            opt("face.detection", "--face-detection", "SEKE_FACE_DETECTION", T::choice,
+                "auto = detect faces, whole image (flagged) when none; off = the image is one face; required = no "
+                "face, item skipped"),
+            FIELD(face.mode),
+            {{"auto", FaceMode::auto_detect}, {"off", FaceMode::off}, {"required", FaceMode::required}}));
         b.push_back(number_option(opt("face.margin", "--face-margin", "SEKE_FACE_MARGIN", T::number,
-            "margin added around a detected face, as a share of its box"), FIELD(face.margin), 0.0, 2.0));
+                                      "margin added around a detected face, as a share of its box"),
+                                  FIELD(face.margin), 0.0, 2.0));
         b.push_back(integer_option<int>(opt("face.longest_side", "--face-size", "SEKE_FACE_SIZE", T::integer,
-            "longest side of the crop sent to the model, in pixels"), FIELD(face.longest_side), 32, 4096));
+                                            "longest side of the crop sent to the model, in pixels"),
+                                        FIELD(face.longest_side), 32, 4096));
         b.push_back(integer_option<int>(opt("face.jpeg_quality", "--jpeg-quality", "SEKE_JPEG_QUALITY", T::integer,
-            "JPEG quality of the crop sent to the model"), FIELD(face.jpeg_quality), 10, 100));
+                                            "JPEG quality of the crop sent to the model"),
+                                        FIELD(face.jpeg_quality), 10, 100));
         b.push_back(integer_option<int>(opt("face.min_face_px", "--min-face-px", "SEKE_MIN_FACE_PX", T::integer,
-            "smallest face side that counts, in pixels"), FIELD(face.min_face_px), 8, 4096));
-        b.push_back(integer_option<int>(opt("face.max_faces", "--max-faces", "SEKE_MAX_FACES", T::integer,
-            "most faces labeled per image"), FIELD(face.max_faces), 1, 256));
-        b.push_back(choice_option<FaceDetectorKind>(opt("face.detector", "--face-detector", "SEKE_FACE_DETECTOR", T::choice,
-            "tiny = face-api's Tiny Face Detector network (fast, finds turned faces); cascade = an OpenCV cascade file"),
+                                            "smallest face side that counts, in pixels"),
+                                        FIELD(face.min_face_px), 8, 4096));
+        b.push_back(integer_option<int>(
+            opt("face.max_faces", "--max-faces", "SEKE_MAX_FACES", T::integer, "most faces labeled per image"),
+            FIELD(face.max_faces), 1, 256));
+        b.push_back(choice_option<FaceDetectorKind>(
+            opt("face.detector", "--face-detector", "SEKE_FACE_DETECTOR", T::choice,
+                "tiny = face-api's Tiny Face Detector network (fast, finds turned faces); cascade = an OpenCV cascade "
+                "file"),
             FIELD(face.detector), {{"tiny", FaceDetectorKind::tiny}, {"cascade", FaceDetectorKind::cascade}}));
-        b.push_back(string_option(opt("face.detector_model", "--face-detector-model", "SEKE_FACE_DETECTOR_MODEL", T::string,
-            "tiny detector weights manifest; empty = models/face-api/ fetched by scripts/setup.sh"), FIELD(face.detector_model)));
-        b.push_back(number_option(opt("face.detect_threshold", "--face-detect-threshold", "SEKE_FACE_DETECT_THRESHOLD", T::number,
-            "tiny detector: lowest score that counts as a face"), FIELD(face.detect_threshold), 0.05, 0.99));
-        b.push_back(string_option(opt("face.cascade_path", "--face-cascade", "SEKE_FACE_CASCADE", T::string,
-            "cascade detector: Haar or LBP cascade file; empty = Debian's opencv-data frontal face cascade"), FIELD(face.cascade_path)));
-        b.push_back(integer_option<int>(opt("face.detect_size", "--face-detect-size", "SEKE_FACE_DETECT_SIZE", T::integer,
-            "longest side of the image copy faces are searched in; larger finds smaller faces, slower"), FIELD(face.detect_longest_side), 96, 4096));
-        b.push_back(integer_option<int>(opt("face.thumbnail_side", "--thumbnail-side", "SEKE_THUMBNAIL_SIDE", T::integer,
-            "longest side of the small JPEG kept per face (review screens, few-shot examples); 0 = none"),
+        b.push_back(
+            string_option(opt("face.detector_model", "--face-detector-model", "SEKE_FACE_DETECTOR_MODEL", T::string,
+                              "tiny detector weights manifest; empty = models/face-api/ fetched by scripts/setup.sh"),
+                          FIELD(face.detector_model)));
+        b.push_back(number_option(opt("face.detect_threshold", "--face-detect-threshold", "SEKE_FACE_DETECT_THRESHOLD",
+                                      T::number, "tiny detector: lowest score that counts as a face"),
+                                  FIELD(face.detect_threshold), 0.05, 0.99));
+        b.push_back(string_option(
+            opt("face.cascade_path", "--face-cascade", "SEKE_FACE_CASCADE", T::string,
+                "cascade detector: Haar or LBP cascade file; empty = Debian's opencv-data frontal face cascade"),
+            FIELD(face.cascade_path)));
+        b.push_back(integer_option<int>(
+            opt("face.detect_size", "--face-detect-size", "SEKE_FACE_DETECT_SIZE", T::integer,
+                "longest side of the image copy faces are searched in; larger finds smaller faces, slower"),
+            FIELD(face.detect_longest_side), 96, 4096));
+        b.push_back(integer_option<int>(
+            opt("face.thumbnail_side", "--thumbnail-side", "SEKE_THUMBNAIL_SIDE", T::integer,
+                "longest side of the small JPEG kept per face (review screens, few-shot examples); 0 = none"),
             FIELD(face.thumbnail_side), 0, 512));
-        b.push_back(number_option(opt("face.detect_scale_step", "--face-detect-step", "SEKE_FACE_DETECT_STEP", T::number,
-            "cascade detector: step between scales; larger is faster and may miss faces"), FIELD(face.detect_scale_step), 1.01, 2.0));
+        b.push_back(
+            number_option(opt("face.detect_scale_step", "--face-detect-step", "SEKE_FACE_DETECT_STEP", T::number,
+                              "cascade detector: step between scales; larger is faster and may miss faces"),
+                          FIELD(face.detect_scale_step), 1.01, 2.0));
         // image limits
-        b.push_back(integer_option<std::size_t>(opt("image.max_bytes", "--image-max-bytes", "SEKE_IMAGE_MAX_BYTES", T::integer,
-            "largest encoded image accepted"), FIELD(image.max_bytes), 1024, 1LL << 32));
-        b.push_back(integer_option<std::int64_t>(opt("image.max_pixels", "--image-max-pixels", "SEKE_IMAGE_MAX_PIXELS", T::integer,
-            "largest decoded image accepted, width x height"), FIELD(image.max_pixels), 64, 1LL << 34));
-        b.push_back(integer_option<int>(opt("image.download_timeout_ms", "--download-timeout-ms", "SEKE_DOWNLOAD_TIMEOUT_MS", T::integer,
-            "time limit to download one image URL"), FIELD(image.download_timeout_ms), 100, 600'000));
+        b.push_back(integer_option<std::size_t>(opt("image.max_bytes", "--image-max-bytes", "SEKE_IMAGE_MAX_BYTES",
+                                                    T::integer, "largest encoded image accepted"),
+                                                FIELD(image.max_bytes), 1024, 1LL << 32));
+        b.push_back(integer_option<std::int64_t>(opt("image.max_pixels", "--image-max-pixels", "SEKE_IMAGE_MAX_PIXELS",
+                                                     T::integer, "largest decoded image accepted, width x height"),
+                                                 FIELD(image.max_pixels), 64, 1LL << 34));
+        b.push_back(
+            integer_option<int>(opt("image.download_timeout_ms", "--download-timeout-ms", "SEKE_DOWNLOAD_TIMEOUT_MS",
+                                    T::integer, "time limit to download one image URL"),
+                                FIELD(image.download_timeout_ms), 100, 600'000));
         // run
         b.push_back(string_option(opt("run.db", "--db", "SEKE_DB", T::string,
-            "SQLite store: items, faces, predictions, FEID records, response cache"), FIELD(run.db_path)));
+                                      "SQLite store: items, faces, predictions, FEID records, response cache"),
+                                  FIELD(run.db_path)));
         b.push_back(string_option(opt("run.knowledge", "--knowledge", "SEKE_KNOWLEDGE", T::string,
-            "knowledge file; empty = config/knowledge.json shipped with seke"), FIELD(run.knowledge_path)));
+                                      "knowledge file; empty = config/knowledge.json shipped with seke"),
+                                  FIELD(run.knowledge_path)));
         b.push_back(string_option(opt("run.model_version", "--model-version", "SEKE_MODEL_VERSION", T::string,
-            "label for this model setup; empty = derived from model, sampling and knowledge"), FIELD(run.model_version)));
+                                      "label for this model setup; empty = derived from model, sampling and knowledge"),
+                                  FIELD(run.model_version)));
         b.push_back(bool_option(opt("run.use_fit", "--use-fit", "SEKE_USE_FIT", T::boolean,
-            "seke label and cvat annotate label with the last fit's few-shot examples and model_version, as seke serve does; false = the model setup unfitted"),
-            FIELD(run.use_fit)));
+                                    "seke label and cvat annotate label with the last fit's few-shot examples and "
+                                    "model_version, as seke serve does; false = the model setup unfitted"),
+                                FIELD(run.use_fit)));
         b.push_back(integer_option<int>(opt("run.image_threads", "--image-threads", "SEKE_IMAGE_THREADS", T::integer,
-            "threads decoding images and detecting faces; 0 = one per core"), FIELD(run.image_threads), 0, 256));
-        b.push_back(number_option(opt("run.progress_interval_s", "--progress-interval", "SEKE_PROGRESS_INTERVAL", T::number,
-            "seconds between plain progress lines when output is not a terminal"), FIELD(run.progress_interval_s), 0.1, 3600.0));
-        b.push_back(choice_option<std::string>(opt("run.log_level", "--log-level", "SEKE_LOG_LEVEL", T::choice,
-            "log verbosity"), FIELD(run.log_level),
+                                            "threads decoding images and detecting faces; 0 = one per core"),
+                                        FIELD(run.image_threads), 0, 256));
+        b.push_back(number_option(opt("run.progress_interval_s", "--progress-interval", "SEKE_PROGRESS_INTERVAL",
+                                      T::number, "seconds between plain progress lines when output is not a terminal"),
+                                  FIELD(run.progress_interval_s), 0.1, 3600.0));
+        b.push_back(choice_option<std::string>(
+            opt("run.log_level", "--log-level", "SEKE_LOG_LEVEL", T::choice, "log verbosity"), FIELD(run.log_level),
             {{"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"}}));
         // serve: the HTTP server
         b.push_back(string_option(opt("serve.host", "--host", "SEKE_HOST", T::string,
-            "address `seke serve` listens on; 0.0.0.0 to accept other machines"), FIELD(serve.host)));
-        b.push_back(integer_option<int>(opt("serve.port", "--port", "PORT", T::integer,
-            "port `seke serve` listens on; 0 picks a free one"), FIELD(serve.port), 0, 65535));
-        b.push_back(integer_option<int>(opt("serve.threads", "--threads", "SEKE_THREADS", T::integer,
-            "HTTP server threads"), FIELD(serve.threads), 1, 256));
+                                      "address `seke serve` listens on; 0.0.0.0 to accept other machines"),
+                                  FIELD(serve.host)));
+        b.push_back(integer_option<int>(
+            opt("serve.port", "--port", "PORT", T::integer, "port `seke serve` listens on; 0 picks a free one"),
+            FIELD(serve.port), 0, 65535));
+        b.push_back(
+            integer_option<int>(opt("serve.threads", "--threads", "SEKE_THREADS", T::integer, "HTTP server threads"),
+                                FIELD(serve.threads), 1, 256));
         b.push_back(integer_option<std::size_t>(opt("serve.body_limit", "--body-limit", "SEKE_BODY_LIMIT", T::integer,
-            "largest request body accepted, in bytes"), FIELD(serve.body_limit), 1024, 1LL << 32));
+                                                    "largest request body accepted, in bytes"),
+                                                FIELD(serve.body_limit), 1024, 1LL << 32));
         b.push_back(string_option(opt("serve.url_prefix", "--url-prefix", "SEKE_URL_PREFIX", T::string,
-            "serve every route under this path, e.g. /ml"), FIELD(serve.url_prefix)));
-        b.push_back(integer_option<int>(opt("serve.predict_deadline_ms", "--predict-deadline-ms", "SEKE_PREDICT_DEADLINE_MS", T::integer,
-            "/predict answers by then with what is finished; the rest goes on and is stored"), FIELD(serve.predict_deadline_ms), 100, 3'600'000));
+                                      "serve every route under this path, e.g. /ml"),
+                                  FIELD(serve.url_prefix)));
+        b.push_back(integer_option<int>(
+            opt("serve.predict_deadline_ms", "--predict-deadline-ms", "SEKE_PREDICT_DEADLINE_MS", T::integer,
+                "/predict answers by then with what is finished; the rest goes on and is stored"),
+            FIELD(serve.predict_deadline_ms), 100, 3'600'000));
         b.push_back(integer_option<int>(opt("serve.media_threads", "--media-threads", "SEKE_MEDIA_THREADS", T::integer,
-            "threads fetching and decoding task images; 0 = two per core"), FIELD(serve.media_threads), 0, 256));
-        b.push_back(string_option(opt("serve.model_class", "--model-class", "SEKE_MODEL_CLASS", T::string,
-            "model_class reported by /health"), FIELD(serve.model_class)));
+                                            "threads fetching and decoding task images; 0 = two per core"),
+                                        FIELD(serve.media_threads), 0, 256));
+        b.push_back(string_option(
+            opt("serve.model_class", "--model-class", "SEKE_MODEL_CLASS", T::string, "model_class reported by /health"),
+            FIELD(serve.model_class)));
         b.push_back(string_option(opt("serve.model_dir", "--model-dir", "MODEL_DIR", T::string,
-            "directory for the default store (MODEL_DIR/seke.db) when --db is not given"), FIELD(serve.model_dir)));
-        b.push_back(with_aliases(string_option(opt("serve.basic_auth_user", "--basic-auth-user", "BASIC_AUTH_USER", T::string,
-            "HTTP Basic user required on every route (with the password)"), FIELD(serve.basic_auth_user)),
-            {"ML_SERVER_BASIC_AUTH_USER"}));
-        b.push_back(with_aliases(string_option(opt("serve.basic_auth_pass", "--basic-auth-pass", "BASIC_AUTH_PASS", T::secret,
-            "HTTP Basic password; never logged"), FIELD(serve.basic_auth_pass)), {"ML_SERVER_BASIC_AUTH_PASS"}));
+                                      "directory for the default store (MODEL_DIR/seke.db) when --db is not given"),
+                                  FIELD(serve.model_dir)));
+        b.push_back(
+            with_aliases(string_option(opt("serve.basic_auth_user", "--basic-auth-user", "BASIC_AUTH_USER", T::string,
+                                           "HTTP Basic user required on every route (with the password)"),
+                                       FIELD(serve.basic_auth_user)),
+                         {"ML_SERVER_BASIC_AUTH_USER"}));
+        b.push_back(with_aliases(string_option(opt("serve.basic_auth_pass", "--basic-auth-pass", "BASIC_AUTH_PASS",
+                                                   T::secret, "HTTP Basic password; never logged"),
+                                               FIELD(serve.basic_auth_pass)),
+                                 {"ML_SERVER_BASIC_AUTH_PASS"}));
         b.push_back(string_option(opt("serve.webhook_secret", "--webhook-secret", "SEKE_WEBHOOK_SECRET", T::secret,
-            "accept /webhook with header X-Seke-Webhook-Secret instead of Basic auth"), FIELD(serve.webhook_secret)));
-        b.push_back(string_option(opt("serve.prior_label_keys", "--prior-label-keys", "SEKE_PRIOR_LABEL_KEYS", T::string,
-            "task.data keys read as known labels: expression,valence,arousal,action_units (comma list, in that order)"),
-            FIELD(serve.prior_label_keys)));
-        b.push_back(string_option(opt("serve.media_host_allowlist", "--media-host-allowlist", "SEKE_MEDIA_HOST_ALLOWLIST", T::string,
-            "when set, task media is fetched only from these hosts (comma list; *.domain allowed) and Label Studio itself"),
+                                      "accept /webhook with header X-Seke-Webhook-Secret instead of Basic auth"),
+                                  FIELD(serve.webhook_secret)));
+        b.push_back(
+            string_option(opt("serve.prior_label_keys", "--prior-label-keys", "SEKE_PRIOR_LABEL_KEYS", T::string,
+                              "task.data keys read as known labels: expression,valence,arousal,action_units (comma "
+                              "list, in that order)"),
+                          FIELD(serve.prior_label_keys)));
+        b.push_back(string_option(
+            opt("serve.media_host_allowlist", "--media-host-allowlist", "SEKE_MEDIA_HOST_ALLOWLIST", T::string,
+                "when set, task media is fetched only from these hosts (comma list; *.domain allowed) and Label Studio "
+                "itself"),
             FIELD(serve.media_host_allowlist)));
         // label_studio: where task media and pushed predictions go
-        b.push_back(with_aliases(string_option(opt("label_studio.url", "--label-studio-url", "LABEL_STUDIO_URL", T::string,
-            "Label Studio base URL, for task media and pushing late predictions"), FIELD(label_studio.url)),
-            {"LABEL_STUDIO_HOST"}));
-        b.push_back(with_aliases(string_option(opt("label_studio.api_key", "--label-studio-api-key", "LABEL_STUDIO_API_KEY", T::secret,
-            "Label Studio token: legacy token or personal access token; never logged"), FIELD(label_studio.api_key)),
+        b.push_back(
+            with_aliases(string_option(opt("label_studio.url", "--label-studio-url", "LABEL_STUDIO_URL", T::string,
+                                           "Label Studio base URL, for task media and pushing late predictions"),
+                                       FIELD(label_studio.url)),
+                         {"LABEL_STUDIO_HOST"}));
+        b.push_back(with_aliases(
+            string_option(opt("label_studio.api_key", "--label-studio-api-key", "LABEL_STUDIO_API_KEY", T::secret,
+                              "Label Studio token: legacy token or personal access token; never logged"),
+                          FIELD(label_studio.api_key)),
             {"LABEL_STUDIO_ACCESS_TOKEN"}));
-        b.push_back(string_option(opt("label_studio.local_files_root", "--local-files-root", "LOCAL_FILES_DOCUMENT_ROOT", T::string,
-            "root for /data/local-files/ paths read from disk; nothing outside it is read"), FIELD(label_studio.local_files_root)));
+        b.push_back(string_option(
+            opt("label_studio.local_files_root", "--local-files-root", "LOCAL_FILES_DOCUMENT_ROOT", T::string,
+                "root for /data/local-files/ paths read from disk; nothing outside it is read"),
+            FIELD(label_studio.local_files_root)));
         b.push_back(bool_option(opt("label_studio.verify_ssl", "--verify-ssl", "VERIFY_SSL", T::boolean,
-            "verify TLS certificates of Label Studio and media hosts"), FIELD(label_studio.verify_ssl)));
-        b.push_back(bool_option(opt("label_studio.allow_private_hosts", "--allow-private-hosts", "SEKE_ALLOW_PRIVATE_HOSTS", T::boolean,
-            "allow media URLs on private and loopback addresses (link-local and metadata are always refused)"),
+                                    "verify TLS certificates of Label Studio and media hosts"),
+                                FIELD(label_studio.verify_ssl)));
+        b.push_back(bool_option(
+            opt("label_studio.allow_private_hosts", "--allow-private-hosts", "SEKE_ALLOW_PRIVATE_HOSTS", T::boolean,
+                "allow media URLs on private and loopback addresses (link-local and metadata are always refused)"),
             FIELD(label_studio.allow_private_hosts)));
         // fit: learning from reviews
-        b.push_back(choice_option<CalibrationMethod>(opt("fit.method", "--fit-method", "SEKE_FIT_METHOD", T::choice,
-            "how uncertainty is calibrated into a probability of error, per level"), FIELD(fit.method),
-            {{"isotonic", CalibrationMethod::isotonic}, {"platt", CalibrationMethod::platt}}));
-        b.push_back(integer_option<std::size_t>(opt("fit.min_reviews", "--fit-min-reviews", "SEKE_FIT_MIN_REVIEWS", T::integer,
-            "reviews of a level needed before its calibration is trusted"), FIELD(fit.min_reviews), 1, 1'000'000));
-        b.push_back(integer_option<std::size_t>(opt("fit.max_exemplars", "--fit-max-exemplars", "SEKE_FIT_MAX_EXEMPLARS", T::integer,
-            "reviewed faces shown to the model as few-shot examples; 0 = none"), FIELD(fit.max_exemplars), 0, 8));
-        b.push_back(integer_option<std::size_t>(opt("fit.max_exemplar_bytes", "--fit-max-exemplar-bytes", "SEKE_FIT_MAX_EXEMPLAR_BYTES", T::integer,
-            "largest thumbnail JPEG used as an example, in bytes"), FIELD(fit.max_exemplar_bytes), 1024, 262144));
+        b.push_back(choice_option<CalibrationMethod>(
+            opt("fit.method", "--fit-method", "SEKE_FIT_METHOD", T::choice,
+                "how uncertainty is calibrated into a probability of error, per level"),
+            FIELD(fit.method), {{"isotonic", CalibrationMethod::isotonic}, {"platt", CalibrationMethod::platt}}));
+        b.push_back(
+            integer_option<std::size_t>(opt("fit.min_reviews", "--fit-min-reviews", "SEKE_FIT_MIN_REVIEWS", T::integer,
+                                            "reviews of a level needed before its calibration is trusted"),
+                                        FIELD(fit.min_reviews), 1, 1'000'000));
+        b.push_back(integer_option<std::size_t>(
+            opt("fit.max_exemplars", "--fit-max-exemplars", "SEKE_FIT_MAX_EXEMPLARS", T::integer,
+                "reviewed faces shown to the model as few-shot examples; 0 = none"),
+            FIELD(fit.max_exemplars), 0, 8));
+        b.push_back(integer_option<std::size_t>(
+            opt("fit.max_exemplar_bytes", "--fit-max-exemplar-bytes", "SEKE_FIT_MAX_EXEMPLAR_BYTES", T::integer,
+                "largest thumbnail JPEG used as an example, in bytes"),
+            FIELD(fit.max_exemplar_bytes), 1024, 262144));
         // cvat: the REST API seke writes to and reads reviews from, and the function CVAT lists
         b.push_back(string_option(opt("cvat.url", "--cvat-url", "CVAT_URL", T::string,
-            "CVAT base URL, e.g. http://localhost:8080 (REST worker and review sync)"), FIELD(cvat.url)));
+                                      "CVAT base URL, e.g. http://localhost:8080 (REST worker and review sync)"),
+                                  FIELD(cvat.url)));
         b.push_back(string_option(opt("cvat.access_token", "--cvat-access-token", "CVAT_ACCESS_TOKEN", T::secret,
-            "CVAT personal access token (Authorization: Bearer); never logged"), FIELD(cvat.access_token)));
+                                      "CVAT personal access token (Authorization: Bearer); never logged"),
+                                  FIELD(cvat.access_token)));
         b.push_back(string_option(opt("cvat.legacy_token", "--cvat-token", "CVAT_TOKEN", T::secret,
-            "legacy CVAT token from /api/auth/login (Authorization: Token); never logged"), FIELD(cvat.legacy_token)));
+                                      "legacy CVAT token from /api/auth/login (Authorization: Token); never logged"),
+                                  FIELD(cvat.legacy_token)));
         b.push_back(string_option(opt("cvat.username", "--cvat-username", "CVAT_USERNAME", T::string,
-            "CVAT user for basic auth, used when no token is set"), FIELD(cvat.username)));
+                                      "CVAT user for basic auth, used when no token is set"),
+                                  FIELD(cvat.username)));
         b.push_back(string_option(opt("cvat.password", "--cvat-password", "CVAT_PASSWORD", T::secret,
-            "CVAT password for basic auth; never logged"), FIELD(cvat.password)));
+                                      "CVAT password for basic auth; never logged"),
+                                  FIELD(cvat.password)));
         b.push_back(string_option(opt("cvat.organization", "--cvat-org", "CVAT_ORG", T::string,
-            "CVAT organization slug, sent as X-Organization"), FIELD(cvat.organization)));
-        b.push_back(bool_option(opt("cvat.verify_ssl", "--cvat-verify-ssl", "CVAT_VERIFY_SSL", T::boolean,
-            "verify CVAT's TLS certificate"), FIELD(cvat.verify_ssl)));
+                                      "CVAT organization slug, sent as X-Organization"),
+                                  FIELD(cvat.organization)));
+        b.push_back(bool_option(
+            opt("cvat.verify_ssl", "--cvat-verify-ssl", "CVAT_VERIFY_SSL", T::boolean, "verify CVAT's TLS certificate"),
+            FIELD(cvat.verify_ssl)));
         b.push_back(integer_option<int>(opt("cvat.timeout_s", "--cvat-timeout", "CVAT_TIMEOUT", T::integer,
-            "seconds allowed for one CVAT REST call"), FIELD(cvat.timeout_s), 1, 3600));
+                                            "seconds allowed for one CVAT REST call"),
+                                        FIELD(cvat.timeout_s), 1, 3600));
         b.push_back(string_option(opt("cvat.webhook_secret", "--cvat-webhook-secret", "CVAT_WEBHOOK_SECRET", T::secret,
-            "secret of the CVAT webhook; POST /cvat/webhook checks X-Signature-256 with it"), FIELD(cvat.webhook_secret)));
+                                      "secret of the CVAT webhook; POST /cvat/webhook checks X-Signature-256 with it"),
+                                  FIELD(cvat.webhook_secret)));
         b.push_back(string_option(opt("cvat.function_name", "--cvat-function-name", "SEKE_CVAT_FUNCTION", T::string,
-            "function id CVAT sees (metadata.name; letters, digits, _ . -)"), FIELD(cvat.function_name)));
+                                      "function id CVAT sees (metadata.name; letters, digits, _ . -)"),
+                                  FIELD(cvat.function_name)));
         b.push_back(string_option(opt("cvat.display_name", "--cvat-display-name", "SEKE_CVAT_DISPLAY_NAME", T::string,
-            "name shown under Models in CVAT"), FIELD(cvat.display_name)));
+                                      "name shown under Models in CVAT"),
+                                  FIELD(cvat.display_name)));
         b.push_back(string_option(opt("cvat.face_label", "--cvat-face-label", "SEKE_CVAT_FACE_LABEL", T::string,
-            "rectangle label of a face; the task needs a label of this name"), FIELD(cvat.face_label)));
+                                      "rectangle label of a face; the task needs a label of this name"),
+                                  FIELD(cvat.face_label)));
         b.push_back(string_option(opt("cvat.frame_tag_label", "--cvat-frame-tag", "SEKE_CVAT_FRAME_TAG", T::string,
-            "tag label for a frame-level expression and face count; empty = no tag"), FIELD(cvat.frame_tag_label)));
-        b.push_back(string_option(opt("cvat.expression_values", "--cvat-expression-values", "SEKE_CVAT_EXPRESSION_VALUES", T::string,
-            "the task's expression select values, comma list, byte-identical; empty = the knowledge file's classes"),
+                                      "tag label for a frame-level expression and face count; empty = no tag"),
+                                  FIELD(cvat.frame_tag_label)));
+        b.push_back(string_option(
+            opt("cvat.expression_values", "--cvat-expression-values", "SEKE_CVAT_EXPRESSION_VALUES", T::string,
+                "the task's expression select values, comma list, byte-identical; empty = the knowledge file's "
+                "classes"),
             FIELD(cvat.expression_values)));
-        b.push_back(integer_option<int>(opt("cvat.va_scale", "--cvat-va-scale", "SEKE_CVAT_VA_SCALE", T::integer,
-            "valence/arousal v is written as the integer round(v*scale)+scale (CVAT numbers are digits only)"),
+        b.push_back(integer_option<int>(
+            opt("cvat.va_scale", "--cvat-va-scale", "SEKE_CVAT_VA_SCALE", T::integer,
+                "valence/arousal v is written as the integer round(v*scale)+scale (CVAT numbers are digits only)"),
             FIELD(cvat.va_scale), 1, 10000));
-        b.push_back(string_option(opt("cvat.confidence_attribute", "--cvat-confidence-attribute", "SEKE_CVAT_CONFIDENCE_ATTRIBUTE", T::string,
-            "number attribute (0..100) carrying seke's confidence; empty = not sent"), FIELD(cvat.confidence_attribute)));
-        b.push_back(string_option(opt("cvat.model_attribute", "--cvat-model-attribute", "SEKE_CVAT_MODEL_ATTRIBUTE", T::string,
-            "text attribute carrying the model_version; empty = not sent"), FIELD(cvat.model_attribute)));
-        b.push_back(number_option(opt("cvat.default_threshold", "--cvat-threshold", "SEKE_CVAT_THRESHOLD", T::number,
-            "least confidence (1 - overall uncertainty) of a face sent to CVAT when CVAT sends no threshold"),
+        b.push_back(string_option(
+            opt("cvat.confidence_attribute", "--cvat-confidence-attribute", "SEKE_CVAT_CONFIDENCE_ATTRIBUTE", T::string,
+                "number attribute (0..100) carrying seke's confidence; empty = not sent"),
+            FIELD(cvat.confidence_attribute)));
+        b.push_back(string_option(opt("cvat.model_attribute", "--cvat-model-attribute", "SEKE_CVAT_MODEL_ATTRIBUTE",
+                                      T::string, "text attribute carrying the model_version; empty = not sent"),
+                                  FIELD(cvat.model_attribute)));
+        b.push_back(number_option(
+            opt("cvat.default_threshold", "--cvat-threshold", "SEKE_CVAT_THRESHOLD", T::number,
+                "least confidence (1 - overall uncertainty) of a face sent to CVAT when CVAT sends no threshold"),
             FIELD(cvat.default_threshold), 0.0, 1.0));
-        b.push_back(integer_option<int>(opt("cvat.http_port", "--cvat-http-port", "SEKE_CVAT_HTTP_PORT", T::integer,
-            "status.httpPort reported to CVAT (its direct invocation mode); 0 = seke's own port"),
+        b.push_back(integer_option<int>(
+            opt("cvat.http_port", "--cvat-http-port", "SEKE_CVAT_HTTP_PORT", T::integer,
+                "status.httpPort reported to CVAT (its direct invocation mode); 0 = seke's own port"),
             FIELD(cvat.http_port), 0, 65535));
         return b;
     }();
@@ -466,8 +587,8 @@ Result<bool> apply_config_file(Config& config, const std::string& path) {
     if (root.is_discarded() || !root.is_object())
         return make_error(errc::config_error, "config file " + path + ": not a JSON object");
     // Flatten sections: {"vllm": {"model": ...}, "engine": {"weights": {...}}} → dotted keys.
-    std::function<Result<bool>(const json&, const std::string&)> walk =
-        [&](const json& object, const std::string& prefix) -> Result<bool> {
+    std::function<Result<bool>(const json&, const std::string&)> walk = [&](const json& object,
+                                                                            const std::string& prefix) -> Result<bool> {
         for (const auto& [name, value] : object.items()) {
             if (!name.empty() && name[0] == '_') continue;  // "_doc" and other comments
             std::string key = prefix.empty() ? name : prefix + "." + name;
@@ -477,11 +598,10 @@ Result<bool> apply_config_file(Config& config, const std::string& path) {
                 continue;
             }
             if (value.is_array() || value.is_null())
-                return make_error(errc::config_error, "config file " + path + ": option " + key +
-                                                          " must be a single value");
+                return make_error(errc::config_error,
+                                  "config file " + path + ": option " + key + " must be a single value");
             auto applied = set_option(config, key, json_scalar_to_text(value));
-            if (!applied)
-                return make_error(errc::config_error, "config file " + path + ": " + applied.error().message);
+            if (!applied) return make_error(errc::config_error, "config file " + path + ": " + applied.error().message);
         }
         return true;
     };
@@ -535,8 +655,7 @@ Result<std::vector<std::string>> apply_flags(Config& config, const std::vector<s
             continue;
         }
         if (!value) {
-            if (b->info.type == OptionType::boolean &&
-                (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)) {
+            if (b->info.type == OptionType::boolean && (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)) {
                 value = "true";  // a bare boolean flag switches it on
             } else if (i + 1 < args.size()) {
                 value = args[++i];
@@ -550,8 +669,7 @@ Result<std::vector<std::string>> apply_flags(Config& config, const std::vector<s
     return rest;
 }
 
-Result<LoadedConfig> load_config(const std::vector<std::string>& args,
-                                 const std::map<std::string, std::string>& env) {
+Result<LoadedConfig> load_config(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
     LoadedConfig loaded;
     std::vector<std::string> remaining;
     std::string config_path;
@@ -582,26 +700,25 @@ Result<bool> validate(const Config& config) {
     const auto& e = config.engine;
     if (e.k_min > e.k_max)
         return make_error(errc::config_error, "option engine.k_min (" + std::to_string(e.k_min) +
-                                                  ") must not exceed engine.k_max (" +
-                                                  std::to_string(e.k_max) + ")");
+                                                  ") must not exceed engine.k_max (" + std::to_string(e.k_max) + ")");
     const auto& w = e.weights;
     if (w.expression + w.va + w.au + w.consistency <= 0)
         return make_error(errc::config_error, "options engine.weights.* must not all be 0");
     const auto& url = config.vllm.base_url;
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-        return make_error(errc::config_error, "option vllm.base_url: bad value \"" + url +
-                                                  "\": must start with http:// or https://");
-    if (config.vllm.backoff_base_ms > config.vllm.backoff_max_ms)
         return make_error(errc::config_error,
-                          "option vllm.backoff_base_ms must not exceed vllm.backoff_max_ms");
+                          "option vllm.base_url: bad value \"" + url + "\": must start with http:// or https://");
+    if (config.vllm.backoff_base_ms > config.vllm.backoff_max_ms)
+        return make_error(errc::config_error, "option vllm.backoff_base_ms must not exceed vllm.backoff_max_ms");
     return true;
 }
 
 std::string dump_config_json(const Config& config) {
     ordered_json root;
-    root["_doc"] = "Every seke option with its default. Each one also has a flag and an environment "
-                   "variable (see each section's _doc, and docs/configuration.md); later sources win: "
-                   "this file < environment < flags. Keys starting with _ are comments.";
+    root["_doc"] =
+        "Every seke option with its default. Each one also has a flag and an environment "
+        "variable (see each section's _doc, and docs/configuration.md); later sources win: "
+        "this file < environment < flags. Keys starting with _ are comments.";
     for (const auto& b : bindings()) {
         // Split "engine.weights.va" into the nested path.
         std::vector<std::string> parts;

@@ -17,11 +17,11 @@ namespace seke {
 
 struct RunSettings {
     std::string db_path = "seke.db";
-    std::string knowledge_path;       // empty: config/knowledge.json of the data dir
-    std::string model_version;        // empty: derived from model, mode and knowledge
-    bool use_fit = true;              // label and cvat annotate: the last fit's examples and version
-    int image_threads = 0;            // 0: one per core
-    double progress_interval_s = 5;   // plain progress lines when not on a terminal
+    std::string knowledge_path;      // empty: config/knowledge.json of the data dir
+    std::string model_version;       // empty: derived from model, mode and knowledge
+    bool use_fit = true;             // label and cvat annotate: the last fit's examples and version
+    int image_threads = 0;           // 0: one per core
+    double progress_interval_s = 5;  // plain progress lines when not on a terminal
     std::string log_level = "info";
 };
 
@@ -32,15 +32,15 @@ struct ServeSettings {
     int threads = 4;
     std::size_t body_limit = 256u << 20;  // Label Studio sends a whole "Retrieve predictions" at once
     std::string url_prefix;
-    int predict_deadline_ms = 80'000;     // answer before Label Studio's 100 s read timeout
-    int media_threads = 0;                // fetching and decoding task images; 0: two per core
+    int predict_deadline_ms = 80'000;  // answer before Label Studio's 100 s read timeout
+    int media_threads = 0;             // fetching and decoding task images; 0: two per core
     std::string model_class = "SekeFaceEmotion";
-    std::string model_dir;                // MODEL_DIR: the default store lives here when set
+    std::string model_dir;  // MODEL_DIR: the default store lives here when set
     std::string basic_auth_user;
     std::string basic_auth_pass;
-    std::string webhook_secret;           // accept /webhook with this shared secret instead of Basic
+    std::string webhook_secret;  // accept /webhook with this shared secret instead of Basic
     std::string prior_label_keys = "expression,valence,arousal,action_units";  // task.data keys
-    std::string media_host_allowlist;     // comma list of hosts (or *.domain) media may come from
+    std::string media_host_allowlist;  // comma list of hosts (or *.domain) media may come from
 };
 
 struct Config {
@@ -59,12 +59,12 @@ enum class OptionType { string, secret, integer, number, boolean, choice };
 
 // One row of the option table: the single place an option is declared.
 struct OptionInfo {
-    std::string key;      // "vllm.base_url"
-    std::string flag;     // "--base-url"
-    std::string env;      // "OPENAI_BASE_URL"
+    std::string key;   // "vllm.base_url"
+    std::string flag;  // "--base-url"
+    std::string env;   // "OPENAI_BASE_URL"
     OptionType type = OptionType::string;
     std::string doc;
-    std::vector<std::string> choices;  // for OptionType::choice
+    std::vector<std::string> choices;      // for OptionType::choice
     std::vector<std::string> env_aliases;  // other variable names read when `env` is unset or empty
 };
 const std::vector<OptionInfo>& option_table();
@@ -93,8 +93,7 @@ struct LoadedConfig {
     Config config;
     std::vector<std::string> rest;
 };
-Result<LoadedConfig> load_config(const std::vector<std::string>& args,
-                                 const std::map<std::string, std::string>& env);
+Result<LoadedConfig> load_config(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);
 
 // Cross-field checks (k_min <= k_max, temperatures, positive limits...).
 Result<bool> validate(const Config& config);

@@ -21,8 +21,8 @@ inline std::optional<CalibrationMethod> parse_calibration_method(std::string_vie
 
 struct FitSettings {
     CalibrationMethod method = CalibrationMethod::isotonic;
-    std::size_t min_reviews = 30;       // per level: fewer examples leave that level uncalibrated
-    std::size_t max_exemplars = 6;      // few-shot examples kept (each a thumbnail-sized JPEG)
+    std::size_t min_reviews = 30;                             // per level: fewer examples leave that level uncalibrated
+    std::size_t max_exemplars = 6;                            // few-shot examples kept (each a thumbnail-sized JPEG)
     std::size_t max_exemplar_bytes = std::size_t{32} * 1024;  // an exemplar whose thumbnail is larger is skipped
 };
 

@@ -21,7 +21,8 @@ struct DetectorCall {
 
 Result<DetectorCall> parse_detector_call(const std::string& text, double default_threshold) {
     json body = json::parse(text, nullptr, false);
-    if (body.is_discarded()) return make_error(errc::bad_json, "the body is not JSON; CVAT sends {\"image\": base64, \"threshold\"?}");
+    if (body.is_discarded())
+        return make_error(errc::bad_json, "the body is not JSON; CVAT sends {\"image\": base64, \"threshold\"?}");
     if (!body.is_object()) return make_error(errc::bad_json, "the body must be a JSON object with \"image\"");
     if (!body.contains("image") || !body["image"].is_string())
         return make_error(errc::invalid_argument, "the body has no \"image\" string (the base64 of the frame)");
@@ -84,8 +85,7 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
     // server's threads; a frame seke cannot label is answered 200 [] so CVAT's job goes on.
     void invoke(const HttpRequest& request, Responder responder) {
         running.begin();
-        deps.media_work.post([self = shared_from_this(), responder = std::move(responder),
-                              body = request.body,
+        deps.media_work.post([self = shared_from_this(), responder = std::move(responder), body = request.body,
                               rid = request.request_id]() mutable { self->run(responder, body, rid); });
     }
 
@@ -114,8 +114,8 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
                     faces.push_back(std::move(face));
                 }
                 count("store");
-                responder.send_json(200, detector_response(deps.spec, faces, (*item)->width, (*item)->height,
-                                                           threshold, model_version()));
+                responder.send_json(200, detector_response(deps.spec, faces, (*item)->width, (*item)->height, threshold,
+                                                           model_version()));
                 return running.end();
             }
         }
@@ -129,8 +129,8 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
         }
         if (prepared->faces.empty()) {
             count("no_face");
-            responder.send_json(200, detector_response(deps.spec, {}, prepared->width, prepared->height,
-                                                       threshold, model_version()));
+            responder.send_json(
+                200, detector_response(deps.spec, {}, prepared->width, prepared->height, threshold, model_version()));
             return running.end();
         }
         // Answered once: by the labels, or by [] at the deadline while the labeling goes on.
@@ -139,15 +139,15 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
         SlotBatch::Callbacks callbacks;
         callbacks.answer = [self, held, request_id](SlotBatch::Slots slots, std::size_t unfinished) {
             if (unfinished > 0) {
-                self->log(server::LogLevel::warn, "deadline: answering [] while labeling goes on; a rerun reads the store",
+                self->log(server::LogLevel::warn,
+                          "deadline: answering [] while labeling goes on; a rerun reads the store",
                           {{"deadline_ms", self->deps.config.serve.predict_deadline_ms}}, request_id);
                 self->count("deadline");
             }
             held->send_json(200, slots[0] ? std::move(*slots[0]) : json::array());
         };
-        auto answer = SlotBatch::start(deps.media_work, 1,
-                                       std::chrono::milliseconds(deps.config.serve.predict_deadline_ms),
-                                       std::move(callbacks));
+        auto answer = SlotBatch::start(
+            deps.media_work, 1, std::chrono::milliseconds(deps.config.serve.predict_deadline_ms), std::move(callbacks));
         auto image = std::make_shared<PreparedImage>(std::move(*prepared));
         label_faces(deps.engine, *image, {}, {},
                     [self, answer, image, item_id, threshold, request_id](std::vector<FaceResult> results) {
@@ -163,32 +163,40 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
         auto learned = deps.learned.current();
         LabeledImage labeled = labeled_image(deps.knowledge, item_id, item_id, image, results, learned->model_version);
         if (auto saved = deps.store.save_outcomes({labeled.outcome}); !saved)
-            log(server::LogLevel::error, "labels not stored", {{"item", item_id}, {"reason", saved.error().message}}, request_id);
+            log(server::LogLevel::error, "labels not stored", {{"item", item_id}, {"reason", saved.error().message}},
+                request_id);
         if (!labeled.errors.empty())
-            log(server::LogLevel::warn, labeled.labeled.empty() ? "frame not labeled; answering []" : "some faces not labeled",
+            log(server::LogLevel::warn,
+                labeled.labeled.empty() ? "frame not labeled; answering []" : "some faces not labeled",
                 {{"item", item_id}, {"reason", labeled.errors}}, request_id);
         std::vector<LabeledFace> faces;
         for (std::size_t f : labeled.labeled)
-            faces.push_back({image.faces[f].box, results[f].labels,
-                             1 - calibrated_uncertainty(learned->calibration, results[f].uncertainty, results[f].provenance).overall});
+            faces.push_back(
+                {image.faces[f].box, results[f].labels,
+                 1 - calibrated_uncertainty(learned->calibration, results[f].uncertainty, results[f].provenance)
+                         .overall});
         count(labeled.labeled.empty() ? "model_failure" : "labeled");
-        answer.fill(0, labeled.labeled.empty()
-                           ? json::array()
-                           : detector_response(deps.spec, faces, image.width, image.height, threshold,
-                                               learned->model_version));
+        answer.fill(0, labeled.labeled.empty() ? json::array()
+                                               : detector_response(deps.spec, faces, image.width, image.height,
+                                                                   threshold, learned->model_version));
         running.end();
     }
 
     void count(const std::string& outcome) {
-        deps.metrics.counter("seke_cvat_invocations_total", "CVAT function calls by outcome").inc({{"outcome", outcome}});
+        deps.metrics.counter("seke_cvat_invocations_total", "CVAT function calls by outcome")
+            .inc({{"outcome", outcome}});
     }
 };
 
 NuclioFunction::NuclioFunction(NuclioDeps deps) : impl_(std::make_shared<Impl>(std::move(deps))) {}
 
-NuclioFunction::~NuclioFunction() { shutdown(std::chrono::milliseconds(0)); }
+NuclioFunction::~NuclioFunction() {
+    shutdown(std::chrono::milliseconds(0));
+}
 
-void NuclioFunction::set_listening_port(int port) { impl_->listening_port = port; }
+void NuclioFunction::set_listening_port(int port) {
+    impl_->listening_port = port;
+}
 
 void NuclioFunction::add_routes(server::Router& router) {
     auto wrap = [&](auto method) -> server::Handler {

@@ -26,7 +26,9 @@ bool valid_function_name(const std::string& name) {
     });
 }
 
-std::string digits(long long value) { return std::to_string(std::max(0LL, value)); }
+std::string digits(long long value) {
+    return std::to_string(std::max(0LL, value));
+}
 
 AttributeSpec number_attribute(const std::string& name, long long max) {
     return {name, "number", {"0", digits(max), "1"}, false};
@@ -83,8 +85,8 @@ Result<FunctionSpec> make_function_spec(const CvatSettings& settings, const Know
     }
     for (const auto& e : knowledge.expressions)
         if (!spec.expression_value.count(e.name))
-            return make_error(errc::config_error, "option cvat.expression_values: no value for the expression \"" +
-                                                      e.name + "\"");
+            return make_error(errc::config_error,
+                              "option cvat.expression_values: no value for the expression \"" + e.name + "\"");
     for (const auto& au : knowledge.action_units) spec.action_units.push_back(au.code);
 
     const long long va_max = 2LL * settings.va_scale;
@@ -93,7 +95,8 @@ Result<FunctionSpec> make_function_spec(const CvatSettings& settings, const Know
     face.attributes.push_back(number_attribute(kValenceAttribute, va_max));
     face.attributes.push_back(number_attribute(kArousalAttribute, va_max));
     for (const auto& code : spec.action_units) face.attributes.push_back({code, "checkbox", {"false"}, false});
-    if (!settings.confidence_attribute.empty()) face.attributes.push_back(number_attribute(settings.confidence_attribute, 100));
+    if (!settings.confidence_attribute.empty())
+        face.attributes.push_back(number_attribute(settings.confidence_attribute, 100));
     if (!settings.model_attribute.empty()) face.attributes.push_back({settings.model_attribute, "text", {""}, false});
     std::set<std::string> names;
     for (const auto& a : face.attributes)
@@ -149,8 +152,10 @@ json function_object(const FunctionSpec& spec, const std::string& model_version,
                 {"model_version", model_version},
                 {"spec", spec_labels_json(spec).dump()}}}}},
             {"spec",
-             {{"description", "Face emotion pre-labels: expression, valence-arousal and action units per face, "
-                              "with seke's confidence (" + model_version + ")"}}},
+             {{"description",
+               "Face emotion pre-labels: expression, valence-arousal and action units per face, "
+               "with seke's confidence (" +
+                   model_version + ")"}}},
             {"status", {{"state", "ready"}, {"httpPort", http_port}}}};
 }
 
@@ -221,8 +226,9 @@ std::vector<std::pair<std::string, std::string>> face_attributes(const FunctionS
             out.emplace_back(code, std::find(present.begin(), present.end(), code) != present.end() ? "true" : "false");
     }
     if (!s.confidence_attribute.empty())
-        out.emplace_back(s.confidence_attribute,
-                         digits(std::llround(std::clamp(std::isfinite(face.confidence) ? face.confidence : 0.0, 0.0, 1.0) * 100)));
+        out.emplace_back(
+            s.confidence_attribute,
+            digits(std::llround(std::clamp(std::isfinite(face.confidence) ? face.confidence : 0.0, 0.0, 1.0) * 100)));
     if (!s.model_attribute.empty()) out.emplace_back(s.model_attribute, model_version);
     return out;
 }
@@ -249,7 +255,8 @@ json detector_response(const FunctionSpec& spec, const std::vector<LabeledFace>&
         std::string expression = kNoFaceValue;
         if (!kept.empty())
             if (const auto& e = kept[main_face(kept)].labels.expression)
-                if (auto it = spec.expression_value.find(*e); it != spec.expression_value.end()) expression = it->second;
+                if (auto it = spec.expression_value.find(*e); it != spec.expression_value.end())
+                    expression = it->second;
         out.push_back({{"label", spec.settings.frame_tag_label},
                        {"type", "tag"},
                        {"attributes",
@@ -267,11 +274,13 @@ Result<TaskBinding> bind_task_labels(const FunctionSpec& spec, const Knowledge& 
         std::map<std::string, const json*> by_name;
         if (label.contains("attributes") && label["attributes"].is_array())
             for (const auto& a : label["attributes"])
-                if (a.is_object() && a.contains("name") && a["name"].is_string()) by_name[a["name"].get<std::string>()] = &a;
+                if (a.is_object() && a.contains("name") && a["name"].is_string())
+                    by_name[a["name"].get<std::string>()] = &a;
         for (const auto& want : wanted.attributes) {
             auto it = by_name.find(want.name);
             if (it == by_name.end()) {
-                binding.problems.push_back("label \"" + wanted.name + "\" has no attribute \"" + want.name + "\"; it is not written");
+                binding.problems.push_back("label \"" + wanted.name + "\" has no attribute \"" + want.name +
+                                           "\"; it is not written");
                 continue;
             }
             const json& a = *it->second;
@@ -279,8 +288,8 @@ Result<TaskBinding> bind_task_labels(const FunctionSpec& spec, const Knowledge& 
             bool compatible = input_type == want.input_type || input_type == "text" ||
                               (want.input_type == "select" && input_type == "radio");
             if (!compatible || label_id(a) < 0) {
-                binding.problems.push_back("attribute \"" + want.name + "\" of \"" + wanted.name + "\" is " + input_type +
-                                           ", seke writes " + want.input_type + "; it is not written");
+                binding.problems.push_back("attribute \"" + want.name + "\" of \"" + wanted.name + "\" is " +
+                                           input_type + ", seke writes " + want.input_type + "; it is not written");
                 continue;
             }
             ids[want.name] = label_id(a);
@@ -303,11 +312,12 @@ Result<TaskBinding> bind_task_labels(const FunctionSpec& spec, const Knowledge& 
         std::string type = label.value("type", "any");
         if (name == spec.settings.face_label && binding.face_label_id < 0) {
             if (type != "rectangle" && type != "any")
-                return make_error(errc::invalid_argument, "CVAT label \"" + name + "\" is of type " + type +
-                                                              "; seke writes rectangles");
+                return make_error(errc::invalid_argument,
+                                  "CVAT label \"" + name + "\" is of type " + type + "; seke writes rectangles");
             binding.face_label_id = label_id(label);
             bind_attributes(label, spec.labels[0], binding.face_spec_ids);
-        } else if (!spec.settings.frame_tag_label.empty() && name == spec.settings.frame_tag_label && spec.labels.size() > 1) {
+        } else if (!spec.settings.frame_tag_label.empty() && name == spec.settings.frame_tag_label &&
+                   spec.labels.size() > 1) {
             if (type != "tag" && type != "any") {
                 binding.problems.push_back("label \"" + name + "\" is not a tag label; no frame tags are written");
                 continue;
@@ -324,8 +334,8 @@ Result<TaskBinding> bind_task_labels(const FunctionSpec& spec, const Knowledge& 
     return binding;
 }
 
-json rest_shape(const FunctionSpec& spec, const TaskBinding& binding, const LabeledFace& face, long long frame, int width,
-                int height, const std::string& model_version) {
+json rest_shape(const FunctionSpec& spec, const TaskBinding& binding, const LabeledFace& face, long long frame,
+                int width, int height, const std::string& model_version) {
     json attributes = json::array();
     for (auto& [name, value] : face_attributes(spec, face, model_version)) {
         auto id = binding.face_spec_ids.find(name);
@@ -337,10 +347,16 @@ json rest_shape(const FunctionSpec& spec, const TaskBinding& binding, const Labe
         }
         attributes.push_back({{"spec_id", id->second}, {"value", value}});
     }
-    return {{"type", "rectangle"},     {"frame", frame},   {"label_id", binding.face_label_id},
+    return {{"type", "rectangle"},
+            {"frame", frame},
+            {"label_id", binding.face_label_id},
             {"points", rectangle_points(face, width, height)},
-            {"rotation", 0},           {"occluded", false}, {"outside", false},
-            {"z_order", 0},            {"group", 0},       {"source", "auto"},
+            {"rotation", 0},
+            {"occluded", false},
+            {"outside", false},
+            {"z_order", 0},
+            {"group", 0},
+            {"source", "auto"},
             {"attributes", attributes}};
 }
 
@@ -349,17 +365,16 @@ ReadLabels labels_from_attributes(const FunctionSpec& spec, const Knowledge& kno
     ReadLabels out;
     std::map<std::string, std::string> by_name(attributes.begin(), attributes.end());
     if (auto it = by_name.find(kExpressionAttribute); it != by_name.end()) {
-        if (auto canonical = knowledge.canonical_expression(it->second))
-            out.labels.expression = *canonical;
-        else
-            out.problems.push_back("expression \"" + it->second + "\" is not a known expression");
+        if (auto canonical = knowledge.canonical_expression(it->second)) out.labels.expression = *canonical;
+        else out.problems.push_back("expression \"" + it->second + "\" is not a known expression");
     }
     auto read_va = [&](const char* name, std::optional<double>& into) {
         auto it = by_name.find(name);
         if (it == by_name.end()) return;
         into = decode_va(it->second, spec.settings.va_scale);
-        if (!into) out.problems.push_back(std::string(name) + " \"" + it->second + "\" is not a number from 0 to " +
-                                          std::to_string(2 * spec.settings.va_scale));
+        if (!into)
+            out.problems.push_back(std::string(name) + " \"" + it->second + "\" is not a number from 0 to " +
+                                   std::to_string(2 * spec.settings.va_scale));
     };
     read_va(kValenceAttribute, out.labels.valence);
     read_va(kArousalAttribute, out.labels.arousal);
@@ -374,8 +389,7 @@ ReadLabels labels_from_attributes(const FunctionSpec& spec, const Knowledge& kno
         auto it = by_name.find(code);
         if (it == by_name.end()) continue;
         any_au = true;
-        if (iequals(it->second, "true"))
-            present.push_back(code);
+        if (iequals(it->second, "true")) present.push_back(code);
         else if (!iequals(it->second, "false"))
             out.problems.push_back(code + " \"" + it->second + "\" is not true or false");
     }

@@ -27,8 +27,8 @@ namespace seke::cvat {
 // One attribute as CVAT's function spec and label API write it.
 struct AttributeSpec {
     std::string name;
-    std::string input_type;            // select | number | checkbox | text
-    std::vector<std::string> values;   // number: {min, max, step}; checkbox: {"false"}; text: {""}
+    std::string input_type;           // select | number | checkbox | text
+    std::vector<std::string> values;  // number: {min, max, step}; checkbox: {"false"}; text: {""}
     bool mutable_across_frames = false;
 };
 
@@ -75,7 +75,7 @@ nlohmann::json project_labels_json(const FunctionSpec& spec);
 struct LabeledFace {
     std::optional<Box> box;  // null: the whole image
     LabelSet labels;
-    double confidence = 0;   // 1 − overall uncertainty
+    double confidence = 0;  // 1 − overall uncertainty
 };
 
 // A stored FEID record as a face to send: its current labels (a human's once reviewed), its
@@ -87,26 +87,27 @@ std::vector<std::pair<std::string, std::string>> face_attributes(const FunctionS
                                                                  const std::string& model_version);
 // The detector answer (§1.3): one rectangle per face with confidence ≥ threshold, plus the frame
 // tag when configured. `width`/`height`: the image, for whole-image faces.
-nlohmann::json detector_response(const FunctionSpec& spec, const std::vector<LabeledFace>& faces, int width,
-                                 int height, double threshold, const std::string& model_version);
+nlohmann::json detector_response(const FunctionSpec& spec, const std::vector<LabeledFace>& faces, int width, int height,
+                                 double threshold, const std::string& model_version);
 
 // A task's own label, as GET /api/labels lists it, bound to the spec: ids for writing shapes
 // and the task's spelling of every expression.
 struct TaskBinding {
     long long face_label_id = -1;
-    long long tag_label_id = -1;                        // -1: the task has no frame tag label
-    std::map<std::string, long long> face_spec_ids;     // attribute name → spec_id
+    long long tag_label_id = -1;                     // -1: the task has no frame tag label
+    std::map<std::string, long long> face_spec_ids;  // attribute name → spec_id
     std::map<std::string, long long> tag_spec_ids;
     std::map<std::string, std::string> expression_value;  // canonical → the task's value
-    std::vector<std::string> problems;                  // what will not be written, and why
+    std::vector<std::string> problems;                    // what will not be written, and why
 };
 // `labels`: the `results` of GET /api/labels?task_id=N (or the list itself). Error when the
 // task has no rectangle-compatible label named like the spec's face label.
-Result<TaskBinding> bind_task_labels(const FunctionSpec& spec, const Knowledge& knowledge, const nlohmann::json& labels);
+Result<TaskBinding> bind_task_labels(const FunctionSpec& spec, const Knowledge& knowledge,
+                                     const nlohmann::json& labels);
 
 // The REST shape (§4.4) for one face on `frame`; attributes by spec_id.
-nlohmann::json rest_shape(const FunctionSpec& spec, const TaskBinding& binding, const LabeledFace& face, long long frame,
-                          int width, int height, const std::string& model_version);
+nlohmann::json rest_shape(const FunctionSpec& spec, const TaskBinding& binding, const LabeledFace& face,
+                          long long frame, int width, int height, const std::string& model_version);
 
 // Labels read back from a face shape's attributes (name → value). Levels whose attributes are
 // absent or unreadable are left out and named in `problems`.

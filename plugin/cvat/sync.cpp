@@ -30,8 +30,7 @@ std::optional<Box> box_of(const std::vector<double>& points) {
 bool points_moved(const json& created, const std::vector<double>& now) {
     if (!created.is_array() || created.size() != now.size()) return true;
     for (std::size_t i = 0; i < now.size(); ++i)
-        if (!created[i].is_number() || std::fabs(created[i].get<double>() - now[i]) > kPointTolerance)
-            return true;
+        if (!created[i].is_number() || std::fabs(created[i].get<double>() - now[i]) > kPointTolerance) return true;
     return false;
 }
 
@@ -54,8 +53,7 @@ class JobSync {
         summary_.job_id = job_.id;
         summary_.task_id = job_.task_id;
         summary_.annotations_version = annotations.version;
-        if (annotations.tracks)
-            skip(std::to_string(annotations.tracks) + " tracks are not read (only shapes are)");
+        if (annotations.tracks) skip(std::to_string(annotations.tracks) + " tracks are not read (only shapes are)");
         auto ours = deps_.store.cvat_shapes(cvat_url_, job_.task_id, job_.start_frame, job_.stop_frame);
         if (!ours) return ours.error();
         std::map<long long, std::vector<const CvatShapeRow*>> ours_by_frame;
@@ -65,8 +63,8 @@ class JobSync {
             if (shape.label_id != binding_.face_label_id) continue;
             if (shape.frame < job_.start_frame || shape.frame > job_.stop_frame) continue;
             if (shape.type != "rectangle") {
-                skip("shape " + std::to_string(shape.id) + " on frame " + std::to_string(shape.frame) +
-                     " is a " + shape.type + ", not a rectangle");
+                skip("shape " + std::to_string(shape.id) + " on frame " + std::to_string(shape.frame) + " is a " +
+                     shape.type + ", not a rectangle");
                 continue;
             }
             theirs_by_frame[shape.frame].push_back(&shape);
@@ -93,8 +91,7 @@ class JobSync {
                 by_name.emplace_back(it->second, value);
         ReadLabels read = labels_from_attributes(deps_.spec, deps_.knowledge, by_name);
         for (const auto& problem : read.problems)
-            skip("shape " + std::to_string(shape.id) + " on frame " + std::to_string(shape.frame) + ": " +
-                 problem);
+            skip("shape " + std::to_string(shape.id) + " on frame " + std::to_string(shape.frame) + ": " + problem);
         return ReviewedFace{std::to_string(shape.id), box_of(shape.points), read.labels, {}};
     }
 
@@ -107,8 +104,7 @@ class JobSync {
             auto face = deps_.store.face(row->face_id);
             if (!face) return face.error();
             if (!*face) {
-                skip("shape " + std::to_string(row->shape_id) + ": its face " + row->face_id +
-                     " is not in the store");
+                skip("shape " + std::to_string(row->shape_id) + ": its face " + row->face_id + " is not in the store");
                 continue;
             }
             auto record = (*face)->record();
@@ -135,14 +131,12 @@ class JobSync {
             if (review.reviewed_index) {
                 const CvatShape& shape = *theirs[*review.reviewed_index];
                 json created = json::parse(rows[i]->shape_json, nullptr, false);
-                if (points_moved(created.is_object() ? created.value("points", json()) : json(),
-                                 shape.points)) {
+                if (points_moved(created.is_object() ? created.value("points", json()) : json(), shape.points)) {
                     moved_to = box_of(shape.points);
                     review.status = ReviewStatus::corrected;
                 }
             }
-            FeidRecord merged =
-                merge_review_into_record(deps_.knowledge, records[i], review, reviewer_, reviewed_at_);
+            FeidRecord merged = merge_review_into_record(deps_.knowledge, records[i], review, reviewer_, reviewed_at_);
             if (moved_to) {
                 merged.face = moved_to;
                 merged.review->box = "corrected";
@@ -152,8 +146,7 @@ class JobSync {
                : review.status == ReviewStatus::corrected ? summary_.corrected
                                                           : summary_.rejected);
             if (same_record(records[i], merged)) continue;
-            if (auto saved = deps_.store.save_review(review.face_id, status, merged); !saved)
-                return saved.error();
+            if (auto saved = deps_.store.save_review(review.face_id, status, merged); !saved) return saved.error();
             ++summary_.written;
         }
         for (const ReviewedFace& face : outcome.added) {
@@ -239,8 +232,7 @@ Result<SyncSummary> sync_job(const SyncDeps& deps, long long job_id) {
     if (!labels) return labels.error();
     auto binding = bind_task_labels(deps.spec, deps.knowledge, json(*labels));
     if (!binding)
-        return make_error(binding.error().code,
-                          "job " + std::to_string(job_id) + ": " + binding.error().message);
+        return make_error(binding.error().code, "job " + std::to_string(job_id) + ": " + binding.error().message);
     auto annotations = deps.client.job_annotations(job_id);
     if (!annotations) return annotations.error();
     JobSync sync(deps, *job, *binding);

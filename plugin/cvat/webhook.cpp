@@ -25,8 +25,7 @@ using server::Responder;
 
 constexpr const char* kSignatureHeader = "X-Signature-256";
 
-void log(server::LogLevel level, const std::string& msg, const json& fields,
-         const std::string& request_id = {}) {
+void log(server::LogLevel level, const std::string& msg, const json& fields, const std::string& request_id = {}) {
     server::logger().log(level, "cvat", msg, fields, request_id);
 }
 
@@ -43,10 +42,8 @@ Result<WebhookEvent> parse_webhook_event(const std::string& body) {
     if (parsed.contains("job") && parsed["job"].is_object()) {
         const json& job = parsed["job"];
         if (job.contains("id") && job["id"].is_number_integer()) event.job_id = job["id"].get<long long>();
-        if (job.contains("state") && job["state"].is_string())
-            event.job_state = job["state"].get<std::string>();
-        if (job.contains("stage") && job["stage"].is_string())
-            event.job_stage = job["stage"].get<std::string>();
+        if (job.contains("state") && job["state"].is_string()) event.job_state = job["state"].get<std::string>();
+        if (job.contains("stage") && job["stage"].is_string()) event.job_stage = job["stage"].get<std::string>();
     }
     if (parsed.contains("before_update") && parsed["before_update"].is_object())
         event.state_or_stage_changed =
@@ -81,10 +78,8 @@ struct CvatWebhook::Impl {
     Impl(CvatSettings s, const Knowledge& k, Store& st)
         : settings(std::move(s)), knowledge(k), store(st), client(settings) {
         auto made = make_function_spec(settings, knowledge);
-        if (made)
-            spec = std::move(*made);
-        else
-            spec_error = made.error().message;
+        if (made) spec = std::move(*made);
+        else spec_error = made.error().message;
     }
 
     // X-Signature-256 with the configured secret; without one every delivery is taken.
@@ -103,20 +98,17 @@ struct CvatWebhook::Impl {
 
     void handle(const HttpRequest& request, Responder responder, const std::shared_ptr<Impl>& self) {
         if (auto refused = check_signature(request)) {
-            log(server::LogLevel::warn, "webhook refused", {{"reason", refused->message}},
-                request.request_id);
+            log(server::LogLevel::warn, "webhook refused", {{"reason", refused->message}}, request.request_id);
             return void(responder.send_error(*refused));
         }
         auto event = parse_webhook_event(request.body);
         if (!event) return void(responder.send_error(event.error()));
         if (event->event == "ping") return void(responder.send_json(200, {{"status", "pong"}}));
         if (!asks_for_sync(*event)) {
-            std::string reason = event->event != "update:job" ? "seke reacts to update:job only"
-                                 : !event->state_or_stage_changed
-                                     ? "neither state nor stage changed"
-                                     : "the job is neither completed nor in acceptance";
-            return void(responder.send_json(
-                200, {{"status", "ignored"}, {"event", event->event}, {"reason", reason}}));
+            std::string reason = event->event != "update:job"     ? "seke reacts to update:job only"
+                                 : !event->state_or_stage_changed ? "neither state nor stage changed"
+                                                                  : "the job is neither completed nor in acceptance";
+            return void(responder.send_json(200, {{"status", "ignored"}, {"event", event->event}, {"reason", reason}}));
         }
         // Stored before the answer: an event CVAT was told we have is never lost.
         auto id = store.save_event("cvat", event->event, request.body);
@@ -127,8 +119,7 @@ struct CvatWebhook::Impl {
             {{"job", job}, {"event_id", *id}, {"state", event->job_state}, {"stage", event->job_stage}},
             request.request_id);
         responder.send_json(
-            200,
-            {{"status", "queued"}, {"event_id", *id}, {"job", job}, {"joined_waiting_sync", !queued_now}});
+            200, {{"status", "queued"}, {"event_id", *id}, {"job", job}, {"joined_waiting_sync", !queued_now}});
     }
 
     // False when a sync of this job is already waiting (it will read the newest annotations).
@@ -158,9 +149,7 @@ struct CvatWebhook::Impl {
                 store.save_event("cvat", "sync:job", fields.dump());
             } else {
                 log(server::LogLevel::error, "review sync failed",
-                    {{"job", job},
-                     {"code", errc_name(summary.error().code)},
-                     {"reason", summary.error().message}});
+                    {{"job", job}, {"code", errc_name(summary.error().code)}, {"reason", summary.error().message}});
             }
         }
         std::lock_guard lock(mutex);
@@ -177,8 +166,7 @@ CvatWebhook::CvatWebhook(CvatSettings settings, const Knowledge& knowledge, Stor
               "set cvat.webhook_secret (--cvat-webhook-secret, CVAT_WEBHOOK_SECRET) to the secret of the "
               "CVAT "
               "webhook so POST /cvat/webhook checks X-Signature-256"}});
-    if (!impl_->spec)
-        log(server::LogLevel::warn, "CVAT review sync is unavailable", {{"reason", impl_->spec_error}});
+    if (!impl_->spec) log(server::LogLevel::warn, "CVAT review sync is unavailable", {{"reason", impl_->spec_error}});
     if (impl_->settings.url.empty())
         log(server::LogLevel::warn, "CVAT review sync has no CVAT URL",
             {{"hint", "set cvat.url (--cvat-url, CVAT_URL) and credentials; events are stored meanwhile"}});

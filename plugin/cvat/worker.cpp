@@ -62,8 +62,7 @@ class Annotator {
         FrameFaces out;
         out.width = prepared.width;
         out.height = prepared.height;
-        if (auto done = deps_.store.done_item_with_content(prepared.content_hash, deps_.model_version);
-            done && *done) {
+        if (auto done = deps_.store.done_item_with_content(prepared.content_hash, deps_.model_version); done && *done) {
             auto rows = deps_.store.faces_of_item((*done)->id);
             if (rows && !rows->empty()) {
                 for (const auto& row : *rows) {
@@ -82,22 +81,19 @@ class Annotator {
         out.item_id = frame_item_id(task_id_, frame);
         if (prepared.faces.empty()) return make_error(errc::no_face, "no face to label");
         auto results = label_faces_blocking(deps_.engine, prepared, {}, {});
-        LabeledImage labeled =
-            labeled_image(deps_.knowledge, out.item_id, frame_image_url(cvat_url_, task_id_, frame), prepared,
-                          results, deps_.model_version);
+        LabeledImage labeled = labeled_image(deps_.knowledge, out.item_id, frame_image_url(cvat_url_, task_id_, frame),
+                                             prepared, results, deps_.model_version);
         out.cost = labeled.cost;
         if (auto saved = deps_.store.save_outcomes({labeled.outcome}); !saved) return saved.error();
         // A frame with a face the model could not label is not written: a re-run retries it
         // whole, and the response cache makes the faces already labeled free.
         if (!labeled.errors.empty() || labeled.labeled.empty())
-            return make_error(errc::upstream_error,
-                              labeled.errors.empty() ? "no face was labeled" : labeled.errors);
+            return make_error(errc::upstream_error, labeled.errors.empty() ? "no face was labeled" : labeled.errors);
         for (std::size_t i = 0; i < labeled.labeled.size(); ++i) {
             const FaceResult& r = results[labeled.labeled[i]];
             out.faces.push_back(
                 {prepared.faces[labeled.labeled[i]].box, r.labels,
-                 1 - std::clamp(std::isfinite(r.uncertainty.overall) ? r.uncertainty.overall : 1.0, 0.0,
-                                1.0)});
+                 1 - std::clamp(std::isfinite(r.uncertainty.overall) ? r.uncertainty.overall : 1.0, 0.0, 1.0)});
             out.face_ids.push_back(labeled.outcome.faces[i].id);
         }
         return out;
@@ -113,8 +109,8 @@ class Annotator {
     Result<std::size_t> write_shapes(long long frame, const FrameFaces& labeled) {
         json shapes = json::array();
         for (const auto& face : labeled.faces)
-            shapes.push_back(rest_shape(deps_.spec, binding_, face, frame, labeled.width, labeled.height,
-                                        deps_.model_version));
+            shapes.push_back(
+                rest_shape(deps_.spec, binding_, face, frame, labeled.width, labeled.height, deps_.model_version));
         json body = {{"version", 0}, {"tags", json::array()}, {"shapes", shapes}, {"tracks", json::array()}};
         long long job = job_of(frame);
         // Writing through the job is what an annotator's token is allowed to do.
@@ -135,17 +131,16 @@ class Annotator {
                     match = j;
             if (!match || created->shapes[*match].id < 0) continue;
             used[*match] = true;
-            rows.push_back(
-                {cvat_url_, task_id_, job, frame, created->shapes[*match].id, labeled.face_ids[i],
-                 labeled.item_id,
-                 json{{"points", shapes[i]["points"]}, {"attributes", shapes[i]["attributes"]}}.dump(), ""});
+            rows.push_back({cvat_url_, task_id_, job, frame, created->shapes[*match].id, labeled.face_ids[i],
+                            labeled.item_id,
+                            json{{"points", shapes[i]["points"]}, {"attributes", shapes[i]["attributes"]}}.dump(), ""});
         }
         if (auto saved = deps_.store.save_cvat_shapes(rows); !saved) return saved.error();
         if (rows.size() != shapes.size())
-            return make_error(errc::upstream_error,
-                              "CVAT created " + std::to_string(created->shapes.size()) + " shapes for " +
-                                  std::to_string(shapes.size()) + " faces but returned ids for " +
-                                  std::to_string(rows.size()) + "; faces without an id are not synced");
+            return make_error(errc::upstream_error, "CVAT created " + std::to_string(created->shapes.size()) +
+                                                        " shapes for " + std::to_string(shapes.size()) +
+                                                        " faces but returned ids for " + std::to_string(rows.size()) +
+                                                        "; faces without an id are not synced");
         return rows.size();
     }
 
@@ -159,8 +154,7 @@ class Annotator {
 }  // namespace
 
 Result<AnnotateSummary> annotate(const AnnotateDeps& deps, const AnnotateRequest& request,
-                                 const std::atomic<bool>& stop,
-                                 const std::function<void(const RunProgress&)>& progress,
+                                 const std::atomic<bool>& stop, const std::function<void(const RunProgress&)>& progress,
                                  const std::function<void(const FrameFailure&)>& on_failure) {
     auto started = Clock::now();
     AnnotateSummary summary;
@@ -171,8 +165,7 @@ Result<AnnotateSummary> annotate(const AnnotateDeps& deps, const AnnotateRequest
         auto fetched = deps.client.job(*request.job_id);
         if (!fetched) return fetched.error();
         if (request.task_id >= 0 && fetched->task_id != request.task_id)
-            return make_error(errc::invalid_argument, "job " + std::to_string(*request.job_id) +
-                                                          " belongs to task " +
+            return make_error(errc::invalid_argument, "job " + std::to_string(*request.job_id) + " belongs to task " +
                                                           std::to_string(fetched->task_id) + ", not task " +
                                                           std::to_string(request.task_id));
         job = *fetched;
@@ -213,10 +206,8 @@ Result<AnnotateSummary> annotate(const AnnotateDeps& deps, const AnnotateRequest
             continue;
         }
         ++summary.frames;
-        if (done.count(f))
-            ++summary.already_annotated;
-        else
-            todo.push_back(f);
+        if (done.count(f)) ++summary.already_annotated;
+        else todo.push_back(f);
     }
 
     std::mutex mutex;
@@ -249,17 +240,15 @@ Result<AnnotateSummary> annotate(const AnnotateDeps& deps, const AnnotateRequest
             } else {
                 ++summary.failed;
                 ++shown.failed;
-                FrameFailure failure{frame, std::string(errc_name(written.error().code)),
-                                     written.error().message};
+                FrameFailure failure{frame, std::string(errc_name(written.error().code)), written.error().message};
                 if (summary.failures.size() < kMaxReportedFailures) summary.failures.push_back(failure);
                 if (on_failure) on_failure(failure);
             }
             report();
         }
     };
-    std::size_t threads =
-        std::clamp<std::size_t>(static_cast<std::size_t>(std::max(1, request.frames_in_flight)), 1,
-                                std::max<std::size_t>(1, todo.size()));
+    std::size_t threads = std::clamp<std::size_t>(static_cast<std::size_t>(std::max(1, request.frames_in_flight)), 1,
+                                                  std::max<std::size_t>(1, todo.size()));
     std::vector<std::thread> pool;
     for (std::size_t i = 1; i < threads; ++i) pool.emplace_back(work);
     work();
@@ -290,8 +279,7 @@ nlohmann::ordered_json annotate_summary_json(const AnnotateSummary& s) {
     out["interrupted"] = s.interrupted;
     out["label_problems"] = s.label_problems;
     nlohmann::ordered_json failures = nlohmann::ordered_json::array();
-    for (const auto& f : s.failures)
-        failures.push_back({{"frame", f.frame}, {"code", f.code}, {"reason", f.reason}});
+    for (const auto& f : s.failures) failures.push_back({{"frame", f.frame}, {"code", f.code}, {"reason", f.reason}});
     out["failures"] = std::move(failures);
     return out;
 }

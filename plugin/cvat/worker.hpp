@@ -67,8 +67,7 @@ struct AnnotateSummary {
 // metadata, the job); a frame that fails is reported through `on_failure` and in the summary,
 // and the run goes on. `progress` and `on_failure` are called one at a time.
 Result<AnnotateSummary> annotate(const AnnotateDeps& deps, const AnnotateRequest& request,
-                                 const std::atomic<bool>& stop,
-                                 const std::function<void(const RunProgress&)>& progress,
+                                 const std::atomic<bool>& stop, const std::function<void(const RunProgress&)>& progress,
                                  const std::function<void(const FrameFailure&)>& on_failure);
 
 nlohmann::ordered_json annotate_summary_json(const AnnotateSummary& summary);

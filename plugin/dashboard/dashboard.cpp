@@ -49,9 +49,12 @@ json dashboard_data(Store& store, const LearnedModel& model, std::size_t queue_l
             queue.push_back({{"face_id", e.face_id},
                              {"item_id", e.item_id},
                              {"error_probability", e.error_probability},
-                             {"level_error", {{"expression", e.level_error[0]}, {"va", e.level_error[1]}, {"au", e.level_error[2]}}},
+                             {"level_error",
+                              {{"expression", e.level_error[0]}, {"va", e.level_error[1]}, {"au", e.level_error[2]}}},
                              {"uncertainty",
-                              {{"expression", e.uncertainty.expression}, {"va", e.uncertainty.va}, {"au", e.uncertainty.au},
+                              {{"expression", e.uncertainty.expression},
+                               {"va", e.uncertainty.va},
+                               {"au", e.uncertainty.au},
                                {"overall", e.uncertainty.overall}}},
                              {"labels", labels}});
         }
@@ -60,7 +63,8 @@ json dashboard_data(Store& store, const LearnedModel& model, std::size_t queue_l
     out["feab"] = nullptr;
     if (auto report = store.document("feab_report"); report && report->has_value()) {
         json body = json::parse((*report)->body, nullptr, false);
-        if (!body.is_discarded()) out["feab"] = {{"created_at", (*report)->created_at}, {"name", (*report)->key}, {"report", body}};
+        if (!body.is_discarded())
+            out["feab"] = {{"created_at", (*report)->created_at}, {"name", (*report)->key}, {"report", body}};
     }
     return out;
 }
@@ -73,32 +77,35 @@ void add_dashboard_routes(server::Router& router, const DashboardDeps& deps) {
     Store* store = &deps.store;
     LearnedState* learned = &deps.learned;
     router.get("/ui", guarded([](const server::HttpRequest&, server::Responder responder) {
-        auto response = server::text_response(200, dashboard_page(), "text/html; charset=utf-8");
-        response.set_header("Cache-Control", "no-store");
-        responder.send(std::move(response));
-    }));
+                   auto response = server::text_response(200, dashboard_page(), "text/html; charset=utf-8");
+                   response.set_header("Cache-Control", "no-store");
+                   responder.send(std::move(response));
+               }));
     router.get("/ui/data", guarded([store, learned](const server::HttpRequest& request, server::Responder responder) {
-        std::size_t limit = 25;
-        if (auto text = request.query_param("limit")) {
-            try {
-                limit = static_cast<std::size_t>(std::clamp(std::stoi(*text), 1, 500));
-            } catch (...) {
-                return void(responder.send_error(make_error(errc::invalid_argument, "limit must be a number from 1 to 500")));
-            }
-        }
-        responder.send_json(200, dashboard_data(*store, *learned->current(), limit));
-    }));
+                   std::size_t limit = 25;
+                   if (auto text = request.query_param("limit")) {
+                       try {
+                           limit = static_cast<std::size_t>(std::clamp(std::stoi(*text), 1, 500));
+                       } catch (...) {
+                           return void(responder.send_error(
+                               make_error(errc::invalid_argument, "limit must be a number from 1 to 500")));
+                       }
+                   }
+                   responder.send_json(200, dashboard_data(*store, *learned->current(), limit));
+               }));
     router.get("/ui/thumbnail", guarded([store](const server::HttpRequest& request, server::Responder responder) {
-        auto face = request.query_param("face");
-        if (!face || face->empty())
-            return void(responder.send_error(make_error(errc::invalid_argument, "query parameter face=ID is required")));
-        auto jpeg = store->thumbnail(*face);
-        if (!jpeg) return void(responder.send_error(jpeg.error()));
-        if (jpeg->empty()) return void(responder.send_error(make_error(errc::not_found, "no thumbnail for " + *face)));
-        auto response = server::text_response(200, std::move(*jpeg), "image/jpeg");
-        response.set_header("Cache-Control", "max-age=3600");
-        responder.send(std::move(response));
-    }));
+                   auto face = request.query_param("face");
+                   if (!face || face->empty())
+                       return void(responder.send_error(
+                           make_error(errc::invalid_argument, "query parameter face=ID is required")));
+                   auto jpeg = store->thumbnail(*face);
+                   if (!jpeg) return void(responder.send_error(jpeg.error()));
+                   if (jpeg->empty())
+                       return void(responder.send_error(make_error(errc::not_found, "no thumbnail for " + *face)));
+                   auto response = server::text_response(200, std::move(*jpeg), "image/jpeg");
+                   response.set_header("Cache-Control", "max-age=3600");
+                   responder.send(std::move(response));
+               }));
 }
 
 }  // namespace seke

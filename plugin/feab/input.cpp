@@ -40,13 +40,10 @@ struct FieldContext {
     Vocabulary& vocabulary;
     ProblemLog& problems;
 
-    void report(ProblemKind kind, std::string reason) const {
-        problems.add({file, line, id, kind, std::move(reason)});
-    }
+    void report(ProblemKind kind, std::string reason) const { problems.add({file, line, id, kind, std::move(reason)}); }
 };
 
-std::optional<double> read_unit_value(const ordered_json& object, const char* key,
-                                      const FieldContext& context) {
+std::optional<double> read_unit_value(const ordered_json& object, const char* key, const FieldContext& context) {
     const ordered_json& value = member(object, key);
     if (value.is_null()) return std::nullopt;
     if (!value.is_number()) {
@@ -73,8 +70,7 @@ FaceLabels read_labels(const ordered_json& object, const FieldContext& context) 
                            "expression " + quoted(expression) + " is not one of the classes (" +
                                joined(context.vocabulary.classes()) + "): expression not scored");
     } else if (!expression.is_null()) {
-        context.report(ProblemKind::bad_value,
-                       "expression is " + quoted(expression) + ", not a string: not scored");
+        context.report(ProblemKind::bad_value, "expression is " + quoted(expression) + ", not a string: not scored");
     }
 
     const ordered_json& units = member(object, "action_units");
@@ -85,10 +81,8 @@ FaceLabels read_labels(const ordered_json& object, const FieldContext& context) 
             std::string text = code.is_string()           ? code.get<std::string>()
                                : code.is_number_integer() ? std::to_string(code.get<long long>())
                                                           : code.dump();
-            if (auto index = context.vocabulary.action_unit_index(text))
-                indices.push_back(*index);
-            else
-                unknown.push_back(text);
+            if (auto index = context.vocabulary.action_unit_index(text)) indices.push_back(*index);
+            else unknown.push_back(text);
         }
         if (!unknown.empty())
             context.report(ProblemKind::unknown_action_unit,
@@ -97,8 +91,7 @@ FaceLabels read_labels(const ordered_json& object, const FieldContext& context) 
         indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
         labels.action_units = std::move(indices);
     } else if (!units.is_null()) {
-        context.report(ProblemKind::bad_value,
-                       "action_units is " + quoted(units) + ", not a list: not scored");
+        context.report(ProblemKind::bad_value, "action_units is " + quoted(units) + ", not a list: not scored");
     }
 
     labels.valence = read_unit_value(object, "valence", context);
@@ -139,15 +132,14 @@ PredictedUncertainty read_uncertainty(const ordered_json& value) {
 // Parts of a FEID record scoring never reads. Most of a record's bytes are its conversations and
 // descriptions; leaving them out before parsing is what keeps 100,000 records within seconds.
 bool is_unused_record_part(std::string_view key) {
-    return key == "conversations" || key == "descriptions" || key == "cost" || key == "trace" ||
-           key == "flags" || key == "face" || key == "image";
+    return key == "conversations" || key == "descriptions" || key == "cost" || key == "trace" || key == "flags" ||
+           key == "face" || key == "image";
 }
 
 constexpr std::size_t kMalformed = std::string_view::npos;
 
 std::size_t skip_space(std::string_view text, std::size_t pos) {
-    while (pos < text.size() &&
-           (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r' || text[pos] == '\n'))
+    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r' || text[pos] == '\n'))
         ++pos;
     return pos;
 }
@@ -188,8 +180,8 @@ std::size_t skip_value(std::string_view text, std::size_t pos) {
         }
         return kMalformed;
     }
-    while (pos < text.size() && text[pos] != ',' && text[pos] != '}' && text[pos] != ']' &&
-           text[pos] != ' ' && text[pos] != '\t' && text[pos] != '\r' && text[pos] != '\n')
+    while (pos < text.size() && text[pos] != ',' && text[pos] != '}' && text[pos] != ']' && text[pos] != ' ' &&
+           text[pos] != '\t' && text[pos] != '\r' && text[pos] != '\n')
         ++pos;
     return pos;
 }
@@ -247,8 +239,7 @@ bool is_blank(std::string_view line) {
 template <class LineHandler>
 Result<bool> for_each_line(const std::string& path, LineHandler&& handle) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec))
-        return make_error(errc::not_found, "no such file: " + path);
+    if (!std::filesystem::is_regular_file(path, ec)) return make_error(errc::not_found, "no such file: " + path);
     std::ifstream in(path, std::ios::binary);
     if (!in) return make_error(errc::io_error, "cannot read " + path);
     std::string line;
@@ -327,8 +318,7 @@ std::optional<int> Vocabulary::expression_index(const std::string& label) {
     auto [it, inserted] = expression_memo_.try_emplace(label);
     if (inserted)
         if (auto name = knowledge_.canonical_expression(label))
-            it->second =
-                static_cast<int>(std::find(classes_.begin(), classes_.end(), *name) - classes_.begin());
+            it->second = static_cast<int>(std::find(classes_.begin(), classes_.end(), *name) - classes_.begin());
     return it->second;
 }
 
@@ -345,8 +335,7 @@ std::optional<TruthItem> parse_truth_line(std::string_view line, int line_number
                                           ProblemLog& problems) {
     ordered_json value = ordered_json::parse(line.begin(), line.end(), nullptr, false);
     if (value.is_discarded() || !value.is_object()) {
-        problems.add(
-            {InputFile::truth, line_number, "", ProblemKind::not_json, "not a JSON object: line skipped"});
+        problems.add({InputFile::truth, line_number, "", ProblemKind::not_json, "not a JSON object: line skipped"});
         return std::nullopt;
     }
     auto id = read_id(value);
@@ -361,15 +350,12 @@ std::optional<TruthItem> parse_truth_line(std::string_view line, int line_number
     FieldContext context{InputFile::truth, line_number, item.id, vocabulary, problems};
     item.labels = read_labels(value, context);
     const ordered_json& source = member(value, "source");
-    if (source.is_string())
-        item.source = source.get<std::string>();
+    if (source.is_string()) item.source = source.get<std::string>();
     else if (!source.is_null())
         context.report(ProblemKind::bad_value, "source is " + quoted(source) + ", not a string: ignored");
-    if (const ordered_json& image = member(value, "image"); image.is_string())
-        item.image = image.get<std::string>();
+    if (const ordered_json& image = member(value, "image"); image.is_string()) item.image = image.get<std::string>();
     if (!has_any_level(item.labels)) {
-        context.report(ProblemKind::no_labels,
-                       "no usable expression, action_units, valence or arousal: line skipped");
+        context.report(ProblemKind::no_labels, "no usable expression, action_units, valence or arousal: line skipped");
         return std::nullopt;
     }
     return item;
@@ -390,9 +376,9 @@ TruthSet read_truth_text(std::string_view text, Vocabulary& vocabulary, ProblemL
         if (auto item = parse_truth_line(line, number, vocabulary, problems)) {
             auto [it, inserted] = truth.index_of.try_emplace(item->id, truth.items.size());
             if (!inserted) {
-                problems.add({InputFile::truth, number, item->id, ProblemKind::duplicate_id,
-                              "id already on line " + std::to_string(truth.items[it->second].line) +
-                                  ": this line is skipped"});
+                problems.add(
+                    {InputFile::truth, number, item->id, ProblemKind::duplicate_id,
+                     "id already on line " + std::to_string(truth.items[it->second].line) + ": this line is skipped"});
                 continue;
             }
             truth.items.push_back(std::move(*item));
@@ -403,8 +389,7 @@ TruthSet read_truth_text(std::string_view text, Vocabulary& vocabulary, ProblemL
 
 Result<TruthSet> read_truth_file(const std::string& path, Vocabulary& vocabulary, ProblemLog& problems) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec))
-        return make_error(errc::not_found, "no such truth file: " + path);
+    if (!std::filesystem::is_regular_file(path, ec)) return make_error(errc::not_found, "no such truth file: " + path);
     std::ifstream in(path, std::ios::binary);
     if (!in) return make_error(errc::io_error, "cannot read the truth file " + path);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -420,8 +405,7 @@ std::optional<Prediction> parse_prediction(const ordered_json& value, InputFile 
     }
     auto id = read_id(value);
     if (!id) {
-        problems.add(
-            {file, line_number, "", ProblemKind::missing_id, "no \"id\" (a non-empty string): skipped"});
+        problems.add({file, line_number, "", ProblemKind::missing_id, "no \"id\" (a non-empty string): skipped"});
         return std::nullopt;
     }
     Prediction prediction;
@@ -451,8 +435,8 @@ std::optional<Prediction> parse_prediction_line(std::string_view line, int line_
                                                 Vocabulary& vocabulary, ProblemLog& problems) {
     ordered_json value = parse_record_text(line);
     if (value.is_discarded()) {
-        problems.add({InputFile::predictions, line_number, "", ProblemKind::not_json,
-                      "not a JSON object: line skipped"});
+        problems.add(
+            {InputFile::predictions, line_number, "", ProblemKind::not_json, "not a JSON object: line skipped"});
         return std::nullopt;
     }
     return parse_prediction(value, InputFile::predictions, line_number, which, vocabulary, problems);
@@ -479,8 +463,8 @@ void PredictionMatcher::add(Prediction prediction, InputFile file, ProblemLog& p
     slot = std::move(prediction);
 }
 
-MatchedPredictions PredictionMatcher::finish(
-    ProblemLog& problems, const std::unordered_map<std::string, std::string>& known_reasons) && {
+MatchedPredictions PredictionMatcher::finish(ProblemLog& problems,
+                                             const std::unordered_map<std::string, std::string>& known_reasons) && {
     for (std::size_t i = 0; i < truth_.items.size(); ++i) {
         if (matched_.by_truth_item[i]) continue;
         std::string reason = "no prediction for this id: left out of every metric";
@@ -504,9 +488,8 @@ Result<bool> read_prediction_file(const std::string& path, RecordLabels which, V
     });
 }
 
-Result<bool> read_store_predictions(Store& store, const std::optional<std::string>& model_version,
-                                    RecordLabels which, Vocabulary& vocabulary, PredictionMatcher& matcher,
-                                    ProblemLog& problems) {
+Result<bool> read_store_predictions(Store& store, const std::optional<std::string>& model_version, RecordLabels which,
+                                    Vocabulary& vocabulary, PredictionMatcher& matcher, ProblemLog& problems) {
     int row = 0;
     auto visited = store.for_each_face([&](const FaceRow& face) {
         ++row;
@@ -516,15 +499,14 @@ Result<bool> read_store_predictions(Store& store, const std::optional<std::strin
         if (!matcher.knows(id) && matcher.knows(face.item_id)) id = face.item_id;
         if (model_version && face.model_version != *model_version) {
             if (matcher.knows(id))
-                problems.add({InputFile::store, row, id, ProblemKind::other_model_version,
-                              "stored by model version " + face.model_version + ", not " + *model_version +
-                                  ": not scored"});
+                problems.add(
+                    {InputFile::store, row, id, ProblemKind::other_model_version,
+                     "stored by model version " + face.model_version + ", not " + *model_version + ": not scored"});
             return true;
         }
         ordered_json record = parse_record_text(face.record_json);
         if (record.is_discarded()) {
-            problems.add({InputFile::store, row, face.id, ProblemKind::not_json,
-                          "stored record is not JSON: skipped"});
+            problems.add({InputFile::store, row, face.id, ProblemKind::not_json, "stored record is not JSON: skipped"});
             return true;
         }
         auto prediction = parse_prediction(record, InputFile::store, row, which, vocabulary, problems);

@@ -138,9 +138,8 @@ enum class RecordLabels { current, model };
 
 // One prediction: a FEID record (nested "labels", "uncertainty", "provenance") or a plain
 // {id, expression, action_units, valence, arousal, uncertainty?}. nullopt when skipped.
-std::optional<Prediction> parse_prediction(const nlohmann::ordered_json& value, InputFile file,
-                                           int line_number, RecordLabels which, Vocabulary& vocabulary,
-                                           ProblemLog& problems);
+std::optional<Prediction> parse_prediction(const nlohmann::ordered_json& value, InputFile file, int line_number,
+                                           RecordLabels which, Vocabulary& vocabulary, ProblemLog& problems);
 std::optional<Prediction> parse_prediction_line(std::string_view line, int line_number, RecordLabels which,
                                                 Vocabulary& vocabulary, ProblemLog& problems);
 
@@ -174,8 +173,7 @@ Result<bool> read_prediction_file(const std::string& path, RecordLabels which, V
 // The FEID records of a store into `matcher`. A record is matched by its face id, else by its
 // item id (a face found inside a benchmark image). With `model_version`, records from any other
 // version are reported and left out (a store shared between runs).
-Result<bool> read_store_predictions(Store& store, const std::optional<std::string>& model_version,
-                                    RecordLabels which, Vocabulary& vocabulary, PredictionMatcher& matcher,
-                                    ProblemLog& problems);
+Result<bool> read_store_predictions(Store& store, const std::optional<std::string>& model_version, RecordLabels which,
+                                    Vocabulary& vocabulary, PredictionMatcher& matcher, ProblemLog& problems);
 
 }  // namespace seke::feab

@@ -112,8 +112,8 @@ std::vector<std::vector<std::size_t>> confusion_matrix(const std::vector<std::st
     return matrix;
 }
 
-std::vector<ReliabilityBin> reliability_bins(const std::vector<double>& probability,
-                                             const std::vector<bool>& positive, int bins) {
+std::vector<ReliabilityBin> reliability_bins(const std::vector<double>& probability, const std::vector<bool>& positive,
+                                             int bins) {
     bins = std::max(bins, 1);
     std::vector<ReliabilityBin> out(static_cast<std::size_t>(bins));
     std::vector<double> predicted_sum(out.size(), 0), positive_count(out.size(), 0);
@@ -148,8 +148,7 @@ double expected_calibration_error(const std::vector<ReliabilityBin>& bins) {
     return total ? weighted_gap / static_cast<double>(total) : 0;
 }
 
-std::vector<double> positives_caught_curve(const std::vector<double>& score,
-                                           const std::vector<bool>& positive,
+std::vector<double> positives_caught_curve(const std::vector<double>& score, const std::vector<bool>& positive,
                                            const std::vector<double>& budgets) {
     std::size_t n = std::min(score.size(), positive.size());
     std::vector<std::size_t> order(n);
@@ -185,8 +184,7 @@ std::vector<double> positives_caught_curve(const std::vector<double>& score,
     return caught;
 }
 
-double positives_caught_at_budget(const std::vector<double>& score, const std::vector<bool>& positive,
-                                  double budget) {
+double positives_caught_at_budget(const std::vector<double>& score, const std::vector<bool>& positive, double budget) {
     return positives_caught_curve(score, positive, {budget}).front();
 }
 

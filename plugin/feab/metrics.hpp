@@ -45,8 +45,8 @@ struct ReliabilityBin {
     double observed_rate = 0;   // share of positives; 0 for an empty bin
 };
 // `bins` equal-width bins over [0, 1]; probabilities outside it are clamped into it.
-std::vector<ReliabilityBin> reliability_bins(const std::vector<double>& probability,
-                                             const std::vector<bool>& positive, int bins);
+std::vector<ReliabilityBin> reliability_bins(const std::vector<double>& probability, const std::vector<bool>& positive,
+                                             int bins);
 // Expected calibration error: sum over bins of count/N * |observed - mean predicted|; 0 when empty.
 double expected_calibration_error(const std::vector<ReliabilityBin>& bins);
 
@@ -54,11 +54,9 @@ double expected_calibration_error(const std::vector<ReliabilityBin>& bins);
 // "errors caught when reviewing the top 20 %". Reviewing budget * n items, a fractional item and
 // a tie at the cut count in proportion (the expected value over orderings), so a constant score
 // catches exactly `budget`. 0 when there is no positive.
-double positives_caught_at_budget(const std::vector<double>& score, const std::vector<bool>& positive,
-                                  double budget);
+double positives_caught_at_budget(const std::vector<double>& score, const std::vector<bool>& positive, double budget);
 // The same for several budgets with one sort.
-std::vector<double> positives_caught_curve(const std::vector<double>& score,
-                                           const std::vector<bool>& positive,
+std::vector<double> positives_caught_curve(const std::vector<double>& score, const std::vector<bool>& positive,
                                            const std::vector<double>& budgets);
 
 }  // namespace seke::metrics

@@ -42,8 +42,7 @@ ordered_json number(double value) {
 std::size_t skipped_count(const ProblemLog& problems, InputFile file) {
     std::size_t count = 0;
     for (const auto& [key, n] : problems.counts())
-        if (key.first == file && problem_skips_item(key.second) && key.second != ProblemKind::no_prediction)
-            count += n;
+        if (key.first == file && problem_skips_item(key.second) && key.second != ProblemKind::no_prediction) count += n;
     return count;
 }
 
@@ -80,10 +79,8 @@ std::string group_row(const GroupScores& g) {
     line += pad(std::to_string(g.expression.scored), 7) + pad(fixed(g.expression.accuracy), 9) +
             pad(fixed(g.expression.macro_f1), 9) + "  |";
     line += pad(std::to_string(g.action_units.scored), 7) + pad(fixed(g.action_units.mean_f1), 9) + "  |";
-    line += pad(std::to_string(g.valence.scored), 7) + pad(fixed(g.valence.ccc), 8) +
-            pad(fixed(g.valence.rmse), 8);
-    line += pad(std::to_string(g.arousal.scored), 7) + pad(fixed(g.arousal.ccc), 8) +
-            pad(fixed(g.arousal.rmse), 8);
+    line += pad(std::to_string(g.valence.scored), 7) + pad(fixed(g.valence.ccc), 8) + pad(fixed(g.valence.rmse), 8);
+    line += pad(std::to_string(g.arousal.scored), 7) + pad(fixed(g.arousal.ccc), 8) + pad(fixed(g.arousal.rmse), 8);
     return line + "\n";
 }
 
@@ -95,38 +92,34 @@ std::string summary_text(const Report& report) {
     std::ostringstream out;
     out << "FEAB score\n";
     out << "  truth:       " << in.truth_path << " — " << in.truth_lines << " lines, " << in.truth_items
-        << " items scored against, " << skipped_count(report.problems, InputFile::truth)
-        << " lines skipped\n";
-    std::size_t prediction_skips = skipped_count(report.problems, InputFile::predictions) +
-                                   skipped_count(report.problems, InputFile::store);
+        << " items scored against, " << skipped_count(report.problems, InputFile::truth) << " lines skipped\n";
+    std::size_t prediction_skips =
+        skipped_count(report.problems, InputFile::predictions) + skipped_count(report.problems, InputFile::store);
     out << "  predictions: " << in.predictions << " — " << in.prediction_records << " records, " << in.matched
         << " matched, " << prediction_skips << " not used\n";
-    out << "  no prediction: " << (in.truth_items - in.matched)
-        << " truth items (left out of every metric)\n";
+    out << "  no prediction: " << (in.truth_items - in.matched) << " truth items (left out of every metric)\n";
     if (s.prior_levels > 0)
-        out << "  levels given as priors (provenance source/human), scored as given: " << s.prior_levels
-            << "\n";
+        out << "  levels given as priors (provenance source/human), scored as given: " << s.prior_levels << "\n";
     if (report.run) {
         const BenchmarkRun& r = *report.run;
         out << "  run: mode " << r.mode << ", model " << r.model << ", version " << r.model_version << "; "
             << r.labeled_now << " labeled now, " << r.already_done << " already in the store, " << r.failed
-            << " failed, " << r.skipped << " skipped; " << r.requests << " requests, " << r.samples
-            << " samples, " << (r.prompt_tokens + r.completion_tokens) << " tokens, " << fixed(r.seconds, 1)
-            << " s" << (r.interrupted ? " (interrupted)" : "") << "\n";
+            << " failed, " << r.skipped << " skipped; " << r.requests << " requests, " << r.samples << " samples, "
+            << (r.prompt_tokens + r.completion_tokens) << " tokens, " << fixed(r.seconds, 1) << " s"
+            << (r.interrupted ? " (interrupted)" : "") << "\n";
     }
     out << "\n"
         << pad("group", 16, true) << pad("items", 8) << pad("no pred", 8) << "  |" << pad("expr n", 7)
         << pad("accuracy", 9) << pad("macro-F1", 9) << "  |" << pad("AU n", 7) << pad("mean F1", 9) << "  |"
-        << pad("V n", 7) << pad("V CCC", 8) << pad("V RMSE", 8) << pad("A n", 7) << pad("A CCC", 8)
-        << pad("A RMSE", 8) << "\n";
+        << pad("V n", 7) << pad("V CCC", 8) << pad("V RMSE", 8) << pad("A n", 7) << pad("A CCC", 8) << pad("A RMSE", 8)
+        << "\n";
     out << group_row(s.overall);
     for (const auto& group : s.per_source) out << group_row(group);
 
     out << "\nper-AU F1 (overall; - = absent from truth and prediction, left out of the mean)\n";
     const auto& per_au = s.overall.action_units.per_au;
     for (std::size_t a = 0; a < per_au.size(); ++a) {
-        out << "  " << pad(per_au[a].code, 5, true) << " "
-            << (per_au[a].in_mean ? fixed(per_au[a].f1) : "     -");
+        out << "  " << pad(per_au[a].code, 5, true) << " " << (per_au[a].in_mean ? fixed(per_au[a].f1) : "     -");
         if (a % 6 == 5 || a + 1 == per_au.size()) out << "\n";
     }
 
@@ -135,15 +128,14 @@ std::string summary_text(const Report& report) {
     if (s.uncertainty.empty()) {
         out << "  the predictions carry no uncertainty\n";
     } else {
-        out << "  " << pad("error", 11, true) << pad("signal", 11, true) << pad("items", 8)
-            << pad("errors", 8) << pad("AUROC", 8);
+        out << "  " << pad("error", 11, true) << pad("signal", 11, true) << pad("items", 8) << pad("errors", 8)
+            << pad("AUROC", 8);
         for (double budget : s.options.review_budgets) out << pad("top " + percent(budget), 10);
         out << pad("ECE", 8) << "\n";
         for (const auto& row : s.uncertainty) {
             out << "  " << pad(std::string(error_target_name(row.target)), 11, true)
-                << pad(std::string(uncertainty_signal_name(row.signal)), 11, true)
-                << pad(std::to_string(row.items), 8) << pad(std::to_string(row.errors), 8)
-                << pad(fixed(row.auroc), 8);
+                << pad(std::string(uncertainty_signal_name(row.signal)), 11, true) << pad(std::to_string(row.items), 8)
+                << pad(std::to_string(row.errors), 8) << pad(fixed(row.auroc), 8);
             for (double caught : row.caught) out << pad(fixed(caught), 10);
             out << pad(fixed(row.ece), 8) << "\n";
         }
@@ -160,12 +152,12 @@ std::string summary_text(const Report& report) {
     std::size_t shown = 0;
     for (const auto& problem : problems.kept()) {
         if (shown++ == kShown) break;
-        out << "  " << problem_location(problem) << ": " << problem_kind_name(problem.kind) << ": "
-            << problem.reason << "\n";
+        out << "  " << problem_location(problem) << ": " << problem_kind_name(problem.kind) << ": " << problem.reason
+            << "\n";
     }
     if (problems.total() > kShown)
-        out << "  ... (" << problems.total() - std::min(problems.total(), kShown)
-            << " more; report.json lists up to " << problems.kept_per_kind() << " of each kind)\n";
+        out << "  ... (" << problems.total() - std::min(problems.total(), kShown) << " more; report.json lists up to "
+            << problems.kept_per_kind() << " of each kind)\n";
     return out.str();
 }
 
@@ -174,10 +166,7 @@ std::string summary_text(const Report& report) {
 namespace {
 
 ordered_json dimension_json(const DimensionScores& d) {
-    return {{"truth_items", d.truth_items},
-            {"scored", d.scored},
-            {"ccc", number(d.ccc)},
-            {"rmse", number(d.rmse)}};
+    return {{"truth_items", d.truth_items}, {"scored", d.scored}, {"ccc", number(d.ccc)}, {"rmse", number(d.rmse)}};
 }
 
 ordered_json group_json(const GroupScores& g, const std::vector<std::string>& classes) {
@@ -194,10 +183,8 @@ ordered_json group_json(const GroupScores& g, const std::vector<std::string>& cl
     for (std::size_t c = 0; c < classes.size() && c < g.expression.class_f1.size(); ++c)
         class_f1[classes[c]] = number(g.expression.class_f1[c]);
     expression["per_class_f1"] = std::move(class_f1);
-    expression["confusion_matrix"] = {{"rows", "truth"},
-                                      {"columns", "predicted"},
-                                      {"classes", classes},
-                                      {"counts", g.expression.confusion}};
+    expression["confusion_matrix"] = {
+        {"rows", "truth"}, {"columns", "predicted"}, {"classes", classes}, {"counts", g.expression.confusion}};
     out["expression"] = std::move(expression);
     ordered_json units;
     units["truth_items"] = g.action_units.truth_items;
@@ -229,8 +216,7 @@ ordered_json uncertainty_json(const Scores& s) {
         r["signal"] = uncertainty_signal_name(row.signal);
         r["items"] = row.items;
         r["errors"] = row.errors;
-        r["error_rate"] =
-            number(row.items ? static_cast<double>(row.errors) / static_cast<double>(row.items) : 0);
+        r["error_rate"] = number(row.items ? static_cast<double>(row.errors) / static_cast<double>(row.items) : 0);
         r["auroc"] = number(row.auroc);
         ordered_json caught = ordered_json::array();
         for (std::size_t b = 0; b < row.caught.size() && b < s.options.review_budgets.size(); ++b)
@@ -303,8 +289,8 @@ ordered_json report_json(const Report& report) {
 
     const ProblemLog& problems = report.problems;
     out["skipped"] = {{"truth_lines", skipped_count(problems, InputFile::truth)},
-                      {"prediction_records", skipped_count(problems, InputFile::predictions) +
-                                                 skipped_count(problems, InputFile::store)},
+                      {"prediction_records",
+                       skipped_count(problems, InputFile::predictions) + skipped_count(problems, InputFile::store)},
                       {"truth_items_without_prediction", in.truth_items - in.matched}};
     ordered_json by_kind = ordered_json::array();
     for (const auto& [key, count] : problems.counts())
@@ -366,9 +352,7 @@ struct Axes {
     double left = 56, top = 16, size = 300;
     double lo = 0, hi = 1;
     [[nodiscard]] double x(double v) const { return left + (std::clamp(v, lo, hi) - lo) / (hi - lo) * size; }
-    [[nodiscard]] double y(double v) const {
-        return top + size - (std::clamp(v, lo, hi) - lo) / (hi - lo) * size;
-    }
+    [[nodiscard]] double y(double v) const { return top + size - (std::clamp(v, lo, hi) - lo) / (hi - lo) * size; }
     [[nodiscard]] double width() const { return left + size + 16; }
     [[nodiscard]] double height() const { return top + size + 48; }
 };
@@ -386,12 +370,12 @@ std::string axes_svg(const Axes& a, const std::string& x_title, const std::strin
         double v = a.lo + step * i;
         out += "<line x1=\"" + px(a.x(v)) + "\" y1=\"" + px(a.top) + "\" x2=\"" + px(a.x(v)) + "\" y2=\"" +
                px(a.top + a.size) + "\" class=\"grid\"/>";
-        out += "<line x1=\"" + px(a.left) + "\" y1=\"" + px(a.y(v)) + "\" x2=\"" + px(a.left + a.size) +
-               "\" y2=\"" + px(a.y(v)) + "\" class=\"grid\"/>";
-        out += "<text x=\"" + px(a.x(v)) + "\" y=\"" + px(a.top + a.size + 16) +
-               "\" text-anchor=\"middle\">" + fixed(v, 2) + "</text>";
-        out += "<text x=\"" + px(a.left - 6) + "\" y=\"" + px(a.y(v) + 4) + "\" text-anchor=\"end\">" +
+        out += "<line x1=\"" + px(a.left) + "\" y1=\"" + px(a.y(v)) + "\" x2=\"" + px(a.left + a.size) + "\" y2=\"" +
+               px(a.y(v)) + "\" class=\"grid\"/>";
+        out += "<text x=\"" + px(a.x(v)) + "\" y=\"" + px(a.top + a.size + 16) + "\" text-anchor=\"middle\">" +
                fixed(v, 2) + "</text>";
+        out += "<text x=\"" + px(a.left - 6) + "\" y=\"" + px(a.y(v) + 4) + "\" text-anchor=\"end\">" + fixed(v, 2) +
+               "</text>";
     }
     out += "<rect x=\"" + px(a.left) + "\" y=\"" + px(a.top) + "\" width=\"" + px(a.size) + "\" height=\"" +
            px(a.size) + "\" class=\"frame\"/>";
@@ -403,16 +387,16 @@ std::string axes_svg(const Axes& a, const std::string& x_title, const std::strin
 }
 
 std::string diagonal(const Axes& a, const std::string& css_class) {
-    return "<line x1=\"" + px(a.x(a.lo)) + "\" y1=\"" + px(a.y(a.lo)) + "\" x2=\"" + px(a.x(a.hi)) +
-           "\" y2=\"" + px(a.y(a.hi)) + "\" class=\"" + css_class + "\"/>";
+    return "<line x1=\"" + px(a.x(a.lo)) + "\" y1=\"" + px(a.y(a.lo)) + "\" x2=\"" + px(a.x(a.hi)) + "\" y2=\"" +
+           px(a.y(a.hi)) + "\" class=\"" + css_class + "\"/>";
 }
 
-std::string polyline(const std::vector<std::pair<double, double>>& points, const Axes& a,
-                     const std::string& colour, const std::string& extra = "") {
+std::string polyline(const std::vector<std::pair<double, double>>& points, const Axes& a, const std::string& colour,
+                     const std::string& extra = "") {
     std::string coordinates;
     for (const auto& [vx, vy] : points) coordinates += px(a.x(vx)) + "," + px(a.y(vy)) + " ";
-    return "<polyline points=\"" + coordinates + "\" fill=\"none\" stroke=\"" + colour +
-           "\" stroke-width=\"2\" " + extra + "/>";
+    return "<polyline points=\"" + coordinates + "\" fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"2\" " +
+           extra + "/>";
 }
 
 constexpr double kLegendWidth = 270;
@@ -420,8 +404,7 @@ constexpr double kLegendWidth = 270;
 std::string legend(const std::vector<std::pair<std::string, std::string>>& entries, double x, double y) {
     std::string out;
     for (const auto& [colour, label] : entries) {
-        out += "<rect x=\"" + px(x) + "\" y=\"" + px(y - 9) + "\" width=\"12\" height=\"4\" fill=\"" +
-               colour + "\"/>";
+        out += "<rect x=\"" + px(x) + "\" y=\"" + px(y - 9) + "\" width=\"12\" height=\"4\" fill=\"" + colour + "\"/>";
         out += "<text x=\"" + px(x + 16) + "\" y=\"" + px(y - 4) + "\">" + escape(label) + "</text>";
         y += 15;
     }
@@ -431,12 +414,9 @@ std::string legend(const std::vector<std::pair<std::string, std::string>>& entri
 // White → deep blue by share; text turns white on dark cells.
 std::string heat_colour(double share) {
     share = std::clamp(share, 0.0, 1.0);
-    auto channel = [&](int from, int to) {
-        return static_cast<int>(std::lround(from + (to - from) * share));
-    };
+    auto channel = [&](int from, int to) { return static_cast<int>(std::lround(from + (to - from) * share)); };
     char buffer[16];
-    std::snprintf(buffer, sizeof buffer, "#%02x%02x%02x", channel(255, 8), channel(255, 48),
-                  channel(255, 107));
+    std::snprintf(buffer, sizeof buffer, "#%02x%02x%02x", channel(255, 8), channel(255, 48), channel(255, 107));
     return buffer;
 }
 
@@ -444,11 +424,9 @@ std::string confusion_svg(const Scores& s) {
     const auto& matrix = s.overall.expression.confusion;
     const std::size_t n = s.classes.size();
     const double cell = 46, left = 96, top = 96;
-    double width = left + cell * static_cast<double>(n) + 16,
-           height = top + cell * static_cast<double>(n) + 16;
-    std::string out =
-        svg_open("confusion-matrix", width, height,
-                 "Confusion matrix: rows are true classes, columns predicted; shade = share of the row");
+    double width = left + cell * static_cast<double>(n) + 16, height = top + cell * static_cast<double>(n) + 16;
+    std::string out = svg_open("confusion-matrix", width, height,
+                               "Confusion matrix: rows are true classes, columns predicted; shade = share of the row");
     out += "<text x=\"" + px(left + cell * static_cast<double>(n) / 2) +
            "\" y=\"14\" text-anchor=\"middle\" class=\"axis-title\">predicted</text>";
     out += "<text transform=\"translate(14 " + px(top + cell * static_cast<double>(n) / 2) +
@@ -457,9 +435,8 @@ std::string confusion_svg(const Scores& s) {
         double x = left + cell * static_cast<double>(c) + cell / 2;
         out += "<text transform=\"translate(" + px(x + 4) + " " + px(top - 6) +
                ") rotate(-50)\" text-anchor=\"start\">" + escape(s.classes[c]) + "</text>";
-        out += "<text x=\"" + px(left - 6) + "\" y=\"" +
-               px(top + cell * static_cast<double>(c) + cell / 2 + 4) + "\" text-anchor=\"end\">" +
-               escape(s.classes[c]) + "</text>";
+        out += "<text x=\"" + px(left - 6) + "\" y=\"" + px(top + cell * static_cast<double>(c) + cell / 2 + 4) +
+               "\" text-anchor=\"end\">" + escape(s.classes[c]) + "</text>";
     }
     for (std::size_t r = 0; r < n && r < matrix.size(); ++r) {
         std::size_t row_total = 0;
@@ -467,14 +444,12 @@ std::string confusion_svg(const Scores& s) {
         for (std::size_t c = 0; c < n && c < matrix[r].size(); ++c) {
             double share = row_total ? static_cast<double>(matrix[r][c]) / static_cast<double>(row_total) : 0;
             double x = left + cell * static_cast<double>(c), y = top + cell * static_cast<double>(r);
-            out += "<rect class=\"cell\" x=\"" + px(x) + "\" y=\"" + px(y) + "\" width=\"" + px(cell) +
-                   "\" height=\"" + px(cell) + "\" fill=\"" + heat_colour(share) + "\"><title>true " +
-                   escape(s.classes[r]) + ", predicted " + escape(s.classes[c]) + ": " +
-                   std::to_string(matrix[r][c]) + " (" + fixed(share * 100, 1) +
-                   "% of the row)</title></rect>";
-            out += "<text x=\"" + px(x + cell / 2) + "\" y=\"" + px(y + cell / 2 + 4) +
-                   "\" text-anchor=\"middle\"" + (share > 0.5 ? " fill=\"#fff\"" : "") + ">" +
-                   std::to_string(matrix[r][c]) + "</text>";
+            out += "<rect class=\"cell\" x=\"" + px(x) + "\" y=\"" + px(y) + "\" width=\"" + px(cell) + "\" height=\"" +
+                   px(cell) + "\" fill=\"" + heat_colour(share) + "\"><title>true " + escape(s.classes[r]) +
+                   ", predicted " + escape(s.classes[c]) + ": " + std::to_string(matrix[r][c]) + " (" +
+                   fixed(share * 100, 1) + "% of the row)</title></rect>";
+            out += "<text x=\"" + px(x + cell / 2) + "\" y=\"" + px(y + cell / 2 + 4) + "\" text-anchor=\"middle\"" +
+                   (share > 0.5 ? " fill=\"#fff\"" : "") + ">" + std::to_string(matrix[r][c]) + "</text>";
         }
     }
     return out + "</svg>";
@@ -485,21 +460,20 @@ std::string au_bars_svg(const Scores& s) {
     const double bar = 30, left = 48, top = 16, plot_height = 220;
     double width = left + bar * static_cast<double>(std::max<std::size_t>(per_au.size(), 1)) + 16;
     double height = top + plot_height + 56;
-    std::string out =
-        svg_open("au-f1", width, height, "F1 per action unit (grey: absent from truth and prediction)");
+    std::string out = svg_open("au-f1", width, height, "F1 per action unit (grey: absent from truth and prediction)");
     for (int i = 0; i <= 4; ++i) {
         double v = i * 0.25, y = top + plot_height - v * plot_height;
-        out += "<line x1=\"" + px(left) + "\" y1=\"" + px(y) + "\" x2=\"" + px(width - 16) + "\" y2=\"" +
-               px(y) + "\" class=\"grid\"/>";
-        out += "<text x=\"" + px(left - 6) + "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" + fixed(v, 2) +
-               "</text>";
+        out += "<line x1=\"" + px(left) + "\" y1=\"" + px(y) + "\" x2=\"" + px(width - 16) + "\" y2=\"" + px(y) +
+               "\" class=\"grid\"/>";
+        out +=
+            "<text x=\"" + px(left - 6) + "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" + fixed(v, 2) + "</text>";
     }
     for (std::size_t a = 0; a < per_au.size(); ++a) {
         double x = left + bar * static_cast<double>(a) + 4;
         double h = (per_au[a].in_mean ? per_au[a].f1 : 0) * plot_height;
         out += "<rect class=\"bar\" x=\"" + px(x) + "\" y=\"" + px(top + plot_height - h) + "\" width=\"" +
-               px(bar - 8) + "\" height=\"" + px(h) + "\" fill=\"" +
-               (per_au[a].in_mean ? "#1f77b4" : "#bbb") + "\"><title>" + escape(per_au[a].code) + ": F1 " +
+               px(bar - 8) + "\" height=\"" + px(h) + "\" fill=\"" + (per_au[a].in_mean ? "#1f77b4" : "#bbb") +
+               "\"><title>" + escape(per_au[a].code) + ": F1 " +
                (per_au[a].in_mean ? fixed(per_au[a].f1) : std::string("n/a")) + " (tp " +
                std::to_string(per_au[a].counts.tp) + ", fp " + std::to_string(per_au[a].counts.fp) + ", fn " +
                std::to_string(per_au[a].counts.fn) + ")</title></rect>";
@@ -509,8 +483,8 @@ std::string au_bars_svg(const Scores& s) {
         out += "<text transform=\"translate(" + px(x + (bar - 8) / 2 + 4) + " " + px(top + plot_height + 10) +
                ") rotate(60)\" text-anchor=\"start\">" + escape(per_au[a].code) + "</text>";
     }
-    out += "<line x1=\"" + px(left) + "\" y1=\"" + px(top + plot_height) + "\" x2=\"" + px(width - 16) +
-           "\" y2=\"" + px(top + plot_height) + "\" class=\"frame-line\"/>";
+    out += "<line x1=\"" + px(left) + "\" y1=\"" + px(top + plot_height) + "\" x2=\"" + px(width - 16) + "\" y2=\"" +
+           px(top + plot_height) + "\" class=\"frame-line\"/>";
     return out + "</svg>";
 }
 
@@ -519,13 +493,13 @@ std::string scatter_svg(const std::string& id, const std::string& dimension, con
     Axes a;
     a.lo = -1;
     a.hi = 1;
-    std::string out = svg_open(id, a.width(), a.height(),
-                               dimension + ": true (x) vs predicted (y); band = within the VA tolerance");
+    std::string out =
+        svg_open(id, a.width(), a.height(), dimension + ": true (x) vs predicted (y); band = within the VA tolerance");
     // The band where a VA answer counts as right.
     out += "<polygon class=\"band\" points=\"" + px(a.x(-1)) + "," + px(a.y(-1 + tolerance)) + " " +
-           px(a.x(1 - tolerance)) + "," + px(a.y(1)) + " " + px(a.x(1)) + "," + px(a.y(1)) + " " +
-           px(a.x(1)) + "," + px(a.y(1 - tolerance)) + " " + px(a.x(-1 + tolerance)) + "," + px(a.y(-1)) +
-           " " + px(a.x(-1)) + "," + px(a.y(-1)) + "\"/>";
+           px(a.x(1 - tolerance)) + "," + px(a.y(1)) + " " + px(a.x(1)) + "," + px(a.y(1)) + " " + px(a.x(1)) + "," +
+           px(a.y(1 - tolerance)) + " " + px(a.x(-1 + tolerance)) + "," + px(a.y(-1)) + " " + px(a.x(-1)) + "," +
+           px(a.y(-1)) + "\"/>";
     out += axes_svg(a, "true " + dimension, "predicted " + dimension);
     out += diagonal(a, "diagonal");
     for (const auto& [t, p] : sample.points)
@@ -535,9 +509,8 @@ std::string scatter_svg(const std::string& id, const std::string& dimension, con
 
 std::string reliability_svg(const Scores& s) {
     Axes a;
-    std::string out =
-        svg_open("reliability", a.width() + kLegendWidth, a.height(),
-                 "Reliability: uncertainty read as a probability of error vs the observed error rate");
+    std::string out = svg_open("reliability", a.width() + kLegendWidth, a.height(),
+                               "Reliability: uncertainty read as a probability of error vs the observed error rate");
     out += axes_svg(a, "uncertainty (predicted P(error))", "observed error rate");
     out += diagonal(a, "diagonal");
     std::vector<std::pair<std::string, std::string>> entries;
@@ -550,8 +523,7 @@ std::string reliability_svg(const Scores& s) {
         const char* colour = series_colour(row.target);
         out += polyline(points, a, colour);
         for (const auto& [x, y] : points)
-            out += "<circle cx=\"" + px(a.x(x)) + "\" cy=\"" + px(a.y(y)) + "\" r=\"3\" fill=\"" + colour +
-                   "\"/>";
+            out += "<circle cx=\"" + px(a.x(x)) + "\" cy=\"" + px(a.y(y)) + "\" r=\"3\" fill=\"" + colour + "\"/>";
         entries.emplace_back(colour, std::string(uncertainty_signal_name(row.signal)) + " → " +
                                          std::string(error_target_name(row.target)) + " error, ECE " +
                                          fixed(row.ece, 3));
@@ -567,8 +539,7 @@ std::string caught_svg(const Scores& s) {
     out += axes_svg(a, "share of items reviewed (most uncertain first)", "share of errors caught");
     out += diagonal(a, "diagonal");
     std::vector<std::pair<std::string, std::string>> entries = {{"#888", "random order"}};
-    if (const UncertaintyRow* any = find_row(s, ErrorTarget::any, UncertaintySignal::overall);
-        any && any->items) {
+    if (const UncertaintyRow* any = find_row(s, ErrorTarget::any, UncertaintySignal::overall); any && any->items) {
         // The best any ranking could do: every error first.
         double error_share = static_cast<double>(any->errors) / static_cast<double>(any->items);
         std::vector<std::pair<double, double>> oracle;
@@ -583,9 +554,8 @@ std::string caught_svg(const Scores& s) {
         for (std::size_t b = 0; b < row.caught_curve.size(); ++b)
             points.emplace_back(curve_budgets()[b], row.caught_curve[b]);
         out += polyline(points, a, series_colour(row.target));
-        entries.emplace_back(series_colour(row.target),
-                             std::string(uncertainty_signal_name(row.signal)) + " → " +
-                                 std::string(error_target_name(row.target)) + " error");
+        entries.emplace_back(series_colour(row.target), std::string(uncertainty_signal_name(row.signal)) + " → " +
+                                                            std::string(error_target_name(row.target)) + " error");
     }
     out += legend(entries, a.left + a.size + 24, a.top + 16);
     return out + "</svg>";
@@ -598,13 +568,12 @@ std::string group_table_html(const Scores& s) {
         "<th>A n</th><th>A CCC</th><th>A RMSE</th></tr>";
     auto row = [&](const GroupScores& g) {
         out += "<tr><td>" + escape(g.name) + "</td><td>" + std::to_string(g.items) + "</td><td>" +
-               std::to_string(g.items - g.predicted) + "</td><td>" + std::to_string(g.expression.scored) +
-               "</td><td>" + fixed(g.expression.accuracy) + "</td><td>" + fixed(g.expression.macro_f1) +
-               "</td><td>" + std::to_string(g.action_units.scored) + "</td><td>" +
-               fixed(g.action_units.mean_f1) + "</td><td>" + std::to_string(g.valence.scored) + "</td><td>" +
-               fixed(g.valence.ccc) + "</td><td>" + fixed(g.valence.rmse) + "</td><td>" +
-               std::to_string(g.arousal.scored) + "</td><td>" + fixed(g.arousal.ccc) + "</td><td>" +
-               fixed(g.arousal.rmse) + "</td></tr>";
+               std::to_string(g.items - g.predicted) + "</td><td>" + std::to_string(g.expression.scored) + "</td><td>" +
+               fixed(g.expression.accuracy) + "</td><td>" + fixed(g.expression.macro_f1) + "</td><td>" +
+               std::to_string(g.action_units.scored) + "</td><td>" + fixed(g.action_units.mean_f1) + "</td><td>" +
+               std::to_string(g.valence.scored) + "</td><td>" + fixed(g.valence.ccc) + "</td><td>" +
+               fixed(g.valence.rmse) + "</td><td>" + std::to_string(g.arousal.scored) + "</td><td>" +
+               fixed(g.arousal.ccc) + "</td><td>" + fixed(g.arousal.rmse) + "</td></tr>";
     };
     row(s.overall);
     for (const auto& group : s.per_source) row(group);
@@ -626,14 +595,12 @@ std::string uncertainty_table_html(const Scores& s) {
 }
 
 std::string problems_html(const ProblemLog& problems) {
-    if (problems.total() == 0)
-        return "<p>None: every truth line was used and every truth item had a prediction.</p>";
+    if (problems.total() == 0) return "<p>None: every truth line was used and every truth item had a prediction.</p>";
     std::string out = "<table><tr><th>input</th><th>problem</th><th>count</th><th>effect</th></tr>";
     for (const auto& [key, count] : problems.counts())
-        out +=
-            "<tr><td>" + std::string(input_file_name(key.first)) + "</td><td>" +
-            std::string(problem_kind_name(key.second)) + "</td><td>" + std::to_string(count) + "</td><td>" +
-            (problem_skips_item(key.second) ? "item not scored" : "field dropped or ignored") + "</td></tr>";
+        out += "<tr><td>" + std::string(input_file_name(key.first)) + "</td><td>" +
+               std::string(problem_kind_name(key.second)) + "</td><td>" + std::to_string(count) + "</td><td>" +
+               (problem_skips_item(key.second) ? "item not scored" : "field dropped or ignored") + "</td></tr>";
     out += "</table>";
     constexpr std::size_t kListed = 100;
     out += "<table class=\"problems\"><tr><th>where</th><th>problem</th><th>reason</th></tr>";
@@ -641,14 +608,12 @@ std::string problems_html(const ProblemLog& problems) {
     for (const auto& problem : problems.kept()) {
         if (listed++ == kListed) break;
         out += "<tr><td>" + escape(problem_location(problem)) + "</td><td>" +
-               std::string(problem_kind_name(problem.kind)) + "</td><td>" + escape(problem.reason) +
-               "</td></tr>";
+               std::string(problem_kind_name(problem.kind)) + "</td><td>" + escape(problem.reason) + "</td></tr>";
     }
     out += "</table>";
     if (problems.total() > kListed)
-        out += "<p class=\"muted\">The first " + std::to_string(kListed) +
-               " are listed; report.json lists up to " + std::to_string(problems.kept_per_kind()) +
-               " of each kind.</p>";
+        out += "<p class=\"muted\">The first " + std::to_string(kListed) + " are listed; report.json lists up to " +
+               std::to_string(problems.kept_per_kind()) + " of each kind.</p>";
     return out;
 }
 
@@ -677,11 +642,10 @@ std::string report_html(const Report& report) {
         "<title>FEAB report</title><style>";
     out += kStyle;
     out += "</style></head><body>\n<h1>FEAB report</h1>\n<dl>";
-    out += "<dt>truth</dt><dd>" + escape(in.truth_path) + " — " + std::to_string(in.truth_lines) +
-           " lines, " + std::to_string(in.truth_items) + " items scored against</dd>";
-    out += "<dt>predictions</dt><dd>" + escape(in.predictions) + " — " +
-           std::to_string(in.prediction_records) + " records, " + std::to_string(in.matched) +
-           " matched</dd>";
+    out += "<dt>truth</dt><dd>" + escape(in.truth_path) + " — " + std::to_string(in.truth_lines) + " lines, " +
+           std::to_string(in.truth_items) + " items scored against</dd>";
+    out += "<dt>predictions</dt><dd>" + escape(in.predictions) + " — " + std::to_string(in.prediction_records) +
+           " records, " + std::to_string(in.matched) + " matched</dd>";
     out += "<dt>no prediction</dt><dd>" + std::to_string(in.truth_items - in.matched) +
            " truth items (left out of every metric)</dd>";
     if (s.prior_levels > 0)
@@ -691,10 +655,9 @@ std::string report_html(const Report& report) {
         const BenchmarkRun& r = *report.run;
         out += "<dt>run</dt><dd>mode " + escape(r.mode) + ", model " + escape(r.model) + ", version " +
                escape(r.model_version) + "; " + std::to_string(r.labeled_now) + " labeled now, " +
-               std::to_string(r.already_done) + " already in the store, " + std::to_string(r.failed) +
-               " failed; " + std::to_string(r.requests) + " requests, " + std::to_string(r.samples) +
-               " samples, " + std::to_string(r.prompt_tokens + r.completion_tokens) + " tokens, " +
-               fixed(r.seconds, 1) + " s</dd>";
+               std::to_string(r.already_done) + " already in the store, " + std::to_string(r.failed) + " failed; " +
+               std::to_string(r.requests) + " requests, " + std::to_string(r.samples) + " samples, " +
+               std::to_string(r.prompt_tokens + r.completion_tokens) + " tokens, " + fixed(r.seconds, 1) + " s</dd>";
     }
     out += "</dl>\n<h2>Scores</h2>\n" + group_table_html(s);
     out +=
@@ -706,24 +669,19 @@ std::string report_html(const Report& report) {
            "<figcaption>Confusion matrix (overall): rows are the true classes, "
            "columns the predicted ones; the shade is the share of the row.</figcaption></figure>";
     out += "<figure>" + au_bars_svg(s) + "<figcaption>F1 per action unit (overall); mean " +
-           fixed(s.overall.action_units.mean_f1) +
-           ". Grey: absent from truth and prediction.</figcaption></figure>";
+           fixed(s.overall.action_units.mean_f1) + ". Grey: absent from truth and prediction.</figcaption></figure>";
     out += "</div>\n<h2>Valence and arousal</h2>\n<div class=\"plots\">";
     auto scatter_caption = [&](const ScatterSample& sample, const DimensionScores& d) {
         std::string text = "CCC " + fixed(d.ccc) + ", RMSE " + fixed(d.rmse) + "; ";
-        text += sample.points.size() < sample.total ? std::to_string(sample.points.size()) + " of " +
-                                                          std::to_string(sample.total) + " points shown"
-                                                    : std::to_string(sample.total) + " points";
+        text += sample.points.size() < sample.total
+                    ? std::to_string(sample.points.size()) + " of " + std::to_string(sample.total) + " points shown"
+                    : std::to_string(sample.total) + " points";
         return text + ". The band is the VA tolerance (±" + fixed(s.options.va_tolerance, 2) + ").";
     };
-    out += "<figure>" +
-           scatter_svg("va-scatter-valence", "valence", s.valence_scatter, s.options.va_tolerance) +
-           "<figcaption>Valence: " + scatter_caption(s.valence_scatter, s.overall.valence) +
-           "</figcaption></figure>";
-    out += "<figure>" +
-           scatter_svg("va-scatter-arousal", "arousal", s.arousal_scatter, s.options.va_tolerance) +
-           "<figcaption>Arousal: " + scatter_caption(s.arousal_scatter, s.overall.arousal) +
-           "</figcaption></figure>";
+    out += "<figure>" + scatter_svg("va-scatter-valence", "valence", s.valence_scatter, s.options.va_tolerance) +
+           "<figcaption>Valence: " + scatter_caption(s.valence_scatter, s.overall.valence) + "</figcaption></figure>";
+    out += "<figure>" + scatter_svg("va-scatter-arousal", "arousal", s.arousal_scatter, s.options.va_tolerance) +
+           "<figcaption>Arousal: " + scatter_caption(s.arousal_scatter, s.overall.arousal) + "</figcaption></figure>";
     out += "</div>\n<h2>Uncertainty</h2>\n";
     if (s.uncertainty.empty()) {
         out +=
@@ -731,8 +689,7 @@ std::string report_html(const Report& report) {
             "curve.</p>\n";
     } else {
         out += "<p>An error is, per level: ";
-        for (const auto& [name, text] : kErrorDefinitions)
-            out += "<b>" + std::string(name) + "</b>: " + text + "; ";
+        for (const auto& [name, text] : kErrorDefinitions) out += "<b>" + std::string(name) + "</b>: " + text + "; ";
         out += "VA tolerance " + fixed(s.options.va_tolerance, 2) + ".</p>\n";
         out += uncertainty_table_html(s);
         out += "<div class=\"plots\"><figure>" + reliability_svg(s) +

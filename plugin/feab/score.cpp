@@ -14,8 +14,7 @@ struct SignalSamples {
     std::vector<bool> error;
 };
 
-ExpressionScores score_expression(const std::vector<std::string>& classes,
-                                  const std::vector<TruthItem>& truth,
+ExpressionScores score_expression(const std::vector<std::string>& classes, const std::vector<TruthItem>& truth,
                                   const std::vector<std::optional<Prediction>>& predictions,
                                   const std::vector<std::size_t>& members) {
     ExpressionScores out;
@@ -44,8 +43,7 @@ ExpressionScores score_expression(const std::vector<std::string>& classes,
     return out;
 }
 
-ActionUnitScores score_action_units(const std::vector<std::string>& action_units,
-                                    const std::vector<TruthItem>& truth,
+ActionUnitScores score_action_units(const std::vector<std::string>& action_units, const std::vector<TruthItem>& truth,
                                     const std::vector<std::optional<Prediction>>& predictions,
                                     const std::vector<std::size_t>& members) {
     ActionUnitScores out;
@@ -86,9 +84,8 @@ ActionUnitScores score_action_units(const std::vector<std::string>& action_units
 
 DimensionScores score_dimension(const std::vector<TruthItem>& truth,
                                 const std::vector<std::optional<Prediction>>& predictions,
-                                const std::vector<std::size_t>& members,
-                                std::optional<double> FaceLabels::*field, ScatterSample* scatter,
-                                std::size_t scatter_points) {
+                                const std::vector<std::size_t>& members, std::optional<double> FaceLabels::*field,
+                                ScatterSample* scatter, std::size_t scatter_points) {
     DimensionScores out;
     std::vector<double> truth_values, predicted_values;
     for (std::size_t i : members) {
@@ -114,8 +111,7 @@ DimensionScores score_dimension(const std::vector<TruthItem>& truth,
 GroupScores score_group(std::string name, const std::vector<std::string>& classes,
                         const std::vector<std::string>& action_units, const std::vector<TruthItem>& truth,
                         const std::vector<std::optional<Prediction>>& predictions,
-                        const std::vector<std::size_t>& members, Scores* scatter_owner,
-                        std::size_t scatter_points) {
+                        const std::vector<std::size_t>& members, Scores* scatter_owner, std::size_t scatter_points) {
     GroupScores out;
     out.name = std::move(name);
     out.items = members.size();
@@ -139,8 +135,7 @@ UncertaintyRow uncertainty_row(ErrorTarget target, UncertaintySignal signal, con
     row.auroc = metrics::auroc(samples.uncertainty, samples.error);
     std::vector<double> all_budgets = options.review_budgets;
     all_budgets.insert(all_budgets.end(), curve_budgets().begin(), curve_budgets().end());
-    std::vector<double> caught =
-        metrics::positives_caught_curve(samples.uncertainty, samples.error, all_budgets);
+    std::vector<double> caught = metrics::positives_caught_curve(samples.uncertainty, samples.error, all_budgets);
     auto split = caught.begin() + static_cast<std::ptrdiff_t>(options.review_budgets.size());
     row.caught.assign(caught.begin(), split);
     row.caught_curve.assign(split, caught.end());
@@ -226,8 +221,8 @@ Scores score(const std::vector<std::string>& classes, const std::vector<std::str
 
     std::vector<std::size_t> everyone(std::min(truth.size(), predictions.size()));
     std::iota(everyone.begin(), everyone.end(), 0);
-    out.overall = score_group("overall", classes, action_units, truth, predictions, everyone, &out,
-                              options.scatter_points);
+    out.overall =
+        score_group("overall", classes, action_units, truth, predictions, everyone, &out, options.scatter_points);
 
     std::map<std::string, std::vector<std::size_t>> by_source;
     bool any_source = false;
@@ -237,8 +232,7 @@ Scores score(const std::vector<std::string>& classes, const std::vector<std::str
     }
     if (any_source)
         for (const auto& [name, members] : by_source)
-            out.per_source.push_back(
-                score_group(name, classes, action_units, truth, predictions, members, nullptr, 0));
+            out.per_source.push_back(score_group(name, classes, action_units, truth, predictions, members, nullptr, 0));
 
     // Each level's own uncertainty against its own error, and `overall` against every error kind.
     const std::vector<std::pair<ErrorTarget, UncertaintySignal>> pairs = {

@@ -92,8 +92,8 @@ struct UncertaintyRow {
     std::size_t items = 0;  // items with the signal and a defined error
     std::size_t errors = 0;
     double auroc = 0.5;
-    std::vector<double> caught;        // share of errors caught, at ScoreOptions::review_budgets
-    std::vector<double> caught_curve;  // at curve_budgets()
+    std::vector<double> caught;                        // share of errors caught, at ScoreOptions::review_budgets
+    std::vector<double> caught_curve;                  // at curve_budgets()
     std::vector<metrics::ReliabilityBin> reliability;  // uncertainty read as P(error)
     double ece = 0;
 };

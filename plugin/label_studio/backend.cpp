@@ -28,16 +28,20 @@ using server::Responder;
 
 // A face's region id in Label Studio, derived from its FEID id: an annotation that keeps the
 // region keeps the id, which is how a review finds the face it is about.
-std::string region_id_for(const std::string& face_id) { return "s" + sha256_hex(face_id).substr(0, 9); }
+std::string region_id_for(const std::string& face_id) {
+    return "s" + sha256_hex(face_id).substr(0, 9);
+}
 
 // Tasks are identified by id; a task without one (only seen in tests) by its image.
 std::string item_id_for(const std::string& project, long long task_id, const std::string& image = {}) {
-    return "ls/" + project + "/" + (task_id >= 0 ? std::to_string(task_id) : "image-" + sha256_hex(image).substr(0, 12));
+    return "ls/" + project + "/" +
+           (task_id >= 0 ? std::to_string(task_id) : "image-" + sha256_hex(image).substr(0, 12));
 }
 
 long long json_id(const json& value) {
     if (value.is_number_integer()) return value.get<long long>();
-    if (value.is_object() && value.contains("id") && value["id"].is_number_integer()) return value["id"].get<long long>();
+    if (value.is_object() && value.contains("id") && value["id"].is_number_integer())
+        return value["id"].get<long long>();
     return -1;
 }
 
@@ -81,9 +85,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     bool learning_closed = false;  // shutdown: nothing more is queued
 
     explicit Impl(BackendDeps d)
-        : deps(d),
-          configs(deps.knowledge),
-          prior_keys(parse_prior_label_keys(deps.config.serve.prior_label_keys)) {}
+        : deps(d), configs(deps.knowledge), prior_keys(parse_prior_label_keys(deps.config.serve.prior_label_keys)) {}
 
     void log(server::LogLevel level, const std::string& msg, const json& fields, const std::string& request_id = {}) {
         server::logger().log(level, "label_studio", msg, fields, request_id);
@@ -104,8 +106,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             deps.learned.publish(outcome->model);
             deps.engine.set_examples(outcome->model->exemplars);
         }
-        log(server::LogLevel::info, outcome->changed ? "fit: new model version" : "fit: nothing changed", outcome->summary,
-            request_id);
+        log(server::LogLevel::info, outcome->changed ? "fit: new model version" : "fit: nothing changed",
+            outcome->summary, request_id);
         return outcome->summary;
     }
 
@@ -119,12 +121,13 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         auto body = parse_json_body(request.body, true);
         if (!body) return void(responder.send_error(body.error()));
         std::string project = project_id(*body);
-        std::string config = body->contains("schema") && (*body)["schema"].is_string() ? (*body)["schema"].get<std::string>() : "";
+        std::string config =
+            body->contains("schema") && (*body)["schema"].is_string() ? (*body)["schema"].get<std::string>() : "";
         if (!config.empty()) {
             ProjectRow row{project, config, body->value("extra_params", json()).dump()};
             if (auto saved = deps.store.save_project(row); !saved)
-                log(server::LogLevel::warn, "project not stored", {{"project", project}, {"reason", saved.error().message}},
-                    request.request_id);
+                log(server::LogLevel::warn, "project not stored",
+                    {{"project", project}, {"reason", saved.error().message}}, request.request_id);
         }
         responder.send_json(200, {{"model_version", model_version()}});
     }
@@ -136,17 +139,27 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     void metrics(const HttpRequest&, Responder responder) {
         // Model-side figures are read from their owners when scraped, not copied on every call.
         if (const VllmStats* stats = deps.model_stats) {
-            auto gauge = [&](const char* name, const char* help, double value) { deps.metrics.gauge(name, help).set(value); };
-            gauge("seke_model_http_requests", "HTTP requests sent to the model, retries included", static_cast<double>(stats->http_requests.load()));
+            auto gauge = [&](const char* name, const char* help, double value) {
+                deps.metrics.gauge(name, help).set(value);
+            };
+            gauge("seke_model_http_requests", "HTTP requests sent to the model, retries included",
+                  static_cast<double>(stats->http_requests.load()));
             gauge("seke_model_retries", "model requests retried", static_cast<double>(stats->retries.load()));
-            gauge("seke_model_cache_hits", "model requests answered from the response cache", static_cast<double>(stats->cache_hits.load()));
-            gauge("seke_model_failures", "model requests that failed for good", static_cast<double>(stats->failures.load()));
-            gauge("seke_model_prompt_tokens", "prompt tokens reported by the model", static_cast<double>(stats->prompt_tokens.load()));
-            gauge("seke_model_completion_tokens", "completion tokens reported by the model", static_cast<double>(stats->completion_tokens.load()));
-            gauge("seke_model_requests_in_flight", "model requests on the wire", static_cast<double>(stats->in_flight.load()));
-            gauge("seke_model_requests_queued", "model requests waiting for a concurrency slot", static_cast<double>(stats->queued.load()));
+            gauge("seke_model_cache_hits", "model requests answered from the response cache",
+                  static_cast<double>(stats->cache_hits.load()));
+            gauge("seke_model_failures", "model requests that failed for good",
+                  static_cast<double>(stats->failures.load()));
+            gauge("seke_model_prompt_tokens", "prompt tokens reported by the model",
+                  static_cast<double>(stats->prompt_tokens.load()));
+            gauge("seke_model_completion_tokens", "completion tokens reported by the model",
+                  static_cast<double>(stats->completion_tokens.load()));
+            gauge("seke_model_requests_in_flight", "model requests on the wire",
+                  static_cast<double>(stats->in_flight.load()));
+            gauge("seke_model_requests_queued", "model requests waiting for a concurrency slot",
+                  static_cast<double>(stats->queued.load()));
         }
-        deps.metrics.gauge("seke_engine_faces_active", "faces being labeled").set(static_cast<double>(deps.engine.active()));
+        deps.metrics.gauge("seke_engine_faces_active", "faces being labeled")
+            .set(static_cast<double>(deps.engine.active()));
         deps.metrics.gauge("seke_predict_tasks_running", "tasks of /predict calls not finished yet")
             .set(static_cast<double>(tasks_running.value()));
         responder.send(server::text_response(200, deps.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
@@ -155,26 +168,27 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     void webhook(const HttpRequest& request, Responder responder) {
         auto body = parse_json_body(request.body, false);
         if (!body) return void(responder.send_error(body.error()));
-        std::string action = body->contains("action") && (*body)["action"].is_string() ? (*body)["action"].get<std::string>() : "";
-        static const std::set<std::string> kTrainEvents = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED",
-                                                           "ANNOTATION_DELETED", "ANNOTATIONS_DELETED", "START_TRAINING"};
+        std::string action =
+            body->contains("action") && (*body)["action"].is_string() ? (*body)["action"].get<std::string>() : "";
+        static const std::set<std::string> kTrainEvents = {"ANNOTATION_CREATED",  "ANNOTATION_UPDATED",
+                                                           "ANNOTATIONS_CREATED", "ANNOTATION_DELETED",
+                                                           "ANNOTATIONS_DELETED", "START_TRAINING"};
         if (!kTrainEvents.count(action)) return void(responder.send_json(200, {{"status", "Unknown event"}}));
         // Stored before the reply: an event Label Studio was told we have is never lost.
         auto id = deps.store.save_event("label_studio", action, request.body);
         if (!id) return void(responder.send_error(id.error()));
-        deps.metrics.counter("seke_webhook_events_total", "Label Studio webhook events stored").inc({{"action", action}});
+        deps.metrics.counter("seke_webhook_events_total", "Label Studio webhook events stored")
+            .inc({{"action", action}});
         json result = {{"event_id", *id}, {"action", action}};
-        const bool review = action == "ANNOTATION_CREATED" || action == "ANNOTATION_UPDATED" ||
-                            action == "ANNOTATIONS_CREATED";
+        const bool review =
+            action == "ANNOTATION_CREATED" || action == "ANNOTATION_UPDATED" || action == "ANNOTATIONS_CREATED";
         const bool train = action == "START_TRAINING";
         if (!review && !train) return void(responder.send_json(201, {{"status", "ok"}, {"result", result}}));
         on_learning_thread(request, std::move(responder),
-                           [self = shared_from_this(), body = std::move(*body), result = std::move(result),
-                            review, request_id = request.request_id](Responder& answer) mutable {
-                               if (review)
-                                   result["review"] = self->apply_reviews(body, request_id);
-                               else
-                                   result["fit"] = self->fit(request_id);
+                           [self = shared_from_this(), body = std::move(*body), result = std::move(result), review,
+                            request_id = request.request_id](Responder& answer) mutable {
+                               if (review) result["review"] = self->apply_reviews(body, request_id);
+                               else result["fit"] = self->fit(request_id);
                                answer.send_json(201, {{"status", "ok"}, {"result", result}});
                            });
     }
@@ -182,11 +196,14 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     // Diffs each annotation against seke's faces of its task and merges the human labels into
     // FEID. Idempotent: a redelivered event produces the same records.
     json apply_reviews(const json& body, const std::string& request_id) {
-        json summary = {{"accepted", 0}, {"corrected", 0}, {"rejected", 0}, {"unmatched_faces", 0}, {"skipped", json::array()}};
+        json summary = {
+            {"accepted", 0}, {"corrected", 0}, {"rejected", 0}, {"unmatched_faces", 0}, {"skipped", json::array()}};
         std::string project = project_id(body);
-        std::string xml = body.contains("project") && body["project"].is_object() && body["project"].contains("label_config") &&
+        std::string xml = body.contains("project") && body["project"].is_object() &&
+                                  body["project"].contains("label_config") &&
                                   body["project"]["label_config"].is_string()
-                              ? body["project"]["label_config"].get<std::string>() : "";
+                              ? body["project"]["label_config"].get<std::string>()
+                              : "";
         if (xml.empty())
             if (auto stored = deps.store.project(project); stored && stored->has_value()) xml = (*stored)->label_config;
         auto config = configs.get(xml);
@@ -221,20 +238,20 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             auto annotated = parse_annotation_result(annotation["result"], **config);
             for (const auto& face : annotated)
                 for (const auto& problem : face.problems)
-                    log(server::LogLevel::warn, "annotation value not understood", {{"task", task_id}, {"problem", problem}},
-                        request_id);
+                    log(server::LogLevel::warn, "annotation value not understood",
+                        {{"task", task_id}, {"problem", problem}}, request_id);
             ReviewOutcome outcome = diff_review(predicted, label_studio::reviewed_faces(annotated));
-            std::string reviewer = annotation.contains("completed_by") ? std::to_string(json_id(annotation["completed_by"])) : "";
+            std::string reviewer =
+                annotation.contains("completed_by") ? std::to_string(json_id(annotation["completed_by"])) : "";
             std::string at = annotation.value("updated_at", annotation.value("created_at", std::string()));
             for (std::size_t f = 0; f < outcome.faces.size(); ++f) {
                 const FaceReview& review = outcome.faces[f];
                 auto merged = merge_review_into_record(deps.knowledge, records[f], review, reviewer, at);
                 std::string status(review_status_name(review.status));
                 if (auto saved = deps.store.save_review(review.face_id, status, merged); !saved)
-                    log(server::LogLevel::error, "review not stored", {{"face", review.face_id}, {"reason", saved.error().message}},
-                        request_id);
-                else
-                    summary[status] = summary[status].get<int>() + 1;
+                    log(server::LogLevel::error, "review not stored",
+                        {{"face", review.face_id}, {"reason", saved.error().message}}, request_id);
+                else summary[status] = summary[status].get<int>() + 1;
             }
             summary["unmatched_faces"] = summary["unmatched_faces"].get<int>() + static_cast<int>(outcome.added.size());
         }
@@ -246,7 +263,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     void queue(const HttpRequest& request, Responder responder) {
         auto project = request.query_param("project");
         if (!project || project->empty())
-            return void(responder.send_error(make_error(errc::invalid_argument, "query parameter project=ID is required")));
+            return void(
+                responder.send_error(make_error(errc::invalid_argument, "query parameter project=ID is required")));
         std::string prefix = "ls/" + project->substr(0, project->find('.')) + "/";
         auto options = parse_queue_options([&](const std::string& name) { return request.query_param(name); });
         if (!options) return void(responder.send_error(options.error()));
@@ -262,16 +280,19 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             if (!record) continue;
             nlohmann::ordered_json stored = record->to_json();
             std::string task = entry.item_id.substr(prefix.size());
-            items.push_back({{"task", task.find_first_not_of("0123456789") == std::string::npos ? json(std::stoll(task)) : json(task)},
-                             {"face_id", entry.face_id},
-                             {"region_id", region_id_for(entry.face_id)},
-                             {"image", record->image},
-                             {"error_probability", entry.error_probability},
-                             {"level_error", {{"expression", entry.level_error[0]}, {"va", entry.level_error[1]}, {"au", entry.level_error[2]}}},
-                             {"overall", entry.uncertainty.overall},
-                             {"uncertainty", json(stored["uncertainty"])},
-                             {"labels", json(stored["labels"])},
-                             {"model_version", (*row)->model_version}});
+            items.push_back(
+                {{"task",
+                  task.find_first_not_of("0123456789") == std::string::npos ? json(std::stoll(task)) : json(task)},
+                 {"face_id", entry.face_id},
+                 {"region_id", region_id_for(entry.face_id)},
+                 {"image", record->image},
+                 {"error_probability", entry.error_probability},
+                 {"level_error",
+                  {{"expression", entry.level_error[0]}, {"va", entry.level_error[1]}, {"au", entry.level_error[2]}}},
+                 {"overall", entry.uncertainty.overall},
+                 {"uncertainty", json(stored["uncertainty"])},
+                 {"labels", json(stored["labels"])},
+                 {"model_version", (*row)->model_version}});
         }
         responder.send_json(200, {{"project", *project},
                                   {"model_version", learned->model_version},
@@ -291,7 +312,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         } catch (...) {
         }
         if (!project || project->empty() || task_id < 0)
-            return void(responder.send_error(make_error(errc::invalid_argument, "query parameters project=ID and task=ID are required")));
+            return void(responder.send_error(
+                make_error(errc::invalid_argument, "query parameters project=ID and task=ID are required")));
         auto rows = deps.store.task_predictions(project->substr(0, project->find('.')), task_id,
                                                 request.query_param("model_version").value_or(""));
         if (!rows) return void(responder.send_error(rows.error()));
@@ -304,7 +326,9 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                            {"error", row.error},
                            {"updated_at", row.updated_at}});
         }
-        responder.send_json(200, {{"project", *project}, {"task", task_id}, {"current_version", model_version()}, {"predictions", out}});
+        responder.send_json(
+            200,
+            {{"project", *project}, {"task", task_id}, {"current_version", model_version()}, {"predictions", out}});
     }
 
     void train(const HttpRequest& request, Responder responder) {
@@ -325,22 +349,21 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         {
             std::lock_guard lock(learning_mutex);
             if (!learning_closed) {
-                boost::asio::post(
-                    learning, [self = shared_from_this(), route = request.route,
-                               responder = std::move(responder), work = std::move(work)]() mutable {
-                        std::string failure;
-                        try {
-                            work(responder);
-                        } catch (const std::exception& e) {
-                            failure = e.what();
-                        } catch (...) {
-                            failure = "unknown exception";
-                        }
-                        if (failure.empty()) return;
-                        self->log(server::LogLevel::error, "handler threw",
-                                  {{"route", route}, {"error", failure}}, responder.request_id());
-                        responder.send_error(make_error(errc::internal, "the handler failed: " + failure));
-                    });
+                boost::asio::post(learning, [self = shared_from_this(), route = request.route,
+                                             responder = std::move(responder), work = std::move(work)]() mutable {
+                    std::string failure;
+                    try {
+                        work(responder);
+                    } catch (const std::exception& e) {
+                        failure = e.what();
+                    } catch (...) {
+                        failure = "unknown exception";
+                    }
+                    if (failure.empty()) return;
+                    self->log(server::LogLevel::error, "handler threw", {{"route", route}, {"error", failure}},
+                              responder.request_id());
+                    responder.send_error(make_error(errc::internal, "the handler failed: " + failure));
+                });
                 return;
             }
         }
@@ -362,8 +385,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         return PredictParsing{configs,
                               [this](const std::string& project) {
                                   auto stored = deps.store.project(project);
-                                  return stored && stored->has_value() ? (*stored)->label_config
-                                                                       : std::string();
+                                  return stored && stored->has_value() ? (*stored)->label_config : std::string();
                               },
                               prior_keys, deps.knowledge};
     }
@@ -401,9 +423,9 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         callbacks.late = [self, task_ids](std::size_t index, const json& prediction) {
             self->push_late_prediction(task_ids[index], prediction);
         };
-        call->answer = SlotBatch::start(deps.media_work, tasks.size(),
-                                        std::chrono::milliseconds(deps.config.serve.predict_deadline_ms),
-                                        std::move(callbacks));
+        call->answer =
+            SlotBatch::start(deps.media_work, tasks.size(),
+                             std::chrono::milliseconds(deps.config.serve.predict_deadline_ms), std::move(callbacks));
         for (std::size_t i = 0; i < tasks.size(); ++i) {
             tasks_running.begin();
             deps.media_work.post([self, task = TaskRef{call, i}] { self->run_task(task); });
@@ -422,8 +444,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             if (!call.stored[i].prediction) return false;
         }
         std::string out = "{\"results\":[";
-        for (std::size_t i = 0; i < call.stored.size(); ++i)
-            out += (i ? "," : "") + *call.stored[i].prediction;
+        for (std::size_t i = 0; i < call.stored.size(); ++i) out += (i ? "," : "") + *call.stored[i].prediction;
         out += "]}";
         deps.metrics.counter("seke_predict_store_hits_total", "tasks answered from the store")
             .inc({}, static_cast<double>(call.stored.size()));
@@ -457,16 +478,18 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         const std::string& project = t.request().project;
         long long task_id = t.task().id;
         log(server::LogLevel::warn, "task not predicted",
-            {{"project", project},
-             {"task", task_id},
-             {"code", errc_name(error.code)},
-             {"reason", error.message}},
+            {{"project", project}, {"task", task_id}, {"code", errc_name(error.code)}, {"reason", error.message}},
             t.request_id());
         deps.metrics.counter("seke_predict_task_failures_total", "tasks answered with [] because they failed")
             .inc({{"code", std::string(errc_name(error.code))}});
         if (task_id >= 0)
-            deps.store.save_task_prediction({project, task_id, model_version(), "failed", "",
-                                             std::string(errc_name(error.code)) + ": " + error.message, {}});
+            deps.store.save_task_prediction({project,
+                                             task_id,
+                                             model_version(),
+                                             "failed",
+                                             "",
+                                             std::string(errc_name(error.code)) + ": " + error.message,
+                                             {}});
         complete(t, json::array());
     }
 
@@ -489,12 +512,13 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 }
             }
         }
-        auto bytes = deps.media.fetch_task_media(
-            task.image, task.id >= 0 ? std::optional<long long>(task.id) : std::nullopt);
+        auto bytes =
+            deps.media.fetch_task_media(task.image, task.id >= 0 ? std::optional<long long>(task.id) : std::nullopt);
         if (!bytes) return fail_task(t, bytes.error());
         std::vector<RegionFraction> regions;
         for (const auto& d : request.drawn) regions.push_back(d.region);
-        auto prepared = regions.empty() ? deps.preparer.prepare(*bytes) : deps.preparer.prepare_regions(*bytes, regions);
+        auto prepared =
+            regions.empty() ? deps.preparer.prepare(*bytes) : deps.preparer.prepare_regions(*bytes, regions);
         if (!prepared) return fail_task(t, prepared.error());
         if (prepared->faces.empty()) return fail_task(t, make_error(errc::no_face, "no face to label"));
         auto image = std::make_shared<PreparedImage>(std::move(*prepared));
@@ -502,14 +526,12 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         label_faces(deps.engine, *image, task.known, task.provenance,
                     [self, t, image](std::vector<FaceResult> results) {
                         // Store writes stay off the engine's thread.
-                        self->deps.media_work.post([self, t, image, results = std::move(results)] {
-                            self->finish_task(t, *image, results);
-                        });
+                        self->deps.media_work.post(
+                            [self, t, image, results = std::move(results)] { self->finish_task(t, *image, results); });
                     });
     }
 
-    void finish_task(const TaskRef& t, const PreparedImage& prepared,
-                     const std::vector<FaceResult>& results) {
+    void finish_task(const TaskRef& t, const PreparedImage& prepared, const std::vector<FaceResult>& results) {
         const PredictRequest& request = t.request();
         const std::vector<DrawnRegion>& drawn = request.drawn;
         long long task_id = t.task().id;
@@ -519,8 +541,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         std::vector<std::string> face_ids;
         face_ids.reserve(drawn.size());
         for (const auto& d : drawn) face_ids.push_back(item_id + "_region_" + d.id);
-        LabeledImage labeled = labeled_image(deps.knowledge, item_id, t.task().image, prepared, results,
-                                             learned->model_version, face_ids);
+        LabeledImage labeled =
+            labeled_image(deps.knowledge, item_id, t.task().image, prepared, results, learned->model_version, face_ids);
         if (labeled.labeled.empty()) {
             deps.store.save_outcomes({labeled.outcome});
             return fail_task(t, make_error(errc::upstream_error, labeled.errors));
@@ -553,7 +575,9 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
 
 Backend::Backend(BackendDeps deps) : impl_(std::make_shared<Impl>(deps)) {}
 
-Backend::~Backend() { shutdown(std::chrono::milliseconds(0)); }
+Backend::~Backend() {
+    shutdown(std::chrono::milliseconds(0));
+}
 
 void Backend::add_routes(server::Router& router) {
     server::AuthSettings auth{impl_->deps.config.serve.basic_auth_user, impl_->deps.config.serve.basic_auth_pass,
@@ -584,7 +608,8 @@ void Backend::add_routes(server::Router& router) {
         self->webhook(request, std::move(responder));
     };
     router.post("/webhook", auth.basic_enabled() || auth.secret_enabled()
-                                ? server::require_webhook_auth(auth, std::move(webhook)) : webhook);
+                                ? server::require_webhook_auth(auth, std::move(webhook))
+                                : webhook);
 }
 
 void Backend::shutdown(std::chrono::milliseconds grace) {

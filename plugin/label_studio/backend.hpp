@@ -29,8 +29,8 @@ struct BackendDeps {
     LabelStudioClient& media;
     const FacePreparer& preparer;
     server::MetricsRegistry& metrics;
-    LearnedState& learned;  // model_version, calibration and exemplars; swapped by fit
-    MediaWork& media_work;  // the media pool, shared with the CVAT function; outlives the backend
+    LearnedState& learned;                   // model_version, calibration and exemplars; swapped by fit
+    MediaWork& media_work;                   // the media pool, shared with the CVAT function; outlives the backend
     const VllmStats* model_stats = nullptr;  // reported on /metrics when set
 };
 

@@ -130,7 +130,8 @@ void collect_values(const pt::ptree& node, std::vector<LabelValue>& out) {  // N
 }
 
 // Recursive over the config's elements, as collect_values.
-void walk(const pt::ptree& node, std::vector<RawImage>& images, std::vector<RawControl>& controls) {  // NOLINT(misc-no-recursion)
+// NOLINTNEXTLINE(misc-no-recursion)
+void walk(const pt::ptree& node, std::vector<RawImage>& images, std::vector<RawControl>& controls) {
     for (const auto& [key, child] : node) {
         if (key.empty() || key.front() == '<') continue;
         auto name = attr(child, "name");
@@ -221,7 +222,9 @@ std::optional<std::string> lookup(const std::map<std::string, std::string>& map,
 
 }  // namespace
 
-std::string ControlTag::type() const { return to_lower(tag); }
+std::string ControlTag::type() const {
+    return to_lower(tag);
+}
 
 std::optional<std::string> ControlTag::match_value(std::string_view label) const {
     for (const auto& v : values)
@@ -285,8 +288,8 @@ Result<LabelingConfig> parse_label_config(const std::string& xml, const Knowledg
         std::istringstream in(xml);
         pt::read_xml(in, tree, pt::xml_parser::no_comments | pt::xml_parser::trim_whitespace);
     } catch (const pt::xml_parser_error& e) {
-        return make_error(errc::invalid_argument, "label config is not valid XML: " + e.message() +
-                                                      " (line " + std::to_string(e.line()) + ")");
+        return make_error(errc::invalid_argument,
+                          "label config is not valid XML: " + e.message() + " (line " + std::to_string(e.line()) + ")");
     } catch (const std::exception& e) {
         return make_error(errc::invalid_argument, std::string("label config is not valid XML: ") + e.what());
     }
@@ -337,7 +340,8 @@ Result<LabelingConfig> parse_label_config(const std::string& xml, const Knowledg
             return false;
         };
     };
-    const std::size_t needed_expressions = std::max<std::size_t>(2, std::min<std::size_t>(4, knowledge.expressions.size()));
+    const std::size_t needed_expressions =
+        std::max<std::size_t>(2, std::min<std::size_t>(4, knowledge.expressions.size()));
     auto expression_values = [&](const ControlTag& c) {
         return canonical_expressions_of(c, knowledge).size() >= needed_expressions;
     };
@@ -346,13 +350,14 @@ Result<LabelingConfig> parse_label_config(const std::string& xml, const Knowledg
 
     // AUs first: an AU Choices has its own clear signature and must not be taken for expressions.
     auto au_words = tokens_have({"au", "aus", "facs", "action", "actionunits", "action_units"}, false);
-    config.action_units = pick("choices", {both(named(names.action_units), [](const ControlTag& c) { return c.multiple; }),
-                                           both(au_words, [](const ControlTag& c) { return c.multiple; }),
-                                           [](const ControlTag& c) { return c.multiple && mostly_au_codes(c); }});
+    config.action_units =
+        pick("choices", {both(named(names.action_units), [](const ControlTag& c) { return c.multiple; }),
+                         both(au_words, [](const ControlTag& c) { return c.multiple; }),
+                         [](const ControlTag& c) { return c.multiple && mostly_au_codes(c); }});
     auto expression_words = tokens_have({"expression", "expressions", "emotion", "emotions", "expr", "fer"}, false);
-    config.expression = pick("choices", {both(named(names.expression), single), both(expression_words, single),
-                                         both(expression_values, single), named(names.expression),
-                                         expression_words, expression_values});
+    config.expression = pick(
+        "choices", {both(named(names.expression), single), both(expression_words, single),
+                    both(expression_values, single), named(names.expression), expression_words, expression_values});
 
     auto contains = [](std::string_view word) {
         return [w = std::string(word)](const ControlTag& c) { return to_lower(c.name).find(w) != std::string::npos; };
@@ -401,13 +406,14 @@ Result<LabelingConfig> parse_label_config(const std::string& xml, const Knowledg
     std::vector<std::string> au_codes;
     for (const auto& a : knowledge.action_units) au_codes.push_back(a.code);
     if (config.expression)
-        build_maps(*config.expression, expression_names,
-                   [&](const std::string& t) { return knowledge.canonical_expression(t); },
-                   config.expression_to_config, config.expression_from_config);
+        build_maps(
+            *config.expression, expression_names,
+            [&](const std::string& t) { return knowledge.canonical_expression(t); }, config.expression_to_config,
+            config.expression_from_config);
     if (config.action_units)
-        build_maps(*config.action_units, au_codes,
-                   [&](const std::string& t) { return knowledge.canonical_action_unit(t); }, config.au_to_config,
-                   config.au_from_config);
+        build_maps(
+            *config.action_units, au_codes, [&](const std::string& t) { return knowledge.canonical_action_unit(t); },
+            config.au_to_config, config.au_from_config);
     return config;
 }
 

@@ -34,12 +34,12 @@ struct LabelValue {
 };
 
 struct ControlTag {
-    std::string name;                 // from_name
-    std::string tag;                  // as written: "Choices", "Number", "TextArea", ...
-    std::string to_name;              // the Image this control labels
-    bool per_region = false;          // perRegion="true"
-    bool multiple = false;            // Choices choice="multiple"
-    std::optional<double> min, max;   // Number
+    std::string name;                // from_name
+    std::string tag;                 // as written: "Choices", "Number", "TextArea", ...
+    std::string to_name;             // the Image this control labels
+    bool per_region = false;         // perRegion="true"
+    bool multiple = false;           // Choices choice="multiple"
+    std::optional<double> min, max;  // Number
     std::vector<LabelValue> values;
 
     // The `type` of a result: the tag name lower-cased.
@@ -49,19 +49,19 @@ struct ControlTag {
 };
 
 struct FaceControl {
-    ControlTag control;               // RectangleLabels (or Rectangle, which has no labels)
-    std::optional<std::string> label; // the Label value to emit, e.g. "Face"
+    ControlTag control;                // RectangleLabels (or Rectangle, which has no labels)
+    std::optional<std::string> label;  // the Label value to emit, e.g. "Face"
 };
 
 struct LabelingConfig {
-    std::string image_name;           // <Image name=...>; empty when no Image was found
-    std::string image_value_key;      // "image" for value="$image"; empty for a static value
+    std::string image_name;       // <Image name=...>; empty when no Image was found
+    std::string image_value_key;  // "image" for value="$image"; empty for a static value
     std::optional<FaceControl> face;
-    std::optional<ControlTag> expression;    // Choices, single
-    std::optional<ControlTag> valence;       // Number
-    std::optional<ControlTag> arousal;       // Number
-    std::optional<ControlTag> action_units;  // Choices, multiple
-    std::optional<ControlTag> description;   // one TextArea for every level
+    std::optional<ControlTag> expression;              // Choices, single
+    std::optional<ControlTag> valence;                 // Number
+    std::optional<ControlTag> arousal;                 // Number
+    std::optional<ControlTag> action_units;            // Choices, multiple
+    std::optional<ControlTag> description;             // one TextArea for every level
     std::optional<ControlTag> expression_description;  // separate TextAreas, when names say so
     std::optional<ControlTag> va_description;
     std::optional<ControlTag> au_description;
@@ -95,8 +95,7 @@ Result<LabelingConfig> parse_label_config(const std::string& xml, const Knowledg
 // Parsed configs by config text (LS sends the same text with every /predict). Thread-safe.
 class LabelConfigCache {
   public:
-    explicit LabelConfigCache(const Knowledge& knowledge, LabelStudioNames names = {},
-                              std::size_t capacity = 64);
+    explicit LabelConfigCache(const Knowledge& knowledge, LabelStudioNames names = {}, std::size_t capacity = 64);
 
     Result<std::shared_ptr<const LabelingConfig>> get(const std::string& xml);
     [[nodiscard]] std::size_t size() const;

@@ -31,8 +31,7 @@ std::optional<double> prior_number(const json& data, const std::string& key) {
     return x;
 }
 
-void read_prior_labels(const json& data, const PriorLabelKeys& keys, const Knowledge& knowledge,
-                       PredictTask& task) {
+void read_prior_labels(const json& data, const PriorLabelKeys& keys, const Knowledge& knowledge, PredictTask& task) {
     if (!keys.expression.empty() && data.contains(keys.expression) && data[keys.expression].is_string())
         if (auto name = knowledge.canonical_expression(data[keys.expression].get<std::string>())) {
             task.known.expression = *name;
@@ -41,8 +40,7 @@ void read_prior_labels(const json& data, const PriorLabelKeys& keys, const Knowl
     task.known.valence = prior_number(data, keys.valence);
     task.known.arousal = prior_number(data, keys.arousal);
     if (task.known.valence || task.known.arousal) task.provenance.va = Provenance::source;
-    if (!keys.action_units.empty() && data.contains(keys.action_units) &&
-        data[keys.action_units].is_array()) {
+    if (!keys.action_units.empty() && data.contains(keys.action_units) && data[keys.action_units].is_array()) {
         std::vector<std::string> units;
         for (const auto& code : data[keys.action_units])
             if (code.is_string())
@@ -116,8 +114,7 @@ std::string project_id(const json& body) {
     std::string text = p->is_string()           ? p->get<std::string>()
                        : p->is_number_integer() ? std::to_string(p->get<long long>())
                                                 : "";
-    if (const json* id = member(*p, "id"))
-        text = id->is_number_integer() ? std::to_string(id->get<long long>()) : "";
+    if (const json* id = member(*p, "id")) text = id->is_number_integer() ? std::to_string(id->get<long long>()) : "";
     if (text.empty()) return "None";
     return text.substr(0, text.find('.'));
 }
@@ -155,8 +152,7 @@ Result<PredictRequest> parse_predict_request(const std::string& body, const Pred
     request.config = *config;
     request.drawn = drawn_regions(object);
     request.tasks.reserve(tasks.size());
-    for (const json* task : tasks)
-        request.tasks.push_back(parse_task(*task, request.config->image_value_key, parsing));
+    for (const json* task : tasks) request.tasks.push_back(parse_task(*task, request.config->image_value_key, parsing));
     return request;
 }
 

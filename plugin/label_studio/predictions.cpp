@@ -192,8 +192,8 @@ nlohmann::json build_unchecked(const LabelingConfig& config, ImageSize size, con
                             std::to_string(faces.size()) + " (the most confident) was sent");
     }
     const double score = scored ? std::clamp(score_sum / static_cast<double>(scored), 0.0, 1.0) : 0.0;
-    return json{{"model_version", model_version}, {"score", std::isfinite(score) ? score : 0.0},
-                {"result", std::move(result)}};
+    return json{
+        {"model_version", model_version}, {"score", std::isfinite(score) ? score : 0.0}, {"result", std::move(result)}};
 }
 
 // --- reading results back ---
@@ -222,8 +222,17 @@ std::vector<std::string> get_strings(const json& object, const char* key) {
     return out;
 }
 
-enum class Role { face, expression, valence, arousal, au, description, expression_description, va_description,
-                  au_description };
+enum class Role {
+    face,
+    expression,
+    valence,
+    arousal,
+    au,
+    description,
+    expression_description,
+    va_description,
+    au_description
+};
 
 std::optional<Box> box_from(const json& item, const json& value, std::vector<std::string>& problems) {
     auto x = get_number(value, "x"), y = get_number(value, "y");
@@ -316,8 +325,7 @@ std::vector<AnnotatedFace> parse_unchecked(const json& result_list, const Labeli
             face->problems.insert(face->problems.end(), problems.begin(), problems.end());
         }
         switch (role) {
-            case Role::face:
-                break;
+            case Role::face: break;
             case Role::expression: {
                 auto values = get_strings(value, "choices");
                 for (const auto& v : values) {
@@ -339,8 +347,7 @@ std::vector<AnnotatedFace> parse_unchecked(const json& result_list, const Labeli
                 if (!number) {
                     face->problems.push_back(std::string(what) + " is not a number");
                 } else if (*number < -1 || *number > 1) {
-                    face->problems.push_back(std::string(what) + " " + std::to_string(*number) +
-                                             " is outside [-1, 1]");
+                    face->problems.push_back(std::string(what) + " " + std::to_string(*number) + " is outside [-1, 1]");
                 } else {
                     (role == Role::valence ? face->labels.valence : face->labels.arousal) = *number;
                 }
@@ -350,10 +357,8 @@ std::vector<AnnotatedFace> parse_unchecked(const json& result_list, const Labeli
                 std::vector<std::string> codes = face->labels.action_units.value_or(std::vector<std::string>{});
                 for (const auto& v : get_strings(value, "choices")) {
                     auto code = config.seke_action_unit(v);
-                    if (!code)
-                        face->problems.push_back("action unit \"" + v + "\" does not map to a seke action unit");
-                    else if (std::find(codes.begin(), codes.end(), *code) == codes.end())
-                        codes.push_back(*code);
+                    if (!code) face->problems.push_back("action unit \"" + v + "\" does not map to a seke action unit");
+                    else if (std::find(codes.begin(), codes.end(), *code) == codes.end()) codes.push_back(*code);
                 }
                 face->labels.action_units = std::move(codes);
                 break;
@@ -364,12 +369,8 @@ std::vector<AnnotatedFace> parse_unchecked(const json& result_list, const Labeli
             case Role::expression_description:
                 face->descriptions.expression = join_lines(get_strings(value, "text"));
                 break;
-            case Role::va_description:
-                face->descriptions.va = join_lines(get_strings(value, "text"));
-                break;
-            case Role::au_description:
-                face->descriptions.au = join_lines(get_strings(value, "text"));
-                break;
+            case Role::va_description: face->descriptions.va = join_lines(get_strings(value, "text")); break;
+            case Role::au_description: face->descriptions.au = join_lines(get_strings(value, "text")); break;
         }
     }
     return faces;
@@ -420,8 +421,7 @@ Descriptions split_descriptions(const std::string& text) {
 }
 
 std::string new_region_id() {
-    static constexpr std::string_view kAlphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     thread_local std::mt19937_64 engine{std::random_device{}()};
     std::uniform_int_distribution<std::size_t> pick(0, kAlphabet.size() - 1);
     std::string id(10, 'A');
@@ -429,9 +429,8 @@ std::string new_region_id() {
     return id;
 }
 
-nlohmann::json build_prediction(const LabelingConfig& config, ImageSize size,
-                                const std::vector<FacePrediction>& faces, const std::string& model_version,
-                                std::vector<std::string>* notes) {
+nlohmann::json build_prediction(const LabelingConfig& config, ImageSize size, const std::vector<FacePrediction>& faces,
+                                const std::string& model_version, std::vector<std::string>* notes) {
     try {
         return build_unchecked(config, size, faces, model_version, notes);
     } catch (const std::exception& e) {
@@ -441,8 +440,7 @@ nlohmann::json build_prediction(const LabelingConfig& config, ImageSize size,
     }
 }
 
-std::vector<AnnotatedFace> parse_annotation_result(const nlohmann::json& result_list,
-                                                   const LabelingConfig& config) {
+std::vector<AnnotatedFace> parse_annotation_result(const nlohmann::json& result_list, const LabelingConfig& config) {
     try {
         return parse_unchecked(result_list, config);
     } catch (const std::exception&) {

@@ -13,7 +13,7 @@
 namespace seke::label_studio {
 
 struct ImageSize {
-    int width = 0;   // EXIF-corrected pixels
+    int width = 0;  // EXIF-corrected pixels
     int height = 0;
 };
 
@@ -31,9 +31,8 @@ struct FacePrediction {
 // Without one: the most confident face's results, without geometry (other faces are dropped).
 // Only controls present in the config are emitted, only values the config lists. `notes`, when
 // given, receives one line per label dropped or face left out.
-nlohmann::json build_prediction(const LabelingConfig& config, ImageSize size,
-                                const std::vector<FacePrediction>& faces, const std::string& model_version,
-                                std::vector<std::string>* notes = nullptr);
+nlohmann::json build_prediction(const LabelingConfig& config, ImageSize size, const std::vector<FacePrediction>& faces,
+                                const std::string& model_version, std::vector<std::string>* notes = nullptr);
 
 // The text written to a single description TextArea, and its inverse (unmarked text → expression).
 std::string combine_descriptions(const Descriptions& descriptions);
@@ -48,12 +47,11 @@ struct AnnotatedFace {
     std::optional<Box> box;                // pixels of the original image
     LabelSet labels;                       // canonical seke labels
     Descriptions descriptions;
-    std::vector<std::string> problems;     // values not in the config's maps, bad geometry: reported, not guessed
+    std::vector<std::string> problems;  // values not in the config's maps, bad geometry: reported, not guessed
 };
 
 // Groups a result list by region: per-region results join their rectangle by `id`; results of
 // controls that are not per-region form one whole-image face. Results of other controls are ignored.
-std::vector<AnnotatedFace> parse_annotation_result(const nlohmann::json& result_list,
-                                                   const LabelingConfig& config);
+std::vector<AnnotatedFace> parse_annotation_result(const nlohmann::json& result_list, const LabelingConfig& config);
 
 }  // namespace seke::label_studio

@@ -118,9 +118,9 @@ struct EngineService::Impl {
             }
             FaceLabeler labeler(knowledge, config, submitted->job.known, submitted->job.known_provenance,
                                 submitted->examples);
-            auto [it, inserted] = running.emplace(
-                submitted->id, Running{std::move(submitted->job), std::move(submitted->examples),
-                                       std::move(labeler), std::move(submitted->done)});
+            auto [it, inserted] =
+                running.emplace(submitted->id, Running{std::move(submitted->job), std::move(submitted->examples),
+                                                       std::move(labeler), std::move(submitted->done)});
             running_count.store(running.size());
             advance(it->first, it->second.labeler.start());
             return;
@@ -224,8 +224,12 @@ void EngineService::set_examples(std::shared_ptr<const FewShotExamples> examples
     impl_->examples = std::move(examples);
 }
 
-void EngineService::cancel_all() { impl_->push(CancelAll{}); }
+void EngineService::cancel_all() {
+    impl_->push(CancelAll{});
+}
 
-std::size_t EngineService::active() const { return impl_->running_count.load(); }
+std::size_t EngineService::active() const {
+    return impl_->running_count.load();
+}
 
 }  // namespace seke

@@ -67,8 +67,8 @@ LabeledImage labeled_image(const Knowledge& knowledge, const std::string& item_i
             continue;
         }
         const FaceCrop& crop = prepared.faces[f];
-        FeidInput input{face_id, image, crop.box, crop.whole_image_fallback, &r, model_version, "auto", crop.phash,
-                        crop.thumbnail_jpeg};
+        FeidInput input{face_id,       image,  crop.box,   crop.whole_image_fallback, &r,
+                        model_version, "auto", crop.phash, crop.thumbnail_jpeg};
         out.outcome.faces.push_back(face_row(knowledge, input, item_id, f));
         out.labeled.push_back(f);
     }

@@ -25,8 +25,7 @@ Result<std::vector<std::string>> string_list(const json& value, const std::strin
     return out;
 }
 
-Result<std::pair<double, double>> range(const json& object, const char* key,
-                                        const std::string& where) {
+Result<std::pair<double, double>> range(const json& object, const char* key, const std::string& where) {
     if (!object.contains(key)) return std::pair{-1.0, 1.0};
     const json& value = object.at(key);
     if (!value.is_array() || value.size() != 2 || !value[0].is_number() || !value[1].is_number())
@@ -41,12 +40,10 @@ Result<std::pair<double, double>> range(const json& object, const char* key,
 
 Result<Knowledge> parse_knowledge(const std::string& json_text) {
     json root = json::parse(json_text, nullptr, false);
-    if (root.is_discarded() || !root.is_object())
-        return make_error(errc::config_error, "knowledge: not a JSON object");
+    if (root.is_discarded() || !root.is_object()) return make_error(errc::config_error, "knowledge: not a JSON object");
     Knowledge knowledge;
 
-    if (!root.contains("action_units") || !root["action_units"].is_array() ||
-        root["action_units"].empty())
+    if (!root.contains("action_units") || !root["action_units"].is_array() || root["action_units"].empty())
         return bad("action_units", "must be a non-empty array");
     std::set<std::string> codes;
     for (std::size_t i = 0; i < root["action_units"].size(); ++i) {
@@ -61,15 +58,13 @@ Result<Knowledge> parse_knowledge(const std::string& json_text) {
         knowledge.action_units.push_back(std::move(unit));
     }
 
-    if (!root.contains("expressions") || !root["expressions"].is_array() ||
-        root["expressions"].size() < 2)
+    if (!root.contains("expressions") || !root["expressions"].is_array() || root["expressions"].size() < 2)
         return bad("expressions", "must be an array of at least two expressions");
     std::set<std::string> names;
     for (std::size_t i = 0; i < root["expressions"].size(); ++i) {
         const json& ex = root["expressions"][i];
         std::string where = "expressions[" + std::to_string(i) + "]";
-        if (!ex.is_object() || !ex.contains("name") || !ex["name"].is_string() ||
-            ex["name"].get<std::string>().empty())
+        if (!ex.is_object() || !ex.contains("name") || !ex["name"].is_string() || ex["name"].get<std::string>().empty())
             return bad(where, "needs a non-empty string \"name\"");
         ExpressionKnowledge e;
         e.name = ex["name"].get<std::string>();

@@ -57,8 +57,8 @@ class EventQueue {
 // A bounded pool that decodes images and finds faces (CPU work, off the coordinator).
 class ImagePool {
   public:
-    ImagePool(int threads, const FacePreparer& preparer, const ImageLimits& limits,
-              const std::vector<LabelJob>& jobs, EventQueue& events)
+    ImagePool(int threads, const FacePreparer& preparer, const ImageLimits& limits, const std::vector<LabelJob>& jobs,
+              EventQueue& events)
         : preparer_(preparer), limits_(limits), jobs_(jobs), events_(events) {
         for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
     }
@@ -138,14 +138,12 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     FacePreparer preparer(face_options(config), config.image);
     if (auto ready = preparer.ready(); !ready) return ready.error();
     EventQueue events;
-    int threads = config.run.image_threads > 0
-                      ? config.run.image_threads
-                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    int threads = config.run.image_threads > 0 ? config.run.image_threads
+                                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     ImagePool pool(threads, preparer, config.image, jobs, events);
 
     // Enough items in flight to keep every model slot busy, few enough to bound memory.
-    const std::size_t max_active =
-        static_cast<std::size_t>(std::max(8, 2 * config.vllm.max_concurrency + threads));
+    const std::size_t max_active = static_cast<std::size_t>(std::max(8, 2 * config.vllm.max_concurrency + threads));
     // The items out with the pool (image still empty) or with the engine (image prepared).
     std::unordered_map<std::size_t, PreparedImage> active;
     std::size_t dispatched_images = 0;  // images handed to the pool, not yet back
@@ -175,8 +173,8 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     };
     auto complete_item = [&](std::size_t job, const std::vector<FaceResult>& results) {
         const ItemOptions options{.known_json = jobs[job].known_json, .name_failed_faces = true, .skip_faceless = true};
-        LabeledImage labeled = labeled_image(deps_.knowledge, jobs[job].id, jobs[job].image, active.at(job),
-                                             results, deps_.model_version, {}, options);
+        LabeledImage labeled = labeled_image(deps_.knowledge, jobs[job].id, jobs[job].image, active.at(job), results,
+                                             deps_.model_version, {}, options);
         state.cost += labeled.cost;
         state.faces += static_cast<std::int64_t>(labeled.labeled.size());
         finish_item(job, std::move(labeled.outcome));

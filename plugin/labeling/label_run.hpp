@@ -20,12 +20,12 @@
 namespace seke {
 
 struct RunProgress {
-    std::int64_t total = 0;      // jobs in this run (already finished ones excluded)
-    std::int64_t finished = 0;   // done + failed + skipped
+    std::int64_t total = 0;     // jobs in this run (already finished ones excluded)
+    std::int64_t finished = 0;  // done + failed + skipped
     std::int64_t failed = 0;
     std::int64_t skipped = 0;
     std::int64_t faces = 0;
-    Cost cost;                   // summed over finished faces
+    Cost cost;  // summed over finished faces
     double elapsed_s = 0;
 };
 

@@ -18,16 +18,18 @@ bool is_image_file(const fs::path& path) {
     std::string ext = path.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
     static const std::set<std::string> known = {".jpg", ".jpeg", ".png", ".webp", ".bmp",
-                                                ".tif", ".tiff", ".jp2", ".pgm", ".ppm"};
+                                                ".tif", ".tiff", ".jp2", ".pgm",  ".ppm"};
     return known.count(ext) > 0;
 }
 
 bool is_uri(const std::string& image) {
-    return image.rfind("http://", 0) == 0 || image.rfind("https://", 0) == 0 ||
-           image.rfind("data:", 0) == 0 || image.rfind("file://", 0) == 0;
+    return image.rfind("http://", 0) == 0 || image.rfind("https://", 0) == 0 || image.rfind("data:", 0) == 0 ||
+           image.rfind("file://", 0) == 0;
 }
 
-Error line_error(const std::string& why) { return make_error(errc::invalid_argument, why); }
+Error line_error(const std::string& why) {
+    return make_error(errc::invalid_argument, why);
+}
 
 Result<double> va_value(const json& known, const char* key) {
     const json& value = known.at(key);
@@ -40,8 +42,7 @@ Result<double> va_value(const json& known, const char* key) {
 
 }  // namespace
 
-Result<LabelJob> parse_manifest_line(const std::string& line, const std::string& base_dir,
-                                     const Knowledge& knowledge) {
+Result<LabelJob> parse_manifest_line(const std::string& line, const std::string& base_dir, const Knowledge& knowledge) {
     json entry = json::parse(line, nullptr, false);
     if (entry.is_discarded()) return make_error(errc::bad_json, "not valid JSON");
     if (!entry.is_object()) return make_error(errc::bad_json, "not a JSON object");
@@ -57,10 +58,8 @@ Result<LabelJob> parse_manifest_line(const std::string& line, const std::string&
         job.id = job.image;
     }
     if (job.id.empty()) return line_error("\"id\" must not be empty");
-    if (is_uri(job.image) || fs::path(job.image).is_absolute())
-        job.source = job.image;
-    else
-        job.source = (fs::path(base_dir) / job.image).lexically_normal().string();
+    if (is_uri(job.image) || fs::path(job.image).is_absolute()) job.source = job.image;
+    else job.source = (fs::path(base_dir) / job.image).lexically_normal().string();
 
     Provenance provenance = Provenance::source;
     if (entry.contains("known_provenance")) {
@@ -81,8 +80,9 @@ Result<LabelJob> parse_manifest_line(const std::string& line, const std::string&
         if (known.contains("expression")) {
             if (!known["expression"].is_string()) return line_error("known.expression must be a string");
             auto name = knowledge.canonical_expression(known["expression"].get<std::string>());
-            if (!name) return line_error("known.expression \"" + known["expression"].get<std::string>() +
-                                         "\" is not one of the configured expressions");
+            if (!name)
+                return line_error("known.expression \"" + known["expression"].get<std::string>() +
+                                  "\" is not one of the configured expressions");
             job.known.expression = *name;
             job.known_provenance.expression = provenance;
         }
@@ -103,8 +103,9 @@ Result<LabelJob> parse_manifest_line(const std::string& line, const std::string&
             for (const auto& code : known["action_units"]) {
                 if (!code.is_string()) return line_error("known.action_units must be an array of AU codes");
                 auto canonical = knowledge.canonical_action_unit(code.get<std::string>());
-                if (!canonical) return line_error("known.action_units: \"" + code.get<std::string>() +
-                                                  "\" is not one of the configured action units");
+                if (!canonical)
+                    return line_error("known.action_units: \"" + code.get<std::string>() +
+                                      "\" is not one of the configured action units");
                 if (std::find(units.begin(), units.end(), *canonical) == units.end()) units.push_back(*canonical);
             }
             job.known.action_units = std::move(units);

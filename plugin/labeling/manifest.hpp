@@ -11,17 +11,17 @@
 namespace seke {
 
 struct LabelJob {
-    std::string id;            // manifest id, or the image path relative to the folder
-    std::string image;         // as given (stored in records)
-    std::string source;        // what to read: resolved path, URL or data URI
-    LabelSet known;            // prior labels: facts for the engine
+    std::string id;      // manifest id, or the image path relative to the folder
+    std::string image;   // as given (stored in records)
+    std::string source;  // what to read: resolved path, URL or data URI
+    LabelSet known;      // prior labels: facts for the engine
     LevelProvenance known_provenance;
-    std::string known_json;    // the prior labels as given, for the store
+    std::string known_json;  // the prior labels as given, for the store
 };
 
 struct InputProblem {
-    int line = 0;              // 1-based manifest line (0 for a folder entry)
-    std::string id;            // when it could be read
+    int line = 0;    // 1-based manifest line (0 for a folder entry)
+    std::string id;  // when it could be read
     std::string reason;
 };
 
@@ -35,7 +35,6 @@ struct LabelInput {
 Result<LabelInput> read_label_input(const std::string& path, const Knowledge& knowledge);
 
 // One manifest line (exposed for tests). `base_dir` resolves relative image paths.
-Result<LabelJob> parse_manifest_line(const std::string& line, const std::string& base_dir,
-                                     const Knowledge& knowledge);
+Result<LabelJob> parse_manifest_line(const std::string& line, const std::string& base_dir, const Knowledge& knowledge);
 
 }  // namespace seke

@@ -46,8 +46,8 @@ bool RunningCount::wait_idle(std::chrono::milliseconds timeout) const {
 SlotBatch::SlotBatch(MediaWork& work, std::size_t count, Callbacks callbacks)
     : slots_(count), unfilled_(count), callbacks_(std::move(callbacks)), deadline_(work.executor()) {}
 
-std::shared_ptr<SlotBatch> SlotBatch::start(MediaWork& work, std::size_t count,
-                                            std::chrono::milliseconds deadline, Callbacks callbacks) {
+std::shared_ptr<SlotBatch> SlotBatch::start(MediaWork& work, std::size_t count, std::chrono::milliseconds deadline,
+                                            Callbacks callbacks) {
     std::shared_ptr<SlotBatch> batch(new SlotBatch(work, count, std::move(callbacks)));
     if (count == 0) {
         batch->answer_now();

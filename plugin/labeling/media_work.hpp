@@ -75,8 +75,8 @@ class SlotBatch {
     };
 
     // A batch of `count` slots whose deadline runs on `work`'s threads; 0 slots answer at once.
-    static std::shared_ptr<SlotBatch> start(MediaWork& work, std::size_t count,
-                                            std::chrono::milliseconds deadline, Callbacks callbacks);
+    static std::shared_ptr<SlotBatch> start(MediaWork& work, std::size_t count, std::chrono::milliseconds deadline,
+                                            Callbacks callbacks);
     SlotBatch(const SlotBatch&) = delete;
     SlotBatch& operator=(const SlotBatch&) = delete;
 

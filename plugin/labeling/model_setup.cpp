@@ -9,7 +9,8 @@
 namespace seke {
 
 Result<ModelSetup> load_model_setup(const Config& config) {
-    std::string path = config.run.knowledge_path.empty() ? data_dir() + "/config/knowledge.json" : config.run.knowledge_path;
+    std::string path =
+        config.run.knowledge_path.empty() ? data_dir() + "/config/knowledge.json" : config.run.knowledge_path;
     std::ifstream in(path, std::ios::binary);
     if (!in) return make_error(errc::config_error, "cannot read the knowledge file " + path);
     std::ostringstream text;

@@ -8,12 +8,15 @@ namespace {
 
 using nlohmann::json;
 
-double clamp01(double x) { return std::isfinite(x) ? std::clamp(x, 0.0, 1.0) : 1.0; }
+double clamp01(double x) {
+    return std::isfinite(x) ? std::clamp(x, 0.0, 1.0) : 1.0;
+}
 
 // Pool adjacent violators on points sorted by uncertainty: blocks whose error rates never
 // decrease. Each block's rate is smoothed towards 1/2 by one pseudo-example, so a block of three
 // accepted answers says "rarely wrong", not "never wrong".
-void fit_isotonic(const std::vector<CalibrationPoint>& sorted, std::vector<double>& knot_x, std::vector<double>& knot_p) {
+void fit_isotonic(const std::vector<CalibrationPoint>& sorted, std::vector<double>& knot_x,
+                  std::vector<double>& knot_p) {
     struct Block {
         double sum_x = 0, errors = 0, n = 0;
         [[nodiscard]] double rate() const { return (errors + 0.5) / (n + 1); }
@@ -120,10 +123,8 @@ Calibrator Calibrator::fit(std::vector<CalibrationPoint> points, CalibrationMeth
     std::sort(points.begin(), points.end(), [](const auto& x, const auto& y) {
         return x.uncertainty < y.uncertainty || (x.uncertainty == y.uncertainty && !x.error && y.error);
     });
-    if (method == CalibrationMethod::isotonic)
-        fit_isotonic(points, c.knot_x, c.knot_p);
-    else
-        fit_platt(points, c.platt_a, c.platt_b);
+    if (method == CalibrationMethod::isotonic) fit_isotonic(points, c.knot_x, c.knot_p);
+    else fit_platt(points, c.platt_a, c.platt_b);
     return c;
 }
 
@@ -152,10 +153,8 @@ json Calibrator::to_json() const {
         for (double x : v) a.push_back(std::round(x * 1e6) / 1e6);
         return a;
     };
-    if (method_ == CalibrationMethod::platt)
-        out["a"] = platt_a, out["b"] = platt_b;
-    else
-        out["x"] = rounded(knot_x), out["p"] = rounded(knot_p);
+    if (method_ == CalibrationMethod::platt) out["a"] = platt_a, out["b"] = platt_b;
+    else out["x"] = rounded(knot_x), out["p"] = rounded(knot_p);
     return out;
 }
 
@@ -255,7 +254,8 @@ Result<FaceErrorModel> FaceErrorModel::from_json(const json& j) {
     if (!j.contains("weights") || !j["weights"].is_array() || j["weights"].size() != kFeatures)
         return make_error(errc::bad_json, "calibration: face model needs " + std::to_string(kFeatures) + " weights");
     for (std::size_t i = 0; i < kFeatures; ++i) {
-        if (!j["weights"][i].is_number()) return make_error(errc::bad_json, "calibration: face weights must be numbers");
+        if (!j["weights"][i].is_number())
+            return make_error(errc::bad_json, "calibration: face weights must be numbers");
         m.weights_[i] = j["weights"][i].get<double>();
     }
     return m;
@@ -305,12 +305,14 @@ std::array<double, 3> CalibrationSet::level_error(const Uncertainty& u, const Le
 }
 
 bool CalibrationSet::any_trusted() const {
-    return face.trusted() || overall.trusted() || std::any_of(levels.begin(), levels.end(), [](const auto& c) { return c.trusted(); });
+    return face.trusted() || overall.trusted() ||
+           std::any_of(levels.begin(), levels.end(), [](const auto& c) { return c.trusted(); });
 }
 
 double CalibrationSet::face_error(const Uncertainty& u, const LevelProvenance& provenance) const {
     if (face.trusted()) return face(u);
-    if (std::none_of(levels.begin(), levels.end(), [](const auto& c) { return c.trusted(); })) return overall(u.overall);
+    if (std::none_of(levels.begin(), levels.end(), [](const auto& c) { return c.trusted(); }))
+        return overall(u.overall);
     std::array<double, 3> p = level_error(u, provenance);
     double none_wrong = 1;
     for (Level level : kAllLevels) {
@@ -322,7 +324,8 @@ double CalibrationSet::face_error(const Uncertainty& u, const LevelProvenance& p
 
 json CalibrationSet::to_json() const {
     json out = json::object();
-    for (Level level : kAllLevels) out[std::string(level_name(level))] = levels[static_cast<std::size_t>(level)].to_json();
+    for (Level level : kAllLevels)
+        out[std::string(level_name(level))] = levels[static_cast<std::size_t>(level)].to_json();
     out["overall"] = overall.to_json();
     out["face"] = face.to_json();
     return out;

@@ -13,9 +13,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kFitKind = "fit";                // key: model_version
-constexpr const char* kCurrentFitKind = "fit_current"; // key: base_version → {"model_version"}
-
+constexpr const char* kFitKind = "fit";                 // key: model_version
+constexpr const char* kCurrentFitKind = "fit_current";  // key: base_version → {"model_version"}
 
 json labels_to_json(const LabelSet& labels) {
     json out = json::object();
@@ -47,14 +46,15 @@ std::optional<ExemplarCandidate> exemplar_candidate(const FeidRecord& record) {
 
 // Confusions the reviewers fixed first (most frequent first), then one face per class not yet
 // shown: the examples cover what the model gets wrong and every class it must tell apart.
-std::vector<ExemplarCandidate> choose_exemplars(const std::vector<ExemplarCandidate>& candidates, const Knowledge* knowledge,
-                                                std::size_t max_count) {
+std::vector<ExemplarCandidate> choose_exemplars(const std::vector<ExemplarCandidate>& candidates,
+                                                const Knowledge* knowledge, std::size_t max_count) {
     std::map<std::string, std::vector<const ExemplarCandidate*>> by_key;
     for (const auto& c : candidates) by_key[c.key].push_back(&c);
     std::vector<std::pair<std::string, std::size_t>> confusions;
     for (const auto& [key, list] : by_key)
         if (key.rfind("confusion:", 0) == 0) confusions.emplace_back(key, list.size());
-    std::stable_sort(confusions.begin(), confusions.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::stable_sort(confusions.begin(), confusions.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
     std::vector<ExemplarCandidate> chosen;
     std::set<std::string> classes_shown;
     auto take = [&](const ExemplarCandidate& c) {
@@ -79,10 +79,12 @@ std::vector<ExemplarCandidate> choose_exemplars(const std::vector<ExemplarCandid
 json fit_document(const LearnedModel& model, const FitSettings& settings) {
     json exemplars = json::array();
     for (const auto& e : *model.exemplars)
-        exemplars.push_back({{"id", e.id},
-                             {"labels", labels_to_json(e.labels)},
-                             {"descriptions", {{"expression", e.descriptions.expression}, {"va", e.descriptions.va}, {"au", e.descriptions.au}}},
-                             {"image_hash", e.image_hash}});
+        exemplars.push_back(
+            {{"id", e.id},
+             {"labels", labels_to_json(e.labels)},
+             {"descriptions",
+              {{"expression", e.descriptions.expression}, {"va", e.descriptions.va}, {"au", e.descriptions.au}}},
+             {"image_hash", e.image_hash}});
     return {{"base_version", model.base_version},
             {"model_version", model.model_version},
             {"calibration", model.calibration.to_json()},
@@ -120,7 +122,8 @@ Result<std::shared_ptr<LearnedState>> LearnedState::load(Store& store, const std
     if (!document) return document.error();
     if (!document->has_value()) return make_error(errc::io_error, "store: fit " + version + " is missing");
     json body = json::parse((*document)->body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) return make_error(errc::bad_json, "store: fit " + version + " is not JSON");
+    if (body.is_discarded() || !body.is_object())
+        return make_error(errc::bad_json, "store: fit " + version + " is not JSON");
     auto calibration = CalibrationSet::from_json(body.value("calibration", json::object()));
     if (!calibration) return calibration.error();
     model->model_version = version;
@@ -136,8 +139,8 @@ Result<std::shared_ptr<LearnedState>> LearnedState::load(Store& store, const std
                                             {"descriptions", e.value("descriptions", json::object())}};
         auto labels = FeidRecord::from_json(as_record);
         if (!labels)
-            return make_error(errc::bad_json, "store: fit " + version + ", exemplar " + example.id + ": " +
-                                                  labels.error().message);
+            return make_error(errc::bad_json,
+                              "store: fit " + version + ", exemplar " + example.id + ": " + labels.error().message);
         example.labels = labels->labels;
         example.descriptions = labels->descriptions;
         auto jpeg = store.thumbnail(example.id);
@@ -196,7 +199,8 @@ Result<FitOutcome> fit_from_reviews(Store& store, const LearnedModel& current, c
     outcome.changed = model->model_version != current.model_version;
     json trusted = json::array();
     for (Level level : kAllLevels)
-        if (model->calibration.levels[static_cast<std::size_t>(level)].trusted()) trusted.push_back(std::string(level_name(level)));
+        if (model->calibration.levels[static_cast<std::size_t>(level)].trusted())
+            trusted.push_back(std::string(level_name(level)));
     outcome.summary = {{"changed", outcome.changed},
                        {"previous_version", current.model_version},
                        {"model_version", model->model_version},
@@ -215,14 +219,16 @@ Result<FitOutcome> fit_from_reviews(Store& store, const LearnedModel& current, c
     }
     identity["model_version"] = model->model_version;
     if (auto saved = store.save_document(kFitKind, model->model_version, identity.dump()); !saved) return saved.error();
-    if (auto saved = store.save_document(kCurrentFitKind, model->base_version, json{{"model_version", model->model_version}}.dump());
+    if (auto saved = store.save_document(kCurrentFitKind, model->base_version,
+                                         json{{"model_version", model->model_version}}.dump());
         !saved)
         return saved.error();
     outcome.model = std::move(model);
     return outcome;
 }
 
-Uncertainty calibrated_uncertainty(const CalibrationSet& calibration, const Uncertainty& u, const LevelProvenance& provenance) {
+Uncertainty calibrated_uncertainty(const CalibrationSet& calibration, const Uncertainty& u,
+                                   const LevelProvenance& provenance) {
     if (!calibration.any_trusted()) return u;
     std::array<double, 3> p = calibration.level_error(u, provenance);
     Uncertainty out = u;
@@ -288,7 +294,8 @@ Result<std::vector<QueueEntry>> review_queue(Store& store, const LearnedModel& m
         entries.push_back(std::move(e));
     }
     std::stable_sort(entries.begin(), entries.end(), [](const QueueEntry& a, const QueueEntry& b) {
-        return a.error_probability > b.error_probability || (a.error_probability == b.error_probability && a.face_id < b.face_id);
+        return a.error_probability > b.error_probability ||
+               (a.error_probability == b.error_probability && a.face_id < b.face_id);
     });
     if (options.diversity_bits <= 0) {
         if (entries.size() > options.limit) entries.resize(options.limit);

@@ -22,15 +22,14 @@
 
 namespace seke {
 
-
 // What one fit produced; immutable once published.
 struct LearnedModel {
     std::string base_version;   // the model setup's own version (model, sampling, knowledge)
     std::string model_version;  // base_version, or base_version+fit-<hash> once a fit changed something
     CalibrationSet calibration;
     std::shared_ptr<const FewShotExamples> exemplars = std::make_shared<FewShotExamples>();
-    std::size_t reviews = 0;    // reviewed faces the fit saw
-    std::string fitted_at;      // "" before any fit
+    std::size_t reviews = 0;  // reviewed faces the fit saw
+    std::string fitted_at;    // "" before any fit
 };
 
 // The current LearnedModel, swapped whole by a fit; readers keep the one they took.
@@ -62,22 +61,23 @@ Result<FitOutcome> fit_from_reviews(Store& store, const LearnedModel& current, c
 
 // The uncertainty a platform is shown: each level replaced by its calibrated probability of
 // error and `overall` by the face's, so a score of 1 − overall ranks like the review queue.
-Uncertainty calibrated_uncertainty(const CalibrationSet& calibration, const Uncertainty& u, const LevelProvenance& provenance);
+Uncertainty calibrated_uncertainty(const CalibrationSet& calibration, const Uncertainty& u,
+                                   const LevelProvenance& provenance);
 
 // --- the review queue -----------------------------------------------------------------------
 
 struct QueueOptions {
-    std::string item_prefix;                 // "" = every item
+    std::string item_prefix;  // "" = every item
     std::size_t limit = 50;
-    std::optional<Level> level;              // rank by this level's probability of error only
-    int diversity_bits = 0;                  // > 0: skip faces whose phash is within this many bits of one already taken
+    std::optional<Level> level;  // rank by this level's probability of error only
+    int diversity_bits = 0;      // > 0: skip faces whose phash is within this many bits of one already taken
 };
 
 struct QueueEntry {
     std::string face_id;
     std::string item_id;
-    double error_probability = 0;            // what ranks
-    std::array<double, 3> level_error{};     // per level, calibrated
+    double error_probability = 0;         // what ranks
+    std::array<double, 3> level_error{};  // per level, calibrated
     Uncertainty uncertainty;
 };
 

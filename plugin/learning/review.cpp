@@ -98,8 +98,8 @@ FaceReview matched_review(const PredictedFace& p, const ReviewedFace& h, std::si
 
 PredictedFace predicted_face(const std::string& face_id, std::optional<std::string> region_id,
                              const FeidRecord& record) {
-    return {face_id,           std::move(region_id),         record.face,
-            record.model_labels(), record.model_descriptions(), record.provenance};
+    return {face_id,          std::move(region_id), record.face, record.model_labels(), record.model_descriptions(),
+            record.provenance};
 }
 
 std::string_view review_status_name(ReviewStatus status) noexcept {
@@ -123,8 +123,8 @@ double box_iou(const Box& a, const Box& b) noexcept {
     return static_cast<double>(overlap) / static_cast<double>(area_a + area_b - overlap);
 }
 
-ReviewOutcome diff_review(const std::vector<PredictedFace>& predicted,
-                          const std::vector<ReviewedFace>& reviewed, const ReviewOptions& options) {
+ReviewOutcome diff_review(const std::vector<PredictedFace>& predicted, const std::vector<ReviewedFace>& reviewed,
+                          const ReviewOptions& options) {
     std::vector<std::optional<std::size_t>> match(predicted.size());
     std::vector<bool> taken(reviewed.size(), false);
     auto pair_up = [&](std::size_t i, std::size_t j) {
@@ -169,20 +169,17 @@ ReviewOutcome diff_review(const std::vector<PredictedFace>& predicted,
 
     ReviewOutcome outcome;
     for (std::size_t i = 0; i < predicted.size(); ++i)
-        outcome.faces.push_back(match[i]
-                                    ? matched_review(predicted[i], reviewed[*match[i]], *match[i], options)
-                                    : unmatched_review(predicted[i]));
+        outcome.faces.push_back(match[i] ? matched_review(predicted[i], reviewed[*match[i]], *match[i], options)
+                                         : unmatched_review(predicted[i]));
     for (std::size_t j = 0; j < reviewed.size(); ++j)
         if (!taken[j]) outcome.added.push_back(reviewed[j]);
     return outcome;
 }
 
-FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord& record,
-                                    const FaceReview& review, const std::string& reviewer,
-                                    const std::string& reviewed_at) {
+FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord& record, const FaceReview& review,
+                                    const std::string& reviewer, const std::string& reviewed_at) {
     if (record.id != review.face_id)
-        throw std::invalid_argument("review of face \"" + review.face_id +
-                                    "\" does not belong to this record");
+        throw std::invalid_argument("review of face \"" + review.face_id + "\" does not belong to this record");
 
     FeidRecord out = record;
     // The first review's snapshot stays: a later merge must not record human labels as the model's.

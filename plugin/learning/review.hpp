@@ -53,29 +53,28 @@ struct FaceReview {
     std::string face_id;
     ReviewStatus status = ReviewStatus::accepted;
     LevelVerdicts levels;
-    LabelSet labels;                              // merged: human levels replace the model's
-    Descriptions descriptions;                    // merged
-    LevelProvenance provenance;                   // human for every level the reviewer gave
-    std::optional<std::size_t> reviewed_index;    // the matched input face; null when rejected
+    LabelSet labels;                            // merged: human levels replace the model's
+    Descriptions descriptions;                  // merged
+    LevelProvenance provenance;                 // human for every level the reviewer gave
+    std::optional<std::size_t> reviewed_index;  // the matched input face; null when rejected
 };
 
 struct ReviewOutcome {
-    std::vector<FaceReview> faces;     // one per predicted face, in input order
-    std::vector<ReviewedFace> added;   // reviewer faces matching no prediction (caller assigns ids)
+    std::vector<FaceReview> faces;    // one per predicted face, in input order
+    std::vector<ReviewedFace> added;  // reviewer faces matching no prediction (caller assigns ids)
 };
 
 // Intersection over union; 0 when either box is empty.
 double box_iou(const Box& a, const Box& b) noexcept;
 
 // Matches by region id, then by best box IoU >= iou_match, then whole image to whole image.
-ReviewOutcome diff_review(const std::vector<PredictedFace>& predicted,
-                          const std::vector<ReviewedFace>& reviewed, const ReviewOptions& options = {});
+ReviewOutcome diff_review(const std::vector<PredictedFace>& predicted, const std::vector<ReviewedFace>& reviewed,
+                          const ReviewOptions& options = {});
 
 // The record with the review applied: labels, descriptions, provenance, status, conversations
 // and a `review` object. Idempotent. A rejected review only changes status and `review`.
 // Throws std::invalid_argument when the record's id is not review.face_id.
-FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord& record,
-                                    const FaceReview& review, const std::string& reviewer,
-                                    const std::string& reviewed_at);
+FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord& record, const FaceReview& review,
+                                    const std::string& reviewer, const std::string& reviewed_at);
 
 }  // namespace seke

@@ -42,7 +42,9 @@ std::string two_decimals(double value) {
 }
 
 // JSON has no NaN/Inf: a non-finite number would break every consumer, so it becomes null.
-ordered_json finite(double value) { return std::isfinite(value) ? ordered_json(value) : ordered_json(); }
+ordered_json finite(double value) {
+    return std::isfinite(value) ? ordered_json(value) : ordered_json();
+}
 
 std::string append_sentence(std::string text, const std::string& extra) {
     if (!extra.empty() && extra != text) text += " " + extra;
@@ -64,10 +66,9 @@ std::vector<ConversationTurn> feid_conversations(const Knowledge& knowledge, con
         add(pick(kExpressionQuestions, id, 0),
             append_sentence("The facial expression is " + *labels.expression + ".", d.expression));
     if (labels.valence && labels.arousal)
-        add(pick(kVaQuestions, id, 1),
-            append_sentence("Valence is " + two_decimals(*labels.valence) + " and arousal is " +
-                                two_decimals(*labels.arousal) + ".",
-                            d.va));
+        add(pick(kVaQuestions, id, 1), append_sentence("Valence is " + two_decimals(*labels.valence) +
+                                                           " and arousal is " + two_decimals(*labels.arousal) + ".",
+                                                       d.va));
     if (labels.action_units) {
         std::string list;
         for (const auto& code : *labels.action_units) {
@@ -190,8 +191,7 @@ ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
             ordered_json entry;
             ordered_json messages = ordered_json::array();
             for (const auto& turn : record.conversations)
-                messages.push_back(
-                    {{"role", turn.from == "human" ? "user" : "assistant"}, {"content", turn.value}});
+                messages.push_back({{"role", turn.from == "human" ? "user" : "assistant"}, {"content", turn.value}});
             entry["messages"] = std::move(messages);
             entry["images"] = ordered_json::array({record.image});
             return entry;

@@ -17,14 +17,14 @@ namespace seke {
 
 struct FeidInput {
     std::string id;
-    std::string image;            // path or URI as the user gave it
-    std::optional<Box> face;      // null: the whole image is the face
+    std::string image;        // path or URI as the user gave it
+    std::optional<Box> face;  // null: the whole image is the face
     bool whole_image_fallback = false;
     const FaceResult* result = nullptr;
     std::string model_version;
     std::string status = "auto";
-    std::string phash;            // the crop's perceptual hash, kept in the record (near-duplicate checks)
-    std::string thumbnail_jpeg;   // stored beside the record for review screens and few-shot examples
+    std::string phash;           // the crop's perceptual hash, kept in the record (near-duplicate checks)
+    std::string thumbnail_jpeg;  // stored beside the record for review screens and few-shot examples
 };
 
 // The FEID record of one labeled face, conversations included.

@@ -38,8 +38,7 @@ ordered_json review_json(const RecordReview& review) {
     if (review.levels) {
         ordered_json levels = ordered_json::object();
         for (Level level : kAllLevels)
-            levels[std::string(level_name(level))] =
-                std::string(level_verdict_name(review.levels->of(level)));
+            levels[std::string(level_name(level))] = std::string(level_verdict_name(review.levels->of(level)));
         out["levels"] = std::move(levels);
     }
     out["reviewer"] = review.reviewer;
@@ -92,24 +91,18 @@ class Reader {
         text(object, key, path, value);
         if (value) out = std::move(*value);
     }
-    void text(const ordered_json& object, const char* key, const std::string& path,
-              std::optional<std::string>& out) {
+    void text(const ordered_json& object, const char* key, const std::string& path, std::optional<std::string>& out) {
         const ordered_json* value = at(object, key);
         if (!value) return;
-        if (value->is_string())
-            out = value->get<std::string>();
-        else
-            wrong(*value, path, "a string");
+        if (value->is_string()) out = value->get<std::string>();
+        else wrong(*value, path, "a string");
     }
 
-    void number(const ordered_json& object, const char* key, const std::string& path,
-                std::optional<double>& out) {
+    void number(const ordered_json& object, const char* key, const std::string& path, std::optional<double>& out) {
         const ordered_json* value = at(object, key);
         if (!value) return;
-        if (value->is_number())
-            out = value->get<double>();
-        else
-            wrong(*value, path, "a number");
+        if (value->is_number()) out = value->get<double>();
+        else wrong(*value, path, "a number");
     }
 
     template <class Int>
@@ -119,20 +112,16 @@ class Reader {
         if (!value) return;
         if (*value < std::numeric_limits<Int>::min() || *value > std::numeric_limits<Int>::max())
             wrong(*at(object, key), path, "an integer in range");
-        else
-            out = static_cast<Int>(*value);
+        else out = static_cast<Int>(*value);
     }
-    void integer(const ordered_json& object, const char* key, const std::string& path,
-                 std::optional<long long>& out) {
+    void integer(const ordered_json& object, const char* key, const std::string& path, std::optional<long long>& out) {
         const ordered_json* value = at(object, key);
         if (!value) return;
         if (value->is_number_unsigned() &&
             value->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<long long>::max()))
             wrong(*value, path, "an integer in range");
-        else if (value->is_number_integer())
-            out = value->get<long long>();
-        else
-            wrong(*value, path, "an integer");
+        else if (value->is_number_integer()) out = value->get<long long>();
+        else wrong(*value, path, "an integer");
     }
 
     void strings(const ordered_json& object, const char* key, const std::string& path,
@@ -173,10 +162,8 @@ class Reader {
             std::optional<std::string> value;
             text(object, name.c_str(), path + "." + name, value);
             if (!value) continue;
-            if (auto parsed = parse_provenance(*value))
-                out.set(level, *parsed);
-            else
-                unknown(*value, path + "." + name, "model, source or human");
+            if (auto parsed = parse_provenance(*value)) out.set(level, *parsed);
+            else unknown(*value, path + "." + name, "model, source or human");
         }
         return out;
     }
@@ -188,10 +175,8 @@ class Reader {
             std::optional<std::string> value;
             text(object, name.c_str(), path + "." + name, value);
             if (!value) continue;
-            if (auto parsed = parse_level_verdict(*value))
-                out.set(level, *parsed);
-            else
-                unknown(*value, path + "." + name, "accepted, corrected or absent");
+            if (auto parsed = parse_level_verdict(*value)) out.set(level, *parsed);
+            else unknown(*value, path + "." + name, "accepted, corrected or absent");
         }
         return out;
     }
@@ -296,8 +281,7 @@ RecordUncertainty RecordUncertainty::of(const Uncertainty& u) {
 }
 
 Uncertainty RecordUncertainty::values() const {
-    return {expression.value_or(0), va.value_or(0), au.value_or(0), consistency.value_or(0),
-            overall.value_or(0)};
+    return {expression.value_or(0), va.value_or(0), au.value_or(0), consistency.value_or(0), overall.value_or(0)};
 }
 
 const LabelSet& FeidRecord::model_labels() const {
@@ -321,8 +305,7 @@ ordered_json FeidRecord::to_json() const {
     ordered_json out;
     out["id"] = id;
     out["image"] = image;
-    out["face"] =
-        face ? ordered_json{{"x", face->x}, {"y", face->y}, {"w", face->w}, {"h", face->h}} : ordered_json();
+    out["face"] = face ? ordered_json{{"x", face->x}, {"y", face->y}, {"w", face->w}, {"h", face->h}} : ordered_json();
     out["labels"] = labels_json(labels);
     out["descriptions"] = descriptions_json(descriptions);
     out["provenance"] = {{"expression", provenance_name(provenance.expression)},
@@ -353,8 +336,7 @@ ordered_json FeidRecord::to_json() const {
 
 Result<FeidRecord> FeidRecord::from_json(const ordered_json& json) {
     if (!json.is_object())
-        return make_error(errc::bad_json,
-                          "FEID record: " + std::string(json.type_name()) + ", not a JSON object");
+        return make_error(errc::bad_json, "FEID record: " + std::string(json.type_name()) + ", not a JSON object");
     Reader read;
     FeidRecord record;
     read.text(json, "id", "id", record.id);
@@ -376,8 +358,7 @@ Result<FeidRecord> FeidRecord::from_json(const ordered_json& json) {
     if (flags) record.flags = std::move(*flags);
     read.text(json, "phash", "phash", record.phash);
     record.conversations = read.conversations(json);
-    if (const ordered_json* review = read.child(json, "review", "review"))
-        record.review = read.review(*review);
+    if (const ordered_json* review = read.child(json, "review", "review")) record.review = read.review(*review);
     if (read.error()) return *read.error();
     for (const auto& [key, value] : json.items())
         if (std::find(kMembers.begin(), kMembers.end(), key) == kMembers.end()) record.other[key] = value;

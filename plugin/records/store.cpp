@@ -98,7 +98,6 @@ CREATE TABLE IF NOT EXISTS cvat_job_syncs (
   PRIMARY KEY (cvat_url, job_id));
 )sql";
 
-
 Error db_error(sqlite3* db, const std::string& what) {
     return make_error(errc::io_error, "store: " + what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
 }
@@ -152,7 +151,9 @@ class Statement {
     sqlite3_stmt* stmt_ = nullptr;
 };
 
-bool exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+bool exec(sqlite3* db, const char* sql) {
+    return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+}
 
 Result<sqlite3*> open_connection(const std::string& path, const char* synchronous) {
     sqlite3* db = nullptr;
@@ -163,8 +164,8 @@ Result<sqlite3*> open_connection(const std::string& path, const char* synchronou
         return error;
     }
     sqlite3_busy_timeout(db, 10000);
-    std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=") +
-                          synchronous + ";";
+    std::string pragmas =
+        std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=") + synchronous + ";";
     if (!exec(db, pragmas.c_str())) {
         Error error = db_error(db, "cannot set up " + path);
         sqlite3_close(db);
@@ -214,7 +215,8 @@ FaceRow read_face(Statement& s) {
     return row;
 }
 
-constexpr const char* kFaceColumns = "SELECT id, item_id, face_index, status, model_version, overall, record FROM faces ";
+constexpr const char* kFaceColumns =
+    "SELECT id, item_id, face_index, status, model_version, overall, record FROM faces ";
 
 }  // namespace
 
@@ -250,8 +252,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
         Statement version(store->db_, "SELECT value FROM meta WHERE key='schema_version'");
         if (version.ok() && version.step() == SQLITE_ROW) {
             if (std::stoi(version.text(0)) > kSchemaVersion)
-                return make_error(errc::io_error, "store: " + path + " was written by a newer seke (schema " +
-                                                      version.text(0) + ")");
+                return make_error(errc::io_error,
+                                  "store: " + path + " was written by a newer seke (schema " + version.text(0) + ")");
         } else {
             Statement insert(store->db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
             insert.bind(1, std::to_string(kSchemaVersion));
@@ -300,22 +302,38 @@ Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes) {
         Statement prediction(db_,
                              "INSERT INTO predictions(face_id, model_version, record, trace, created_at) "
                              "VALUES(?,?,?,?,?)");
-        Statement thumbnail(db_, "INSERT INTO face_thumbnails(face_id, jpeg) VALUES(?,?) "
-                                 "ON CONFLICT(face_id) DO UPDATE SET jpeg=excluded.jpeg");
+        Statement thumbnail(db_,
+                            "INSERT INTO face_thumbnails(face_id, jpeg) VALUES(?,?) "
+                            "ON CONFLICT(face_id) DO UPDATE SET jpeg=excluded.jpeg");
         if (!item.ok() || !face.ok() || !prediction.ok() || !thumbnail.ok()) return "cannot prepare writes";
         for (const auto& outcome : outcomes) {
             const ItemRow& row = outcome.item;
-            item.bind(1, row.id).bind(2, row.image).bind(3, row.known_json.empty() ? "{}" : row.known_json)
-                .bind(4, std::string(item_status_name(row.status))).bind(5, row.error).bind(6, row.content_hash)
-                .bind(7, std::int64_t{row.width}).bind(8, std::int64_t{row.height}).bind(9, now);
+            item.bind(1, row.id)
+                .bind(2, row.image)
+                .bind(3, row.known_json.empty() ? "{}" : row.known_json)
+                .bind(4, std::string(item_status_name(row.status)))
+                .bind(5, row.error)
+                .bind(6, row.content_hash)
+                .bind(7, std::int64_t{row.width})
+                .bind(8, std::int64_t{row.height})
+                .bind(9, now);
             if (item.step() != SQLITE_DONE) return "cannot write item " + row.id;
             item.reset();
             for (const auto& f : outcome.faces) {
-                face.bind(1, f.id).bind(2, f.item_id).bind(3, std::int64_t{f.face_index}).bind(4, f.status)
-                    .bind(5, f.model_version).bind(6, f.overall).bind(7, f.record_json).bind(8, now);
+                face.bind(1, f.id)
+                    .bind(2, f.item_id)
+                    .bind(3, std::int64_t{f.face_index})
+                    .bind(4, f.status)
+                    .bind(5, f.model_version)
+                    .bind(6, f.overall)
+                    .bind(7, f.record_json)
+                    .bind(8, now);
                 if (face.step() != SQLITE_DONE) return "cannot write face " + f.id;
                 face.reset();
-                prediction.bind(1, f.id).bind(2, f.model_version).bind(3, f.record_json).bind(4, f.trace_json)
+                prediction.bind(1, f.id)
+                    .bind(2, f.model_version)
+                    .bind(3, f.record_json)
+                    .bind(4, f.trace_json)
                     .bind(5, now);
                 if (prediction.step() != SQLITE_DONE) return "cannot write prediction " + f.id;
                 prediction.reset();
@@ -344,10 +362,11 @@ Result<std::optional<ItemRow>> Store::done_item_with_content(const std::string& 
                                                              const std::string& model_version) {
     std::lock_guard lock(db_mutex_);
     // Done, and every face labeled by this model version: what an earlier path already paid for.
-    Statement s(db_, "SELECT id, image, known, status, error, content_hash, width, height FROM items i "
-                     "WHERE content_hash=? AND status='done' AND EXISTS (SELECT 1 FROM faces f WHERE f.item_id=i.id) "
-                     "AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.item_id=i.id AND f.model_version<>?) "
-                     "ORDER BY updated_at DESC LIMIT 1");
+    Statement s(db_,
+                "SELECT id, image, known, status, error, content_hash, width, height FROM items i "
+                "WHERE content_hash=? AND status='done' AND EXISTS (SELECT 1 FROM faces f WHERE f.item_id=i.id) "
+                "AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.item_id=i.id AND f.model_version<>?) "
+                "ORDER BY updated_at DESC LIMIT 1");
     if (!s.ok()) return db_error(db_, "cannot look up content");
     s.bind(1, content_hash).bind(2, model_version);
     int rc = s.step();
@@ -358,8 +377,9 @@ Result<std::optional<ItemRow>> Store::done_item_with_content(const std::string& 
 
 Result<std::vector<ItemRow>> Store::items_with_status(ItemStatus status) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT id, image, known, status, error, content_hash, width, height FROM items "
-                     "WHERE status=? ORDER BY id");
+    Statement s(db_,
+                "SELECT id, image, known, status, error, content_hash, width, height FROM items "
+                "WHERE status=? ORDER BY id");
     if (!s.ok()) return db_error(db_, "cannot list items");
     s.bind(1, std::string(item_status_name(status)));
     std::vector<ItemRow> rows;
@@ -402,9 +422,10 @@ Result<StoreCounts> Store::counts() {
 
 Result<bool> Store::save_project(const ProjectRow& project) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "INSERT INTO projects(id, label_config, extra_params, updated_at) VALUES(?,?,?,?) "
-                     "ON CONFLICT(id) DO UPDATE SET label_config=excluded.label_config, "
-                     "extra_params=excluded.extra_params, updated_at=excluded.updated_at");
+    Statement s(db_,
+                "INSERT INTO projects(id, label_config, extra_params, updated_at) VALUES(?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET label_config=excluded.label_config, "
+                "extra_params=excluded.extra_params, updated_at=excluded.updated_at");
     if (!s.ok()) return db_error(db_, "cannot write project");
     s.bind(1, project.id).bind(2, project.label_config).bind(3, project.extra_params_json).bind(4, utc_timestamp());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write project " + project.id);
@@ -424,13 +445,19 @@ Result<std::optional<ProjectRow>> Store::project(const std::string& id) {
 
 Result<bool> Store::save_task_prediction(const TaskPredictionRow& row) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "INSERT INTO task_predictions(project, task_id, model_version, status, prediction, error, "
-                     "updated_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT(project, task_id, model_version) DO UPDATE SET "
-                     "status=excluded.status, prediction=excluded.prediction, error=excluded.error, "
-                     "updated_at=excluded.updated_at");
+    Statement s(db_,
+                "INSERT INTO task_predictions(project, task_id, model_version, status, prediction, error, "
+                "updated_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT(project, task_id, model_version) DO UPDATE SET "
+                "status=excluded.status, prediction=excluded.prediction, error=excluded.error, "
+                "updated_at=excluded.updated_at");
     if (!s.ok()) return db_error(db_, "cannot write task prediction");
-    s.bind(1, row.project).bind(2, static_cast<std::int64_t>(row.task_id)).bind(3, row.model_version)
-        .bind(4, row.status).bind(5, row.prediction_json).bind(6, row.error).bind(7, utc_timestamp());
+    s.bind(1, row.project)
+        .bind(2, static_cast<std::int64_t>(row.task_id))
+        .bind(3, row.model_version)
+        .bind(4, row.status)
+        .bind(5, row.prediction_json)
+        .bind(6, row.error)
+        .bind(7, utc_timestamp());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write task prediction");
     return true;
 }
@@ -446,8 +473,9 @@ Result<std::optional<TaskPredictionRow>> Store::task_prediction(const std::strin
 Result<std::vector<TaskPredictionRow>> Store::task_predictions(const std::string& project, long long task_id,
                                                                const std::string& model_version) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT model_version, status, prediction, error, updated_at FROM task_predictions "
-                     "WHERE project=? AND task_id=? AND (?='' OR model_version=?) ORDER BY updated_at DESC, rowid DESC");
+    Statement s(db_,
+                "SELECT model_version, status, prediction, error, updated_at FROM task_predictions "
+                "WHERE project=? AND task_id=? AND (?='' OR model_version=?) ORDER BY updated_at DESC, rowid DESC");
     if (!s.ok()) return db_error(db_, "cannot read task predictions");
     s.bind(1, project).bind(2, static_cast<std::int64_t>(task_id)).bind(3, model_version).bind(4, model_version);
     std::vector<TaskPredictionRow> rows;
@@ -476,10 +504,11 @@ Result<FeidRecord> FaceRow::record() const {
     return record;
 }
 
-void FaceRow::set_record(const FeidRecord& record) { record_json = record.to_json().dump(); }
+void FaceRow::set_record(const FeidRecord& record) {
+    record_json = record.to_json().dump();
+}
 
-Result<bool> Store::save_review(const std::string& face_id, const std::string& status,
-                                const FeidRecord& record) {
+Result<bool> Store::save_review(const std::string& face_id, const std::string& status, const FeidRecord& record) {
     std::string text = record.to_json().dump();
     std::lock_guard lock(db_mutex_);
     Statement s(db_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
@@ -502,8 +531,9 @@ Result<std::string> Store::thumbnail(const std::string& face_id) {
 
 Result<bool> Store::save_document(const std::string& kind, const std::string& key, const std::string& body) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "INSERT INTO documents(kind, key, body, created_at) VALUES(?,?,?,?) "
-                     "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body, created_at=excluded.created_at");
+    Statement s(db_,
+                "INSERT INTO documents(kind, key, body, created_at) VALUES(?,?,?,?) "
+                "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body, created_at=excluded.created_at");
     if (!s.ok()) return db_error(db_, "cannot write document");
     s.bind(1, kind).bind(2, key).bind(3, body).bind(4, utc_timestamp());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write " + kind + " " + key);
@@ -531,11 +561,12 @@ Result<FaceStats> Store::face_stats(int bins) {
     bins = std::clamp(bins, 1, 1000);
     stats.overall_histogram.assign(static_cast<std::size_t>(bins), 0);
     Statement by_status(db_, "SELECT status, count(*) FROM faces GROUP BY status");
-    Statement cost(db_, "SELECT coalesce(sum(json_extract(record, '$.cost.requests')), 0), "
-                        "coalesce(sum(json_extract(record, '$.cost.cached_requests')), 0), "
-                        "coalesce(sum(json_extract(record, '$.cost.samples')), 0), "
-                        "coalesce(sum(json_extract(record, '$.cost.prompt_tokens')), 0), "
-                        "coalesce(sum(json_extract(record, '$.cost.completion_tokens')), 0) FROM faces");
+    Statement cost(db_,
+                   "SELECT coalesce(sum(json_extract(record, '$.cost.requests')), 0), "
+                   "coalesce(sum(json_extract(record, '$.cost.cached_requests')), 0), "
+                   "coalesce(sum(json_extract(record, '$.cost.samples')), 0), "
+                   "coalesce(sum(json_extract(record, '$.cost.prompt_tokens')), 0), "
+                   "coalesce(sum(json_extract(record, '$.cost.completion_tokens')), 0) FROM faces");
     Statement histogram(db_, "SELECT min(CAST(overall * ? AS INTEGER), ? - 1), count(*) FROM faces GROUP BY 1");
     if (!by_status.ok() || !cost.ok() || !histogram.ok()) return db_error(db_, "cannot summarise faces");
     int rc;
@@ -559,15 +590,16 @@ Result<FaceStats> Store::face_stats(int bins) {
 Result<std::vector<QueueCandidate>> Store::queue_candidates(const std::string& item_prefix) {
     std::lock_guard lock(db_mutex_);
     // json_extract reads the few numbers ranking needs without parsing whole records in C++.
-    Statement s(db_, "SELECT id, item_id, overall, "
-                     "coalesce(json_extract(record, '$.uncertainty.expression'), 0), "
-                     "coalesce(json_extract(record, '$.uncertainty.va'), 0), "
-                     "coalesce(json_extract(record, '$.uncertainty.au'), 0), "
-                     "coalesce(json_extract(record, '$.provenance.expression'), 'model'), "
-                     "coalesce(json_extract(record, '$.provenance.va'), 'model'), "
-                     "coalesce(json_extract(record, '$.provenance.au'), 'model'), "
-                     "coalesce(json_extract(record, '$.phash'), '') "
-                     "FROM faces WHERE status='auto' AND substr(item_id, 1, ?)=?");
+    Statement s(db_,
+                "SELECT id, item_id, overall, "
+                "coalesce(json_extract(record, '$.uncertainty.expression'), 0), "
+                "coalesce(json_extract(record, '$.uncertainty.va'), 0), "
+                "coalesce(json_extract(record, '$.uncertainty.au'), 0), "
+                "coalesce(json_extract(record, '$.provenance.expression'), 'model'), "
+                "coalesce(json_extract(record, '$.provenance.va'), 'model'), "
+                "coalesce(json_extract(record, '$.provenance.au'), 'model'), "
+                "coalesce(json_extract(record, '$.phash'), '') "
+                "FROM faces WHERE status='auto' AND substr(item_id, 1, ?)=?");
     if (!s.ok()) return db_error(db_, "cannot list the queue");
     s.bind(1, static_cast<std::int64_t>(item_prefix.size())).bind(2, item_prefix);
     std::vector<QueueCandidate> rows;
@@ -614,19 +646,32 @@ Result<bool> Store::save_human_face(const ItemRow& row, const FaceRow& f) {
     std::lock_guard lock(db_mutex_);
     return in_transaction(db_, [&]() -> std::optional<std::string> {
         std::string now = utc_timestamp();
-        Statement item(db_, "INSERT OR IGNORE INTO items(id, image, known, status, error, content_hash, width, height, "
-                            "updated_at) VALUES(?,?,?,?,?,?,?,?,?)");
+        Statement item(db_,
+                       "INSERT OR IGNORE INTO items(id, image, known, status, error, content_hash, width, height, "
+                       "updated_at) VALUES(?,?,?,?,?,?,?,?,?)");
         Statement face(db_,
                        "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
                        "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
                        "record=excluded.record, updated_at=excluded.updated_at");
         if (!item.ok() || !face.ok()) return "cannot prepare writes";
-        item.bind(1, row.id).bind(2, row.image).bind(3, row.known_json.empty() ? "{}" : row.known_json)
-            .bind(4, std::string(item_status_name(row.status))).bind(5, row.error).bind(6, row.content_hash)
-            .bind(7, std::int64_t{row.width}).bind(8, std::int64_t{row.height}).bind(9, now);
+        item.bind(1, row.id)
+            .bind(2, row.image)
+            .bind(3, row.known_json.empty() ? "{}" : row.known_json)
+            .bind(4, std::string(item_status_name(row.status)))
+            .bind(5, row.error)
+            .bind(6, row.content_hash)
+            .bind(7, std::int64_t{row.width})
+            .bind(8, std::int64_t{row.height})
+            .bind(9, now);
         if (item.step() != SQLITE_DONE) return "cannot write item " + row.id;
-        face.bind(1, f.id).bind(2, f.item_id).bind(3, std::int64_t{f.face_index}).bind(4, f.status)
-            .bind(5, f.model_version).bind(6, f.overall).bind(7, f.record_json).bind(8, now);
+        face.bind(1, f.id)
+            .bind(2, f.item_id)
+            .bind(3, std::int64_t{f.face_index})
+            .bind(4, f.status)
+            .bind(5, f.model_version)
+            .bind(6, f.overall)
+            .bind(7, f.record_json)
+            .bind(8, now);
         if (face.step() != SQLITE_DONE) return "cannot write face " + f.id;
         return std::nullopt;
     });
@@ -636,14 +681,21 @@ Result<bool> Store::save_cvat_shapes(const std::vector<CvatShapeRow>& rows) {
     if (rows.empty()) return true;
     std::lock_guard lock(db_mutex_);
     return in_transaction(db_, [&]() -> std::optional<std::string> {
-        Statement s(db_, "INSERT INTO cvat_shapes(cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, "
-                         "created_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(cvat_url, shape_id) DO NOTHING");
+        Statement s(db_,
+                    "INSERT INTO cvat_shapes(cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, "
+                    "created_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(cvat_url, shape_id) DO NOTHING");
         if (!s.ok()) return "cannot prepare the CVAT shape write";
         std::string now = utc_timestamp();
         for (const auto& r : rows) {
-            s.bind(1, r.cvat_url).bind(2, std::int64_t{r.task_id}).bind(3, std::int64_t{r.job_id})
-                .bind(4, std::int64_t{r.frame}).bind(5, std::int64_t{r.shape_id}).bind(6, r.face_id).bind(7, r.item_id)
-                .bind(8, r.shape_json.empty() ? std::string("{}") : r.shape_json).bind(9, now);
+            s.bind(1, r.cvat_url)
+                .bind(2, std::int64_t{r.task_id})
+                .bind(3, std::int64_t{r.job_id})
+                .bind(4, std::int64_t{r.frame})
+                .bind(5, std::int64_t{r.shape_id})
+                .bind(6, r.face_id)
+                .bind(7, r.item_id)
+                .bind(8, r.shape_json.empty() ? std::string("{}") : r.shape_json)
+                .bind(9, now);
             if (s.step() != SQLITE_DONE) return "cannot record CVAT shape " + std::to_string(r.shape_id);
             s.reset();
         }
@@ -654,11 +706,15 @@ Result<bool> Store::save_cvat_shapes(const std::vector<CvatShapeRow>& rows) {
 Result<std::vector<CvatShapeRow>> Store::cvat_shapes(const std::string& cvat_url, long long task_id,
                                                      long long first_frame, long long last_frame) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, created_at "
-                     "FROM cvat_shapes WHERE cvat_url=? AND task_id=? AND frame BETWEEN ? AND ? "
-                     "ORDER BY frame, shape_id");
+    Statement s(db_,
+                "SELECT cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, created_at "
+                "FROM cvat_shapes WHERE cvat_url=? AND task_id=? AND frame BETWEEN ? AND ? "
+                "ORDER BY frame, shape_id");
     if (!s.ok()) return db_error(db_, "cannot list CVAT shapes");
-    s.bind(1, cvat_url).bind(2, std::int64_t{task_id}).bind(3, std::int64_t{first_frame}).bind(4, std::int64_t{last_frame});
+    s.bind(1, cvat_url)
+        .bind(2, std::int64_t{task_id})
+        .bind(3, std::int64_t{first_frame})
+        .bind(4, std::int64_t{last_frame});
     std::vector<CvatShapeRow> rows;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW)
@@ -682,27 +738,34 @@ Result<std::vector<long long>> Store::cvat_annotated_frames(const std::string& c
 
 Result<bool> Store::save_cvat_job_sync(const CvatJobSyncRow& row) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "INSERT INTO cvat_job_syncs(cvat_url, job_id, task_id, annotations_version, summary, synced_at) "
-                     "VALUES(?,?,?,?,?,?) ON CONFLICT(cvat_url, job_id) DO UPDATE SET task_id=excluded.task_id, "
-                     "annotations_version=excluded.annotations_version, summary=excluded.summary, "
-                     "synced_at=excluded.synced_at");
+    Statement s(db_,
+                "INSERT INTO cvat_job_syncs(cvat_url, job_id, task_id, annotations_version, summary, synced_at) "
+                "VALUES(?,?,?,?,?,?) ON CONFLICT(cvat_url, job_id) DO UPDATE SET task_id=excluded.task_id, "
+                "annotations_version=excluded.annotations_version, summary=excluded.summary, "
+                "synced_at=excluded.synced_at");
     if (!s.ok()) return db_error(db_, "cannot write CVAT sync");
-    s.bind(1, row.cvat_url).bind(2, std::int64_t{row.job_id}).bind(3, std::int64_t{row.task_id})
-        .bind(4, std::int64_t{row.annotations_version}).bind(5, row.summary_json).bind(6, utc_timestamp());
+    s.bind(1, row.cvat_url)
+        .bind(2, std::int64_t{row.job_id})
+        .bind(3, std::int64_t{row.task_id})
+        .bind(4, std::int64_t{row.annotations_version})
+        .bind(5, row.summary_json)
+        .bind(6, utc_timestamp());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write CVAT sync of job " + std::to_string(row.job_id));
     return true;
 }
 
 Result<std::optional<CvatJobSyncRow>> Store::cvat_job_sync(const std::string& cvat_url, long long job_id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT task_id, annotations_version, summary, synced_at FROM cvat_job_syncs "
-                     "WHERE cvat_url=? AND job_id=?");
+    Statement s(db_,
+                "SELECT task_id, annotations_version, summary, synced_at FROM cvat_job_syncs "
+                "WHERE cvat_url=? AND job_id=?");
     if (!s.ok()) return db_error(db_, "cannot read CVAT sync");
     s.bind(1, cvat_url).bind(2, std::int64_t{job_id});
     int rc = s.step();
     if (rc == SQLITE_DONE) return std::optional<CvatJobSyncRow>();
     if (rc != SQLITE_ROW) return db_error(db_, "cannot read CVAT sync");
-    return std::optional<CvatJobSyncRow>(CvatJobSyncRow{cvat_url, job_id, s.integer(0), s.integer(1), s.text(2), s.text(3)});
+    return std::optional<CvatJobSyncRow>(
+        CvatJobSyncRow{cvat_url, job_id, s.integer(0), s.integer(1), s.text(2), s.text(3)});
 }
 
 std::optional<std::string> Store::cache_get(const std::string& key) {

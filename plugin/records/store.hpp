@@ -28,23 +28,23 @@ std::string_view item_status_name(ItemStatus status) noexcept;
 
 struct ItemRow {
     std::string id;
-    std::string image;        // path or URI as given
-    std::string known_json;   // prior labels as given ({} when none)
+    std::string image;       // path or URI as given
+    std::string known_json;  // prior labels as given ({} when none)
     ItemStatus status = ItemStatus::pending;
-    std::string error;        // reason when failed or skipped
+    std::string error;  // reason when failed or skipped
     std::string content_hash;
     int width = 0, height = 0;
 };
 
 struct FaceRow {
-    std::string id;           // item id, suffixed _face<N> when an image holds several faces
+    std::string id;  // item id, suffixed _face<N> when an image holds several faces
     std::string item_id;
     int face_index = 0;
     std::string status = "auto";  // auto | accepted | corrected | rejected
     std::string model_version;
     double overall = 0;
-    std::string record_json;  // the FEID record as stored; read and written through record()/set_record()
-    std::string trace_json;   // the SV-UAMC trace of the prediction
+    std::string record_json;     // the FEID record as stored; read and written through record()/set_record()
+    std::string trace_json;      // the SV-UAMC trace of the prediction
     std::string thumbnail_jpeg;  // written when non-empty; read with Store::thumbnail
 
     // The FEID record; a bad_json error naming the face when its text is not one.
@@ -103,7 +103,7 @@ struct CvatJobSyncRow {
 struct FaceStats {
     std::map<std::string, std::int64_t> by_status;  // auto, accepted, corrected, rejected, added...
     std::int64_t requests = 0, cached_requests = 0, samples = 0, prompt_tokens = 0, completion_tokens = 0;
-    std::vector<std::int64_t> overall_histogram;      // `bins` equal bins of `overall` over [0, 1]
+    std::vector<std::int64_t> overall_histogram;  // `bins` equal bins of `overall` over [0, 1]
 };
 
 // A JSON document kept by kind and key: fits (calibration, exemplars), FEAB reports.

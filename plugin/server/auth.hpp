@@ -12,7 +12,7 @@
 namespace seke::server {
 
 struct AuthSettings {
-    std::string user;            // Basic auth is on when user and pass are both set
+    std::string user;  // Basic auth is on when user and pass are both set
     std::string pass;
     std::string webhook_secret;  // the shared-secret check is on when set
     std::string webhook_secret_header = "X-Seke-Webhook-Secret";

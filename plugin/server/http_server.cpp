@@ -75,8 +75,8 @@ bool has_control_chars(std::string_view text) {
 // Read errors that only mean the peer went away or a timer fired: close without answering.
 bool is_disconnect(const beast::error_code& ec) {
     return ec == http::error::end_of_stream || ec == http::error::partial_message || ec == net::error::eof ||
-           ec == net::error::connection_reset || ec == net::error::operation_aborted ||
-           ec == net::error::broken_pipe || ec == beast::error::timeout || ec == net::error::not_connected;
+           ec == net::error::connection_reset || ec == net::error::operation_aborted || ec == net::error::broken_pipe ||
+           ec == beast::error::timeout || ec == net::error::not_connected;
 }
 
 }  // namespace
@@ -131,7 +131,8 @@ class Session : public std::enable_shared_from_this<Session> {
         if (phase_ == Phase::closed) return;
         if (ec) return close();  // peer gone or idle too long: nothing to answer
         buffer_.commit(n);
-        if (!first_request_) header_deadline_ = Clock::now() + std::chrono::milliseconds(server_->options.header_timeout_ms);
+        if (!first_request_)
+            header_deadline_ = Clock::now() + std::chrono::milliseconds(server_->options.header_timeout_ms);
         read_header();
     }
 
@@ -142,7 +143,8 @@ class Session : public std::enable_shared_from_this<Session> {
             header_deadline_ = started_ + std::chrono::milliseconds(server_->options.header_timeout_ms);
         parser_.emplace();
         parser_->body_limit(static_cast<std::uint64_t>(server_->options.body_limit));
-        parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server_->options.header_limit, UINT32_MAX)));
+        parser_->header_limit(
+            static_cast<std::uint32_t>(std::min<std::size_t>(server_->options.header_limit, UINT32_MAX)));
         stream_.expires_at(header_deadline_);
         http::async_read_header(stream_, buffer_, *parser_,
                                 beast::bind_front_handler(&Session::on_header, shared_from_this()));
@@ -182,11 +184,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // A read failed: answer what deserves an answer (413, 400), then close either way.
     void fail_read(const beast::error_code& ec) {
         if (ec == http::error::body_limit)
-            return answer_and_close(make_error(errc::payload_too_large, "request body is over the limit of " +
-                                                                            std::to_string(server_->options.body_limit) + " bytes"));
+            return answer_and_close(make_error(
+                errc::payload_too_large,
+                "request body is over the limit of " + std::to_string(server_->options.body_limit) + " bytes"));
         if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
-            return answer_and_close(make_error(errc::payload_too_large, "request headers are over the limit of " +
-                                                                            std::to_string(server_->options.header_limit) + " bytes"));
+            return answer_and_close(make_error(
+                errc::payload_too_large,
+                "request headers are over the limit of " + std::to_string(server_->options.header_limit) + " bytes"));
         if (ec == beast::error::timeout)
             logger().log(LogLevel::info, "http", "request read timed out; closing",
                          {{"remote", remote_}, {"phase", "read"}});
@@ -246,10 +250,12 @@ class Session : public std::enable_shared_from_this<Session> {
             deadline_.expires_after(std::chrono::milliseconds(server_->options.request_deadline_ms));
             deadline_.async_wait([self = shared_from_this(), seq = seq_](beast::error_code ec) {
                 if (ec) return;
-                self->respond(seq, error_response(make_error(errc::upstream_timeout,
-                                                             "no answer within the request deadline of " +
-                                                                 std::to_string(self->server_->options.request_deadline_ms) + " ms"),
-                                                  self->request_.request_id));
+                self->respond(
+                    seq,
+                    error_response(make_error(errc::upstream_timeout,
+                                              "no answer within the request deadline of " +
+                                                  std::to_string(self->server_->options.request_deadline_ms) + " ms"),
+                                   self->request_.request_id));
             });
         }
 
@@ -287,7 +293,8 @@ class Session : public std::enable_shared_from_this<Session> {
         const auto& prefix = server_->options.url_prefix;
         if (!prefix.empty()) {
             bool under = *path == prefix || (path->starts_with(prefix) && (*path)[prefix.size()] == '/');
-            if (!under) return make_error(errc::not_found, "no route for " + *path + " (routes live under " + prefix + ")");
+            if (!under)
+                return make_error(errc::not_found, "no route for " + *path + " (routes live under " + prefix + ")");
             *path = path->size() == prefix.size() ? std::string("/") : path->substr(prefix.size());
         }
         request_.path = std::move(*path);
@@ -385,13 +392,15 @@ class Session : public std::enable_shared_from_this<Session> {
     // Asynchronous, not recursive: each read is started from the previous one's completion.
     void drain() {  // NOLINT(misc-no-recursion)
         buffer_.consume(buffer_.size());
-        stream_.async_read_some(buffer_.prepare(65536), [self = shared_from_this()](beast::error_code ec, std::size_t n) {  // NOLINT(misc-no-recursion)
-            if (self->phase_ == Phase::closed) return;
-            self->drained_ += n;
-            if (ec || self->drained_ > (64u << 20)) return self->close();
-            self->buffer_.commit(n);
-            self->drain();
-        });
+        stream_.async_read_some(
+            buffer_.prepare(65536),
+            [self = shared_from_this()](beast::error_code ec, std::size_t n) {  // NOLINT(misc-no-recursion)
+                if (self->phase_ == Phase::closed) return;
+                self->drained_ += n;
+                if (ec || self->drained_ > (64u << 20)) return self->close();
+                self->buffer_.commit(n);
+                self->drain();
+            });
     }
 
     void close() {
@@ -481,10 +490,12 @@ void HttpServer::Impl::remove(const std::shared_ptr<Session>& session) {
     sessions_changed.notify_all();
 }
 
-void HttpServer::Impl::record(const HttpRequest& request, int status, std::size_t bytes, Clock::time_point request_started) {
+void HttpServer::Impl::record(const HttpRequest& request, int status, std::size_t bytes,
+                              Clock::time_point request_started) {
     auto elapsed = std::chrono::duration<double>(Clock::now() - request_started).count();
     std::string route = request.route.empty() ? "(none)" : request.route;
-    requests_total->inc({{"method", method_label(request.method)}, {"route", route}, {"status", std::to_string(status)}});
+    requests_total->inc(
+        {{"method", method_label(request.method)}, {"route", route}, {"status", std::to_string(status)}});
     request_duration->observe(elapsed, {{"route", route}});
     // The path, never the query: query strings can carry tokens.
     auto level = status >= 500 ? LogLevel::error : (status >= 400 ? LogLevel::warn : LogLevel::info);
@@ -509,11 +520,13 @@ HttpServer::HttpServer(ServerOptions options, Router router, std::shared_ptr<Met
     impl_->router = std::move(router);
     impl_->metrics = metrics ? std::move(metrics) : std::make_shared<MetricsRegistry>();
     auto& registry = *impl_->metrics;
-    impl_->requests_total = &registry.counter("seke_http_requests_total", "HTTP requests answered, by method, route and status.");
+    impl_->requests_total =
+        &registry.counter("seke_http_requests_total", "HTTP requests answered, by method, route and status.");
     impl_->request_duration = &registry.histogram("seke_http_request_duration_seconds",
                                                   "Time from the first byte of a request to its answer, by route.");
     impl_->connections_gauge = &registry.gauge("seke_http_connections", "Open HTTP connections.");
-    impl_->in_flight_gauge = &registry.gauge("seke_http_requests_in_flight", "HTTP requests read and not yet answered.");
+    impl_->in_flight_gauge =
+        &registry.gauge("seke_http_requests_in_flight", "HTTP requests read and not yet answered.");
     impl_->connections_gauge->add(0);
     impl_->in_flight_gauge->add(0);
 }
@@ -542,7 +555,8 @@ Result<unsigned short> HttpServer::start() {
         tcp::resolver resolver(s.io);
         auto results = resolver.resolve(s.options.host, std::to_string(s.options.port), ec);
         if (ec || results.empty())
-            return make_error(errc::config_error, "cannot resolve server host '" + s.options.host + "': " + ec.message());
+            return make_error(errc::config_error,
+                              "cannot resolve server host '" + s.options.host + "': " + ec.message());
         endpoint = results.begin()->endpoint();
     }
     auto where = s.options.host + ":" + std::to_string(s.options.port);
@@ -560,7 +574,9 @@ Result<unsigned short> HttpServer::start() {
     s.accept();
     for (int i = 0; i < s.options.threads; ++i) s.threads.emplace_back([&s] { s.io.run(); });
     logger().log(LogLevel::info, "http", "listening",
-                 {{"host", s.options.host}, {"port", s.bound_port}, {"threads", s.options.threads},
+                 {{"host", s.options.host},
+                  {"port", s.bound_port},
+                  {"threads", s.options.threads},
                   {"url_prefix", s.options.url_prefix}});
     return s.bound_port;
 }
@@ -609,18 +625,26 @@ bool HttpServer::running() const noexcept {
     return impl_->started && !impl_->stopped;
 }
 
-unsigned short HttpServer::port() const noexcept { return impl_->bound_port; }
+unsigned short HttpServer::port() const noexcept {
+    return impl_->bound_port;
+}
 
 std::size_t HttpServer::connection_count() const {
     std::lock_guard lock(impl_->mutex);
     return impl_->sessions.size();
 }
 
-int HttpServer::requests_in_flight() const noexcept { return impl_->in_flight.load(); }
+int HttpServer::requests_in_flight() const noexcept {
+    return impl_->in_flight.load();
+}
 
-MetricsRegistry& HttpServer::metrics() noexcept { return *impl_->metrics; }
+MetricsRegistry& HttpServer::metrics() noexcept {
+    return *impl_->metrics;
+}
 
-const ServerOptions& HttpServer::options() const noexcept { return impl_->options; }
+const ServerOptions& HttpServer::options() const noexcept {
+    return impl_->options;
+}
 
 std::string normalize_url_prefix(std::string_view prefix) {
     std::string out(prefix);

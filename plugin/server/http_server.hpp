@@ -68,7 +68,6 @@ std::string normalize_url_prefix(std::string_view prefix);
 
 // Blocks until SIGINT or SIGTERM, then server.stop(grace); returns the signal number. `ready`
 // runs once the handlers are installed (tests raise the signal from there on).
-int run_until_signal(HttpServer& server, std::chrono::milliseconds grace,
-                     const std::function<void()>& ready = {});
+int run_until_signal(HttpServer& server, std::chrono::milliseconds grace, const std::function<void()>& ready = {});
 
 }  // namespace seke::server

@@ -11,7 +11,9 @@ std::string HttpRequest::header(std::string_view name) const {
     return it == headers.end() ? std::string() : it->second;
 }
 
-bool HttpRequest::has_header(std::string_view name) const { return headers.count(to_lower(name)) > 0; }
+bool HttpRequest::has_header(std::string_view name) const {
+    return headers.count(to_lower(name)) > 0;
+}
 
 std::optional<std::string> HttpRequest::query_param(std::string_view name) const {
     auto it = query.find(std::string(name));
@@ -101,8 +103,7 @@ HttpResponse text_response(int status, std::string body, std::string content_typ
 }
 
 nlohmann::json error_body(const Error& error, std::string_view request_id) {
-    return {{"error", {{"code", errc_name(error.code)}, {"message", error.message}}},
-            {"request_id", request_id}};
+    return {{"error", {{"code", errc_name(error.code)}, {"message", error.message}}}, {"request_id", request_id}};
 }
 
 HttpResponse error_response(const Error& error, std::string_view request_id) {
@@ -130,7 +131,8 @@ std::optional<std::multimap<std::string, std::string>> parse_query(std::string_v
 bool is_sane_request_id(std::string_view id) noexcept {
     if (id.empty() || id.size() > 128) return false;
     for (char c : id)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' || c == '-')) return false;
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' || c == '-'))
+            return false;
     return true;
 }
 

@@ -17,9 +17,9 @@
 namespace seke::server {
 
 struct HttpRequest {
-    std::string method;          // upper case: "GET", "POST", ...
-    std::string target;          // as sent: path and query, prefix included
-    std::string path;            // url_prefix stripped, percent-decoded, always starts with '/'
+    std::string method;                             // upper case: "GET", "POST", ...
+    std::string target;                             // as sent: path and query, prefix included
+    std::string path;                               // url_prefix stripped, percent-decoded, always starts with '/'
     std::multimap<std::string, std::string> query;  // decoded; '+' is a space
     std::map<std::string, std::string> headers;     // lower-case names; repeats joined with ", "
     std::string body;
@@ -72,6 +72,5 @@ std::optional<std::multimap<std::string, std::string>> parse_query(std::string_v
 bool is_sane_request_id(std::string_view id) noexcept;
 // 32 random lower-case hex characters.
 std::string make_request_id();
-
 
 }  // namespace seke::server

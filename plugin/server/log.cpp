@@ -9,9 +9,7 @@
 
 namespace seke::server {
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string_view log_level_name(LogLevel level) noexcept {
     switch (level) {

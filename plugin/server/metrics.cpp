@@ -188,7 +188,8 @@ std::string MetricsRegistry::render() const {
                         out += name + "_bucket" + with_label(labels, "le", format_metric_value(h.bounds_[i])) + " " +
                                std::to_string(cumulative) + "\n";
                     }
-                    out += name + "_bucket" + with_label(labels, "le", "+Inf") + " " + std::to_string(series.count) + "\n";
+                    out +=
+                        name + "_bucket" + with_label(labels, "le", "+Inf") + " " + std::to_string(series.count) + "\n";
                     out += name + "_sum" + labels + " " + format_metric_value(series.sum) + "\n";
                     out += name + "_count" + labels + " " + std::to_string(series.count) + "\n";
                 }

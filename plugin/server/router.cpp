@@ -76,7 +76,9 @@ Responder& Responder::operator=(Responder&& other) noexcept {
     return *this;
 }
 
-Responder::~Responder() { drop(); }
+Responder::~Responder() {
+    drop();
+}
 
 void Responder::drop() noexcept {
     if (!state_) return;
@@ -103,9 +105,13 @@ bool Responder::send(HttpResponse response) {
     return true;
 }
 
-bool Responder::send_json(int status, const nlohmann::json& body) { return send(json_response(status, body)); }
+bool Responder::send_json(int status, const nlohmann::json& body) {
+    return send(json_response(status, body));
+}
 
-bool Responder::send_error(const Error& error) { return send(error_response(error, request_id())); }
+bool Responder::send_error(const Error& error) {
+    return send(error_response(error, request_id()));
+}
 
 bool Responder::answered() const {
     if (!state_) return true;
@@ -180,9 +186,10 @@ void Router::dispatch(HttpRequest& request, Responder responder) const noexcept 
             request.route = "(method not allowed)";
             std::string allow;
             for (const auto& method : allowed_methods(request.path)) allow += (allow.empty() ? "" : ", ") + method;
-            auto response = error_response(
-                make_error(errc::method_not_allowed, request.method + " is not allowed on " + request.path + "; allowed: " + allow),
-                request.request_id);
+            auto response =
+                error_response(make_error(errc::method_not_allowed, request.method + " is not allowed on " +
+                                                                        request.path + "; allowed: " + allow),
+                               request.request_id);
             response.set_header("Allow", allow);
             responder.send(std::move(response));
             return;
@@ -216,7 +223,8 @@ void Router::dispatch(HttpRequest& request, Responder responder) const noexcept 
             logger().log(LogLevel::error, "http", "handler threw", {{"route", request.route}, {"error", failure}},
                          request.request_id);
         if (answer_threw)
-            state->deliver(error_response(make_error(errc::internal, "the handler failed: " + failure), request.request_id));
+            state->deliver(
+                error_response(make_error(errc::internal, "the handler failed: " + failure), request.request_id));
         if (answer_dropped) {
             logger().log(LogLevel::error, "http", "handler returned without answering or keeping the responder",
                          {{"route", request.route}}, request.request_id);

@@ -18,7 +18,7 @@ using test::parse;
 namespace {
 
 const std::vector<std::string> kGatewayHeaders = {
-    "Content-Type: application/json", "x-nuclio-project-name: cvat", "x-nuclio-function-namespace: nuclio",
+    "Content-Type: application/json",   "x-nuclio-project-name: cvat",   "x-nuclio-function-namespace: nuclio",
     "x-nuclio-invoke-via: domain-name", "X-Nuclio-Invoke-Timeout: 120s", "x-nuclio-path: /"};
 
 struct CvatFixture : test::ServeFixture {
@@ -28,7 +28,8 @@ struct CvatFixture : test::ServeFixture {
         return headers;
     }
     test::HttpResult invoke(const json& body, const std::string& function = "seke-face-emotion") {
-        return test::http_request("POST", base + "/api/function_invocations", body.dump(), invoke_headers(function), 120000);
+        return test::http_request("POST", base + "/api/function_invocations", body.dump(), invoke_headers(function),
+                                  120000);
     }
     test::HttpResult invoke_direct(const std::string& raw) {
         return test::http_request("POST", base + "/", raw, {"Content-Type: application/json"}, 120000);
@@ -54,7 +55,9 @@ json task_labels(const cvat::FunctionSpec& spec) {
     return labels;
 }
 
-std::string first_problem(const std::vector<std::string>& problems) { return problems.empty() ? "" : problems.front(); }
+std::string first_problem(const std::vector<std::string>& problems) {
+    return problems.empty() ? "" : problems.front();
+}
 
 }  // namespace
 

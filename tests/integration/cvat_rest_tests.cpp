@@ -32,8 +32,7 @@ struct CvatRestFixture : test::ServeFixture {
         BOOST_REQUIRE_MESSAGE(spec.exit_code == 0, spec.err);
         project_labels = json::parse(spec.out);
         std::vector<std::filesystem::path> images;
-        for (const auto& entry : std::filesystem::directory_iterator(data() / "images"))
-            images.push_back(entry.path());
+        for (const auto& entry : std::filesystem::directory_iterator(data() / "images")) images.push_back(entry.path());
         std::sort(images.begin(), images.end());
         BOOST_REQUIRE(images.size() == 4u);
         std::vector<std::string> frames;
@@ -52,10 +51,9 @@ struct CvatRestFixture : test::ServeFixture {
     }
 
     test::ProcessResult annotate(const std::string& token = "pat-secret") const {
-        return test::run_process(
-            {SEKE_BINARY, "cvat", "annotate", "--url", cvat.url(), "--task", std::to_string(task), "--db",
-             db().string(), "--face-detection", "off", "--jobs", "2"},
-            cvat_env(token), 300);
+        return test::run_process({SEKE_BINARY, "cvat", "annotate", "--url", cvat.url(), "--task", std::to_string(task),
+                                  "--db", db().string(), "--face-detection", "off", "--jobs", "2"},
+                                 cvat_env(token), 300);
     }
 
     test::ProcessResult sync_by_hand(long long job) const {
@@ -150,21 +148,19 @@ BOOST_AUTO_TEST_CASE(annotate_writes_filter_proof_shapes_once_and_reports_the_br
 
 // Job A reviewed by a human: frame 0 relabeled, frame 1 left as is, frame 2's face deleted and
 // another drawn; the job is then completed. Returns the id of the drawn shape.
-long long review_job_a(CvatRestFixture& f,
-                       const std::map<long long, std::pair<long long, std::string>>& shapes,
+long long review_job_a(CvatRestFixture& f, const std::map<long long, std::pair<long long, std::string>>& shapes,
                        std::string& relabeled_to) {
     std::string model_expression = f.record(shapes.at(0).second)["labels"]["expression"];
     relabeled_to = model_expression == "anger" ? "fear" : "anger";
     f.cvat.set_attribute(shapes.at(0).first, "expression", relabeled_to);
     f.cvat.delete_shape(shapes.at(2).first);
-    long long drawn = f.cvat.add_manual_shape(
-        f.task, 2, {30, 30, 90, 100}, {{"expression", "surprise"}, {"valence", "140"}, {"arousal", "170"}});
+    long long drawn = f.cvat.add_manual_shape(f.task, 2, {30, 30, 90, 100},
+                                              {{"expression", "surprise"}, {"valence", "140"}, {"arousal", "170"}});
     f.cvat.set_job_status(f.job_a, "completed", "annotation");
     return drawn;
 }
 
-void expect_job_a_reviewed(CvatRestFixture& f,
-                           const std::map<long long, std::pair<long long, std::string>>& shapes,
+void expect_job_a_reviewed(CvatRestFixture& f, const std::map<long long, std::pair<long long, std::string>>& shapes,
                            const std::string& relabeled_to, long long drawn) {
     json corrected = f.record(shapes.at(0).second);
     BOOST_TEST(corrected["status"] == "corrected");
@@ -188,8 +184,8 @@ BOOST_AUTO_TEST_CASE(annotate_after_a_fit_uses_its_examples_and_version) {
     CvatRestFixture f;
     auto labeled = f.label();
     BOOST_TEST_REQUIRE(labeled.exit_code == 0, labeled.err);
-    auto simulated = test::run_process({SEKE_BENCH_REVIEW_BINARY, "simulate", "--fraction", "1", "--db", f.db().string(),
-                                        "--truth", (f.data() / "truth.jsonl").string()},
+    auto simulated = test::run_process({SEKE_BENCH_REVIEW_BINARY, "simulate", "--fraction", "1", "--db",
+                                        f.db().string(), "--truth", (f.data() / "truth.jsonl").string()},
                                        {}, 120);
     BOOST_TEST_REQUIRE(simulated.exit_code == 0, simulated.err);
     auto fitted = f.run_seke({"fit", "--db", f.db().string()});
@@ -209,7 +205,8 @@ BOOST_AUTO_TEST_CASE(annotate_after_a_fit_uses_its_examples_and_version) {
     for (const auto& [id, truth] : f.truth()) BOOST_TEST(stats.few_shot_per_item[id] > 0u, id);
     auto recorded = f.recorded();
     BOOST_TEST_REQUIRE(recorded.size() == 4u);
-    for (const auto& [frame, shape] : recorded) BOOST_TEST(f.record(shape.second)["model_version"] == fit_version, frame);
+    for (const auto& [frame, shape] : recorded)
+        BOOST_TEST(f.record(shape.second)["model_version"] == fit_version, frame);
 }
 
 BOOST_AUTO_TEST_CASE(manual_sync_brings_reviews_back_once) {

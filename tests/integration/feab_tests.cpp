@@ -54,16 +54,15 @@ BOOST_AUTO_TEST_CASE(run_asks_the_model_and_score_agrees_on_its_store_and_export
     BOOST_TEST(report["uncertainty"]["available"] == true);
     BOOST_TEST(report["problems"]["total"] == 0);
     std::string html = test::read_file(out / "report.html");
-    for (const char* plot : {"confusion-matrix", "au-f1", "va-scatter-valence", "va-scatter-arousal",
-                             "reliability", "errors-caught"})
+    for (const char* plot :
+         {"confusion-matrix", "au-f1", "va-scatter-valence", "va-scatter-arousal", "reliability", "errors-caught"})
         BOOST_TEST(html.find(std::string("<svg id=\"") + plot + "\"") != std::string::npos, plot);
 
     // Every level came from the model: the benchmark's known labels were never given to it.
     auto db = out / "feab-uamc.db";
     BOOST_TEST_REQUIRE(std::filesystem::exists(db));
     auto exported = f.dir / "feab.jsonl";
-    auto export_run =
-        f.run_seke({"export", "--db", db.string(), "--format", "feid-jsonl", "--out", exported.string()});
+    auto export_run = f.run_seke({"export", "--db", db.string(), "--format", "feid-jsonl", "--out", exported.string()});
     BOOST_TEST_REQUIRE(export_run.exit_code == 0, export_run.err);
     auto records = read_jsonl(exported);
     BOOST_TEST(records.size() == 24u);
@@ -72,8 +71,8 @@ BOOST_AUTO_TEST_CASE(run_asks_the_model_and_score_agrees_on_its_store_and_export
             BOOST_TEST(record["provenance"][level] == "model", record["id"] << " " << level);
 
     // Scoring the store, and the export of it, gives the same figures.
-    auto from_db = f.run_seke({"feab", "score", "--truth", (f.data() / "truth.jsonl").string(), "--db",
-                               db.string(), "--out", (f.dir / "score-db").string()});
+    auto from_db = f.run_seke({"feab", "score", "--truth", (f.data() / "truth.jsonl").string(), "--db", db.string(),
+                               "--out", (f.dir / "score-db").string()});
     BOOST_TEST_REQUIRE(from_db.exit_code == 0, from_db.err + from_db.out);
     auto from_file = f.run_seke({"feab", "score", "--truth", (f.data() / "truth.jsonl").string(), "--pred",
                                  exported.string(), "--out", (f.dir / "score-file").string()});
@@ -104,8 +103,8 @@ BOOST_AUTO_TEST_CASE(greedy_run_matches_images_by_stem_and_reports_what_it_could
     auto truth_path = f.dir / "feab-truth.jsonl";
     test::write_file(truth_path, truth);
     auto out = f.dir / "greedy";
-    auto run = f.run_seke({"feab", "run", "--truth", truth_path.string(), "--images",
-                           (f.data() / "images").string(), "--mode", "greedy", "--out", out.string()});
+    auto run = f.run_seke({"feab", "run", "--truth", truth_path.string(), "--images", (f.data() / "images").string(),
+                           "--mode", "greedy", "--out", out.string()});
     BOOST_TEST(run.exit_code == 3, run.err);  // scored, with problems to look at
     json report = read_json(out / "report.json");
     BOOST_TEST(report["run"]["mode"] == "greedy");
@@ -131,19 +130,19 @@ BOOST_AUTO_TEST_CASE(greedy_run_matches_images_by_stem_and_reports_what_it_could
 BOOST_AUTO_TEST_CASE(bad_invocations_are_json_errors) {
     test::LabelFixture f;
     f.make_data(2);
-    auto missing_truth = f.run_seke({"feab", "score", "--truth", (f.dir / "nope.jsonl").string(), "--pred",
-                                     (f.data() / "truth.jsonl").string()});
+    auto missing_truth = f.run_seke(
+        {"feab", "score", "--truth", (f.dir / "nope.jsonl").string(), "--pred", (f.data() / "truth.jsonl").string()});
     BOOST_TEST(missing_truth.exit_code == 2);
     json error = json::parse(missing_truth.err.substr(missing_truth.err.find('{')));
     BOOST_TEST(error["error"]["code"] == "not_found");
 
-    auto missing_db = f.run_seke({"feab", "score", "--truth", (f.data() / "truth.jsonl").string(), "--db",
-                                  (f.dir / "nope.db").string()});
+    auto missing_db = f.run_seke(
+        {"feab", "score", "--truth", (f.data() / "truth.jsonl").string(), "--db", (f.dir / "nope.db").string()});
     BOOST_TEST(missing_db.exit_code == 2);
     BOOST_TEST(!std::filesystem::exists(f.dir / "nope.db"));  // no empty store left behind
 
-    auto both = f.run_seke(
-        {"feab", "score", "--truth", (f.data() / "truth.jsonl").string(), "--pred", "x", "--db", "y"});
+    auto both =
+        f.run_seke({"feab", "score", "--truth", (f.data() / "truth.jsonl").string(), "--pred", "x", "--db", "y"});
     BOOST_TEST(both.exit_code == 2);
     BOOST_TEST(both.err.find("invalid_argument") != std::string::npos, both.err);
 

@@ -17,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::set<std::string> kExpressions = {"neutral", "happy", "sad",     "surprise",
+const std::set<std::string> kExpressions = {"neutral", "happy",   "sad",   "surprise",
                                             "fear",    "disgust", "anger", "contempt"};
 
 void check_complete_record(const json& r) {
@@ -136,8 +136,9 @@ BOOST_AUTO_TEST_CASE(ctrl_c_keeps_finished_items_and_the_resumed_run_repays_none
     fake::FakeOptions slow;
     slow.latency_ms = 250;
     f.start_fake(slow);
-    std::vector<std::string> args = {SEKE_BINARY,  "label", "--input", f.manifest().string(), "--db",
-                                     f.db().string(), "--face-detection", "off", "--jobs", "4"};
+    std::vector<std::string> args = {
+        SEKE_BINARY, "label",  "--input", f.manifest().string(), "--db", f.db().string(), "--face-detection",
+        "off",       "--jobs", "4"};
     test::BackgroundProcess run(args, f.env(), f.dir / "run1.out", f.dir / "run1.err");
     // Interrupt once some items are committed.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -349,8 +350,7 @@ BOOST_AUTO_TEST_CASE(an_unreadable_record_is_left_out_of_the_export_and_named) {
     auto out = f.dir / "export.jsonl";
     auto run = f.run_seke({"export", "--db", f.db().string(), "--out", out.string()});
     BOOST_TEST(run.exit_code == 3, run.err);  // partial
-    BOOST_TEST(run.err.find("face bad: FEID record: face.x is string, not an integer") != std::string::npos,
-               run.err);
+    BOOST_TEST(run.err.find("face bad: FEID record: face.x is string, not an integer") != std::string::npos, run.err);
     BOOST_TEST(test::LabelFixture::summary(run)["unreadable_records"] == 1);
     BOOST_TEST(test::read_file(out) == good_record + "\n");
 }

@@ -47,8 +47,8 @@ std::map<std::string, std::string> LabelFixture::env() const {
 }
 
 ProcessResult LabelFixture::label(const std::vector<std::string>& extra, int timeout_s) const {
-    std::vector<std::string> args = {SEKE_BINARY,  "label", "--input", manifest().string(), "--db",
-                                     db().string(), "--face-detection", "off"};
+    std::vector<std::string> args = {SEKE_BINARY, "label",       "--input",          manifest().string(),
+                                     "--db",      db().string(), "--face-detection", "off"};
     args.insert(args.end(), extra.begin(), extra.end());
     return run_process(args, env(), timeout_s);
 }

@@ -16,7 +16,8 @@ namespace {
 json last_json_line(const test::ProcessResult& result) {
     auto end = result.out.find_last_not_of('\n');
     auto start = result.out.rfind('\n', end);
-    std::string line = result.out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+    std::string line = result.out.substr(start == std::string::npos ? 0 : start + 1,
+                                         end - (start == std::string::npos ? 0 : start + 1) + 1);
     json parsed = json::parse(line, nullptr, false);
     BOOST_TEST_REQUIRE(!parsed.is_discarded(), "not JSON: " << result.out << result.err);
     return parsed;
@@ -34,7 +35,8 @@ BOOST_AUTO_TEST_CASE(reviews_improve_the_queue_and_fit_versions_only_on_change) 
     BOOST_TEST_REQUIRE(labeled.exit_code == 0, labeled.err);
     auto review_tool = [&](std::vector<std::string> args) {
         args.insert(args.begin(), SEKE_BENCH_REVIEW_BINARY);
-        for (const std::string& extra : std::vector<std::string>{"--db", f.db().string(), "--truth", (f.data() / "truth.jsonl").string()})
+        for (const std::string& extra :
+             std::vector<std::string>{"--db", f.db().string(), "--truth", (f.data() / "truth.jsonl").string()})
             args.push_back(extra);
         auto result = test::run_process(args, {}, 120);
         BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
@@ -64,7 +66,7 @@ BOOST_AUTO_TEST_CASE(reviews_improve_the_queue_and_fit_versions_only_on_change) 
     BOOST_TEST(after["calibrated"] == true);
     BOOST_TEST(after["model_version"] == fit["model_version"]);
     BOOST_TEST_MESSAGE("errors caught at 20 %: " << before["caught_uncalibrated"] << " before, "
-                                                  << after["caught_calibrated"] << " after calibration");
+                                                 << after["caught_calibrated"] << " after calibration");
     BOOST_TEST(after["caught_calibrated"].get<double>() > before["caught_uncalibrated"].get<double>());
 
     // Same reviews, same fit: the version stays.
@@ -108,8 +110,8 @@ BOOST_AUTO_TEST_CASE(a_label_run_after_a_fit_uses_its_examples_and_version) {
     BOOST_TEST(base_version.find("+fit-") == std::string::npos);
     BOOST_TEST(f.server->stats().few_shot_per_item.empty());
 
-    auto simulated = test::run_process({SEKE_BENCH_REVIEW_BINARY, "simulate", "--fraction", "1", "--db", f.db().string(),
-                                        "--truth", (f.data() / "truth.jsonl").string()},
+    auto simulated = test::run_process({SEKE_BENCH_REVIEW_BINARY, "simulate", "--fraction", "1", "--db",
+                                        f.db().string(), "--truth", (f.data() / "truth.jsonl").string()},
                                        {}, 120);
     BOOST_TEST_REQUIRE(simulated.exit_code == 0, simulated.err);
     auto fitted = f.run_seke({"fit", "--db", f.db().string()});

@@ -47,7 +47,8 @@ BOOST_AUTO_TEST_CASE(auto_mode_finds_faces_in_real_photos_and_crops_them) {
             BOOST_TEST((face.box->x >= 0 && face.box->y >= 0));
             BOOST_TEST(face.box->x + face.box->w <= prepared->width);
             BOOST_TEST(face.box->y + face.box->h <= prepared->height);
-            cv::Mat crop = cv::imdecode(std::vector<unsigned char>(face.jpeg.begin(), face.jpeg.end()), cv::IMREAD_COLOR);
+            cv::Mat crop =
+                cv::imdecode(std::vector<unsigned char>(face.jpeg.begin(), face.jpeg.end()), cv::IMREAD_COLOR);
             BOOST_TEST_REQUIRE(!crop.empty());
             BOOST_TEST(std::max(crop.cols, crop.rows) <= 512);
         }

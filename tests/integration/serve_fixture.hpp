@@ -22,8 +22,8 @@ struct ServeFixture : LabelFixture {
     std::string base;
 
     void start_serve(const std::vector<std::string>& extra = {}, std::map<std::string, std::string> more_env = {}) {
-        std::vector<std::string> args = {SEKE_BINARY, "serve", "--port", "0", "--db", db().string(),
-                                         "--face-detection", "off"};
+        std::vector<std::string> args = {SEKE_BINARY, "serve",       "--port",           "0",
+                                         "--db",      db().string(), "--face-detection", "off"};
         args.insert(args.end(), extra.begin(), extra.end());
         auto environment = env();
         environment["LOCAL_FILES_DOCUMENT_ROOT"] = data().string();
@@ -61,6 +61,5 @@ inline nlohmann::json parse(const HttpResult& result) {
     BOOST_TEST_REQUIRE(!body.is_discarded(), "not JSON: " << result.body);
     return body;
 }
-
 
 }  // namespace seke::test

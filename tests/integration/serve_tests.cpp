@@ -17,10 +17,9 @@
 namespace tt = boost::test_tools;
 
 using namespace seke;
-using test::ServeFixture;
-using test::parse;
 using nlohmann::json;
-
+using test::parse;
+using test::ServeFixture;
 
 BOOST_AUTO_TEST_SUITE(integration_serve_upstream)
 
@@ -37,24 +36,29 @@ BOOST_AUTO_TEST_CASE(upstream_api_cases) {
     BOOST_TEST(f.get("/").status == 200);
     BOOST_TEST(f.get("/metrics").status == 200);
 
-    auto predict = f.post("/predict", {{"tasks", {{"id", 1}}}, {"label_config", "<View></View>"},
-                                       {"project", "1.1000000000"}, {"params", {{"context", json::object()}}}});
+    auto predict = f.post("/predict", {{"tasks", {{"id", 1}}},
+                                       {"label_config", "<View></View>"},
+                                       {"project", "1.1000000000"},
+                                       {"params", {{"context", json::object()}}}});
     BOOST_TEST(predict.status == 200);
     BOOST_TEST(parse(predict) == (json{{"results", json::array()}}));
 
-    auto setup = f.post("/setup", {{"project", "1.1000000000"}, {"schema", "<View></View>"}, {"extra_params", json::object()}});
+    auto setup =
+        f.post("/setup", {{"project", "1.1000000000"}, {"schema", "<View></View>"}, {"extra_params", json::object()}});
     BOOST_TEST(setup.status == 200);
     BOOST_TEST(parse(setup)["model_version"].is_string());
     BOOST_TEST(f.post("/setup", json::object()).status == 200);
 
-    auto webhook = f.post("/webhook", {{"action", "ANNOTATION_CREATED"}, {"project", {{"id", 1}, {"label_config", "<View></View>"}}}});
+    auto webhook = f.post(
+        "/webhook", {{"action", "ANNOTATION_CREATED"}, {"project", {{"id", 1}, {"label_config", "<View></View>"}}}});
     BOOST_TEST(webhook.status == 201);
     BOOST_TEST(parse(webhook)["status"] == "ok");
     auto unknown = f.post("/webhook", {{"action", "PROJECT_UPDATED"}, {"project", {{"id", 1}}}});
     BOOST_TEST(unknown.status == 200);
     BOOST_TEST(parse(unknown) == (json{{"status", "Unknown event"}}));
 
-    auto no_id = f.post("/predict", {{"tasks", json::array({{{"data", json::object()}}})}, {"label_config", "<View></View>"}});
+    auto no_id =
+        f.post("/predict", {{"tasks", json::array({{{"data", json::object()}}})}, {"label_config", "<View></View>"}});
     BOOST_TEST(no_id.status == 200);
     // seke label-config prints the shipped configs.
     auto config = test::run_process({SEKE_BINARY, "label-config"});
@@ -77,10 +81,12 @@ BOOST_AUTO_TEST_CASE(one_entry_per_task_in_order_with_a_broken_image_in_the_midd
     test::write_file(f.data() / "images" / "broken.jpg", "not an image at all");
     f.start_fake();
     f.start_serve();
-    std::string model_version = parse(f.post("/setup", {{"project", "5.1"}, {"schema", ServeFixture::faces_config()}}))["model_version"];
+    std::string model_version =
+        parse(f.post("/setup", {{"project", "5.1"}, {"schema", ServeFixture::faces_config()}}))["model_version"];
     json tasks = json::array({ServeFixture::task(11, "s00001.jpg"), ServeFixture::task(12, "broken.jpg"),
                               ServeFixture::task(13, "s00003.jpg"), ServeFixture::task(14, "missing.jpg")});
-    auto response = f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "5.1"}});
+    auto response =
+        f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "5.1"}});
     BOOST_TEST_REQUIRE(response.status == 200);
     json results = parse(response)["results"];
     BOOST_TEST_REQUIRE(results.size() == 4u);
@@ -115,7 +121,8 @@ BOOST_AUTO_TEST_CASE(one_entry_per_task_in_order_with_a_broken_image_in_the_midd
 
     // A second "Retrieve predictions" is served from the store: no new model request.
     auto requests = f.server->stats().total_requests;
-    auto again = f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "5.1"}});
+    auto again =
+        f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "5.1"}});
     BOOST_TEST(parse(again)["results"][0] == results[0]);
     BOOST_TEST(f.server->stats().total_requests == requests);
 }
@@ -175,15 +182,27 @@ BOOST_AUTO_TEST_CASE(a_drawn_face_rectangle_is_labeled_alone_and_keeps_its_id) {
     f.make_data(1);
     f.start_fake();
     f.start_serve();
-    json drawn = {{"id", "user-box-1"}, {"from_name", "face"}, {"to_name", "image"}, {"type", "rectanglelabels"},
-                  {"origin", "manual"}, {"original_width", 128}, {"original_height", 128},
-                  {"value", {{"x", 25.0}, {"y", 10.0}, {"width", 50.0}, {"height", 60.0}, {"rotation", 0},
-                             {"rectanglelabels", json::array({"Face"})}}}};
+    json drawn = {{"id", "user-box-1"},
+                  {"from_name", "face"},
+                  {"to_name", "image"},
+                  {"type", "rectanglelabels"},
+                  {"origin", "manual"},
+                  {"original_width", 128},
+                  {"original_height", 128},
+                  {"value",
+                   {{"x", 25.0},
+                    {"y", 10.0},
+                    {"width", 50.0},
+                    {"height", 60.0},
+                    {"rotation", 0},
+                    {"rectanglelabels", json::array({"Face"})}}}};
     json body = {{"tasks", json::array({ServeFixture::task(71, "s00001.jpg")})},
                  {"label_config", ServeFixture::faces_config()},
                  {"project", "10"},
-                 {"params", {{"login", nullptr}, {"password", nullptr},
-                             {"context", {{"annotation_id", nullptr}, {"user_id", 2}, {"result", json::array({drawn})}}}}}};
+                 {"params",
+                  {{"login", nullptr},
+                   {"password", nullptr},
+                   {"context", {{"annotation_id", nullptr}, {"user_id", 2}, {"result", json::array({drawn})}}}}}};
     json results = parse(f.post("/predict", body))["results"];
     BOOST_TEST_REQUIRE(results.size() == 1u);
     BOOST_TEST_REQUIRE(results[0].is_object());
@@ -224,7 +243,8 @@ BOOST_AUTO_TEST_CASE(late_predictions_are_pushed_to_label_studio) {
     f.start_serve({"--predict-deadline-ms", "300"},
                   {{"LABEL_STUDIO_URL", label_studio.base_url()}, {"LABEL_STUDIO_API_KEY", token}});
     json tasks = json::array({ServeFixture::task(61, "s00001.jpg")});
-    auto first = f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "8"}});
+    auto first =
+        f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "8"}});
     BOOST_TEST(parse(first)["results"][0] == json::array());
     bool pushed = label_studio.wait_for([](const test::ScriptedHttpServer& s) { return s.request_count() >= 1; },
                                         std::chrono::seconds(30));
@@ -238,7 +258,8 @@ BOOST_AUTO_TEST_CASE(late_predictions_are_pushed_to_label_studio) {
     BOOST_TEST(body["model_version"].is_string());
     BOOST_TEST((body["score"].get<double>() >= 0.0 && body["score"].get<double>() <= 1.0));
     // And the next "Retrieve predictions" has it from the store.
-    auto second = f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "8"}});
+    auto second =
+        f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "8"}});
     BOOST_TEST(parse(second)["results"][0]["result"] == body["result"]);
 }
 
@@ -272,7 +293,8 @@ BOOST_AUTO_TEST_CASE(basic_auth_and_webhook_secret) {
     ServeFixture f;
     f.make_data(1);
     f.start_fake();
-    f.start_serve({}, {{"ML_SERVER_BASIC_AUTH_USER", "ls"}, {"BASIC_AUTH_PASS", "s3cret"}, {"SEKE_WEBHOOK_SECRET", "hook"}});
+    f.start_serve(
+        {}, {{"ML_SERVER_BASIC_AUTH_USER", "ls"}, {"BASIC_AUTH_PASS", "s3cret"}, {"SEKE_WEBHOOK_SECRET", "hook"}});
     auto denied = f.get("/health");
     BOOST_TEST(denied.status == 401);
     BOOST_TEST(denied.headers["www-authenticate"].find("Basic") != std::string::npos);
@@ -293,7 +315,8 @@ BOOST_AUTO_TEST_CASE(media_urls_outside_the_allowlist_or_at_metadata_addresses_a
     f.start_serve({"--media-host-allowlist", "images.example.org"});
     json tasks = json::array({{{"id", 81}, {"data", {{"image", f.server->base_url() + "/../x.jpg"}}}},
                               {{"id", 82}, {"data", {{"image", "http://169.254.169.254/latest/meta-data"}}}}});
-    auto response = f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "11"}});
+    auto response =
+        f.post("/predict", {{"tasks", tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "11"}});
     json results = parse(response)["results"];
     BOOST_TEST_REQUIRE(results.size() == 2u);
     BOOST_TEST(results[0] == json::array());
@@ -352,8 +375,13 @@ BOOST_AUTO_TEST_CASE(annotations_become_accepted_or_corrected_feid_records) {
     json project = {{"id", 9}, {"label_config", xml}};
     auto event = [&](long long task, const json& result) {
         return json{{"action", "ANNOTATION_CREATED"},
-                    {"annotation", {{"id", task * 10}, {"result", result}, {"task", task}, {"completed_by", 7},
-                                    {"was_cancelled", false}, {"updated_at", "2026-11-26T10:00:00Z"}}},
+                    {"annotation",
+                     {{"id", task * 10},
+                      {"result", result},
+                      {"task", task},
+                      {"completed_by", 7},
+                      {"was_cancelled", false},
+                      {"updated_at", "2026-11-26T10:00:00Z"}}},
                     {"task", {{"id", task}}},
                     {"project", project}};
     };
@@ -398,7 +426,8 @@ BOOST_AUTO_TEST_CASE(start_training_fits_and_new_predictions_carry_the_new_versi
     json tasks = json::array();
     auto lines = f.manifest_lines();  // some synthetic images are PNG
     for (int i = 1; i <= 8; ++i)
-        tasks.push_back(ServeFixture::task(60 + i, lines[i - 1]["image"].get<std::string>().substr(std::string("images/").size())));
+        tasks.push_back(
+            ServeFixture::task(60 + i, lines[i - 1]["image"].get<std::string>().substr(std::string("images/").size())));
     std::string base_version = parse(f.post("/setup", {{"project", "12.1"}, {"schema", xml}}))["model_version"];
     json results = parse(f.post("/predict", {{"tasks", tasks}, {"label_config", xml}, {"project", "12.1"}}))["results"];
     BOOST_TEST_REQUIRE(results.size() == 8u);
@@ -409,10 +438,12 @@ BOOST_AUTO_TEST_CASE(start_training_fits_and_new_predictions_carry_the_new_versi
         if (i % 2)
             for (auto& region : result)
                 if (region["from_name"] == "expression")
-                    region["value"]["choices"] = json::array({region["value"]["choices"][0] == "Anger" ? "Disgust" : "Anger"});
-        auto reviewed = f.post("/webhook", {{"action", "ANNOTATION_CREATED"},
-                                            {"annotation", {{"id", 600 + i}, {"result", result}, {"task", 61 + i}, {"completed_by", 3}}},
-                                            {"project", project}});
+                    region["value"]["choices"] =
+                        json::array({region["value"]["choices"][0] == "Anger" ? "Disgust" : "Anger"});
+        auto reviewed = f.post(
+            "/webhook", {{"action", "ANNOTATION_CREATED"},
+                         {"annotation", {{"id", 600 + i}, {"result", result}, {"task", 61 + i}, {"completed_by", 3}}},
+                         {"project", project}});
         BOOST_TEST_REQUIRE(reviewed.status == 201, reviewed.body);
     }
     auto training = f.post("/webhook", {{"action", "START_TRAINING"}, {"project", project}});
@@ -430,13 +461,15 @@ BOOST_AUTO_TEST_CASE(start_training_fits_and_new_predictions_carry_the_new_versi
     BOOST_TEST(queue["calibrated"] == true);
     BOOST_TEST(queue["model_version"] == fitted);
     BOOST_TEST_REQUIRE(queue["items"].size() == 2u);
-    BOOST_TEST(queue["items"][0]["error_probability"].get<double>() >= queue["items"][1]["error_probability"].get<double>());
+    BOOST_TEST(queue["items"][0]["error_probability"].get<double>() >=
+               queue["items"][1]["error_probability"].get<double>());
     BOOST_TEST(f.get("/queue?project=12&level=au").status == 200);
     BOOST_TEST(f.get("/queue?project=12&level=mood").status == 400);
 
     // A task asked again is predicted by the fitted model: new version, score = 1 − P(error).
     auto paid = f.server->stats().total_requests;
-    json again = parse(f.post("/predict", {{"tasks", json::array({tasks[7]})}, {"label_config", xml}, {"project", "12.1"}}))["results"][0];
+    json again = parse(f.post(
+        "/predict", {{"tasks", json::array({tasks[7]})}, {"label_config", xml}, {"project", "12.1"}}))["results"][0];
     BOOST_TEST(again["model_version"] == fitted);
     BOOST_TEST(f.server->stats().total_requests > paid);  // the few-shot prompt is a new question
     double p = -1;
@@ -452,7 +485,8 @@ BOOST_AUTO_TEST_CASE(start_training_fits_and_new_predictions_carry_the_new_versi
     BOOST_TEST(history["predictions"][0]["model_version"] == fitted);
     BOOST_TEST(history["predictions"][1]["model_version"] == base_version);
     BOOST_TEST(history["predictions"][1]["prediction"]["model_version"] == base_version);
-    BOOST_TEST(parse(f.get("/predictions?project=12&task=68&model_version=" + base_version))["predictions"].size() == 1u);
+    BOOST_TEST(parse(f.get("/predictions?project=12&task=68&model_version=" + base_version))["predictions"].size() ==
+               1u);
     BOOST_TEST(f.get("/predictions?project=12").status == 400);
 
     // Nothing new reviewed: the same fit, the same version.
@@ -490,7 +524,8 @@ json load_in_editor(const test::TempDir& dir, const json& prediction, const std:
         {}, 120);
     std::smatch match;
     std::regex marker("<pre id=\"seke-result\">([^<]*)</pre>");
-    BOOST_TEST_REQUIRE(std::regex_search(result.out, match, marker), "no result in the page; chromium said: " << result.err.substr(0, 2000));
+    BOOST_TEST_REQUIRE(std::regex_search(result.out, match, marker),
+                       "no result in the page; chromium said: " << result.err.substr(0, 2000));
     std::string text = match[1].str();
     for (auto at = text.find("&quot;"); at != std::string::npos; at = text.find("&quot;")) text.replace(at, 6, "\"");
     BOOST_TEST_REQUIRE(text.rfind("RESULT ", 0) == 0, "the editor did not load the prediction: " << text);
@@ -515,17 +550,20 @@ std::vector<std::string> result_keys(const json& results, bool with_ids) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(the_label_studio_editor_loads_every_region_seke_returns) {
-    BOOST_TEST_REQUIRE(std::filesystem::exists("/usr/bin/chromium"), "install Debian's chromium (scripts/test.sh does)");
-    BOOST_TEST_REQUIRE(std::filesystem::exists(std::filesystem::path(SEKE_TEST_ASSETS_DIR) / "label-studio/build/static/js/main.js"),
-                       "run scripts/fetch-test-assets.sh");
+    BOOST_TEST_REQUIRE(std::filesystem::exists("/usr/bin/chromium"),
+                       "install Debian's chromium (scripts/test.sh does)");
+    BOOST_TEST_REQUIRE(
+        std::filesystem::exists(std::filesystem::path(SEKE_TEST_ASSETS_DIR) / "label-studio/build/static/js/main.js"),
+        "run scripts/fetch-test-assets.sh");
     ServeFixture f;
     f.make_data(2);
     f.start_fake();
     f.start_serve();
     for (const std::string name : {"faces.xml", "faces-whole-image.xml"}) {
         std::string xml = test::read_file(test::source_path("config/label_studio/" + name));
-        auto response = f.post("/predict", {{"tasks", json::array({ServeFixture::task(51, "s00001.jpg")})},
-                                            {"label_config", xml}, {"project", name}});
+        auto response = f.post(
+            "/predict",
+            {{"tasks", json::array({ServeFixture::task(51, "s00001.jpg")})}, {"label_config", xml}, {"project", name}});
         json prediction = parse(response)["results"][0];
         BOOST_TEST_REQUIRE(prediction.is_object(), name);
         json loaded = load_in_editor(f.dir, prediction, xml, f.data() / "images" / "s00001.jpg");
@@ -546,7 +584,8 @@ BOOST_AUTO_TEST_SUITE(integration_serve_dashboard)
 // /ui in headless Chromium against a store with real labels and reviews: the page renders the
 // queue with thumbnails, the histogram and the calibration curves, from the server alone.
 BOOST_AUTO_TEST_CASE(the_dashboard_renders_the_queue_and_plots_offline) {
-    BOOST_TEST_REQUIRE(std::filesystem::exists("/usr/bin/chromium"), "install Debian's chromium (scripts/test.sh does)");
+    BOOST_TEST_REQUIRE(std::filesystem::exists("/usr/bin/chromium"),
+                       "install Debian's chromium (scripts/test.sh does)");
     ServeFixture f;
     f.make_data(5);
     f.start_fake();
@@ -556,12 +595,15 @@ BOOST_AUTO_TEST_CASE(the_dashboard_renders_the_queue_and_plots_offline) {
     json tasks = json::array();
     auto lines = f.manifest_lines();  // some synthetic images are PNG
     for (int i = 1; i <= 5; ++i)
-        tasks.push_back(ServeFixture::task(80 + i, lines[i - 1]["image"].get<std::string>().substr(std::string("images/").size())));
-    json results = parse(f.post("/predict", {{"tasks", tasks}, {"label_config", xml}, {"project", "14.1"}}, basic))["results"];
+        tasks.push_back(
+            ServeFixture::task(80 + i, lines[i - 1]["image"].get<std::string>().substr(std::string("images/").size())));
+    json results =
+        parse(f.post("/predict", {{"tasks", tasks}, {"label_config", xml}, {"project", "14.1"}}, basic))["results"];
     BOOST_TEST_REQUIRE(results.size() == 5u);
-    auto reviewed = f.post("/webhook", {{"action", "ANNOTATION_CREATED"},
-                                        {"annotation", {{"id", 1}, {"result", results[0]["result"]}, {"task", 81}}},
-                                        {"project", {{"id", 14}, {"label_config", xml}}}},
+    auto reviewed = f.post("/webhook",
+                           {{"action", "ANNOTATION_CREATED"},
+                            {"annotation", {{"id", 1}, {"result", results[0]["result"]}, {"task", 81}}},
+                            {"project", {{"id", 14}, {"label_config", xml}}}},
                            basic);
     BOOST_TEST_REQUIRE(reviewed.status == 201);
 
@@ -582,19 +624,19 @@ BOOST_AUTO_TEST_CASE(the_dashboard_renders_the_queue_and_plots_offline) {
     BOOST_TEST(f.get("/ui/thumbnail?face=nope", basic).status == 404);
 
     // A FEAB report scored from the same store shows up on the page.
-    auto scored = f.run_seke({"feab", "score", "--truth", (f.data() / "truth.jsonl").string(), "--db", f.db().string()});
+    auto scored =
+        f.run_seke({"feab", "score", "--truth", (f.data() / "truth.jsonl").string(), "--db", f.db().string()});
     BOOST_TEST(scored.exit_code != 2, scored.err);
     BOOST_TEST(parse(f.get("/ui/data", basic))["feab"].is_object());
 
     // Chromium sends the credentials in the URL; the page fetches its data relative to itself.
     std::string url = f.base;
     url.insert(url.find("//") + 2, "ui:secret@");
-    auto page = test::run_process(
-        {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--user-data-dir=" + (f.dir / "chromium-dashboard").string(), "--virtual-time-budget=10000", "--dump-dom",
-         url + "/ui"},
-        {}, 120);
+    auto page = test::run_process({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                                   "--user-data-dir=" + (f.dir / "chromium-dashboard").string(),
+                                   "--virtual-time-budget=10000", "--dump-dom", url + "/ui"},
+                                  {}, 120);
     const std::string& dom = page.out;
     BOOST_TEST_REQUIRE(dom.find("data-loaded=\"yes\"") != std::string::npos,
                        "the page did not load its data: " << dom.substr(0, 3000) << page.err.substr(0, 2000));

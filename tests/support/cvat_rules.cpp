@@ -59,7 +59,8 @@ std::vector<std::string> cvat_function_problems(const json& f) {
         if (need(spec.is_array(), "annotations.spec is not a JSON array")) {
             std::set<std::string> labels;
             for (const auto& label : spec) {
-                if (!need(label.is_object() && label.contains("name") && label["name"].is_string(), "a label has no name"))
+                if (!need(label.is_object() && label.contains("name") && label["name"].is_string(),
+                          "a label has no name"))
                     continue;
                 need(labels.insert(label["name"].get<std::string>()).second, "label names are not unique");
                 std::set<std::string> attrs;
@@ -67,7 +68,8 @@ std::vector<std::string> cvat_function_problems(const json& f) {
                     bool keys = attr.is_object() && attr.contains("name") && attr.contains("input_type") &&
                                 attr.contains("values") && attr["values"].is_array();
                     if (!need(keys, "an attribute lacks name, input_type or values")) continue;
-                    need(attrs.insert(attr["name"].get<std::string>()).second, "attribute names of a label are not unique");
+                    need(attrs.insert(attr["name"].get<std::string>()).second,
+                         "attribute names of a label are not unique");
                 }
             }
         }
@@ -120,7 +122,8 @@ CvatFilterResult cvat_filter_detector_answer(const json& answer, const json& tas
                 continue;
             }
             std::string value = attr["value"].get<std::string>();
-            const json* model_attr = model && model->contains("attributes") ? find_by_name((*model)["attributes"], name) : nullptr;
+            const json* model_attr =
+                model && model->contains("attributes") ? find_by_name((*model)["attributes"], name) : nullptr;
             const json* task_attr = task.contains("attributes") ? find_by_name(task["attributes"], name) : nullptr;
             if (!model_attr || !task_attr) {
                 out.dropped.push_back(label + "." + name + ": not in the attribute mapping");
@@ -136,7 +139,8 @@ CvatFilterResult cvat_filter_detector_answer(const json& answer, const json& tas
                     for (const auto& v : (*task_attr)["values"]) ok = ok || v == value;
             }
             if (!ok) {
-                out.dropped.push_back(label + "." + name + ": \"" + value + "\" fails the task's " + input_type + " filter");
+                out.dropped.push_back(label + "." + name + ": \"" + value + "\" fails the task's " + input_type +
+                                      " filter");
                 continue;
             }
             kept["attributes"].push_back(attr);

@@ -52,8 +52,7 @@ std::map<std::string, std::string> query_of(const std::string& target) {
     return out;
 }
 
-long long number_of(const std::map<std::string, std::string>& query, const std::string& key,
-                    long long fallback) {
+long long number_of(const std::map<std::string, std::string>& query, const std::string& key, long long fallback) {
     auto it = query.find(key);
     if (it == query.end()) return fallback;
     try {
@@ -64,8 +63,7 @@ long long number_of(const std::map<std::string, std::string>& query, const std::
 }
 
 bool digits_only(const std::string& value) {
-    return !value.empty() &&
-           std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !value.empty() && std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 const json* find_by_id(const json& list, long long id) {
@@ -76,8 +74,7 @@ const json* find_by_id(const json& list, long long id) {
 
 std::string stamp(long long version) {
     char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "2025-01-01T00:%02lld:%02lld.000000Z", (version / 60) % 60,
-                  version % 60);
+    std::snprintf(buffer, sizeof buffer, "2025-01-01T00:%02lld:%02lld.000000Z", (version / 60) % 60, version % 60);
     return buffer;
 }
 
@@ -90,8 +87,7 @@ bool passes_cvat_filter(const json& attribute, const std::string& value) {
         const json& values = attribute.value("values", json::array());
         if (values.size() >= 2 && values[0].is_string() && values[1].is_string()) {
             long long n = std::stoll(value);
-            return n >= std::stoll(values[0].get<std::string>()) &&
-                   n <= std::stoll(values[1].get<std::string>());
+            return n >= std::stoll(values[0].get<std::string>()) && n <= std::stoll(values[1].get<std::string>());
         }
         return true;
     }
@@ -116,8 +112,8 @@ std::string FakeCvat::url() const {
     return server_.base_url();
 }
 
-long long FakeCvat::add_task(const std::string& name, const json& label_definitions,
-                             std::vector<std::string> frames, int width, int height) {
+long long FakeCvat::add_task(const std::string& name, const json& label_definitions, std::vector<std::string> frames,
+                             int width, int height) {
     std::lock_guard lock(mutex_);
     auto task = std::make_unique<Task>();
     task->id = next_id_++;
@@ -183,8 +179,7 @@ long long FakeCvat::label_id(long long task_id, const std::string& name) const {
     return label(task_id, name)["id"].get<long long>();
 }
 
-long long FakeCvat::spec_id(long long task_id, const std::string& label_name,
-                            const std::string& attribute) const {
+long long FakeCvat::spec_id(long long task_id, const std::string& label_name, const std::string& attribute) const {
     json found = label(task_id, label_name);  // kept alive for the loop
     for (const auto& a : found["attributes"])
         if (a["name"] == attribute) return a["id"].get<long long>();
@@ -331,8 +326,7 @@ json FakeCvat::update_job_event(long long job_id, const json& before_update) con
             {"sender", {{"url", url() + "/api/users/7"}, {"id", 7}, {"username", "alice"}}}};
 }
 
-HttpResult FakeCvat::deliver_webhook(const std::string& target, const std::string& body,
-                                     const std::string& secret) {
+HttpResult FakeCvat::deliver_webhook(const std::string& target, const std::string& body, const std::string& secret) {
     std::vector<std::string> headers = {"X-Request-Id: webhook-delivery"};
     if (!secret.empty()) headers.push_back("X-Signature-256: sha256=" + hmac_sha256_hex(secret, body));
     return http_request("POST", target, body, headers);
@@ -350,18 +344,15 @@ bool FakeCvat::authorized(const HttpRequest& request, HttpReply& refusal) {
     else if (auth.rfind("Token ", 0) == 0)
         ok = !credentials_.legacy_token.empty() && auth.substr(6) == credentials_.legacy_token;
     else if (auth.rfind("Basic ", 0) == 0)
-        ok = !credentials_.username.empty() && base64_decode(auth.substr(6)).value_or("") ==
-                                                   credentials_.username + ":" + credentials_.password;
+        ok = !credentials_.username.empty() &&
+             base64_decode(auth.substr(6)).value_or("") == credentials_.username + ":" + credentials_.password;
     if (!ok) {
         refusal = HttpReply::json(
-            error_json(auth.empty() ? "Authentication credentials were not provided." : "Invalid token.")
-                .dump(),
-            401);
+            error_json(auth.empty() ? "Authentication credentials were not provided." : "Invalid token.").dump(), 401);
         return false;
     }
     if (!required_org_.empty() && request.header("x-organization") != required_org_) {
-        refusal =
-            HttpReply::json(error_json("You do not have permission to perform this action.").dump(), 403);
+        refusal = HttpReply::json(error_json("You do not have permission to perform this action.").dump(), 403);
         return false;
     }
     return true;
@@ -370,8 +361,7 @@ bool FakeCvat::authorized(const HttpRequest& request, HttpReply& refusal) {
 HttpReply FakeCvat::page(const HttpRequest& request, const std::vector<json>& items) {
     auto query = query_of(request.target);
     // The server caps the page size, so a client asking for large pages still sees several.
-    long long size =
-        std::clamp<long long>(number_of(query, "page_size", page_size_), 1, std::max(page_size_, 1));
+    long long size = std::clamp<long long>(number_of(query, "page_size", page_size_), 1, std::max(page_size_, 1));
     long long page = std::max(1LL, number_of(query, "page", 1));
     json results = json::array();
     for (long long i = (page - 1) * size; i < static_cast<long long>(items.size()) && i < page * size; ++i)
@@ -379,8 +369,7 @@ HttpReply FakeCvat::page(const HttpRequest& request, const std::vector<json>& it
     json next = nullptr;
     if (page * size < static_cast<long long>(items.size())) {
         std::string target = std::regex_replace(request.target, std::regex("[?&]page=[0-9]+"), "");
-        target += (target.find('?') == std::string::npos ? "?" : "&") + std::string("page=") +
-                  std::to_string(page + 1);
+        target += (target.find('?') == std::string::npos ? "?" : "&") + std::string("page=") + std::to_string(page + 1);
         next = (next_origin_.empty() ? server_.base_url() : next_origin_) + target;
     }
     return HttpReply::json(
@@ -390,39 +379,34 @@ HttpReply FakeCvat::page(const HttpRequest& request, const std::vector<json>& it
 json FakeCvat::annotations(const Task& task, const Job* job) const {
     json shapes = json::array();
     for (const auto& s : task.shapes)
-        if (!job || (s["frame"].get<long long>() >= job->start_frame &&
-                     s["frame"].get<long long>() <= job->stop_frame))
+        if (!job || (s["frame"].get<long long>() >= job->start_frame && s["frame"].get<long long>() <= job->stop_frame))
             shapes.push_back(s);
-    return {
-        {"version", task.version}, {"tags", json::array()}, {"shapes", shapes}, {"tracks", json::array()}};
+    return {{"version", task.version}, {"tags", json::array()}, {"shapes", shapes}, {"tracks", json::array()}};
 }
 
 HttpReply FakeCvat::create_shapes(Task& task, const Job* job, const json& body) {
     json created = json::array();
     std::vector<json> accepted;
     for (const auto& s : body.value("shapes", json::array())) {
-        if (!s.is_object() || !s.contains("frame") || !s["frame"].is_number_integer() ||
-            !s.contains("label_id"))
+        if (!s.is_object() || !s.contains("frame") || !s["frame"].is_number_integer() || !s.contains("label_id"))
             return HttpReply::json(json::array({"shape: frame and label_id are required"}).dump(), 400);
         long long frame = s["frame"].get<long long>();
         long long first = job ? job->start_frame : 0;
         long long last = job ? job->stop_frame : static_cast<long long>(task.frames.size()) - 1;
         if (frame < first || frame > last)
             return HttpReply::json(
-                json::array({"The frame #" + std::to_string(frame) + " is out of the job's range"}).dump(),
-                400);
-        const json* l = s["label_id"].is_number_integer()
-                            ? find_by_id(task.labels, s["label_id"].get<long long>())
-                            : nullptr;
+                json::array({"The frame #" + std::to_string(frame) + " is out of the job's range"}).dump(), 400);
+        const json* l =
+            s["label_id"].is_number_integer() ? find_by_id(task.labels, s["label_id"].get<long long>()) : nullptr;
         if (!l) return HttpReply::json(error_json("Unknown label_id " + s["label_id"].dump()).dump(), 400);
         for (const auto& a : s.value("attributes", json::array()))
             if (!a.contains("spec_id") || !a["spec_id"].is_number_integer() ||
                 !find_by_id((*l)["attributes"], a["spec_id"].get<long long>()) || !a.contains("value") ||
                 !a["value"].is_string())
-                return HttpReply::json(error_json("attribute " + a.dump() + " does not belong to label " +
-                                                  (*l)["name"].get<std::string>())
-                                           .dump(),
-                                       400);
+                return HttpReply::json(
+                    error_json("attribute " + a.dump() + " does not belong to label " + (*l)["name"].get<std::string>())
+                        .dump(),
+                    400);
         json shape = s;
         shape["id"] = next_shape_id_++;
         if (!shape.contains("source")) shape["source"] = "manual";
@@ -434,21 +418,19 @@ HttpReply FakeCvat::create_shapes(Task& task, const Job* job, const json& body) 
         created.push_back(shape);
     }
     task.version++;
-    return HttpReply::json(json{
-        {"version", task.version}, {"tags", json::array()}, {"shapes", created}, {"tracks", json::array()}}
-                               .dump());
+    return HttpReply::json(
+        json{{"version", task.version}, {"tags", json::array()}, {"shapes", created}, {"tracks", json::array()}}
+            .dump());
 }
 
-HttpReply FakeCvat::patch_annotations(Task& task, const Job* job, const std::string& action,
-                                      const std::string& text) {
+HttpReply FakeCvat::patch_annotations(Task& task, const Job* job, const std::string& action, const std::string& text) {
     json body = json::parse(text, nullptr, false);
     if (!body.is_object()) return HttpReply::json(error_json("JSON parse error").dump(), 400);
     if (action == "create") return create_shapes(task, job, body);
     std::vector<json> updated;
     for (const auto& s : body.value("shapes", json::array())) {
         long long id = s.value("id", -1LL);
-        auto it = std::find_if(task.shapes.begin(), task.shapes.end(),
-                               [&](const json& x) { return x["id"] == id; });
+        auto it = std::find_if(task.shapes.begin(), task.shapes.end(), [&](const json& x) { return x["id"] == id; });
         if (it == task.shapes.end())
             return HttpReply::json(error_json("shape " + std::to_string(id) + " not found").dump(), 400);
         if (action == "update") {
@@ -462,9 +444,9 @@ HttpReply FakeCvat::patch_annotations(Task& task, const Job* job, const std::str
         }
     }
     task.version++;
-    return HttpReply::json(json{
-        {"version", task.version}, {"tags", json::array()}, {"shapes", updated}, {"tracks", json::array()}}
-                               .dump());
+    return HttpReply::json(
+        json{{"version", task.version}, {"tags", json::array()}, {"shapes", updated}, {"tracks", json::array()}}
+            .dump());
 }
 
 HttpReply FakeCvat::handle(const HttpRequest& request) {
@@ -530,10 +512,8 @@ HttpReply FakeCvat::handle(const HttpRequest& request) {
         if (!t) return not_found;
         long long number = number_of(query, "number", -1);
         if (query["type"] != "frame" || number < 0 || number >= static_cast<long long>(t->frames.size()))
-            return HttpReply::json(json::array({"Wrong request: incorrect frame number or type"}).dump(),
-                                   400);
-        return HttpReply::text(t->frames[static_cast<std::size_t>(number)])
-            .with_header("Content-Type", "image/jpeg");
+            return HttpReply::json(json::array({"Wrong request: incorrect frame number or type"}).dump(), 400);
+        return HttpReply::text(t->frames[static_cast<std::size_t>(number)]).with_header("Content-Type", "image/jpeg");
     }
     if (request.method == "GET" && path == "/api/jobs") {
         std::vector<json> items;
@@ -557,8 +537,7 @@ HttpReply FakeCvat::handle(const HttpRequest& request) {
         Task* t = task_by(task);
         if (!t)
             return HttpReply::json(
-                json{{"count", 0}, {"next", nullptr}, {"previous", nullptr}, {"results", json::array()}}
-                    .dump());
+                json{{"count", 0}, {"next", nullptr}, {"previous", nullptr}, {"results", json::array()}}.dump());
         std::vector<json> items(t->labels.begin(), t->labels.end());
         return page(request, items);
     }

@@ -49,10 +49,9 @@ class FakeCvat {
 
     // --- reading ------------------------------------------------------------------------------
     [[nodiscard]] long long label_id(long long task_id, const std::string& name) const;
-    [[nodiscard]] long long spec_id(long long task_id, const std::string& label,
-                                    const std::string& attribute) const;
+    [[nodiscard]] long long spec_id(long long task_id, const std::string& label, const std::string& attribute) const;
     [[nodiscard]] nlohmann::json label(long long task_id, const std::string& name) const;  // with ids
-    [[nodiscard]] std::vector<nlohmann::json> shapes(long long task_id) const;  // every shape, by id
+    [[nodiscard]] std::vector<nlohmann::json> shapes(long long task_id) const;             // every shape, by id
     [[nodiscard]] std::optional<nlohmann::json> shape(long long shape_id) const;
     // The value of a shape's attribute by its name ("" when absent).
     [[nodiscard]] std::string attribute(long long shape_id, const std::string& name) const;
@@ -70,11 +69,9 @@ class FakeCvat {
 
     // --- webhooks -----------------------------------------------------------------------------
     // The update:job payload CVAT sends after a job change; `before_update` holds the old values.
-    [[nodiscard]] nlohmann::json update_job_event(long long job_id,
-                                                  const nlohmann::json& before_update) const;
+    [[nodiscard]] nlohmann::json update_job_event(long long job_id, const nlohmann::json& before_update) const;
     // POSTs `body` to `target` signed as CVAT signs it (X-Signature-256) when `secret` is set.
-    static HttpResult deliver_webhook(const std::string& target, const std::string& body,
-                                      const std::string& secret);
+    static HttpResult deliver_webhook(const std::string& target, const std::string& body, const std::string& secret);
 
     struct Task;
     struct Job;
@@ -84,8 +81,7 @@ class FakeCvat {
     bool authorized(const HttpRequest& request, HttpReply& refusal);
     HttpReply page(const HttpRequest& request, const std::vector<nlohmann::json>& items);
     HttpReply create_shapes(Task& task, const Job* job, const nlohmann::json& body);
-    HttpReply patch_annotations(Task& task, const Job* job, const std::string& action,
-                                const std::string& body);
+    HttpReply patch_annotations(Task& task, const Job* job, const std::string& action, const std::string& body);
     nlohmann::json annotations(const Task& task, const Job* job) const;
     Task& task_of_shape(long long shape_id);
 

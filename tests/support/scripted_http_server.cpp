@@ -33,7 +33,9 @@ std::string HttpRequest::header(const std::string& name) const {
     return it == headers.end() ? std::string() : it->second;
 }
 
-std::string HttpRequest::path() const { return target.substr(0, target.find('?')); }
+std::string HttpRequest::path() const {
+    return target.substr(0, target.find('?'));
+}
 
 HttpReply HttpReply::json(std::string body, int status) {
     HttpReply reply;
@@ -157,10 +159,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
     // While hanging: a read that only ends when the client closes (or sends more, ignored).
     void watch() {
-        stream_.socket().async_read_some(net::buffer(probe_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) return self->close();
-            self->watch();
-        });
+        stream_.socket().async_read_some(net::buffer(probe_),
+                                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                             if (ec) return self->close();
+                                             self->watch();
+                                         });
     }
 
     void write() {
@@ -242,10 +245,13 @@ ScriptedHttpServer::ScriptedHttpServer(Handler handler, int threads) : state_(st
     state_->acceptor.listen(net::socket_base::max_listen_connections);
     state_->port = state_->acceptor.local_endpoint().port();
     state_->accept();
-    for (int i = 0; i < std::max(1, threads); ++i) state_->threads.emplace_back([state = state_.get()] { state->io.run(); });
+    for (int i = 0; i < std::max(1, threads); ++i)
+        state_->threads.emplace_back([state = state_.get()] { state->io.run(); });
 }
 
-ScriptedHttpServer::~ScriptedHttpServer() { stop(); }
+ScriptedHttpServer::~ScriptedHttpServer() {
+    stop();
+}
 
 void ScriptedHttpServer::stop() {
     std::vector<std::shared_ptr<Session>> sessions;
@@ -280,9 +286,13 @@ void ScriptedHttpServer::set_handler(Handler handler) {
     state_->handler = std::move(handler);
 }
 
-unsigned short ScriptedHttpServer::port() const { return state_->port; }
+unsigned short ScriptedHttpServer::port() const {
+    return state_->port;
+}
 
-std::string ScriptedHttpServer::base_url() const { return "http://127.0.0.1:" + std::to_string(state_->port); }
+std::string ScriptedHttpServer::base_url() const {
+    return "http://127.0.0.1:" + std::to_string(state_->port);
+}
 
 std::vector<HttpRequest> ScriptedHttpServer::requests() const {
     std::lock_guard lock(state_->mutex);

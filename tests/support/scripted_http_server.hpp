@@ -12,12 +12,12 @@
 namespace seke::test {
 
 struct HttpRequest {
-    std::string method;   // "GET", "POST", ...
-    std::string target;   // path and query, as sent
+    std::string method;                          // "GET", "POST", ...
+    std::string target;                          // path and query, as sent
     std::map<std::string, std::string> headers;  // lower-case names; repeats joined with ", "
     std::string body;
     std::chrono::steady_clock::time_point received_at;
-    int index = 0;        // 0-based order of arrival at the server
+    int index = 0;  // 0-based order of arrival at the server
 
     // The header's value, or "" when absent. `name` is matched case-insensitively.
     [[nodiscard]] std::string header(const std::string& name) const;

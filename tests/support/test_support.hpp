@@ -40,14 +40,13 @@ std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
 
 struct ProcessResult {
-    int exit_code = -1;   // -signal when killed by a signal
-    std::string out;      // stdout
-    std::string err;      // stderr
+    int exit_code = -1;  // -signal when killed by a signal
+    std::string out;     // stdout
+    std::string err;     // stderr
 };
 
 // Runs `argv` (argv[0] a path) with extra environment variables, waits at most timeout_s.
-ProcessResult run_process(const std::vector<std::string>& argv,
-                          const std::map<std::string, std::string>& env = {},
+ProcessResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
                           int timeout_s = 300);
 
 // A child process running in the background; killed (SIGKILL) at scope exit if still running.

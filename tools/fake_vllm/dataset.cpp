@@ -21,13 +21,13 @@ std::string item_id(int index) {
     return buffer;
 }
 
-double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
+double round3(double v) {
+    return std::round(v * 1000.0) / 1000.0;
+}
 
 void sort_aus(std::vector<std::string>& aus) {
     const auto codes = action_unit_codes();
-    auto rank = [&](const std::string& au) {
-        return std::find(codes.begin(), codes.end(), au) - codes.begin();
-    };
+    auto rank = [&](const std::string& au) { return std::find(codes.begin(), codes.end(), au) - codes.begin(); };
     std::sort(aus.begin(), aus.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
     aus.erase(std::unique(aus.begin(), aus.end()), aus.end());
 }
@@ -100,8 +100,7 @@ std::vector<nlohmann::json> make_manifest(const std::vector<TruthItem>& items, s
         nlohmann::json known = nlohmann::json::object();
         if (rng.chance(known_fraction)) {
             std::vector<int> levels{0, 1, 2};  // expression, va, au
-            for (std::size_t i = levels.size(); i > 1; --i)
-                std::swap(levels[i - 1], levels[rng.index(i)]);
+            for (std::size_t i = levels.size(); i > 1; --i) std::swap(levels[i - 1], levels[rng.index(i)]);
             const std::size_t how_many = rng.chance(0.5) ? 1 : 2;
             for (std::size_t k = 0; k < how_many; ++k) {
                 switch (levels[k]) {
@@ -120,8 +119,7 @@ std::vector<nlohmann::json> make_manifest(const std::vector<TruthItem>& items, s
 }
 
 void write_dataset(const DatasetOptions& options) {
-    if (options.size < 24 || options.size > 4096)
-        throw std::runtime_error("--size must be in [24, 4096]");
+    if (options.size < 24 || options.size > 4096) throw std::runtime_error("--size must be in [24, 4096]");
     namespace fs = std::filesystem;
     const auto items = generate_truth(options.count, options.seed);
     fs::create_directories(options.out / "images");
@@ -131,8 +129,7 @@ void write_dataset(const DatasetOptions& options) {
         const fs::path path = options.out / item.image;
         std::vector<int> params;
         if (path.extension() == ".jpg") params = {cv::IMWRITE_JPEG_QUALITY, 92};
-        if (!cv::imwrite(path.string(), image, params))
-            throw std::runtime_error("cannot write " + path.string());
+        if (!cv::imwrite(path.string(), image, params)) throw std::runtime_error("cannot write " + path.string());
     }
 
     auto write_lines = [&](const fs::path& path, const std::vector<nlohmann::json>& lines) {
@@ -144,8 +141,7 @@ void write_dataset(const DatasetOptions& options) {
     truth.reserve(items.size());
     for (const auto& item : items) truth.push_back(to_json(item));
     write_lines(options.out / "truth.jsonl", truth);
-    write_lines(options.out / "manifest.jsonl",
-                make_manifest(items, options.seed, options.known_fraction));
+    write_lines(options.out / "manifest.jsonl", make_manifest(items, options.seed, options.known_fraction));
 }
 
 }  // namespace seke::fake

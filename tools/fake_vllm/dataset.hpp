@@ -17,8 +17,8 @@ struct DatasetOptions {
     std::filesystem::path out;
     int count = 100;
     std::uint64_t seed = 1;
-    int size = 256;              // image side in px
-    double known_fraction = 0;   // items given one or two known levels as prior labels
+    int size = 256;             // image side in px
+    double known_fraction = 0;  // items given one or two known levels as prior labels
 };
 
 // The truth of `count` items: expressions balanced over the 8 classes, AUs = the EMFACS

@@ -41,8 +41,7 @@ cv::Mat draw_code_image(std::uint32_t code, int size) {
             // Cell edges by rounding so the grid fills sizes not divisible by 6.
             const int x0 = col * size / kCodeGrid, x1 = (col + 1) * size / kCodeGrid;
             const int y0 = row * size / kCodeGrid, y1 = (row + 1) * size / kCodeGrid;
-            cv::rectangle(image, cv::Rect(x0, y0, x1 - x0, y1 - y0), cv::Scalar(v, v, v),
-                          cv::FILLED);
+            cv::rectangle(image, cv::Rect(x0, y0, x1 - x0, y1 - y0), cv::Scalar(v, v, v), cv::FILLED);
         }
     }
     return image;

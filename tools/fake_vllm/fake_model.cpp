@@ -10,8 +10,8 @@
 namespace seke::fake {
 namespace {
 
-constexpr std::array<std::string_view, 3> kDescriptionKeys{
-    "expression_description", "va_description", "au_description"};
+constexpr std::array<std::string_view, 3> kDescriptionKeys{"expression_description", "va_description",
+                                                           "au_description"};
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
     return std::find(v.begin(), v.end(), s) != v.end();
@@ -38,7 +38,9 @@ nlohmann::json marker_json(const std::string& text, std::string_view marker) {
     return parsed.is_object() ? parsed : nlohmann::json::object();
 }
 
-double round2(double v) { return std::round(v * 100.0) / 100.0; }
+double round2(double v) {
+    return std::round(v * 100.0) / 100.0;
+}
 
 std::size_t class_index(std::string_view name) {
     const auto classes = expressions();
@@ -47,7 +49,9 @@ std::size_t class_index(std::string_view name) {
     return 0;
 }
 
-double noise_scale(double temperature) { return std::clamp(temperature, 0.3, 2.0); }
+double noise_scale(double temperature) {
+    return std::clamp(temperature, 0.3, 2.0);
+}
 
 std::vector<std::string> json_aus(const nlohmann::json& j) {
     std::vector<std::string> out;
@@ -108,8 +112,7 @@ Answer confused_answer(const ChatRequest& request, Rng& rng) {
 }
 
 // The verification decision: the answered expression and the verdict.
-std::pair<std::string, std::string> verify_expression(const TruthItem& truth,
-                                                      const ChatRequest& request, Rng& rng) {
+std::pair<std::string, std::string> verify_expression(const TruthItem& truth, const ChatRequest& request, Rng& rng) {
     const double d = truth.difficulty;
     const auto candidate = json_expression(request.candidates);
     bool right = true;
@@ -117,11 +120,9 @@ std::pair<std::string, std::string> verify_expression(const TruthItem& truth,
         right = *candidate == truth.expression;
     } else {
         if (request.candidates.contains("action_units"))
-            right = right && jaccard(json_aus(request.candidates["action_units"]),
-                                     truth.action_units) >= 0.5;
+            right = right && jaccard(json_aus(request.candidates["action_units"]), truth.action_units) >= 0.5;
         if (auto va = json_va(request.candidates))
-            right = right && std::abs(va->first - truth.valence) <= 0.3 &&
-                    std::abs(va->second - truth.arousal) <= 0.3;
+            right = right && std::abs(va->first - truth.valence) <= 0.3 && std::abs(va->second - truth.arousal) <= 0.3;
     }
     // Without a candidate expression the model's own reading stands in for it.
     const std::string shown = candidate ? *candidate : truth.expression;
@@ -281,7 +282,7 @@ ChatRequest parse_chat_request(const nlohmann::json& body) {
         }
     }
     if (r.keys.empty())  // nothing said: a plain "label this face"
-        r.keys = {"expression", "valence", "arousal", "action_units", "expression_description",
+        r.keys = {"expression",     "valence",       "arousal", "action_units", "expression_description",
                   "va_description", "au_description"};
 
     r.known = marker_json(user_text, kKnownMarker);
@@ -289,8 +290,7 @@ ChatRequest parse_chat_request(const nlohmann::json& body) {
     if (contains(r.keys, "verdict")) {
         r.kind = AskKind::verify;
     } else if (std::all_of(r.keys.begin(), r.keys.end(), [](const std::string& k) {
-                   return std::find(kDescriptionKeys.begin(), kDescriptionKeys.end(), k) !=
-                          kDescriptionKeys.end();
+                   return std::find(kDescriptionKeys.begin(), kDescriptionKeys.end(), k) != kDescriptionKeys.end();
                })) {
         r.kind = AskKind::describe;
     }
@@ -343,8 +343,7 @@ std::string perceive_expression(const TruthItem& truth, double temperature, Rng&
         if (u < p[i]) return std::string(expressions()[i].name);
         u -= p[i];
     }
-    return std::string(expressions()[static_cast<std::size_t>(
-        std::max_element(p.begin(), p.end()) - p.begin())].name);
+    return std::string(expressions()[static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin())].name);
 }
 
 namespace {
@@ -370,8 +369,8 @@ std::vector<double> au_beliefs(const TruthItem& truth) {
 
 }  // namespace
 
-std::vector<std::string> perceive_action_units(const TruthItem& truth, std::string_view answered,
-                                               double temperature, Rng& rng) {
+std::vector<std::string> perceive_action_units(const TruthItem& truth, std::string_view answered, double temperature,
+                                               Rng& rng) {
     const auto codes = action_unit_codes();
     const auto belief = au_beliefs(truth);
     std::vector<std::string> out;
@@ -393,8 +392,7 @@ std::vector<std::string> perceive_action_units(const TruthItem& truth, std::stri
     return out;
 }
 
-std::pair<double, double> perceive_va(const TruthItem& truth, std::string_view answered,
-                                      double temperature, Rng& rng) {
+std::pair<double, double> perceive_va(const TruthItem& truth, std::string_view answered, double temperature, Rng& rng) {
     const double d = std::clamp(truth.difficulty, 0.0, 1.0);
     double v = truth.valence, a = truth.arousal;
     if (answered != truth.expression) {
@@ -419,8 +417,7 @@ std::string describe_va(double valence, double arousal) {
     const char* v = valence > 0.15 ? "positive" : valence < -0.15 ? "negative" : "neutral";
     const char* a = arousal > 0.4 ? "high" : arousal < -0.2 ? "low" : "moderate";
     char buffer[128];
-    std::snprintf(buffer, sizeof buffer, "Valence is %s (%.2f) and arousal %s (%.2f).", v, valence,
-                  a, arousal);
+    std::snprintf(buffer, sizeof buffer, "Valence is %s (%.2f) and arousal %s (%.2f).", v, valence, a, arousal);
     return buffer;
 }
 
@@ -436,14 +433,12 @@ std::string describe_action_units(const std::vector<std::string>& aus) {
     return out + ".";
 }
 
-nlohmann::json simulate_answer(const TruthItem* truth, const ChatRequest& request,
-                               std::uint64_t global_seed, std::uint64_t request_counter,
-                               int choice) {
+nlohmann::json simulate_answer(const TruthItem* truth, const ChatRequest& request, std::uint64_t global_seed,
+                               std::uint64_t request_counter, int choice) {
     const std::uint64_t id_hash = hash_string(truth ? truth->id : std::string{"?"});
     const bool greedy = request.temperature <= 0.0;
     Rng rng(greedy ? hash_combine({global_seed, id_hash, hash_string("greedy")})
-                   : hash_combine({global_seed, id_hash, request_counter,
-                                   static_cast<std::uint64_t>(choice)}));
+                   : hash_combine({global_seed, id_hash, request_counter, static_cast<std::uint64_t>(choice)}));
 
     Answer ans;
     if (!truth) {
@@ -460,10 +455,8 @@ nlohmann::json simulate_answer(const TruthItem* truth, const ChatRequest& reques
         } else {
             ans.expression = perceive_expression(*truth, temp, rng);
         }
-        if (request.known.contains("action_units"))
-            ans.aus = json_aus(request.known["action_units"]);
-        else
-            ans.aus = perceive_action_units(*truth, ans.expression, temp, rng);
+        if (request.known.contains("action_units")) ans.aus = json_aus(request.known["action_units"]);
+        else ans.aus = perceive_action_units(*truth, ans.expression, temp, rng);
         if (auto va = json_va(request.known)) {
             std::tie(ans.valence, ans.arousal) = *va;
         } else {

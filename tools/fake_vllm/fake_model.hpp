@@ -63,17 +63,17 @@ std::string_view ask_kind_name(AskKind kind) noexcept;  // "sample", "verify", "
 // What one chat request asks, read from the OpenAI body.
 struct ChatRequest {
     std::string model = "fake-vllm";
-    std::vector<std::string> keys;  // schema properties, else the "Answer keys: " line
-    AskKind kind = AskKind::sample; // verify if `verdict` asked; describe if only descriptions
-    bool json_schema = false;       // response_format.type == "json_schema"
+    std::vector<std::string> keys;   // schema properties, else the "Answer keys: " line
+    AskKind kind = AskKind::sample;  // verify if `verdict` asked; describe if only descriptions
+    bool json_schema = false;        // response_format.type == "json_schema"
     nlohmann::json known = nlohmann::json::object();
     nlohmann::json candidates = nlohmann::json::object();
-    double temperature = 1.0;       // clamped to [0, 2]
-    int n = 1;                      // [1, kMaxChoices]
+    double temperature = 1.0;              // clamped to [0, 2]
+    int n = 1;                             // [1, kMaxChoices]
     std::optional<std::string> image_url;  // the first image part's URL
-    std::size_t text_chars = 0;     // all text in all messages, for usage
+    std::size_t text_chars = 0;            // all text in all messages, for usage
     int image_count = 0;
-    int example_turns = 0;          // user turns before the question: few-shot examples
+    int example_turns = 0;  // user turns before the question: few-shot examples
 };
 
 // Throws std::invalid_argument (message for an OpenAI-style 400) when the body is not a chat
@@ -90,18 +90,16 @@ std::optional<std::string> base64_decode(std::string_view text);
 std::vector<double> expression_distribution(const TruthItem& truth, double temperature);
 
 std::string perceive_expression(const TruthItem& truth, double temperature, Rng& rng);
-std::vector<std::string> perceive_action_units(const TruthItem& truth, std::string_view answered,
-                                               double temperature, Rng& rng);
-std::pair<double, double> perceive_va(const TruthItem& truth, std::string_view answered,
-                                      double temperature, Rng& rng);
+std::vector<std::string> perceive_action_units(const TruthItem& truth, std::string_view answered, double temperature,
+                                               Rng& rng);
+std::pair<double, double> perceive_va(const TruthItem& truth, std::string_view answered, double temperature, Rng& rng);
 
 std::string describe_expression(std::string_view expression);
 std::string describe_va(double valence, double arousal);
 std::string describe_action_units(const std::vector<std::string>& aus);
 
 // One choice's content object (only the asked keys). truth == nullptr: the confused model.
-nlohmann::json simulate_answer(const TruthItem* truth, const ChatRequest& request,
-                               std::uint64_t global_seed, std::uint64_t request_counter,
-                               int choice);
+nlohmann::json simulate_answer(const TruthItem* truth, const ChatRequest& request, std::uint64_t global_seed,
+                               std::uint64_t request_counter, int choice);
 
 }  // namespace seke::fake

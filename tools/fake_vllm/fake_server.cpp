@@ -43,8 +43,7 @@ FakeReply json_reply(int status, const nlohmann::json& body) {
 }
 
 // OpenAI's error shape: {"error":{"message","type","param","code"}}.
-FakeReply error_reply(int status, const std::string& message, const std::string& type,
-                      const std::string& code = {}) {
+FakeReply error_reply(int status, const std::string& message, const std::string& type, const std::string& code = {}) {
     nlohmann::json error{{"message", message}, {"type", type}, {"param", nullptr}};
     error["code"] = code.empty() ? nlohmann::json(nullptr) : nlohmann::json(code);
     return json_reply(status, {{"error", error}});
@@ -128,8 +127,7 @@ struct ServerCore {
     FakeReply chat(const std::string& body);
 };
 
-FakeReply ServerCore::handle(std::string_view method, std::string_view target,
-                                       const std::string& body) {
+FakeReply ServerCore::handle(std::string_view method, std::string_view target, const std::string& body) {
     {
         std::lock_guard lock(mutex);
         ++stats.total_requests;
@@ -138,18 +136,16 @@ FakeReply ServerCore::handle(std::string_view method, std::string_view target,
     try {
         const auto path = target.substr(0, target.find('?'));
         if (path == "/v1/chat/completions" || path == "/chat/completions") {
-            reply = method == "POST" ? chat(body)
-                                     : error_reply(405, "use POST", "invalid_request_error");
+            reply = method == "POST" ? chat(body) : error_reply(405, "use POST", "invalid_request_error");
         } else if (path == "/v1/models" || path == "/models") {
-            nlohmann::json model{{"id", kModelName}, {"object", "model"}, {"created", 0},
-                                 {"owned_by", "seke-fake-vllm"}};
+            nlohmann::json model{
+                {"id", kModelName}, {"object", "model"}, {"created", 0}, {"owned_by", "seke-fake-vllm"}};
             reply = method == "GET" ? json_reply(200, {{"object", "list"}, {"data", {model}}})
                                     : error_reply(405, "use GET", "invalid_request_error");
         } else if (path == "/health" || path == "/v1/health") {
             reply = json_reply(200, {{"status", "ok"}});
         } else {
-            reply = error_reply(404, "no route " + std::string(path), "invalid_request_error",
-                                "not_found");
+            reply = error_reply(404, "no route " + std::string(path), "invalid_request_error", "not_found");
         }
     } catch (const std::exception& e) {
         reply = error_reply(500, std::string("fake server bug: ") + e.what(), "server_error");
@@ -160,8 +156,7 @@ FakeReply ServerCore::handle(std::string_view method, std::string_view target,
 
 FakeReply ServerCore::chat(const std::string& body) {
     auto parsed_body = nlohmann::json::parse(body, nullptr, false);
-    if (parsed_body.is_discarded())
-        return error_reply(400, "request body is not valid JSON", "invalid_request_error");
+    if (parsed_body.is_discarded()) return error_reply(400, "request body is not valid JSON", "invalid_request_error");
     ChatRequest request;
     try {
         request = parse_chat_request(parsed_body);
@@ -169,8 +164,7 @@ FakeReply ServerCore::chat(const std::string& body) {
         return error_reply(400, e.what(), "invalid_request_error");
     }
     if (options.reject_json_schema && request.json_schema)
-        return error_reply(400, "response_format json_schema is not supported",
-                           "invalid_request_error");
+        return error_reply(400, "response_format json_schema is not supported", "invalid_request_error");
 
     const auto code = code_of(request.image_url);
     const TruthItem* item = code ? truth.by_code(*code) : nullptr;
@@ -198,19 +192,17 @@ FakeReply ServerCore::chat(const std::string& body) {
     };
 
     if (!item && options.strict_codes)
-        return delayed(error_reply(400, "the image code could not be read (strict codes)",
-                                   "invalid_request_error", "unreadable_image"));
+        return delayed(error_reply(400, "the image code could not be read (strict codes)", "invalid_request_error",
+                                   "unreadable_image"));
     if (fault_rng.chance(options.fault_429)) {
         count_fault("429");
-        auto r = error_reply(429, "Rate limit reached (fake). Please retry.", "requests",
-                             "rate_limit_exceeded");
+        auto r = error_reply(429, "Rate limit reached (fake). Please retry.", "requests", "rate_limit_exceeded");
         r.headers.emplace_back("Retry-After", std::to_string(options.retry_after_s));
         return delayed(std::move(r));
     }
     if (fault_rng.chance(options.fault_500) || (item && item->has_fault("always_500"))) {
         count_fault("500");
-        return delayed(error_reply(500, "The server had an error while processing your request.",
-                                   "server_error"));
+        return delayed(error_reply(500, "The server had an error while processing your request.", "server_error"));
     }
     if (fault_rng.chance(options.fault_hang) || (item && item->has_fault("always_hang"))) {
         count_fault("hang");
@@ -224,8 +216,7 @@ FakeReply ServerCore::chat(const std::string& body) {
     nlohmann::json choices = nlohmann::json::array();
     std::size_t completion_chars = 0;
     for (int i = 0; i < n; ++i) {
-        Rng content_rng(hash_combine({options.seed, hash_string("content"), global,
-                                      static_cast<std::uint64_t>(i)}));
+        Rng content_rng(hash_combine({options.seed, hash_string("content"), global, static_cast<std::uint64_t>(i)}));
         ContentFault fault = ContentFault::none;
         if (item_malformed || content_rng.chance(options.fault_malformed)) fault = ContentFault::malformed;
         else if (content_rng.chance(options.fault_truncated)) fault = ContentFault::truncated;
@@ -239,9 +230,11 @@ FakeReply ServerCore::chat(const std::string& body) {
         switch (fault) {
             case ContentFault::none: message["content"] = answer.dump(); break;
             case ContentFault::malformed:
-                message["content"] = "Looking at this face, I would say the person seems "
-                                     "somewhat " + std::string(answer.value("expression", "calm")) +
-                                     ", though it is hard to be certain from the image alone.";
+                message["content"] =
+                    "Looking at this face, I would say the person seems "
+                    "somewhat " +
+                    std::string(answer.value("expression", "calm")) +
+                    ", though it is hard to be certain from the image alone.";
                 break;
             case ContentFault::truncated: {
                 const auto full = answer.dump();
@@ -258,10 +251,8 @@ FakeReply ServerCore::chat(const std::string& body) {
                 message["content"] = answer.dump();
                 break;
         }
-        if (message["content"].is_string())
-            completion_chars += message["content"].get_ref<const std::string&>().size();
-        choices.push_back({{"index", i}, {"message", message}, {"logprobs", nullptr},
-                           {"finish_reason", finish}});
+        if (message["content"].is_string()) completion_chars += message["content"].get_ref<const std::string&>().size();
+        choices.push_back({{"index", i}, {"message", message}, {"logprobs", nullptr}, {"finish_reason", finish}});
     }
     {
         std::lock_guard lock(mutex);
@@ -271,17 +262,16 @@ FakeReply ServerCore::chat(const std::string& body) {
     const auto prompt_tokens =
         static_cast<std::int64_t>(request.text_chars / 4) + 255 * std::int64_t{request.image_count};
     const auto completion_tokens = static_cast<std::int64_t>(completion_chars / 4);
-    nlohmann::json response{
-        {"id", "chatcmpl-fake-" + std::to_string(global)},
-        {"object", "chat.completion"},
-        {"created", static_cast<std::int64_t>(std::time(nullptr))},
-        {"model", request.model},
-        {"system_fingerprint", "fake-vllm"},
-        {"choices", std::move(choices)},
-        {"usage",
-         {{"prompt_tokens", prompt_tokens},
-          {"completion_tokens", completion_tokens},
-          {"total_tokens", prompt_tokens + completion_tokens}}}};
+    nlohmann::json response{{"id", "chatcmpl-fake-" + std::to_string(global)},
+                            {"object", "chat.completion"},
+                            {"created", static_cast<std::int64_t>(std::time(nullptr))},
+                            {"model", request.model},
+                            {"system_fingerprint", "fake-vllm"},
+                            {"choices", std::move(choices)},
+                            {"usage",
+                             {{"prompt_tokens", prompt_tokens},
+                              {"completion_tokens", completion_tokens},
+                              {"total_tokens", prompt_tokens + completion_tokens}}}};
     return delayed(json_reply(200, response));
 }
 
@@ -295,8 +285,7 @@ class Session : public std::enable_shared_from_this<Session> {
         : stream_(std::move(socket)), timer_(stream_.get_executor()), impl_(impl) {}
 
     void run() {
-        net::dispatch(stream_.get_executor(),
-                      beast::bind_front_handler(&Session::do_read, shared_from_this()));
+        net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
     }
 
   private:
@@ -304,8 +293,7 @@ class Session : public std::enable_shared_from_this<Session> {
         parser_.emplace();
         parser_->body_limit(impl_.options.body_limit);
         stream_.expires_after(std::chrono::seconds(60));  // idle keep-alive connections
-        http::async_read(stream_, buffer_, *parser_,
-                         beast::bind_front_handler(&Session::on_read, shared_from_this()));
+        http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
     }
 
     void on_read(beast::error_code ec, std::size_t) {
@@ -322,8 +310,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
         auto request = parser_->release();
         keep_alive_ = request.keep_alive();
-        FakeReply reply = impl_.handle(std::string_view(request.method_string()),
-                                       std::string_view(request.target()), request.body());
+        FakeReply reply =
+            impl_.handle(std::string_view(request.method_string()), std::string_view(request.target()), request.body());
         if (reply.hang) {
             // Read, never answered: the client sees its own timeout or our close.
             stream_.expires_never();
@@ -355,8 +343,7 @@ class Session : public std::enable_shared_from_this<Session> {
         response_.version(11);
         response_.result(status);
         response_.set(http::field::content_type, "application/json");
-        response_.body() =
-            nlohmann::json{{"error", {{"message", message}, {"type", "invalid_request_error"}}}}.dump();
+        response_.body() = nlohmann::json{{"error", {{"message", message}, {"type", "invalid_request_error"}}}}.dump();
         response_.keep_alive(false);
         response_.prepare_payload();
         do_write();
@@ -364,8 +351,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void do_write() {
         stream_.expires_after(std::chrono::seconds(30));
-        http::async_write(stream_, response_,
-                          beast::bind_front_handler(&Session::on_write, shared_from_this()));
+        http::async_write(stream_, response_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
     }
 
     void on_write(beast::error_code ec, std::size_t) {
@@ -419,16 +405,16 @@ struct FakeVllmServer::Impl : ServerCore {};
 // ---- FakeVllmServer --------------------------------------------------------------------------
 
 FakeVllmServer::FakeVllmServer(const FakeOptions& options)
-    : FakeVllmServer(options, options.truth_path.empty() ? TruthTable{}
-                                                         : TruthTable::load(options.truth_path)) {}
+    : FakeVllmServer(options, options.truth_path.empty() ? TruthTable{} : TruthTable::load(options.truth_path)) {}
 
-FakeVllmServer::FakeVllmServer(FakeOptions options, TruthTable truth)
-    : impl_(std::make_unique<Impl>()) {
+FakeVllmServer::FakeVllmServer(FakeOptions options, TruthTable truth) : impl_(std::make_unique<Impl>()) {
     impl_->options = std::move(options);
     impl_->truth = std::move(truth);
 }
 
-FakeVllmServer::~FakeVllmServer() { stop(); }
+FakeVllmServer::~FakeVllmServer() {
+    stop();
+}
 
 unsigned short FakeVllmServer::start() {
     if (impl_->ioc) return impl_->bound_port;
@@ -459,7 +445,9 @@ void FakeVllmServer::stop() {
     impl_->ioc.reset();  // destroys pending handlers: closes every connection
 }
 
-unsigned short FakeVllmServer::port() const noexcept { return impl_->bound_port; }
+unsigned short FakeVllmServer::port() const noexcept {
+    return impl_->bound_port;
+}
 
 std::string FakeVllmServer::base_url() const {
     const auto& host = impl_->options.host;
@@ -477,10 +465,11 @@ void FakeVllmServer::reset_stats() {
     impl_->stats = {};
 }
 
-const TruthTable& FakeVllmServer::truth() const noexcept { return impl_->truth; }
+const TruthTable& FakeVllmServer::truth() const noexcept {
+    return impl_->truth;
+}
 
-FakeReply FakeVllmServer::handle(std::string_view method, std::string_view target,
-                                 const std::string& body) {
+FakeReply FakeVllmServer::handle(std::string_view method, std::string_view target, const std::string& body) {
     return impl_->handle(method, target, body);
 }
 

@@ -20,29 +20,29 @@ struct FakeOptions {
     std::string host = "127.0.0.1";
     unsigned short port = 0;  // 0: ephemeral, start() returns the one bound
     int threads = 2;
-    std::string truth_path;   // truth.jsonl; empty: every image is unknown (confused model)
+    std::string truth_path;  // truth.jsonl; empty: every image is unknown (confused model)
     std::uint64_t seed = 1;
     int latency_ms = 0, latency_jitter_ms = 0;  // added to every chat answer
     // Per-request fault rates in [0, 1]. 429/500/hang are per request; the content faults
     // (malformed, truncated, refusal, wrong types) are drawn per choice.
-    double fault_429 = 0, fault_500 = 0, fault_hang = 0, fault_malformed = 0,
-           fault_truncated = 0, fault_refusal = 0, fault_wrong_types = 0;
-    int retry_after_s = 1;    // Retry-After of the 429s
-    int hang_ms = 30000;      // a hang holds the connection this long, then closes it unanswered
-    bool ignore_n = false;    // one choice whatever n (providers without n)
+    double fault_429 = 0, fault_500 = 0, fault_hang = 0, fault_malformed = 0, fault_truncated = 0, fault_refusal = 0,
+           fault_wrong_types = 0;
+    int retry_after_s = 1;            // Retry-After of the 429s
+    int hang_ms = 30000;              // a hang holds the connection this long, then closes it unanswered
+    bool ignore_n = false;            // one choice whatever n (providers without n)
     bool reject_json_schema = false;  // 400 on response_format json_schema (providers without it)
     bool strict_codes = false;        // 400 on an unreadable image code instead of junk labels
     std::size_t body_limit = 64u << 20;
 };
 
 struct FakeStats {
-    std::uint64_t total_requests = 0;          // every HTTP request read
-    std::map<int, std::uint64_t> by_status;    // status → count; hangs are counted under 0
-    std::map<std::string, std::uint64_t> by_kind;   // sample / verify / describe (chat requests)
-    std::map<std::string, std::uint64_t> faults;    // "429", "500", "hang", "malformed", ...
-    std::uint64_t choices = 0;                 // choices served
-    std::uint64_t unreadable_codes = 0;        // chat requests whose image code was not read
-    std::map<std::string, std::uint64_t> per_item;  // item id → chat requests
+    std::uint64_t total_requests = 0;                        // every HTTP request read
+    std::map<int, std::uint64_t> by_status;                  // status → count; hangs are counted under 0
+    std::map<std::string, std::uint64_t> by_kind;            // sample / verify / describe (chat requests)
+    std::map<std::string, std::uint64_t> faults;             // "429", "500", "hang", "malformed", ...
+    std::uint64_t choices = 0;                               // choices served
+    std::uint64_t unreadable_codes = 0;                      // chat requests whose image code was not read
+    std::map<std::string, std::uint64_t> per_item;           // item id → chat requests
     std::map<std::string, std::uint64_t> few_shot_per_item;  // item id → chat requests with few-shot turns
 };
 

@@ -27,41 +27,37 @@ void usage(std::ostream& out) {
            "  seke-fake-vllm <command> --help\n";
 }
 
-bool rate_ok(double r) { return r >= 0.0 && r <= 1.0; }
+bool rate_ok(double r) {
+    return r >= 0.0 && r <= 1.0;
+}
 
 int serve(const std::vector<std::string>& args) {
     FakeOptions o;
     std::string port_file;
     po::options_description desc("serve options");
-    desc.add_options()
-        ("help,h", "this help")
-        ("truth", po::value(&o.truth_path), "truth.jsonl of the dataset (required)")
-        ("host", po::value(&o.host)->default_value(o.host), "address to bind")
-        ("port", po::value(&o.port)->default_value(o.port), "port (0: ephemeral)")
-        ("threads", po::value(&o.threads)->default_value(o.threads), "I/O threads")
-        ("seed", po::value(&o.seed)->default_value(o.seed), "seed of the simulated model")
-        ("latency-ms", po::value(&o.latency_ms)->default_value(0), "added to every chat answer")
-        ("latency-jitter-ms", po::value(&o.latency_jitter_ms)->default_value(0),
-         "uniform extra latency in [0, J]")
-        ("fault-429", po::value(&o.fault_429)->default_value(0), "rate of 429 + Retry-After")
-        ("fault-500", po::value(&o.fault_500)->default_value(0), "rate of 500 errors")
-        ("fault-hang", po::value(&o.fault_hang)->default_value(0), "rate of unanswered requests")
-        ("fault-malformed", po::value(&o.fault_malformed)->default_value(0),
-         "rate of prose answers without JSON (per choice)")
-        ("fault-truncated", po::value(&o.fault_truncated)->default_value(0),
-         "rate of JSON cut in half (per choice)")
-        ("fault-refusal", po::value(&o.fault_refusal)->default_value(0),
-         "rate of refusals (per choice)")
-        ("fault-wrong-types", po::value(&o.fault_wrong_types)->default_value(0),
-         "rate of ill-typed answers (per choice)")
-        ("retry-after", po::value(&o.retry_after_s)->default_value(o.retry_after_s),
-         "Retry-After seconds of the 429s")
-        ("hang-ms", po::value(&o.hang_ms)->default_value(o.hang_ms), "how long a hang lasts")
-        ("ignore-n", po::bool_switch(&o.ignore_n), "one choice whatever n")
-        ("reject-json-schema", po::bool_switch(&o.reject_json_schema),
-         "400 on response_format json_schema")
-        ("strict-codes", po::bool_switch(&o.strict_codes), "400 on an unreadable image code")
-        ("port-file", po::value(&port_file), "write the bound port to this file");
+    desc.add_options()("help,h", "this help")("truth", po::value(&o.truth_path),
+                                              "truth.jsonl of the dataset (required)")(
+        "host", po::value(&o.host)->default_value(o.host), "address to bind")(
+        "port", po::value(&o.port)->default_value(o.port), "port (0: ephemeral)")(
+        "threads", po::value(&o.threads)->default_value(o.threads), "I/O threads")(
+        "seed", po::value(&o.seed)->default_value(o.seed), "seed of the simulated model")(
+        "latency-ms", po::value(&o.latency_ms)->default_value(0), "added to every chat answer")(
+        "latency-jitter-ms", po::value(&o.latency_jitter_ms)->default_value(0), "uniform extra latency in [0, J]")(
+        "fault-429", po::value(&o.fault_429)->default_value(0), "rate of 429 + Retry-After")(
+        "fault-500", po::value(&o.fault_500)->default_value(0), "rate of 500 errors")(
+        "fault-hang", po::value(&o.fault_hang)->default_value(0), "rate of unanswered requests")(
+        "fault-malformed", po::value(&o.fault_malformed)->default_value(0),
+        "rate of prose answers without JSON (per choice)")(
+        "fault-truncated", po::value(&o.fault_truncated)->default_value(0), "rate of JSON cut in half (per choice)")(
+        "fault-refusal", po::value(&o.fault_refusal)->default_value(0), "rate of refusals (per choice)")(
+        "fault-wrong-types", po::value(&o.fault_wrong_types)->default_value(0),
+        "rate of ill-typed answers (per choice)")(
+        "retry-after", po::value(&o.retry_after_s)->default_value(o.retry_after_s), "Retry-After seconds of the 429s")(
+        "hang-ms", po::value(&o.hang_ms)->default_value(o.hang_ms), "how long a hang lasts")(
+        "ignore-n", po::bool_switch(&o.ignore_n), "one choice whatever n")(
+        "reject-json-schema", po::bool_switch(&o.reject_json_schema), "400 on response_format json_schema")(
+        "strict-codes", po::bool_switch(&o.strict_codes), "400 on an unreadable image code")(
+        "port-file", po::value(&port_file), "write the bound port to this file");
     po::variables_map vm;
     po::store(po::command_line_parser(args).options(desc).run(), vm);
     po::notify(vm);
@@ -70,8 +66,8 @@ int serve(const std::vector<std::string>& args) {
         return 0;
     }
     if (o.truth_path.empty()) throw po::error("--truth is required");
-    for (double r : {o.fault_429, o.fault_500, o.fault_hang, o.fault_malformed, o.fault_truncated,
-                     o.fault_refusal, o.fault_wrong_types})
+    for (double r : {o.fault_429, o.fault_500, o.fault_hang, o.fault_malformed, o.fault_truncated, o.fault_refusal,
+                     o.fault_wrong_types})
         if (!rate_ok(r)) throw po::error("fault rates must be in [0, 1]");
     if (o.threads < 1 || o.latency_ms < 0 || o.latency_jitter_ms < 0 || o.hang_ms < 0)
         throw po::error("threads must be >= 1 and times >= 0");
@@ -89,15 +85,15 @@ int serve(const std::vector<std::string>& args) {
         std::ofstream out(port_file, std::ios::trunc);
         out << port << '\n';
     }
-    std::cout << "fake-vllm listening on " << server.base_url() << " ("
-              << server.truth().items().size() << " items)" << std::endl;
+    std::cout << "fake-vllm listening on " << server.base_url() << " (" << server.truth().items().size() << " items)"
+              << std::endl;
 
     int received = 0;
     sigwait(&signals, &received);
     server.stop();
     const auto stats = server.stats();
-    std::cerr << "fake-vllm: stopped after " << stats.total_requests << " requests, "
-              << stats.choices << " choices" << std::endl;
+    std::cerr << "fake-vllm: stopped after " << stats.total_requests << " requests, " << stats.choices << " choices"
+              << std::endl;
     return 0;
 }
 
@@ -105,14 +101,12 @@ int make_dataset(const std::vector<std::string>& args) {
     DatasetOptions o;
     std::string out;
     po::options_description desc("make-dataset options");
-    desc.add_options()
-        ("help,h", "this help")
-        ("out", po::value(&out), "output directory (required)")
-        ("count", po::value(&o.count)->default_value(o.count), "number of items")
-        ("seed", po::value(&o.seed)->default_value(o.seed), "seed")
-        ("size", po::value(&o.size)->default_value(o.size), "image side in px")
-        ("known-fraction", po::value(&o.known_fraction)->default_value(0),
-         "fraction of items with one or two known levels in the manifest");
+    desc.add_options()("help,h", "this help")("out", po::value(&out), "output directory (required)")(
+        "count", po::value(&o.count)->default_value(o.count), "number of items")(
+        "seed", po::value(&o.seed)->default_value(o.seed), "seed")("size", po::value(&o.size)->default_value(o.size),
+                                                                   "image side in px")(
+        "known-fraction", po::value(&o.known_fraction)->default_value(0),
+        "fraction of items with one or two known levels in the manifest");
     po::variables_map vm;
     po::store(po::command_line_parser(args).options(desc).run(), vm);
     po::notify(vm);
@@ -124,8 +118,7 @@ int make_dataset(const std::vector<std::string>& args) {
     if (!rate_ok(o.known_fraction)) throw po::error("--known-fraction must be in [0, 1]");
     o.out = out;
     write_dataset(o);
-    std::cout << "wrote " << o.count << " items to " << out << " (truth.jsonl, manifest.jsonl, images/)"
-              << std::endl;
+    std::cout << "wrote " << o.count << " items to " << out << " (truth.jsonl, manifest.jsonl, images/)" << std::endl;
     return 0;
 }
 

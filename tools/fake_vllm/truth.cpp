@@ -12,34 +12,108 @@ const std::vector<ExpressionFacts>& table() {
     // Regions and prototypes mirror config/knowledge.json; confusions follow the usual FER
     // confusion matrices (fear/surprise, disgust/anger, sad/neutral, contempt/neutral/happy).
     static const std::vector<ExpressionFacts> facts{
-        {"neutral", "a neutral expression", "a relaxed face with no action units clearly active",
-         {}, {"AU25", "AU7"}, -0.2, 0.2, -0.3, 0.2, {"sad", "contempt"}},
-        {"happy", "happiness", "cheeks raised and lip corners pulled up",
-         {"AU6", "AU12"}, {"AU25", "AU26"}, 0.0, 1.0, -0.2, 0.7, {"surprise", "contempt"}},
-        {"sad", "sadness", "inner brows raised and drawn together, lip corners down",
-         {"AU1", "AU4", "AU15"}, {"AU17"}, -1.0, -0.05, -0.8, 0.2, {"neutral"}},
-        {"surprise", "surprise", "brows raised, eyes wide and jaw dropped",
-         {"AU1", "AU2", "AU5", "AU26"}, {"AU25"}, -0.4, 0.5, 0.3, 1.0, {"fear"}},
-        {"fear", "fear", "brows raised and drawn together, eyes wide, lips stretched",
-         {"AU1", "AU2", "AU4", "AU5", "AU20", "AU26"}, {"AU7", "AU25"}, -1.0, -0.1, 0.3, 1.0,
+        {"neutral",
+         "a neutral expression",
+         "a relaxed face with no action units clearly active",
+         {},
+         {"AU25", "AU7"},
+         -0.2,
+         0.2,
+         -0.3,
+         0.2,
+         {"sad", "contempt"}},
+        {"happy",
+         "happiness",
+         "cheeks raised and lip corners pulled up",
+         {"AU6", "AU12"},
+         {"AU25", "AU26"},
+         0.0,
+         1.0,
+         -0.2,
+         0.7,
+         {"surprise", "contempt"}},
+        {"sad",
+         "sadness",
+         "inner brows raised and drawn together, lip corners down",
+         {"AU1", "AU4", "AU15"},
+         {"AU17"},
+         -1.0,
+         -0.05,
+         -0.8,
+         0.2,
+         {"neutral"}},
+        {"surprise",
+         "surprise",
+         "brows raised, eyes wide and jaw dropped",
+         {"AU1", "AU2", "AU5", "AU26"},
+         {"AU25"},
+         -0.4,
+         0.5,
+         0.3,
+         1.0,
+         {"fear"}},
+        {"fear",
+         "fear",
+         "brows raised and drawn together, eyes wide, lips stretched",
+         {"AU1", "AU2", "AU4", "AU5", "AU20", "AU26"},
+         {"AU7", "AU25"},
+         -1.0,
+         -0.1,
+         0.3,
+         1.0,
          {"surprise"}},
-        {"disgust", "disgust", "nose wrinkled and upper lip raised",
-         {"AU9", "AU15"}, {"AU10", "AU17"}, -1.0, -0.1, -0.3, 0.6, {"anger"}},
-        {"anger", "anger", "brows lowered, lids tightened and lips pressed together",
-         {"AU4", "AU5", "AU7", "AU23"}, {"AU24"}, -1.0, -0.1, 0.1, 1.0, {"disgust"}},
-        {"contempt", "contempt", "one lip corner raised and tightened",
-         {"AU12", "AU14"}, {}, -0.7, 0.05, -0.5, 0.3, {"neutral", "happy"}},
+        {"disgust",
+         "disgust",
+         "nose wrinkled and upper lip raised",
+         {"AU9", "AU15"},
+         {"AU10", "AU17"},
+         -1.0,
+         -0.1,
+         -0.3,
+         0.6,
+         {"anger"}},
+        {"anger",
+         "anger",
+         "brows lowered, lids tightened and lips pressed together",
+         {"AU4", "AU5", "AU7", "AU23"},
+         {"AU24"},
+         -1.0,
+         -0.1,
+         0.1,
+         1.0,
+         {"disgust"}},
+        {"contempt",
+         "contempt",
+         "one lip corner raised and tightened",
+         {"AU12", "AU14"},
+         {},
+         -0.7,
+         0.05,
+         -0.5,
+         0.3,
+         {"neutral", "happy"}},
     };
     return facts;
 }
 
 const std::array<std::pair<std::string_view, std::string_view>, 17> kAuNames{{
-    {"AU1", "inner brow raiser"}, {"AU2", "outer brow raiser"}, {"AU4", "brow lowerer"},
-    {"AU5", "upper lid raiser"}, {"AU6", "cheek raiser"}, {"AU7", "lid tightener"},
-    {"AU9", "nose wrinkler"}, {"AU10", "upper lip raiser"}, {"AU12", "lip corner puller"},
-    {"AU14", "dimpler"}, {"AU15", "lip corner depressor"}, {"AU17", "chin raiser"},
-    {"AU20", "lip stretcher"}, {"AU23", "lip tightener"}, {"AU24", "lip pressor"},
-    {"AU25", "lips part"}, {"AU26", "jaw drop"},
+    {"AU1", "inner brow raiser"},
+    {"AU2", "outer brow raiser"},
+    {"AU4", "brow lowerer"},
+    {"AU5", "upper lid raiser"},
+    {"AU6", "cheek raiser"},
+    {"AU7", "lid tightener"},
+    {"AU9", "nose wrinkler"},
+    {"AU10", "upper lip raiser"},
+    {"AU12", "lip corner puller"},
+    {"AU14", "dimpler"},
+    {"AU15", "lip corner depressor"},
+    {"AU17", "chin raiser"},
+    {"AU20", "lip stretcher"},
+    {"AU23", "lip tightener"},
+    {"AU24", "lip pressor"},
+    {"AU25", "lips part"},
+    {"AU26", "jaw drop"},
 }};
 
 template <class T>
@@ -54,7 +128,9 @@ T field(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
-std::span<const ExpressionFacts> expressions() { return table(); }
+std::span<const ExpressionFacts> expressions() {
+    return table();
+}
 
 const ExpressionFacts* find_expression(std::string_view name) {
     for (const auto& e : table())
@@ -111,8 +187,7 @@ TruthItem truth_from_json(const nlohmann::json& j) {
     item.confusable = j.value("confusable", std::string{});
     if (j.contains("faults")) item.faults = field<std::vector<std::string>>(j, "faults");
     item.source = j.value("source", std::string{"synthetic"});
-    if (!find_expression(item.expression))
-        throw std::runtime_error("unknown expression '" + item.expression + "'");
+    if (!find_expression(item.expression)) throw std::runtime_error("unknown expression '" + item.expression + "'");
     if (item.confusable.empty() || !find_expression(item.confusable))
         item.confusable = std::string(find_expression(item.expression)->confusables.front());
     return item;

@@ -15,13 +15,13 @@
 namespace seke::fake {
 
 struct ExpressionFacts {
-    std::string_view name;                 // "happy"
-    std::string_view noun;                 // "happiness", for descriptions
-    std::string_view cue;                  // what the face shows
-    std::vector<std::string> prototype;    // EMFACS prototype within the 17 AUs
-    std::vector<std::string> variant_aus;  // AUs a variant of the prototype may add
+    std::string_view name;                                      // "happy"
+    std::string_view noun;                                      // "happiness", for descriptions
+    std::string_view cue;                                       // what the face shows
+    std::vector<std::string> prototype;                         // EMFACS prototype within the 17 AUs
+    std::vector<std::string> variant_aus;                       // AUs a variant of the prototype may add
     double valence_min, valence_max, arousal_min, arousal_max;  // prior VA region
-    std::vector<std::string_view> confusables;  // plausible confusions, most likely first
+    std::vector<std::string_view> confusables;                  // plausible confusions, most likely first
 
     [[nodiscard]] double valence_centre() const noexcept { return (valence_min + valence_max) / 2; }
     [[nodiscard]] double arousal_centre() const noexcept { return (arousal_min + arousal_max) / 2; }
@@ -36,15 +36,15 @@ std::span<const std::string> action_unit_codes();
 std::string_view action_unit_name(std::string_view code);  // "" when unknown
 
 struct TruthItem {
-    std::string id;                        // "s00001"
-    std::string image;                     // relative to the truth file's dir
-    std::uint32_t code = 0;                // the visual code drawn in the image
+    std::string id;          // "s00001"
+    std::string image;       // relative to the truth file's dir
+    std::uint32_t code = 0;  // the visual code drawn in the image
     std::string expression;
     double valence = 0, arousal = 0;
     std::vector<std::string> action_units;
-    double difficulty = 0;                 // 0 easy .. 1 hopeless
-    std::string confusable;                // the class a model most plausibly confuses it with
-    std::vector<std::string> faults;       // per-item faults: always_500|always_malformed|always_hang
+    double difficulty = 0;            // 0 easy .. 1 hopeless
+    std::string confusable;           // the class a model most plausibly confuses it with
+    std::vector<std::string> faults;  // per-item faults: always_500|always_malformed|always_hang
     std::string source = "synthetic";
 
     [[nodiscard]] bool has_fault(std::string_view fault) const;

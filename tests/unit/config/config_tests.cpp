@@ -132,8 +132,8 @@ BOOST_AUTO_TEST_CASE(env_primary_names_win) {
 }
 
 BOOST_AUTO_TEST_CASE(env_fallback_names_and_defaults) {
-    auto s = label_studio_from({{"LABEL_STUDIO_URL", ""}, {"LABEL_STUDIO_HOST", "http://other:1"},
-                                {"LABEL_STUDIO_ACCESS_TOKEN", "k2"}});
+    auto s = label_studio_from(
+        {{"LABEL_STUDIO_URL", ""}, {"LABEL_STUDIO_HOST", "http://other:1"}, {"LABEL_STUDIO_ACCESS_TOKEN", "k2"}});
     BOOST_TEST(s.url == "http://other:1");
     BOOST_TEST(s.api_key == "k2");
     BOOST_TEST(s.local_files_root == "/");

@@ -20,8 +20,12 @@ BOOST_AUTO_TEST_CASE(hmac_sha256_rfc4231) {
 }
 
 BOOST_AUTO_TEST_CASE(base64_rfc4648_vectors) {
-    const std::pair<const char*, const char*> vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                                           {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+    const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                           {"f", "Zg=="},
+                                                           {"fo", "Zm8="},
+                                                           {"foo", "Zm9v"},
+                                                           {"foob", "Zm9vYg=="},
+                                                           {"fooba", "Zm9vYmE="},
                                                            {"foobar", "Zm9vYmFy"}};
     for (const auto& [plain, encoded] : vectors) {
         BOOST_TEST(seke::base64_encode(plain) == encoded);
@@ -34,14 +38,14 @@ BOOST_AUTO_TEST_CASE(base64_rfc4648_vectors) {
 BOOST_AUTO_TEST_CASE(base64_decode_is_strict_but_ignores_whitespace) {
     BOOST_TEST(seke::base64_decode("Zm9v\r\nYmFy\n").value() == "foobar");
     BOOST_TEST(seke::base64_decode(" Zm 8= ").value() == "fo");
-    BOOST_TEST(seke::base64_decode("Zm8").value() == "fo");  // unpadded but unambiguous
-    BOOST_TEST(!seke::base64_decode("Zm9v!").has_value());   // bad character
-    BOOST_TEST(!seke::base64_decode("Z").has_value());       // 6 bits cannot make a byte
-    BOOST_TEST(!seke::base64_decode("Zg=").has_value());     // short padding
-    BOOST_TEST(!seke::base64_decode("Zg===").has_value());   // too much padding
-    BOOST_TEST(!seke::base64_decode("Zg==Zg==").has_value()); // data after padding
-    BOOST_TEST(!seke::base64_decode("Zh==").has_value());    // non-zero unused bits
-    BOOST_TEST(!seke::base64_decode("Zm9v-_").has_value());  // URL alphabet is not accepted
+    BOOST_TEST(seke::base64_decode("Zm8").value() == "fo");    // unpadded but unambiguous
+    BOOST_TEST(!seke::base64_decode("Zm9v!").has_value());     // bad character
+    BOOST_TEST(!seke::base64_decode("Z").has_value());         // 6 bits cannot make a byte
+    BOOST_TEST(!seke::base64_decode("Zg=").has_value());       // short padding
+    BOOST_TEST(!seke::base64_decode("Zg===").has_value());     // too much padding
+    BOOST_TEST(!seke::base64_decode("Zg==Zg==").has_value());  // data after padding
+    BOOST_TEST(!seke::base64_decode("Zh==").has_value());      // non-zero unused bits
+    BOOST_TEST(!seke::base64_decode("Zm9v-_").has_value());    // URL alphabet is not accepted
 }
 
 BOOST_AUTO_TEST_CASE(base64_round_trips_binary) {

@@ -43,13 +43,13 @@ cv::Mat decode(const std::string& bytes) {
 // Inserts an APP1 Exif segment holding only an orientation tag right after SOI.
 std::string with_exif_orientation(const std::string& jpeg, std::uint16_t orientation) {
     std::string exif("Exif\0\0", 6);
-    exif += std::string("II*\0\x08\0\0\0", 8);                        // little-endian TIFF, IFD0 at 8
-    exif += std::string("\x01\0", 2);                                 // one entry
-    exif += std::string("\x12\x01\x03\0\x01\0\0\0", 8);               // 0x0112 Orientation, SHORT, 1
+    exif += std::string("II*\0\x08\0\0\0", 8);           // little-endian TIFF, IFD0 at 8
+    exif += std::string("\x01\0", 2);                    // one entry
+    exif += std::string("\x12\x01\x03\0\x01\0\0\0", 8);  // 0x0112 Orientation, SHORT, 1
     exif += static_cast<char>(orientation & 0xff);
     exif += static_cast<char>(orientation >> 8);
     exif += std::string("\0\0", 2);
-    exif += std::string("\0\0\0\0", 4);                               // no next IFD
+    exif += std::string("\0\0\0\0", 4);  // no next IFD
     auto length = static_cast<std::uint16_t>(exif.size() + 2);
     std::string segment("\xFF\xE1", 2);
     segment += static_cast<char>(length >> 8);
@@ -222,8 +222,8 @@ BOOST_AUTO_TEST_CASE(decodes_common_formats) {
     cv::cvtColor(color, gray, cv::COLOR_BGR2GRAY);
     cv::Mat alpha;
     cv::cvtColor(color, alpha, cv::COLOR_BGR2BGRA);
-    for (const auto& bytes : {encode(color, ".jpg"), encode(color, ".png"), encode(color, ".bmp"),
-                              encode(gray, ".png"), encode(alpha, ".png"), encode(color, ".tiff")}) {
+    for (const auto& bytes : {encode(color, ".jpg"), encode(color, ".png"), encode(color, ".bmp"), encode(gray, ".png"),
+                              encode(alpha, ".png"), encode(color, ".tiff")}) {
         auto prepared = preparer.prepare(bytes);
         BOOST_REQUIRE_MESSAGE(prepared.ok(), why(prepared));
         BOOST_TEST(prepared->width == 40);
@@ -234,7 +234,10 @@ BOOST_AUTO_TEST_CASE(decodes_common_formats) {
 BOOST_AUTO_TEST_CASE(gif_and_webp) {
     FacePreparer preparer(face_options_with(FaceMode::off), {});
     // A valid 1x1 GIF: OpenCV 4.6 has no GIF decoder, so it is reported as unsupported.
-    const std::string gif("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02" "D\x01\x00;", 35);
+    const std::string gif(
+        "GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02"
+        "D\x01\x00;",
+        35);
     auto gif_result = preparer.prepare(gif);
     if (!gif_result.ok()) BOOST_TEST((gif_result.error().code == errc::unsupported_media));
     if (cv::haveImageWriter("x.webp")) {
@@ -318,8 +321,9 @@ BOOST_AUTO_TEST_CASE(concurrent_detection_is_safe) {
 
 BOOST_AUTO_TEST_CASE(non_images_are_unsupported_media) {
     FacePreparer preparer(face_options_with(FaceMode::off), {});
-    for (const std::string& bytes : {std::string("hello, I am not an image"), std::string(), std::string("%PDF-1.4\n..."),
-                                    std::string("<svg xmlns='http://www.w3.org/2000/svg'/>")}) {
+    for (const std::string& bytes :
+         {std::string("hello, I am not an image"), std::string(), std::string("%PDF-1.4\n..."),
+          std::string("<svg xmlns='http://www.w3.org/2000/svg'/>")}) {
         auto prepared = preparer.prepare(bytes);
         BOOST_REQUIRE(!prepared.ok());
         BOOST_TEST((prepared.error().code == errc::unsupported_media));
@@ -330,8 +334,8 @@ BOOST_AUTO_TEST_CASE(truncated_images_are_image_errors) {
     FacePreparer preparer(face_options_with(FaceMode::off), {});
     std::string jpeg = encode(make_image(120, 90), ".jpg");
     std::string png = encode(make_image(120, 90), ".png");
-    for (const auto& bytes : {jpeg.substr(0, jpeg.size() / 2), jpeg.substr(0, jpeg.size() - 2), png.substr(0, png.size() / 2),
-                              png.substr(0, png.size() - 12)}) {
+    for (const auto& bytes : {jpeg.substr(0, jpeg.size() / 2), jpeg.substr(0, jpeg.size() - 2),
+                              png.substr(0, png.size() / 2), png.substr(0, png.size() - 12)}) {
         auto prepared = preparer.prepare(bytes);
         BOOST_REQUIRE(!prepared.ok());
         BOOST_TEST((prepared.error().code == errc::image_error));

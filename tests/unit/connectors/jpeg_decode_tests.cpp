@@ -26,15 +26,16 @@ cv::Mat make_pattern(int width, int height) {
     cv::Mat image(height, width, CV_8UC3);
     for (int y = 0; y < height; ++y)
         for (int x = 0; x < width; ++x)
-            image.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>((x * 7 + y * 3) % 256), static_cast<uchar>((x * y) % 251),
-                                                  static_cast<uchar>((y * 5) % 256));
+            image.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>((x * 7 + y * 3) % 256),
+                                                  static_cast<uchar>((x * y) % 251), static_cast<uchar>((y * 5) % 256));
     cv::circle(image, {width / 3, height / 2}, std::min(width, height) / 5, cv::Scalar(20, 200, 90), -1);
     return image;
 }
 
 std::string encode_jpeg(const cv::Mat& image, bool progressive = false) {
     std::vector<uchar> bytes;
-    BOOST_REQUIRE(cv::imencode(".jpg", image, bytes, {cv::IMWRITE_JPEG_QUALITY, 95, cv::IMWRITE_JPEG_PROGRESSIVE, progressive}));
+    BOOST_REQUIRE(
+        cv::imencode(".jpg", image, bytes, {cv::IMWRITE_JPEG_QUALITY, 95, cv::IMWRITE_JPEG_PROGRESSIVE, progressive}));
     return std::string(bytes.begin(), bytes.end());
 }
 
@@ -53,7 +54,8 @@ std::string with_orientation(const std::string& jpeg, int orientation, bool big_
     tiff += u16(1) + u16(0x0112) + u16(3) + u32(1) + u16(static_cast<unsigned>(orientation)) + u16(0) + u32(0);
     std::string exif = std::string("Exif\0\0", 6) + tiff;
     const auto length = static_cast<unsigned>(exif.size() + 2);
-    std::string segment = std::string("\xFF\xE1", 2) + static_cast<char>(length >> 8) + static_cast<char>(length & 0xff) + exif;
+    std::string segment =
+        std::string("\xFF\xE1", 2) + static_cast<char>(length >> 8) + static_cast<char>(length & 0xff) + exif;
     return jpeg.substr(0, 2) + segment + jpeg.substr(2);
 }
 
@@ -263,7 +265,9 @@ cv::dnn::Net reference_net(const TinyFaceNet::Weights& w) {
         p.set("group", group);
         p.set("bias_term", bias != nullptr);
         p.blobs.push_back(weights);
-        if (bias) p.blobs.push_back(cv::Mat(1, static_cast<int>(bias->size()), CV_32F, const_cast<float*>(bias->data())).clone());
+        if (bias)
+            p.blobs.push_back(
+                cv::Mat(1, static_cast<int>(bias->size()), CV_32F, const_cast<float*>(bias->data())).clone());
         add("Convolution", p);
         if (leaky) {
             cv::dnn::LayerParams relu;
@@ -286,7 +290,8 @@ cv::dnn::Net reference_net(const TinyFaceNet::Weights& w) {
         const int shape[4] = {l.in_channels, 1, 3, 3};
         cv::Mat depthwise(4, shape, CV_32F);
         for (int k = 0; k < 9; ++k)
-            for (int c = 0; c < l.in_channels; ++c) depthwise.ptr<float>()[c * 9 + k] = l.depthwise[k * l.in_channels + c];
+            for (int c = 0; c < l.in_channels; ++c)
+                depthwise.ptr<float>()[c * 9 + k] = l.depthwise[k * l.in_channels + c];
         conv(depthwise, nullptr, 3, 1, l.in_channels, l.in_channels, false);
         conv(oihw(l.pointwise, 1, l.in_channels, l.out_channels), &l.bias, 1, 0, l.out_channels, 1, true);
         pool(layer + 1 == w.separable.size() ? 1 : 2);
@@ -309,7 +314,8 @@ BOOST_AUTO_TEST_CASE(forward_matches_opencv_dnn_on_the_same_weights) {
     for (const cv::Size& size : {cv::Size(416, 256), cv::Size(160, 96), cv::Size(100, 70)}) {
         const cv::Mat image = make_pattern(size.width, size.height);
         const TinyFaceNet::Tensor out = net->forward(TinyFaceNet::input_from(image));
-        cv::Mat blob = cv::dnn::blobFromImage(image, 1.0 / 255, cv::Size(), cv::Scalar(117.001, 114.697, 97.404), true, false);
+        cv::Mat blob =
+            cv::dnn::blobFromImage(image, 1.0 / 255, cv::Size(), cv::Scalar(117.001, 114.697, 97.404), true, false);
         reference.setInput(blob);
         cv::Mat expected = reference.forward();
         BOOST_TEST_REQUIRE(expected.size[1] == out.channels);
@@ -319,8 +325,9 @@ BOOST_AUTO_TEST_CASE(forward_matches_opencv_dnn_on_the_same_weights) {
         for (int c = 0; c < out.channels; ++c)
             for (int y = 0; y < out.height; ++y)
                 for (int x = 0; x < out.width; ++x)
-                    worst = std::max(worst, static_cast<double>(std::abs(
-                                                expected.ptr<float>()[(c * out.height + y) * out.width + x] - out.at(y, x, c))));
+                    worst = std::max(
+                        worst, static_cast<double>(std::abs(
+                                   expected.ptr<float>()[(c * out.height + y) * out.width + x] - out.at(y, x, c))));
         BOOST_TEST(worst < 1e-3, size << ": largest difference " << worst);
     }
 }

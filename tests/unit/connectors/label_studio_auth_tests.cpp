@@ -29,7 +29,9 @@ BOOST_AUTO_TEST_SUITE(ls_media_auth)
 
 namespace {
 
-HttpReply image_reply() { return HttpReply::text("IMAGEBYTES"); }
+HttpReply image_reply() {
+    return HttpReply::text("IMAGEBYTES");
+}
 
 }  // namespace
 
@@ -167,7 +169,8 @@ BOOST_AUTO_TEST_CASE(header_goes_only_to_the_ls_origin) {
 BOOST_AUTO_TEST_CASE(redirect_to_another_host_drops_the_header) {
     ScriptedHttpServer other([](const HttpRequest&) { return image_reply(); });
     ScriptedHttpServer ls([&](const HttpRequest& r) {
-        if (r.path() == "/go") return HttpReply::text("", 302).with_header("Location", other.base_url() + "/landed.jpg");
+        if (r.path() == "/go")
+            return HttpReply::text("", 302).with_header("Location", other.base_url() + "/landed.jpg");
         if (r.path() == "/inside") return HttpReply::text("", 301).with_header("Location", "/go");
         return HttpReply::text("", 404);
     });

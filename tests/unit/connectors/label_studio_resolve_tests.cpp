@@ -16,9 +16,13 @@ using seke::test::write_file;
 namespace {
 
 // A fake LS that serves every path with the path as body, so the test sees what was fetched.
-HttpReply echo_target(const HttpRequest& r) { return HttpReply::text("served:" + r.target); }
+HttpReply echo_target(const HttpRequest& r) {
+    return HttpReply::text("served:" + r.target);
+}
 
-std::string message_of(const Result<std::string>& result) { return result.ok() ? std::string() : result.error().message; }
+std::string message_of(const Result<std::string>& result) {
+    return result.ok() ? std::string() : result.error().message;
+}
 
 }  // namespace
 
@@ -27,7 +31,8 @@ BOOST_AUTO_TEST_SUITE(ls_media_uploads)
 BOOST_AUTO_TEST_CASE(upload_forms_go_to_the_storage_proxy) {
     ScriptedHttpServer ls(echo_target);
     LabelStudioClient client(settings_for(ls), small_limits());
-    for (const char* value : {"upload/3/a b.jpg", "/upload/3/a b.jpg", "/data/upload/3/a b.jpg", "/data/upload/3/a%20b.jpg"}) {
+    for (const char* value :
+         {"upload/3/a b.jpg", "/upload/3/a b.jpg", "/data/upload/3/a b.jpg", "/data/upload/3/a%20b.jpg"}) {
         auto bytes = client.fetch_task_media(value, std::nullopt);
         BOOST_REQUIRE_MESSAGE(bytes.ok(), message_of(bytes));
         BOOST_TEST(*bytes == "served:/storage-data/uploaded/?filepath=upload/3/a%20b.jpg", value);
@@ -240,7 +245,8 @@ BOOST_AUTO_TEST_CASE(cloud_uris_are_presigned_and_the_redirect_carries_no_auth) 
         return HttpReply::text("", 404);
     });
     LabelStudioClient client(settings_for(ls), small_limits());
-    for (const std::string uri : {"s3://bucket/dir/key with space.jpg?versionId=1", "gs://b/k.jpg", "azure-blob://c/k.jpg"}) {
+    for (const std::string uri :
+         {"s3://bucket/dir/key with space.jpg?versionId=1", "gs://b/k.jpg", "azure-blob://c/k.jpg"}) {
         ls.clear_requests();
         storage.clear_requests();
         auto bytes = client.fetch_task_media(uri, 42);

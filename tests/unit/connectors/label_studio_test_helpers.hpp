@@ -26,7 +26,8 @@ inline std::string b64url(const std::string& bytes) {
 }
 
 inline long long unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 inline std::string make_jwt(const nlohmann::json& payload) {

@@ -13,21 +13,34 @@ BOOST_AUTO_TEST_SUITE(ls_media_ssrf)
 
 BOOST_AUTO_TEST_CASE(address_classes) {
     const std::pair<const char*, AddressKind> cases[] = {
-        {"169.254.169.254", AddressKind::metadata},      {"fd00:ec2::254", AddressKind::metadata},
-        {"169.254.1.2", AddressKind::link_local},        {"fe80::1", AddressKind::link_local},
-        {"0.0.0.0", AddressKind::unspecified},           {"::", AddressKind::unspecified},
-        {"224.0.0.1", AddressKind::multicast},           {"ff02::1", AddressKind::multicast},
-        {"255.255.255.255", AddressKind::reserved},      {"127.0.0.1", AddressKind::loopback},
-        {"::1", AddressKind::loopback},                  {"10.1.2.3", AddressKind::private_address},
-        {"172.20.0.1", AddressKind::private_address},    {"192.168.1.1", AddressKind::private_address},
-        {"100.64.0.1", AddressKind::private_address},    {"fd12:3456::1", AddressKind::private_address},
-        {"8.8.8.8", AddressKind::public_address},        {"2001:4860::8888", AddressKind::public_address},
-        {"172.32.0.1", AddressKind::public_address},     {"::ffff:169.254.169.254", AddressKind::metadata},
-        {"::ffff:10.0.0.1", AddressKind::private_address}, {"64:ff9b::a9fe:a9fe", AddressKind::metadata},
-        {"[::1]", AddressKind::loopback},                {"not-an-ip", AddressKind::invalid},
+        {"169.254.169.254", AddressKind::metadata},
+        {"fd00:ec2::254", AddressKind::metadata},
+        {"169.254.1.2", AddressKind::link_local},
+        {"fe80::1", AddressKind::link_local},
+        {"0.0.0.0", AddressKind::unspecified},
+        {"::", AddressKind::unspecified},
+        {"224.0.0.1", AddressKind::multicast},
+        {"ff02::1", AddressKind::multicast},
+        {"255.255.255.255", AddressKind::reserved},
+        {"127.0.0.1", AddressKind::loopback},
+        {"::1", AddressKind::loopback},
+        {"10.1.2.3", AddressKind::private_address},
+        {"172.20.0.1", AddressKind::private_address},
+        {"192.168.1.1", AddressKind::private_address},
+        {"100.64.0.1", AddressKind::private_address},
+        {"fd12:3456::1", AddressKind::private_address},
+        {"8.8.8.8", AddressKind::public_address},
+        {"2001:4860::8888", AddressKind::public_address},
+        {"172.32.0.1", AddressKind::public_address},
+        {"::ffff:169.254.169.254", AddressKind::metadata},
+        {"::ffff:10.0.0.1", AddressKind::private_address},
+        {"64:ff9b::a9fe:a9fe", AddressKind::metadata},
+        {"[::1]", AddressKind::loopback},
+        {"not-an-ip", AddressKind::invalid},
     };
     for (const auto& [address, kind] : cases)
-        BOOST_TEST((classify_address(address) == kind), address << " is " << address_kind_name(classify_address(address)));
+        BOOST_TEST((classify_address(address) == kind),
+                   address << " is " << address_kind_name(classify_address(address)));
 }
 
 BOOST_AUTO_TEST_CASE(policy_on_addresses) {
@@ -113,7 +126,8 @@ BOOST_AUTO_TEST_CASE(allowlist_limits_other_hosts) {
 
 BOOST_AUTO_TEST_CASE(every_redirect_hop_is_checked) {
     ScriptedHttpServer web([](const HttpRequest& r) {
-        if (r.path() == "/meta") return HttpReply::text("", 302).with_header("Location", "http://169.254.169.254/latest/");
+        if (r.path() == "/meta")
+            return HttpReply::text("", 302).with_header("Location", "http://169.254.169.254/latest/");
         if (r.path() == "/file") return HttpReply::text("", 302).with_header("Location", "file:///etc/passwd");
         return HttpReply::text("", 302).with_header("Location", "/loop");
     });
@@ -138,13 +152,15 @@ BOOST_AUTO_TEST_SUITE(ls_media_api)
 
 BOOST_AUTO_TEST_CASE(create_prediction_posts_the_documented_body) {
     ScriptedHttpServer ls([](const HttpRequest& r) {
-        if (r.method == "POST" && r.path() == "/api/predictions/") return HttpReply::json(R"({"id": 99, "task": 7})", 201);
+        if (r.method == "POST" && r.path() == "/api/predictions/")
+            return HttpReply::json(R"({"id": 99, "task": 7})", 201);
         return HttpReply::text("", 404);
     });
     LabelStudioClient client(settings_for(ls), small_limits());
     nlohmann::json result = nlohmann::json::array(
         {{{"from_name", "emotion"}, {"to_name", "image"}, {"type", "choices"}, {"value", {{"choices", {"happy"}}}}}});
-    auto created = client.create_prediction(7, {{"result", result}, {"score", 0.25}, {"model_version", "seke-1"}, {"junk", 1}});
+    auto created =
+        client.create_prediction(7, {{"result", result}, {"score", 0.25}, {"model_version", "seke-1"}, {"junk", 1}});
     BOOST_REQUIRE_MESSAGE(created.ok(), error_text(created));
     BOOST_TEST((*created)["id"] == 99);
     auto requests = ls.requests();
@@ -183,7 +199,8 @@ BOOST_AUTO_TEST_CASE(retries_5xx_and_429_then_succeeds) {
 
 BOOST_AUTO_TEST_CASE(retries_are_bounded_and_4xx_is_not_retried) {
     ScriptedHttpServer ls([](const HttpRequest& r) {
-        return r.path() == "/api/predictions/" ? HttpReply::json("{}", 502) : HttpReply::json(R"({"detail":"bad"})", 400);
+        return r.path() == "/api/predictions/" ? HttpReply::json("{}", 502)
+                                               : HttpReply::json(R"({"detail":"bad"})", 400);
     });
     auto settings = settings_for(ls);
     settings.max_retries = 2;
@@ -209,7 +226,8 @@ BOOST_AUTO_TEST_CASE(bad_prediction_is_refused_locally) {
 
 BOOST_AUTO_TEST_CASE(get_json_reads_ls_api) {
     ScriptedHttpServer ls([](const HttpRequest& r) {
-        if (r.target == "/api/tasks/12?fields=all") return HttpReply::json(R"({"id": 12, "data": {"image": "/data/upload/1/a.jpg"}})");
+        if (r.target == "/api/tasks/12?fields=all")
+            return HttpReply::json(R"({"id": 12, "data": {"image": "/data/upload/1/a.jpg"}})");
         return HttpReply::text("not json");
     });
     LabelStudioClient client(settings_for(ls), small_limits());

@@ -28,7 +28,8 @@ constexpr const char* kSchema =
 std::string completion(const std::vector<std::string>& contents, int prompt_tokens = 10, int completion_tokens = 5) {
     json choices = json::array();
     for (std::size_t i = 0; i < contents.size(); ++i)
-        choices.push_back({{"index", i}, {"message", {{"role", "assistant"}, {"content", contents[i]}}}, {"finish_reason", "stop"}});
+        choices.push_back(
+            {{"index", i}, {"message", {{"role", "assistant"}, {"content", contents[i]}}}, {"finish_reason", "stop"}});
     return json{{"id", "chatcmpl-1"},
                 {"object", "chat.completion"},
                 {"choices", choices},
@@ -89,8 +90,7 @@ VllmSettings settings_for(const ScriptedHttpServer& server, Logs* logs = nullptr
             std::lock_guard lock(logs->mutex);
             logs->lines.push_back(line);
         };
-    else
-        settings.log = [](const std::string&) {};
+    else settings.log = [](const std::string&) {};
     return settings;
 }
 
@@ -354,7 +354,8 @@ BOOST_AUTO_TEST_CASE(persistent_timeouts_are_upstream_timeout) {
 }
 
 BOOST_AUTO_TEST_CASE(permanent_server_error_gives_up_after_max_retries) {
-    ScriptedHttpServer server([](const HttpRequest&) { return HttpReply::json(R"({"error":{"message":"boom"}})", 500); });
+    ScriptedHttpServer server(
+        [](const HttpRequest&) { return HttpReply::json(R"({"error":{"message":"boom"}})", 500); });
     auto settings = settings_for(server);
     settings.max_retries = 3;
     VllmClient client(settings, nullptr);
@@ -486,8 +487,9 @@ BOOST_AUTO_TEST_CASE(remainder_requests_are_bounded) {
 
 BOOST_AUTO_TEST_CASE(null_content_counts_as_an_empty_sample) {
     ScriptedHttpServer server([](const HttpRequest&) {
-        json body = {{"choices", json::array({{{"message", {{"role", "assistant"}, {"content", nullptr}, {"refusal", "no"}}}},
-                                              {{"message", {{"role", "assistant"}, {"content", "{}"}}}}})}};
+        json body = {
+            {"choices", json::array({{{"message", {{"role", "assistant"}, {"content", nullptr}, {"refusal", "no"}}}},
+                                     {{"message", {{"role", "assistant"}, {"content", "{}"}}}}})}};
         return HttpReply::json(body.dump());
     });
     VllmClient client(settings_for(server), nullptr);

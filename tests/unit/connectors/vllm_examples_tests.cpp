@@ -82,8 +82,7 @@ VllmSettings settings_for(const ScriptedHttpServer& server, Logs* logs = nullptr
 ChatResult run(VllmClient& client, ChatRequest request) {
     auto promise = std::make_shared<std::promise<ChatResult>>();
     auto future = promise->get_future();
-    client.submit(std::move(request),
-                  [promise](ChatResult result) { promise->set_value(std::move(result)); });
+    client.submit(std::move(request), [promise](ChatResult result) { promise->set_value(std::move(result)); });
     BOOST_REQUIRE(future.wait_for(20s) == std::future_status::ready);
     return future.get();
 }
@@ -278,8 +277,7 @@ BOOST_AUTO_TEST_CASE(bounds_hold_on_the_wire_and_in_the_key) {
     VllmSettings settings;
     std::vector<ChatExample> prefix(many.begin(), many.begin() + kMaxFewShotExamples);
     BOOST_TEST(cache_key(settings, make_request(many)) == cache_key(settings, make_request(prefix)));
-    BOOST_TEST(cache_key(settings, make_request(heavy)) ==
-               cache_key(settings, make_request({heavy[0], heavy[1]})));
+    BOOST_TEST(cache_key(settings, make_request(heavy)) == cache_key(settings, make_request({heavy[0], heavy[1]})));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

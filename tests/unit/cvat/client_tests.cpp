@@ -131,13 +131,12 @@ BOOST_AUTO_TEST_CASE(frames_metadata_annotations_and_created_ids) {
     long long label = fake.label_id(task, "face");
     long long expression = fake.spec_id(task, "face", "expression");
     json body = {
-        {"shapes",
-         json::array({{{"type", "rectangle"},
-                       {"frame", 1},
-                       {"label_id", label},
-                       {"points", {1, 2, 30, 40}},
-                       {"source", "auto"},
-                       {"attributes", json::array({{{"spec_id", expression}, {"value", "happy"}}})}}})},
+        {"shapes", json::array({{{"type", "rectangle"},
+                                 {"frame", 1},
+                                 {"label_id", label},
+                                 {"points", {1, 2, 30, 40}},
+                                 {"source", "auto"},
+                                 {"attributes", json::array({{{"spec_id", expression}, {"value", "happy"}}})}}})},
         {"tags", json::array()},
         {"tracks", json::array()}};
     auto created = client.create_job_annotations(job, body);
@@ -165,8 +164,7 @@ BOOST_AUTO_TEST_CASE(errors_carry_the_status_and_cvats_message) {
     auto missing = client.job(999);
     BOOST_TEST(missing.error().code == errc::not_found);
     BOOST_TEST(missing.error().message.find("HTTP 404: Not found.") != std::string::npos);
-    auto bad = client.create_task_annotations(
-        task, {{"shapes", json::array({{{"frame", 0}, {"label_id", 12345}}})}});
+    auto bad = client.create_task_annotations(task, {{"shapes", json::array({{{"frame", 0}, {"label_id", 12345}}})}});
     BOOST_TEST(bad.error().code == errc::upstream_error);
     BOOST_TEST(bad.error().message.find("HTTP 400") != std::string::npos);
     BOOST_TEST(bad.error().message.find("Unknown label_id") != std::string::npos);

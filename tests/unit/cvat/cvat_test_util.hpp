@@ -82,16 +82,15 @@ struct ReviewedTaskFixture {
         BOOST_REQUIRE(created);
         BOOST_REQUIRE(created->shapes.size() == 1u);
         long long id = created->shapes[0].id;
-        CvatShapeRow row{
-            cvat::store_url(fake.url()),
-            task,
-            job,
-            frame,
-            id,
-            item,
-            item,
-            nlohmann::json{{"points", shape["points"]}, {"attributes", shape["attributes"]}}.dump(),
-            ""};
+        CvatShapeRow row{cvat::store_url(fake.url()),
+                         task,
+                         job,
+                         frame,
+                         id,
+                         item,
+                         item,
+                         nlohmann::json{{"points", shape["points"]}, {"attributes", shape["attributes"]}}.dump(),
+                         ""};
         BOOST_REQUIRE(store->save_cvat_shapes({row}));
         shape_ids.push_back(id);
         face_ids.push_back(item);

@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(va_encoding_is_digits_only_and_round_trips) {
     BOOST_TEST(encode_va(1.0, 100) == "200");
     BOOST_TEST(encode_va(-0.3, 100) == "70");
     BOOST_TEST(encode_va(-0.004, 100) == "100");  // rounds, never "-0"
-    BOOST_TEST(encode_va(7.5, 100) == "200");      // clamped
+    BOOST_TEST(encode_va(7.5, 100) == "200");     // clamped
     BOOST_TEST(encode_va(std::nan(""), 100) == "100");
     BOOST_TEST(*decode_va("70", 100) == -0.3, boost::test_tools::tolerance(1e-12));
     BOOST_TEST(*decode_va("172", 100) == 0.72, boost::test_tools::tolerance(1e-12));
@@ -200,9 +200,11 @@ BOOST_AUTO_TEST_CASE(task_labels_bind_by_name_with_the_tasks_ids_and_spelling) {
     json labels = task_labels_from(spec);
     // The task spells expressions its own way and lacks one AU.
     for (auto& a : labels[0]["attributes"])
-        if (a["name"] == "expression") a["values"] = {"Neutral", "Happy", "Sad", "Surprise", "Fear", "Disgust", "Anger", "Contempt"};
+        if (a["name"] == "expression")
+            a["values"] = {"Neutral", "Happy", "Sad", "Surprise", "Fear", "Disgust", "Anger", "Contempt"};
     auto& attrs = labels[0]["attributes"];
-    attrs.erase(std::remove_if(attrs.begin(), attrs.end(), [](const json& a) { return a["name"] == "AU26"; }), attrs.end());
+    attrs.erase(std::remove_if(attrs.begin(), attrs.end(), [](const json& a) { return a["name"] == "AU26"; }),
+                attrs.end());
     auto binding = bind_task_labels(spec, test::test_knowledge(), json{{"count", 1}, {"results", labels}});
     BOOST_REQUIRE_MESSAGE(binding, (binding ? "" : binding.error().message));
     BOOST_TEST(binding->face_label_id == 40);

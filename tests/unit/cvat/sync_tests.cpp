@@ -30,9 +30,9 @@ BOOST_AUTO_TEST_CASE(unchanged_corrected_moved_deleted_and_added_faces) {
     f.fake.set_attribute(relabeled, "arousal", "180");
     f.fake.move_shape(moved, 12, 0);
     f.fake.delete_shape(deleted);
-    long long drawn = f.fake.add_manual_shape(
-        f.task, 3, {60, 60, 100, 110},
-        {{"expression", "anger"}, {"valence", "20"}, {"arousal", "190"}, {"AU4", "true"}});
+    long long drawn =
+        f.fake.add_manual_shape(f.task, 3, {60, 60, 100, 110},
+                                {{"expression", "anger"}, {"valence", "20"}, {"arousal", "190"}, {"AU4", "true"}});
 
     auto summary = sync(f);
     BOOST_TEST_REQUIRE(summary.ok(), (summary ? "" : summary.error().message));
@@ -100,15 +100,14 @@ BOOST_AUTO_TEST_CASE(what_is_not_a_human_face_label_is_skipped_with_a_reason) {
     test::ReviewedTaskFixture f;
     f.seed_frame(0);
     // Another tool's automatic shape, and an attribute value seke cannot read.
-    long long odd =
-        f.fake.add_manual_shape(f.task, 1, {1, 1, 20, 20}, {{"valence", "abc"}, {"arousal", "100"}});
-    auto created = f.client->create_job_annotations(
-        f.job, {{"shapes", json::array({{{"type", "rectangle"},
-                                         {"frame", 2},
-                                         {"label_id", f.fake.label_id(f.task, "face")},
-                                         {"points", {5, 5, 30, 30}},
-                                         {"source", "auto"},
-                                         {"attributes", json::array()}}})}});
+    long long odd = f.fake.add_manual_shape(f.task, 1, {1, 1, 20, 20}, {{"valence", "abc"}, {"arousal", "100"}});
+    auto created =
+        f.client->create_job_annotations(f.job, {{"shapes", json::array({{{"type", "rectangle"},
+                                                                          {"frame", 2},
+                                                                          {"label_id", f.fake.label_id(f.task, "face")},
+                                                                          {"points", {5, 5, 30, 30}},
+                                                                          {"source", "auto"},
+                                                                          {"attributes", json::array()}}})}});
     BOOST_REQUIRE(created);
     auto summary = sync(f);
     BOOST_TEST_REQUIRE(summary.ok());
@@ -145,7 +144,8 @@ BOOST_AUTO_TEST_CASE(a_face_whose_record_cannot_be_read_is_skipped_with_the_reas
     BOOST_TEST(summary->accepted == 1);  // the other face
     std::string skipped = json(summary->skipped).dump();
     BOOST_TEST(skipped.find("face " + f.face_ids[0] + ": FEID record: labels.valence is string, not a number") !=
-               std::string::npos, skipped);
+                   std::string::npos,
+               skipped);
     BOOST_TEST(f.store->face(f.face_ids[0])->value().record_json == broken.record_json);  // left as it was
 }
 

@@ -64,8 +64,7 @@ BOOST_AUTO_TEST_CASE(events_are_parsed_at_the_edge) {
     auto reopened = cvat::parse_webhook_event(
         R"({"event":"update:job","job":{"id":5,"state":"in progress","stage":"annotation"},"before_update":{"state":"completed"}})");
     BOOST_TEST(!cvat::asks_for_sync(*reopened));
-    BOOST_TEST(
-        !cvat::asks_for_sync(*cvat::parse_webhook_event(R"({"event":"update:task","task":{"id":1}})")));
+    BOOST_TEST(!cvat::asks_for_sync(*cvat::parse_webhook_event(R"({"event":"update:task","task":{"id":1}})")));
     BOOST_TEST(cvat::parse_webhook_event("[1]").error().code == errc::bad_json);
     BOOST_TEST(cvat::parse_webhook_event("{").error().code == errc::bad_json);
     BOOST_TEST(cvat::parse_webhook_event(R"({"event":3})").error().code == errc::bad_json);
@@ -116,16 +115,15 @@ BOOST_AUTO_TEST_CASE(unsigned_or_badly_signed_deliveries_are_refused) {
     server.wait_idle();
     BOOST_TEST(f.record(f.face_ids[0])["status"] == "auto");  // nothing ran
 
-    auto ping =
-        test::FakeCvat::deliver_webhook(server.url, R"({"event":"ping","webhook":{"id":1}})", "hook-secret");
+    auto ping = test::FakeCvat::deliver_webhook(server.url, R"({"event":"ping","webhook":{"id":1}})", "hook-secret");
     BOOST_TEST(ping.status == 200);
     BOOST_TEST(body_of(ping)["status"] == "pong");
     auto saved_only = test::FakeCvat::deliver_webhook(
         server.url, f.fake.update_job_event(f.job, {{"updated_date", "2025-01-01"}}).dump(), "hook-secret");
     BOOST_TEST(saved_only.status == 200);
     BOOST_TEST(body_of(saved_only)["status"] == "ignored");
-    auto task_event = test::FakeCvat::deliver_webhook(
-        server.url, R"({"event":"update:task","task":{"id":1}})", "hook-secret");
+    auto task_event =
+        test::FakeCvat::deliver_webhook(server.url, R"({"event":"update:task","task":{"id":1}})", "hook-secret");
     BOOST_TEST(body_of(task_event)["status"] == "ignored");
     auto not_json = test::FakeCvat::deliver_webhook(server.url, "{not json", "hook-secret");
     BOOST_TEST(not_json.status == 400);

@@ -49,8 +49,8 @@ BOOST_AUTO_TEST_CASE(items_are_balanced_and_plausible) {
         BOOST_TEST(item.code <= kMaxCode);
         BOOST_TEST((item.valence >= facts->valence_min && item.valence <= facts->valence_max));
         BOOST_TEST((item.arousal >= facts->arousal_min && item.arousal <= facts->arousal_max));
-        BOOST_TEST((std::find(facts->confusables.begin(), facts->confusables.end(),
-                              item.confusable) != facts->confusables.end()));
+        BOOST_TEST((std::find(facts->confusables.begin(), facts->confusables.end(), item.confusable) !=
+                    facts->confusables.end()));
         for (const auto& au : item.action_units) BOOST_TEST(!action_unit_name(au).empty());
         if (item.action_units == facts->prototype) ++exact_prototype;
         BOOST_TEST((item.difficulty >= 0.0 && item.difficulty <= 0.95));

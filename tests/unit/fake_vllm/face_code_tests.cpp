@@ -33,7 +33,11 @@ BOOST_AUTO_TEST_SUITE(fake_vllm_face_code)
 
 BOOST_AUTO_TEST_CASE(round_trips_through_resize_and_jpeg) {
     Rng rng(11);
-    const std::vector<std::uint32_t> codes{0, 1, kMaxCode, 0x55555, 0xAAAAA,
+    const std::vector<std::uint32_t> codes{0,
+                                           1,
+                                           kMaxCode,
+                                           0x55555,
+                                           0xAAAAA,
                                            static_cast<std::uint32_t>(rng.next() & kMaxCode),
                                            static_cast<std::uint32_t>(rng.next() & kMaxCode)};
     for (const auto code : codes) {
@@ -42,8 +46,7 @@ BOOST_AUTO_TEST_CASE(round_trips_through_resize_and_jpeg) {
             for (const int side : {64, 100, 224, 256, 384, 512, 1024}) {
                 for (const int quality : {50, 60, 75, 90, 95}) {
                     const auto read = read_code(reencode(resized(original, side), ".jpg", quality));
-                    BOOST_TEST_CONTEXT("code " << code << " drawn " << drawn << " side " << side
-                                               << " q" << quality) {
+                    BOOST_TEST_CONTEXT("code " << code << " drawn " << drawn << " side " << side << " q" << quality) {
                         BOOST_REQUIRE(read.has_value());
                         BOOST_TEST(*read == code);
                     }

@@ -28,9 +28,8 @@ TruthItem item_with(std::string expression, double difficulty, std::string confu
 ChatRequest sample_request(double temperature, std::vector<std::string> keys = {}) {
     ChatRequest r;
     r.temperature = temperature;
-    r.keys = keys.empty() ? std::vector<std::string>{"expression", "valence", "arousal",
-                                                     "action_units"}
-                          : std::move(keys);
+    r.keys =
+        keys.empty() ? std::vector<std::string>{"expression", "valence", "arousal", "action_units"} : std::move(keys);
     return r;
 }
 
@@ -56,8 +55,7 @@ nlohmann::json chat_body(const std::string& user_text, nlohmann::json extra = nl
                           {{"role", "user"},
                            {"content",
                             {{{"type", "text"}, {"text", user_text}},
-                             {{"type", "image_url"},
-                              {"image_url", {{"url", "data:image/jpeg;base64,AAAA"}}}}}}}}}};
+                             {{"type", "image_url"}, {"image_url", {{"url", "data:image/jpeg;base64,AAAA"}}}}}}}}}};
     for (auto& [k, v] : extra.items()) body[k] = v;
     return body;
 }
@@ -68,14 +66,16 @@ BOOST_AUTO_TEST_SUITE(fake_vllm_model)
 
 BOOST_AUTO_TEST_CASE(parses_what_is_asked) {
     nlohmann::json schema{{"type", "object"},
-                          {"properties", {{"valence", {{"type", "number"}}},
-                                          {"arousal", {{"type", "number"}}},
-                                          {"va_description", {{"type", "string"}}}}}};
+                          {"properties",
+                           {{"valence", {{"type", "number"}}},
+                            {"arousal", {{"type", "number"}}},
+                            {"va_description", {{"type", "string"}}}}}};
     auto r = parse_chat_request(chat_body(
         "Look.\nKnown labels (facts): {\"expression\":\"happy\"}\nAnswer keys: expression",
-        {{"temperature", 0.4}, {"n", 5},
-         {"response_format", {{"type", "json_schema"},
-                              {"json_schema", {{"name", "x"}, {"strict", true}, {"schema", schema}}}}}}));
+        {{"temperature", 0.4},
+         {"n", 5},
+         {"response_format",
+          {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"strict", true}, {"schema", schema}}}}}}));
     BOOST_TEST(r.json_schema);
     BOOST_TEST(r.keys.size() == 3u);  // the schema wins over the text line
     BOOST_TEST((r.kind == AskKind::sample));
@@ -85,9 +85,9 @@ BOOST_AUTO_TEST_CASE(parses_what_is_asked) {
     BOOST_TEST(r.image_count == 1);
     BOOST_TEST(r.image_url.value() == "data:image/jpeg;base64,AAAA");
 
-    r = parse_chat_request(chat_body(
-        "Check.\nCandidate labels: {\"expression\":\"fear\",\"action_units\":[\"AU1\"]}\n"
-        "Answer keys: verdict, expression , action_units"));
+    r =
+        parse_chat_request(chat_body("Check.\nCandidate labels: {\"expression\":\"fear\",\"action_units\":[\"AU1\"]}\n"
+                                     "Answer keys: verdict, expression , action_units"));
     BOOST_TEST(!r.json_schema);
     BOOST_TEST((r.keys == std::vector<std::string>{"verdict", "expression", "action_units"}));
     BOOST_TEST((r.kind == AskKind::verify));
@@ -97,14 +97,12 @@ BOOST_AUTO_TEST_CASE(parses_what_is_asked) {
     BOOST_TEST((r.kind == AskKind::describe));
 
     BOOST_CHECK_THROW(parse_chat_request(nlohmann::json::array()), std::invalid_argument);
-    BOOST_CHECK_THROW(parse_chat_request(nlohmann::json{{"messages", nlohmann::json::array()}}),
-                      std::invalid_argument);
+    BOOST_CHECK_THROW(parse_chat_request(nlohmann::json{{"messages", nlohmann::json::array()}}), std::invalid_argument);
     BOOST_CHECK_THROW(parse_chat_request(chat_body("x", {{"n", 0}})), std::invalid_argument);
     BOOST_CHECK_THROW(parse_chat_request(chat_body("x", {{"n", "two"}})), std::invalid_argument);
     BOOST_CHECK_THROW(parse_chat_request(chat_body("x", {{"n", 2.5}})), std::invalid_argument);
     BOOST_TEST(parse_chat_request(chat_body("x", {{"n", 3.0}})).n == 3);
-    BOOST_CHECK_THROW(parse_chat_request(chat_body("x", {{"temperature", "hot"}})),
-                      std::invalid_argument);
+    BOOST_CHECK_THROW(parse_chat_request(chat_body("x", {{"temperature", "hot"}})), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(base64_and_data_uris) {
@@ -120,8 +118,8 @@ BOOST_AUTO_TEST_CASE(base64_and_data_uris) {
 
 BOOST_AUTO_TEST_CASE(distribution_follows_difficulty_and_temperature) {
     const auto easy = expression_distribution(item_with("fear", 0.1, "surprise"), 1.0);
-    BOOST_TEST(std::abs(easy[4] - (1 - 0.085)) < 1e-9);             // fear
-    BOOST_TEST(std::abs(easy[3] - 0.75 * 0.085) < 1e-9);            // surprise, the confusable
+    BOOST_TEST(std::abs(easy[4] - (1 - 0.085)) < 1e-9);   // fear
+    BOOST_TEST(std::abs(easy[3] - 0.75 * 0.085) < 1e-9);  // surprise, the confusable
     double sum = 0;
     for (double p : easy) sum += p;
     BOOST_TEST(std::abs(sum - 1.0) < 1e-9);
@@ -166,7 +164,8 @@ BOOST_AUTO_TEST_CASE(greedy_is_deterministic_and_hard_items_are_wrong) {
             item.id = "hard" + std::to_string(i);
             auto aus = simulate_answer(&item, request, 1, 0, 0).at("action_units").get<std::vector<std::string>>();
             for (const auto& au : aus)
-                (std::find(item.action_units.begin(), item.action_units.end(), au) != item.action_units.end() ? tp : fp)++;
+                (std::find(item.action_units.begin(), item.action_units.end(), au) != item.action_units.end() ? tp
+                                                                                                              : fp)++;
             for (const auto& au : item.action_units)
                 if (std::find(aus.begin(), aus.end(), au) == aus.end()) ++fn;
         }
@@ -236,20 +235,20 @@ BOOST_AUTO_TEST_CASE(verification_behaviour) {
     const auto hard = item_with("anger", 0.9, "disgust");
     int hard_disagree = 0;
     for (int i = 0; i < 2000; ++i)
-        hard_disagree += simulate_answer(&hard, verify_request("happy"), 1, static_cast<std::uint64_t>(i), 0)
-                             .at("verdict") == "disagree";
+        hard_disagree +=
+            simulate_answer(&hard, verify_request("happy"), 1, static_cast<std::uint64_t>(i), 0).at("verdict") ==
+            "disagree";
     BOOST_TEST(std::abs(hard_disagree / 2000.0 - 0.40) < 0.04);
 }
 
 BOOST_AUTO_TEST_CASE(only_asked_keys_and_descriptions_match_labels) {
     const auto item = item_with("happy", 0.0, "surprise");
-    const auto a = simulate_answer(&item, sample_request(0.0, {"expression", "expression_description",
-                                                               "va_description", "au_description"}),
-                                   1, 0, 0);
+    const auto a = simulate_answer(
+        &item, sample_request(0.0, {"expression", "expression_description", "va_description", "au_description"}), 1, 0,
+        0);
     BOOST_TEST(a.size() == 4u);
     BOOST_TEST(!a.contains("valence"));
-    BOOST_TEST(a.at("expression_description") ==
-               "The face shows happiness: cheeks raised and lip corners pulled up.");
+    BOOST_TEST(a.at("expression_description") == "The face shows happiness: cheeks raised and lip corners pulled up.");
     BOOST_TEST(a.at("au_description") == "Active units: AU6 (cheek raiser), AU12 (lip corner puller).");
     BOOST_TEST(a.at("va_description").get<std::string>().starts_with("Valence is positive"));
     BOOST_TEST(describe_va(-0.5, -0.4) == "Valence is negative (-0.50) and arousal low (-0.40).");

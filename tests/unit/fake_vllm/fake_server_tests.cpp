@@ -36,8 +36,7 @@ struct Response {
 };
 
 // One request on a fresh loopback connection, bounded by `timeout`.
-Response fetch(unsigned short port, http::verb verb, const std::string& target,
-               const std::string& body = {},
+Response fetch(unsigned short port, http::verb verb, const std::string& target, const std::string& body = {},
                std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     net::io_context ioc;
     beast::tcp_stream stream(ioc);
@@ -74,8 +73,8 @@ std::string jpeg_of(std::uint32_t code, int side, int quality) {
 }
 
 std::string chat(const std::string& jpeg, int n, double temperature, bool schema = true,
-                 const std::vector<std::string>& keys = {"expression", "valence", "arousal",
-                                                         "action_units", "au_description"}) {
+                 const std::vector<std::string>& keys = {"expression", "valence", "arousal", "action_units",
+                                                         "au_description"}) {
     nlohmann::json body{{"model", "test-model"}, {"temperature", temperature}, {"n", n}};
     std::string key_line = "Answer keys: ";
     nlohmann::json properties = nlohmann::json::object();
@@ -88,13 +87,12 @@ std::string chat(const std::string& jpeg, int n, double temperature, bool schema
         {{"role", "user"},
          {"content",
           {{{"type", "text"}, {"text", "Label this face.\n" + key_line}},
-           {{"type", "image_url"},
-            {"image_url", {{"url", "data:image/jpeg;base64," + testing::base64(jpeg)}}}}}}}};
+           {{"type", "image_url"}, {"image_url", {{"url", "data:image/jpeg;base64," + testing::base64(jpeg)}}}}}}}};
     if (schema)
         body["response_format"] = {
             {"type", "json_schema"},
-            {"json_schema", {{"name", "labels"}, {"strict", true},
-                             {"schema", {{"type", "object"}, {"properties", properties}}}}}};
+            {"json_schema",
+             {{"name", "labels"}, {"strict", true}, {"schema", {{"type", "object"}, {"properties", properties}}}}}};
     return body.dump();
 }
 
@@ -115,21 +113,18 @@ struct Fixture {
         return s;
     }
     const TruthItem& easiest() const {
-        return *std::min_element(items.begin(), items.end(), [](const auto& a, const auto& b) {
-            return a.difficulty < b.difficulty;
-        });
+        return *std::min_element(items.begin(), items.end(),
+                                 [](const auto& a, const auto& b) { return a.difficulty < b.difficulty; });
     }
 };
 
 long long ms_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
-        .count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
 nlohmann::json first_content(const Response& r) {
     const auto j = r.json();
-    return nlohmann::json::parse(j.at("choices").at(0).at("message").at("content").get<std::string>(),
-                                 nullptr, false);
+    return nlohmann::json::parse(j.at("choices").at(0).at("message").at("content").get<std::string>(), nullptr, false);
 }
 
 }  // namespace
@@ -139,8 +134,8 @@ BOOST_FIXTURE_TEST_SUITE(fake_vllm_server, Fixture)
 BOOST_AUTO_TEST_CASE(chat_returns_n_choices_with_only_the_asked_keys) {
     auto s = server(options());
     const auto& item = easiest();
-    const auto r = fetch(s->port(), http::verb::post, "/v1/chat/completions",
-                         chat(jpeg_of(item.code, 384, 85), 4, 0.8));
+    const auto r =
+        fetch(s->port(), http::verb::post, "/v1/chat/completions", chat(jpeg_of(item.code, 384, 85), 4, 0.8));
     BOOST_REQUIRE(r.status == 200);
     const auto j = r.json();
     BOOST_TEST(j.at("object") == "chat.completion");
@@ -191,8 +186,9 @@ BOOST_AUTO_TEST_CASE(few_shot_requests_are_counted_per_item) {
     messages.insert(messages.begin() + 1, example_user);
     BOOST_REQUIRE(parse_chat_request(body).example_turns == 1);
     BOOST_REQUIRE(fetch(s->port(), http::verb::post, "/v1/chat/completions", body.dump()).status == 200);
-    BOOST_REQUIRE(fetch(s->port(), http::verb::post, "/v1/chat/completions",
-                        chat(jpeg_of(item.code, 256, 90), 1, 0.7)).status == 200);
+    BOOST_REQUIRE(
+        fetch(s->port(), http::verb::post, "/v1/chat/completions", chat(jpeg_of(item.code, 256, 90), 1, 0.7)).status ==
+        200);
     const auto stats = s->stats();
     BOOST_TEST(stats.per_item.at(item.id) == 2u);
     BOOST_TEST(stats.few_shot_per_item.at(item.id) == 1u);
@@ -228,8 +224,10 @@ BOOST_AUTO_TEST_CASE(other_routes_and_bad_input) {
     }
     BOOST_TEST(fetch(s->port(), http::verb::get, "/health").status == 200);
     // Direct handler calls: junk never throws.
-    for (const std::string junk : {"", "null", R"({"messages":[1]})", R"({"messages":[{"content":5}]})",
-                                   R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,!!!"}}]}]})"})
+    for (
+        const std::string junk :
+        {"", "null", R"({"messages":[1]})", R"({"messages":[{"content":5}]})",
+         R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,!!!"}}]}]})"})
         BOOST_TEST(s->handle("POST", "/v1/chat/completions", junk).status / 100 != 5, junk);
 }
 
@@ -261,7 +259,10 @@ BOOST_AUTO_TEST_CASE(each_fault_at_rate_one) {
         return fetch(s->port(), http::verb::post, "/v1/chat/completions", body);
     };
 
-    auto r = run([](FakeOptions& o) { o.fault_429 = 1; o.retry_after_s = 7; });
+    auto r = run([](FakeOptions& o) {
+        o.fault_429 = 1;
+        o.retry_after_s = 7;
+    });
     BOOST_TEST(r.status == 429);
     BOOST_TEST(r.retry_after == "7");
 
@@ -308,14 +309,14 @@ BOOST_AUTO_TEST_CASE(per_item_faults_from_the_truth_file) {
     items[0].faults = {"always_500"};
     items[1].faults = {"always_malformed"};
     auto s = server(options());
-    BOOST_TEST(fetch(s->port(), http::verb::post, "/v1/chat/completions",
-                     chat(jpeg_of(items[0].code, 256, 90), 1, 0.7)).status == 500);
-    const auto m = fetch(s->port(), http::verb::post, "/v1/chat/completions",
-                         chat(jpeg_of(items[1].code, 256, 90), 1, 0.7));
+    BOOST_TEST(fetch(s->port(), http::verb::post, "/v1/chat/completions", chat(jpeg_of(items[0].code, 256, 90), 1, 0.7))
+                   .status == 500);
+    const auto m =
+        fetch(s->port(), http::verb::post, "/v1/chat/completions", chat(jpeg_of(items[1].code, 256, 90), 1, 0.7));
     BOOST_TEST(m.status == 200);
     BOOST_TEST(first_content(m).is_discarded());
-    BOOST_TEST(fetch(s->port(), http::verb::post, "/v1/chat/completions",
-                     chat(jpeg_of(items[2].code, 256, 90), 1, 0.7)).status == 200);
+    BOOST_TEST(fetch(s->port(), http::verb::post, "/v1/chat/completions", chat(jpeg_of(items[2].code, 256, 90), 1, 0.7))
+                   .status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(slow_requests_are_all_in_flight_at_once) {
@@ -331,8 +332,8 @@ BOOST_AUTO_TEST_CASE(slow_requests_are_all_in_flight_at_once) {
     std::vector<std::thread> clients;
     for (int i = 0; i < 64; ++i)
         clients.emplace_back([&, i] {
-            if (fetch(s->port(), http::verb::post, "/v1/chat/completions",
-                      bodies[static_cast<std::size_t>(i)]).status == 200)
+            if (fetch(s->port(), http::verb::post, "/v1/chat/completions", bodies[static_cast<std::size_t>(i)])
+                    .status == 200)
                 ++ok;
         });
     for (auto& t : clients) t.join();

@@ -14,8 +14,7 @@ class ScratchDir {
     ScratchDir() {
         std::random_device rd;
         for (int i = 0; i < 100 && path_.empty(); ++i) {
-            auto candidate = std::filesystem::temp_directory_path() /
-                             ("seke-fake-test-" + std::to_string(rd()));
+            auto candidate = std::filesystem::temp_directory_path() / ("seke-fake-test-" + std::to_string(rd()));
             if (std::filesystem::create_directory(candidate)) path_ = candidate;
         }
         if (path_.empty()) throw std::runtime_error("cannot create a temp dir");
@@ -44,8 +43,7 @@ inline std::string base64(const std::string& bytes) {
     std::string out;
     std::size_t i = 0;
     for (; i + 2 < bytes.size(); i += 3) {
-        const auto n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+        const auto n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
                        static_cast<unsigned char>(bytes[i + 2]);
         out += table[(n >> 18) & 63];
         out += table[(n >> 12) & 63];
@@ -58,8 +56,7 @@ inline std::string base64(const std::string& bytes) {
         out += table[(n >> 12) & 63];
         out += "==";
     } else if (i + 2 == bytes.size()) {
-        const auto n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8);
+        const auto n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
         out += table[(n >> 18) & 63];
         out += table[(n >> 12) & 63];
         out += table[(n >> 6) & 63];

@@ -45,8 +45,8 @@ inline FeabSample feab_sample() {
         item.labels = std::move(l);
         return item;
     };
-    auto prediction = [&](const std::string& id, feab::FaceLabels l, double expression_u, double va_u,
-                          double au_u, double overall_u) {
+    auto prediction = [&](const std::string& id, feab::FaceLabels l, double expression_u, double va_u, double au_u,
+                          double overall_u) {
         feab::Prediction p;
         p.id = id;
         p.labels = std::move(l);
@@ -64,8 +64,7 @@ inline FeabSample feab_sample() {
     sample.predictions = {prediction("a", labels("happy", {"AU6", "AU12"}, 0.5, 0.2), 0.1, 0.1, 0.1, 0.1),
                           prediction("b", labels("sad", {"AU4", "AU15"}, -0.4, -0.3), 0.2, 0.2, 0.6, 0.5),
                           prediction("c", labels("surprise", {"AU12"}, 0.8, 0.9), 0.9, 0.8, 0.7, 0.9),
-                          prediction("d", labels("anger", {"AU4"}, -0.6, 0.5), 0.3, 0.3, 0.3, 0.2),
-                          std::nullopt};
+                          prediction("d", labels("anger", {"AU4"}, -0.6, 0.5), 0.3, 0.3, 0.3, 0.2), std::nullopt};
     return sample;
 }
 

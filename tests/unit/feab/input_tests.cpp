@@ -119,8 +119,7 @@ BOOST_AUTO_TEST_CASE(missing_files_are_errors) {
     BOOST_TEST((truth.error().code == errc::not_found));
     TruthSet empty;
     PredictionMatcher matcher(empty);
-    auto read =
-        read_prediction_file("/nonexistent/pred.jsonl", RecordLabels::current, vocabulary, matcher, problems);
+    auto read = read_prediction_file("/nonexistent/pred.jsonl", RecordLabels::current, vocabulary, matcher, problems);
     BOOST_TEST_REQUIRE(!read);
     BOOST_TEST((read.error().code == errc::not_found));
 }
@@ -150,15 +149,15 @@ BOOST_AUTO_TEST_CASE(feid_records_and_plain_predictions) {
     BOOST_TEST((au_codes(vocabulary, *model->labels.action_units) == std::vector<std::string>{"AU9"}));
 
     auto plain = parse_prediction_line(
-        R"({"id":"p1","expression":"Happy","action_units":["AU12"],"valence":0.5,"arousal":0.1,"uncertainty":0.4})",
-        2, RecordLabels::current, vocabulary, problems);
+        R"({"id":"p1","expression":"Happy","action_units":["AU12"],"valence":0.5,"arousal":0.1,"uncertainty":0.4})", 2,
+        RecordLabels::current, vocabulary, problems);
     BOOST_TEST_REQUIRE(plain.has_value());
     BOOST_TEST((plain->labels.expression == 1));
     BOOST_TEST((plain->uncertainty.overall == 0.4));
     BOOST_TEST(!plain->uncertainty.expression.has_value());
 
-    auto levels = parse_prediction_line(R"({"id":"p2","expression":"sad","uncertainty":{"expression":0.7}})",
-                                        3, RecordLabels::current, vocabulary, problems);
+    auto levels = parse_prediction_line(R"({"id":"p2","expression":"sad","uncertainty":{"expression":0.7}})", 3,
+                                        RecordLabels::current, vocabulary, problems);
     BOOST_TEST_REQUIRE(levels.has_value());
     BOOST_TEST((levels->uncertainty.expression == 0.7));
     BOOST_TEST(!levels->uncertainty.overall.has_value());
@@ -167,8 +166,8 @@ BOOST_AUTO_TEST_CASE(feid_records_and_plain_predictions) {
     // Broken records are reported, not guessed at.
     BOOST_TEST(!parse_prediction_line(R"({"id":"p3","labels":{"expression":"sad"})", 4, RecordLabels::current,
                                       vocabulary, problems));
-    BOOST_TEST(!parse_prediction_line(R"({"labels":{"expression":"sad"}})", 5, RecordLabels::current,
-                                      vocabulary, problems));
+    BOOST_TEST(
+        !parse_prediction_line(R"({"labels":{"expression":"sad"}})", 5, RecordLabels::current, vocabulary, problems));
     BOOST_TEST(find_problem(problems, ProblemKind::not_json, 4));
     BOOST_TEST(find_problem(problems, ProblemKind::missing_id, 5));
     for (const auto& problem : problems.kept()) BOOST_TEST((problem.file == InputFile::predictions));
@@ -210,8 +209,7 @@ BOOST_AUTO_TEST_CASE(matching_reports_unknown_duplicate_and_missing_ids) {
 
 BOOST_AUTO_TEST_CASE(problem_log_keeps_counts_exact_and_details_bounded) {
     ProblemLog log(3);
-    for (int line = 1; line <= 10; ++line)
-        log.add({InputFile::truth, line, "", ProblemKind::not_json, "bad"});
+    for (int line = 1; line <= 10; ++line) log.add({InputFile::truth, line, "", ProblemKind::not_json, "bad"});
     log.add({InputFile::predictions, 1, "x", ProblemKind::not_in_truth, "unknown"});
     BOOST_TEST(log.total() == 11u);
     BOOST_TEST(log.count(InputFile::truth, ProblemKind::not_json) == 10u);

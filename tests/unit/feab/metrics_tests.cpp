@@ -129,8 +129,7 @@ BOOST_AUTO_TEST_CASE(reliability_and_ece_by_hand) {
     // ECE = (2·|0.5 − 0.15| + 1·|1 − 0.6| + 2·|0.5 − 0.95|) / 5 = (0.7 + 0.4 + 0.9) / 5 = 0.4.
     BOOST_TEST(expected_calibration_error(bins) == 0.4, tt::tolerance(1e-12));
     // Perfectly calibrated in every occupied bin: ECE 0.
-    BOOST_TEST(expected_calibration_error(reliability_bins({0.0, 0.0, 1.0}, {false, false, true}, 10)) ==
-               0.0);
+    BOOST_TEST(expected_calibration_error(reliability_bins({0.0, 0.0, 1.0}, {false, false, true}, 10)) == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(errors_caught_by_hand) {

@@ -20,11 +20,9 @@ Report sample_report() {
     report.inputs.truth_items = 5;
     report.inputs.prediction_records = 5;
     report.inputs.matched = 4;
-    report.scores =
-        score(sample.classes, sample.action_units, sample.truth, sample.predictions, ScoreOptions{});
+    report.scores = score(sample.classes, sample.action_units, sample.truth, sample.predictions, ScoreOptions{});
     report.problems.add({InputFile::truth, 6, "", ProblemKind::not_json, "not a JSON object: line skipped"});
-    report.problems.add(
-        {InputFile::predictions, 5, "<zz>", ProblemKind::not_in_truth, "id is not in the truth file"});
+    report.problems.add({InputFile::predictions, 5, "<zz>", ProblemKind::not_in_truth, "id is not in the truth file"});
     report.problems.add({InputFile::truth, 5, "e", ProblemKind::no_prediction, "no prediction for this id"});
     return report;
 }
@@ -63,8 +61,8 @@ BOOST_AUTO_TEST_CASE(json_and_html_are_written_with_every_plot) {
     BOOST_TEST(parsed["problems"]["list"][0]["reason"] == "not a JSON object: line skipped");
 
     std::string html = test::read_file(out / "report.html");
-    for (const char* plot : {"confusion-matrix", "au-f1", "va-scatter-valence", "va-scatter-arousal",
-                             "reliability", "errors-caught"})
+    for (const char* plot :
+         {"confusion-matrix", "au-f1", "va-scatter-valence", "va-scatter-arousal", "reliability", "errors-caught"})
         BOOST_TEST(contains(html, std::string("<svg id=\"") + plot + "\""), plot);
     // Self-contained: no script, stylesheet, image or font is fetched from anywhere.
     for (const char* external : {"<script", "<link", "src=", "href=", "@import", "url("})

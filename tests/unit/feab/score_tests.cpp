@@ -97,8 +97,7 @@ BOOST_AUTO_TEST_CASE(uncertainty_by_hand) {
 
     // Expression uncertainty (.1 .2 .9 .3) against expression errors (c only): a perfect ranking.
     const UncertaintyRow& expression = s.uncertainty[0];
-    BOOST_TEST(
-        (expression.target == ErrorTarget::expression && expression.signal == UncertaintySignal::expression));
+    BOOST_TEST((expression.target == ErrorTarget::expression && expression.signal == UncertaintySignal::expression));
     BOOST_TEST(expression.items == 4u);
     BOOST_TEST(expression.errors == 1u);
     BOOST_TEST(expression.auroc == 1.0);

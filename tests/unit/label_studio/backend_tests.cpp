@@ -80,8 +80,7 @@ struct BackendFixture {
         auto opened = Store::open((dir / "seke.db").string());
         BOOST_REQUIRE(opened.ok());
         store = std::move(*opened);
-        client =
-            std::make_unique<VllmClient>(config.vllm, nullptr);  // never reached: no task gets to the engine
+        client = std::make_unique<VllmClient>(config.vllm, nullptr);  // never reached: no task gets to the engine
         media_work = std::make_unique<MediaWork>(2);
         engine = std::make_unique<EngineService>(test::test_knowledge(), config.engine, *client);
         media = std::make_unique<LabelStudioClient>(config.label_studio, config.image);
@@ -89,9 +88,8 @@ struct BackendFixture {
         auto loaded = LearnedState::load(*store, "base-version");
         BOOST_REQUIRE(loaded.ok());
         learned = *loaded;
-        backend = std::make_unique<label_studio::Backend>(
-            label_studio::BackendDeps{config, test::test_knowledge(), *store, *engine, *media, *preparer,
-                                      metrics, *learned, *media_work});
+        backend = std::make_unique<label_studio::Backend>(label_studio::BackendDeps{
+            config, test::test_knowledge(), *store, *engine, *media, *preparer, metrics, *learned, *media_work});
         backend->add_routes(router);
     }
     ~BackendFixture() {
@@ -99,8 +97,7 @@ struct BackendFixture {
         media_work->join();
     }
 
-    std::shared_ptr<Sent> call(const std::string& method, const std::string& path,
-                               const std::string& body = {}) {
+    std::shared_ptr<Sent> call(const std::string& method, const std::string& path, const std::string& body = {}) {
         auto answer = std::make_shared<Sent>();
         server::HttpRequest request;
         request.method = method;
@@ -116,9 +113,7 @@ struct BackendFixture {
         router.dispatch(request, std::move(responder));
         return answer;
     }
-    std::shared_ptr<Sent> post(const std::string& path, const json& body) {
-        return call("POST", path, body.dump());
-    }
+    std::shared_ptr<Sent> post(const std::string& path, const json& body) { return call("POST", path, body.dump()); }
 
     std::string model_version() const { return learned->current()->model_version; }
 };
@@ -151,8 +146,8 @@ BOOST_AUTO_TEST_CASE(fits_run_on_one_learning_thread_and_answer_with_the_fit) {
 
 BOOST_AUTO_TEST_CASE(review_merges_answer_from_the_learning_thread_and_deletions_at_once) {
     BackendFixture f;
-    auto created = f.post("/webhook", {{"action", "ANNOTATION_CREATED"},
-                                       {"project", {{"id", 1}, {"label_config", "<View></View>"}}}});
+    auto created = f.post(
+        "/webhook", {{"action", "ANNOTATION_CREATED"}, {"project", {{"id", 1}, {"label_config", "<View></View>"}}}});
     BOOST_TEST(created->wait().status == 201);
     json body = created->body();
     BOOST_TEST(body["status"] == "ok");
@@ -180,10 +175,10 @@ BOOST_AUTO_TEST_CASE(a_merge_that_throws_is_answered_as_the_router_answers_a_thr
     auto first = f.post("/webhook", {{"action", "ANNOTATION_UPDATED"}, {"project", project}});
     BOOST_TEST(first->wait().status == 201);
     // "was_cancelled" read as a bool throws in the merge, off the router's try.
-    auto broken = f.post("/webhook",
-                         {{"action", "ANNOTATION_CREATED"},
-                          {"annotation", {{"result", json::array()}, {"was_cancelled", "yes"}, {"task", 1}}},
-                          {"project", project}});
+    auto broken =
+        f.post("/webhook", {{"action", "ANNOTATION_CREATED"},
+                            {"annotation", {{"result", json::array()}, {"was_cancelled", "yes"}, {"task", 1}}},
+                            {"project", project}});
     auto response = broken->wait();
     BOOST_TEST(response.status == 500);
     json error = json::parse(response.body);
@@ -232,17 +227,14 @@ BOOST_AUTO_TEST_CASE(predict_bodies_of_the_wrong_type_get_a_4xx_or_are_ignored) 
     BOOST_TEST(drawn->body() == (json{{"results", json::array()}}));
 
     // Tasks that cannot be predicted: one [] each, in order, from the media pool; stored as failed.
-    json unusable =
-        json::array({{{"id", 1}, {"data", 5}},
-                     {{"id", 2}, {"data", {{"image", 7}}}},
-                     3,
-                     {{"id", 4}, {"data", {{"image", "http://169.254.169.254/latest/meta-data"}}}}});
-    auto failed =
-        f.post("/predict", {{"tasks", unusable}, {"label_config", faces_config()}, {"project", "5.1"}});
+    json unusable = json::array({{{"id", 1}, {"data", 5}},
+                                 {{"id", 2}, {"data", {{"image", 7}}}},
+                                 3,
+                                 {{"id", 4}, {"data", {{"image", "http://169.254.169.254/latest/meta-data"}}}}});
+    auto failed = f.post("/predict", {{"tasks", unusable}, {"label_config", faces_config()}, {"project", "5.1"}});
     BOOST_TEST(failed->wait().status == 200);
-    BOOST_TEST(
-        failed->body() ==
-        (json{{"results", json::array({json::array(), json::array(), json::array(), json::array()})}}));
+    BOOST_TEST(failed->body() ==
+               (json{{"results", json::array({json::array(), json::array(), json::array(), json::array()})}}));
     BOOST_TEST((failed->sender() != std::this_thread::get_id()));
     for (long long task : {1, 2, 4}) {
         auto row = f.store->task_prediction("5", task, f.model_version());
@@ -262,28 +254,24 @@ BOOST_AUTO_TEST_CASE(predict_bodies_of_the_wrong_type_get_a_4xx_or_are_ignored) 
 
 BOOST_AUTO_TEST_CASE(stored_predictions_are_read_once_and_answer_where_they_can) {
     BackendFixture f;
-    json one = {
-        {"model_version", f.model_version()}, {"score", 0.5}, {"result", json::array({{{"id", "a"}}})}};
+    json one = {{"model_version", f.model_version()}, {"score", 0.5}, {"result", json::array({{{"id", "a"}}})}};
     json two = {{"model_version", f.model_version()}, {"score", 0.25}, {"result", json::array()}};
-    BOOST_REQUIRE(
-        f.store->save_task_prediction({"5", 1, f.model_version(), "done", one.dump(), "", {}}).ok());
-    BOOST_REQUIRE(
-        f.store->save_task_prediction({"5", 2, f.model_version(), "done", two.dump(), "", {}}).ok());
+    BOOST_REQUIRE(f.store->save_task_prediction({"5", 1, f.model_version(), "done", one.dump(), "", {}}).ok());
+    BOOST_REQUIRE(f.store->save_task_prediction({"5", 2, f.model_version(), "done", two.dump(), "", {}}).ok());
     auto task = [](long long id) { return json{{"id", id}, {"data", {{"image", "unused.jpg"}}}}; };
 
     // Every task stored: answered by the call itself, with the stored JSON.
-    auto all = f.post(
-        "/predict",
-        {{"tasks", json::array({task(1), task(2)})}, {"label_config", faces_config()}, {"project", "5"}});
+    auto all = f.post("/predict",
+                      {{"tasks", json::array({task(1), task(2)})}, {"label_config", faces_config()}, {"project", "5"}});
     BOOST_REQUIRE(all->ready());
     BOOST_TEST((all->sender() == std::this_thread::get_id()));
     BOOST_TEST(all->body() == (json{{"results", json::array({one, two})}}));
 
     // One task missing: the stored one still answers, from what the call read; the other fails.
     json missing = {{"id", 3}, {"data", 5}};
-    auto some = f.post("/predict", {{"tasks", json::array({task(2), missing, task(1)})},
-                                    {"label_config", faces_config()},
-                                    {"project", "5"}});
+    auto some = f.post(
+        "/predict",
+        {{"tasks", json::array({task(2), missing, task(1)})}, {"label_config", faces_config()}, {"project", "5"}});
     BOOST_TEST(some->body() == (json{{"results", json::array({two, json::array(), one})}}));
     BOOST_TEST((some->sender() != std::this_thread::get_id()));
     std::string metrics = f.call("GET", "/metrics")->wait().body;

@@ -69,7 +69,8 @@ BOOST_AUTO_TEST_CASE(shipped_per_face_config_finds_every_control) {
     // The config's AU list is exactly the knowledge's AU set: every AU maps, and no AU45.
     const auto& knowledge = test::test_knowledge();
     BOOST_TEST(config.action_units->values.size() == knowledge.action_units.size());
-    for (const auto& unit : knowledge.action_units) BOOST_TEST(config.config_action_unit(unit.code).value_or("") == unit.code);
+    for (const auto& unit : knowledge.action_units)
+        BOOST_TEST(config.config_action_unit(unit.code).value_or("") == unit.code);
     BOOST_TEST(!config.action_units->match_value("AU45"));
     // Every knowledge expression maps to the capitalised value and back.
     for (const auto& e : knowledge.expressions) {
@@ -243,7 +244,8 @@ BOOST_AUTO_TEST_CASE(controls_of_another_image_are_ignored) {
 }
 
 BOOST_AUTO_TEST_CASE(malformed_xml_is_an_error) {
-    for (const char* xml : {"<View><Image name=\"image\" value=\"$image\"", "not xml at all", "<View><Choices></View>"}) {
+    for (const char* xml :
+         {"<View><Image name=\"image\" value=\"$image\"", "not xml at all", "<View><Choices></View>"}) {
         auto parsed = parse_label_config(xml, test::test_knowledge());
         BOOST_REQUIRE_MESSAGE(!parsed.ok(), xml);
         BOOST_TEST((parsed.error().code == errc::invalid_argument));

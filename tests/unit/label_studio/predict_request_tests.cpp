@@ -77,9 +77,8 @@ BOOST_AUTO_TEST_SUITE(label_studio_predict_request)
 
 BOOST_AUTO_TEST_CASE(a_batch_call_becomes_typed_tasks) {
     Parser parser;
-    json tasks =
-        json::array({{{"id", 11}, {"data", {{"image", "/data/local-files/?d=a.jpg"}}}},
-                     {{"id", 12}, {"data", {{"image", "s3://bucket/b.jpg"}, {"expression", "SAD"}}}}});
+    json tasks = json::array({{{"id", 11}, {"data", {{"image", "/data/local-files/?d=a.jpg"}}}},
+                              {{"id", 12}, {"data", {{"image", "s3://bucket/b.jpg"}, {"expression", "SAD"}}}}});
     auto request = parser.parse_ok(body_with_tasks(tasks));
     BOOST_TEST(request.project == "5");
     BOOST_TEST(request.label_config == faces_config());
@@ -179,8 +178,8 @@ BOOST_AUTO_TEST_CASE(project_ids_as_label_studio_sends_them) {
     BOOST_TEST(project_id({{"project", 7}}) == "7");
     BOOST_TEST(project_id({{"project", {{"id", 9}, {"label_config", "<View/>"}}}}) == "9");
     // Anything else is no project.
-    for (const json& project : {json(nullptr), json(""), json(true), json(1.5), json::array({1}),
-                                json::object(), json{{"id", "9"}}, json{{"id", nullptr}}})
+    for (const json& project : {json(nullptr), json(""), json(true), json(1.5), json::array({1}), json::object(),
+                                json{{"id", "9"}}, json{{"id", nullptr}}})
         BOOST_TEST(project_id({{"project", project}}) == "None", project.dump());
     BOOST_TEST(project_id(json::object()) == "None");
     BOOST_TEST(project_id(json::array()) == "None");
@@ -213,8 +212,7 @@ BOOST_AUTO_TEST_CASE(a_label_config_that_is_not_xml_is_an_invalid_argument) {
 BOOST_AUTO_TEST_CASE(drawn_regions_come_from_params_context_result) {
     Parser parser;
     auto regions = drawn_of(
-        parser, {{"context",
-                  {{"result", json::array({drawn({}), drawn({{"id", "box-2"}, {"type", "rectangle"}})})}}}});
+        parser, {{"context", {{"result", json::array({drawn({}), drawn({{"id", "box-2"}, {"type", "rectangle"}})})}}}});
     BOOST_REQUIRE(regions.size() == 2u);
     BOOST_TEST(regions[0].id == "box-1");
     BOOST_TEST(regions[0].region.x == 0.25);
@@ -227,19 +225,18 @@ BOOST_AUTO_TEST_CASE(drawn_regions_come_from_params_context_result) {
 BOOST_AUTO_TEST_CASE(drawn_regions_of_another_shape_are_ignored) {
     Parser parser;
     // params, context and result of the wrong type: no regions, and no error.
-    for (const json& params :
-         {json(5), json("x"), json::array(), json{{"context", 5}}, json{{"context", "x"}},
-          json{{"context", nullptr}}, json{{"context", {{"result", {{"id", "a"}}}}}},
-          json{{"context", {{"result", "x"}}}}, json{{"context", json::object()}}})
+    for (const json& params : {json(5), json("x"), json::array(), json{{"context", 5}}, json{{"context", "x"}},
+                               json{{"context", nullptr}}, json{{"context", {{"result", {{"id", "a"}}}}}},
+                               json{{"context", {{"result", "x"}}}}, json{{"context", json::object()}}})
         BOOST_TEST(drawn_of(parser, params).empty(), params.dump());
     // Regions that are not face rectangles, or lack what makes one.
-    json result = json::array({5, "x", nullptr, json::array(), drawn({{"id", 7}}), drawn({{"id", nullptr}}),
-                               drawn({{"type", 5}}), drawn({{"type", nullptr}}), drawn({{"type", "choices"}}),
-                               drawn({{"value", "x"}}),
-                               drawn({{"value", {{"x", "25"}, {"y", 1}, {"width", 5}, {"height", 5}}}}),
-                               drawn({{"value", {{"x", 1}, {"y", 1}, {"width", 0}, {"height", 5}}}}),
-                               drawn({{"value", {{"x", -1}, {"y", 1}, {"width", 5}, {"height", 5}}}}),
-                               drawn({{"value", {{"y", 1}, {"width", 5}, {"height", 5}}}})});
+    json result =
+        json::array({5, "x", nullptr, json::array(), drawn({{"id", 7}}), drawn({{"id", nullptr}}), drawn({{"type", 5}}),
+                     drawn({{"type", nullptr}}), drawn({{"type", "choices"}}), drawn({{"value", "x"}}),
+                     drawn({{"value", {{"x", "25"}, {"y", 1}, {"width", 5}, {"height", 5}}}}),
+                     drawn({{"value", {{"x", 1}, {"y", 1}, {"width", 0}, {"height", 5}}}}),
+                     drawn({{"value", {{"x", -1}, {"y", 1}, {"width", 5}, {"height", 5}}}}),
+                     drawn({{"value", {{"y", 1}, {"width", 5}, {"height", 5}}}})});
     json type_missing = drawn({});
     type_missing.erase("type");
     result.push_back(type_missing);
@@ -253,17 +250,17 @@ BOOST_AUTO_TEST_CASE(prior_labels_of_the_wrong_type_are_ignored) {
         for (const auto& [key, value] : labels.items()) data[key] = value;
         return json{{"id", 1}, {"data", data}};
     };
-    json tasks = json::array(
-        {task_with({{"expression", "Happy"},
-                    {"valence", "0.5"},
-                    {"arousal", -0.25},
-                    {"action_units", {"au12", 6, "AU99", "AU6"}}}),
-         task_with({{"expression", 5}, {"valence", "high"}, {"arousal", 2}, {"action_units", "AU12"}}),
-         task_with({{"expression", "contempt-ish"},
-                    {"valence", nullptr},
-                    {"arousal", true},
-                    {"action_units", json::array({json{{"AU", 12}}, "AU99"})}}),
-         task_with({{"valence", json::array()}, {"arousal", "nan"}})});
+    json tasks =
+        json::array({task_with({{"expression", "Happy"},
+                                {"valence", "0.5"},
+                                {"arousal", -0.25},
+                                {"action_units", {"au12", 6, "AU99", "AU6"}}}),
+                     task_with({{"expression", 5}, {"valence", "high"}, {"arousal", 2}, {"action_units", "AU12"}}),
+                     task_with({{"expression", "contempt-ish"},
+                                {"valence", nullptr},
+                                {"arousal", true},
+                                {"action_units", json::array({json{{"AU", 12}}, "AU99"})}}),
+                     task_with({{"valence", json::array()}, {"arousal", "nan"}})});
     auto request = parser.parse_ok(body_with_tasks(tasks));
     BOOST_REQUIRE(request.tasks.size() == 4u);
     const PredictTask& full = request.tasks[0];
@@ -271,8 +268,7 @@ BOOST_AUTO_TEST_CASE(prior_labels_of_the_wrong_type_are_ignored) {
     BOOST_TEST(full.known.valence.value_or(-9) == 0.5);
     BOOST_TEST(full.known.arousal.value_or(-9) == -0.25);
     BOOST_REQUIRE(full.known.action_units);
-    BOOST_TEST(*full.known.action_units == (std::vector<std::string>{"AU12", "AU6"}),
-               boost::test_tools::per_element());
+    BOOST_TEST(*full.known.action_units == (std::vector<std::string>{"AU12", "AU6"}), boost::test_tools::per_element());
     BOOST_TEST((full.provenance.expression == Provenance::source));
     BOOST_TEST((full.provenance.va == Provenance::source));
     BOOST_TEST((full.provenance.au == Provenance::source));
@@ -307,8 +303,7 @@ BOOST_AUTO_TEST_CASE(prior_label_keys_come_in_a_fixed_order) {
     BOOST_TEST(some.arousal.empty());
     BOOST_TEST(some.action_units.empty());
     auto none = parse_prior_label_keys("");
-    BOOST_TEST((none.expression.empty() && none.valence.empty() && none.arousal.empty() &&
-                none.action_units.empty()));
+    BOOST_TEST((none.expression.empty() && none.valence.empty() && none.arousal.empty() && none.action_units.empty()));
 }
 
 BOOST_AUTO_TEST_CASE(json_bodies) {
@@ -320,8 +315,7 @@ BOOST_AUTO_TEST_CASE(json_bodies) {
         BOOST_REQUIRE(!parsed.ok());
         BOOST_TEST((parsed.error().code == errc::bad_json));
     }
-    BOOST_TEST(parse_json_body("", false).error().message ==
-               "the request body is empty; a JSON object is expected");
+    BOOST_TEST(parse_json_body("", false).error().message == "the request body is empty; a JSON object is expected");
     BOOST_TEST(parse_json_body("[]", true).error().message == "the request body must be a JSON object");
     BOOST_TEST(parse_json_body("{", true).error().message == "the request body is not valid JSON");
 }

@@ -15,8 +15,8 @@ using nlohmann::json;
 namespace {
 
 LabelingConfig shipped(const std::string& file) {
-    auto parsed = parse_label_config(test::read_file(test::source_path("config/label_studio/" + file)),
-                                     test::test_knowledge());
+    auto parsed =
+        parse_label_config(test::read_file(test::source_path("config/label_studio/" + file)), test::test_knowledge());
     BOOST_REQUIRE(parsed.ok());
     return std::move(parsed).value();
 }

@@ -24,9 +24,8 @@ using namespace std::chrono_literals;
 namespace {
 
 // Every key any prompt asks; the parser reads the asked ones and ignores the rest.
-const char* kAnswer =
-    R"({"action_units":["AU6","AU12"],"expression":"happy","valence":0.6,"arousal":0.3,)"
-    R"("au_description":"d","expression_description":"d","va_description":"d","verdict":"agree"})";
+const char* kAnswer = R"({"action_units":["AU6","AU12"],"expression":"happy","valence":0.6,"arousal":0.3,)"
+                      R"("au_description":"d","expression_description":"d","va_description":"d","verdict":"agree"})";
 
 HttpReply answer_n(const HttpRequest& request) {
     auto body = json::parse(request.body);
@@ -162,14 +161,10 @@ BOOST_AUTO_TEST_CASE(set_examples_affects_only_faces_submitted_later) {
     for (const auto& request : server.requests()) {
         Shown s = shown(request);
         ++requests_per_face[s.face];
-        if (s.face == data_uri("face A"))
-            BOOST_TEST(s.examples == old_set, boost::test_tools::per_element());
-        else if (s.face == data_uri("face B"))
-            BOOST_TEST(s.examples == new_set, boost::test_tools::per_element());
-        else if (s.face == data_uri("face C"))
-            BOOST_TEST(s.examples.empty());
-        else
-            BOOST_FAIL("a request for an unknown face");
+        if (s.face == data_uri("face A")) BOOST_TEST(s.examples == old_set, boost::test_tools::per_element());
+        else if (s.face == data_uri("face B")) BOOST_TEST(s.examples == new_set, boost::test_tools::per_element());
+        else if (s.face == data_uri("face C")) BOOST_TEST(s.examples.empty());
+        else BOOST_FAIL("a request for an unknown face");
     }
     BOOST_TEST(requests_per_face[data_uri("face A")] == 2);  // both of A's rounds kept the old set
     BOOST_TEST(requests_per_face[data_uri("face B")] == 2);
@@ -185,8 +180,7 @@ BOOST_AUTO_TEST_CASE(no_examples_by_default) {
     BOOST_REQUIRE(a.wait_for(20s) == std::future_status::ready);
     BOOST_TEST(a.get().ok);
     BOOST_REQUIRE(server.request_count() == 2u);
-    for (const auto& request : server.requests())
-        BOOST_TEST(json::parse(request.body)["messages"].size() == 2u);
+    for (const auto& request : server.requests()) BOOST_TEST(json::parse(request.body)["messages"].size() == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

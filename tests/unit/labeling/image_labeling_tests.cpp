@@ -60,8 +60,8 @@ BOOST_AUTO_TEST_CASE(costs_add_field_by_field) {
 
 BOOST_AUTO_TEST_CASE(every_face_labeled_makes_a_done_item_with_a_row_per_face) {
     PreparedImage image = image_with_faces(2);
-    LabeledImage out = labeled_image(test_knowledge(), "img", "images/img.jpg", image,
-                                     {labeled_face(2), labeled_face(3)}, "v1");
+    LabeledImage out =
+        labeled_image(test_knowledge(), "img", "images/img.jpg", image, {labeled_face(2), labeled_face(3)}, "v1");
     const ItemRow& item = out.outcome.item;
     BOOST_TEST(item.id == "img");
     BOOST_TEST(item.image == "images/img.jpg");
@@ -87,7 +87,8 @@ BOOST_AUTO_TEST_CASE(every_face_labeled_makes_a_done_item_with_a_row_per_face) {
 
 BOOST_AUTO_TEST_CASE(the_servers_name_a_failed_face_by_its_reason) {
     PreparedImage image = image_with_faces(2);
-    LabeledImage out = labeled_image(test_knowledge(), "img", "img.jpg", image, {labeled_face(2), failed_face(4)}, "v1");
+    LabeledImage out =
+        labeled_image(test_knowledge(), "img", "img.jpg", image, {labeled_face(2), failed_face(4)}, "v1");
     BOOST_TEST((out.outcome.item.status == ItemStatus::failed));
     BOOST_TEST(out.errors == "upstream_timeout: no answer in time");
     BOOST_TEST(out.outcome.item.error == out.errors);

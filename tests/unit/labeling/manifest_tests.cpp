@@ -22,8 +22,8 @@ BOOST_AUTO_TEST_CASE(manifest_line_with_known_labels) {
 }
 
 BOOST_AUTO_TEST_CASE(urls_and_absolute_paths_are_kept) {
-    auto url = parse_manifest_line(R"({"id": "u", "image": "https://example.org/x.jpg"})", "/data",
-                                   test::test_knowledge());
+    auto url =
+        parse_manifest_line(R"({"id": "u", "image": "https://example.org/x.jpg"})", "/data", test::test_knowledge());
     BOOST_TEST_REQUIRE(url.ok());
     BOOST_TEST(url->source == "https://example.org/x.jpg");
     auto human = parse_manifest_line(
@@ -51,8 +51,7 @@ BOOST_AUTO_TEST_CASE(bad_lines_give_reasons) {
                std::string::npos);
     BOOST_TEST(reason(R"({"id": "x", "image": "a.jpg", "known": {"action_units": ["AU99"]}})").find("AU99") !=
                std::string::npos);
-    BOOST_TEST(reason(R"({"id": "x", "image": "a.jpg", "known": {"mood": "ok"}})").find("mood") !=
-               std::string::npos);
+    BOOST_TEST(reason(R"({"id": "x", "image": "a.jpg", "known": {"mood": "ok"}})").find("mood") != std::string::npos);
     BOOST_TEST(reason(R"({"id": "x", "image": "a.jpg", "known_provenance": "model"})").find("known_provenance") !=
                std::string::npos);
 }

@@ -139,14 +139,11 @@ BOOST_AUTO_TEST_CASE(slots_racing_the_deadline_answer_exactly_once) {
     constexpr std::size_t kSlots = 16;
     for (int round = 0; round < 50; ++round) {
         Recorder recorder;
-        auto batch =
-            SlotBatch::start(work, kSlots, std::chrono::milliseconds(round % 3), recorder.callbacks());
-        for (std::size_t i = 0; i < kSlots; ++i)
-            work.post([batch, i] { batch->fill(i, static_cast<int>(i)); });
+        auto batch = SlotBatch::start(work, kSlots, std::chrono::milliseconds(round % 3), recorder.callbacks());
+        for (std::size_t i = 0; i < kSlots; ++i) work.post([batch, i] { batch->fill(i, static_cast<int>(i)); });
         // Every slot ends in the answer or in a late callback, exactly once.
-        BOOST_REQUIRE(recorder.wait([&] {
-            return recorder.answers == 1 && recorder.late.size() + (kSlots - recorder.unfilled) == kSlots;
-        }));
+        BOOST_REQUIRE(recorder.wait(
+            [&] { return recorder.answers == 1 && recorder.late.size() + (kSlots - recorder.unfilled) == kSlots; }));
         std::this_thread::sleep_for(1ms);
         std::lock_guard lock(recorder.mutex);
         BOOST_TEST(recorder.answers == 1);

@@ -32,11 +32,17 @@ FeidRecord typed(const json& record) {
 
 json reviewed_record(const std::string& status, const std::string& expression_verdict, double u_expression,
                      const std::string& provenance_va = "model") {
-    return {{"id", "f"},
-            {"uncertainty", {{"expression", u_expression}, {"va", 0.2}, {"au", 0.3}, {"consistency", 0}, {"overall", 0.25}}},
-            {"provenance", {{"expression", expression_verdict == "corrected" ? "human" : "model"}, {"va", provenance_va}, {"au", "model"}}},
-            {"status", status},
-            {"review", {{"status", status}, {"levels", {{"expression", expression_verdict}, {"va", "accepted"}, {"au", "absent"}}}}}};
+    return {
+        {"id", "f"},
+        {"uncertainty",
+         {{"expression", u_expression}, {"va", 0.2}, {"au", 0.3}, {"consistency", 0}, {"overall", 0.25}}},
+        {"provenance",
+         {{"expression", expression_verdict == "corrected" ? "human" : "model"},
+          {"va", provenance_va},
+          {"au", "model"}}},
+        {"status", status},
+        {"review",
+         {{"status", status}, {"levels", {{"expression", expression_verdict}, {"va", "accepted"}, {"au", "absent"}}}}}};
 }
 
 }  // namespace
@@ -54,7 +60,7 @@ BOOST_AUTO_TEST_CASE(isotonic_by_hand) {
     BOOST_TEST(c(0.1) == 0.25, tt::tolerance(1e-12));
     BOOST_TEST(c(0.25) == 0.5, tt::tolerance(1e-12));
     BOOST_TEST(c(0.4) == 0.75, tt::tolerance(1e-12));
-    BOOST_TEST(c(0.0) == 0.25, tt::tolerance(1e-12));   // flat beyond the ends
+    BOOST_TEST(c(0.0) == 0.25, tt::tolerance(1e-12));  // flat beyond the ends
     BOOST_TEST(c(1.0) == 0.75, tt::tolerance(1e-12));
     BOOST_TEST(c(0.175) == 0.375, tt::tolerance(1e-12));  // interpolated
 }
@@ -97,10 +103,11 @@ BOOST_AUTO_TEST_CASE(json_round_trip) {
         Calibrator c = Calibrator::fit(points, method, 30);
         auto back = Calibrator::from_json(c.to_json());
         BOOST_TEST_REQUIRE(static_cast<bool>(back));
-        for (double u : {0.0, 0.13, 0.5, 0.77, 1.0}) BOOST_TEST(std::abs((*back)(u) - c(u)) < 1e-5);
+        for (double u : {0.0, 0.13, 0.5, 0.77, 1.0}) BOOST_TEST(std::abs((*back)(u)-c(u)) < 1e-5);
     }
     BOOST_TEST(!Calibrator::from_json(json{{"method", "magic"}}));
-    BOOST_TEST(!Calibrator::from_json(json{{"method", "isotonic"}, {"trusted", true}, {"x", {0.1}}, {"p", json::array()}}));
+    BOOST_TEST(
+        !Calibrator::from_json(json{{"method", "isotonic"}, {"trusted", true}, {"x", {0.1}}, {"p", json::array()}}));
 }
 
 BOOST_AUTO_TEST_CASE(review_records_become_examples_per_level) {
@@ -114,10 +121,10 @@ BOOST_AUTO_TEST_CASE(review_records_become_examples_per_level) {
     BOOST_TEST(examples.faces == 4u);
     const auto& expression = examples.levels[static_cast<std::size_t>(Level::expression)];
     BOOST_TEST_REQUIRE(expression.size() == 4u);
-    BOOST_TEST(expression[0].error);              // corrected
+    BOOST_TEST(expression[0].error);               // corrected
     BOOST_TEST(expression[0].uncertainty == 0.6);  // the model's uncertainty, though the level is human now
     BOOST_TEST(!expression[1].error);
-    BOOST_TEST(expression[2].error);              // rejected: every level the model labeled was wrong
+    BOOST_TEST(expression[2].error);  // rejected: every level the model labeled was wrong
     BOOST_TEST(examples.levels[static_cast<std::size_t>(Level::va)].size() == 3u);  // the fact is no example
     BOOST_TEST(examples.levels[static_cast<std::size_t>(Level::au)].size() == 1u);  // only the rejected face
     BOOST_TEST(examples.overall.size() == 4u);
@@ -203,7 +210,7 @@ BOOST_AUTO_TEST_CASE(face_model_learns_which_signal_predicts_errors) {
     BOOST_TEST(model(consistent) < 0.2);
     auto back = FaceErrorModel::from_json(model.to_json());
     BOOST_TEST_REQUIRE(static_cast<bool>(back));
-    BOOST_TEST(std::abs((*back)(inconsistent) - model(inconsistent)) < 1e-5);
+    BOOST_TEST(std::abs((*back)(inconsistent)-model(inconsistent)) < 1e-5);
     // Untrusted: too few faces, or one outcome only; then `overall` itself.
     BOOST_TEST(!FaceErrorModel::fit(std::vector<FaceExample>(train.begin(), train.begin() + 10), 30).trusted());
     std::vector<FaceExample> all_right(100);

@@ -32,7 +32,8 @@ struct StoreFixture {
         r.descriptions = {"Smiling.", "Pleasant.", "AU6 and AU12."};
         r.uncertainty = {u_expression, 0.1, u_au, 0, (u_expression + u_au) / 2};
         std::string id = "ls/1/" + std::to_string(n);
-        FeidInput input{id, id + ".jpg", Box{0, 0, 10, 10}, false, &r, "base-v", "auto", phash, "\xff\xd8 thumbnail " + id};
+        FeidInput input{id,     id + ".jpg", Box{0, 0, 10, 10},         false, &r, "base-v",
+                        "auto", phash,       "\xff\xd8 thumbnail " + id};
         ItemOutcome outcome;
         outcome.item.id = id;
         outcome.item.image = id + ".jpg";
@@ -52,8 +53,7 @@ struct StoreFixture {
         ReviewedFace reviewed{std::nullopt, predicted.box, predicted.labels, {}};
         reviewed.labels.expression = human_expression;
         auto outcome = diff_review({predicted}, {reviewed});
-        auto merged =
-            merge_review_into_record(test::test_knowledge(), *record, outcome.faces[0], "7", "2026-11-26");
+        auto merged = merge_review_into_record(test::test_knowledge(), *record, outcome.faces[0], "7", "2026-11-26");
         BOOST_TEST_REQUIRE(static_cast<bool>(
             store->save_review(id, std::string(review_status_name(outcome.faces[0].status)), merged)));
     }

@@ -19,12 +19,10 @@ LabelSet happy_labels() {
 }
 
 Descriptions happy_descriptions() {
-    return {"Cheeks raised and lip corners pulled up.", "Pleasant and mildly activated.",
-            "AU6 and AU12 are active."};
+    return {"Cheeks raised and lip corners pulled up.", "Pleasant and mildly activated.", "AU6 and AU12 are active."};
 }
 
-PredictedFace predicted(const std::string& id, std::optional<Box> box,
-                        std::optional<std::string> region = {}) {
+PredictedFace predicted(const std::string& id, std::optional<Box> box, std::optional<std::string> region = {}) {
     return PredictedFace{id, std::move(region), box, happy_labels(), happy_descriptions(), LevelProvenance{}};
 }
 
@@ -265,8 +263,7 @@ BOOST_FIXTURE_TEST_CASE(merge_writes_human_labels_and_provenance, RecordFixture)
     h.labels.valence = -0.5;
     h.labels.action_units = std::nullopt;
     FaceReview r = single(p, h);
-    auto merged =
-        merge_review_into_record(test::test_knowledge(), record, r, "alice", "2024-05-01").to_json();
+    auto merged = merge_review_into_record(test::test_knowledge(), record, r, "alice", "2024-05-01").to_json();
 
     BOOST_TEST(merged["status"] == "corrected");
     BOOST_TEST(merged["labels"]["expression"] == "sad");
@@ -296,20 +293,18 @@ BOOST_FIXTURE_TEST_CASE(merge_regenerates_the_conversations, RecordFixture) {
     h.labels.expression = "sad";
     h.descriptions.expression = "Inner brows raised, lip corners down.";
     h.labels.action_units = std::vector<std::string>{"AU1", "AU15"};
-    FeidRecord typed =
-        merge_review_into_record(test::test_knowledge(), record, single(p, h), "alice", "2024-05-01");
+    FeidRecord typed = merge_review_into_record(test::test_knowledge(), record, single(p, h), "alice", "2024-05-01");
     auto merged = typed.to_json();
     std::string text = merged["conversations"].dump();
-    BOOST_TEST(text.find("The facial expression is sad. Inner brows raised, lip corners down.") !=
-               std::string::npos);
+    BOOST_TEST(text.find("The facial expression is sad. Inner brows raised, lip corners down.") != std::string::npos);
     BOOST_TEST(text.find("happy") == std::string::npos);
     BOOST_TEST(text.find("AU15") != std::string::npos);
     BOOST_TEST(text.find("AU12") == std::string::npos);
     BOOST_TEST(text.find("0.62") != std::string::npos);  // VA accepted: still in the answer
     // Same as a fresh record with these labels would carry.
     FaceReview r = single(p, h);
-    BOOST_TEST((typed.conversations ==
-                feid_conversations(test::test_knowledge(), "img1_face0", r.labels, r.descriptions)));
+    BOOST_TEST(
+        (typed.conversations == feid_conversations(test::test_knowledge(), "img1_face0", r.labels, r.descriptions)));
 }
 
 BOOST_FIXTURE_TEST_CASE(merge_is_idempotent, RecordFixture) {
@@ -349,8 +344,7 @@ BOOST_FIXTURE_TEST_CASE(merge_of_a_rejection_keeps_the_model_labels, RecordFixtu
 BOOST_FIXTURE_TEST_CASE(merge_refuses_another_faces_record, RecordFixture) {
     PredictedFace p = predicted("img1_face1", Box{10, 20, 30, 40});
     FaceReview r = single(p, unchanged(p));
-    BOOST_CHECK_THROW(merge_review_into_record(test::test_knowledge(), record, r, "a", "t"),
-                      std::invalid_argument);
+    BOOST_CHECK_THROW(merge_review_into_record(test::test_knowledge(), record, r, "a", "t"), std::invalid_argument);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_reviewed_face_is_shown_again_as_the_model_labeled_it, RecordFixture) {

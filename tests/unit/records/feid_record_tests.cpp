@@ -286,16 +286,15 @@ struct Records {
         const Knowledge& k = test::test_knowledge();
         const std::string version = "qwen2.5-vl-7b/uamc-v3";
         model_row = face_row(k,
-                             {"img1_face2", "images/img1.jpg", Box{10, 20, 30, 40}, false, &model, version,
-                              "auto", "8f3c0a1b2c3d4e5f", "\xff\xd8 thumbnail"},
+                             {"img1_face2", "images/img1.jpg", Box{10, 20, 30, 40}, false, &model, version, "auto",
+                              "8f3c0a1b2c3d4e5f", "\xff\xd8 thumbnail"},
                              "img1", 1);
-        whole_row = face_row(
-            k, {"img7", "https://example.org/img7.jpg", std::nullopt, true, &whole, version, "auto", "", ""},
-            "img7", 0);
-        known_row = face_row(k,
-                             {"ck/s042", "ck/s042.png", Box{0, 4, 96, 96}, false, &known, version, "auto",
-                              "00ff00ff00ff00ff", ""},
-                             "ck/s042", 0);
+        whole_row =
+            face_row(k, {"img7", "https://example.org/img7.jpg", std::nullopt, true, &whole, version, "auto", "", ""},
+                     "img7", 0);
+        known_row = face_row(
+            k, {"ck/s042", "ck/s042.png", Box{0, 4, 96, 96}, false, &known, version, "auto", "00ff00ff00ff00ff", ""},
+            "ck/s042", 0);
 
         // Expression and VA corrected, AUs kept, the expression's description rewritten.
         FeidRecord stored = *model_row.record();
@@ -304,23 +303,22 @@ struct Records {
         edited.labels.expression = "contempt";
         edited.labels.valence = -0.3;
         edited.descriptions.expression = "One lip corner raised.";
-        reviewed = merge_review_into_record(k, stored, diff_review({shown}, {edited}).faces[0], "7",
-                                            "2026-11-26T17:20:00Z");
+        reviewed =
+            merge_review_into_record(k, stored, diff_review({shown}, {edited}).faces[0], "7", "2026-11-26T17:20:00Z");
         // Reviewed again, left as it stands: the first review's model labels stay.
         PredictedFace shown_again = predicted_face("img1_face2", std::nullopt, reviewed);
         ReviewedFace kept{std::nullopt, shown_again.box, reviewed.labels, {}};
-        reviewed_twice = merge_review_into_record(k, reviewed, diff_review({shown_again}, {kept}).faces[0],
-                                                  "8", "2026-11-27T09:00:00Z");
+        reviewed_twice = merge_review_into_record(k, reviewed, diff_review({shown_again}, {kept}).faces[0], "8",
+                                                  "2026-11-27T09:00:00Z");
 
         FeidRecord known_record = *known_row.record();
         PredictedFace known_face = predicted_face("ck/s042", std::nullopt, known_record);
-        rejected = merge_review_into_record(k, known_record, diff_review({known_face}, {}).faces[0],
-                                            "cvat:ann", "2026-11-28");
+        rejected =
+            merge_review_into_record(k, known_record, diff_review({known_face}, {}).faces[0], "cvat:ann", "2026-11-28");
 
         // As cvat/sync.cpp writes them: a box the reviewer moved, and a face a human drew.
         FaceReview moved =
-            diff_review({shown}, {ReviewedFace{std::string("img1_face2"), shown.box, shown.labels, {}}})
-                .faces[0];
+            diff_review({shown}, {ReviewedFace{std::string("img1_face2"), shown.box, shown.labels, {}}}).faces[0];
         moved.status = ReviewStatus::corrected;
         box_moved = merge_review_into_record(k, stored, moved, "cvat:ann", "2026-11-29T08:00:00Z");
         box_moved.face = Box{12, 18, 33, 41};
@@ -409,8 +407,8 @@ BOOST_AUTO_TEST_CASE(records_are_built_as_the_bytes_seke_always_wrote) {
 }
 
 BOOST_AUTO_TEST_CASE(a_record_read_and_written_again_is_the_same_bytes) {
-    for (const char* text : {kModel, kWholeImage, kKnownLabels, kReviewed, kReviewedTwice, kRejected,
-                             kBoxMoved, kAddedByHuman}) {
+    for (const char* text :
+         {kModel, kWholeImage, kKnownLabels, kReviewed, kReviewedTwice, kRejected, kBoxMoved, kAddedByHuman}) {
         auto record = FeidRecord::parse(text);
         BOOST_TEST_REQUIRE(record.ok(), (record.ok() ? "" : record.error().message));
         BOOST_TEST(dumped(*record) == text);
@@ -426,9 +424,7 @@ BOOST_AUTO_TEST_CASE(exports_are_byte_identical_in_every_format) {
     auto store = Store::open((dir / "export.db").string());
     BOOST_TEST_REQUIRE(store.ok());
     BOOST_TEST_REQUIRE(
-        (*store)
-            ->save_outcomes({outcome_of(r.model_row), outcome_of(r.whole_row), outcome_of(r.known_row)})
-            .ok());
+        (*store)->save_outcomes({outcome_of(r.model_row), outcome_of(r.whole_row), outcome_of(r.known_row)}).ok());
     auto before = exported(**store);
     BOOST_TEST_REQUIRE(before.size() == 3u);
     check_export(before["img1_face2"], kModelExport);
@@ -502,18 +498,14 @@ BOOST_AUTO_TEST_CASE(a_member_of_the_wrong_type_is_an_error_that_names_it) {
     BOOST_TEST(error_of("[1,2]").find("not a JSON object") != std::string::npos);
     BOOST_TEST(error_of(R"({"labels":{"valence":"high"}})").find("labels.valence is string, not a number") !=
                std::string::npos);
-    BOOST_TEST(error_of(R"({"labels":"happy"})").find("labels is string, not an object") !=
-               std::string::npos);
+    BOOST_TEST(error_of(R"({"labels":"happy"})").find("labels is string, not an object") != std::string::npos);
     BOOST_TEST(error_of(R"({"labels":{"action_units":["AU1",12]}})").find("labels.action_units[]") !=
                std::string::npos);
     BOOST_TEST(error_of(R"({"face":{"x":1.5}})").find("face.x") != std::string::npos);
     BOOST_TEST(error_of(R"({"face":{"x":3000000000}})").find("face.x") != std::string::npos);
-    BOOST_TEST(error_of(R"({"provenance":{"va":"robot"}})").find(R"(provenance.va is "robot")") !=
-               std::string::npos);
-    BOOST_TEST(error_of(R"({"review":{"levels":{"au":"maybe"}}})").find("review.levels.au") !=
-               std::string::npos);
-    BOOST_TEST(error_of(R"({"conversations":[{"from":1}]})").find("conversations[].from") !=
-               std::string::npos);
+    BOOST_TEST(error_of(R"({"provenance":{"va":"robot"}})").find(R"(provenance.va is "robot")") != std::string::npos);
+    BOOST_TEST(error_of(R"({"review":{"levels":{"au":"maybe"}}})").find("review.levels.au") != std::string::npos);
+    BOOST_TEST(error_of(R"({"conversations":[{"from":1}]})").find("conversations[].from") != std::string::npos);
     BOOST_TEST(error_of(R"({"cost":{"requests":-1.5}})").find("cost.requests") != std::string::npos);
 
     FaceRow row;

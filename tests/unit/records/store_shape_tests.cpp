@@ -30,9 +30,7 @@ BOOST_AUTO_TEST_CASE(shapes_are_recorded_once_and_found_by_frame_range) {
     {
         auto store = Store::open(path);
         BOOST_REQUIRE(store);
-        BOOST_TEST((*store)
-                       ->save_cvat_shapes({row(1, 0, 100), row(1, 0, 101), row(1, 5, 102), row(2, 0, 103)})
-                       .ok());
+        BOOST_TEST((*store)->save_cvat_shapes({row(1, 0, 100), row(1, 0, 101), row(1, 5, 102), row(2, 0, 103)}).ok());
         // The same shape id again (a retried write) is ignored; another CVAT may reuse an id.
         CvatShapeRow again = row(1, 9, 100);
         BOOST_TEST((*store)->save_cvat_shapes({again, row(1, 3, 100, "http://other")}).ok());

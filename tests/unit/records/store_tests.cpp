@@ -39,8 +39,9 @@ BOOST_AUTO_TEST_CASE(outcomes_survive_reopen_and_resume_skips_finished) {
     {
         auto store = Store::open(path);
         BOOST_TEST_REQUIRE(store.ok());
-        BOOST_TEST((*store)->save_outcomes({outcome("a", ItemStatus::done, 1), outcome("b", ItemStatus::failed, 0),
-                                            outcome("c", ItemStatus::skipped, 0), outcome("d", ItemStatus::done, 2)})
+        BOOST_TEST((*store)
+                       ->save_outcomes({outcome("a", ItemStatus::done, 1), outcome("b", ItemStatus::failed, 0),
+                                        outcome("c", ItemStatus::skipped, 0), outcome("d", ItemStatus::done, 2)})
                        .ok());
     }
     auto store = Store::open(path);

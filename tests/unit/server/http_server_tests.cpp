@@ -30,7 +30,10 @@ Ms since(std::chrono::steady_clock::time_point start) {
 Router basic_router(Delayer* delayer = nullptr) {
     Router router;
     router.get("/hello", [](const HttpRequest& q, Responder r) {
-        r.send_json(200, {{"hello", "world"}, {"path", q.path}, {"id", q.request_id}, {"remote", q.remote_address},
+        r.send_json(200, {{"hello", "world"},
+                          {"path", q.path},
+                          {"id", q.request_id},
+                          {"remote", q.remote_address},
                           {"q", q.query_param("q").value_or("")}});
     });
     router.post("/echo", [](const HttpRequest& q, Responder r) {
@@ -139,8 +142,9 @@ BOOST_AUTO_TEST_CASE(keep_alive_serves_many_requests_on_one_connection) {
 
 BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
     TestServer server(basic_router());
-    std::string two = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
-                      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\ntwo";
+    std::string two =
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\ntwo";
     auto result = raw_exchange(server.port, two, 3000);
     BOOST_TEST(result.closed);
     auto first = result.data.find("\r\n\r\none");
@@ -213,8 +217,10 @@ BOOST_AUTO_TEST_CASE(metrics_are_recorded) {
     auto text = server.server.metrics().render();
     BOOST_TEST_MESSAGE(text);
     BOOST_TEST(text.find("# TYPE seke_http_requests_total counter") != std::string::npos);
-    BOOST_TEST(text.find("seke_http_requests_total{method=\"GET\",route=\"/hello\",status=\"200\"} 2") != std::string::npos);
-    BOOST_TEST(text.find("seke_http_requests_total{method=\"GET\",route=\"(unmatched)\",status=\"404\"} 1") != std::string::npos);
+    BOOST_TEST(text.find("seke_http_requests_total{method=\"GET\",route=\"/hello\",status=\"200\"} 2") !=
+               std::string::npos);
+    BOOST_TEST(text.find("seke_http_requests_total{method=\"GET\",route=\"(unmatched)\",status=\"404\"} 1") !=
+               std::string::npos);
     BOOST_TEST(text.find("method=\"other\",route=\"(method not allowed)\",status=\"405\"") != std::string::npos);
     BOOST_TEST(text.find("seke_http_request_duration_seconds_count{route=\"/hello\"} 2") != std::string::npos);
     BOOST_TEST(text.find("# TYPE seke_http_request_duration_seconds histogram") != std::string::npos);
@@ -229,7 +235,8 @@ BOOST_AUTO_TEST_CASE(request_lines_are_logged_without_secrets) {
         std::lock_guard lock(mutex);
         lines.push_back(line);
     });
-    fetch(server.port, "GET", "/hello?token=abc123", "", {{"Authorization", "Basic c2VjcmV0"}, {"X-Request-Id", "log-1"}});
+    fetch(server.port, "GET", "/hello?token=abc123", "",
+          {{"Authorization", "Basic c2VjcmV0"}, {"X-Request-Id", "log-1"}});
     logger().set_sink({});
     logger().set_level(LogLevel::off);
     std::lock_guard lock(mutex);
@@ -277,11 +284,11 @@ BOOST_AUTO_TEST_CASE(body_over_limit_gets_413_then_close) {
 
 BOOST_AUTO_TEST_CASE(malformed_requests_get_400_then_close) {
     TestServer server(basic_router());
-    for (std::string bytes : {std::string("GARBAGE\r\n\r\n"),
-                              std::string("GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
-                              std::string("GET /hello HTTP/9.9\r\nHost: x\r\n\r\n"),
-                              std::string("GET /hello HTTP/1.1\r\nBad Header\r\n\r\n"),
-                              std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n")}) {
+    for (std::string bytes :
+         {std::string("GARBAGE\r\n\r\n"), std::string("GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+          std::string("GET /hello HTTP/9.9\r\nHost: x\r\n\r\n"),
+          std::string("GET /hello HTTP/1.1\r\nBad Header\r\n\r\n"),
+          std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n")}) {
         auto result = raw_exchange(server.port, bytes, 3000);
         BOOST_TEST_CONTEXT(bytes) {
             BOOST_TEST(result.data.starts_with("HTTP/1.1 400 Bad Request\r\n"));
@@ -297,7 +304,8 @@ BOOST_AUTO_TEST_CASE(oversized_headers_get_413) {
     auto options = test_options();
     options.header_limit = 1024;
     TestServer server(basic_router(), options);
-    auto result = raw_exchange(server.port, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n", 3000);
+    auto result = raw_exchange(server.port,
+                               "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n", 3000);
     BOOST_TEST(result.data.starts_with("HTTP/1.1 413"));
     BOOST_TEST(result.closed);
 }
@@ -360,12 +368,14 @@ BOOST_AUTO_TEST_CASE(many_slow_requests_in_flight_on_two_threads) {
     router.get("/slow", [&](const HttpRequest&, Responder r) {
         int now = ++active;
         int seen = peak.load();
-        while (now > seen && !peak.compare_exchange_weak(seen, now)) {}
+        while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+        }
         // Count down just before answering, on the delayer's thread.
-        Responder wrapped(r.request_id(), [&active, r = std::make_shared<Responder>(std::move(r))](HttpResponse response) {
-            --active;
-            r->send(std::move(response));
-        });
+        Responder wrapped(r.request_id(),
+                          [&active, r = std::make_shared<Responder>(std::move(r))](HttpResponse response) {
+                              --active;
+                              r->send(std::move(response));
+                          });
         delayer.after(400, std::move(wrapped), json_response(200, {{"ok", true}}));
     });
     auto options = test_options();
@@ -472,9 +482,8 @@ BOOST_AUTO_TEST_CASE(signal_stops_the_server) {
     BOOST_REQUIRE(port.ok());
     std::promise<void> ready;
     auto installed = ready.get_future();
-    auto runner = std::async(std::launch::async, [&] {
-        return run_until_signal(server, 1s, [&] { ready.set_value(); });
-    });
+    auto runner =
+        std::async(std::launch::async, [&] { return run_until_signal(server, 1s, [&] { ready.set_value(); }); });
     BOOST_REQUIRE(installed.wait_for(5s) == std::future_status::ready);
     BOOST_TEST(fetch(*port, "GET", "/hello").status == 200);
     ::kill(::getpid(), SIGTERM);

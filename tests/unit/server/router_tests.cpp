@@ -51,7 +51,9 @@ HttpRequest make_request(std::string method, std::string path) {
     return request;
 }
 
-nlohmann::json body_of(const HttpResponse& response) { return nlohmann::json::parse(response.body); }
+nlohmann::json body_of(const HttpResponse& response) {
+    return nlohmann::json::parse(response.body);
+}
 
 struct Quiet {
     Quiet() : saved(logger().level()) { logger().set_level(LogLevel::off); }
@@ -102,7 +104,9 @@ BOOST_AUTO_TEST_CASE(parameter_routes_and_precedence) {
     router.post("/api/functions/{name}/invoke", [](const HttpRequest& q, Responder r) {
         r.send_json(200, {{"which", "invoke"}, {"name", q.param("name")}});
     });
-    router.get("/api/functions/special", [](const HttpRequest&, Responder r) { r.send_json(200, {{"which", "exact"}}); });
+    router.get("/api/functions/special", [](const HttpRequest&, Responder r) {
+        r.send_json(200, {{"which", "exact"}});
+    });
 
     Capture a;
     auto request = make_request("GET", "/api/functions/seke-faces");

@@ -127,7 +127,7 @@ inline Reply fetch(unsigned short port, const std::string& method, const std::st
 }
 
 struct RawResult {
-    std::string data;    // everything the server sent
+    std::string data;     // everything the server sent
     bool closed = false;  // the server closed (EOF or reset) before the timeout
     std::chrono::milliseconds elapsed{0};
 };

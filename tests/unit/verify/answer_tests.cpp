@@ -36,15 +36,14 @@ BOOST_AUTO_TEST_CASE(plain_object) {
     BOOST_TEST(*r->labels.expression == "happy");
     BOOST_TEST(*r->labels.valence == 0.6);
     BOOST_TEST(*r->labels.arousal == 0.3);
-    BOOST_TEST(*r->labels.action_units == (std::vector<std::string>{"AU6", "AU12"}),
-               boost::test_tools::per_element());
+    BOOST_TEST(*r->labels.action_units == (std::vector<std::string>{"AU6", "AU12"}), boost::test_tools::per_element());
     BOOST_TEST(!r->verdict);
 }
 
 BOOST_AUTO_TEST_CASE(fences_and_prose) {
     BOOST_TEST(parse(std::string("```json\n") + kGood + "\n```").ok());
-    BOOST_TEST(parse(std::string("Sure! Here is my analysis {of the face}:\n") + kGood +
-                     "\nHope this helps {really}.").ok());
+    BOOST_TEST(
+        parse(std::string("Sure! Here is my analysis {of the face}:\n") + kGood + "\nHope this helps {really}.").ok());
     // Braces inside strings do not confuse the scanner.
     auto r = parse(R"(x {"action_units":[],"expression":"Neutral","valence":0,"arousal":0,"note":"a } b"})");
     BOOST_REQUIRE(r.ok());
@@ -53,7 +52,8 @@ BOOST_AUTO_TEST_CASE(fences_and_prose) {
 }
 
 BOOST_AUTO_TEST_CASE(strings_as_numbers_and_spellings) {
-    auto r = parse(R"({"action_units":["au12","AU 6", 25, "AU12"],"expression":" Happiness ","valence":"0.7","arousal":" -0.1 "})");
+    auto r = parse(
+        R"({"action_units":["au12","AU 6", 25, "AU12"],"expression":" Happiness ","valence":"0.7","arousal":" -0.1 "})");
     BOOST_REQUIRE(r.ok());
     BOOST_TEST(*r->labels.expression == "happy");
     BOOST_TEST(*r->labels.valence == 0.7);
@@ -83,7 +83,8 @@ BOOST_AUTO_TEST_CASE(unknown_labels_are_malformed) {
 }
 
 BOOST_AUTO_TEST_CASE(au_object_form) {
-    auto r = parse(R"({"action_units":{"AU12":true,"au6":1,"AU4":0,"AU25":0.8,"AU26":false,"AU1":0.2},"expression":"happy","valence":0.5,"arousal":0.2})");
+    auto r = parse(
+        R"({"action_units":{"AU12":true,"au6":1,"AU4":0,"AU25":0.8,"AU26":false,"AU1":0.2},"expression":"happy","valence":0.5,"arousal":0.2})");
     BOOST_REQUIRE(r.ok());
     BOOST_TEST(*r->labels.action_units == (std::vector<std::string>{"AU6", "AU12", "AU25"}),
                boost::test_tools::per_element());
@@ -110,9 +111,11 @@ BOOST_AUTO_TEST_CASE(descriptions_and_extra_keys) {
     BOOST_TEST(r->descriptions.expression == "calm");
     BOOST_TEST(r->descriptions.va == "flat");
     expect_malformed(R"({"action_units":[],"expression":"neutral","valence":0,"arousal":0,
-        "au_description":"x","expression_description":"y"})", spec);
+        "au_description":"x","expression_description":"y"})",
+                     spec);
     expect_malformed(R"({"action_units":[],"expression":"neutral","valence":0,"arousal":0,
-        "au_description":"x","expression_description":"y","va_description":7})", spec);
+        "au_description":"x","expression_description":"y","va_description":7})",
+                     spec);
 }
 
 BOOST_AUTO_TEST_CASE(known_levels_in_the_answer_are_ignored) {

@@ -17,8 +17,7 @@ const Fake kSad = fake("sad", {"AU1", "AU4", "AU15"}, -0.5, -0.3);
 // A happy label whose AUs say sad: cross-level inconsistency 0.6.
 const Fake kHappySadAus = fake("happy", {"AU4", "AU15"}, 0.6, 0.3);
 
-FaceLabeler labeler(const EngineConfig& config = {}, LabelSet known = {},
-                    LevelProvenance provenance = {}) {
+FaceLabeler labeler(const EngineConfig& config = {}, LabelSet known = {}, LevelProvenance provenance = {}) {
     return FaceLabeler(test_knowledge(), config, std::move(known), provenance);
 }
 
@@ -48,9 +47,8 @@ BOOST_AUTO_TEST_CASE(unanimous_first_round_stops_at_k_min) {
     BOOST_TEST((first.kind == RequestKind::sample));
     BOOST_TEST(first.n == 3);
     BOOST_TEST(first.temperature == EngineConfig{}.temperature);
-    BOOST_TEST(asked_keys(first.prompt) ==
-                   (Keys{"action_units", "expression", "valence", "arousal", "au_description",
-                         "expression_description", "va_description"}),
+    BOOST_TEST(asked_keys(first.prompt) == (Keys{"action_units", "expression", "valence", "arousal", "au_description",
+                                                 "expression_description", "va_description"}),
                tt::per_element());
 
     auto r = as_result(l.feed(answers(first, {kHappy})));
@@ -161,8 +159,9 @@ BOOST_AUTO_TEST_CASE(inconsistency_triggers_verification_with_weight) {
     BOOST_TEST(verify.ordinal == 1);
     BOOST_TEST(verify.n == 1);
     BOOST_TEST(verify.temperature == 0.0);
-    BOOST_TEST(marker_json(verify.prompt, kCandidateLabelsMarker) ==
-               nlohmann::json::parse(R"({"action_units":["AU4","AU15"],"expression":"happy","valence":0.6,"arousal":0.3})"));
+    BOOST_TEST(
+        marker_json(verify.prompt, kCandidateLabelsMarker) ==
+        nlohmann::json::parse(R"({"action_units":["AU4","AU15"],"expression":"happy","valence":0.6,"arousal":0.3})"));
     BOOST_TEST(asked_keys(verify.prompt).front() == "verdict");
 
     Fake correction = kSad;
@@ -179,8 +178,7 @@ BOOST_AUTO_TEST_CASE(inconsistency_triggers_verification_with_weight) {
     // For AU the verification is one more sample: AU1 at 1/4 stays out.
     BOOST_TEST(*r.labels.action_units == (Aus{"AU4", "AU15"}), tt::per_element());
     // Tally uncertainty 0.5·H(.6,.4)/ln 8 + 0.5·0.8, plus the disagreement.
-    BOOST_TEST(r.uncertainty.expression == 0.5 * 0.6730116670092565 / std::log(8.0) + 0.4 + 0.25,
-               tt::tolerance(1e-9));
+    BOOST_TEST(r.uncertainty.expression == 0.5 * 0.6730116670092565 / std::log(8.0) + 0.4 + 0.25, tt::tolerance(1e-9));
     BOOST_TEST(r.descriptions.expression == "desc expression");
     BOOST_TEST(r.cost.requests == 2);
     BOOST_TEST(r.trace.stop_reason == "settled");
@@ -199,8 +197,9 @@ BOOST_AUTO_TEST_CASE(heavier_verification_flips_and_describe_fills_descriptions)
     BOOST_TEST(describe.ordinal == 2);
     BOOST_TEST(describe.temperature == 0.0);
     BOOST_TEST(asked_keys(describe.prompt) == kDescriptionKeys, tt::per_element());
-    BOOST_TEST(marker_json(describe.prompt, kKnownLabelsMarker) ==
-               nlohmann::json::parse(R"({"action_units":["AU4","AU15"],"expression":"sad","valence":0.6,"arousal":0.3})"));
+    BOOST_TEST(
+        marker_json(describe.prompt, kKnownLabelsMarker) ==
+        nlohmann::json::parse(R"({"action_units":["AU4","AU15"],"expression":"sad","valence":0.6,"arousal":0.3})"));
 
     Fake words;
     words.description = "final";
@@ -249,8 +248,7 @@ BOOST_AUTO_TEST_CASE(known_levels_never_asked_nor_overwritten) {
     auto l = labeler({}, known, provenance);
     auto request = as_request(l.start());
     BOOST_TEST(asked_keys(request.prompt) ==
-                   (Keys{"valence", "arousal", "au_description", "expression_description",
-                         "va_description"}),
+                   (Keys{"valence", "arousal", "au_description", "expression_description", "va_description"}),
                tt::per_element());
     BOOST_TEST(marker_json(request.prompt, kKnownLabelsMarker) ==
                nlohmann::json::parse(R"({"action_units":["AU6","AU12"],"expression":"happy"})"));
@@ -445,8 +443,8 @@ BOOST_AUTO_TEST_CASE(cost_and_trace_accounting) {
     auto first = as_request(l.start());
     // A long preamble: the answer is still found, the trace keeps at most 4 KB.
     std::string padded = std::string(5000, 'x') + "\n" + answer_for(first.prompt, kHappy);
-    ModelReply reply = reply_of({padded, answer_for(first.prompt, kHappy),
-                                 answer_for(first.prompt, kHappy)}, 1000, 300);
+    ModelReply reply =
+        reply_of({padded, answer_for(first.prompt, kHappy), answer_for(first.prompt, kHappy)}, 1000, 300);
     reply.cached = true;
     auto r = as_result(l.feed(reply));
     BOOST_TEST(r.ok);
@@ -470,9 +468,9 @@ BOOST_AUTO_TEST_CASE(cost_and_trace_accounting) {
     failed.prompt_tokens = 50;
     auto step = l2.feed(failed);
     auto request = as_request(step);
-    auto r2 = as_result(l2.feed(reply_of({answer_for(request.prompt, kHappy),
-                                          answer_for(request.prompt, kHappy),
-                                          answer_for(request.prompt, kHappy)}, 70, 30)));
+    auto r2 = as_result(l2.feed(reply_of(
+        {answer_for(request.prompt, kHappy), answer_for(request.prompt, kHappy), answer_for(request.prompt, kHappy)},
+        70, 30)));
     BOOST_TEST(r2.cost.requests == 2);
     BOOST_TEST(r2.cost.prompt_tokens == 120);
     BOOST_TEST(r2.cost.completion_tokens == 30);
@@ -531,9 +529,9 @@ BOOST_AUTO_TEST_CASE(no_sample_with_the_final_au_set_asks_one_describe) {
     BOOST_TEST(describe.temperature == 0.0);
     BOOST_TEST(describe.examples.empty());
     BOOST_TEST(asked_keys(describe.prompt) == kDescriptionKeys, tt::per_element());
-    BOOST_TEST(marker_json(describe.prompt, kKnownLabelsMarker) ==
-               nlohmann::json::parse(
-                   R"({"action_units":["AU6","AU12"],"expression":"happy","valence":0.6,"arousal":0.3})"));
+    BOOST_TEST(
+        marker_json(describe.prompt, kKnownLabelsMarker) ==
+        nlohmann::json::parse(R"({"action_units":["AU6","AU12"],"expression":"happy","valence":0.6,"arousal":0.3})"));
 
     auto r = as_result(l.feed(reply_of({answer_for(describe.prompt, described(kHappy, "final"))}, 40, 15)));
     BOOST_TEST(r.ok);
@@ -578,9 +576,9 @@ BOOST_AUTO_TEST_CASE(va_description_within_tolerance_and_of_the_same_sign) {
     const Fake s3 = described(fake("happy", {"AU6", "AU12"}, 0.3, 0.3), "s3");
     auto describe = as_request(run_rounds(l, l.start(), {{s1, s2, s3}}));
     BOOST_TEST((describe.kind == RequestKind::describe));
-    BOOST_TEST(marker_json(describe.prompt, kKnownLabelsMarker) ==
-               nlohmann::json::parse(
-                   R"({"action_units":["AU6","AU12"],"expression":"happy","valence":0.1,"arousal":0.3})"));
+    BOOST_TEST(
+        marker_json(describe.prompt, kKnownLabelsMarker) ==
+        nlohmann::json::parse(R"({"action_units":["AU6","AU12"],"expression":"happy","valence":0.1,"arousal":0.3})"));
     auto r = as_result(l.feed(answers(describe, {described(kHappy, "final")})));
     BOOST_TEST(r.descriptions.va == "final va");
     BOOST_TEST(r.trace.stop_reason == "fixed");

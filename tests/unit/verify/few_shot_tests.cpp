@@ -18,8 +18,7 @@ using Keys = std::vector<std::string>;
 
 namespace {
 
-LabelSet complete_labels(std::string expression, std::vector<std::string> aus, double valence,
-                         double arousal) {
+LabelSet complete_labels(std::string expression, std::vector<std::string> aus, double valence, double arousal) {
     LabelSet labels;
     labels.expression = std::move(expression);
     labels.action_units = std::move(aus);
@@ -104,17 +103,13 @@ BOOST_AUTO_TEST_CASE(answers_round_trip_through_the_parser_for_every_prompt_kind
                 auto parsed = parse_answer(*answer, test_knowledge(), *question);
                 BOOST_REQUIRE_MESSAGE(parsed.ok(), *answer);
                 const Keys keys = answer_keys(spec);
-                auto asked = [&](const char* key) {
-                    return std::find(keys.begin(), keys.end(), key) != keys.end();
-                };
-                BOOST_TEST((parsed->labels.expression ==
-                            (asked("expression") ? kSadExample.expression : std::nullopt)));
+                auto asked = [&](const char* key) { return std::find(keys.begin(), keys.end(), key) != keys.end(); };
                 BOOST_TEST(
-                    (parsed->labels.valence == (asked("valence") ? kSadExample.valence : std::nullopt)));
+                    (parsed->labels.expression == (asked("expression") ? kSadExample.expression : std::nullopt)));
+                BOOST_TEST((parsed->labels.valence == (asked("valence") ? kSadExample.valence : std::nullopt)));
+                BOOST_TEST((parsed->labels.arousal == (asked("arousal") ? kSadExample.arousal : std::nullopt)));
                 BOOST_TEST(
-                    (parsed->labels.arousal == (asked("arousal") ? kSadExample.arousal : std::nullopt)));
-                BOOST_TEST((parsed->labels.action_units ==
-                            (asked("action_units") ? kSadExample.action_units : std::nullopt)));
+                    (parsed->labels.action_units == (asked("action_units") ? kSadExample.action_units : std::nullopt)));
                 if (spec.kind == RequestKind::verify) BOOST_TEST((parsed->verdict == Verdict::agree));
                 if (asked("expression_description")) {
                     // Given descriptions are used as they are; missing ones are never blank.
@@ -139,8 +134,7 @@ BOOST_AUTO_TEST_CASE(stand_in_descriptions_state_the_labels) {
     auto j = nlohmann::json::parse(*answer);
     BOOST_TEST(j["expression_description"].get<std::string>() ==
                "The expression is sad: inner brows raised and drawn together, lip corners down.");
-    BOOST_TEST(j["va_description"].get<std::string>() ==
-               "Valence is negative (-0.55) and arousal is low (-0.25).");
+    BOOST_TEST(j["va_description"].get<std::string>() == "Valence is negative (-0.55) and arousal is low (-0.25).");
     const auto au = j["au_description"].get<std::string>();
     BOOST_TEST(au.rfind("Active action units: AU1 (", 0) == 0u, au);
 
@@ -201,8 +195,7 @@ BOOST_AUTO_TEST_CASE(example_question_shows_the_examples_own_facts) {
     // Nothing known: the question is the face's own, word for word.
     auto same = example_spec(PromptSpec{}, kSadExample);
     BOOST_REQUIRE(same.has_value());
-    BOOST_TEST(build_prompt(test_knowledge(), *same).user ==
-               build_prompt(test_knowledge(), PromptSpec{}).user);
+    BOOST_TEST(build_prompt(test_knowledge(), *same).user == build_prompt(test_knowledge(), PromptSpec{}).user);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -269,8 +262,7 @@ BOOST_AUTO_TEST_CASE(known_levels_show_the_examples_facts_and_unfit_examples_are
     BOOST_TEST(turn.example == 1u);  // the index still names the example in the given set
     BOOST_TEST(turn.image_hash == "hash-1");
     BOOST_TEST(turn.user != first.prompt.user);
-    BOOST_TEST(turn.user.find(std::string(kKnownLabelsMarker) + R"({"expression":"sad"})") !=
-               std::string::npos);
+    BOOST_TEST(turn.user.find(std::string(kKnownLabelsMarker) + R"({"expression":"sad"})") != std::string::npos);
     BOOST_TEST(asked_keys(Prompt{"", turn.user, "", ""}) == asked_keys(first.prompt), tt::per_element());
     BOOST_TEST(json_keys(turn.assistant) == asked_keys(first.prompt), tt::per_element());
 }

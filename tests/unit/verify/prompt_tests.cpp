@@ -62,9 +62,8 @@ BOOST_AUTO_TEST_CASE(sample_nothing_known_asks_every_level_in_correlation_order)
 
 BOOST_AUTO_TEST_CASE(system_message_carries_the_knowledge) {
     auto p = build_prompt(test_knowledge(), PromptSpec{});
-    for (const char* needle : {"happy", "contempt", "AU6+AU12", "AU1+AU4+AU15", "Lip corner puller",
-                               "AU26: Jaw drop", "cheeks raised", "AU5, AU26 and AU1+AU2",
-                               "valence [0, 1], arousal [-0.2, 0.7]"})
+    for (const char* needle : {"happy", "contempt", "AU6+AU12", "AU1+AU4+AU15", "Lip corner puller", "AU26: Jaw drop",
+                               "cheeks raised", "AU5, AU26 and AU1+AU2", "valence [0, 1], arousal [-0.2, 0.7]"})
         BOOST_TEST(p.system.find(needle) != std::string::npos, needle);
 }
 

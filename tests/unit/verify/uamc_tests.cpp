@@ -75,8 +75,7 @@ BOOST_AUTO_TEST_CASE(expression_uncertainty_values) {
     auto unanimous = tally_expressions({{"happy", 1}, {"happy", 1}, {"happy", 1}}, test_knowledge());
     BOOST_TEST(expression_uncertainty(unanimous) == 1.0 / 16, tt::tolerance(1e-12));  // 1 − 15/16
     auto split = tally_expressions({{"happy", 1}, {"happy", 1}, {"sad", 1}}, test_knowledge());
-    BOOST_TEST(expression_uncertainty(split) == 0.5 * 0.3060986113514965 + 0.5 * (2.0 / 3),
-               tt::tolerance(1e-9));
+    BOOST_TEST(expression_uncertainty(split) == 0.5 * 0.3060986113514965 + 0.5 * (2.0 / 3), tt::tolerance(1e-9));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -105,7 +104,7 @@ BOOST_AUTO_TEST_CASE(au_frequency_threshold_and_entropy) {
     auto one = tally_action_units({{"AU6", "AU12"}, {"AU4"}, {"AU6", "AU12"}, {"AU6", "AU12"}, {"AU6", "AU12"}},
                                   test_knowledge(), 0.5);
     BOOST_TEST(one.present == (Aus{"AU6", "AU12"}), tt::per_element());  // AU4 at 0.2: absent
-    BOOST_TEST(!au_ambiguous(one, 0.5));  // 0.8 and 0.2 are 0.3 away
+    BOOST_TEST(!au_ambiguous(one, 0.5));                                 // 0.8 and 0.2 are 0.3 away
 
     auto none = tally_action_units({{}, {}}, test_knowledge(), 0.5);
     BOOST_TEST(none.frequency.empty());
@@ -149,8 +148,7 @@ BOOST_AUTO_TEST_CASE(au_versus_prototype) {
     BOOST_TEST(au_expression_inconsistency(k, "happy", {"AU4", "AU15"}) == 1.0);
     BOOST_TEST(au_expression_inconsistency(k, "happy", {"AU6"}) == 0.5, tt::tolerance(1e-12));
     // AU4 belongs to sad/fear/anger: 0.5 · 1/3 on top of full recall.
-    BOOST_TEST(au_expression_inconsistency(k, "happy", {"AU4", "AU6", "AU12"}) == 0.5 / 3,
-               tt::tolerance(1e-12));
+    BOOST_TEST(au_expression_inconsistency(k, "happy", {"AU4", "AU6", "AU12"}) == 0.5 / 3, tt::tolerance(1e-12));
     // AU17 is in no prototype: not foreign, just not part of happy.
     BOOST_TEST(au_expression_inconsistency(k, "happy", {"AU6", "AU12", "AU17"}) == 0.0);
     BOOST_TEST(au_expression_inconsistency(k, "disgust", {"AU10", "AU17"}) == 0.0);
