@@ -149,11 +149,10 @@ OptionInfo opt(std::string key, std::string flag, std::string env, OptionType ty
     return OptionInfo{std::move(key), std::move(flag), std::move(env), type, std::move(doc), {}, {}};
 }
 
-// NOLINTNEXTLINE(bugprone-macro-parentheses): expr is a member path, c.(a.b) is not C++
-#define FIELD(expr)           \
-    [](Config & c) -> auto& { \
-        return c.expr;        \
-    }
+// expr is a member path (c.(a.b) is not C++), so it cannot be parenthesised.
+// clang-format off
+#define FIELD(expr) [](Config& c) -> auto& { return c.expr; }  // NOLINT(bugprone-macro-parentheses)
+// clang-format on
 
 const std::vector<Binding>& bindings() {
     using T = OptionType;
