@@ -1,5 +1,6 @@
 #pragma once
 // The `seke` command line: one function per subcommand, from arguments to an exit code.
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ int run_label_config_command(const std::vector<std::string>& args);
 int run_fit_command(const std::vector<std::string>& args);
 int run_cvat_command(const std::vector<std::string>& args);
 int run_feab_command(const std::vector<std::string>& args);
+
+// Ctrl-C and SIGTERM from here on set the returned flag, which asks the running command to stop
+// cleanly; a second one ends the process at once.
+const std::atomic<bool>& stop_on_interrupt();
 
 // Prints {"error": {"code": ..., "message": ...}} on stderr; returns `exit_code`.
 int report_error(const Error& error, int exit_code);

@@ -1,3 +1,4 @@
+#include <csignal>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -5,6 +6,24 @@
 #include "plugin/cli/commands.hpp"
 
 namespace seke {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) {
+    g_stop.store(true);
+    // A second Ctrl-C ends the process at once; the first one stops cleanly.
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+}
+
+}  // namespace
+
+const std::atomic<bool>& stop_on_interrupt() {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    return g_stop;
+}
 
 int report_error(const Error& error, int exit_code) {
     nlohmann::json body = {{"error", {{"code", errc_name(error.code)}, {"message", error.message}}}};

@@ -1,7 +1,6 @@
 // `seke cvat spec|annotate|sync`: CVAT's function spec and labels, the REST worker, the review sync.
 #include <algorithm>
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -35,14 +34,6 @@ constexpr const char* kCvatUsage = R"(usage:
 CVAT credentials: CVAT_ACCESS_TOKEN (personal access token), CVAT_TOKEN (legacy), or
 CVAT_USERNAME and CVAT_PASSWORD; CVAT_ORG for an organization. See docs/cvat-rest.md.
 )";
-
-std::atomic<bool> g_stop{false};
-
-void on_signal(int) {
-    g_stop.store(true);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-}
 
 Error usage_error(const std::string& message) {
     return make_error(errc::invalid_argument, "seke cvat " + message + " (see seke cvat help)");
@@ -141,8 +132,7 @@ int run_annotate(Config& config, const CvatArgs& args) {
     FacePreparer preparer(face_options(config), config.image);
     if (auto ready = preparer.ready(); !ready) return report_error(ready.error(), kExitUsage);
     CvatClient client(config.cvat);
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    const std::atomic<bool>& stop = stop_on_interrupt();
 
     cvat::AnnotateRequest request;
     request.task_id = args.task.value_or(-1);
@@ -156,7 +146,7 @@ int run_annotate(Config& config, const CvatArgs& args) {
     cvat::AnnotateDeps deps{rt.setup.knowledge, *spec, *rt.store, *rt.engine, preparer, client, model_version};
     RunProgress last;
     auto summary = cvat::annotate(
-        deps, request, g_stop,
+        deps, request, stop,
         [&](const RunProgress& p) {
             last = p;
             printer.update(p);

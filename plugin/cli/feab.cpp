@@ -29,15 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::atomic<bool> g_stop{false};
-
-void on_signal(int) {
-    g_stop.store(true);
-    // A second Ctrl-C ends the process at once; the first one stops cleanly.
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-}
-
 Error usage_error(const std::string& message) {
     return make_error(errc::invalid_argument, "seke feab: " + message + " (see seke help)");
 }
@@ -326,13 +317,12 @@ int run_benchmark(const std::vector<std::string>& args) {
     run.db = scratch.path.empty() ? config.run.db_path : "(temporary)";
     run.jobs = static_cast<std::int64_t>(jobs.size());
     {
-        std::signal(SIGINT, on_signal);
-        std::signal(SIGTERM, on_signal);
+        const std::atomic<bool>& stop = stop_on_interrupt();
         std::fprintf(stderr, "seke feab: asking %s at %s (%s) about %zu benchmark items\n", config.vllm.model.c_str(),
                      config.vllm.base_url.c_str(), mode.c_str(), jobs.size());
         ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
         LabelRun labeler({config, rt.setup.knowledge, store, *rt.engine, rt.client->stats(), run.model_version});
-        auto summary = labeler.run(jobs, g_stop, [&](const RunProgress& p) { printer.update(p); });
+        auto summary = labeler.run(jobs, stop, [&](const RunProgress& p) { printer.update(p); });
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);
         if (!summary) return report_error(summary.error(), kExitFatal);

@@ -1,7 +1,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
@@ -18,19 +17,6 @@
 #include "plugin/records/store.hpp"
 
 namespace seke {
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-void on_signal(int) {
-    g_stop.store(true);
-    // A second Ctrl-C ends the process at once; the first one stops cleanly.
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-}
-
-}  // namespace
-
 int run_label_command(const std::vector<std::string>& args) {
     auto loaded = load_config(args, process_environment());
     if (!loaded) return report_error(loaded.error(), kExitUsage);
@@ -69,15 +55,14 @@ int run_label_command(const std::vector<std::string>& args) {
     if (!runtime) return report_error(runtime.error(), kExitFatal);
     Runtime& rt = **runtime;
     const std::string model_version = rt.model_version();
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    const std::atomic<bool>& stop = stop_on_interrupt();
 
     std::fprintf(stderr, "seke: labeling %zu items from %s with %s at %s (store %s)\n", input->jobs.size(),
                  input_path.c_str(), config.vllm.model.c_str(), config.vllm.base_url.c_str(),
                  config.run.db_path.c_str());
     ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
     LabelRun run({config, rt.setup.knowledge, *rt.store, *rt.engine, rt.client->stats(), model_version});
-    auto summary = run.run(input->jobs, g_stop, [&](const RunProgress& p) { printer.update(p); });
+    auto summary = run.run(input->jobs, stop, [&](const RunProgress& p) { printer.update(p); });
     if (!summary) return report_error(summary.error(), kExitFatal);
     printer.finish(summary->progress);
     for (const auto& [id, reason] : summary->failures) {
