@@ -129,7 +129,7 @@ int run_annotate(Config& config, const CvatArgs& args) {
     if (!runtime) return report_error(runtime.error(), kExitFatal);
     Runtime& rt = **runtime;
     const std::string model_version = rt.model_version();
-    FacePreparer preparer(face_options(config), config.image);
+    FacePreparer preparer(rt.face, config.image);
     if (auto ready = preparer.ready(); !ready) return report_error(ready.error(), kExitUsage);
     CvatClient client(config.cvat);
     const std::atomic<bool>& stop = stop_on_interrupt();

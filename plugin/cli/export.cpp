@@ -9,6 +9,7 @@
 #include "plugin/cli/commands.hpp"
 #include "plugin/config/config.hpp"
 #include "plugin/records/feid.hpp"
+#include "plugin/records/pictures.hpp"
 #include "plugin/records/store.hpp"
 
 namespace seke {
@@ -20,6 +21,7 @@ int run_export_command(const std::vector<std::string>& args) {
     if (!loaded) return report_error(loaded.error(), kExitUsage);
     std::string format_text = "feid-jsonl";
     std::string out_path;
+    std::string boxes_dir;             // the picture view instead of a file of records
     std::set<std::string> statuses;  // empty: every status except rejected
     const auto& rest = loaded->rest;
     for (std::size_t i = 0; i < rest.size(); ++i) {
@@ -30,6 +32,7 @@ int run_export_command(const std::vector<std::string>& args) {
         };
         if (auto v = value("--format")) format_text = *v;
         else if (auto o = value("--out")) out_path = *o;
+        else if (auto b = value("--boxes")) boxes_dir = *b;
         else if (auto s = value("--status")) {
             std::stringstream list(*s);
             for (std::string item; std::getline(list, item, ',');) {
@@ -49,13 +52,24 @@ int run_export_command(const std::vector<std::string>& args) {
         return report_error(make_error(errc::invalid_argument, "seke export: --format \"" + format_text +
                                                                    "\" is not one of feid-jsonl, llava, sharegpt"),
                             kExitUsage);
-    if (out_path.empty())
-        return report_error(make_error(errc::invalid_argument, "seke export: --out FILE is required"), kExitUsage);
+    if (out_path.empty() == boxes_dir.empty())
+        return report_error(make_error(errc::invalid_argument, "seke export: one of --out FILE or --boxes DIR is required"),
+                            kExitUsage);
     if (!std::filesystem::exists(loaded->config.run.db_path))
         return report_error(make_error(errc::not_found, "seke export: no store at " + loaded->config.run.db_path),
                             kExitUsage);
     auto store = Store::open(loaded->config.run.db_path);
     if (!store) return report_error(store.error(), kExitFatal);
+    if (!boxes_dir.empty()) {
+        auto pictures = write_pictures(**store, boxes_dir, loaded->config.image);
+        if (!pictures) return report_error(pictures.error(), kExitFatal);
+        for (const auto& problem : pictures->problems) std::fprintf(stderr, "seke export: no picture for %s\n", problem.c_str());
+        nlohmann::ordered_json summary = {{"boxes", std::filesystem::absolute(boxes_dir).string()},
+                                          {"pictures", pictures->pictures},
+                                          {"problems", pictures->problems.size()}};
+        std::printf("%s\n", summary.dump().c_str());
+        return pictures->problems.empty() ? kExitOk : kExitPartial;
+    }
 
     // Written beside the target and renamed into place: an export is whole or absent.
     std::string temp_path = out_path + ".partial";

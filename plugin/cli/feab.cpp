@@ -312,16 +312,15 @@ int run_benchmark(const std::vector<std::string>& args) {
 
     feab::BenchmarkRun run;
     run.mode = mode;
-    run.model = config.vllm.model;
+    run.model = config.model.provider == Provider::expert ? std::string("expert") : config.vllm.model;
     run.model_version = rt.setup.model_version;
     run.db = scratch.path.empty() ? config.run.db_path : "(temporary)";
     run.jobs = static_cast<std::int64_t>(jobs.size());
     {
         const std::atomic<bool>& stop = stop_on_interrupt();
-        std::fprintf(stderr, "seke feab: asking %s at %s (%s) about %zu benchmark items\n", config.vllm.model.c_str(),
-                     config.vllm.base_url.c_str(), mode.c_str(), jobs.size());
+        std::fprintf(stderr, "seke feab: %zu benchmark items (%s)\n", jobs.size(), mode.c_str());
         ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
-        LabelRun labeler({config, rt.setup.knowledge, store, *rt.engine, rt.client->stats(), run.model_version});
+        LabelRun labeler({config, rt.setup.knowledge, rt.face, store, *rt.engine, rt.client->stats(), run.model_version});
         auto summary = labeler.run(jobs, stop, [&](const RunProgress& p) { printer.update(p); });
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,7 @@
 #include "plugin/labeling/label_run.hpp"
 #include "plugin/labeling/manifest.hpp"
 #include "plugin/labeling/model_setup.hpp"
+#include "plugin/records/pictures.hpp"
 #include "plugin/records/store.hpp"
 
 namespace seke {
@@ -22,12 +24,17 @@ int run_label_command(const std::vector<std::string>& args) {
     if (!loaded) return report_error(loaded.error(), kExitUsage);
     Config& config = loaded->config;
     std::string input_path;
+    std::string boxes_dir;  // --boxes: a picture per labeled image, for a person to look at
     for (std::size_t i = 0; i < loaded->rest.size(); ++i) {
         const std::string& arg = loaded->rest[i];
         if (arg == "--input" && i + 1 < loaded->rest.size()) {
             input_path = loaded->rest[++i];
         } else if (arg.rfind("--input=", 0) == 0) {
             input_path = arg.substr(8);
+        } else if (arg == "--boxes" && i + 1 < loaded->rest.size()) {
+            boxes_dir = loaded->rest[++i];
+        } else if (arg.rfind("--boxes=", 0) == 0) {
+            boxes_dir = arg.substr(8);
         } else {
             return report_error(
                 make_error(errc::invalid_argument, "seke label: unknown argument \"" + arg + "\" (see seke help)"),
@@ -57,11 +64,10 @@ int run_label_command(const std::vector<std::string>& args) {
     const std::string model_version = rt.model_version();
     const std::atomic<bool>& stop = stop_on_interrupt();
 
-    std::fprintf(stderr, "seke: labeling %zu items from %s with %s at %s (store %s)\n", input->jobs.size(),
-                 input_path.c_str(), config.vllm.model.c_str(), config.vllm.base_url.c_str(),
+    std::fprintf(stderr, "seke: labeling %zu items from %s (store %s)\n", input->jobs.size(), input_path.c_str(),
                  config.run.db_path.c_str());
     ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
-    LabelRun run({config, rt.setup.knowledge, *rt.store, *rt.engine, rt.client->stats(), model_version});
+    LabelRun run({config, rt.setup.knowledge, rt.face, *rt.store, *rt.engine, rt.client->stats(), model_version});
     auto summary = run.run(input->jobs, stop, [&](const RunProgress& p) { printer.update(p); });
     if (!summary) return report_error(summary.error(), kExitFatal);
     printer.finish(summary->progress);
@@ -93,10 +99,22 @@ int run_label_command(const std::vector<std::string>& args) {
     result["seconds"] = p.elapsed_s;
     if (counts) result["store_faces_total"] = counts->faces;
     result["interrupted"] = summary->interrupted;
+    if (!boxes_dir.empty()) {
+        std::set<std::string> ids;
+        for (const auto& job : input->jobs) ids.insert(job.id);
+        auto pictures = write_pictures(*rt.store, boxes_dir, config.image, ids);
+        if (!pictures) return report_error(pictures.error(), kExitFatal);
+        for (const auto& problem : pictures->problems) std::fprintf(stderr, "seke: no picture for %s\n", problem.c_str());
+        result["pictures"] = pictures->pictures;
+        result["pictures_dir"] = std::filesystem::absolute(boxes_dir).string();
+    }
     std::printf("%s\n", result.dump().c_str());
     std::fprintf(stderr,
                  "seke: results in %s — export with: seke export --db %s --format feid-jsonl --out feid.jsonl\n",
                  result["db"].get<std::string>().c_str(), config.run.db_path.c_str());
+    if (!boxes_dir.empty())
+        std::fprintf(stderr, "seke: pictures of the labeled faces in %s\n",
+                     result["pictures_dir"].get<std::string>().c_str());
 
     if (summary->interrupted) return kExitInterrupted;
     if (p.failed > 0 || !input->problems.empty()) return kExitPartial;

@@ -11,8 +11,9 @@ const char* kUsage = R"(seke )" SEKE_VERSION R"( — face emotion pre-labeling (
 
 usage:
   seke label  --input DIR|manifest.jsonl [--db FILE] [--face-detection auto|off|required] [--jobs N]
-              [--use-fit=false] [options]
+              [--use-fit=false] [--provider expert|openai] [--expert off] [--boxes DIR] [options]
   seke export --db FILE --format feid-jsonl|llava|sharegpt --out FILE [--status auto,accepted,corrected]
+  seke export --db FILE --boxes DIR              a picture per labeled image: boxes, expression, VA, AUs
   seke serve  [--host H] [--port P] [--db FILE] [options]   Label Studio ML backend (default 127.0.0.1:9090)
   seke label-config [--per-face|--whole-image]   print the recommended Label Studio labeling config
   seke fit    --db FILE [--fit-method isotonic|platt] [--fit-min-reviews N]   learn from reviews: calibration, few-shot examples

@@ -1,5 +1,7 @@
 #include "plugin/cli/runtime.hpp"
 
+#include <cstdio>
+
 namespace seke {
 
 FittedState fitted_state_for_batch(const Config& config) {
@@ -13,6 +15,12 @@ std::string Runtime::model_version() const {
 Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted) {
     auto runtime = std::make_unique<Runtime>();
     runtime->setup = std::move(setup);
+    auto expert = load_expert(config);
+    if (!expert) return expert.error();
+    runtime->expert = std::move(*expert);
+    runtime->face = face_options(config, runtime->expert);
+    runtime->engine_config = engine_config(config);
+    std::fprintf(stderr, "seke: labeling with %s\n", provider_summary(config).c_str());
     auto store = Store::open(config.run.db_path);
     if (!store) return store.error();
     runtime->store = std::move(*store);
@@ -29,7 +37,8 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup s
         unfitted->model_version = base_version;
         runtime->learned = std::make_shared<LearnedState>(std::move(unfitted));
     }
-    runtime->engine = std::make_unique<EngineService>(runtime->setup.knowledge, config.engine, *runtime->client);
+    runtime->engine = std::make_unique<EngineService>(runtime->setup.knowledge, runtime->engine_config,
+                                                      *runtime->client, expert_settings(config));
     runtime->engine->set_examples(runtime->learned->current()->exemplars);
     return runtime;
 }

@@ -25,6 +25,9 @@ FittedState fitted_state_for_batch(const Config& config);
 // The members refer to one another (and to the Config): built in place, never moved.
 struct Runtime {
     ModelSetup setup;
+    std::shared_ptr<const FaceExpert> expert;  // null when the provider and model.expert need none
+    FaceOptions face;                          // what the command's face preparers take: the expert included
+    EngineConfig engine_config;                // config.engine as the provider needs it
     std::unique_ptr<Store> store;
     std::unique_ptr<StoreResponseCache> cache;
     std::unique_ptr<VllmClient> client;
@@ -39,8 +42,9 @@ struct Runtime {
     [[nodiscard]] std::string model_version() const;
 };
 
-// Opens the store at config.run.db_path and builds the rest on it. `config` must outlive the
-// runtime. Fails only when the store or its last fit cannot be read: the command exits kExitFatal.
+// Opens the store at config.run.db_path and builds the rest on it, and logs one line saying who
+// labels. `config` must outlive the runtime. Fails when the expert's weights, the store or its
+// last fit cannot be read: the command exits kExitFatal.
 Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted);
 
 }  // namespace seke

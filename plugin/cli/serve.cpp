@@ -57,7 +57,7 @@ int run_serve_command(const std::vector<std::string>& args) {
     VllmClient& client = *rt.client;
     EngineService& engine = *rt.engine;
     LearnedState& learned = *rt.learned;
-    FacePreparer preparer(face_options(config), config.image);
+    FacePreparer preparer(rt.face, config.image);
     if (auto ready = preparer.ready(); !ready) return report_error(ready.error(), kExitUsage);
     std::stringstream hosts(config.serve.media_host_allowlist);
     for (std::string host; std::getline(hosts, host, ',');)
@@ -94,7 +94,8 @@ int run_serve_command(const std::vector<std::string>& args) {
                           {"port", *port},
                           {"db", std::filesystem::absolute(config.run.db_path).string()},
                           {"model_version", learned.current()->model_version},
-                          {"model", config.vllm.model},
+                          {"provider", provider_name(config.model.provider)},
+                          {"model", config.model.provider == Provider::expert ? "expert" : config.vllm.model},
                           {"basic_auth", !config.serve.basic_auth_user.empty()}});
     server::run_until_signal(http, std::chrono::seconds(10));
     backend.shutdown(std::chrono::seconds(10));

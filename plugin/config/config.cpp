@@ -158,9 +158,28 @@ const std::vector<Binding>& bindings() {
     using T = OptionType;
     static const std::vector<Binding> table = [] {
         std::vector<Binding> b;
+        // model: who labels
+        b.push_back(choice_option<Provider>(
+            opt("model.provider", "--provider", "SEKE_PROVIDER", T::choice,
+                "openai = the vision LLM at vllm.base_url; expert = the built-in face expert, no key and no network; "
+                "auto = openai when vllm.base_url or vllm.api_key is set, else expert"),
+            FIELD(model.provider),
+            {{"auto", Provider::automatic}, {"openai", Provider::openai}, {"expert", Provider::expert}}));
+        b.push_back(bool_option(opt("model.expert", "--expert", "SEKE_EXPERT", T::boolean,
+                                    "with the openai provider, the built-in face expert reads every face too and its "
+                                    "disagreement raises uncertainty; off = the VLLM alone"),
+                                FIELD(model.expert)));
+        b.push_back(string_option(opt("model.expert_models", "--expert-models", "SEKE_EXPERT_MODELS", T::string,
+                                      "folder with the expert's face-api/ and human/ weights; empty = models/ fetched "
+                                      "by scripts/setup.sh"),
+                                  FIELD(model.expert_models_dir)));
+        b.push_back(number_option(opt("model.expert_min_face_score", "--expert-min-face-score",
+                                      "SEKE_EXPERT_MIN_FACE_SCORE", T::number,
+                                      "face-mesh face score under which the expert says nothing about a crop"),
+                                  FIELD(model.expert_min_face_score), 0.0, 1.0));
         // vllm: the OpenAI-compatible endpoint
         b.push_back(string_option(opt("vllm.base_url", "--base-url", "OPENAI_BASE_URL", T::string,
-                                      "OpenAI-compatible API root; /chat/completions is appended"),
+                                      "OpenAI-compatible API root; /chat/completions is appended; empty with a key set = OpenAI's"),
                                   FIELD(vllm.base_url)));
         b.push_back(string_option(opt("vllm.api_key", "--api-key", "OPENAI_API_KEY", T::secret,
                                       "API key, sent as a Bearer token; never logged. Prefer the environment"),
@@ -691,8 +710,25 @@ Result<LoadedConfig> load_config(const std::vector<std::string>& args, const std
     auto rest = apply_flags(loaded.config, remaining);
     if (!rest) return rest.error();
     loaded.rest = std::move(*rest);
+    resolve_provider(loaded.config);
     if (auto valid = validate(loaded.config); !valid) return valid.error();
     return loaded;
+}
+
+std::string_view provider_name(Provider provider) noexcept {
+    switch (provider) {
+        case Provider::automatic: return "auto";
+        case Provider::openai: return "openai";
+        case Provider::expert: return "expert";
+    }
+    return "auto";
+}
+
+void resolve_provider(Config& config) {
+    if (config.model.provider == Provider::automatic)
+        config.model.provider = config.vllm.base_url.empty() && config.vllm.api_key.empty() ? Provider::expert
+                                                                                           : Provider::openai;
+    if (config.model.provider == Provider::openai && config.vllm.base_url.empty()) config.vllm.base_url = kOpenAiBaseUrl;
 }
 
 Result<bool> validate(const Config& config) {
@@ -703,8 +739,12 @@ Result<bool> validate(const Config& config) {
     const auto& w = e.weights;
     if (w.expression + w.va + w.au + w.consistency <= 0)
         return make_error(errc::config_error, "options engine.weights.* must not all be 0");
+    if (config.model.provider == Provider::expert && !config.model.expert)
+        return make_error(errc::config_error,
+                          "option model.expert (--expert) is off, so the expert provider has nothing to label with: "
+                          "turn it on or choose --provider openai");
     const auto& url = config.vllm.base_url;
-    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+    if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
         return make_error(errc::config_error,
                           "option vllm.base_url: bad value \"" + url + "\": must start with http:// or https://");
     if (config.vllm.backoff_base_ms > config.vllm.backoff_max_ms)

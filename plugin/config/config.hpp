@@ -3,6 +3,7 @@
 // command-line flag and an environment twin; later sources win: defaults < file < env < flags.
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "connectors/cvat_settings.hpp"
@@ -43,7 +44,23 @@ struct ServeSettings {
     std::string media_host_allowlist;  // comma list of hosts (or *.domain) media may come from
 };
 
+// Who labels the faces.
+enum class Provider {
+    automatic,  // openai when an endpoint or a key is configured (vllm.base_url, vllm.api_key), else expert
+    openai,     // the vision LLM behind vllm.base_url, with the built-in expert as a second opinion
+    expert,     // the built-in face expert alone: no key, no network
+};
+std::string_view provider_name(Provider provider) noexcept;
+
+struct ModelSettings {
+    Provider provider = Provider::automatic;  // load_config() decides `automatic` into one of the others
+    bool expert = true;                       // with openai: run the built-in expert on every face as evidence
+    std::string expert_models_dir;            // holds face-api/ and human/; empty = models/ in seke's data
+    double expert_min_face_score = 0.5;       // facemesh's face flag under which the expert abstains
+};
+
 struct Config {
+    ModelSettings model;
     VllmSettings vllm;
     EngineConfig engine;
     FaceOptions face;
@@ -94,6 +111,12 @@ struct LoadedConfig {
     std::vector<std::string> rest;
 };
 Result<LoadedConfig> load_config(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);
+
+// The OpenAI endpoint used when only a key is configured.
+inline constexpr const char* kOpenAiBaseUrl = "https://api.openai.com/v1";
+// Decides model.provider when it is `automatic`, and fills vllm.base_url with kOpenAiBaseUrl when
+// openai was chosen by a key alone. load_config() calls it; the result never says `automatic`.
+void resolve_provider(Config& config);
 
 // Cross-field checks (k_min <= k_max, temperatures, positive limits...).
 Result<bool> validate(const Config& config);

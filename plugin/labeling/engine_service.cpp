@@ -48,6 +48,7 @@ struct EngineService::Impl {
     const Knowledge& knowledge;
     const EngineConfig& config;
     VllmClient& client;
+    const ExpertSettings expert_settings;
 
     mutable std::mutex mutex;
     std::condition_variable wake;
@@ -62,7 +63,8 @@ struct EngineService::Impl {
     bool cancelling = false;
     std::thread thread;
 
-    Impl(const Knowledge& k, const EngineConfig& c, VllmClient& v) : knowledge(k), config(c), client(v) {
+    Impl(const Knowledge& k, const EngineConfig& c, VllmClient& v, ExpertSettings e)
+        : knowledge(k), config(c), client(v), expert_settings(e) {
         thread = std::thread([this] { loop(); });
     }
 
@@ -116,8 +118,10 @@ struct EngineService::Impl {
                 submitted->done(cancelled_result());
                 return;
             }
+            std::optional<ExpertOpinion> opinion;
+            if (submitted->job.expert) opinion = interpret_expert(*submitted->job.expert, knowledge, expert_settings);
             FaceLabeler labeler(knowledge, config, submitted->job.known, submitted->job.known_provenance,
-                                submitted->examples);
+                                submitted->examples, std::move(opinion));
             auto [it, inserted] =
                 running.emplace(submitted->id, Running{std::move(submitted->job), std::move(submitted->examples),
                                                        std::move(labeler), std::move(submitted->done)});
@@ -200,8 +204,9 @@ struct EngineService::Impl {
     }
 };
 
-EngineService::EngineService(const Knowledge& knowledge, const EngineConfig& config, VllmClient& client)
-    : impl_(std::make_unique<Impl>(knowledge, config, client)) {}
+EngineService::EngineService(const Knowledge& knowledge, const EngineConfig& config, VllmClient& client,
+                             ExpertSettings expert)
+    : impl_(std::make_unique<Impl>(knowledge, config, client, expert)) {}
 
 EngineService::~EngineService() {
     impl_->push(Shutdown{});

@@ -4,10 +4,12 @@
 // machines, so they need no locks. Completions come back through the caller's callback.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "connectors/vllm_client.hpp"
 #include "verify/engine_config.hpp"
+#include "verify/expert.hpp"
 #include "verify/face_labeler.hpp"
 #include "verify/few_shot.hpp"
 #include "verify/knowledge.hpp"
@@ -19,14 +21,17 @@ struct FaceJob {
     std::string crop_hash;  // sha256 of jpeg: part of the response cache key
     LabelSet known;         // facts (source/human labels)
     LevelProvenance known_provenance;
+    std::optional<ExpertReading> expert;  // what the built-in expert read off the face, when it ran
 };
 
 class EngineService {
   public:
     using Done = std::function<void(FaceResult)>;
 
-    // `knowledge`, `config` and `client` must outlive the service.
-    EngineService(const Knowledge& knowledge, const EngineConfig& config, VllmClient& client);
+    // `knowledge`, `config` and `client` must outlive the service. `expert` says how the faces'
+    // expert readings are interpreted.
+    EngineService(const Knowledge& knowledge, const EngineConfig& config, VllmClient& client,
+                  ExpertSettings expert = {});
     // Cancels what is still running (its callbacks get a failed result) and joins.
     ~EngineService();
     EngineService(const EngineService&) = delete;

@@ -24,7 +24,8 @@ void label_faces(EngineService& engine, const PreparedImage& image, const LabelS
     pending->done = std::move(done);
     for (std::size_t f = 0; f < image.faces.size(); ++f) {
         const FaceCrop& crop = image.faces[f];
-        engine.submit(FaceJob{crop.jpeg, sha256_hex(crop.jpeg), known, provenance}, [pending, f](FaceResult result) {
+        engine.submit(FaceJob{crop.jpeg, sha256_hex(crop.jpeg), known, provenance, crop.expert},
+                      [pending, f](FaceResult result) {
             bool last = false;
             {
                 std::lock_guard lock(pending->mutex);

@@ -135,7 +135,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     const auto start_time = Clock::now();
     const auto start_requests = deps_.client_stats.http_requests.load();
     const auto start_retries = deps_.client_stats.retries.load();
-    FacePreparer preparer(face_options(config), config.image);
+    FacePreparer preparer(deps_.face, config.image);
     if (auto ready = preparer.ready(); !ready) return ready.error();
     EventQueue events;
     int threads = config.run.image_threads > 0 ? config.run.image_threads

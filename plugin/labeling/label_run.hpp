@@ -44,6 +44,7 @@ using ProgressCallback = std::function<void(const RunProgress&)>;
 struct LabelRunDeps {
     const Config& config;
     const Knowledge& knowledge;
+    const FaceOptions& face;  // the runtime's: the detector model and the expert filled in
     Store& store;
     EngineService& engine;          // its few-shot examples are the ones the faces are shown
     const VllmStats& client_stats;  // of the engine's client: the run reports its HTTP requests and retries

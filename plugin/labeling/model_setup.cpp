@@ -22,19 +22,66 @@ Result<ModelSetup> load_model_setup(const Config& config) {
     return ModelSetup{std::move(*knowledge), std::move(version)};
 }
 
-FaceOptions face_options(const Config& config) {
+namespace {
+
+std::string models_dir(const Config& config) {
+    return config.model.expert_models_dir.empty() ? data_dir() + "/models" : config.model.expert_models_dir;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const FaceExpert>> load_expert(const Config& config) {
+    const bool wanted = config.model.provider == Provider::expert || config.model.expert;
+    if (!wanted) return std::shared_ptr<const FaceExpert>{};
+    const std::string root = models_dir(config);
+    auto expert = FaceExpert::load({root + "/face-api", root + "/human"});
+    if (!expert && config.model.provider != Provider::expert)
+        return make_error(expert.error().code,
+                          expert.error().message + " (or label with the VLLM alone: --expert off, SEKE_EXPERT=off)");
+    return expert;
+}
+
+FaceOptions face_options(const Config& config, std::shared_ptr<const FaceExpert> expert) {
     FaceOptions face = config.face;
     if (face.detector_model.empty())
         face.detector_model = data_dir() + "/models/face-api/tiny_face_detector_model-weights_manifest.json";
+    face.expert = std::move(expert);
     return face;
 }
 
+EngineConfig engine_config(const Config& config) {
+    EngineConfig engine = config.engine;
+    engine.expert_only = config.model.provider == Provider::expert;
+    return engine;
+}
+
+ExpertSettings expert_settings(const Config& config) {
+    ExpertSettings settings;
+    settings.min_face_score = config.model.expert_min_face_score;
+    return settings;
+}
+
+std::string provider_summary(const Config& config) {
+    if (config.model.provider == Provider::expert)
+        return "the built-in face expert (provider expert: no key, no network" +
+               std::string(config.vllm.base_url.empty() && config.vllm.api_key.empty()
+                               ? "; set OPENAI_BASE_URL or --provider openai for a vision LLM)"
+                               : ")");
+    return "the vision LLM " + config.vllm.model + " at " + config.vllm.base_url +
+           (config.model.expert ? ", the built-in face expert as a second opinion" : ", without the built-in expert");
+}
+
 std::string derive_model_version(const Config& config, const std::string& knowledge_text) {
-    std::string mode = get_option(config, "engine.mode");
-    std::string basis = config.vllm.model + "|" + mode + "|" + knowledge_text;
-    for (const auto& info : option_table())
-        if (info.key.rfind("engine.", 0) == 0) basis += "|" + info.key + "=" + get_option(config, info.key);
-    return "seke-" SEKE_VERSION "/" + config.vllm.model + "/" + mode + "-" + sha256_hex(basis).substr(0, 8);
+    // The expert provider asks no VLLM: its labels are the expert's whatever vllm.model says.
+    const bool expert_only = config.model.provider == Provider::expert;
+    const std::string model = expert_only ? std::string("expert") : config.vllm.model;
+    const std::string mode = expert_only ? std::string("expert") : get_option(config, "engine.mode");
+    std::string basis = model + "|" + mode + "|" + knowledge_text;
+    for (const auto& info : option_table()) {
+        const bool decides = info.key.rfind("model.", 0) == 0 || (!expert_only && info.key.rfind("engine.", 0) == 0);
+        if (decides && info.key != "model.expert_models") basis += "|" + info.key + "=" + get_option(config, info.key);
+    }
+    return "seke-" SEKE_VERSION "/" + model + "/" + mode + "-" + sha256_hex(basis).substr(0, 8);
 }
 
 }  // namespace seke

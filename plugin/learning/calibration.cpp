@@ -76,7 +76,13 @@ void fit_platt(const std::vector<CalibrationPoint>& points, double& a, double& b
 }
 
 std::array<double, FaceErrorModel::kFeatures> features(const Uncertainty& u) {
-    return {1.0, clamp01(u.expression), clamp01(u.va), clamp01(u.au), clamp01(u.consistency), clamp01(u.overall)};
+    return {1.0,
+            clamp01(u.expression),
+            clamp01(u.va),
+            clamp01(u.au),
+            clamp01(u.consistency),
+            clamp01(u.overall),
+            clamp01(u.expert_disagreement)};
 }
 
 // Solves a x = b in place (Gaussian elimination with partial pivoting); false when singular.
@@ -239,7 +245,7 @@ json FaceErrorModel::to_json() const {
     if (trusted_) {
         json w = json::array();
         for (double v : weights_) w.push_back(std::round(v * 1e6) / 1e6);
-        out["weights"] = w;  // bias, expression, va, au, consistency, overall
+        out["weights"] = w;  // bias, expression, va, au, consistency, overall, expert disagreement
     }
     return out;
 }
@@ -251,9 +257,11 @@ Result<FaceErrorModel> FaceErrorModel::from_json(const json& j) {
     m.examples_ = j.value("examples", std::size_t{0});
     m.errors_ = j.value("errors", std::size_t{0});
     if (!m.trusted_) return m;
-    if (!j.contains("weights") || !j["weights"].is_array() || j["weights"].size() != kFeatures)
+    // A fit stored before the expert disagreement was a feature has no weight for it: 0.
+    const std::size_t stored = j.contains("weights") && j["weights"].is_array() ? j["weights"].size() : 0;
+    if (stored != kFeatures && stored != kFeaturesBeforeExpert)
         return make_error(errc::bad_json, "calibration: face model needs " + std::to_string(kFeatures) + " weights");
-    for (std::size_t i = 0; i < kFeatures; ++i) {
+    for (std::size_t i = 0; i < stored; ++i) {
         if (!j["weights"][i].is_number())
             return make_error(errc::bad_json, "calibration: face weights must be numbers");
         m.weights_[i] = j["weights"][i].get<double>();

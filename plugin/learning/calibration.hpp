@@ -53,12 +53,14 @@ struct FaceExample {
 };
 
 // P(a reviewer changes anything) by L2-regularised logistic regression on the face's
-// uncertainties (expression, va, au, consistency, overall). It learns how much each signal
-// matters for this model and data, which the fixed weights of `overall` cannot; it needs both
-// outcomes among at least `min_examples` faces to be trusted.
+// uncertainties (expression, va, au, consistency, overall) and its disagreement with the
+// built-in face expert. It learns how much each signal matters for this model and data, which
+// the fixed weights of `overall` cannot (an expert that predicts nothing gets a weight near 0);
+// it needs both outcomes among at least `min_examples` faces to be trusted.
 class FaceErrorModel {
   public:
-    static constexpr std::size_t kFeatures = 6;  // bias + five uncertainties
+    static constexpr std::size_t kFeatures = 7;  // bias + five uncertainties + expert disagreement
+    static constexpr std::size_t kFeaturesBeforeExpert = 6;  // fits stored before the expert existed
     static FaceErrorModel fit(const std::vector<FaceExample>& examples, std::size_t min_examples);
     [[nodiscard]] double operator()(const Uncertainty& u) const;  // untrusted: u.overall
     [[nodiscard]] bool trusted() const noexcept { return trusted_; }

@@ -92,6 +92,10 @@ FeidRecord feid_record(const Knowledge& knowledge, const FeidInput& input) {
     record.descriptions = r.descriptions;
     record.provenance = r.provenance;
     record.uncertainty = RecordUncertainty::of(r.uncertainty);
+    if (r.expert) record.expert = RecordExpert::of(*r.expert);
+    // The disagreement is a feature only where a vision LLM labeled and the expert was compared.
+    if (r.trace.expert && r.trace.expert->used && r.trace.stop_reason != kExpertStopReason)
+        record.uncertainty.expert_disagreement = r.uncertainty.expert_disagreement;
     record.status = input.status;
     record.model_version = input.model_version;
     record.cost = r.cost;
@@ -175,6 +179,22 @@ std::optional<ExportFormat> parse_export_format(const std::string& text) {
     return std::nullopt;
 }
 
+namespace {
+
+// The training views have no place of their own for where a label came from. When the built-in
+// expert gave a level, its limits go with the entry: a class it never gives is not a negative,
+// and an AU it cannot see is unknown, not absent.
+void add_expert_limits(const FeidRecord& record, const ordered_json& stored, ordered_json& entry) {
+    bool from_expert = false;
+    for (Level level : kAllLevels) from_expert = from_expert || record.provenance.of(level) == Provenance::expert;
+    if (!from_expert || !record.expert) return;
+    entry["provenance"] = stored["provenance"];
+    entry["not_covered"] = record.expert->not_covered;
+    entry["au_unknown"] = record.expert->au_unknown;
+}
+
+}  // namespace
+
 ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
     ordered_json stored = record.to_json();
     switch (format) {
@@ -184,6 +204,7 @@ ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
             entry["id"] = stored["id"];
             entry["image"] = stored["image"];
             entry["conversations"] = stored["conversations"];
+            add_expert_limits(record, stored, entry);
             return entry;
         }
         case ExportFormat::sharegpt: {
@@ -194,6 +215,7 @@ ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
                 messages.push_back({{"role", turn.from == "human" ? "user" : "assistant"}, {"content", turn.value}});
             entry["messages"] = std::move(messages);
             entry["images"] = ordered_json::array({record.image});
+            add_expert_limits(record, stored, entry);
             return entry;
         }
     }

@@ -51,10 +51,32 @@ ordered_json review_json(const RecordReview& review) {
     return out;
 }
 
+ordered_json expert_json(const RecordExpert& expert) {
+    ordered_json out = ordered_json::object();
+    out["abstained"] = expert.abstained;
+    if (expert.abstained) {
+        out["reason"] = expert.abstain_reason;
+        return out;
+    }
+    out["expression"] = expert.expression ? ordered_json(*expert.expression) : ordered_json();
+    ordered_json probabilities = ordered_json::object();
+    for (const auto& [name, p] : expert.probabilities) probabilities[name] = finite_or_null(p);
+    out["probabilities"] = std::move(probabilities);
+    out["classifier_agreement"] = finite_or_null(expert.classifier_agreement);
+    out["valence"] = finite_or_null(expert.valence);
+    out["arousal"] = finite_or_null(expert.arousal);
+    out["va"] = "derived";
+    out["action_units"] = expert.action_units;
+    out["au_judged"] = expert.au_judged;
+    out["au_unknown"] = expert.au_unknown;
+    out["not_covered"] = expert.not_covered;
+    return out;
+}
+
 // Members of the record this type reads; every other member is kept in FeidRecord::other.
-constexpr std::array<std::string_view, 14> kMembers = {
-    "id",     "image",         "face", "labels", "descriptions", "provenance",    "uncertainty",
-    "status", "model_version", "cost", "flags",  "phash",        "conversations", "review"};
+constexpr std::array<std::string_view, 15> kMembers = {
+    "id",   "image", "face",  "labels",        "descriptions", "provenance", "uncertainty", "expert",
+    "status", "model_version", "cost", "flags", "phash", "conversations", "review"};
 
 // Reads members of one record; the first member of the wrong type is the error.
 class Reader {
@@ -163,7 +185,7 @@ class Reader {
             text(object, name.c_str(), path + "." + name, value);
             if (!value) continue;
             if (auto parsed = parse_provenance(*value)) out.set(level, *parsed);
-            else unknown(*value, path + "." + name, "model, source or human");
+            else unknown(*value, path + "." + name, "model, expert, source or human");
         }
         return out;
     }
@@ -188,6 +210,7 @@ class Reader {
         number(object, "au", path + ".au", out.au);
         number(object, "consistency", path + ".consistency", out.consistency);
         number(object, "overall", path + ".overall", out.overall);
+        number(object, "expert_disagreement", path + ".expert_disagreement", out.expert_disagreement);
         return out;
     }
 
@@ -230,6 +253,39 @@ class Reader {
             text(turn, "value", "conversations[].value", t.value);
             out.push_back(std::move(t));
         }
+        return out;
+    }
+
+    std::vector<std::string> string_list(const ordered_json& object, const char* key, const std::string& path) {
+        std::optional<std::vector<std::string>> out;
+        strings(object, key, path, out);
+        return out.value_or(std::vector<std::string>{});
+    }
+
+    RecordExpert expert(const ordered_json& object) {
+        RecordExpert out;
+        if (const ordered_json* abstained = at(object, "abstained")) {
+            if (abstained->is_boolean()) out.abstained = abstained->get<bool>();
+            else wrong(*abstained, "expert.abstained", "true or false");
+        }
+        text(object, "reason", "expert.reason", out.abstain_reason);
+        text(object, "expression", "expert.expression", out.expression);
+        if (const ordered_json* p = child(object, "probabilities", "expert.probabilities")) {
+            for (const auto& [name, value] : p->items()) {
+                if (!value.is_number()) {
+                    wrong(value, "expert.probabilities." + name, "a number");
+                    return out;
+                }
+                out.probabilities.emplace_back(name, value.get<double>());
+            }
+        }
+        number(object, "classifier_agreement", "expert.classifier_agreement", out.classifier_agreement);
+        number(object, "valence", "expert.valence", out.valence);
+        number(object, "arousal", "expert.arousal", out.arousal);
+        out.action_units = string_list(object, "action_units", "expert.action_units");
+        out.au_judged = string_list(object, "au_judged", "expert.au_judged");
+        out.au_unknown = string_list(object, "au_unknown", "expert.au_unknown");
+        out.not_covered = string_list(object, "not_covered", "expert.not_covered");
         return out;
     }
 
@@ -280,8 +336,26 @@ RecordUncertainty RecordUncertainty::of(const Uncertainty& u) {
     return {finite(u.expression), finite(u.va), finite(u.au), finite(u.consistency), finite(u.overall)};
 }
 
+RecordExpert RecordExpert::of(const ExpertOpinion& opinion) {
+    RecordExpert out;
+    out.abstained = opinion.abstained;
+    out.abstain_reason = opinion.abstain_reason;
+    if (opinion.abstained) return out;
+    out.expression = opinion.labels.expression;
+    out.probabilities = opinion.expression_probabilities;
+    out.classifier_agreement = finite(opinion.classifier_agreement);
+    out.valence = opinion.labels.valence;
+    out.arousal = opinion.labels.arousal;
+    out.action_units = opinion.labels.action_units.value_or(std::vector<std::string>{});
+    for (const auto& judged : opinion.action_units) out.au_judged.push_back(judged.code);
+    out.au_unknown = opinion.au_unknown;
+    out.not_covered = opinion.not_covered;
+    return out;
+}
+
 Uncertainty RecordUncertainty::values() const {
-    return {expression.value_or(0), va.value_or(0), au.value_or(0), consistency.value_or(0), overall.value_or(0)};
+    return {expression.value_or(0), va.value_or(0),      au.value_or(0),
+            consistency.value_or(0), overall.value_or(0), expert_disagreement.value_or(0)};
 }
 
 const LabelSet& FeidRecord::model_labels() const {
@@ -316,6 +390,9 @@ ordered_json FeidRecord::to_json() const {
                           {"au", finite_or_null(uncertainty.au)},
                           {"consistency", finite_or_null(uncertainty.consistency)},
                           {"overall", finite_or_null(uncertainty.overall)}};
+    if (uncertainty.expert_disagreement)
+        out["uncertainty"]["expert_disagreement"] = finite_or_null(uncertainty.expert_disagreement);
+    if (expert) out["expert"] = expert_json(*expert);
     out["status"] = status;
     out["model_version"] = model_version;
     out["cost"] = {{"requests", cost.requests},
@@ -350,6 +427,7 @@ Result<FeidRecord> FeidRecord::from_json(const ordered_json& json) {
         record.provenance = read.provenance(*p, "provenance");
     if (const ordered_json* u = read.child(json, "uncertainty", "uncertainty"))
         record.uncertainty = read.uncertainty(*u, "uncertainty");
+    if (const ordered_json* expert = read.child(json, "expert", "expert")) record.expert = read.expert(*expert);
     read.text(json, "status", "status", record.status);
     read.text(json, "model_version", "model_version", record.model_version);
     if (const ordered_json* cost = read.child(json, "cost", "cost")) record.cost = read.cost(*cost, "cost");

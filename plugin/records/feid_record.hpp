@@ -14,6 +14,7 @@
 
 #include "connectors/image.hpp"
 #include "verify/errors.hpp"
+#include "verify/expert.hpp"
 #include "verify/labels.hpp"
 
 namespace seke {
@@ -31,10 +32,32 @@ inline constexpr const char* kNoFaceDetectedFlag = "no_face_detected";
 // The uncertainty as stored: a number the engine could not give (not finite) is null, unknown.
 struct RecordUncertainty {
     std::optional<double> expression, va, au, consistency, overall;
+    // How far the vision LLM's labels were from the built-in expert's; absent when the expert did
+    // not read the face, abstained, or was the provider.
+    std::optional<double> expert_disagreement;
 
     static RecordUncertainty of(const Uncertainty& u);
     // Unknown as 0, as ranking and calibration read it.
     [[nodiscard]] Uncertainty values() const;
+};
+
+// What the built-in face expert said of the face, whether or not its labels are the final ones,
+// and what it cannot say: classes no network covers and AUs geometry cannot see (those are
+// unknown, not absent).
+struct RecordExpert {
+    bool abstained = false;
+    std::string abstain_reason;
+    std::optional<std::string> expression;
+    std::vector<std::pair<std::string, double>> probabilities;  // over the classes it covers, largest first
+    std::optional<double> classifier_agreement;                 // of its two expression networks, in [0, 1]
+    std::optional<double> valence, arousal;                     // derived from the probabilities and geometry
+    std::vector<std::string> action_units;                      // judged present
+    std::vector<std::string> au_judged;                         // judged at all, present or absent
+    std::vector<std::string> au_unknown;                        // neither present nor absent
+    std::vector<std::string> not_covered;                       // classes it never gives
+
+    static RecordExpert of(const ExpertOpinion& opinion);
+    bool operator==(const RecordExpert&) const = default;
 };
 
 struct ConversationTurn {
@@ -65,6 +88,7 @@ struct FeidRecord {
     Descriptions descriptions;
     LevelProvenance provenance;
     RecordUncertainty uncertainty;  // what the model said, kept through reviews
+    std::optional<RecordExpert> expert;  // when the built-in expert read the face
     std::string status = "auto";    // auto | accepted | corrected | rejected | added
     std::string model_version;
     Cost cost;

@@ -598,7 +598,9 @@ Result<std::vector<QueueCandidate>> Store::queue_candidates(const std::string& i
                 "coalesce(json_extract(record, '$.provenance.expression'), 'model'), "
                 "coalesce(json_extract(record, '$.provenance.va'), 'model'), "
                 "coalesce(json_extract(record, '$.provenance.au'), 'model'), "
-                "coalesce(json_extract(record, '$.phash'), '') "
+                "coalesce(json_extract(record, '$.phash'), ''), "
+                "coalesce(json_extract(record, '$.uncertainty.consistency'), 0), "
+                "coalesce(json_extract(record, '$.uncertainty.expert_disagreement'), 0) "
                 "FROM faces WHERE status='auto' AND substr(item_id, 1, ?)=?");
     if (!s.ok()) return db_error(db_, "cannot list the queue");
     s.bind(1, static_cast<std::int64_t>(item_prefix.size())).bind(2, item_prefix);
@@ -616,6 +618,8 @@ Result<std::vector<QueueCandidate>> Store::queue_candidates(const std::string& i
         c.provenance.va = parse_provenance(s.text(7)).value_or(Provenance::model);
         c.provenance.au = parse_provenance(s.text(8)).value_or(Provenance::model);
         c.phash = s.text(9);
+        c.uncertainty.consistency = s.real(10);  // every feature the face error model reads
+        c.uncertainty.expert_disagreement = s.real(11);
         rows.push_back(std::move(c));
     }
     if (rc != SQLITE_DONE) return db_error(db_, "cannot list the queue");

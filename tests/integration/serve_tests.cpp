@@ -577,6 +577,39 @@ BOOST_AUTO_TEST_CASE(the_label_studio_editor_loads_every_region_seke_returns) {
     }
 }
 
+// No key and no base URL: the built-in expert labels a real photo, and the editor loads a region
+// per face with its labels.
+BOOST_AUTO_TEST_CASE(with_no_key_the_editor_loads_the_experts_regions_on_a_real_photo) {
+    BOOST_TEST_REQUIRE(std::filesystem::exists("/usr/bin/chromium"),
+                       "install Debian's chromium (scripts/test.sh does)");
+    auto photo = std::filesystem::path(SEKE_TEST_ASSETS_DIR) / "face-api" / "demo" / "sample3.jpg";
+    BOOST_TEST_REQUIRE(std::filesystem::exists(photo), "run scripts/fetch-test-assets.sh");
+    ServeFixture f;
+    std::filesystem::create_directories(f.data() / "images");
+    std::filesystem::copy_file(photo, f.data() / "images" / "sample3.jpg");
+    f.start_serve({"--face-detection", "auto"}, {{"OPENAI_BASE_URL", ""}, {"OPENAI_API_KEY", ""}});
+    BOOST_TEST(test::read_file(f.dir / "serve.err").find("\"provider\":\"expert\"") != std::string::npos);
+    std::string xml = ServeFixture::faces_config();
+    auto response = f.post("/predict", {{"tasks", json::array({ServeFixture::task(61, "sample3.jpg")})},
+                                        {"label_config", xml},
+                                        {"project", "expert"}});
+    BOOST_TEST_REQUIRE(response.status == 200, response.body);
+    json prediction = parse(response)["results"][0];
+    BOOST_TEST_REQUIRE(prediction["result"].is_array(), prediction.dump());
+    std::set<std::string> faces;
+    for (const auto& r : prediction["result"]) {
+        if (r.contains("id")) faces.insert(r["id"].get<std::string>());
+        if (r["type"] == "choices" && r["from_name"] == "expression")
+            BOOST_TEST(r["value"]["choices"][0] != "contempt");
+    }
+    BOOST_TEST(faces.size() >= 2u, prediction.dump());  // sample3 shows three faces
+    json loaded = load_in_editor(f.dir, prediction, xml, photo);
+    BOOST_TEST_MESSAGE("expert: " << loaded.dump());
+    BOOST_TEST(loaded["predictions"] == 1);
+    BOOST_TEST(loaded["regions"] == faces.size());
+    BOOST_TEST(result_keys(loaded["results"], true) == result_keys(prediction["result"], true), tt::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(integration_serve_dashboard)

@@ -83,6 +83,38 @@ BOOST_AUTO_TEST_CASE(shipped_config_file_lists_every_option_with_defaults) {
     BOOST_TEST(loaded.ok());
 }
 
+BOOST_AUTO_TEST_CASE(with_no_endpoint_and_no_key_the_provider_is_the_built_in_expert) {
+    auto none = load_config({}, {});
+    BOOST_TEST_REQUIRE(none.ok());
+    BOOST_TEST((none->config.model.provider == Provider::expert));
+    BOOST_TEST(none->config.vllm.base_url.empty());
+
+    auto endpoint = load_config({}, {{"OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"}});
+    BOOST_TEST_REQUIRE(endpoint.ok());
+    BOOST_TEST((endpoint->config.model.provider == Provider::openai));
+    BOOST_TEST(endpoint->config.model.expert);  // the expert reads every face beside the VLLM
+
+    auto key_only = load_config({}, {{"OPENAI_API_KEY", "sk-test"}});
+    BOOST_TEST_REQUIRE(key_only.ok());
+    BOOST_TEST((key_only->config.model.provider == Provider::openai));
+    BOOST_TEST(key_only->config.vllm.base_url == kOpenAiBaseUrl);
+
+    auto forced = load_config({"--provider", "expert"}, {{"OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"}});
+    BOOST_TEST_REQUIRE(forced.ok());
+    BOOST_TEST((forced->config.model.provider == Provider::expert));
+
+    auto off = load_config({"--expert", "off"}, {{"SEKE_PROVIDER", "openai"}});
+    BOOST_TEST_REQUIRE(off.ok());
+    BOOST_TEST((off->config.model.provider == Provider::openai));
+    BOOST_TEST(off->config.vllm.base_url == kOpenAiBaseUrl);
+    BOOST_TEST(!off->config.model.expert);
+
+    auto nothing_left = load_config({"--provider", "expert", "--expert", "off"}, {});
+    BOOST_TEST_REQUIRE(!nothing_left.ok());
+    BOOST_TEST(nothing_left.error().message.find("model.expert") != std::string::npos);
+    BOOST_TEST(!load_config({"--provider", "llm"}, {}).ok());
+}
+
 BOOST_AUTO_TEST_CASE(bare_boolean_flag_switches_on) {
     auto loaded = load_config({"--self-verify", "--json-schema", "false"}, {{"SEKE_SELF_VERIFY", "0"}});
     BOOST_TEST_REQUIRE(loaded.ok());

@@ -219,6 +219,40 @@ BOOST_AUTO_TEST_CASE(face_model_learns_which_signal_predicts_errors) {
     BOOST_TEST(!FaceErrorModel::from_json(nlohmann::json{{"trusted", true}, {"weights", {1, 2}}}));
 }
 
+// The built-in expert's disagreement is a feature of the face model: a project learns from its
+// reviews how much the expert is worth, down to nothing.
+BOOST_AUTO_TEST_CASE(face_model_learns_how_much_the_experts_disagreement_is_worth) {
+    auto weights_after = [](bool expert_predicts_errors) {
+        std::mt19937 rng(5);
+        std::uniform_real_distribution<double> uniform(0, 1);
+        std::vector<FaceExample> train;
+        for (int i = 0; i < 3000; ++i) {
+            Uncertainty u;
+            u.consistency = uniform(rng);
+            u.overall = uniform(rng) * 0.5;
+            u.expert_disagreement = uniform(rng);
+            const double signal = expert_predicts_errors ? u.expert_disagreement : u.consistency;
+            train.push_back({u, uniform(rng) < 0.05 + 0.8 * signal * signal});
+        }
+        FaceErrorModel model = FaceErrorModel::fit(train, 30);
+        BOOST_TEST_REQUIRE(model.trusted());
+        return model.to_json()["weights"];  // bias, expression, va, au, consistency, overall, expert
+    };
+    auto worth_something = weights_after(true);
+    BOOST_TEST(worth_something[6].get<double>() > 3.0, worth_something.dump());
+    auto worth_nothing = weights_after(false);
+    BOOST_TEST(std::abs(worth_nothing[6].get<double>()) < 0.4, worth_nothing.dump());
+    BOOST_TEST(worth_nothing[4].get<double>() > 3.0, worth_nothing.dump());
+
+    // A fit stored before the expert existed has six weights: it loads, the expert weighing 0.
+    nlohmann::json old_fit = {{"trusted", true}, {"weights", {-2.0, 0.0, 0.0, 0.0, 4.0, 0.0}}};
+    auto loaded = FaceErrorModel::from_json(old_fit);
+    BOOST_TEST_REQUIRE(static_cast<bool>(loaded));
+    Uncertainty agreeing, disagreeing;
+    disagreeing.expert_disagreement = 1;
+    BOOST_TEST((*loaded)(agreeing) == (*loaded)(disagreeing));
+}
+
 BOOST_AUTO_TEST_CASE(a_face_a_human_drew_is_no_example) {
     ReviewExamples examples;
     add_review_examples(typed(json{{"id", "cvat/1/0_cvat7"},
