@@ -16,6 +16,7 @@
 #include "connectors/dense_face_net.hpp"
 #include "connectors/face_expert.hpp"
 #include "connectors/face_nets.hpp"
+#include "connectors/image.hpp"
 #include "connectors/tfjs_model.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -331,6 +332,42 @@ BOOST_AUTO_TEST_CASE(concurrent_reads_agree_with_a_single_one) {
             BOOST_TEST(reading.mesh[10].x == single->mesh[10].x);
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(the_face_preparer_attaches_a_reading_per_face) {
+    auto [bgr, box] = real_face("face2");
+    std::vector<uchar> png;
+    BOOST_TEST_REQUIRE(cv::imencode(".png", bgr, png));
+    const std::string bytes(png.begin(), png.end());
+    FaceOptions options;
+    options.mode = FaceMode::off;
+    auto without = FacePreparer(options, ImageLimits{}).prepare(bytes);
+    BOOST_TEST_REQUIRE(without.ok());
+    BOOST_TEST(!without->faces.front().expert.has_value());
+
+    options.expert = expert();
+    FacePreparer preparer(options, ImageLimits{});
+    auto whole = preparer.prepare(bytes);
+    BOOST_TEST_REQUIRE(whole.ok());
+    BOOST_TEST_REQUIRE(whole->faces.front().expert.has_value());
+    BOOST_TEST(whole->faces.front().expert->face_score >= 0.5);
+
+    // A given region: the points come back in the image's pixels, around the region.
+    const double w = bgr.cols, h = bgr.rows;
+    const RegionFraction region{box.x / w, box.y / h, box.width / w, box.height / h};
+    auto regions = preparer.prepare_regions(bytes, {region});
+    BOOST_TEST_REQUIRE(regions.ok());
+    BOOST_TEST_REQUIRE(regions->faces.front().expert.has_value());
+    BOOST_TEST(regions->faces.front().expert->face_score >= 0.5);
+    for (const auto& point : regions->faces.front().expert->landmarks68) {
+        BOOST_TEST((point.x > box.x - 0.2 * box.width && point.x < box.br().x + 0.2 * box.width));
+        BOOST_TEST((point.y > box.y - 0.2 * box.height && point.y < box.br().y + 0.2 * box.height));
+    }
+
+    // A region too small to read is prepared all the same, without a reading.
+    auto tiny = preparer.prepare_regions(bytes, {{0.5, 0.5, 0.02, 0.02}});
+    BOOST_TEST_REQUIRE(tiny.ok());
+    BOOST_TEST(!tiny->faces.front().expert.has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
