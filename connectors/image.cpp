@@ -1,6 +1,7 @@
 #include "connectors/image.hpp"
 #include "connectors/curl_easy.hpp"
 #include "connectors/face_detector.hpp"
+#include "connectors/face_expert.hpp"
 #include "connectors/jpeg_decode.hpp"
 #include "verify/text.hpp"
 
@@ -497,6 +498,14 @@ struct FacePreparer::Impl {
         return out;
     }
 
+    // An error leaves the reading out rather than failing the image.
+    std::optional<ExpertReading> expert_reading(const cv::Mat& area, const cv::Rect2f& face) const {
+        if (!options.expert) return std::nullopt;
+        auto reading = options.expert->read(area, face);
+        if (!reading) return std::nullopt;
+        return std::move(*reading);
+    }
+
     // Decodes the area covering every cut once, at the smallest scale that still gives each
     // face its full crop size, then cuts and encodes the faces.
     Result<std::vector<FaceCrop>> crop(PixelSource& source, const std::vector<FaceCut>& cuts,
@@ -525,6 +534,22 @@ struct FacePreparer::Impl {
             if (local.empty()) return make_error(errc::internal, "a face crop fell outside the decoded area");
             auto face = encode((*pixels)(local), cut, whole_image_fallback);
             if (!face) return face.error();
+            // The expert sees the decoded area with the face box in its pixels (all of it when
+            // the whole image is the face).
+            const cv::Rect2f box =
+                cut.box ? cv::Rect2f(static_cast<float>((cut.box->x - cover.x) * sx - local.x),
+                                     static_cast<float>((cut.box->y - cover.y) * sy - local.y),
+                                     static_cast<float>(cut.box->width * sx), static_cast<float>(cut.box->height * sy))
+                        : cv::Rect2f(0, 0, static_cast<float>(local.width), static_cast<float>(local.height));
+            face->expert = expert_reading((*pixels)(local), box);
+            if (face->expert) {
+                // Back from the decoded area's pixels to the image's, where the box is.
+                auto to_image = [&](Point3& p) {
+                    p = {cover.x + (p.x + local.x) / sx, cover.y + (p.y + local.y) / sy, p.z / sx};
+                };
+                for (auto& p : face->expert->landmarks68) to_image(p);
+                for (auto& p : face->expert->mesh) to_image(p);
+            }
             faces.push_back(std::move(*face));
         }
         return faces;

@@ -9,8 +9,11 @@
 
 #include "connectors/crypto.hpp"  // sha256_hex, base64_* used to be declared here
 #include "verify/errors.hpp"
+#include "verify/expert.hpp"
 
 namespace seke {
+
+class FaceExpert;  // connectors/face_expert.hpp
 
 struct ImageLimits {
     std::size_t max_bytes = 50u << 20;      // encoded size
@@ -39,12 +42,13 @@ struct FaceOptions {
     int min_face_px = 40;  // smaller detections are ignored
     int max_faces = 16;
     FaceDetectorKind detector = FaceDetectorKind::tiny;
-    std::string detector_model;      // face-api's tiny_face_detector_model-weights_manifest.json
-    double detect_threshold = 0.5;   // tiny detector: lowest score that counts as a face
-    std::string cascade_path;        // empty: the Haar cascade from Debian's opencv-data
-    int detect_longest_side = 416;   // detection runs on a copy this size (speed vs small faces)
-    double detect_scale_step = 1.2;  // cascade pyramid step: larger is faster, may miss a face
-    int thumbnail_side = 128;        // kept per face for review screens and few-shot examples; 0 = none
+    std::string detector_model;                // face-api's tiny_face_detector_model-weights_manifest.json
+    double detect_threshold = 0.5;             // tiny detector: lowest score that counts as a face
+    std::string cascade_path;                  // empty: the Haar cascade from Debian's opencv-data
+    int detect_longest_side = 416;             // detection runs on a copy this size (speed vs small faces)
+    double detect_scale_step = 1.2;            // cascade pyramid step: larger is faster, may miss a face
+    int thumbnail_side = 128;                  // kept per face for review screens and few-shot examples; 0 = none
+    std::shared_ptr<const FaceExpert> expert;  // the built-in face expert, run on every face; null = off
 };
 
 struct Box {
@@ -61,6 +65,10 @@ struct FaceCrop {
     std::string jpeg;                   // what the model is shown
     std::string thumbnail_jpeg;         // a small copy (FaceOptions::thumbnail_side), "" when disabled
     std::string phash;  // 64-bit difference hash of the crop, 16 hex digits: near-duplicates differ in few bits
+    // What the face expert read off this face (FaceOptions::expert), its points in pixels of the
+    // EXIF-corrected image like `box`; null when it is off or could not read the face (the image
+    // is prepared all the same).
+    std::optional<ExpertReading> expert;
 };
 
 struct PreparedImage {

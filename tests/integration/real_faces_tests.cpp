@@ -3,6 +3,11 @@
 #include <boost/test/unit_test.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "connectors/face_expert.hpp"
 #include "connectors/image.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -82,6 +87,60 @@ BOOST_AUTO_TEST_CASE(required_mode_agrees_with_auto_and_off_mode_keeps_the_whole
         BOOST_TEST_REQUIRE(whole->faces.size() == 1u);
         BOOST_TEST(!whole->faces.front().box.has_value());
     }
+}
+
+BOOST_AUTO_TEST_CASE(the_face_expert_agrees_with_face_apis_own_pipeline) {
+    // tests/fixtures/expert/pipeline.json: face-api's JavaScript (tiny detector, landmarks,
+    // expressions) on the same photos, on TensorFlow.js.
+    const auto reference =
+        nlohmann::json::parse(seke::test::read_file(seke::test::source_path("tests/fixtures/expert/pipeline.json")));
+    auto expert = FaceExpert::load(seke::test::expert_model_paths());
+    BOOST_TEST_REQUIRE(expert.ok(), (expert.ok() ? "" : expert.error().message));
+    FaceOptions options = face_options_with(FaceMode::auto_detect);
+    options.expert = *expert;
+    FacePreparer preparer(options, ImageLimits{});
+    int confident = 0, compared = 0;
+    for (const auto& path : demo_photos()) {
+        auto bytes = fetch_image_bytes(path.string(), ImageLimits{});
+        BOOST_TEST_REQUIRE(bytes.ok(), path << " missing: run scripts/fetch-test-assets.sh");
+        auto prepared = preparer.prepare(*bytes);
+        BOOST_TEST_REQUIRE(prepared.ok());
+        for (const auto& face : prepared->faces) {
+            BOOST_TEST_REQUIRE(face.expert.has_value());  // every face found is read
+            if (face.box)
+                BOOST_TEST(face.expert->face_score >= 0.5, path.filename()
+                                                               << ": a face scores " << face.expert->face_score);
+        }
+        for (const auto& js : reference) {
+            if (js["photo"] != path.filename().string() || js["probability"].get<double>() < 0.9) continue;
+            ++confident;
+            const cv::Rect2d js_box(js["box"][0], js["box"][1], js["box"][2], js["box"][3]);
+            const FaceCrop* match = nullptr;
+            for (const auto& face : prepared->faces) {
+                if (!face.box) continue;
+                const cv::Rect2d box(face.box->x, face.box->y, face.box->w, face.box->h);
+                const double overlap = (box & js_box).area() / (box | js_box).area();
+                if (overlap >= 0.5) match = &face;
+            }
+            if (!match) continue;
+            ++compared;
+            const auto& p = match->expert->face_api_expression;
+            const auto top = std::max_element(p.begin(), p.end()) - p.begin();
+            BOOST_TEST(kFaceApiExpressionClasses[top] == js["top"].get<std::string>(),
+                       path.filename() << " at " << js_box << ": " << kFaceApiExpressionClasses[top] << " " << p[top]
+                                       << ", face-api " << js["top"] << " " << js["probability"]);
+            // The landmarks land where face-api's do, up to the two detectors' different boxes.
+            double distance = 0;
+            for (int i = 0; i < 68; ++i)
+                distance += std::hypot(match->expert->landmarks68[i].x - js["landmarks"][2 * i].get<double>(),
+                                       match->expert->landmarks68[i].y - js["landmarks"][2 * i + 1].get<double>());
+            BOOST_TEST_MESSAGE(path.filename() << ": mean landmark distance " << distance / 68 << " px");
+            BOOST_TEST(distance / 68 < 0.02 * js_box.width, path.filename()
+                                                                << ": mean landmark distance " << distance / 68);
+        }
+    }
+    BOOST_TEST(confident == 11);
+    BOOST_TEST(compared >= 10, compared << " of " << confident << " confident faces matched a face seke found");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

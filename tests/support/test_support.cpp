@@ -45,6 +45,10 @@ std::string face_model_path() {
     return source_path("models/face-api/tiny_face_detector_model-weights_manifest.json").string();
 }
 
+ExpertModelPaths expert_model_paths() {
+    return {source_path("models/face-api").string(), source_path("models/human").string()};
+}
+
 FaceOptions face_options_with(FaceMode mode) {
     FaceOptions options;
     options.mode = mode;

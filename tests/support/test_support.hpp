@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/face_expert.hpp"
 #include "connectors/image.hpp"
 #include "verify/knowledge.hpp"
 
@@ -30,6 +31,8 @@ std::filesystem::path source_path(const std::string& relative);
 
 // The tiny face detector's weights manifest that scripts/fetch-models.sh puts in models/.
 std::string face_model_path();
+// The face expert's weights (face-api's and Human's) that scripts/fetch-models.sh puts in models/.
+ExpertModelPaths expert_model_paths();
 // Default face options in `mode`, with that detector model.
 FaceOptions face_options_with(FaceMode mode);
 
