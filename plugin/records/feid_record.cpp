@@ -163,7 +163,7 @@ class Reader {
             text(object, name.c_str(), path + "." + name, value);
             if (!value) continue;
             if (auto parsed = parse_provenance(*value)) out.set(level, *parsed);
-            else unknown(*value, path + "." + name, "model, source or human");
+            else unknown(*value, path + "." + name, "model, expert, source or human");
         }
         return out;
     }
