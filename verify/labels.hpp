@@ -71,6 +71,9 @@ struct Uncertainty {
     double au = 0;           // mean Bernoulli entropy of the AUs
     double consistency = 0;  // disagreement between the levels (AUs vs prototype, VA vs expression)
     double overall = 0;      // what ranks items for human review, in [0, 1]
+    // Mean disagreement with the built-in face expert over the levels compared with it, in
+    // [0, 1]; 0 without an opinion. Recorded as a feature: `overall` already carries its effect.
+    double expert_disagreement = 0;
 };
 
 struct Cost {

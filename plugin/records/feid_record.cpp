@@ -281,7 +281,13 @@ RecordUncertainty RecordUncertainty::of(const Uncertainty& u) {
 }
 
 Uncertainty RecordUncertainty::values() const {
-    return {expression.value_or(0), va.value_or(0), au.value_or(0), consistency.value_or(0), overall.value_or(0)};
+    Uncertainty u;
+    u.expression = expression.value_or(0);
+    u.va = va.value_or(0);
+    u.au = au.value_or(0);
+    u.consistency = consistency.value_or(0);
+    u.overall = overall.value_or(0);
+    return u;  // expert_disagreement is not in FEID records (yet): 0
 }
 
 const LabelSet& FeidRecord::model_labels() const {
