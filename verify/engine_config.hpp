@@ -36,6 +36,17 @@ struct EngineConfig {
     int max_verifications = 1;
     double verification_weight = 2.0;  // votes a verification answer is worth
     int max_request_failures = 2;      // failed requests (after client retries) before giving up
+    // The built-in face expert (verify/expert.hpp), for faces whose labeler is given its opinion;
+    // without an opinion none of these matter. expert_only: the expert is the provider: no
+    // vision LLM request, missing levels come from its opinion with provenance expert.
+    bool expert_only = false;
+    // With a vision LLM, the expert is evidence. When its top expression has at least this
+    // probability and is not the vote leader, self-verification runs (uamc, self_verify on,
+    // verifications left); above 1 it never triggers.
+    double expert_verify_confidence = 0.8;
+    // Each level's uncertainty becomes u + expert_weight · (disagreement with the expert, in
+    // [0, 1]), capped at 1: doubt the expert raises, never lowers. 0: only recorded.
+    double expert_weight = 0.5;
     UncertaintyWeights weights;
 };
 

@@ -15,8 +15,8 @@
 namespace seke {
 
 // The classes of the two expression networks, each in its own output order.
-inline constexpr std::array<std::string_view, 7> kFaceApiExpressionClasses{
-    "neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"};
+inline constexpr std::array<std::string_view, 7> kFaceApiExpressionClasses{"neutral", "happy",     "sad",      "angry",
+                                                                           "fearful", "disgusted", "surprised"};
 inline constexpr std::array<std::string_view, 7> kHumanEmotionClasses{"angry", "disgust",  "fear",   "happy",
                                                                       "sad",   "surprise", "neutral"};
 // The one vocabulary both map into (the default knowledge file's names). A knowledge expression
@@ -43,9 +43,9 @@ struct ExpertSettings {
 
 // How one AU was judged from geometry.
 struct AuJudgement {
-    std::string code;     // "AU12"
-    double score = 0;     // evidence in [0, 1]; present when ≥ 0.5
-    double margin = 0;    // |score − 0.5| · 2: how far from the threshold, in [0, 1]
+    std::string code;       // "AU12"
+    double score = 0;       // evidence in [0, 1]; present when ≥ 0.5
+    double margin = 0;      // |score − 0.5| · 2: how far from the threshold, in [0, 1]
     bool reliable = false;  // one of the AUs geometry supports well (AU5, AU12, AU15, AU25, AU26)
 };
 
@@ -61,8 +61,8 @@ struct ExpertOpinion {
     // The same per classifier, for the record and the trace.
     std::vector<std::pair<std::string, double>> face_api_probabilities;
     std::vector<std::pair<std::string, double>> human_probabilities;
-    double classifier_agreement = 0;  // 1 − Jensen-Shannon divergence (bits) of the two, in [0, 1]
-    std::vector<std::string> not_covered;  // knowledge expressions no network has ("contempt")
+    double classifier_agreement = 0;        // 1 − Jensen-Shannon divergence (bits) of the two, in [0, 1]
+    std::vector<std::string> not_covered;   // knowledge expressions no network has ("contempt")
     std::vector<AuJudgement> action_units;  // the AUs judged, knowledge order
     std::vector<std::string> au_unknown;    // knowledge AUs geometry cannot see: neither present nor absent
     bool va_derived = true;                 // VA comes from the probabilities + geometry, not a VA model

@@ -29,6 +29,15 @@
 //   usable answer yet the round is retried until that limit, then ok=false. With usable answers,
 //   a failed request ends the work with what there is (stop_reason says why): labels from a few
 //   good samples beat no labels, and the model is evidently unwell.
+// - The built-in face expert (an ExpertOpinion, when given). expert_only: it is the provider;
+//   start() returns its labels for the missing levels (provenance expert), known facts as they
+//   are, no request, stop reason "expert"; an abstained opinion fails the face with no_face.
+//   Otherwise it is evidence, never a vote: a confident expert whose top expression is not the
+//   vote leader asks for self-verification, and at the end each level's disagreement with it
+//   raises that level's uncertainty by expert_weight. The networks see the same pixels but are
+//   independent of the model, so their disagreement is doubt worth a reviewer's look; they are
+//   too weak (7 classes, derived VA, geometry AUs) to overrule the vote. An abstained opinion
+//   is ignored.
 #include "verify/face_labeler.hpp"
 
 #include <algorithm>
@@ -120,6 +129,7 @@ struct FaceLabeler::State {
     LabelSet known;
     LevelProvenance known_provenance;
     std::shared_ptr<const FewShotExamples> examples;
+    std::optional<ExpertOpinion> expert;  // as given; used as evidence only when not abstained
     // Built once: every sample request of a face asks the same question.
     std::optional<std::vector<ExampleTurn>> sample_turns;
 
@@ -203,6 +213,8 @@ struct FaceLabeler::State {
         ask_valence = !known.valence.has_value();
         ask_arousal = !known.arousal.has_value();
         asked.va = ask_valence || ask_arousal;
+        if (config.expert_only) return from_expert();
+        if (expert) trace.expert = expert_trace(*expert);
         if (!asked.expression && !asked.au && !asked.va) {
             stop_reason = "known";
             return describe_or_finish(known);
@@ -213,6 +225,105 @@ struct FaceLabeler::State {
             case SamplingMode::uamc: break;
         }
         return sample_round(config.k_min, config.temperature);
+    }
+
+    // ---- the face expert ----------------------------------------------------------------------
+
+    static ExpertTrace expert_trace(const ExpertOpinion& opinion) {
+        ExpertTrace t;
+        t.used = !opinion.abstained;
+        if (opinion.abstained) t.abstain_reason = opinion.abstain_reason;
+        if (!opinion.expression_probabilities.empty()) {
+            t.expression = opinion.expression_probabilities.front().first;
+            t.probability = opinion.expression_probabilities.front().second;
+        }
+        return t;
+    }
+
+    bool expert_is_evidence() const { return !config.expert_only && expert && !expert->abstained; }
+
+    // expert_only: the opinion is the answer for every missing level; nothing is requested.
+    LabelerStep from_expert() {
+        if (!asked.expression && !asked.au && !asked.va) {
+            stop_reason = "known";
+            return finish({});
+        }
+        if (!expert)
+            return fail(make_error(errc::invalid_argument, "engine.expert_only: no face expert opinion for this face"));
+        trace.expert = expert_trace(*expert);
+        if (expert->abstained) return fail(make_error(errc::no_face, expert->abstain_reason));
+        const LabelSet& said = expert->labels;
+        const bool complete_answer = (!asked.expression || said.expression) && (!asked.au || said.action_units) &&
+                                     (!ask_valence || said.valence) && (!ask_arousal || said.arousal);
+        if (!complete_answer)
+            return fail(make_error(errc::internal, "the face expert's opinion lacks a level it should give"));
+
+        FaceResult out;
+        out.ok = true;
+        out.labels = known;
+        out.provenance = known_provenance;
+        if (asked.expression) {
+            out.labels.expression = said.expression;
+            out.provenance.expression = Provenance::expert;
+            out.descriptions.expression = expert->descriptions.expression;
+            out.uncertainty.expression = expert->uncertainty.expression;
+        }
+        if (asked.au) {
+            out.labels.action_units = said.action_units;
+            out.provenance.au = Provenance::expert;
+            out.descriptions.au = expert->descriptions.au;
+            out.uncertainty.au = expert->uncertainty.au;
+        }
+        if (asked.va) {
+            if (ask_valence) out.labels.valence = said.valence;
+            if (ask_arousal) out.labels.arousal = said.arousal;
+            out.provenance.va = Provenance::expert;
+            // Its text states both values: with one of them a fact it would contradict that fact.
+            if (ask_valence && ask_arousal) out.descriptions.va = expert->descriptions.va;
+            out.uncertainty.va = expert->uncertainty.va;
+        }
+        // Known facts take part: the expert's AUs against a human's expression, say.
+        out.uncertainty.consistency = cross_level_inconsistency(*knowledge, out.labels);
+        out.uncertainty.overall = overall_uncertainty(out.uncertainty, config.weights, asked);
+        trace.stop_reason = "expert";
+        out.trace = trace;
+        phase = Phase::done;
+        result = out;
+        return out;
+    }
+
+    // A confident expert whose top expression is not the vote leader (and which covers the
+    // leader, or it could not tell) is a reason to verify.
+    bool expert_contradicts(const Aggregate& agg) const {
+        if (!expert_is_evidence() || !asked.expression || !agg.labels.expression) return false;
+        if (expert->expression_probabilities.empty()) return false;
+        const auto& [top, probability] = expert->expression_probabilities.front();
+        return probability >= config.expert_verify_confidence && top != *agg.labels.expression &&
+               expert_expression_disagreement(*expert, *agg.labels.expression).has_value();
+    }
+
+    // Each asked level's disagreement with the expert raises its uncertainty; the trace and
+    // expert_disagreement (the mean over the levels compared) record it.
+    void weigh_expert(const Aggregate& agg, Uncertainty& u) {
+        ExpertTrace& t = *trace.expert;
+        double sum = 0;
+        int compared = 0;
+        auto weigh = [&](std::optional<double> disagreement, double& level, double& traced) {
+            if (!disagreement) return;
+            traced = *disagreement;
+            level = raised_uncertainty(level, config.expert_weight, *disagreement);
+            sum += *disagreement;
+            ++compared;
+        };
+        if (asked.expression && agg.labels.expression)
+            weigh(expert_expression_disagreement(*expert, *agg.labels.expression), u.expression,
+                  t.disagreement_expression);
+        if (asked.va)
+            weigh(expert_va_disagreement(*expert, ask_valence ? agg.va.valence : std::nullopt,
+                                         ask_arousal ? agg.va.arousal : std::nullopt),
+                  u.va, t.disagreement_va);
+        if (asked.au && agg.au.samples > 0) weigh(expert_au_disagreement(*expert, agg.au), u.au, t.disagreement_au);
+        u.expert_disagreement = compared > 0 ? sum / compared : 0;
     }
 
     LabelerStep current() {
@@ -360,11 +471,13 @@ struct FaceLabeler::State {
     // Sampling is over: verify if the levels disagree or the vote is close, else describe.
     LabelerStep after_labels() {
         const Aggregate agg = aggregate();
+        const bool expert_doubts = expert_contradicts(agg);
         const bool wanted = config.mode == SamplingMode::uamc && config.self_verify &&
                             trace.verifications < config.max_verifications &&
                             (agg.inconsistency >= config.verify_inconsistency ||
-                             (asked.expression && agg.expression.margin < config.verify_margin));
+                             (asked.expression && agg.expression.margin < config.verify_margin) || expert_doubts);
         if (!wanted) return descriptions_step();
+        if (expert_doubts) trace.expert->triggered_verification = true;
         PromptSpec spec;
         spec.kind = RequestKind::verify;
         spec.known = known;
@@ -525,6 +638,7 @@ struct FaceLabeler::State {
         }
         if (asked.va) out.uncertainty.va = agg.va.uncertainty;
         if (asked.au) out.uncertainty.au = agg.au.uncertainty;
+        if (expert_is_evidence()) weigh_expert(agg, out.uncertainty);
         out.uncertainty.consistency = agg.inconsistency;
         out.uncertainty.overall = overall_uncertainty(out.uncertainty, config.weights, asked);
         trace.stop_reason = stop_reason;
@@ -562,19 +676,22 @@ EngineConfig sanitised(EngineConfig config) {
     config.max_verifications = std::max(0, config.max_verifications);
     if (!(config.verification_weight > 0)) config.verification_weight = 1;
     if (!(config.temperature >= 0)) config.temperature = 0;
+    if (!(config.expert_weight >= 0)) config.expert_weight = 0;
     return config;
 }
 
 }  // namespace
 
 FaceLabeler::FaceLabeler(const Knowledge& knowledge, const EngineConfig& config, LabelSet known,
-                         LevelProvenance known_provenance, std::shared_ptr<const FewShotExamples> examples)
+                         LevelProvenance known_provenance, std::shared_ptr<const FewShotExamples> examples,
+                         std::optional<ExpertOpinion> expert)
     : state_(std::make_unique<State>()) {
     state_->knowledge = &knowledge;
     state_->config = sanitised(config);
     state_->known = std::move(known);
     state_->known_provenance = known_provenance;
     state_->examples = std::move(examples);
+    state_->expert = std::move(expert);
 }
 
 FaceLabeler::~FaceLabeler() = default;

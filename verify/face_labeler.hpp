@@ -11,6 +11,7 @@
 
 #include "verify/answer.hpp"
 #include "verify/engine_config.hpp"
+#include "verify/expert.hpp"
 #include "verify/few_shot.hpp"
 #include "verify/knowledge.hpp"
 #include "verify/labels.hpp"
@@ -66,13 +67,28 @@ struct TraceRequest {
     std::vector<TraceSample> samples;
 };
 
+// What the built-in face expert said about this face and what it changed.
+struct ExpertTrace {
+    bool used = false;           // its opinion was used (as evidence or as the provider)
+    std::string abstain_reason;  // why it said nothing, when it abstained (then used = false)
+    std::string expression;      // its top expression
+    double probability = 0;      // its probability of that expression
+    // Disagreement with the final aggregate per level, in [0, 1] (uamc.hpp); 0 for a level not
+    // compared (known, not asked, or not covered by the expert).
+    double disagreement_expression = 0;
+    double disagreement_va = 0;
+    double disagreement_au = 0;
+    bool triggered_verification = false;  // a confident expert contradicted the vote leader
+};
+
 struct Trace {
     std::vector<TraceRequest> requests;
     int rounds = 0;
     std::string stop_reason;  // "known", "settled", "k_max", "greedy", "fixed", "failed"...
     std::vector<std::pair<std::string, double>> expression_votes;  // final vote shares
     int verifications = 0;                                         // verification answers that entered the vote
-    bool verifier_disagreed = false;  // a verification said "disagree" with another expression
+    bool verifier_disagreed = false;    // a verification said "disagree" with another expression
+    std::optional<ExpertTrace> expert;  // set when the labeler was given an expert opinion
 };
 
 struct FaceResult {
@@ -93,11 +109,16 @@ class FaceLabeler {
     // `known` holds facts with their provenance (source or human); only missing levels are asked.
     // `examples` (may be null) become the example turns of every sample request; examples that
     // cannot answer the face's question (a missing level, an unknown label) are left out.
+    // `expert`: the built-in face expert's opinion of this face (interpret_expert). With
+    // config.expert_only it is the provider: start() returns the result at once. Otherwise its
+    // disagreement with the vote raises uncertainty and may trigger self-verification; an
+    // abstained opinion is ignored (the trace says so). Without one, nothing changes.
     FaceLabeler(const Knowledge& knowledge, const EngineConfig& config, LabelSet known,
-                LevelProvenance known_provenance, std::shared_ptr<const FewShotExamples> examples = nullptr);
+                LevelProvenance known_provenance, std::shared_ptr<const FewShotExamples> examples = nullptr,
+                std::optional<ExpertOpinion> expert = std::nullopt);
 
-    // The first step: a request, or (when every level is known and no description is wanted)
-    // the result at once.
+    // The first step: a request, or the result at once (every level known and no description
+    // wanted, or expert_only).
     LabelerStep start();
     // Feed the reply to the request last returned; returns the next step.
     LabelerStep feed(const ModelReply& reply);

@@ -3,6 +3,7 @@
 // in the prompt (knowledge enhancement) and in cross-level consistency scoring.
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace seke {
@@ -24,12 +25,19 @@ struct ExpressionKnowledge {
     std::vector<std::vector<std::string>> variants;  // other typical combinations
     VaRegion va;                                     // prior VA region
     std::string cue;                                 // one line of what the face shows
+    // The built-in face expert's classes (names in kExpertClasses, verify/expert.hpp) whose
+    // probabilities this expression takes; empty: no network covers it ("contempt").
+    std::vector<std::string> expert_classes;
+    // (valence, arousal) of a typical face of this expression: the expert derives VA from its
+    // probabilities over these. Absent: the centre of `va`.
+    std::optional<std::pair<double, double>> va_centroid;
 };
 
 struct Knowledge {
     std::vector<ExpressionKnowledge> expressions;  // order = the schema's class order
     std::vector<ActionUnit> action_units;          // the AU set asked for
     std::vector<std::string> relations;            // free-text facts for the prompt (AU→VA hints)
+    std::string va_centroid_source;                // where the expressions' va_centroid values come from
 
     [[nodiscard]] const ExpressionKnowledge* find_expression(const std::string& name) const;
     [[nodiscard]] const ActionUnit* find_action_unit(const std::string& code) const;

@@ -16,6 +16,7 @@ std::string_view provenance_name(Provenance p) noexcept {
         case Provenance::model: return "model";
         case Provenance::source: return "source";
         case Provenance::human: return "human";
+        case Provenance::expert: return "expert";
     }
     return "model";
 }
@@ -24,7 +25,12 @@ std::optional<Provenance> parse_provenance(std::string_view text) noexcept {
     if (text == "model") return Provenance::model;
     if (text == "source") return Provenance::source;
     if (text == "human") return Provenance::human;
+    if (text == "expert") return Provenance::expert;
     return std::nullopt;
+}
+
+bool is_fact(Provenance p) noexcept {
+    return p == Provenance::source || p == Provenance::human;
 }
 
 bool LabelSet::has(Level level) const noexcept {

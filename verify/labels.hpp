@@ -13,10 +13,14 @@ enum class Level { expression, va, au };
 inline constexpr std::array<Level, 3> kAllLevels{Level::expression, Level::va, Level::au};
 std::string_view level_name(Level level) noexcept;  // "expression", "va", "au"
 
-// Where a level's label came from. Source and human labels are facts: never overwritten.
-enum class Provenance { model, source, human };
+// Where a level's label came from: the vision LLM (model), the built-in face expert's networks
+// (expert), the source dataset, a human. Source and human labels are facts: never overwritten.
+// Model and expert labels are the engine's guesses: a review may correct them.
+enum class Provenance { model, source, human, expert };
 std::string_view provenance_name(Provenance p) noexcept;
 std::optional<Provenance> parse_provenance(std::string_view text) noexcept;
+// Source and human: a label the engine neither asks for nor overwrites, nor doubts.
+[[nodiscard]] bool is_fact(Provenance p) noexcept;
 
 // Any subset of the labels of one face. Valence and arousal are each in [-1, 1].
 struct LabelSet {
@@ -67,6 +71,9 @@ struct Uncertainty {
     double au = 0;           // mean Bernoulli entropy of the AUs
     double consistency = 0;  // disagreement between the levels (AUs vs prototype, VA vs expression)
     double overall = 0;      // what ranks items for human review, in [0, 1]
+    // Mean disagreement with the built-in face expert over the levels compared with it, in
+    // [0, 1]; 0 without an opinion. Recorded as a feature: `overall` already carries its effect.
+    double expert_disagreement = 0;
 };
 
 struct Cost {

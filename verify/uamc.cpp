@@ -11,6 +11,10 @@ namespace {
 constexpr double kAuSmoothing = 0.25;  // pseudo-count per side for AU entropy
 constexpr double kMadScale = 1.4826;   // MAD → standard deviation under normality
 constexpr double kVaFullScale = 0.5;   // spread / distance at which VA uncertainty reaches 1
+// VA distance at which disagreement with the expert reaches 1: twice AffectNet's inter-annotator
+// RMSE (0.34 valence, 0.36 arousal); a gap beyond it is another reading, not annotator noise.
+constexpr double kExpertVaFullScale = 0.7;
+constexpr double kReliableAuWeight = 2;  // geometry sees these well (expert.hpp: AuJudgement::reliable)
 
 std::size_t schema_index(const Knowledge& knowledge, const std::string& expression) {
     for (std::size_t i = 0; i < knowledge.expressions.size(); ++i)
@@ -295,6 +299,52 @@ double au_jaccard(const std::vector<std::string>& a, const std::vector<std::stri
         if (has(b, x)) common += 1;
     const double unite = static_cast<double>(a.size() + b.size()) - common;
     return unite > 0 ? common / unite : 1;
+}
+
+// ---- the face expert as evidence --------------------------------------------------------------
+
+std::optional<double> expert_expression_disagreement(const ExpertOpinion& expert, const std::string& leader) {
+    if (expert.expression_probabilities.empty()) return std::nullopt;
+    const double top = expert.expression_probabilities.front().second;
+    auto it = std::find_if(expert.expression_probabilities.begin(), expert.expression_probabilities.end(),
+                           [&](const auto& p) { return p.first == leader; });
+    if (it == expert.expression_probabilities.end() || !(top > 0)) return std::nullopt;
+    return clamp01(1 - it->second / top);
+}
+
+std::optional<double> expert_va_disagreement(const ExpertOpinion& expert, std::optional<double> valence,
+                                             std::optional<double> arousal) {
+    double squares = 0;
+    bool compared = false;
+    auto add = [&](const std::optional<double>& ours, const std::optional<double>& theirs) {
+        if (!ours || !theirs) return;
+        squares += (*ours - *theirs) * (*ours - *theirs);
+        compared = true;
+    };
+    add(valence, expert.labels.valence);
+    add(arousal, expert.labels.arousal);
+    if (!compared) return std::nullopt;
+    return clamp01(std::sqrt(squares) / kExpertVaFullScale);
+}
+
+std::optional<double> expert_au_disagreement(const ExpertOpinion& expert, const AuTally& tally) {
+    double sum = 0;
+    double total = 0;
+    for (const auto& judged : expert.action_units) {
+        double frequency = 0;
+        for (const auto& [code, f] : tally.frequency)
+            if (code == judged.code) frequency = f;
+        const double weight = judged.reliable ? kReliableAuWeight : 1;
+        sum += weight * std::abs(frequency - clamp01(judged.score));
+        total += weight;
+    }
+    if (total <= 0) return std::nullopt;
+    return clamp01(sum / total);
+}
+
+double raised_uncertainty(double u, double weight, double disagreement) {
+    if (!(weight > 0) || !(disagreement > 0)) return u;
+    return std::max(u, std::min(1.0, u + weight * std::min(1.0, disagreement)));
 }
 
 }  // namespace seke

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "verify/engine_config.hpp"
+#include "verify/expert.hpp"
 #include "verify/knowledge.hpp"
 #include "verify/labels.hpp"
 
@@ -117,5 +118,27 @@ double overall_uncertainty(const Uncertainty& u, const UncertaintyWeights& weigh
 
 // Jaccard index of two AU sets (1 when both are empty).
 double au_jaccard(const std::vector<std::string>& a, const std::vector<std::string>& b);
+
+// ---- the face expert as evidence --------------------------------------------------------------
+// How far the aggregate is from a (non-abstained) expert opinion, per level, in [0, 1]; nullopt
+// when the expert has nothing to say about it.
+
+// 1 − p(leader) / p(expert's top): 0 when the vote leader is the expert's own top class (however
+// sure it is), near 1 when it gives the leader almost nothing. Nullopt when the leader is an
+// expression no network covers (contempt): the expert cannot see it.
+std::optional<double> expert_expression_disagreement(const ExpertOpinion& expert, const std::string& leader);
+
+// Distance between the aggregate's and the expert's VA over the components given (either may
+// be missing: a known one is not compared), / 0.7, capped at 1. Nullopt when none is compared.
+std::optional<double> expert_va_disagreement(const ExpertOpinion& expert, std::optional<double> valence,
+                                             std::optional<double> arousal);
+
+// Weighted mean of |vote frequency − the expert's evidence| over the AUs the expert judged;
+// reliable ones weigh twice. AUs it cannot see (au_unknown) are not counted. Nullopt when it
+// judged none.
+std::optional<double> expert_au_disagreement(const ExpertOpinion& expert, const AuTally& tally);
+
+// u + weight · disagreement, capped at 1; never below u (a negative weight counts as 0).
+double raised_uncertainty(double u, double weight, double disagreement);
 
 }  // namespace seke

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <utility>
 
+#include "verify/labels.hpp"
+
 namespace seke::feab {
 namespace {
 
@@ -422,7 +424,9 @@ std::optional<Prediction> parse_prediction(const ordered_json& value, InputFile 
         const ordered_json& provenance = member(value, "provenance");
         for (const char* level : {"expression", "va", "au"}) {
             const ordered_json& name = member(provenance, level);
-            prediction.prior_levels += name.is_string() && name.get_ref<const std::string&>() != "model";
+            if (!name.is_string()) continue;
+            auto parsed = parse_provenance(name.get_ref<const std::string&>());
+            prediction.prior_levels += parsed && is_fact(*parsed);
         }
     } else {
         prediction.labels = read_labels(value, context);

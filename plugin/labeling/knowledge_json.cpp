@@ -1,10 +1,14 @@
 #include "plugin/labeling/knowledge_json.hpp"
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "verify/expert.hpp"
 
 namespace seke {
 namespace {
@@ -36,6 +40,51 @@ Result<std::pair<double, double>> range(const json& object, const char* key, con
     return std::pair{lo, hi};
 }
 
+bool is_expert_class(const std::string& name) {
+    return std::find(kExpertClasses.begin(), kExpertClasses.end(), name) != kExpertClasses.end();
+}
+
+std::string expert_class_list() {
+    std::string out;
+    for (auto name : kExpertClasses) out += (out.empty() ? "" : ", ") + std::string(name);
+    return out;
+}
+
+// The expert classes an expression takes: the listed ones, or by default its own name when the
+// networks have that class, so a file written before the expert existed keeps working. An expert
+// class feeds one expression only (`taken`: class → expression), or its probability would count twice.
+Result<std::vector<std::string>> expert_classes(const json& ex, const std::string& name, const std::string& where,
+                                                std::map<std::string, std::string>& taken) {
+    std::vector<std::string> classes;
+    if (ex.contains("expert_classes")) {
+        auto list = string_list(ex["expert_classes"], where + ".expert_classes");
+        if (!list) return list.error();
+        classes = std::move(*list);
+        for (const auto& c : classes)
+            if (!is_expert_class(c))
+                return bad(where + ".expert_classes",
+                           "\"" + c + "\" is not one of the face expert's classes (" + expert_class_list() + ")");
+    } else if (is_expert_class(name)) {
+        classes.push_back(name);
+    }
+    for (const auto& c : classes) {
+        auto [it, fresh] = taken.emplace(c, name);
+        if (!fresh)
+            return bad(where + ".expert_classes",
+                       "\"" + c + "\" already belongs to " + (it->second == name ? "this expression" : it->second));
+    }
+    return classes;
+}
+
+Result<std::pair<double, double>> centroid(const json& value, const std::string& where) {
+    if (!value.is_array() || value.size() != 2 || !value[0].is_number() || !value[1].is_number())
+        return bad(where, "must be [valence, arousal]");
+    const double v = value[0].get<double>();
+    const double a = value[1].get<double>();
+    if (v < -1 || v > 1 || a < -1 || a > 1) return bad(where, "valence and arousal must lie in [-1, 1]");
+    return std::pair{v, a};
+}
+
 }  // namespace
 
 Result<Knowledge> parse_knowledge(const std::string& json_text) {
@@ -61,6 +110,7 @@ Result<Knowledge> parse_knowledge(const std::string& json_text) {
     if (!root.contains("expressions") || !root["expressions"].is_array() || root["expressions"].size() < 2)
         return bad("expressions", "must be an array of at least two expressions");
     std::set<std::string> names;
+    std::map<std::string, std::string> taken_expert_classes;
     for (std::size_t i = 0; i < root["expressions"].size(); ++i) {
         const json& ex = root["expressions"][i];
         std::string where = "expressions[" + std::to_string(i) + "]";
@@ -101,6 +151,14 @@ Result<Knowledge> parse_knowledge(const std::string& json_text) {
             if (!ex["cue"].is_string()) return bad(where + ".cue", "must be a string");
             e.cue = ex["cue"].get<std::string>();
         }
+        auto classes = expert_classes(ex, e.name, where, taken_expert_classes);
+        if (!classes) return classes.error();
+        e.expert_classes = std::move(*classes);
+        if (ex.contains("va_centroid")) {
+            auto c = centroid(ex["va_centroid"], where + ".va_centroid");
+            if (!c) return c.error();
+            e.va_centroid = *c;
+        }
         knowledge.expressions.push_back(std::move(e));
     }
 
@@ -108,6 +166,10 @@ Result<Knowledge> parse_knowledge(const std::string& json_text) {
         auto list = string_list(root["relations"], "relations");
         if (!list) return list.error();
         knowledge.relations = std::move(*list);
+    }
+    if (root.contains("va_centroid_source")) {
+        if (!root["va_centroid_source"].is_string()) return bad("va_centroid_source", "must be a string");
+        knowledge.va_centroid_source = root["va_centroid_source"].get<std::string>();
     }
     return knowledge;
 }

@@ -66,8 +66,7 @@ Result<LabelJob> parse_manifest_line(const std::string& line, const std::string&
         auto parsed = entry["known_provenance"].is_string()
                           ? parse_provenance(entry["known_provenance"].get<std::string>())
                           : std::nullopt;
-        if (!parsed || *parsed == Provenance::model)
-            return line_error("\"known_provenance\" must be \"source\" or \"human\"");
+        if (!parsed || !is_fact(*parsed)) return line_error("\"known_provenance\" must be \"source\" or \"human\"");
         provenance = *parsed;
     }
     if (entry.contains("known") && !entry["known"].is_null()) {

@@ -279,7 +279,7 @@ void add_review_examples(const FeidRecord& record, ReviewExamples& into) {
     LevelVerdicts levels = review.levels.value_or(LevelVerdicts{});
     bool any = false, any_error = status == "rejected";
     for (Level level : kAllLevels) {
-        if (provenance.of(level) != Provenance::model) continue;
+        if (is_fact(provenance.of(level))) continue;
         LevelVerdict verdict = levels.of(level);
         bool error = status == "rejected" || verdict == LevelVerdict::corrected;
         if (status != "rejected" && verdict == LevelVerdict::absent) continue;
@@ -307,7 +307,7 @@ std::array<double, 3> CalibrationSet::level_error(const Uncertainty& u, const Le
     for (Level level : kAllLevels) {
         auto i = static_cast<std::size_t>(level);
         double uncertainty = level == Level::expression ? u.expression : level == Level::va ? u.va : u.au;
-        out[i] = provenance.of(level) == Provenance::model ? levels[i](uncertainty) : 0.0;
+        out[i] = is_fact(provenance.of(level)) ? 0.0 : levels[i](uncertainty);
     }
     return out;
 }

@@ -290,7 +290,7 @@ Result<std::vector<QueueEntry>> review_queue(Store& store, const LearnedModel& m
         QueueEntry e{c.id, c.item_id, 0, model.calibration.level_error(c.uncertainty, c.provenance), c.uncertainty};
         e.error_probability = options.level ? e.level_error[static_cast<std::size_t>(*options.level)]
                                             : model.calibration.face_error(c.uncertainty, c.provenance);
-        if (options.level && c.provenance.of(*options.level) != Provenance::model) continue;  // nothing to doubt
+        if (options.level && is_fact(c.provenance.of(*options.level))) continue;  // nothing to doubt
         entries.push_back(std::move(e));
     }
     std::stable_sort(entries.begin(), entries.end(), [](const QueueEntry& a, const QueueEntry& b) {

@@ -145,6 +145,21 @@ ordered_json trace_json(const Trace& trace) {
         requests.push_back(std::move(r));
     }
     out["requests"] = std::move(requests);
+    if (trace.expert) {
+        const ExpertTrace& e = *trace.expert;
+        ordered_json expert;
+        expert["used"] = e.used;
+        if (!e.abstain_reason.empty()) expert["abstain_reason"] = e.abstain_reason;
+        if (!e.expression.empty()) {
+            expert["expression"] = e.expression;
+            expert["probability"] = finite(e.probability);
+        }
+        expert["disagreement"] = {{"expression", finite(e.disagreement_expression)},
+                                  {"va", finite(e.disagreement_va)},
+                                  {"au", finite(e.disagreement_au)}};
+        expert["triggered_verification"] = e.triggered_verification;
+        out["expert"] = std::move(expert);
+    }
     return out;
 }
 

@@ -354,8 +354,14 @@ RecordExpert RecordExpert::of(const ExpertOpinion& opinion) {
 }
 
 Uncertainty RecordUncertainty::values() const {
-    return {expression.value_or(0), va.value_or(0),      au.value_or(0),
-            consistency.value_or(0), overall.value_or(0), expert_disagreement.value_or(0)};
+    Uncertainty u;
+    u.expression = expression.value_or(0);
+    u.va = va.value_or(0);
+    u.au = au.value_or(0);
+    u.consistency = consistency.value_or(0);
+    u.overall = overall.value_or(0);
+    u.expert_disagreement = expert_disagreement.value_or(0);
+    return u;
 }
 
 const LabelSet& FeidRecord::model_labels() const {

@@ -148,6 +148,13 @@ BOOST_AUTO_TEST_CASE(feid_records_and_plain_predictions) {
     BOOST_TEST((model->labels.expression == 5));  // disgust
     BOOST_TEST((au_codes(vocabulary, *model->labels.action_units) == std::vector<std::string>{"AU9"}));
 
+    // Only facts (source, human) are priors: the face expert's labels are predictions like the model's.
+    std::string expert = R"({"id":"f2","image":"x.jpg","labels":{"expression":"sad"},)"
+                         R"("provenance":{"expression":"expert","va":"source","au":"model"}})";
+    auto from_expert = parse_prediction_line(expert, 1, RecordLabels::current, vocabulary, problems);
+    BOOST_TEST_REQUIRE(from_expert.has_value());
+    BOOST_TEST(from_expert->prior_levels == 1);
+
     auto plain = parse_prediction_line(
         R"({"id":"p1","expression":"Happy","action_units":["AU12"],"valence":0.5,"arousal":0.1,"uncertainty":0.4})", 2,
         RecordLabels::current, vocabulary, problems);

@@ -54,6 +54,9 @@ BOOST_AUTO_TEST_CASE(bad_lines_give_reasons) {
     BOOST_TEST(reason(R"({"id": "x", "image": "a.jpg", "known": {"mood": "ok"}})").find("mood") != std::string::npos);
     BOOST_TEST(reason(R"({"id": "x", "image": "a.jpg", "known_provenance": "model"})").find("known_provenance") !=
                std::string::npos);
+    // The face expert's labels are guesses, not facts a manifest may carry.
+    BOOST_TEST(reason(R"({"id": "x", "image": "a.jpg", "known_provenance": "expert"})").find("known_provenance") !=
+               std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(manifest_file_keeps_good_lines_and_reports_bad_ones) {

@@ -60,6 +60,35 @@ BOOST_AUTO_TEST_CASE(whole_image_face_is_null_and_non_finite_numbers_become_null
     BOOST_TEST(record.dump().find("NaN") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(trace_carries_the_face_experts_block_when_there_is_one) {
+    Trace trace;
+    BOOST_TEST(!trace_json(trace).contains("expert"));
+    ExpertTrace expert;
+    expert.used = true;
+    expert.expression = "sad";
+    expert.probability = 0.9;
+    expert.disagreement_expression = 0.8;
+    expert.disagreement_va = NAN;
+    expert.triggered_verification = true;
+    trace.expert = expert;
+    auto json = trace_json(trace);
+    BOOST_TEST(json["expert"]["used"] == true);
+    BOOST_TEST(json["expert"]["expression"] == "sad");
+    BOOST_TEST(json["expert"]["probability"] == 0.9);
+    BOOST_TEST(json["expert"]["disagreement"]["expression"] == 0.8);
+    BOOST_TEST(json["expert"]["disagreement"]["va"].is_null());
+    BOOST_TEST(json["expert"]["triggered_verification"] == true);
+    BOOST_TEST(!json["expert"].contains("abstain_reason"));
+
+    ExpertTrace abstained;
+    abstained.abstain_reason = "face score 0.08 below 0.50: not a face";
+    trace.expert = abstained;
+    json = trace_json(trace);
+    BOOST_TEST(json["expert"]["used"] == false);
+    BOOST_TEST(json["expert"]["abstain_reason"] == "face score 0.08 below 0.50: not a face");
+    BOOST_TEST(!json["expert"].contains("expression"));
+}
+
 BOOST_AUTO_TEST_CASE(question_phrasing_varies_across_records) {
     FaceResult r = sample_result();
     std::set<std::string> questions;

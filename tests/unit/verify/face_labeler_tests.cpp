@@ -3,6 +3,7 @@
 
 #include "tests/unit/verify/scripted.hpp"
 #include "verify/face_labeler.hpp"
+#include "verify/uamc.hpp"
 
 using namespace seke;
 using namespace seke::test;
@@ -672,6 +673,275 @@ BOOST_AUTO_TEST_CASE(known_level_described_by_an_answer_with_the_final_expressio
     BOOST_TEST(r.descriptions.expression == "happy expression");
     BOOST_TEST(r.descriptions.va == "happy va");
     BOOST_TEST(r.cost.requests == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// An opinion as interpret_expert gives one, written out: `expression` with probability `p` and
+// `other` with the rest; AU12 judged present (reliable), AU4 absent (weak); AU6, AU9, AU14 unseen.
+ExpertOpinion expert_says(const std::string& expression, double p, const std::string& other, double valence,
+                          double arousal, double au12_score = 0.95, double au4_score = 0.1) {
+    ExpertOpinion o;
+    o.expression_probabilities = {{expression, p}, {other, 1 - p}};
+    o.labels.expression = expression;
+    o.labels.valence = valence;
+    o.labels.arousal = arousal;
+    o.labels.action_units = Aus{"AU12"};
+    AuJudgement au4;
+    au4.code = "AU4";
+    au4.score = au4_score;
+    AuJudgement au12;
+    au12.code = "AU12";
+    au12.score = au12_score;
+    au12.reliable = true;
+    o.action_units = {au4, au12};
+    o.au_unknown = {"AU6", "AU9", "AU14"};
+    o.uncertainty.expression = 0.1;
+    o.uncertainty.va = 0.3;
+    o.uncertainty.au = 0.2;
+    o.descriptions = {"expert expression", "expert va", "expert au"};
+    return o;
+}
+
+ExpertOpinion abstained_expert() {
+    ExpertOpinion o;
+    o.abstained = true;
+    o.abstain_reason = "face score 0.08 below 0.50: not a face";
+    return o;
+}
+
+FaceLabeler labeler_with(std::optional<ExpertOpinion> expert, const EngineConfig& config = {}, LabelSet known = {},
+                         LevelProvenance provenance = {}) {
+    return FaceLabeler(test_knowledge(), config, std::move(known), provenance, nullptr, std::move(expert));
+}
+
+EngineConfig expert_only() {
+    EngineConfig config;
+    config.expert_only = true;
+    return config;
+}
+
+// Three unanimous happy answers: settled after one round, no verification without an expert.
+FaceResult unanimous_happy(std::optional<ExpertOpinion> expert, const EngineConfig& config = {}) {
+    auto l = labeler_with(std::move(expert), config);
+    return as_result(run_rounds(l, l.start(), {{kHappy}}));
+}
+
+void same_uncertainty(const Uncertainty& a, const Uncertainty& b) {
+    BOOST_TEST(a.expression == b.expression);
+    BOOST_TEST(a.va == b.va);
+    BOOST_TEST(a.au == b.au);
+    BOOST_TEST(a.consistency == b.consistency);
+    BOOST_TEST(a.overall == b.overall);
+    BOOST_TEST(a.expert_disagreement == b.expert_disagreement);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(verify_labeler_expert_only)
+
+BOOST_AUTO_TEST_CASE(expert_only_answers_at_once_with_provenance_expert) {
+    const ExpertOpinion said = expert_says("happy", 0.9, "neutral", 0.55, 0.25);
+    auto l = labeler_with(said, expert_only());
+    auto r = as_result(l.start());
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.expression == "happy");
+    BOOST_TEST(*r.labels.action_units == (Aus{"AU12"}), tt::per_element());
+    BOOST_TEST(*r.labels.valence == 0.55);
+    BOOST_TEST(*r.labels.arousal == 0.25);
+    for (Level level : kAllLevels) BOOST_TEST((r.provenance.of(level) == Provenance::expert));
+    BOOST_TEST(r.descriptions.expression == "expert expression");
+    BOOST_TEST(r.descriptions.va == "expert va");
+    BOOST_TEST(r.descriptions.au == "expert au");
+    BOOST_TEST(r.cost.requests == 0);
+    BOOST_TEST(r.cost.samples == 0);
+    BOOST_TEST(r.trace.requests.empty());
+    BOOST_TEST(r.trace.stop_reason == "expert");
+    BOOST_REQUIRE(r.trace.expert.has_value());
+    BOOST_TEST(r.trace.expert->used);
+    BOOST_TEST(r.trace.expert->expression == "happy");
+    BOOST_TEST(r.trace.expert->probability == 0.9);
+    BOOST_TEST(r.uncertainty.expression == 0.1);
+    BOOST_TEST(r.uncertainty.va == 0.3);
+    BOOST_TEST(r.uncertainty.au == 0.2);
+    BOOST_TEST(r.uncertainty.consistency == cross_level_inconsistency(test_knowledge(), r.labels));
+    BOOST_TEST(r.uncertainty.overall == overall_uncertainty(r.uncertainty, EngineConfig{}.weights, {true, true, true}));
+    // The face is done: a stray feed gets the same result.
+    BOOST_TEST(*as_result(l.feed(reply_of({}))).labels.expression == "happy");
+}
+
+BOOST_AUTO_TEST_CASE(expert_only_abstention_fails_the_face_with_no_face) {
+    LabelSet known;
+    known.action_units = Aus{"AU4"};
+    LevelProvenance provenance;
+    provenance.au = Provenance::human;
+    auto l = labeler_with(abstained_expert(), expert_only(), known, provenance);
+    auto r = as_result(l.start());
+    BOOST_TEST(!r.ok);
+    BOOST_REQUIRE(r.failure.has_value());
+    BOOST_TEST((r.failure->code == errc::no_face));
+    BOOST_TEST(r.failure->message == "face score 0.08 below 0.50: not a face");
+    BOOST_TEST(*r.labels.action_units == (Aus{"AU4"}), tt::per_element());
+    BOOST_TEST((r.provenance.au == Provenance::human));
+    BOOST_TEST(!r.labels.expression.has_value());
+    BOOST_TEST(r.cost.requests == 0);
+    BOOST_REQUIRE(r.trace.expert.has_value());
+    BOOST_TEST(!r.trace.expert->used);
+    BOOST_TEST(r.trace.expert->abstain_reason == "face score 0.08 below 0.50: not a face");
+}
+
+BOOST_AUTO_TEST_CASE(expert_only_keeps_known_facts) {
+    LabelSet known;
+    known.expression = "sad";
+    known.valence = -0.4;
+    LevelProvenance provenance;
+    provenance.expression = Provenance::human;
+    provenance.va = Provenance::source;
+    auto r = as_result(
+        labeler_with(expert_says("happy", 0.9, "neutral", 0.55, 0.25), expert_only(), known, provenance).start());
+    BOOST_TEST(r.ok);
+    BOOST_TEST(*r.labels.expression == "sad");
+    BOOST_TEST((r.provenance.expression == Provenance::human));
+    BOOST_TEST(*r.labels.valence == -0.4);
+    BOOST_TEST(*r.labels.arousal == 0.25);  // the missing half of VA is the expert's
+    BOOST_TEST((r.provenance.va == Provenance::expert));
+    BOOST_TEST((r.provenance.au == Provenance::expert));
+    // Its words about happy, or about its own valence, would contradict the facts.
+    BOOST_TEST(r.descriptions.expression.empty());
+    BOOST_TEST(r.descriptions.va.empty());
+    BOOST_TEST(r.descriptions.au == "expert au");
+    BOOST_TEST(r.uncertainty.expression == 0.0);
+    // The expert's AU12 against the human's sad is checked like any other pair of levels.
+    BOOST_TEST(r.uncertainty.consistency == cross_level_inconsistency(test_knowledge(), r.labels));
+    BOOST_TEST(r.uncertainty.consistency > 0.0);
+    BOOST_TEST(r.uncertainty.overall ==
+               overall_uncertainty(r.uncertainty, EngineConfig{}.weights, {false, true, true}));
+}
+
+BOOST_AUTO_TEST_CASE(expert_only_without_an_opinion_or_with_nothing_to_ask) {
+    auto r = as_result(labeler_with(std::nullopt, expert_only()).start());
+    BOOST_TEST(!r.ok);
+    BOOST_TEST((r.failure->code == errc::invalid_argument));
+
+    LabelSet known;
+    known.expression = "happy";
+    known.action_units = Aus{"AU12"};
+    known.valence = 0.5;
+    known.arousal = 0.2;
+    LevelProvenance human{Provenance::human, Provenance::human, Provenance::human};
+    auto all_known = as_result(labeler_with(std::nullopt, expert_only(), known, human).start());
+    BOOST_TEST(all_known.ok);
+    BOOST_TEST(all_known.trace.stop_reason == "known");
+    BOOST_TEST(all_known.cost.requests == 0);
+    BOOST_TEST((all_known.provenance.va == Provenance::human));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(verify_labeler_expert_evidence)
+
+BOOST_AUTO_TEST_CASE(without_an_opinion_nothing_changes) {
+    const FaceResult r = unanimous_happy(std::nullopt);
+    BOOST_TEST(!r.trace.expert.has_value());
+    BOOST_TEST(r.trace.verifications == 0);
+    BOOST_TEST(r.uncertainty.expert_disagreement == 0.0);
+    // The values unanimous_first_round_stops_at_k_min pins.
+    BOOST_TEST(r.uncertainty.expression == 1.0 / 16, tt::tolerance(1e-12));
+    BOOST_TEST(r.uncertainty.au == 0.3712323266408755, tt::tolerance(1e-9));
+    BOOST_TEST(r.uncertainty.overall == 0.45 / 16 + 0.1 * 0.3712323266408755, tt::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(confident_disagreement_verifies_and_raises_uncertainty) {
+    const ExpertOpinion sad = expert_says("sad", 0.9, "happy", -0.5, -0.3);
+    auto run = [&](double weight) {
+        EngineConfig config;
+        config.expert_weight = weight;
+        auto l = labeler_with(sad, config);
+        auto verify = as_request(l.feed(answers(as_request(l.start()), {kHappy})));
+        BOOST_TEST((verify.kind == RequestKind::verify));  // unanimous, consistent: only the expert doubts it
+        return as_result(l.feed(answers(verify, {kHappy})));
+    };
+    const FaceResult recorded_only = run(0);
+    const FaceResult r = run(0.5);
+    BOOST_TEST(*r.labels.expression == "happy");  // evidence, not a vote
+    BOOST_TEST(r.trace.verifications == 1);
+    BOOST_REQUIRE(r.trace.expert.has_value());
+    const ExpertTrace& t = *r.trace.expert;
+    BOOST_TEST(t.used);
+    BOOST_TEST(t.triggered_verification);
+    BOOST_TEST(t.expression == "sad");
+    BOOST_TEST(t.probability == 0.9);
+    const double d_expression = 1 - 0.1 / 0.9;
+    BOOST_TEST(t.disagreement_expression == d_expression, tt::tolerance(1e-12));
+    BOOST_TEST(t.disagreement_va == 1.0);  // (0.6, 0.3) against (−0.5, −0.3): beyond the full scale
+    // AU12 seen in all 4 answers against 0.95 (reliable, ×2), AU4 in none against 0.1; AU6 unseen by it.
+    const double d_au = (2 * 0.05 + 0.1) / 3;
+    BOOST_TEST(t.disagreement_au == d_au, tt::tolerance(1e-12));
+    BOOST_TEST(r.uncertainty.expert_disagreement == (d_expression + 1 + d_au) / 3, tt::tolerance(1e-12));
+
+    const Uncertainty& before = recorded_only.uncertainty;
+    BOOST_TEST(r.uncertainty.expression == std::min(1.0, before.expression + 0.5 * d_expression), tt::tolerance(1e-12));
+    BOOST_TEST(r.uncertainty.va == std::min(1.0, before.va + 0.5), tt::tolerance(1e-12));
+    BOOST_TEST(r.uncertainty.au == std::min(1.0, before.au + 0.5 * d_au), tt::tolerance(1e-12));
+    BOOST_TEST(r.uncertainty.overall > before.overall);
+    BOOST_TEST(r.uncertainty.consistency == before.consistency);
+}
+
+BOOST_AUTO_TEST_CASE(an_unsure_expert_raises_uncertainty_without_verifying) {
+    const FaceResult plain = unanimous_happy(std::nullopt);
+    const FaceResult r = unanimous_happy(expert_says("sad", 0.6, "happy", 0.6, 0.3));
+    BOOST_TEST(r.trace.verifications == 0);
+    BOOST_TEST(r.cost.requests == plain.cost.requests);
+    BOOST_TEST(!r.trace.expert->triggered_verification);
+    BOOST_TEST(r.trace.expert->disagreement_expression == 1 - 0.4 / 0.6, tt::tolerance(1e-12));
+    BOOST_TEST(r.uncertainty.expression > plain.uncertainty.expression);
+    BOOST_TEST(r.uncertainty.overall > plain.uncertainty.overall);
+
+    EngineConfig never;
+    never.expert_verify_confidence = 1.01;
+    BOOST_TEST(unanimous_happy(expert_says("sad", 1.0, "happy", 0.6, 0.3), never).trace.verifications == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_agreeing_expert_changes_nothing) {
+    const FaceResult plain = unanimous_happy(std::nullopt);
+    // Its AU6 would disagree with the vote, but geometry cannot see AU6: it is not counted.
+    const FaceResult r = unanimous_happy(expert_says("happy", 0.95, "neutral", 0.6, 0.3, 1.0, 0.0));
+    BOOST_REQUIRE(r.trace.expert.has_value());
+    BOOST_TEST(r.trace.expert->used);
+    BOOST_TEST(!r.trace.expert->triggered_verification);
+    BOOST_TEST(r.trace.expert->disagreement_expression == 0.0);
+    BOOST_TEST(r.trace.expert->disagreement_va == 0.0);
+    BOOST_TEST(r.trace.expert->disagreement_au == 0.0);
+    same_uncertainty(r.uncertainty, plain.uncertainty);
+    BOOST_TEST(r.cost.requests == plain.cost.requests);
+    BOOST_TEST(*r.labels.expression == *plain.labels.expression);
+}
+
+BOOST_AUTO_TEST_CASE(an_abstained_expert_is_ignored_but_traced) {
+    const FaceResult plain = unanimous_happy(std::nullopt);
+    const FaceResult r = unanimous_happy(abstained_expert());
+    BOOST_TEST(r.ok);
+    BOOST_REQUIRE(r.trace.expert.has_value());
+    BOOST_TEST(!r.trace.expert->used);
+    BOOST_TEST(r.trace.expert->abstain_reason == "face score 0.08 below 0.50: not a face");
+    same_uncertainty(r.uncertainty, plain.uncertainty);
+    BOOST_TEST((r.provenance.expression == Provenance::model));
+}
+
+BOOST_AUTO_TEST_CASE(known_levels_are_not_compared_with_the_expert) {
+    LabelSet known;
+    known.expression = "happy";
+    LevelProvenance provenance;
+    provenance.expression = Provenance::human;
+    // A confident expert against a human's expression: a fact, so no verification and no doubt.
+    auto l = labeler_with(expert_says("sad", 0.95, "happy", 0.6, 0.3, 1.0, 0.0), {}, known, provenance);
+    auto r = as_result(run_rounds(l, l.start(), {{kHappy}}));
+    BOOST_TEST(r.trace.verifications == 0);
+    BOOST_TEST(r.uncertainty.expression == 0.0);
+    BOOST_TEST(r.trace.expert->disagreement_expression == 0.0);
+    BOOST_TEST(r.uncertainty.expert_disagreement == 0.0);  // VA and AU agree
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -215,3 +215,71 @@ BOOST_AUTO_TEST_CASE(jaccard) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(verify_uamc_expert)
+
+namespace {
+
+// An opinion with the given expression probabilities (largest first), VA and judged AUs.
+ExpertOpinion opinion(std::vector<std::pair<std::string, double>> probabilities, double valence = 0.5,
+                      double arousal = 0.2, std::vector<AuJudgement> judged = {}) {
+    ExpertOpinion o;
+    o.expression_probabilities = std::move(probabilities);
+    o.labels.expression = o.expression_probabilities.front().first;
+    o.labels.valence = valence;
+    o.labels.arousal = arousal;
+    o.action_units = std::move(judged);
+    return o;
+}
+
+AuJudgement judged(std::string code, double score, bool reliable) {
+    AuJudgement j;
+    j.code = std::move(code);
+    j.score = score;
+    j.margin = std::abs(score - 0.5) * 2;
+    j.reliable = reliable;
+    return j;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(expression_disagreement_is_relative_to_the_experts_top) {
+    const ExpertOpinion o = opinion({{"happy", 0.6}, {"sad", 0.3}, {"neutral", 0.1}});
+    BOOST_TEST(*expert_expression_disagreement(o, "happy") == 0.0);
+    BOOST_TEST(*expert_expression_disagreement(o, "sad") == 0.5, tt::tolerance(1e-12));
+    BOOST_TEST(*expert_expression_disagreement(o, "neutral") == 1 - 0.1 / 0.6, tt::tolerance(1e-12));
+    // Not covered (contempt): the expert cannot say.
+    BOOST_TEST(!expert_expression_disagreement(o, "contempt").has_value());
+    BOOST_TEST(!expert_expression_disagreement(ExpertOpinion{}, "happy").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(va_disagreement_over_the_components_given) {
+    const ExpertOpinion o = opinion({{"happy", 1}}, 0.5, 0.2);
+    BOOST_TEST(*expert_va_disagreement(o, 0.5, 0.2) == 0.0);
+    BOOST_TEST(*expert_va_disagreement(o, 0.5 - 0.21, 0.2 + 0.28) == 0.35 / 0.7, tt::tolerance(1e-9));
+    BOOST_TEST(*expert_va_disagreement(o, std::nullopt, 0.2 - 0.35) == 0.5, tt::tolerance(1e-9));  // arousal only
+    BOOST_TEST(*expert_va_disagreement(o, -0.9, -0.9) == 1.0);                                     // capped
+    BOOST_TEST(!expert_va_disagreement(o, std::nullopt, std::nullopt).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(au_disagreement_weighs_reliable_aus_twice_and_only_judged_ones) {
+    const ExpertOpinion o = opinion({{"happy", 1}}, 0.5, 0.2, {judged("AU12", 0.9, true), judged("AU4", 0.2, false)});
+    // The vote saw AU12 in all answers, AU4 in half, AU6 (not judged by the expert) in all.
+    const AuTally tally = tally_action_units({{"AU12", "AU4", "AU6"}, {"AU12", "AU6"}}, test_knowledge(), 0.5);
+    BOOST_TEST(*expert_au_disagreement(o, tally) == (2 * 0.1 + 1 * 0.3) / 3, tt::tolerance(1e-12));
+    // An AU no answer named counts with frequency 0.
+    const AuTally none = tally_action_units({{"AU6"}}, test_knowledge(), 0.5);
+    BOOST_TEST(*expert_au_disagreement(o, none) == (2 * 0.9 + 1 * 0.2) / 3, tt::tolerance(1e-12));
+    BOOST_TEST(!expert_au_disagreement(opinion({{"happy", 1}}), tally).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(raised_uncertainty_is_monotone_and_capped) {
+    BOOST_TEST(raised_uncertainty(0.2, 0.5, 0.4) == 0.4, tt::tolerance(1e-12));
+    BOOST_TEST(raised_uncertainty(0.9, 0.5, 0.8) == 1.0);
+    BOOST_TEST(raised_uncertainty(0.2, 0.0, 1.0) == 0.2);
+    BOOST_TEST(raised_uncertainty(0.2, -1.0, 1.0) == 0.2);  // never lowers
+    BOOST_TEST(raised_uncertainty(0.2, 0.5, std::nan("")) == 0.2);
+    BOOST_TEST(raised_uncertainty(0.2, 0.5, 3.0) == 0.7, tt::tolerance(1e-12));  // disagreement counts at most 1
+}
+
+BOOST_AUTO_TEST_SUITE_END()
