@@ -12,9 +12,7 @@ namespace seke {
 namespace {
 
 Result<cv::Mat> decode_shown(const std::string& encoded, const ImageLimits& limits, int longest_side) {
-    auto too_large = [&](std::int64_t width, std::int64_t height) {
-        return width * height > limits.max_pixels;
-    };
+    auto too_large = [&](std::int64_t width, std::int64_t height) { return width * height > limits.max_pixels; };
     if (auto header = read_jpeg_header(encoded); header && header->decodable) {
         if (too_large(header->width, header->height))
             return make_error(errc::payload_too_large, "image has more pixels than image.max_pixels");
@@ -69,8 +67,8 @@ Result<std::string> draw_labeled_boxes(const std::string& encoded, const std::ve
                                             static_cast<int>(std::lround(face.box->h * scale)))
                                  : cv::Rect(0, 0, picture.cols, picture.rows);
         rect &= cv::Rect(0, 0, picture.cols, picture.rows);
-        cv::rectangle(picture, rect, box_colour, thickness);
-        // The lines go under the box, or above it when the box reaches the bottom.
+        // The lines go under the box, or above it when the box reaches the bottom; the box is
+        // drawn last, so lines that do not fit beside it never hide it.
         int baseline = 0;
         const int line_height =
             cv::getTextSize("Ag", cv::FONT_HERSHEY_SIMPLEX, font_scale, 1, &baseline).height + baseline + 4;
@@ -85,6 +83,7 @@ Result<std::string> draw_labeled_boxes(const std::string& encoded, const std::ve
                         font_scale, text_colour, 1, cv::LINE_AA);
             y += line_height;
         }
+        cv::rectangle(picture, rect, box_colour, thickness);
     }
     std::vector<unsigned char> jpeg;
     if (!cv::imencode(".jpg", picture, jpeg, {cv::IMWRITE_JPEG_QUALITY, 88}))

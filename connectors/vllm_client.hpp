@@ -20,7 +20,7 @@ namespace seke {
 
 struct VllmSettings {
     std::string base_url;  // ".../v1"; "/chat/completions" is added. Empty: none configured
-    std::string api_key;                                 // sent as Bearer; never logged
+    std::string api_key;   // sent as Bearer; never logged
     std::string model = "gpt-4o";
     int max_concurrency = 16;  // requests in flight at once, across all faces
     int timeout_ms = 120000;   // per attempt, whole transfer

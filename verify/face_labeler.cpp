@@ -285,8 +285,9 @@ struct FaceLabeler::State {
         // Known facts take part: the expert's AUs against a human's expression, say.
         out.uncertainty.consistency = cross_level_inconsistency(*knowledge, out.labels);
         out.uncertainty.overall = overall_uncertainty(out.uncertainty, config.weights, asked);
-        trace.stop_reason = "expert";
+        trace.stop_reason = kExpertStopReason;
         out.trace = trace;
+        out.expert = expert;
         phase = Phase::done;
         result = out;
         return out;
@@ -644,6 +645,7 @@ struct FaceLabeler::State {
         trace.stop_reason = stop_reason;
         out.cost = cost;
         out.trace = trace;
+        out.expert = expert;
         phase = Phase::done;
         result = out;
         return out;
@@ -658,6 +660,7 @@ struct FaceLabeler::State {
         trace.stop_reason = "failed";
         out.cost = cost;
         out.trace = trace;
+        out.expert = expert;
         phase = Phase::done;
         result = out;
         return out;

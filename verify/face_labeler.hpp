@@ -91,6 +91,9 @@ struct Trace {
     std::optional<ExpertTrace> expert;  // set when the labeler was given an expert opinion
 };
 
+// Trace::stop_reason of a face the expert provider labeled.
+inline constexpr const char* kExpertStopReason = "expert";
+
 struct FaceResult {
     bool ok = false;
     std::optional<Error> failure;  // when !ok: why no label could be given
@@ -100,6 +103,7 @@ struct FaceResult {
     Uncertainty uncertainty;
     Cost cost;
     Trace trace;
+    std::optional<ExpertOpinion> expert;  // what the built-in expert said, when it read the face
 };
 
 using LabelerStep = std::variant<ModelRequest, FaceResult>;

@@ -21,7 +21,7 @@ int run_export_command(const std::vector<std::string>& args) {
     if (!loaded) return report_error(loaded.error(), kExitUsage);
     std::string format_text = "feid-jsonl";
     std::string out_path;
-    std::string boxes_dir;             // the picture view instead of a file of records
+    std::string boxes_dir;           // the picture view instead of a file of records
     std::set<std::string> statuses;  // empty: every status except rejected
     const auto& rest = loaded->rest;
     for (std::size_t i = 0; i < rest.size(); ++i) {
@@ -53,8 +53,9 @@ int run_export_command(const std::vector<std::string>& args) {
                                                                    "\" is not one of feid-jsonl, llava, sharegpt"),
                             kExitUsage);
     if (out_path.empty() == boxes_dir.empty())
-        return report_error(make_error(errc::invalid_argument, "seke export: one of --out FILE or --boxes DIR is required"),
-                            kExitUsage);
+        return report_error(
+            make_error(errc::invalid_argument, "seke export: one of --out FILE or --boxes DIR is required"),
+            kExitUsage);
     if (!std::filesystem::exists(loaded->config.run.db_path))
         return report_error(make_error(errc::not_found, "seke export: no store at " + loaded->config.run.db_path),
                             kExitUsage);
@@ -63,7 +64,8 @@ int run_export_command(const std::vector<std::string>& args) {
     if (!boxes_dir.empty()) {
         auto pictures = write_pictures(**store, boxes_dir, loaded->config.image);
         if (!pictures) return report_error(pictures.error(), kExitFatal);
-        for (const auto& problem : pictures->problems) std::fprintf(stderr, "seke export: no picture for %s\n", problem.c_str());
+        for (const auto& problem : pictures->problems)
+            std::fprintf(stderr, "seke export: no picture for %s\n", problem.c_str());
         nlohmann::ordered_json summary = {{"boxes", std::filesystem::absolute(boxes_dir).string()},
                                           {"pictures", pictures->pictures},
                                           {"problems", pictures->problems.size()}};

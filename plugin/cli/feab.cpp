@@ -320,7 +320,8 @@ int run_benchmark(const std::vector<std::string>& args) {
         const std::atomic<bool>& stop = stop_on_interrupt();
         std::fprintf(stderr, "seke feab: %zu benchmark items (%s)\n", jobs.size(), mode.c_str());
         ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
-        LabelRun labeler({config, rt.setup.knowledge, rt.face, store, *rt.engine, rt.client->stats(), run.model_version});
+        LabelRun labeler(
+            {config, rt.setup.knowledge, rt.face, store, *rt.engine, rt.client->stats(), run.model_version});
         auto summary = labeler.run(jobs, stop, [&](const RunProgress& p) { printer.update(p); });
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);

@@ -104,7 +104,8 @@ int run_label_command(const std::vector<std::string>& args) {
         for (const auto& job : input->jobs) ids.insert(job.id);
         auto pictures = write_pictures(*rt.store, boxes_dir, config.image, ids);
         if (!pictures) return report_error(pictures.error(), kExitFatal);
-        for (const auto& problem : pictures->problems) std::fprintf(stderr, "seke: no picture for %s\n", problem.c_str());
+        for (const auto& problem : pictures->problems)
+            std::fprintf(stderr, "seke: no picture for %s\n", problem.c_str());
         result["pictures"] = pictures->pictures;
         result["pictures_dir"] = std::filesystem::absolute(boxes_dir).string();
     }

@@ -173,14 +173,15 @@ const std::vector<Binding>& bindings() {
                                       "folder with the expert's face-api/ and human/ weights; empty = models/ fetched "
                                       "by scripts/setup.sh"),
                                   FIELD(model.expert_models_dir)));
-        b.push_back(number_option(opt("model.expert_min_face_score", "--expert-min-face-score",
-                                      "SEKE_EXPERT_MIN_FACE_SCORE", T::number,
-                                      "face-mesh face score under which the expert says nothing about a crop"),
-                                  FIELD(model.expert_min_face_score), 0.0, 1.0));
+        b.push_back(
+            number_option(opt("model.expert_min_face_score", "--expert-min-face-score", "SEKE_EXPERT_MIN_FACE_SCORE",
+                              T::number, "face-mesh face score under which the expert says nothing about a crop"),
+                          FIELD(model.expert_min_face_score), 0.0, 1.0));
         // vllm: the OpenAI-compatible endpoint
-        b.push_back(string_option(opt("vllm.base_url", "--base-url", "OPENAI_BASE_URL", T::string,
-                                      "OpenAI-compatible API root; /chat/completions is appended; empty with a key set = OpenAI's"),
-                                  FIELD(vllm.base_url)));
+        b.push_back(string_option(
+            opt("vllm.base_url", "--base-url", "OPENAI_BASE_URL", T::string,
+                "OpenAI-compatible API root; /chat/completions is appended; empty with a key set = OpenAI's"),
+            FIELD(vllm.base_url)));
         b.push_back(string_option(opt("vllm.api_key", "--api-key", "OPENAI_API_KEY", T::secret,
                                       "API key, sent as a Bearer token; never logged. Prefer the environment"),
                                   FIELD(vllm.api_key)));
@@ -272,6 +273,16 @@ const std::vector<Binding>& bindings() {
             opt("engine.max_request_failures", "--max-request-failures", "SEKE_MAX_REQUEST_FAILURES", T::integer,
                 "failed or unusable requests per face before it is recorded as failed"),
             FIELD(engine.max_request_failures), 1, 20));
+        b.push_back(number_option(opt("engine.expert_weight", "--expert-weight", "SEKE_EXPERT_WEIGHT", T::number,
+                                      "how much the built-in expert's disagreement with the VLLM raises a level's "
+                                      "uncertainty; 0 = only recorded"),
+                                  FIELD(engine.expert_weight), 0.0, 1.0));
+        b.push_back(number_option(
+            opt("engine.expert_verify_confidence", "--expert-verify-confidence", "SEKE_EXPERT_VERIFY_CONFIDENCE",
+                T::number,
+                "the expert's probability of its top expression from which its contradicting the vote triggers "
+                "self-verification; above 1 = never"),
+            FIELD(engine.expert_verify_confidence), 0.0, 1.01));
         b.push_back(number_option(opt("engine.weights.expression", "--weight-expression", "SEKE_WEIGHT_EXPRESSION",
                                       T::number, "weight of expression uncertainty in overall"),
                                   FIELD(engine.weights.expression), 0.0, 1.0));
@@ -726,9 +737,10 @@ std::string_view provider_name(Provider provider) noexcept {
 
 void resolve_provider(Config& config) {
     if (config.model.provider == Provider::automatic)
-        config.model.provider = config.vllm.base_url.empty() && config.vllm.api_key.empty() ? Provider::expert
-                                                                                           : Provider::openai;
-    if (config.model.provider == Provider::openai && config.vllm.base_url.empty()) config.vllm.base_url = kOpenAiBaseUrl;
+        config.model.provider =
+            config.vllm.base_url.empty() && config.vllm.api_key.empty() ? Provider::expert : Provider::openai;
+    if (config.model.provider == Provider::openai && config.vllm.base_url.empty())
+        config.vllm.base_url = kOpenAiBaseUrl;
 }
 
 Result<bool> validate(const Config& config) {

@@ -26,14 +26,14 @@ void label_faces(EngineService& engine, const PreparedImage& image, const LabelS
         const FaceCrop& crop = image.faces[f];
         engine.submit(FaceJob{crop.jpeg, sha256_hex(crop.jpeg), known, provenance, crop.expert},
                       [pending, f](FaceResult result) {
-            bool last = false;
-            {
-                std::lock_guard lock(pending->mutex);
-                pending->results[f] = std::move(result);
-                last = --pending->remaining == 0;
-            }
-            if (last) pending->done(std::move(pending->results));
-        });
+                          bool last = false;
+                          {
+                              std::lock_guard lock(pending->mutex);
+                              pending->results[f] = std::move(result);
+                              last = --pending->remaining == 0;
+                          }
+                          if (last) pending->done(std::move(pending->results));
+                      });
     }
 }
 

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "connectors/crypto.hpp"
+#include "connectors/face_expert.hpp"
 #include "plugin/labeling/knowledge_json.hpp"
 
 namespace seke {

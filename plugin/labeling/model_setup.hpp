@@ -5,10 +5,10 @@
 #include <memory>
 #include <string>
 
-#include "connectors/face_expert.hpp"
 #include "connectors/image.hpp"
 #include "plugin/config/config.hpp"
 #include "verify/errors.hpp"
+#include "verify/expert.hpp"
 #include "verify/knowledge.hpp"
 
 namespace seke {

@@ -59,7 +59,7 @@ struct FaceExample {
 // it needs both outcomes among at least `min_examples` faces to be trusted.
 class FaceErrorModel {
   public:
-    static constexpr std::size_t kFeatures = 7;  // bias + five uncertainties + expert disagreement
+    static constexpr std::size_t kFeatures = 7;              // bias + five uncertainties + expert disagreement
     static constexpr std::size_t kFeaturesBeforeExpert = 6;  // fits stored before the expert existed
     static FaceErrorModel fit(const std::vector<FaceExample>& examples, std::size_t min_examples);
     [[nodiscard]] double operator()(const Uncertainty& u) const;  // untrusted: u.overall

@@ -190,6 +190,9 @@ FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord
     merged.at = reviewed_at;
     merged.model_labels = record.model_labels();
     merged.model_descriptions = record.model_descriptions();
+    const LevelProvenance before = record.model_provenance();
+    for (Level level : kAllLevels)
+        if (before.of(level) == Provenance::expert) merged.model_provenance = before;
 
     if (review.status != ReviewStatus::rejected) {
         out.labels = review.labels;

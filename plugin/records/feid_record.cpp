@@ -32,6 +32,12 @@ ordered_json descriptions_json(const Descriptions& d) {
     return {{"expression", d.expression}, {"va", d.va}, {"au", d.au}};
 }
 
+ordered_json provenance_json(const LevelProvenance& provenance) {
+    return {{"expression", provenance_name(provenance.expression)},
+            {"va", provenance_name(provenance.va)},
+            {"au", provenance_name(provenance.au)}};
+}
+
 ordered_json review_json(const RecordReview& review) {
     ordered_json out = ordered_json::object();
     out["status"] = review.status;
@@ -45,6 +51,7 @@ ordered_json review_json(const RecordReview& review) {
     out["at"] = review.at;
     if (review.model_labels) out["model_labels"] = labels_json(*review.model_labels);
     if (review.model_descriptions) out["model_descriptions"] = descriptions_json(*review.model_descriptions);
+    if (review.model_provenance) out["model_provenance"] = provenance_json(*review.model_provenance);
     if (review.box) out["box"] = *review.box;
     if (review.cvat_shape_id) out["cvat_shape_id"] = *review.cvat_shape_id;
     if (review.cvat_source) out["cvat_source"] = *review.cvat_source;
@@ -75,8 +82,8 @@ ordered_json expert_json(const RecordExpert& expert) {
 
 // Members of the record this type reads; every other member is kept in FeidRecord::other.
 constexpr std::array<std::string_view, 15> kMembers = {
-    "id",   "image", "face",  "labels",        "descriptions", "provenance", "uncertainty", "expert",
-    "status", "model_version", "cost", "flags", "phash", "conversations", "review"};
+    "id",     "image",         "face", "labels", "descriptions", "provenance",    "uncertainty", "expert",
+    "status", "model_version", "cost", "flags",  "phash",        "conversations", "review"};
 
 // Reads members of one record; the first member of the wrong type is the error.
 class Reader {
@@ -300,6 +307,8 @@ class Reader {
             out.model_labels = labels(*model, "review.model_labels");
         if (const ordered_json* d = child(object, "model_descriptions", "review.model_descriptions"))
             out.model_descriptions = descriptions(*d, "review.model_descriptions");
+        if (const ordered_json* p = child(object, "model_provenance", "review.model_provenance"))
+            out.model_provenance = provenance(*p, "review.model_provenance");
         text(object, "box", "review.box", out.box);
         integer(object, "cvat_shape_id", "review.cvat_shape_id", out.cvat_shape_id);
         text(object, "cvat_source", "review.cvat_source", out.cvat_source);
@@ -333,7 +342,8 @@ std::optional<LevelVerdict> parse_level_verdict(std::string_view text) noexcept 
 }
 
 RecordUncertainty RecordUncertainty::of(const Uncertainty& u) {
-    return {finite(u.expression), finite(u.va), finite(u.au), finite(u.consistency), finite(u.overall)};
+    // The expert disagreement is set by whoever knows it was measured (feid_record).
+    return {finite(u.expression), finite(u.va), finite(u.au), finite(u.consistency), finite(u.overall), std::nullopt};
 }
 
 RecordExpert RecordExpert::of(const ExpertOpinion& opinion) {
@@ -373,6 +383,7 @@ const Descriptions& FeidRecord::model_descriptions() const {
 }
 
 LevelProvenance FeidRecord::model_provenance() const {
+    if (review && review->model_provenance) return *review->model_provenance;
     LevelProvenance out = provenance;
     for (Level level : kAllLevels)
         if (out.of(level) == Provenance::human && review && review->levels &&
@@ -388,9 +399,7 @@ ordered_json FeidRecord::to_json() const {
     out["face"] = face ? ordered_json{{"x", face->x}, {"y", face->y}, {"w", face->w}, {"h", face->h}} : ordered_json();
     out["labels"] = labels_json(labels);
     out["descriptions"] = descriptions_json(descriptions);
-    out["provenance"] = {{"expression", provenance_name(provenance.expression)},
-                         {"va", provenance_name(provenance.va)},
-                         {"au", provenance_name(provenance.au)}};
+    out["provenance"] = provenance_json(provenance);
     out["uncertainty"] = {{"expression", finite_or_null(uncertainty.expression)},
                           {"va", finite_or_null(uncertainty.va)},
                           {"au", finite_or_null(uncertainty.au)},

@@ -75,6 +75,9 @@ struct RecordReview {
     std::string at;
     std::optional<LabelSet> model_labels;  // what seke said before the first review
     std::optional<Descriptions> model_descriptions;
+    // Who gave each level before the first review, kept when that was not the model alone (the
+    // built-in expert): a review turns them all into "human".
+    std::optional<LevelProvenance> model_provenance;
     std::optional<std::string> box;          // "corrected": the reviewer moved the box (CVAT)
     std::optional<long long> cvat_shape_id;  // a face a human drew in CVAT: its shape
     std::optional<std::string> cvat_source;
@@ -87,9 +90,9 @@ struct FeidRecord {
     LabelSet labels;          // the labels now: a reviewer's once reviewed
     Descriptions descriptions;
     LevelProvenance provenance;
-    RecordUncertainty uncertainty;  // what the model said, kept through reviews
+    RecordUncertainty uncertainty;       // what the model said, kept through reviews
     std::optional<RecordExpert> expert;  // when the built-in expert read the face
-    std::string status = "auto";    // auto | accepted | corrected | rejected | added
+    std::string status = "auto";         // auto | accepted | corrected | rejected | added
     std::string model_version;
     Cost cost;
     std::vector<std::string> flags;  // kNoFaceDetectedFlag

@@ -37,10 +37,16 @@ BOOST_AUTO_TEST_SUITE(integration_expert)
 BOOST_AUTO_TEST_CASE(with_no_key_the_expert_labels_real_photos_and_says_what_it_cannot_see) {
     BOOST_TEST_REQUIRE(std::filesystem::exists(demo_photos() / "sample1.jpg"), "run scripts/fetch-test-assets.sh");
     test::TempDir dir;
+    // The six photographs (the folder also holds screenshots and a drawing of the mesh).
+    std::filesystem::create_directories(dir / "photos");
+    for (int i = 1; i <= 6; ++i) {
+        const std::string name = "sample" + std::to_string(i) + ".jpg";
+        std::filesystem::copy_file(demo_photos() / name, dir / "photos" / name);
+    }
     auto db = (dir / "seke.db").string();
-    auto run = test::run_process({SEKE_BINARY, "label", "--input", demo_photos().string(), "--db", db, "--boxes",
-                                  (dir / "boxes").string()},
-                                 offline_env(), 300);
+    auto run = test::run_process(
+        {SEKE_BINARY, "label", "--input", (dir / "photos").string(), "--db", db, "--boxes", (dir / "boxes").string()},
+        offline_env(), 300);
     BOOST_TEST_REQUIRE(run.exit_code == 0, run.err);
     BOOST_TEST(run.err.find("built-in face expert") != std::string::npos, run.err);  // the one line saying which
     json summary = test::LabelFixture::summary(run);
@@ -53,9 +59,8 @@ BOOST_AUTO_TEST_CASE(with_no_key_the_expert_labels_real_photos_and_says_what_it_
     }
 
     auto out = dir / "feid.jsonl";
-    auto exported = test::run_process({SEKE_BINARY, "export", "--db", db, "--format", "feid-jsonl", "--out",
-                                       out.string()},
-                                      offline_env());
+    auto exported = test::run_process(
+        {SEKE_BINARY, "export", "--db", db, "--format", "feid-jsonl", "--out", out.string()}, offline_env());
     BOOST_TEST_REQUIRE(exported.exit_code == 0, exported.err);
     auto records = read_jsonl(out);
     BOOST_TEST_REQUIRE(records.size() >= 18u);

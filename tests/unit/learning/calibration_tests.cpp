@@ -240,9 +240,10 @@ BOOST_AUTO_TEST_CASE(face_model_learns_how_much_the_experts_disagreement_is_wort
     };
     auto worth_something = weights_after(true);
     BOOST_TEST(worth_something[6].get<double>() > 3.0, worth_something.dump());
+    // Noise: its weight is near 0 beside the signal that does predict the errors.
     auto worth_nothing = weights_after(false);
-    BOOST_TEST(std::abs(worth_nothing[6].get<double>()) < 0.4, worth_nothing.dump());
     BOOST_TEST(worth_nothing[4].get<double>() > 3.0, worth_nothing.dump());
+    BOOST_TEST(std::abs(worth_nothing[6].get<double>()) < 0.15 * worth_nothing[4].get<double>(), worth_nothing.dump());
 
     // A fit stored before the expert existed has six weights: it loads, the expert weighing 0.
     nlohmann::json old_fit = {{"trusted", true}, {"weights", {-2.0, 0.0, 0.0, 0.0, 4.0, 0.0}}};
