@@ -137,4 +137,22 @@ BOOST_AUTO_TEST_CASE(beside_the_fake_vllm_the_expert_abstains_on_synthetic_image
     BOOST_TEST(plain[0]["model_version"] != records[0]["model_version"]);
 }
 
+BOOST_AUTO_TEST_CASE(missing_expert_weights_are_a_start_up_error_that_says_how_to_get_them) {
+    test::LabelFixture f;
+    f.make_data(2);
+    test::TempDir empty;
+    auto alone = test::run_process({SEKE_BINARY, "label", "--input", f.manifest().string(), "--db", f.db().string(),
+                                    "--expert-models", empty.path().string()},
+                                   offline_env(), 60);
+    BOOST_TEST(alone.exit_code != 0);
+    BOOST_TEST(alone.err.find("fetch-models.sh") != std::string::npos, alone.err);
+    BOOST_TEST(!std::filesystem::exists(f.db()));  // nothing was labeled or stored
+    // Beside a VLLM the message also says how to go on without the expert.
+    f.start_fake();
+    auto beside = f.label({"--expert-models", empty.path().string()});
+    BOOST_TEST(beside.exit_code != 0);
+    BOOST_TEST(beside.err.find("--expert off") != std::string::npos, beside.err);
+    BOOST_TEST(f.label({"--expert-models", empty.path().string(), "--expert", "off"}).exit_code == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -4,11 +4,13 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <cmath>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
 #include "connectors/face_expert.hpp"
 #include "connectors/image.hpp"
+#include "plugin/labeling/knowledge_json.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace seke;
@@ -99,6 +101,8 @@ BOOST_AUTO_TEST_CASE(the_face_expert_agrees_with_face_apis_own_pipeline) {
     FaceOptions options = face_options_with(FaceMode::auto_detect);
     options.expert = *expert;
     FacePreparer preparer(options, ImageLimits{});
+    auto knowledge = load_knowledge_file(seke::test::source_path("config/knowledge.json").string());
+    BOOST_TEST_REQUIRE(knowledge.ok());
     int confident = 0, compared = 0;
     for (const auto& path : demo_photos()) {
         auto bytes = fetch_image_bytes(path.string(), ImageLimits{});
@@ -129,6 +133,15 @@ BOOST_AUTO_TEST_CASE(the_face_expert_agrees_with_face_apis_own_pipeline) {
             BOOST_TEST(kFaceApiExpressionClasses[top] == js["top"].get<std::string>(),
                        path.filename() << " at " << js_box << ": " << kFaceApiExpressionClasses[top] << " " << p[top]
                                        << ", face-api " << js["top"] << " " << js["probability"]);
+            // The whole expert (both classifiers, mapped to the shipped knowledge's classes) says the same.
+            const ExpertOpinion opinion = interpret_expert(*match->expert, *knowledge);
+            static const std::map<std::string, std::string> kToKnowledge = {
+                {"angry", "anger"}, {"fearful", "fear"}, {"disgusted", "disgust"}, {"surprised", "surprise"}};
+            std::string js_top = js["top"];
+            if (auto renamed = kToKnowledge.find(js_top); renamed != kToKnowledge.end()) js_top = renamed->second;
+            BOOST_TEST(opinion.labels.expression.value_or("(none)") == js_top,
+                       path.filename() << " at " << js_box << ": the expert says "
+                                       << opinion.labels.expression.value_or("(none)") << ", face-api " << js_top);
             // The landmarks land where face-api's do, up to the two detectors' different boxes.
             double distance = 0;
             for (int i = 0; i < 68; ++i)
