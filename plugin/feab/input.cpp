@@ -101,6 +101,18 @@ FaceLabels read_labels(const ordered_json& object, const FieldContext& context) 
     return labels;
 }
 
+// The AU indices of a list of codes, sorted and unique; codes outside the AU set are dropped.
+std::vector<int> action_unit_indices(const ordered_json& codes, Vocabulary& vocabulary) {
+    std::vector<int> indices;
+    if (!codes.is_array()) return indices;
+    for (const auto& code : codes)
+        if (code.is_string())
+            if (auto index = vocabulary.action_unit_index(code.get<std::string>())) indices.push_back(*index);
+    std::sort(indices.begin(), indices.end());
+    indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+    return indices;
+}
+
 bool has_any_level(const FaceLabels& labels) {
     return labels.expression || labels.action_units || labels.valence || labels.arousal;
 }
@@ -428,8 +440,17 @@ std::optional<Prediction> parse_prediction(const ordered_json& value, InputFile 
             auto parsed = parse_provenance(name.get_ref<const std::string&>());
             prediction.prior_levels += parsed && is_fact(*parsed);
         }
+        // AUs the built-in expert could not see are unknown where its AUs are the ones scored.
+        const ordered_json& model_provenance = member(member(value, "review"), "model_provenance");
+        const ordered_json& au_source =
+            &chosen == &model_labels && model_provenance.is_object() ? model_provenance : provenance;
+        const ordered_json& au_by = member(au_source, "au");
+        if (au_by.is_string() && au_by.get_ref<const std::string&>() == "expert")
+            prediction.labels.action_units_unknown =
+                action_unit_indices(member(member(value, "expert"), "au_unknown"), vocabulary);
     } else {
         prediction.labels = read_labels(value, context);
+        prediction.labels.action_units_unknown = action_unit_indices(member(value, "au_unknown"), vocabulary);
     }
     prediction.uncertainty = read_uncertainty(member(value, "uncertainty"));
     return prediction;

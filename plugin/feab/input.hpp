@@ -25,6 +25,9 @@ struct FaceLabels {
     std::optional<std::vector<int>> action_units;  // sorted, unique AU indices judged present
     std::optional<double> valence;
     std::optional<double> arousal;
+    // Predictions only: sorted AU indices the predictor did not judge (the built-in expert's
+    // `au_unknown`), scored neither right nor wrong.
+    std::vector<int> action_units_unknown;
 };
 
 struct TruthItem {

@@ -59,7 +59,9 @@ ActionUnitScores score_action_units(const std::vector<std::string>& action_units
         std::fill(in_prediction.begin(), in_prediction.end(), false);
         for (int a : *truth[i].labels.action_units) in_truth[static_cast<std::size_t>(a)] = true;
         for (int a : *predictions[i]->labels.action_units) in_prediction[static_cast<std::size_t>(a)] = true;
+        const std::vector<int>& unknown = predictions[i]->labels.action_units_unknown;
         for (std::size_t a = 0; a < action_units.size(); ++a) {
+            if (std::binary_search(unknown.begin(), unknown.end(), static_cast<int>(a))) continue;
             metrics::BinaryCounts& c = out.per_au[a].counts;
             c.tp += in_truth[a] && in_prediction[a];
             c.fp += !in_truth[a] && in_prediction[a];
@@ -198,7 +200,18 @@ std::string_view uncertainty_signal_name(UncertaintySignal signal) noexcept {
 ItemErrors item_errors(const FaceLabels& truth, const FaceLabels& predicted, double va_tolerance) {
     ItemErrors out;
     if (truth.expression && predicted.expression) out.expression = *truth.expression != *predicted.expression;
-    if (truth.action_units && predicted.action_units) out.au = *truth.action_units != *predicted.action_units;
+    if (truth.action_units && predicted.action_units) {
+        // An AU the predictor did not judge is neither right nor wrong.
+        auto judged = [&](const std::vector<int>& units) {
+            std::vector<int> kept;
+            for (int a : units)
+                if (!std::binary_search(predicted.action_units_unknown.begin(), predicted.action_units_unknown.end(),
+                                        a))
+                    kept.push_back(a);
+            return kept;
+        };
+        out.au = judged(*truth.action_units) != judged(*predicted.action_units);
+    }
     auto off = [&](const std::optional<double>& t, const std::optional<double>& p) -> std::optional<bool> {
         if (!t || !p) return std::nullopt;
         return std::abs(*t - *p) > va_tolerance;

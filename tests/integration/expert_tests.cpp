@@ -22,14 +22,6 @@ std::map<std::string, std::string> offline_env() {
     return {{"OPENAI_BASE_URL", ""}, {"OPENAI_API_KEY", ""}, {"SEKE_PROGRESS_INTERVAL", "0.5"}};
 }
 
-std::vector<json> read_jsonl(const std::filesystem::path& path) {
-    std::vector<json> rows;
-    std::istringstream in(test::read_file(path));
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty()) rows.push_back(json::parse(line));
-    return rows;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(integration_expert)
@@ -62,7 +54,7 @@ BOOST_AUTO_TEST_CASE(with_no_key_the_expert_labels_real_photos_and_says_what_it_
     auto exported = test::run_process(
         {SEKE_BINARY, "export", "--db", db, "--format", "feid-jsonl", "--out", out.string()}, offline_env());
     BOOST_TEST_REQUIRE(exported.exit_code == 0, exported.err);
-    auto records = read_jsonl(out);
+    auto records = test::read_jsonl(out);
     BOOST_TEST_REQUIRE(records.size() >= 18u);
     std::set<std::string> expressions;
     for (const auto& r : records) {

@@ -16,14 +16,6 @@ json read_json(const std::filesystem::path& path) {
     return json::parse(test::read_file(path));
 }
 
-std::vector<json> read_jsonl(const std::filesystem::path& path) {
-    std::vector<json> rows;
-    std::istringstream in(test::read_file(path));
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty()) rows.push_back(json::parse(line));
-    return rows;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(integration_feab)
@@ -64,7 +56,7 @@ BOOST_AUTO_TEST_CASE(run_asks_the_model_and_score_agrees_on_its_store_and_export
     auto exported = f.dir / "feab.jsonl";
     auto export_run = f.run_seke({"export", "--db", db.string(), "--format", "feid-jsonl", "--out", exported.string()});
     BOOST_TEST_REQUIRE(export_run.exit_code == 0, export_run.err);
-    auto records = read_jsonl(exported);
+    auto records = test::read_jsonl(exported);
     BOOST_TEST(records.size() == 24u);
     for (const auto& record : records)
         for (const char* level : {"expression", "va", "au"})

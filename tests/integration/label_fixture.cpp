@@ -73,32 +73,28 @@ std::vector<json> LabelFixture::export_records(const std::string& format) const 
     auto out = dir / ("export-" + format);
     auto result = run_seke({"export", "--db", db().string(), "--format", format, "--out", out.string()});
     if (result.exit_code != 0) throw std::runtime_error("export failed: " + result.err);
+    if (format == "feid-jsonl") return read_jsonl(out);
     std::vector<json> records;
-    std::string text = read_file(out);
-    if (format == "feid-jsonl") {
-        std::istringstream in(text);
-        for (std::string line; std::getline(in, line);)
-            if (!line.empty()) records.push_back(json::parse(line));
-    } else {
-        for (auto& entry : json::parse(text)) records.push_back(entry);
-    }
+    for (auto& entry : json::parse(read_file(out))) records.push_back(entry);
     return records;
 }
 
 std::map<std::string, json> LabelFixture::truth() const {
     std::map<std::string, json> rows;
-    std::istringstream in(read_file(data() / "truth.jsonl"));
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty()) {
-            json row = json::parse(line);
-            rows[row["id"].get<std::string>()] = row;
-        }
+    for (json& row : read_jsonl(data() / "truth.jsonl")) {
+        std::string id = row["id"];
+        rows[id] = std::move(row);
+    }
     return rows;
 }
 
 std::vector<json> LabelFixture::manifest_lines() const {
+    return read_jsonl(manifest());
+}
+
+std::vector<json> read_jsonl(const std::filesystem::path& path) {
     std::vector<json> rows;
-    std::istringstream in(read_file(manifest()));
+    std::istringstream in(read_file(path));
     for (std::string line; std::getline(in, line);)
         if (!line.empty()) rows.push_back(json::parse(line));
     return rows;

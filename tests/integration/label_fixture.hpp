@@ -13,6 +13,9 @@
 
 namespace seke::test {
 
+// The JSON objects of a JSON-lines file, blank lines skipped.
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
+
 struct LabelFixture {
     TempDir dir;
     std::unique_ptr<fake::FakeVllmServer> server;

@@ -180,6 +180,38 @@ BOOST_AUTO_TEST_CASE(feid_records_and_plain_predictions) {
     for (const auto& problem : problems.kept()) BOOST_TEST((problem.file == InputFile::predictions));
 }
 
+BOOST_AUTO_TEST_CASE(aus_the_expert_could_not_see_are_unknown_where_its_aus_are_scored) {
+    Vocabulary vocabulary(test::test_knowledge());
+    ProblemLog problems;
+    const std::string expert_block = R"("expert":{"abstained":false,"au_unknown":["AU9","AU6","AU99"]})";
+    auto by_expert = parse_prediction_line(
+        R"({"id":"e1","labels":{"action_units":["AU12"]},"provenance":{"au":"expert"},)" + expert_block + "}", 1,
+        RecordLabels::current, vocabulary, problems);
+    BOOST_TEST_REQUIRE(by_expert.has_value());
+    BOOST_TEST(
+        (au_codes(vocabulary, by_expert->labels.action_units_unknown) == std::vector<std::string>{"AU6", "AU9"}));
+    // The VLLM gave the AUs (the expert was evidence): nothing is unknown.
+    auto by_model = parse_prediction_line(
+        R"({"id":"e2","labels":{"action_units":["AU12"]},"provenance":{"au":"model"},)" + expert_block + "}", 2,
+        RecordLabels::current, vocabulary, problems);
+    BOOST_TEST_REQUIRE(by_model.has_value());
+    BOOST_TEST(by_model->labels.action_units_unknown.empty());
+    // Reviewed: the model's labels are the expert's (review.model_provenance), the current the human's.
+    const std::string reviewed =
+        R"({"id":"e3","labels":{"action_units":["AU6","AU12"]},"provenance":{"au":"human"},)" + expert_block +
+        R"(,"review":{"model_labels":{"action_units":["AU12"]},"model_provenance":{"au":"expert"}}})";
+    auto model = parse_prediction_line(reviewed, 3, RecordLabels::model, vocabulary, problems);
+    auto current = parse_prediction_line(reviewed, 3, RecordLabels::current, vocabulary, problems);
+    BOOST_TEST_REQUIRE((model && current));
+    BOOST_TEST(model->labels.action_units_unknown.size() == 2u);
+    BOOST_TEST(current->labels.action_units_unknown.empty());
+    // A plain prediction line may say the same with "au_unknown".
+    auto plain = parse_prediction_line(R"({"id":"p","action_units":[],"au_unknown":["AU14"]})", 4,
+                                       RecordLabels::current, vocabulary, problems);
+    BOOST_TEST_REQUIRE(plain.has_value());
+    BOOST_TEST((au_codes(vocabulary, plain->labels.action_units_unknown) == std::vector<std::string>{"AU14"}));
+}
+
 BOOST_AUTO_TEST_CASE(matching_reports_unknown_duplicate_and_missing_ids) {
     Vocabulary vocabulary(test::test_knowledge());
     ProblemLog problems;

@@ -13,17 +13,17 @@ namespace tt = boost::test_tools;
 BOOST_AUTO_TEST_SUITE(feab_score)
 
 BOOST_AUTO_TEST_CASE(item_errors_per_level) {
-    FaceLabels truth{1, std::vector<int>{4, 8}, 0.5, 0.2};
+    FaceLabels truth{1, std::vector<int>{4, 8}, 0.5, 0.2, {}};
     FaceLabels same = truth;
     auto none = item_errors(truth, same, 0.3);
     BOOST_TEST((none.expression == false && none.au == false && none.va == false && none.any == false));
 
-    FaceLabels off{2, std::vector<int>{4}, 0.5, 0.55};  // class differs, AU8 missed, arousal off by .35
+    FaceLabels off{2, std::vector<int>{4}, 0.5, 0.55, {}};  // class differs, AU8 missed, arousal off by .35
     auto all = item_errors(truth, off, 0.3);
     BOOST_TEST((all.expression == true && all.au == true && all.va == true && all.any == true));
 
     // Exactly at the tolerance is still right; only valence compared when arousal is missing.
-    FaceLabels edge{1, std::nullopt, 0.75, std::nullopt};
+    FaceLabels edge{1, std::nullopt, 0.75, std::nullopt, {}};
     auto partial = item_errors(truth, edge, 0.25);
     BOOST_TEST((partial.va == false && partial.any == false));
     BOOST_TEST(!partial.au.has_value());
@@ -88,6 +88,22 @@ BOOST_AUTO_TEST_CASE(scores_by_hand) {
     BOOST_TEST(s.per_source[1].expression.accuracy == 0.5);
     BOOST_TEST(s.valence_scatter.total == 4u);
     BOOST_TEST(s.valence_scatter.points.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(an_au_the_predictor_did_not_judge_is_neither_right_nor_wrong) {
+    auto sample = test::feab_sample();
+    feab::Vocabulary vocabulary(test::test_knowledge());
+    const int au1 = *vocabulary.action_unit_index("AU1");
+    // b missed AU1; said unknown instead, AU1 has no counts left and b has no AU error.
+    sample.predictions[1]->labels.action_units_unknown = {au1};
+    Scores s = score(sample.classes, sample.action_units, sample.truth, sample.predictions, ScoreOptions{});
+    const auto& au = s.overall.action_units.per_au;
+    BOOST_TEST(au[0].code == "AU1");
+    BOOST_TEST(!au[0].in_mean);
+    BOOST_TEST(s.overall.action_units.mean_f1 == (1 + 2.0 / 3.0 + 1 + 1) / 4, tt::tolerance(1e-12));
+    auto errors = item_errors(sample.truth[1].labels, sample.predictions[1]->labels, 0.3);
+    BOOST_TEST_REQUIRE(errors.au.has_value());
+    BOOST_TEST(!*errors.au);
 }
 
 BOOST_AUTO_TEST_CASE(uncertainty_by_hand) {
