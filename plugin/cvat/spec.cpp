@@ -284,7 +284,10 @@ Result<TaskBinding> bind_task_labels(const FunctionSpec& spec, const Knowledge& 
                 continue;
             }
             const json& a = *it->second;
-            std::string input_type = a.value("input_type", "");
+            // A field of the wrong type (CVAT answers are outside input) reads as absent.
+            std::string input_type = a.is_object() && a.contains("input_type") && a["input_type"].is_string()
+                                         ? a["input_type"].get<std::string>()
+                                         : std::string();
             bool compatible = input_type == want.input_type || input_type == "text" ||
                               (want.input_type == "select" && input_type == "radio");
             if (!compatible || label_id(a) < 0) {
@@ -309,7 +312,8 @@ Result<TaskBinding> bind_task_labels(const FunctionSpec& spec, const Knowledge& 
     for (const auto& label : labels) {
         if (!label.is_object() || !label.contains("name") || !label["name"].is_string()) continue;
         std::string name = label["name"].get<std::string>();
-        std::string type = label.value("type", "any");
+        std::string type =
+            label.contains("type") && label["type"].is_string() ? label["type"].get<std::string>() : "any";
         if (name == spec.settings.face_label && binding.face_label_id < 0) {
             if (type != "rectangle" && type != "any")
                 return make_error(errc::invalid_argument,

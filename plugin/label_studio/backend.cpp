@@ -26,6 +26,13 @@ using nlohmann::json;
 using server::HttpRequest;
 using server::Responder;
 
+// The member `key` of `object` when it has the JSON type `type`; null when absent or of another type.
+const json* member_of_type(const json& object, const char* key, json::value_t type) {
+    if (!object.is_object()) return nullptr;
+    auto it = object.find(key);
+    return it != object.end() && it->type() == type ? &*it : nullptr;
+}
+
 // A face's region id in Label Studio, derived from its FEID id: an annotation that keeps the
 // region keeps the id, which is how a review finds the face it is about.
 std::string region_id_for(const std::string& face_id) {
@@ -211,15 +218,17 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             summary["skipped"].push_back("the project's label config has no face emotion controls");
             return summary;
         }
-        json annotations = body.value("annotation", json());
+        json annotations = body.is_object() && body.contains("annotation") ? body["annotation"] : json();
         if (!annotations.is_array()) annotations = json::array({annotations});
-        json tasks = body.value("task", json());
+        json tasks = body.is_object() && body.contains("task") ? body["task"] : json();
         if (!tasks.is_array()) tasks = json::array({tasks});
         for (std::size_t i = 0; i < annotations.size(); ++i) {
             const json& annotation = annotations[i];
             if (!annotation.is_object() || !annotation.contains("result")) continue;
-            if (annotation.value("was_cancelled", false)) continue;
-            long long task_id = json_id(annotation.value("task", json()));
+            // Fields of the wrong type are ignored, as if absent: never a 500 for a stored event.
+            const json* cancelled = member_of_type(annotation, "was_cancelled", json::value_t::boolean);
+            if (cancelled && cancelled->get<bool>()) continue;
+            long long task_id = json_id(annotation.contains("task") ? annotation["task"] : json());
             if (task_id < 0 && i < tasks.size()) task_id = json_id(tasks[i]);
             std::string item = item_id_for(project, task_id);
             auto faces = deps.store.faces_of_item(item);
@@ -243,7 +252,9 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             ReviewOutcome outcome = diff_review(predicted, label_studio::reviewed_faces(annotated));
             std::string reviewer =
                 annotation.contains("completed_by") ? std::to_string(json_id(annotation["completed_by"])) : "";
-            std::string at = annotation.value("updated_at", annotation.value("created_at", std::string()));
+            const json* when = member_of_type(annotation, "updated_at", json::value_t::string);
+            if (!when) when = member_of_type(annotation, "created_at", json::value_t::string);
+            std::string at = when ? when->get<std::string>() : std::string();
             for (std::size_t f = 0; f < outcome.faces.size(); ++f) {
                 const FaceReview& review = outcome.faces[f];
                 auto merged = merge_review_into_record(deps.knowledge, records[f], review, reviewer, at);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 #include <boost/property_tree/ptree.hpp>
@@ -111,8 +112,53 @@ struct RawControl {
     std::vector<std::string> to_names;
 };
 
+// How deep a labeling config may nest its elements. Label Studio's own templates stay under 15;
+// the XML parser and these walks recurse per level, so a config is measured before it is parsed.
+constexpr int kMaxElementDepth = 64;
+
+// The deepest element nesting of `xml`, scanning no further than kMaxElementDepth + 1: tags,
+// quoted attribute values, comments, CDATA and declarations are told apart; anything else is
+// text. Unbalanced input is the parser's to report.
+int element_depth(std::string_view xml) {
+    int depth = 0, deepest = 0;
+    std::size_t i = 0;
+    auto skip_past = [&](std::string_view end) {
+        const std::size_t at = xml.find(end, i);
+        i = at == std::string_view::npos ? xml.size() : at + end.size();
+    };
+    while (i < xml.size() && deepest <= kMaxElementDepth) {
+        if (xml[i] != '<') {
+            ++i;
+            continue;
+        }
+        if (xml.compare(i, 4, "<!--") == 0) {
+            skip_past("-->");
+        } else if (xml.compare(i, 9, "<![CDATA[") == 0) {
+            skip_past("]]>");
+        } else if (i + 1 < xml.size() && (xml[i + 1] == '!' || xml[i + 1] == '?')) {
+            skip_past(">");
+        } else if (i + 1 < xml.size() && xml[i + 1] == '/') {
+            depth = std::max(0, depth - 1);
+            skip_past(">");
+        } else {
+            // An opening tag: to its '>' outside quotes; "/>" closes it at once.
+            char quote = 0;
+            std::size_t j = i + 1;
+            for (; j < xml.size(); ++j) {
+                if (quote) quote = xml[j] == quote ? 0 : quote;
+                else if (xml[j] == '"' || xml[j] == '\'') quote = xml[j];
+                else if (xml[j] == '>') break;
+            }
+            const bool self_closing = j < xml.size() && j > i && xml[j - 1] == '/';
+            if (!self_closing) deepest = std::max(deepest, ++depth);
+            i = j + 1;
+        }
+    }
+    return deepest;
+}
+
 // Nested <Choice>/<Label> values, in document order (alias wins, as in the SDK's parse_config).
-// Recursive over the config's elements; their depth is not bounded yet (a known gap).
+// Recursive over the config's elements, at most kMaxElementDepth deep (checked before parsing).
 void collect_values(const pt::ptree& node, std::vector<LabelValue>& out) {  // NOLINT(misc-no-recursion)
     for (const auto& [key, child] : node) {
         if (key.empty() || key.front() == '<') continue;
@@ -129,7 +175,7 @@ void collect_values(const pt::ptree& node, std::vector<LabelValue>& out) {  // N
     }
 }
 
-// Recursive over the config's elements, as collect_values.
+// Recursive over the config's elements, bounded as collect_values is.
 // NOLINTNEXTLINE(misc-no-recursion)
 void walk(const pt::ptree& node, std::vector<RawImage>& images, std::vector<RawControl>& controls) {
     for (const auto& [key, child] : node) {
@@ -283,6 +329,9 @@ Result<LabelingConfig> parse_label_config(const std::string& xml, const Knowledg
     LabelingConfig config;
     if (trim(xml).empty()) return config;
 
+    if (element_depth(xml) > kMaxElementDepth)
+        return make_error(errc::invalid_argument,
+                          "label config nests elements more than " + std::to_string(kMaxElementDepth) + " levels deep");
     pt::ptree tree;
     try {
         std::istringstream in(xml);

@@ -161,6 +161,7 @@ std::vector<std::string> Router::allowed_methods(std::string_view path) const {
     std::set<std::string> methods;
     for (const auto& route : routes_)
         if (match(route, path, nullptr)) methods.insert(route.method);
+    if (methods.count("GET")) methods.insert("HEAD");
     return {methods.begin(), methods.end()};
 }
 
@@ -172,7 +173,8 @@ void Router::dispatch(HttpRequest& request, Responder responder) const noexcept 
         for (const auto& route : routes_) {
             if (!match(route, request.path, nullptr)) continue;
             path_known = true;
-            if (route.method == request.method) {
+            // HEAD is GET without the body (the transport leaves it out).
+            if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
                 chosen = &route;
                 break;
             }

@@ -253,6 +253,30 @@ BOOST_AUTO_TEST_CASE(malformed_xml_is_an_error) {
     }
 }
 
+// A config nested deeper than any real one is refused before the XML parser (which recurses per
+// level) sees it: 20,000 levels used to overflow the stack.
+BOOST_AUTO_TEST_CASE(deeply_nested_config_is_a_clear_error_not_a_crash) {
+    for (int levels : {65, 20'000}) {
+        std::string xml;
+        for (int i = 0; i < levels; ++i) xml += "<View>";
+        for (int i = 0; i < levels; ++i) xml += "</View>";
+        auto parsed = parse_label_config(xml, test::test_knowledge());
+        BOOST_REQUIRE_MESSAGE(!parsed.ok(), levels);
+        BOOST_TEST((parsed.error().code == errc::invalid_argument));
+        BOOST_TEST(parsed.error().message.find("64 levels") != std::string::npos, parsed.error().message);
+    }
+    // Self-closing tags, comments, CDATA and '>' inside quotes are no levels; 64 real ones are fine.
+    std::string deep = "<!-- <View><View> --><![CDATA[<View>]]>";
+    for (int i = 0; i < 62; ++i) deep += "<View a=\"x>y\" b='<'>";
+    deep +=
+        "<Image name=\"image\" value=\"$image\"/><Choices name=\"expression\" toName=\"image\">"
+        "<Choice value=\"Happy\"/></Choices>";
+    for (int i = 0; i < 62; ++i) deep += "</View>";
+    auto parsed = parse_label_config(deep, test::test_knowledge());
+    BOOST_TEST_REQUIRE(parsed.ok(), (parsed.ok() ? "" : parsed.error().message));
+    BOOST_TEST(parsed->expression.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(cache_returns_the_same_parse_and_does_not_keep_errors) {
     LabelConfigCache cache(test::test_knowledge());
     auto first = cache.get(kSevenClass);

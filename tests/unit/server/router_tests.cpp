@@ -92,8 +92,21 @@ BOOST_AUTO_TEST_CASE(exact_route_and_404_and_405) {
     router.dispatch(put, wrong.responder());
     BOOST_REQUIRE_EQUAL(wrong.count(), 1u);
     BOOST_TEST(wrong.responses[0].status == 405);
-    BOOST_TEST(wrong.responses[0].header("Allow") == "GET, POST");
+    BOOST_TEST(wrong.responses[0].header("Allow") == "GET, HEAD, POST");
     BOOST_TEST(body_of(wrong.responses[0])["error"]["code"] == "method_not_allowed");
+
+    // HEAD takes the GET route (the transport sends its headers without the body); a path with
+    // no GET has no HEAD either.
+    Capture head;
+    auto head_request = make_request("HEAD", "/health");
+    router.dispatch(head_request, head.responder());
+    BOOST_REQUIRE_EQUAL(head.count(), 1u);
+    BOOST_TEST(head.responses[0].status == 200);
+    Capture head_post;
+    auto head_predict = make_request("HEAD", "/predict");
+    router.dispatch(head_predict, head_post.responder());
+    BOOST_TEST(head_post.responses.at(0).status == 405);
+    BOOST_TEST(head_post.responses.at(0).header("Allow") == "POST");
 }
 
 BOOST_AUTO_TEST_CASE(parameter_routes_and_precedence) {
@@ -129,7 +142,7 @@ BOOST_AUTO_TEST_CASE(parameter_routes_and_precedence) {
     router.dispatch(empty, d.responder());
     BOOST_TEST(d.responses.at(0).status == 404);
 
-    BOOST_TEST(router.allowed_methods("/api/functions/x").size() == 1u);
+    BOOST_TEST(router.allowed_methods("/api/functions/x") == (std::vector<std::string>{"GET", "HEAD"}));
 }
 
 BOOST_AUTO_TEST_CASE(handler_that_throws_gives_500) {
