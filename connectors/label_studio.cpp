@@ -590,9 +590,12 @@ struct LabelStudioClient::Impl {
             return make_error(errc::invalid_argument,
                               "local-storage path '" + encoded + "' has a malformed or NUL (%00) percent-escape");
         const std::string& rel = *decoded;
-        auto local = safe_join(settings.local_files_root, rel);
-        if (local) return read_local_file(*local, limits.max_bytes);
-        if (local.error().code != errc::not_found) return local.error();
+        // Without a configured root nothing is read from disk: Label Studio serves its own files.
+        if (!settings.local_files_root.empty()) {
+            auto local = safe_join(settings.local_files_root, rel);
+            if (local) return read_local_file(*local, limits.max_bytes);
+            if (local.error().code != errc::not_found) return local.error();
+        }
         auto url = ls_url("local-storage file " + rel, value);
         if (!url) return url.error();
         return download(*url, "local-storage file " + rel);
@@ -610,17 +613,23 @@ struct LabelStudioClient::Impl {
         return download(*url, "cloud storage URI " + shown_value(value));
     }
 
+    // A plain path is read only under a configured root, and the answer for a path outside it is
+    // the same whether or not the file exists: the error text must not tell what is on the host.
     Result<std::string> fetch_local_path(const std::string& value) {
+        const std::string not_readable = "task data value '" + shown_value(value) +
+                                         "' is not a URL or a Label Studio path, and plain paths are read only under "
+                                         "LOCAL_FILES_DOCUMENT_ROOT (--local-files-root)";
+        if (settings.local_files_root.empty()) return make_error(errc::forbidden, not_readable + ", which is not set");
         std::error_code ec;
-        std::filesystem::path path(value);
-        if (!std::filesystem::exists(path, ec))
-            return make_error(errc::not_found, "cannot resolve task data value '" + shown_value(value) +
-                                                   "': not a URL, a Label Studio path or an existing file");
-        auto canon = std::filesystem::canonical(path, ec);
         auto root = std::filesystem::canonical(settings.local_files_root, ec);
-        if (ec || !path_within(canon, root))
-            return make_error(errc::forbidden, "local file " + value + " is outside LOCAL_FILES_DOCUMENT_ROOT (" +
-                                                   settings.local_files_root + ")");
+        if (ec) return make_error(errc::forbidden, not_readable);
+        const std::filesystem::path path = std::filesystem::path(value).lexically_normal();
+        const std::filesystem::path given_root = std::filesystem::path(settings.local_files_root).lexically_normal();
+        if (!path.is_absolute() || !(path_within(path, root) || path_within(path, given_root)))
+            return make_error(errc::forbidden, not_readable);
+        auto canon = std::filesystem::canonical(path, ec);
+        if (ec) return make_error(errc::not_found, "no file " + value + " under LOCAL_FILES_DOCUMENT_ROOT");
+        if (!path_within(canon, root)) return make_error(errc::forbidden, not_readable);  // a link out of the root
         return read_local_file(canon, limits.max_bytes);
     }
 

@@ -21,7 +21,7 @@ namespace seke {
 struct LabelStudioSettings {
     std::string url;                          // LABEL_STUDIO_URL, else LABEL_STUDIO_HOST; http(s)://...
     std::string api_key;                      // LABEL_STUDIO_API_KEY, else LABEL_STUDIO_ACCESS_TOKEN
-    std::string local_files_root = "/";       // LOCAL_FILES_DOCUMENT_ROOT
+    std::string local_files_root;             // LOCAL_FILES_DOCUMENT_ROOT; empty: no file is read from disk
     bool verify_ssl = true;                   // VERIFY_SSL
     bool allow_private_hosts = true;          // LS itself usually lives on a private network
     std::vector<std::string> host_allowlist;  // non-empty: only these hosts (plus LS) are fetched

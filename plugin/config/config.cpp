@@ -443,7 +443,9 @@ const std::vector<Binding>& bindings() {
             {"LABEL_STUDIO_ACCESS_TOKEN"}));
         b.push_back(string_option(
             opt("label_studio.local_files_root", "--local-files-root", "LOCAL_FILES_DOCUMENT_ROOT", T::string,
-                "root for /data/local-files/ paths read from disk; nothing outside it is read"),
+                "root for /data/local-files/ and plain paths read from disk; nothing outside it is read; empty = no "
+                "file "
+                "is read from disk (Label Studio serves its own)"),
             FIELD(label_studio.local_files_root)));
         b.push_back(bool_option(opt("label_studio.verify_ssl", "--verify-ssl", "VERIFY_SSL", T::boolean,
                                     "verify TLS certificates of Label Studio and media hosts"),

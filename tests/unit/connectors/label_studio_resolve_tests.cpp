@@ -132,6 +132,40 @@ BOOST_AUTO_TEST_CASE(existing_local_file_is_read_without_ls) {
     BOOST_TEST(ls.request_count() == 0u);
 }
 
+// Safe by default: with no root configured nothing is read from disk, and a path outside the
+// root is refused with the same words whether or not the file exists.
+BOOST_AUTO_TEST_CASE(no_file_is_read_until_a_root_is_configured_and_errors_do_not_probe) {
+    TempDir root;
+    write_file(root / "face.jpg", "LOCALBYTES");
+    ScriptedHttpServer ls(echo_target);
+    auto unset = settings_for(ls);
+    unset.local_files_root.clear();
+    LabelStudioClient closed(unset, small_limits());
+    auto plain = closed.fetch_task_media((root / "face.jpg").string(), std::nullopt);
+    BOOST_REQUIRE(!plain.ok());
+    BOOST_TEST((plain.error().code == errc::forbidden));
+    BOOST_TEST(plain.error().message.find("LOCAL_FILES_DOCUMENT_ROOT") != std::string::npos);
+    // /data/local-files/ goes to Label Studio, which serves its own files.
+    auto via_ls = closed.fetch_task_media("/data/local-files/?d=face.jpg", std::nullopt);
+    BOOST_TEST(ls.request_count() == 1u);
+
+    TempDir other;
+    write_file(other / "secret.jpg", "SECRET");
+    auto set = settings_for(ls);
+    set.local_files_root = root.path().string();
+    LabelStudioClient open(set, small_limits());
+    auto existing = open.fetch_task_media((other / "secret.jpg").string(), std::nullopt);
+    auto missing = open.fetch_task_media((other / "nothing-here.jpg").string(), std::nullopt);
+    BOOST_REQUIRE((!existing.ok() && !missing.ok()));
+    BOOST_TEST((existing.error().code == errc::forbidden));
+    BOOST_TEST((missing.error().code == errc::forbidden));
+    BOOST_TEST(existing.error().message.substr(existing.error().message.find("' is")) ==
+               missing.error().message.substr(missing.error().message.find("' is")));
+    auto inside = open.fetch_task_media((root / "face.jpg").string(), std::nullopt);
+    BOOST_REQUIRE_MESSAGE(inside.ok(), message_of(inside));
+    BOOST_TEST(*inside == "LOCALBYTES");
+}
+
 BOOST_AUTO_TEST_CASE(dot_dot_is_refused) {
     TempDir root;
     std::filesystem::create_directories(root / "dir");
