@@ -97,6 +97,16 @@ int run_serve_command(const std::vector<std::string>& args) {
                           {"provider", provider_name(config.model.provider)},
                           {"model", config.model.provider == Provider::expert ? "expert" : config.vllm.model},
                           {"basic_auth", !config.serve.basic_auth_user.empty()}});
+    // Anyone who can reach the port can label, read thumbnails and post reviews: say so when
+    // that is more than this machine.
+    const std::string& host = options.host;
+    const bool loopback = host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+    if (!loopback && config.serve.basic_auth_user.empty())
+        server::logger().log(server::LogLevel::warn, "serve", "listening beyond loopback without authentication",
+                             {{"host", host},
+                              {"fix",
+                               "set BASIC_AUTH_USER and BASIC_AUTH_PASS (--basic-auth-user, --basic-auth-pass), "
+                               "or listen on 127.0.0.1 behind a proxy that authenticates"}});
     server::run_until_signal(http, std::chrono::seconds(10));
     backend.shutdown(std::chrono::seconds(10));
     cvat_function.shutdown(std::chrono::seconds(10));

@@ -23,6 +23,22 @@ using test::ServeFixture;
 
 BOOST_AUTO_TEST_SUITE(integration_serve_upstream)
 
+// Listening on every address without authentication is allowed, and warned about at start-up;
+// on loopback, or with Basic auth, it is not.
+BOOST_AUTO_TEST_CASE(listening_beyond_loopback_without_auth_is_warned_about) {
+    ServeFixture open;
+    open.start_serve({"--host", "0.0.0.0"});
+    BOOST_TEST(open.get("/health").status == 200);
+    BOOST_TEST(test::read_file(open.dir / "serve.err").find("beyond loopback without authentication") !=
+               std::string::npos);
+    ServeFixture local;
+    local.start_serve();
+    BOOST_TEST(test::read_file(local.dir / "serve.err").find("without authentication") == std::string::npos);
+    ServeFixture guarded;
+    guarded.start_serve({"--host", "0.0.0.0", "--basic-auth-user", "u", "--basic-auth-pass", "p"});
+    BOOST_TEST(test::read_file(guarded.dir / "serve.err").find("without authentication") == std::string::npos);
+}
+
 // The label-studio-ml-backend tests (tests/test_api.py, test_basic.py, default_configs).
 BOOST_AUTO_TEST_CASE(upstream_api_cases) {
     ServeFixture f;
