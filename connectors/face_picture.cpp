@@ -11,7 +11,14 @@
 namespace seke {
 namespace {
 
-Result<cv::Mat> decode_shown(const std::string& encoded, const ImageLimits& limits, int longest_side) {
+// The pixels (a JPEG may come DCT-scaled) and the size of the image as shown, which the boxes
+// are in.
+struct Shown {
+    cv::Mat pixels;
+    cv::Size size;
+};
+
+Result<Shown> decode_shown(const std::string& encoded, const ImageLimits& limits, int longest_side) {
     auto too_large = [&](std::int64_t width, std::int64_t height) { return width * height > limits.max_pixels; };
     if (auto header = read_jpeg_header(encoded); header && header->decodable) {
         if (too_large(header->width, header->height))
@@ -23,14 +30,15 @@ Result<cv::Mat> decode_shown(const std::string& encoded, const ImageLimits& limi
             request.scale_denominator *= 2;
         auto pixels = decode_jpeg(encoded, request);
         if (!pixels) return pixels.error();
-        return apply_orientation(*pixels, header->orientation);
+        return Shown{apply_orientation(*pixels, header->orientation),
+                     oriented_size({header->width, header->height}, header->orientation)};
     }
     cv::Mat raw(1, static_cast<int>(encoded.size()), CV_8UC1, const_cast<char*>(encoded.data()));
     cv::Mat image = cv::imdecode(raw, cv::IMREAD_COLOR);
     if (image.empty()) return make_error(errc::unsupported_media, "not an image this build can decode");
     if (too_large(image.cols, image.rows))
         return make_error(errc::payload_too_large, "image has more pixels than image.max_pixels");
-    return image;
+    return Shown{image, image.size()};
 }
 
 }  // namespace
@@ -41,14 +49,10 @@ Result<std::string> draw_labeled_boxes(const std::string& encoded, const std::ve
         return make_error(errc::payload_too_large, "image is larger than image.max_bytes");
     auto decoded = decode_shown(encoded, limits, longest_side);
     if (!decoded) return decoded.error();
-    // The boxes are in full-size pixels; the decode may be smaller (DCT scaling) or orientation
-    // may have swapped sides: the scale is taken from the image as shown.
-    auto shown_size = [&]() -> cv::Size {
-        if (auto header = read_jpeg_header(encoded); header && header->decodable)
-            return oriented_size({header->width, header->height}, header->orientation);
-        return decoded->size();
-    }();
-    cv::Mat picture = *decoded;
+    // The boxes are in full-size pixels; the decode may be smaller (DCT scaling): the scale is
+    // taken from the image as shown.
+    const cv::Size shown_size = decoded->size;
+    cv::Mat picture = decoded->pixels;
     const int longest = std::max(picture.cols, picture.rows);
     if (longest > longest_side) {
         const double f = static_cast<double>(longest_side) / longest;

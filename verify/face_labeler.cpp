@@ -286,11 +286,7 @@ struct FaceLabeler::State {
         out.uncertainty.consistency = cross_level_inconsistency(*knowledge, out.labels);
         out.uncertainty.overall = overall_uncertainty(out.uncertainty, config.weights, asked);
         trace.stop_reason = kExpertStopReason;
-        out.trace = trace;
-        out.expert = expert;
-        phase = Phase::done;
-        result = out;
-        return out;
+        return done(std::move(out));
     }
 
     // A confident expert whose top expression is not the vote leader (and which covers the
@@ -644,11 +640,7 @@ struct FaceLabeler::State {
         out.uncertainty.overall = overall_uncertainty(out.uncertainty, config.weights, asked);
         trace.stop_reason = stop_reason;
         out.cost = cost;
-        out.trace = trace;
-        out.expert = expert;
-        phase = Phase::done;
-        result = out;
-        return out;
+        return done(std::move(out));
     }
 
     LabelerStep fail(Error error) {
@@ -659,6 +651,11 @@ struct FaceLabeler::State {
         out.provenance = known_provenance;
         trace.stop_reason = "failed";
         out.cost = cost;
+        return done(std::move(out));
+    }
+
+    // Every result leaves through here: with the trace, the expert's opinion, and the machine done.
+    LabelerStep done(FaceResult out) {
         out.trace = trace;
         out.expert = expert;
         phase = Phase::done;

@@ -62,6 +62,24 @@ std::optional<double> read_unit_value(const ordered_json& object, const char* ke
     return number;
 }
 
+// The AU indices of a list of codes ("AU12", "12", 12), sorted and unique. Codes outside the AU
+// set are left out, and named in `unknown` when it is given.
+std::vector<int> action_unit_indices(const ordered_json& codes, Vocabulary& vocabulary,
+                                     std::vector<std::string>* unknown = nullptr) {
+    std::vector<int> indices;
+    if (!codes.is_array()) return indices;
+    for (const auto& code : codes) {
+        std::string text = code.is_string()           ? code.get<std::string>()
+                           : code.is_number_integer() ? std::to_string(code.get<long long>())
+                                                      : code.dump();
+        if (auto index = vocabulary.action_unit_index(text)) indices.push_back(*index);
+        else if (unknown) unknown->push_back(std::move(text));
+    }
+    std::sort(indices.begin(), indices.end());
+    indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+    return indices;
+}
+
 FaceLabels read_labels(const ordered_json& object, const FieldContext& context) {
     FaceLabels labels;
     const ordered_json& expression = member(object, "expression");
@@ -77,21 +95,11 @@ FaceLabels read_labels(const ordered_json& object, const FieldContext& context) 
 
     const ordered_json& units = member(object, "action_units");
     if (units.is_array()) {
-        std::vector<int> indices;
         std::vector<std::string> unknown;
-        for (const auto& code : units) {
-            std::string text = code.is_string()           ? code.get<std::string>()
-                               : code.is_number_integer() ? std::to_string(code.get<long long>())
-                                                          : code.dump();
-            if (auto index = context.vocabulary.action_unit_index(text)) indices.push_back(*index);
-            else unknown.push_back(text);
-        }
+        labels.action_units = action_unit_indices(units, context.vocabulary, &unknown);
         if (!unknown.empty())
             context.report(ProblemKind::unknown_action_unit,
                            "action units not in the AU set, ignored: " + joined(unknown));
-        std::sort(indices.begin(), indices.end());
-        indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
-        labels.action_units = std::move(indices);
     } else if (!units.is_null()) {
         context.report(ProblemKind::bad_value, "action_units is " + quoted(units) + ", not a list: not scored");
     }
@@ -99,18 +107,6 @@ FaceLabels read_labels(const ordered_json& object, const FieldContext& context) 
     labels.valence = read_unit_value(object, "valence", context);
     labels.arousal = read_unit_value(object, "arousal", context);
     return labels;
-}
-
-// The AU indices of a list of codes, sorted and unique; codes outside the AU set are dropped.
-std::vector<int> action_unit_indices(const ordered_json& codes, Vocabulary& vocabulary) {
-    std::vector<int> indices;
-    if (!codes.is_array()) return indices;
-    for (const auto& code : codes)
-        if (code.is_string())
-            if (auto index = vocabulary.action_unit_index(code.get<std::string>())) indices.push_back(*index);
-    std::sort(indices.begin(), indices.end());
-    indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
-    return indices;
 }
 
 bool has_any_level(const FaceLabels& labels) {

@@ -218,6 +218,30 @@ FaceRow read_face(Statement& s) {
 constexpr const char* kFaceColumns =
     "SELECT id, item_id, face_index, status, model_version, overall, record FROM faces ";
 
+// The item and face columns in the order every INSERT of them names them.
+void bind_item(Statement& item, const ItemRow& row, const std::string& now) {
+    item.bind(1, row.id)
+        .bind(2, row.image)
+        .bind(3, row.known_json.empty() ? "{}" : row.known_json)
+        .bind(4, std::string(item_status_name(row.status)))
+        .bind(5, row.error)
+        .bind(6, row.content_hash)
+        .bind(7, std::int64_t{row.width})
+        .bind(8, std::int64_t{row.height})
+        .bind(9, now);
+}
+
+void bind_face(Statement& face, const FaceRow& f, const std::string& now) {
+    face.bind(1, f.id)
+        .bind(2, f.item_id)
+        .bind(3, std::int64_t{f.face_index})
+        .bind(4, f.status)
+        .bind(5, f.model_version)
+        .bind(6, f.overall)
+        .bind(7, f.record_json)
+        .bind(8, now);
+}
+
 }  // namespace
 
 std::string utc_timestamp() {
@@ -308,26 +332,11 @@ Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes) {
         if (!item.ok() || !face.ok() || !prediction.ok() || !thumbnail.ok()) return "cannot prepare writes";
         for (const auto& outcome : outcomes) {
             const ItemRow& row = outcome.item;
-            item.bind(1, row.id)
-                .bind(2, row.image)
-                .bind(3, row.known_json.empty() ? "{}" : row.known_json)
-                .bind(4, std::string(item_status_name(row.status)))
-                .bind(5, row.error)
-                .bind(6, row.content_hash)
-                .bind(7, std::int64_t{row.width})
-                .bind(8, std::int64_t{row.height})
-                .bind(9, now);
+            bind_item(item, row, now);
             if (item.step() != SQLITE_DONE) return "cannot write item " + row.id;
             item.reset();
             for (const auto& f : outcome.faces) {
-                face.bind(1, f.id)
-                    .bind(2, f.item_id)
-                    .bind(3, std::int64_t{f.face_index})
-                    .bind(4, f.status)
-                    .bind(5, f.model_version)
-                    .bind(6, f.overall)
-                    .bind(7, f.record_json)
-                    .bind(8, now);
+                bind_face(face, f, now);
                 if (face.step() != SQLITE_DONE) return "cannot write face " + f.id;
                 face.reset();
                 prediction.bind(1, f.id)
@@ -658,24 +667,9 @@ Result<bool> Store::save_human_face(const ItemRow& row, const FaceRow& f) {
                        "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
                        "record=excluded.record, updated_at=excluded.updated_at");
         if (!item.ok() || !face.ok()) return "cannot prepare writes";
-        item.bind(1, row.id)
-            .bind(2, row.image)
-            .bind(3, row.known_json.empty() ? "{}" : row.known_json)
-            .bind(4, std::string(item_status_name(row.status)))
-            .bind(5, row.error)
-            .bind(6, row.content_hash)
-            .bind(7, std::int64_t{row.width})
-            .bind(8, std::int64_t{row.height})
-            .bind(9, now);
+        bind_item(item, row, now);
         if (item.step() != SQLITE_DONE) return "cannot write item " + row.id;
-        face.bind(1, f.id)
-            .bind(2, f.item_id)
-            .bind(3, std::int64_t{f.face_index})
-            .bind(4, f.status)
-            .bind(5, f.model_version)
-            .bind(6, f.overall)
-            .bind(7, f.record_json)
-            .bind(8, now);
+        bind_face(face, f, now);
         if (face.step() != SQLITE_DONE) return "cannot write face " + f.id;
         return std::nullopt;
     });
