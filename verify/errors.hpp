@@ -24,6 +24,8 @@ enum class errc {
     malformed_answer,    // the model answered, but not with what was asked
     io_error,            // disk or database
     cancelled,           // stopped by shutdown or Ctrl-C
+    too_many_requests,   // one client holds more than its share (connections, queued work)
+    overloaded,          // the server is at a limit of its own; retry later
     internal,            // a bug
 };
 
