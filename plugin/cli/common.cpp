@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plugin/cli/commands.hpp"
+#include "plugin/server/log.hpp"
 
 namespace seke {
 namespace {
@@ -27,6 +28,7 @@ const std::atomic<bool>& stop_on_interrupt() {
 
 int report_error(const Error& error, int exit_code) {
     nlohmann::json body = {{"error", {{"code", errc_name(error.code)}, {"message", error.message}}}};
+    server::logger().flush();  // after the log lines that led here
     std::fprintf(stderr, "%s\n", body.dump().c_str());
     return exit_code;
 }

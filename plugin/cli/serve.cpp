@@ -35,6 +35,8 @@ int run_serve_command(const std::vector<std::string>& args) {
     server::LogLevel level = server::LogLevel::info;
     server::parse_log_level(config.run.log_level, level);
     server::logger().set_level(level);
+    // A request line per request: batched, so no request waits on stderr.
+    server::logger().set_buffered(true);
 
     // The store: --db / SEKE_DB when given, else MODEL_DIR/seke.db, else ./seke.db.
     if (config.run.db_path == RunSettings{}.db_path && !config.serve.model_dir.empty()) {
@@ -76,7 +78,7 @@ int run_serve_command(const std::vector<std::string>& args) {
     backend.add_routes(router);
     cvat_function.add_routes(router);
     cvat::CvatWebhook cvat_webhook(config.cvat, knowledge, store);  // its signature check is its auth
-    cvat_webhook.add_routes(router);
+    cvat_webhook.add_routes(router, config.serve.webhook_body_limit);
     add_dashboard_routes(router, {config, store, learned});
 
     server::ServerOptions options;
@@ -84,6 +86,10 @@ int run_serve_command(const std::vector<std::string>& args) {
     options.port = static_cast<unsigned short>(config.serve.port);
     options.threads = config.serve.threads;
     options.body_limit = config.serve.body_limit;
+    options.max_connections = config.serve.max_connections;
+    options.max_connections_per_client = config.serve.max_connections_per_client;
+    options.body_progress_timeout_ms = config.serve.body_progress_timeout_ms;
+    options.body_min_bytes_per_s = config.serve.body_min_bytes_per_s;
     options.url_prefix = config.serve.url_prefix;
     server::HttpServer http(options, std::move(router), metrics);
     auto port = http.start();
@@ -113,6 +119,7 @@ int run_serve_command(const std::vector<std::string>& args) {
     media_work.join();
     cvat_webhook.shutdown();
     server::logger().log(server::LogLevel::info, "serve", "stopped", nlohmann::json::object());
+    server::logger().set_buffered(false);
     return kExitOk;
 }
 

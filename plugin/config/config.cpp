@@ -392,6 +392,26 @@ const std::vector<Binding>& bindings() {
         b.push_back(integer_option<std::size_t>(opt("serve.body_limit", "--body-limit", "SEKE_BODY_LIMIT", T::integer,
                                                     "largest request body accepted, in bytes"),
                                                 FIELD(serve.body_limit), 1024, 1LL << 32));
+        b.push_back(integer_option<std::size_t>(
+            opt("serve.webhook_body_limit", "--webhook-body-limit", "SEKE_WEBHOOK_BODY_LIMIT", T::integer,
+                "largest webhook body accepted (Label Studio and CVAT), in bytes; webhooks are stored"),
+            FIELD(serve.webhook_body_limit), 1024, 1LL << 32));
+        b.push_back(integer_option<std::size_t>(
+            opt("serve.max_connections", "--max-connections", "SEKE_MAX_CONNECTIONS", T::integer,
+                "open connections in all; at the limit the longest-idle one is closed, else 503"),
+            FIELD(serve.max_connections), 1, 1'000'000));
+        b.push_back(integer_option<std::size_t>(
+            opt("serve.max_connections_per_client", "--max-connections-per-client", "SEKE_MAX_CONNECTIONS_PER_CLIENT",
+                T::integer, "open connections from one client address; at the limit its idlest is closed, else 429"),
+            FIELD(serve.max_connections_per_client), 1, 1'000'000));
+        b.push_back(integer_option<int>(
+            opt("serve.body_progress_timeout_ms", "--body-progress-timeout-ms", "SEKE_BODY_PROGRESS_TIMEOUT_MS",
+                T::integer, "a request body that sends no byte for this long is dropped"),
+            FIELD(serve.body_progress_timeout_ms), 100, 3'600'000));
+        b.push_back(integer_option<std::size_t>(
+            opt("serve.body_min_bytes_per_s", "--body-min-bytes-per-s", "SEKE_BODY_MIN_BYTES_PER_S", T::integer,
+                "after body_progress_timeout_ms, a body slower than this on average is dropped; 0: no floor"),
+            FIELD(serve.body_min_bytes_per_s), 0, 1LL << 32));
         b.push_back(string_option(opt("serve.url_prefix", "--url-prefix", "SEKE_URL_PREFIX", T::string,
                                       "serve every route under this path, e.g. /ml"),
                                   FIELD(serve.url_prefix)));

@@ -31,7 +31,12 @@ struct ServeSettings {
     std::string host = "127.0.0.1";
     int port = 9090;
     int threads = 4;
-    std::size_t body_limit = 256u << 20;  // Label Studio sends a whole "Retrieve predictions" at once
+    std::size_t body_limit = 256u << 20;        // Label Studio sends a whole "Retrieve predictions" at once
+    std::size_t webhook_body_limit = 8u << 20;  // webhook bodies are stored: a review is kilobytes
+    std::size_t max_connections = 1024;
+    std::size_t max_connections_per_client = 256;
+    int body_progress_timeout_ms = 10'000;    // a body that stalls this long is dropped
+    std::size_t body_min_bytes_per_s = 4096;  // and one slower than this on average
     std::string url_prefix;
     int predict_deadline_ms = 80'000;  // answer before Label Studio's 100 s read timeout
     int media_threads = 0;             // fetching and decoding task images; 0: two per core

@@ -176,13 +176,16 @@ CvatWebhook::~CvatWebhook() {
     shutdown();
 }
 
-void CvatWebhook::add_routes(server::Router& router) {
+void CvatWebhook::add_routes(server::Router& router, std::size_t body_limit) {
     std::weak_ptr<Impl> weak = impl_;
-    router.post("/cvat/webhook", [weak](const HttpRequest& request, Responder responder) {
-        auto self = weak.lock();
-        if (!self) return void(responder.send_error(make_error(errc::cancelled, "server stopping")));
-        self->handle(request, std::move(responder), self);
-    });
+    router.post(
+        "/cvat/webhook",
+        [weak](const HttpRequest& request, Responder responder) {
+            auto self = weak.lock();
+            if (!self) return void(responder.send_error(make_error(errc::cancelled, "server stopping")));
+            self->handle(request, std::move(responder), self);
+        },
+        body_limit);
 }
 
 void CvatWebhook::shutdown() {

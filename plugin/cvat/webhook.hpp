@@ -40,8 +40,8 @@ class CvatWebhook {
     CvatWebhook(const CvatWebhook&) = delete;
     CvatWebhook& operator=(const CvatWebhook&) = delete;
 
-    // Registers POST /cvat/webhook.
-    void add_routes(server::Router& router);
+    // Registers POST /cvat/webhook, taking bodies up to `body_limit` bytes (0: the server's).
+    void add_routes(server::Router& router, std::size_t body_limit = 0);
     // Takes no more syncs and waits for the ones queued or running. Idempotent.
     void shutdown();
     // Syncs queued or running (for tests and /metrics).

@@ -618,9 +618,11 @@ void Backend::add_routes(server::Router& router) {
         if (!self) return void(responder.send_error(make_error(errc::cancelled, "server stopping")));
         self->webhook(request, std::move(responder));
     };
-    router.post("/webhook", auth.basic_enabled() || auth.secret_enabled()
-                                ? server::require_webhook_auth(auth, std::move(webhook))
-                                : webhook);
+    // Webhook bodies are stored as they come: their own, smaller limit.
+    router.post("/webhook",
+                auth.basic_enabled() || auth.secret_enabled() ? server::require_webhook_auth(auth, std::move(webhook))
+                                                              : webhook,
+                impl_->deps.config.serve.webhook_body_limit);
 }
 
 void Backend::shutdown(std::chrono::milliseconds grace) {

@@ -6,9 +6,12 @@
 #include <csignal>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <set>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -48,11 +51,21 @@ struct HttpServer::Impl {
     mutable std::mutex mutex;  // guards what follows
     std::condition_variable sessions_changed;
     std::set<std::shared_ptr<Session>> sessions;
+    std::map<std::string, std::size_t> per_client;  // open sessions by client address
+    std::size_t evictions_pending = 0;              // sessions told to close to make room
     bool started = false;
     bool stopped = false;
+    Counter* refused_total = nullptr;
+    Counter* evicted_total = nullptr;
+    std::atomic<int> refusals_in_flight{0};
+    std::atomic<Clock::rep> last_refusal_logged{0};
 
     void accept();
     void on_accept(beast::error_code ec, tcp::socket socket);
+    // Under `mutex`: the session to close to make room (from `client` only, when given), or null.
+    std::shared_ptr<Session> choose_eviction(const std::string* client);
+    // Answers a connection it will not serve with `error` and closes it, without holding a slot.
+    void refuse(tcp::socket socket, const Error& error, std::string_view reason);
     void remove(const std::shared_ptr<Session>& session);
     void record(const HttpRequest& request, int status, std::size_t bytes, Clock::time_point request_started);
 };
@@ -79,18 +92,34 @@ bool is_disconnect(const beast::error_code& ec) {
            ec == beast::error::timeout || ec == net::error::not_connected;
 }
 
+// Debian starts processes with a soft limit of 1,024 descriptors: lower than max_connections
+// plus the store's and the clients' own, and accept() failing is a lock-out of its own. The hard
+// limit is ours to take.
+void raise_descriptor_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 }  // namespace
+
+// What a connection is doing, as the acceptor sees it when a limit is reached: idle (between
+// requests, or none yet) and reading can be closed to make room; busy (handled or answering)
+// cannot.
+enum class Activity { idle, reading, busy };
 
 // One connection. Phases: waiting (no byte of the next request yet) → reading (headers, body)
 // → handling (the router has it; we wait for the Responder) → writing → waiting again or
 // closed. All members are touched only on the session's strand.
 class Session : public std::enable_shared_from_this<Session> {
   public:
-    Session(tcp::socket socket, HttpServer::Impl* server)
-        : stream_(std::move(socket)), deadline_(stream_.get_executor()), server_(server) {
+    Session(tcp::socket socket, std::string client_address, HttpServer::Impl* server)
+        : stream_(std::move(socket)), deadline_(stream_.get_executor()), server_(server),
+          client(std::move(client_address)) {
         beast::error_code ec;
         auto endpoint = stream_.socket().remote_endpoint(ec);
-        if (!ec) remote_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+        if (!ec) remote_ = client + ":" + std::to_string(endpoint.port());
         header_deadline_ = Clock::now() + std::chrono::milliseconds(server_->options.header_timeout_ms);
     }
 
@@ -110,6 +139,18 @@ class Session : public std::enable_shared_from_this<Session> {
         net::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
     }
 
+    // Chosen to make room at a connection limit: closes now unless a request got in meanwhile,
+    // which is then answered and the connection closed after it.
+    void evict() {
+        net::post(stream_.get_executor(), [self = shared_from_this()] {
+            self->stop_requested_ = true;
+            if (self->phase_ == Phase::waiting || self->phase_ == Phase::reading) {
+                logger().log(LogLevel::debug, "http", "connection closed to make room", {{"remote", self->remote_}});
+                self->close();
+            }
+        });
+    }
+
   private:
     enum class Phase { waiting, reading, handling, writing, closed };
 
@@ -121,6 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
         phase_ = Phase::waiting;
         if (stop_requested_ || server_->stopping) return close();
         if (buffer_.size() > 0) return read_header();  // pipelined: already here
+        set_activity(Activity::idle);
         if (first_request_) stream_.expires_at(header_deadline_);
         else stream_.expires_after(std::chrono::milliseconds(server_->options.idle_timeout_ms));
         stream_.async_read_some(buffer_.prepare(8192),
@@ -138,11 +180,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void read_header() {
         phase_ = Phase::reading;
+        set_activity(Activity::reading);
         started_ = Clock::now();
         if (buffer_.size() > 0 && !first_request_ && header_deadline_ < started_)
             header_deadline_ = started_ + std::chrono::milliseconds(server_->options.header_timeout_ms);
         parser_.emplace();
-        parser_->body_limit(static_cast<std::uint64_t>(server_->options.body_limit));
+        body_limit_ = server_->options.body_limit;
+        parser_->body_limit(static_cast<std::uint64_t>(body_limit_));
         parser_->header_limit(
             static_cast<std::uint32_t>(std::min<std::size_t>(server_->options.header_limit, UINT32_MAX)));
         stream_.expires_at(header_deadline_);
@@ -153,6 +197,21 @@ class Session : public std::enable_shared_from_this<Session> {
     void on_header(beast::error_code ec, std::size_t) {
         if (phase_ == Phase::closed) return;
         if (ec) return fail_read(ec);
+        take_head();
+        if (auto problem = parse_target()) {
+            // Answered before the body: the connection cannot be reused for the next request.
+            request_.route = "(malformed)";
+            return answer_and_close(*problem);
+        }
+        // A route may take less than the server's limit (webhooks): Beast checked the announced
+        // length against the server's limit, so check it against the route's here.
+        if (std::size_t route_limit = server_->router.body_limit(request_.method, request_.path);
+            route_limit > 0 && route_limit < body_limit_) {
+            body_limit_ = route_limit;
+            auto announced = parser_->content_length();
+            if (announced && *announced > route_limit) return fail_read(http::error::body_limit);
+            parser_->body_limit(static_cast<std::uint64_t>(route_limit));
+        }
         if (parser_->is_done()) return handle_request();
         // curl and others wait for "100 Continue" before sending a large body.
         auto expect = parser_->get()[http::field::expect];
@@ -170,23 +229,48 @@ class Session : public std::enable_shared_from_this<Session> {
         read_body();
     }
 
+    // The body is read piece by piece so that progress, not one long timer, keeps it alive: no
+    // byte for body_progress_timeout_ms, or fewer than body_min_bytes_per_s on average after
+    // that long, and the connection is dropped; the whole body still has read_timeout_ms.
     void read_body() {
-        stream_.expires_after(std::chrono::milliseconds(server_->options.read_timeout_ms));
-        http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_body, shared_from_this()));
+        body_started_ = Clock::now();
+        body_bytes_ = 0;
+        read_more_body();
     }
 
-    void on_body(beast::error_code ec, std::size_t) {
+    void read_more_body() {
+        const auto& o = server_->options;
+        auto whole_deadline = body_started_ + std::chrono::milliseconds(o.read_timeout_ms);
+        auto progress_deadline = Clock::now() + std::chrono::milliseconds(o.body_progress_timeout_ms);
+        stream_.expires_at(std::min(whole_deadline, progress_deadline));
+        http::async_read_some(stream_, buffer_, *parser_,
+                              beast::bind_front_handler(&Session::on_body_bytes, shared_from_this()));
+    }
+
+    void on_body_bytes(beast::error_code ec, std::size_t n) {
         if (phase_ == Phase::closed) return;
         if (ec) return fail_read(ec);
-        handle_request();
+        mark_progress();
+        body_bytes_ += n;
+        if (parser_->is_done()) return handle_request();
+        const auto& o = server_->options;
+        double seconds = std::chrono::duration<double>(Clock::now() - body_started_).count();
+        if (seconds * 1000 > o.body_progress_timeout_ms &&
+            static_cast<double>(body_bytes_) < seconds * static_cast<double>(o.body_min_bytes_per_s)) {
+            logger().log(LogLevel::info, "http", "request body too slow; closing",
+                         {{"remote", remote_}, {"bytes", body_bytes_}, {"seconds", seconds}});
+            return close();
+        }
+        read_more_body();
     }
 
     // A read failed: answer what deserves an answer (413, 400), then close either way.
     void fail_read(const beast::error_code& ec) {
         if (ec == http::error::body_limit)
             return answer_and_close(make_error(
-                errc::payload_too_large,
-                "request body is over the limit of " + std::to_string(server_->options.body_limit) + " bytes"));
+                errc::payload_too_large, "request body is over the limit of " + std::to_string(body_limit_) +
+                                             " bytes for " +
+                                             (request_.path.empty() ? std::string("this server") : request_.path)));
         if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
             return answer_and_close(make_error(
                 errc::payload_too_large,
@@ -199,34 +283,33 @@ class Session : public std::enable_shared_from_this<Session> {
         answer_and_close(make_error(errc::invalid_argument, "malformed HTTP request: " + ec.message()));
     }
 
+    // Answers without reading (the rest of) the request, then closes. Keeps the head when one
+    // was read (its id, method and route go into the log line).
     void answer_and_close(const Error& error) {
         ++seq_;
         answered_ = false;
         keep_alive_ = false;
-        version_ = 11;
-        request_ = HttpRequest{};
-        request_.request_id = make_request_id();
-        request_.route = "(malformed)";
-        request_.method = "-";
-        request_.remote_address = remote_;
-        request_.received_at = started_;
+        activity = Activity::busy;
+        if (!head_taken_) {
+            version_ = 11;
+            request_ = HttpRequest{};
+            request_.request_id = make_request_id();
+            request_.route = "(malformed)";
+            request_.method = "-";
+            request_.remote_address = remote_;
+            request_.received_at = started_;
+        }
         linger_ = true;
         respond(seq_, error_response(error, request_.request_id));
     }
 
-    void handle_request() {
-        phase_ = Phase::handling;
-        ++seq_;
-        answered_ = false;
-        server_->in_flight_gauge->add(1);
-        ++server_->in_flight;
-        counted_in_flight_ = true;
-
-        auto message = parser_->release();
-        parser_.reset();
+    // The request line and headers, as soon as they are read: the route's body limit depends
+    // on them.
+    void take_head() {
+        head_taken_ = true;
+        const auto& message = parser_->get();
         keep_alive_ = message.keep_alive();
         version_ = message.version();
-
         request_ = HttpRequest{};
         request_.received_at = started_;
         request_.remote_address = remote_;
@@ -239,12 +322,26 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         auto incoming_id = request_.header("x-request-id");
         request_.request_id = is_sane_request_id(incoming_id) ? incoming_id : make_request_id();
-        request_.body = std::move(message.body());
+    }
 
-        if (auto problem = parse_target()) {
-            request_.route = "(malformed)";
-            return respond(seq_, error_response(*problem, request_.request_id));
-        }
+    void set_activity(Activity now) {
+        activity = now;
+        mark_progress();
+    }
+    void mark_progress() { quiet_since = Clock::now().time_since_epoch().count(); }
+
+    void handle_request() {
+        phase_ = Phase::handling;
+        activity = Activity::busy;
+        ++seq_;
+        answered_ = false;
+        server_->in_flight_gauge->add(1);
+        ++server_->in_flight;
+        counted_in_flight_ = true;
+
+        request_.body = std::move(parser_->release().body());
+        parser_.reset();
+        head_taken_ = false;
 
         if (server_->options.request_deadline_ms > 0) {
             deadline_.expires_after(std::chrono::milliseconds(server_->options.request_deadline_ms));
@@ -440,6 +537,18 @@ class Session : public std::enable_shared_from_this<Session> {
     bool stop_requested_ = false;
     bool counted_in_flight_ = false;
     bool linger_ = false;
+    bool head_taken_ = false;
+    std::size_t body_limit_ = 0;  // of the request being read: the server's or its route's
+    Clock::time_point body_started_;
+    std::size_t body_bytes_ = 0;
+
+  public:
+    // What the acceptor reads, from its own thread, to choose a connection to close when a
+    // limit is reached. Written on the session's strand.
+    const std::string client;  // the remote address without the port: the per-client count's key
+    std::atomic<Activity> activity{Activity::idle};
+    std::atomic<Clock::rep> quiet_since{Clock::now().time_since_epoch().count()};
+    bool evicting = false;  // guarded by the server's mutex
 };
 
 void HttpServer::Impl::accept() {
@@ -457,27 +566,128 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
         });
         return;
     }
+    beast::error_code endpoint_ec;
+    auto endpoint = socket.remote_endpoint(endpoint_ec);
+    std::string client = endpoint_ec ? std::string("?") : endpoint.address().to_string();
     std::shared_ptr<Session> session;
-    std::optional<tcp::socket> refused;  // the socket goes to exactly one of the two
+    std::shared_ptr<Session> evicted;
+    std::optional<Error> refusal;
+    std::optional<tcp::socket> refused;  // the socket goes to exactly one of session and refused
+    std::string_view reason;
     {
         std::lock_guard lock(mutex);
-        if (sessions.size() < options.max_connections) {
-            session = std::make_shared<Session>(std::move(socket), this);
+        std::size_t& from_client = per_client[client];
+        if (from_client >= options.max_connections_per_client) {
+            evicted = choose_eviction(&client);
+            if (!evicted) {
+                reason = "per_client";
+                refusal =
+                    make_error(errc::too_many_requests, "too many connections from " + client + " (the limit is " +
+                                                            std::to_string(options.max_connections_per_client) + ")");
+            }
+        } else if (sessions.size() - evictions_pending >= options.max_connections) {
+            evicted = choose_eviction(nullptr);
+            if (!evicted) {
+                reason = "total";
+                refusal = make_error(errc::overloaded, "the server is at its limit of " +
+                                                           std::to_string(options.max_connections) +
+                                                           " connections; retry shortly");
+            }
+        }
+        if (!refusal) {
+            session = std::make_shared<Session>(std::move(socket), client, this);
             sessions.insert(session);
+            ++from_client;
         } else {
             refused.emplace(std::move(socket));
+            if (from_client == 0) per_client.erase(client);
         }
+    }
+    if (evicted) {
+        evicted_total->inc();
+        evicted->evict();
     }
     if (session) {
         connections_gauge->add(1);
         session->start();
     } else {
-        logger().log(LogLevel::warn, "http", "connection limit reached; refusing a connection",
-                     {{"max_connections", options.max_connections}});
-        beast::error_code ignored;
-        refused->close(ignored);
+        refuse(std::move(*refused), *refusal, reason);
     }
     accept();
+}
+
+std::shared_ptr<Session> HttpServer::Impl::choose_eviction(const std::string* client) {
+    // Idle first, then a read stalled this long; the one quiet longest of its kind.
+    constexpr auto kStalled = std::chrono::seconds(1);
+    const Clock::rep stalled_before = (Clock::now() - kStalled).time_since_epoch().count();
+    std::shared_ptr<Session> best;
+    Activity best_activity = Activity::busy;
+    Clock::rep best_quiet = 0;
+    for (const auto& candidate : sessions) {
+        if (candidate->evicting || (client && candidate->client != *client)) continue;
+        Activity activity = candidate->activity.load();
+        Clock::rep quiet = candidate->quiet_since.load();
+        if (activity == Activity::busy || (activity == Activity::reading && quiet > stalled_before)) continue;
+        bool better = !best || (activity == Activity::idle && best_activity == Activity::reading) ||
+                      (activity == best_activity && quiet < best_quiet);
+        if (better) {
+            best = candidate;
+            best_activity = activity;
+            best_quiet = quiet;
+        }
+    }
+    if (best) {
+        best->evicting = true;
+        ++evictions_pending;
+    }
+    return best;
+}
+
+void HttpServer::Impl::refuse(tcp::socket socket, const Error& error, std::string_view reason) {
+    refused_total->inc({{"reason", std::string(reason)}});
+    auto now = Clock::now().time_since_epoch().count();
+    auto logged = last_refusal_logged.load();
+    // One line a second at most: a flood must not become a flood of log lines.
+    if (now - logged > std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)).count() &&
+        last_refusal_logged.compare_exchange_strong(logged, now))
+        logger().log(LogLevel::warn, "http", "connection refused at a limit",
+                     {{"reason", reason}, {"error", error.message}});
+    // The answer is a courtesy: under a flood, past a few hundred at once, just close.
+    constexpr int kMaxRefusalsInFlight = 256;
+    if (refusals_in_flight.fetch_add(1) >= kMaxRefusalsInFlight) {
+        --refusals_in_flight;
+        beast::error_code ignored;
+        socket.close(ignored);
+        return;
+    }
+    struct Refusal {
+        Refusal(tcp::socket socket, std::atomic<int>& count) : stream(std::move(socket)), in_flight(count) {}
+        Refusal(const Refusal&) = delete;
+        Refusal& operator=(const Refusal&) = delete;
+        ~Refusal() { --in_flight; }
+        beast::tcp_stream stream;
+        http::response<http::string_body> response;
+        std::atomic<int>& in_flight;
+    };
+    auto refusal = std::make_shared<Refusal>(std::move(socket), refusals_in_flight);
+    std::string request_id = make_request_id();
+    HttpResponse body = error_response(error, request_id);
+    auto& res = refusal->response;
+    res.version(11);
+    res.result(static_cast<unsigned>(body.status));
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::server, options.server_header);
+    res.set(http::field::retry_after, "1");
+    res.set("X-Request-Id", request_id);
+    res.keep_alive(false);
+    res.body() = std::move(body.body);
+    res.prepare_payload();
+    refusal->stream.expires_after(std::chrono::seconds(2));
+    http::async_write(refusal->stream, refusal->response, [refusal](beast::error_code, std::size_t) {
+        beast::error_code ignored;
+        refusal->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        refusal->stream.close();
+    });
 }
 
 void HttpServer::Impl::remove(const std::shared_ptr<Session>& session) {
@@ -485,6 +695,11 @@ void HttpServer::Impl::remove(const std::shared_ptr<Session>& session) {
     {
         std::lock_guard lock(mutex);
         erased = sessions.erase(session) > 0;
+        if (erased) {
+            if (auto it = per_client.find(session->client); it != per_client.end() && --it->second == 0)
+                per_client.erase(it);
+            if (session->evicting) --evictions_pending;
+        }
     }
     if (erased) connections_gauge->add(-1);
     sessions_changed.notify_all();
@@ -516,6 +731,7 @@ HttpServer::HttpServer(ServerOptions options, Router router, std::shared_ptr<Met
     options.url_prefix = normalize_url_prefix(options.url_prefix);
     if (options.threads < 1) options.threads = 1;
     if (options.max_connections < 1) options.max_connections = 1;
+    if (options.max_connections_per_client < 1) options.max_connections_per_client = 1;
     impl_->options = std::move(options);
     impl_->router = std::move(router);
     impl_->metrics = metrics ? std::move(metrics) : std::make_shared<MetricsRegistry>();
@@ -525,6 +741,10 @@ HttpServer::HttpServer(ServerOptions options, Router router, std::shared_ptr<Met
     impl_->request_duration = &registry.histogram("seke_http_request_duration_seconds",
                                                   "Time from the first byte of a request to its answer, by route.");
     impl_->connections_gauge = &registry.gauge("seke_http_connections", "Open HTTP connections.");
+    impl_->refused_total = &registry.counter("seke_http_connections_refused_total",
+                                             "Connections answered 429/503 at a limit and closed, by limit.");
+    impl_->evicted_total =
+        &registry.counter("seke_http_connections_evicted_total", "Idle connections closed to make room at a limit.");
     impl_->in_flight_gauge =
         &registry.gauge("seke_http_requests_in_flight", "HTTP requests read and not yet answered.");
     impl_->connections_gauge->add(0);
@@ -570,6 +790,7 @@ Result<unsigned short> HttpServer::start() {
         return make_error(errc::io_error, "cannot listen on " + where + ": " + ec.message());
     }
     s.bound_port = s.acceptor.local_endpoint(ec).port();
+    raise_descriptor_limit();
     s.work.emplace(s.io.get_executor());
     s.accept();
     for (int i = 0; i < s.options.threads; ++i) s.threads.emplace_back([&s] { s.io.run(); });
@@ -616,6 +837,7 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
     s.threads.clear();
     lock.lock();
     s.sessions.clear();  // whatever did not close in time; the loop is no longer running
+    s.per_client.clear();
     lock.unlock();
     logger().log(LogLevel::info, "http", "stopped", {{"port", s.bound_port}});
 }

@@ -22,14 +22,20 @@ struct ServerOptions {
     std::string host = "127.0.0.1";  // a literal address or a name resolved once at start()
     unsigned short port = 9090;      // 0 = ephemeral (start() returns the port bound)
     int threads = 2;
-    std::size_t body_limit = 256u << 20;   // larger bodies → 413 and close
-    std::size_t header_limit = 64u << 10;  // request line + headers; larger → 413 and close
-    int header_timeout_ms = 10'000;        // a request's headers must be complete within this
-    int read_timeout_ms = 120'000;         // reading the body; also writing the response
-    int idle_timeout_ms = 30'000;          // keep-alive: wait for the next request this long
-    int request_deadline_ms = 0;           // > 0: answer 504 if the handler has not answered by then
-    std::string url_prefix;                // e.g. "/ml": "/ml/predict" is routed as "/predict"
-    std::size_t max_connections = 1024;    // connections over this are closed at accept
+    std::size_t body_limit = 256u << 20;      // larger bodies → 413 and close
+    std::size_t header_limit = 64u << 10;     // request line + headers; larger → 413 and close
+    int header_timeout_ms = 10'000;           // a request's headers must be complete within this
+    int read_timeout_ms = 120'000;            // the whole body; also writing the response
+    int body_progress_timeout_ms = 10'000;    // a body that sends no byte for this long is dropped
+    std::size_t body_min_bytes_per_s = 4096;  // and one slower than this on average, after that long
+    int idle_timeout_ms = 30'000;             // keep-alive: wait for the next request this long
+    int request_deadline_ms = 0;              // > 0: answer 504 if the handler has not answered by then
+    std::string url_prefix;                   // e.g. "/ml": "/ml/predict" is routed as "/predict"
+    // Connections in total and from one client address. At either limit the idle connection
+    // quiet longest (no request, or a request stalled) is closed to make room; when none is,
+    // the new connection is answered 503 (total) or 429 (per client) and closed.
+    std::size_t max_connections = 1024;
+    std::size_t max_connections_per_client = 256;
     std::string server_header = std::string("seke/") + SEKE_VERSION;
 };
 

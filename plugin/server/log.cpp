@@ -34,13 +34,11 @@ bool parse_log_level(std::string_view text, LogLevel& level) noexcept {
 }
 
 void Logger::set_level(LogLevel level) noexcept {
-    std::lock_guard lock(mutex_);
     level_ = level;
 }
 
 LogLevel Logger::level() const noexcept {
-    std::lock_guard lock(mutex_);
-    return level_;
+    return level_.load(std::memory_order_relaxed);
 }
 
 bool Logger::enabled(LogLevel level) const noexcept {
@@ -48,8 +46,64 @@ bool Logger::enabled(LogLevel level) const noexcept {
 }
 
 void Logger::set_sink(Sink sink) {
+    flush();
     std::lock_guard lock(mutex_);
     sink_ = std::move(sink);
+}
+
+Logger::~Logger() {
+    set_buffered(false);
+}
+
+void Logger::set_buffered(bool on) {
+    std::thread stopped;
+    {
+        std::lock_guard lock(mutex_);
+        if (on == buffered_) return;
+        buffered_ = on;
+        if (on) {
+            stop_writer_ = false;
+            writer_ = std::thread([this] { run_writer(); });
+        } else {
+            stop_writer_ = true;
+            stopped = std::move(writer_);
+        }
+    }
+    wake_writer_.notify_all();
+    if (stopped.joinable()) stopped.join();
+    flush();
+}
+
+void Logger::run_writer() {
+    std::unique_lock lock(mutex_);
+    while (!stop_writer_) {
+        wake_writer_.wait_for(lock, kFlushInterval, [this] { return stop_writer_ || pending_.size() >= kFlushBytes; });
+        lock.unlock();
+        flush();
+        lock.lock();
+    }
+}
+
+void Logger::flush() noexcept {
+    std::lock_guard write_lock(write_mutex_);
+    std::string batch;
+    {
+        std::lock_guard lock(mutex_);
+        batch.swap(pending_);
+        if (dropped_ > 0) {
+            batch += R"({"ts":")" + utc_timestamp() +
+                     R"(","level":"warn","component":"log","msg":"log lines dropped",)" + R"("dropped":)" +
+                     std::to_string(dropped_) + "}\n";
+            dropped_ = 0;
+        }
+    }
+    write_batch(std::move(batch));
+}
+
+void Logger::write_batch(std::string batch) noexcept {
+    if (batch.empty()) return;
+    std::fwrite(batch.data(), 1, batch.size(), stderr);
+    std::fflush(stderr);
 }
 
 void Logger::log(LogLevel level, std::string_view component, std::string_view msg, const nlohmann::json& fields,
@@ -71,14 +125,29 @@ void Logger::log(LogLevel level, std::string_view component, std::string_view ms
         }
         // Bytes from the network may be invalid UTF-8: replace them rather than throw.
         std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        std::lock_guard lock(mutex_);
-        if (sink_) {
-            sink_(text);
-        } else {
-            text.push_back('\n');
-            std::fwrite(text.data(), 1, text.size(), stderr);
-            std::fflush(stderr);
+        text.push_back('\n');
+        {
+            std::lock_guard lock(mutex_);
+            if (sink_) {
+                text.pop_back();
+                return sink_(text);
+            }
+            if (buffered_ && level < LogLevel::warn) {
+                if (pending_.size() + text.size() > kMaxBufferedBytes) ++dropped_;
+                else pending_ += text;
+                if (pending_.size() >= kFlushBytes) wake_writer_.notify_one();
+                return;
+            }
         }
+        // Unbuffered, or a warning or worse: what waits goes first, then this line, at once.
+        std::lock_guard write_lock(write_mutex_);
+        std::string batch;
+        {
+            std::lock_guard lock(mutex_);
+            batch.swap(pending_);
+        }
+        batch += text;
+        write_batch(std::move(batch));
     } catch (...) {
         // Logging must never take a request down.
     }

@@ -1,11 +1,17 @@
 #pragma once
 // Structured JSON log lines on stderr: one object per line, so `jq` and log shippers read them
-// as they are. Thread-safe; a line is written with one call under a lock, never interleaved.
+// as they are. Thread-safe; a line is written whole, never interleaved. A server logs buffered:
+// lines are written in batches by a writer thread, so a request does not wait on stderr.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -21,15 +27,29 @@ class Logger {
   public:
     using Sink = std::function<void(const std::string& line)>;  // the line, without '\n'
 
+    // Buffered lines are written at least this often, and at once when this many bytes wait.
+    static constexpr auto kFlushInterval = std::chrono::milliseconds(50);
+    static constexpr std::size_t kFlushBytes = 64u << 10;
+    // Lines that would make the waiting batch larger than this are dropped (and counted in a
+    // line of their own): a stalled stderr must not grow the process without bound.
+    static constexpr std::size_t kMaxBufferedBytes = 8u << 20;
+
     Logger() = default;
+    ~Logger();  // writes what is buffered
     Logger(const Logger&) = delete;
     Logger& operator=(const Logger&) = delete;
 
     void set_level(LogLevel level) noexcept;
     [[nodiscard]] LogLevel level() const noexcept;
     [[nodiscard]] bool enabled(LogLevel level) const noexcept;
-    // Replaces stderr (tests capture lines this way); an empty sink restores stderr.
+    // Replaces stderr (tests capture lines this way, unbuffered); an empty sink restores stderr.
     void set_sink(Sink sink);
+    // On: debug and info lines to stderr are batched by a writer thread (at most kFlushInterval
+    // late; lost on kill -9); a warning or an error writes the batch and itself at once. Off
+    // (the default): every line is written as it is logged.
+    void set_buffered(bool on);
+    // Writes what is buffered now.
+    void flush() noexcept;
 
     // {"ts":"2024-05-01T12:00:00.123Z","level":"info","component":"http","request_id":"..",
     //  "msg":"..", ...fields}. `fields` must be an object (anything else is stored under "fields");
@@ -38,9 +58,19 @@ class Logger {
              const nlohmann::json& fields = nlohmann::json::object(), std::string_view request_id = {}) noexcept;
 
   private:
-    mutable std::mutex mutex_;
-    LogLevel level_ = LogLevel::info;
+    void write_batch(std::string batch) noexcept;  // under write_mutex_
+    void run_writer();
+
+    std::atomic<LogLevel> level_{LogLevel::info};
+    std::mutex write_mutex_;  // held while a batch goes to stderr: batches keep their order
+    std::mutex mutex_;        // guards what follows
     Sink sink_;
+    bool buffered_ = false;
+    bool stop_writer_ = false;
+    std::string pending_;
+    std::size_t dropped_ = 0;
+    std::condition_variable wake_writer_;
+    std::thread writer_;
 };
 
 // The process-wide logger the server writes to.

@@ -124,8 +124,9 @@ const std::string& Responder::request_id() const {
     return state_ ? state_->request_id : none;
 }
 
-Router& Router::add(std::string_view method, std::string pattern, Handler handler) {
+Router& Router::add(std::string_view method, std::string pattern, Handler handler, std::size_t body_limit) {
     Route route;
+    route.body_limit = body_limit;
     route.method = upper(method);
     route.segments = split_path(pattern);
     route.exact = std::none_of(route.segments.begin(), route.segments.end(),
@@ -165,20 +166,26 @@ std::vector<std::string> Router::allowed_methods(std::string_view path) const {
     return {methods.begin(), methods.end()};
 }
 
+const Router::Route* Router::find(std::string_view method, std::string_view path, bool* path_known) const {
+    // Exact routes come first in routes_, so the first full match is the right one.
+    for (const auto& route : routes_) {
+        if (!match(route, path, nullptr)) continue;
+        if (path_known) *path_known = true;
+        // HEAD is GET without the body (the transport leaves it out).
+        if (route.method == method || (method == "HEAD" && route.method == "GET")) return &route;
+    }
+    return nullptr;
+}
+
+std::size_t Router::body_limit(std::string_view method, std::string_view path) const {
+    const Route* route = find(method, path, nullptr);
+    return route ? route->body_limit : 0;
+}
+
 void Router::dispatch(HttpRequest& request, Responder responder) const noexcept {
     try {
-        const Route* chosen = nullptr;
         bool path_known = false;
-        // Exact routes come first in routes_, so the first full match is the right one.
-        for (const auto& route : routes_) {
-            if (!match(route, request.path, nullptr)) continue;
-            path_known = true;
-            // HEAD is GET without the body (the transport leaves it out).
-            if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
-                chosen = &route;
-                break;
-            }
-        }
+        const Route* chosen = find(request.method, request.path, &path_known);
         if (!chosen) {
             if (!path_known) {
                 request.route = "(unmatched)";

@@ -2,6 +2,7 @@
 // Routes a transport-free request to an asynchronous handler. A handler gets the request and a
 // Responder; it may answer at once or later from any thread (e.g. when model work finishes),
 // without holding a server thread while it waits.
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -55,9 +56,13 @@ class Router {
     // ("/api/functions/{name}", "/api/functions/{name}/invoke"); a parameter matches one
     // non-empty segment and lands in request.params. Exact patterns win over parameterised
     // ones; among those, the first added wins. `method` is case-insensitive.
-    Router& add(std::string_view method, std::string pattern, Handler handler);
+    // `body_limit` > 0: this route takes bodies up to that many bytes instead of the server's
+    // limit (the transport reads it before the body: a larger one is a 413 and never buffered).
+    Router& add(std::string_view method, std::string pattern, Handler handler, std::size_t body_limit = 0);
     Router& get(std::string pattern, Handler handler) { return add("GET", std::move(pattern), std::move(handler)); }
-    Router& post(std::string pattern, Handler handler) { return add("POST", std::move(pattern), std::move(handler)); }
+    Router& post(std::string pattern, Handler handler, std::size_t body_limit = 0) {
+        return add("POST", std::move(pattern), std::move(handler), body_limit);
+    }
 
     // Sets request.route and request.params, then calls the handler. Unknown path → 404 JSON
     // naming the path; known path with another method → 405 JSON with `Allow`. A handler that
@@ -66,6 +71,9 @@ class Router {
 
     // Methods registered for a path, sorted ("GET, POST"); empty when no route matches it.
     [[nodiscard]] std::vector<std::string> allowed_methods(std::string_view path) const;
+    // The body limit of the route `method` and `path` dispatch to; 0 when it has none of its
+    // own (or no route matches).
+    [[nodiscard]] std::size_t body_limit(std::string_view method, std::string_view path) const;
 
   private:
     struct Route {
@@ -74,8 +82,11 @@ class Router {
         std::vector<std::string> segments;  // split pattern; "{x}" marks a parameter
         bool exact = true;
         Handler handler;
+        std::size_t body_limit = 0;
     };
     static bool match(const Route& route, std::string_view path, std::map<std::string, std::string>* params);
+    // The route dispatch takes for this method and path (HEAD takes GET's); null if none.
+    const Route* find(std::string_view method, std::string_view path, bool* path_known) const;
     std::vector<Route> routes_;
 };
 

@@ -345,7 +345,7 @@ BOOST_AUTO_TEST_CASE(idle_keep_alive_connections_close) {
     BOOST_TEST(since(start).count() < 1500);
 }
 
-BOOST_AUTO_TEST_CASE(connection_limit) {
+BOOST_AUTO_TEST_CASE(at_the_connection_limit_the_longest_idle_connection_makes_room) {
     auto options = test_options();
     options.max_connections = 2;
     TestServer server(basic_router(), options);
@@ -353,10 +353,130 @@ BOOST_AUTO_TEST_CASE(connection_limit) {
     Connection b(server.port);
     BOOST_TEST(a.request("GET", "/hello").status == 200);
     BOOST_TEST(b.request("GET", "/hello").status == 200);
+    // Both idle: a newcomer is served, and `a`, quiet longest, is closed for it.
+    Connection c(server.port);
+    BOOST_TEST(c.request("GET", "/hello").status == 200);
+    BOOST_TEST(a.closed_by_peer(2000));
+    BOOST_TEST(b.request("GET", "/hello").status == 200);
+    BOOST_TEST(server.server.connection_count() <= 2u);
+}
+
+BOOST_AUTO_TEST_CASE(at_the_connection_limit_with_every_connection_busy_a_newcomer_gets_503) {
+    Delayer delayer;
+    auto options = test_options();
+    options.max_connections = 2;
+    TestServer server(basic_router(&delayer), options);
+    auto slow_a = std::async(std::launch::async, [&] { return fetch(server.port, "GET", "/slow?ms=1500"); });
+    auto slow_b = std::async(std::launch::async, [&] { return fetch(server.port, "GET", "/slow?ms=1500"); });
+    std::this_thread::sleep_for(300ms);
     auto refused = raw_exchange(server.port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 2000);
+    BOOST_TEST(refused.data.starts_with("HTTP/1.1 503"));
+    BOOST_TEST(refused.data.find("\"code\":\"overloaded\"") != std::string::npos);
+    BOOST_TEST(refused.data.find("Retry-After: 1") != std::string::npos);
     BOOST_TEST(refused.closed);
-    BOOST_TEST(refused.data.empty());
-    BOOST_TEST(a.request("GET", "/hello").status == 200);
+    // The busy ones were not touched.
+    BOOST_TEST(slow_a.get().status == 200);
+    BOOST_TEST(slow_b.get().status == 200);
+    BOOST_TEST(fetch(server.port, "GET", "/hello").status == 200);
+    BOOST_TEST(server.server.metrics().render().find("seke_http_connections_refused_total{reason=\"total\"} 1") !=
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(one_client_cannot_take_every_connection) {
+    Delayer delayer;
+    auto options = test_options();
+    options.max_connections = 8;
+    options.max_connections_per_client = 2;
+    TestServer server(basic_router(&delayer), options);
+    // 127.0.0.1 holds two busy connections; its third is refused with 429 ...
+    auto slow_a = std::async(std::launch::async, [&] { return fetch(server.port, "GET", "/slow?ms=1200"); });
+    auto slow_b = std::async(std::launch::async, [&] { return fetch(server.port, "GET", "/slow?ms=1200"); });
+    std::this_thread::sleep_for(300ms);
+    Connection third(server.port);
+    auto refused = third.request("GET", "/hello");
+    BOOST_TEST(refused.status == 429);
+    BOOST_TEST(refused.json()["error"]["code"] == "too_many_requests");
+    BOOST_TEST(!refused.keep_alive);
+    // ... while another client address is served at once.
+    Connection other(server.port, "127.0.0.2");
+    auto served = other.request("GET", "/hello");
+    BOOST_TEST(served.status == 200);
+    BOOST_TEST(served.json()["remote"].get<std::string>().starts_with("127.0.0.2:"));
+    BOOST_TEST(slow_a.get().status == 200);
+    BOOST_TEST(slow_b.get().status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(a_flood_of_silent_and_stalled_connections_does_not_lock_out_a_client) {
+    auto options = test_options();
+    options.max_connections = 64;
+    options.max_connections_per_client = 1000;
+    options.header_timeout_ms = 30'000;  // the flood is not cut off by time: the limit must cope
+    options.body_progress_timeout_ms = 30'000;
+    options.read_timeout_ms = 30'000;
+    TestServer server(basic_router(), options);
+    std::vector<std::unique_ptr<Connection>> flood;
+    // Silent connections, more than the limit ...
+    for (int i = 0; i < 100; ++i) flood.push_back(std::make_unique<Connection>(server.port));
+    // ... and ones that send headers and never the body they announce.
+    for (int i = 0; i < 64; ++i) {
+        flood.push_back(std::make_unique<Connection>(server.port));
+        flood.back()->send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    }
+    std::this_thread::sleep_for(1200ms);  // the body-less ones are now stalled, not just slow
+    for (int i = 0; i < 5; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        auto reply = fetch(server.port, "GET", "/hello", "", {}, 3000);
+        BOOST_TEST(reply.status == 200);
+        BOOST_TEST(since(start).count() < 1000);
+    }
+    BOOST_TEST(server.server.connection_count() <= 64u + 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_route_can_take_less_than_the_servers_body_limit) {
+    Router router = basic_router();
+    router.post(
+        "/small",
+        [](const HttpRequest& q, Responder r) {
+            r.send_json(200, {{"bytes", q.body.size()}});
+        },
+        100);
+    auto options = test_options();
+    options.body_limit = 10'000;
+    TestServer server(std::move(router), options);
+    BOOST_TEST(fetch(server.port, "POST", "/small", std::string(100, 'x')).status == 200);
+    auto announced = fetch(server.port, "POST", "/small", std::string(101, 'x'));
+    BOOST_TEST(announced.status == 413);
+    BOOST_TEST(announced.json()["error"]["message"].get<std::string>().find("100 bytes for /small") !=
+               std::string::npos);
+    std::string chunked = "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 4; ++i) chunked += "40\r\n" + std::string(64, 'y') + "\r\n";
+    chunked += "0\r\n\r\n";
+    auto raw = raw_exchange(server.port, chunked, 3000);
+    BOOST_TEST(raw.data.starts_with("HTTP/1.1 413"));
+    BOOST_TEST(fetch(server.port, "POST", "/echo", std::string(5000, 'z')).status == 200);  // the server's limit
+}
+
+BOOST_AUTO_TEST_CASE(a_body_that_stalls_or_trickles_is_dropped_early) {
+    auto options = test_options();
+    options.read_timeout_ms = 60'000;
+    options.body_progress_timeout_ms = 400;
+    options.body_min_bytes_per_s = 1000;
+    TestServer server(basic_router(), options);
+    // Headers, then nothing: dropped after the progress timeout, not the read timeout.
+    auto start = std::chrono::steady_clock::now();
+    auto stalled = raw_exchange(server.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n", 5000);
+    BOOST_TEST(stalled.closed);
+    BOOST_TEST(since(start).count() < 2000);
+    // A byte every 150 ms keeps progressing but is far under 1000 B/s: dropped too.
+    std::vector<std::string> drip = {"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"};
+    for (int i = 0; i < 30; ++i) drip.emplace_back("x");
+    start = std::chrono::steady_clock::now();
+    auto trickled = raw_exchange(server.port, drip, 6000, 150);
+    BOOST_TEST(trickled.closed);
+    BOOST_TEST(trickled.data.empty());
+    BOOST_TEST(since(start).count() < 5500);
+    // A body that arrives in time is served as ever.
+    BOOST_TEST(fetch(server.port, "POST", "/echo", std::string(50'000, 'q')).status == 200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,14 @@
 #include "plugin/server/log.hpp"  // first: the header is self-contained
 
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
 #include <vector>
+
+#include <poll.h>
+#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 
@@ -70,6 +78,110 @@ BOOST_AUTO_TEST_CASE(redaction) {
     auto headers = redacted_headers({{"authorization", "Basic x"}, {"host", "h"}});
     BOOST_TEST(headers["authorization"] == "[redacted]");
     BOOST_TEST(headers["host"] == "h");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// Points stderr (fd 2) at a pipe for the test's duration; read() takes what was written.
+struct StderrPipe {
+    StderrPipe() {
+        std::fflush(stderr);
+        saved = dup(2);
+        if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+        dup2(fds[1], 2);
+    }
+    ~StderrPipe() {
+        std::fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        close(fds[1]);
+        close(fds[0]);
+    }
+    StderrPipe(const StderrPipe&) = delete;
+    StderrPipe& operator=(const StderrPipe&) = delete;
+    // What is in the pipe now, without blocking.
+    std::string read_available() const {
+        std::string out;
+        pollfd poll_fd{fds[0], POLLIN, 0};
+        char chunk[65536];
+        while (poll(&poll_fd, 1, 0) > 0 && (poll_fd.revents & POLLIN)) {
+            auto n = ::read(fds[0], chunk, sizeof chunk);
+            if (n <= 0) break;
+            out.append(chunk, static_cast<std::size_t>(n));
+        }
+        return out;
+    }
+    int saved = -1;
+    int fds[2] = {-1, -1};
+};
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(server_log_buffered)
+
+BOOST_AUTO_TEST_CASE(info_lines_are_batched_and_a_warning_writes_them_first_in_order) {
+    StderrPipe pipe;
+    logger().set_level(LogLevel::info);
+    logger().set_buffered(true);
+    logger().log(LogLevel::info, "http", "first");
+    logger().log(LogLevel::info, "http", "second");
+    logger().log(LogLevel::warn, "http", "third");
+    // The warning is written at once, after what waited before it.
+    std::string written = pipe.read_available();
+    auto first = written.find("\"msg\":\"first\"");
+    auto second = written.find("\"msg\":\"second\"");
+    auto third = written.find("\"msg\":\"third\"");
+    BOOST_TEST(first != std::string::npos);
+    BOOST_TEST(second > first);
+    BOOST_TEST(third > second);
+    BOOST_TEST(third != std::string::npos);
+    // An info line alone is written by the writer within its interval.
+    logger().log(LogLevel::info, "http", "fourth");
+    std::string later;
+    for (int i = 0; i < 100 && later.find("fourth") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(Logger::kFlushInterval / 5);
+        later += pipe.read_available();
+    }
+    BOOST_TEST(later.find("\"msg\":\"fourth\"") != std::string::npos);
+    logger().set_buffered(false);
+}
+
+BOOST_AUTO_TEST_CASE(a_stalled_stderr_drops_lines_past_the_bound_and_says_how_many) {
+    StderrPipe pipe;  // nobody reads it until the end: the writer blocks once the pipe is full
+    logger().set_level(LogLevel::info);
+    logger().set_buffered(true);
+    const std::string filler(1000, 'x');
+    const std::size_t lines = 2 * Logger::kMaxBufferedBytes / 1000;
+    for (std::size_t i = 0; i < lines; ++i) logger().log(LogLevel::info, "http", "line", {{"filler", filler}});
+    std::string written;
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+        while (!done) {
+            written += pipe.read_available();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        written += pipe.read_available();
+    });
+    logger().set_buffered(false);  // joins the writer and writes what waits
+    done = true;
+    reader.join();
+    std::size_t kept = count_of(written, "\"msg\":\"line\"");
+    BOOST_TEST(kept < lines);
+    BOOST_TEST(kept > lines / 4);
+    auto notice = written.find("\"msg\":\"log lines dropped\"");
+    BOOST_TEST_REQUIRE(notice != std::string::npos);
+    auto line_end = written.find('\n', notice);
+    auto dropped = nlohmann::json::parse(
+        written.substr(written.rfind('\n', notice) + 1, line_end - written.rfind('\n', notice) - 1));
+    BOOST_TEST(dropped["dropped"].get<std::size_t>() + kept == lines);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -45,8 +45,12 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // One connection, many requests. Every operation is bounded by `timeout_ms`.
 class Connection {
   public:
-    explicit Connection(unsigned short port) : stream_(io_) {
+    // `from`: the local address to connect from (any of 127.0.0.0/8 is this machine), so a test
+    // can play several clients.
+    explicit Connection(unsigned short port, const std::string& from = "127.0.0.1") : stream_(io_) {
         stream_.expires_after(std::chrono::seconds(5));
+        stream_.socket().open(tcp::v4());
+        stream_.socket().bind(tcp::endpoint(net::ip::make_address(from), 0));
         stream_.socket().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
     }
 
@@ -83,6 +87,13 @@ class Connection {
         reply.body = res.body();
         reply.keep_alive = res.keep_alive();
         return reply;
+    }
+
+    // Writes `bytes` as they are and reads nothing (a request left half sent).
+    bool send_raw(const std::string& bytes) {
+        beast::error_code ec;
+        net::write(stream_.socket(), net::buffer(bytes), ec);
+        return !ec;
     }
 
     // True when the server closes the connection within `timeout_ms` (bytes sent are ignored).
