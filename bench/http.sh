@@ -65,5 +65,6 @@ print(json.dumps({"round": int(r), "connections": int(c),
                   "seke_predict_stored": {"rps": predict, "p99": pp, "ratio": round(predict / bare, 3)}}))
 PY
 done
+[ -n "${HOLD:-}" ] && { echo "holding: seke pid $SEKE_PID, post.lua in $WORK"; sleep "$HOLD"; }
 lines=$(grep -c '"msg":"request"' "$WORK/serve.log" || true)
 echo "{\"request_log_lines\": $lines, \"seke_peak_rss_mb\": $(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$SEKE_PID/status)}"

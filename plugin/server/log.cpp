@@ -110,31 +110,43 @@ void Logger::log(LogLevel level, std::string_view component, std::string_view ms
                  std::string_view request_id) noexcept {
     if (!enabled(level)) return;
     try {
-        // nlohmann keeps insertion order only with ordered_json: the fixed keys come first.
-        nlohmann::ordered_json line;
-        line["ts"] = utc_timestamp();
-        line["level"] = log_level_name(level);
-        line["component"] = component;
-        if (!request_id.empty()) line["request_id"] = request_id;
-        line["msg"] = msg;
+        std::string line = log_line_head(level, component, msg, request_id);
+        auto fixed = [](const std::string& key) {
+            return key == "ts" || key == "level" || key == "component" || key == "msg";
+        };
+        auto add = [&line](std::string_view key, const nlohmann::json& value) {
+            line += ',';
+            append_json_string(line, key);
+            line += ':';
+            // Bytes from the network may be invalid UTF-8: replace them rather than throw.
+            line += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        };
         if (fields.is_object()) {
             for (const auto& [key, value] : fields.items())
-                if (!line.contains(key)) line[key] = value;
+                if (!fixed(key) && !(key == "request_id" && !request_id.empty())) add(key, value);
         } else if (!fields.is_null()) {
-            line["fields"] = fields;
+            add("fields", fields);
         }
-        // Bytes from the network may be invalid UTF-8: replace them rather than throw.
-        std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        text.push_back('\n');
+        line += '}';
+        write_line(level, std::move(line));
+    } catch (...) {
+        // Logging must never take a request down.
+    }
+}
+
+void Logger::write_line(LogLevel level, std::string line) noexcept {
+    if (!enabled(level)) return;
+    try {
+        line.push_back('\n');
         {
             std::lock_guard lock(mutex_);
             if (sink_) {
-                text.pop_back();
-                return sink_(text);
+                line.pop_back();
+                return sink_(line);
             }
             if (buffered_ && level < LogLevel::warn) {
-                if (pending_.size() + text.size() > kMaxBufferedBytes) ++dropped_;
-                else pending_ += text;
+                if (pending_.size() + line.size() > kMaxBufferedBytes) ++dropped_;
+                else pending_ += line;
                 if (pending_.size() >= kFlushBytes) wake_writer_.notify_one();
                 return;
             }
@@ -146,11 +158,86 @@ void Logger::log(LogLevel level, std::string_view component, std::string_view ms
             std::lock_guard lock(mutex_);
             batch.swap(pending_);
         }
-        batch += text;
+        batch += line;
         write_batch(std::move(batch));
     } catch (...) {
         // Logging must never take a request down.
     }
+}
+
+std::string log_line_head(LogLevel level, std::string_view component, std::string_view msg,
+                          std::string_view request_id) {
+    std::string line;
+    line.reserve(256);
+    line += R"({"ts":")";
+    line += utc_timestamp();
+    line += R"(","level":")";
+    line += log_level_name(level);
+    line += R"(","component":)";
+    append_json_string(line, component);
+    if (!request_id.empty()) {
+        line += R"(,"request_id":)";
+        append_json_string(line, request_id);
+    }
+    line += R"(,"msg":)";
+    append_json_string(line, msg);
+    return line;
+}
+
+namespace {
+
+// The length of the valid UTF-8 sequence at the start of `text`, or 0 when it is not one.
+std::size_t utf8_sequence_length(std::string_view text) {
+    auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    unsigned char lead = byte(0);
+    std::size_t length = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC2 && lead < 0xE0 ? 2 : 0;
+    if (length == 0 || text.size() < length) return 0;
+    for (std::size_t i = 1; i < length; ++i)
+        if ((byte(i) & 0xC0) != 0x80) return 0;
+    // No overlong forms, surrogates or code points past U+10FFFF.
+    if (lead == 0xE0 && byte(1) < 0xA0) return 0;
+    if (lead == 0xED && byte(1) > 0x9F) return 0;
+    if (lead == 0xF0 && byte(1) < 0x90) return 0;
+    if (lead == 0xF4 && byte(1) > 0x8F) return 0;
+    return length;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    for (std::size_t i = 0; i < text.size();) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x80) {
+            std::size_t length = utf8_sequence_length(text.substr(i));
+            if (length == 0) {
+                out += "\xEF\xBF\xBD";  // U+FFFD
+                ++i;
+            } else {
+                out.append(text.substr(i, length));
+                i += length;
+            }
+            continue;
+        }
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += kHex[c >> 4];
+                    out += kHex[c & 0xF];
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+        ++i;
+    }
+    out += '"';
 }
 
 Logger& logger() {
@@ -162,12 +249,23 @@ std::string utc_timestamp() {
     auto now = std::chrono::system_clock::now();
     auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
     std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    std::array<char, 32> buffer{};
-    std::size_t n = std::strftime(buffer.data(), buffer.size(), "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buffer.data() + n, buffer.size() - n, ".%03dZ", static_cast<int>(millis));
-    return buffer.data();
+    // The seconds part is formatted once a second per thread, not once a line.
+    thread_local std::time_t formatted_second = -1;
+    thread_local std::array<char, 24> seconds_text{};
+    thread_local std::size_t seconds_length = 0;
+    if (seconds != formatted_second) {
+        std::tm tm{};
+        gmtime_r(&seconds, &tm);
+        seconds_length = std::strftime(seconds_text.data(), seconds_text.size(), "%Y-%m-%dT%H:%M:%S", &tm);
+        formatted_second = seconds;
+    }
+    std::string out(seconds_text.data(), seconds_length);
+    out += '.';
+    out += static_cast<char>('0' + millis / 100);
+    out += static_cast<char>('0' + millis / 10 % 10);
+    out += static_cast<char>('0' + millis % 10);
+    out += 'Z';
+    return out;
 }
 
 bool is_sensitive_name(std::string_view name) noexcept {

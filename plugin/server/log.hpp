@@ -56,6 +56,9 @@ class Logger {
     // it cannot override ts/level/component/request_id/msg. Never throws.
     void log(LogLevel level, std::string_view component, std::string_view msg,
              const nlohmann::json& fields = nlohmann::json::object(), std::string_view request_id = {}) noexcept;
+    // A line formatted by the caller: log_line_head(...), its fields, and the closing '}' (no
+    // '\n'). Written as log() writes (level filter, sink, buffering). Never throws.
+    void write_line(LogLevel level, std::string line) noexcept;
 
   private:
     void write_batch(std::string batch) noexcept;  // under write_mutex_
@@ -78,6 +81,13 @@ Logger& logger();
 
 // RFC 3339 UTC time with milliseconds, e.g. "2024-05-01T12:00:00.123Z".
 std::string utc_timestamp();
+
+// The start of every log line, without its closing brace:
+// {"ts":"…","level":"info","component":"http","request_id":"…","msg":"…"
+std::string log_line_head(LogLevel level, std::string_view component, std::string_view msg,
+                          std::string_view request_id);
+// Appends `text` as a JSON string literal; bytes that are not UTF-8 become U+FFFD.
+void append_json_string(std::string& out, std::string_view text);
 
 // True for header or field names that carry credentials: Authorization, Proxy-Authorization,
 // Cookie, Set-Cookie, and names mentioning api-key/apikey/token/secret/password/session.

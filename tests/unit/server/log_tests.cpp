@@ -185,3 +185,44 @@ BOOST_AUTO_TEST_CASE(a_stalled_stderr_drops_lines_past_the_bound_and_says_how_ma
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(server_log_text)
+
+BOOST_AUTO_TEST_CASE(json_strings_are_escaped_and_bad_utf8_replaced) {
+    auto literal = [](std::string_view text) {
+        std::string out;
+        append_json_string(out, text);
+        return out;
+    };
+    BOOST_TEST(literal("plain") == "\"plain\"");
+    BOOST_TEST(literal("a\"b\\c\n\t\x01") == "\"a\\\"b\\\\c\\n\\t\\u0001\"");
+    BOOST_TEST(literal("caf\xC3\xA9 \xF0\x9F\x98\x80") == "\"caf\xC3\xA9 \xF0\x9F\x98\x80\"");
+    // Stray continuation, truncated sequence, overlong form, surrogate: each byte replaced.
+    for (std::string bad : {"\x80", "\xC3", "\xC0\xAF", "\xED\xA0\x80", "\xF5\x80\x80\x80"}) {
+        std::string out = literal(bad);
+        auto parsed = nlohmann::json::parse(out, nullptr, false);
+        BOOST_TEST_CONTEXT(out) {
+            BOOST_TEST(!parsed.is_discarded());
+            BOOST_TEST(parsed.get<std::string>().find("\xEF\xBF\xBD") != std::string::npos);
+        }
+    }
+    // Whatever the bytes, the result parses back as JSON.
+    std::string every_byte;
+    for (int c = 0; c < 256; ++c) every_byte.push_back(static_cast<char>(c));
+    BOOST_TEST(!nlohmann::json::parse(literal(every_byte), nullptr, false).is_discarded());
+}
+
+BOOST_AUTO_TEST_CASE(a_caller_formatted_line_goes_through_the_same_filter_and_sink) {
+    Captured captured;
+    std::string line = log_line_head(LogLevel::info, "http", "request", "rid-9") + R"(,"status":200})";
+    logger().write_line(LogLevel::info, line);
+    logger().write_line(LogLevel::debug, line);  // below the level: dropped
+    BOOST_REQUIRE_EQUAL(captured.lines.size(), 1u);
+    auto parsed = nlohmann::json::parse(captured.lines[0]);
+    BOOST_TEST(parsed["request_id"] == "rid-9");
+    BOOST_TEST(parsed["msg"] == "request");
+    BOOST_TEST(parsed["status"] == 200);
+    BOOST_TEST(parsed["ts"].get<std::string>().size() == 24u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
