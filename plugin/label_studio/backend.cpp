@@ -194,15 +194,22 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         on_learning_thread(request, std::move(responder),
                            [self = shared_from_this(), body = std::move(*body), result = std::move(result), review,
                             request_id = request.request_id](Responder& answer) mutable {
-                               if (review) result["review"] = self->apply_reviews(body, request_id);
-                               else result["fit"] = self->fit(request_id);
+                               if (review) {
+                                   auto applied = self->apply_reviews(body, request_id);
+                                   if (!applied) return void(answer.send_error(applied.error()));
+                                   result["review"] = std::move(*applied);
+                               } else {
+                                   result["fit"] = self->fit(request_id);
+                               }
                                answer.send_json(201, {{"status", "ok"}, {"result", result}});
                            });
     }
 
     // Diffs each annotation against seke's faces of its task and merges the human labels into
-    // FEID. Idempotent: a redelivered event produces the same records.
-    json apply_reviews(const json& body, const std::string& request_id) {
+    // FEID. Idempotent: a redelivered event produces the same records. The event's reviews are
+    // written in one transaction: a failed write stores none of them and answers the error, so
+    // Label Studio delivers the event again.
+    Result<json> apply_reviews(const json& body, const std::string& request_id) {
         json summary = {
             {"accepted", 0}, {"corrected", 0}, {"rejected", 0}, {"unmatched_faces", 0}, {"skipped", json::array()}};
         std::string project = project_id(body);
@@ -222,10 +229,12 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         if (!annotations.is_array()) annotations = json::array({annotations});
         json tasks = body.is_object() && body.contains("task") ? body["task"] : json();
         if (!tasks.is_array()) tasks = json::array({tasks});
+        std::vector<ReviewRow> reviews;
         for (std::size_t i = 0; i < annotations.size(); ++i) {
             const json& annotation = annotations[i];
-            if (!annotation.is_object() || !annotation.contains("result")) continue;
-            // Fields of the wrong type are ignored, as if absent: never a 500 for a stored event.
+            // Fields of the wrong type are ignored, as if absent: never a 500 for a stored event. A
+            // result that is not a list is no result, not an annotator who removed every region.
+            if (!member_of_type(annotation, "result", json::value_t::array)) continue;
             const json* cancelled = member_of_type(annotation, "was_cancelled", json::value_t::boolean);
             if (cancelled && cancelled->get<bool>()) continue;
             long long task_id = json_id(annotation.contains("task") ? annotation["task"] : json());
@@ -257,14 +266,16 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             std::string at = when ? when->get<std::string>() : std::string();
             for (std::size_t f = 0; f < outcome.faces.size(); ++f) {
                 const FaceReview& review = outcome.faces[f];
-                auto merged = merge_review_into_record(deps.knowledge, records[f], review, reviewer, at);
                 std::string status(review_status_name(review.status));
-                if (auto saved = deps.store.save_review(review.face_id, status, merged); !saved)
-                    log(server::LogLevel::error, "review not stored",
-                        {{"face", review.face_id}, {"reason", saved.error().message}}, request_id);
-                else summary[status] = summary[status].get<int>() + 1;
+                reviews.push_back({review.face_id, status,
+                                   merge_review_into_record(deps.knowledge, records[f], review, reviewer, at)});
+                summary[status] = summary[status].get<int>() + 1;
             }
             summary["unmatched_faces"] = summary["unmatched_faces"].get<int>() + static_cast<int>(outcome.added.size());
+        }
+        if (auto saved = deps.store.save_reviews(reviews); !saved) {
+            log(server::LogLevel::error, "reviews not stored", {{"reason", saved.error().message}}, request_id);
+            return saved.error();
         }
         return summary;
     }

@@ -518,13 +518,23 @@ void FaceRow::set_record(const FeidRecord& record) {
 }
 
 Result<bool> Store::save_review(const std::string& face_id, const std::string& status, const FeidRecord& record) {
-    std::string text = record.to_json().dump();
+    return save_reviews({ReviewRow{face_id, status, record}});
+}
+
+Result<bool> Store::save_reviews(const std::vector<ReviewRow>& reviews) {
+    if (reviews.empty()) return true;
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
-    if (!s.ok()) return db_error(db_, "cannot write review");
-    s.bind(1, status).bind(2, text).bind(3, utc_timestamp()).bind(4, face_id);
-    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write review of " + face_id);
-    return true;
+    return in_transaction(db_, [&]() -> std::optional<std::string> {
+        std::string now = utc_timestamp();
+        Statement s(db_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
+        if (!s.ok()) return "cannot write review";
+        for (const auto& review : reviews) {
+            s.bind(1, review.status).bind(2, review.record.to_json().dump()).bind(3, now).bind(4, review.face_id);
+            if (s.step() != SQLITE_DONE) return "cannot write review of " + review.face_id;
+            s.reset();
+        }
+        return std::nullopt;
+    });
 }
 
 Result<std::string> Store::thumbnail(const std::string& face_id) {

@@ -58,6 +58,13 @@ struct ItemOutcome {
     std::vector<FaceRow> faces;
 };
 
+// One face's human review: the status and the record it merged into.
+struct ReviewRow {
+    std::string face_id;
+    std::string status;  // accepted | corrected | rejected
+    FeidRecord record;
+};
+
 // A Label Studio project as /setup last described it.
 struct ProjectRow {
     std::string id;
@@ -164,6 +171,8 @@ class Store {
     Result<std::vector<FaceRow>> faces_of_item(const std::string& item_id);
     // A human review replaces the record whatever its status (unlike save_outcomes).
     Result<bool> save_review(const std::string& face_id, const std::string& status, const FeidRecord& record);
+    // The reviews of one event in one durable transaction: all of them are stored, or none.
+    Result<bool> save_reviews(const std::vector<ReviewRow>& reviews);
     Result<FaceStats> face_stats(int bins = 20);
 
     // One face by id.

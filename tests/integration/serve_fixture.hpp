@@ -28,6 +28,8 @@ struct ServeFixture : LabelFixture {
         auto environment = env();
         environment["LOCAL_FILES_DOCUMENT_ROOT"] = data().string();
         for (auto& [k, v] : more_env) environment[k] = v;
+        // A restart must not read the port of the server before it from a log not yet truncated.
+        std::filesystem::remove(dir / "serve.err");
         serve = std::make_unique<BackgroundProcess>(args, environment, dir / "serve.out", dir / "serve.err");
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         std::regex port_pattern("\"msg\":\"listening\".*\"port\":([0-9]+)");

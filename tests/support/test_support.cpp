@@ -227,6 +227,7 @@ HttpResult http_request(const std::string& method, const std::string& url, const
     if (!body.empty()) list = curl_slist_append(list, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);  // no body follows the headers
     if (method == "POST" || !body.empty()) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));

@@ -63,7 +63,7 @@ std::optional<std::uint32_t> code_of(const std::optional<std::string>& url) {
 }
 
 // The content faults, applied to one choice's message.
-enum class ContentFault { none, malformed, truncated, refusal, wrong_types };
+enum class ContentFault { none, malformed, truncated, refusal, wrong_types, out_of_vocabulary };
 
 const char* content_fault_name(ContentFault f) {
     switch (f) {
@@ -71,6 +71,7 @@ const char* content_fault_name(ContentFault f) {
         case ContentFault::truncated: return "truncated";
         case ContentFault::refusal: return "refusal";
         case ContentFault::wrong_types: return "wrong_types";
+        case ContentFault::out_of_vocabulary: return "out_of_vocabulary";
         case ContentFault::none: break;
     }
     return "none";
@@ -87,6 +88,21 @@ void make_wrong_types(nlohmann::json& answer) {
         } else if (key == "verdict") value = true;
         else if (value.is_string()) value = nlohmann::json::array({value});
     }
+}
+
+// Well-formed JSON with labels no vocabulary has: an expression nobody lists, an AU code that
+// does not exist. False when the answer has neither key (nothing to spoil).
+bool make_out_of_vocabulary(nlohmann::json& answer) {
+    bool spoiled = false;
+    if (answer.contains("expression")) {
+        answer["expression"] = "bewilderment";
+        spoiled = true;
+    }
+    if (answer.contains("action_units") && answer["action_units"].is_array()) {
+        answer["action_units"].push_back("AU99");
+        spoiled = true;
+    }
+    return spoiled;
 }
 
 }  // namespace
@@ -222,9 +238,15 @@ FakeReply ServerCore::chat(const std::string& body) {
         else if (content_rng.chance(options.fault_truncated)) fault = ContentFault::truncated;
         else if (content_rng.chance(options.fault_refusal)) fault = ContentFault::refusal;
         else if (content_rng.chance(options.fault_wrong_types)) fault = ContentFault::wrong_types;
-        if (fault != ContentFault::none) count_fault(content_fault_name(fault));
+        else if (content_rng.chance(options.fault_out_of_vocabulary)) fault = ContentFault::out_of_vocabulary;
 
         nlohmann::json answer = simulate_answer(item, request, options.seed, per_item, i);
+        if (fault == ContentFault::out_of_vocabulary && !make_out_of_vocabulary(answer)) fault = ContentFault::none;
+        if (fault != ContentFault::none) count_fault(content_fault_name(fault));
+        if (fault == ContentFault::none && item && options.record_answers) {
+            std::lock_guard lock(mutex);
+            stats.answered[item->id].push_back(answer);
+        }
         nlohmann::json message{{"role", "assistant"}};
         std::string finish = "stop";
         switch (fault) {
@@ -250,6 +272,7 @@ FakeReply ServerCore::chat(const std::string& body) {
                 make_wrong_types(answer);
                 message["content"] = answer.dump();
                 break;
+            case ContentFault::out_of_vocabulary: message["content"] = answer.dump(); break;
         }
         if (message["content"].is_string()) completion_chars += message["content"].get_ref<const std::string&>().size();
         choices.push_back({{"index", i}, {"message", message}, {"logprobs", nullptr}, {"finish_reason", finish}});

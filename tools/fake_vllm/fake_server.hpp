@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tools/fake_vllm/truth.hpp"
 
 namespace seke::fake {
@@ -24,14 +26,15 @@ struct FakeOptions {
     std::uint64_t seed = 1;
     int latency_ms = 0, latency_jitter_ms = 0;  // added to every chat answer
     // Per-request fault rates in [0, 1]. 429/500/hang are per request; the content faults
-    // (malformed, truncated, refusal, wrong types) are drawn per choice.
+    // (malformed, truncated, refusal, wrong types, labels outside the vocabulary) are drawn per choice.
     double fault_429 = 0, fault_500 = 0, fault_hang = 0, fault_malformed = 0, fault_truncated = 0, fault_refusal = 0,
-           fault_wrong_types = 0;
+           fault_wrong_types = 0, fault_out_of_vocabulary = 0;
     int retry_after_s = 1;            // Retry-After of the 429s
     int hang_ms = 30000;              // a hang holds the connection this long, then closes it unanswered
     bool ignore_n = false;            // one choice whatever n (providers without n)
     bool reject_json_schema = false;  // 400 on response_format json_schema (providers without it)
     bool strict_codes = false;        // 400 on an unreadable image code instead of junk labels
+    bool record_answers = false;      // keep every clean answer per item in stats().answered (tests)
     std::size_t body_limit = 64u << 20;
 };
 
@@ -44,6 +47,9 @@ struct FakeStats {
     std::uint64_t unreadable_codes = 0;                      // chat requests whose image code was not read
     std::map<std::string, std::uint64_t> per_item;           // item id → chat requests
     std::map<std::string, std::uint64_t> few_shot_per_item;  // item id → chat requests with few-shot turns
+    // With record_answers, item id → the answer object of every choice served without a content
+    // fault: all a client may have taken from the model for that image.
+    std::map<std::string, std::vector<nlohmann::json>> answered;
 };
 
 // A transport-free answer: what the session writes (or, when hang, withholds).

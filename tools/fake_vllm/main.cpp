@@ -51,7 +51,9 @@ int serve(const std::vector<std::string>& args) {
         "fault-truncated", po::value(&o.fault_truncated)->default_value(0), "rate of JSON cut in half (per choice)")(
         "fault-refusal", po::value(&o.fault_refusal)->default_value(0), "rate of refusals (per choice)")(
         "fault-wrong-types", po::value(&o.fault_wrong_types)->default_value(0),
-        "rate of ill-typed answers (per choice)")(
+        "rate of ill-typed answers (per choice)")("fault-out-of-vocabulary",
+                                                  po::value(&o.fault_out_of_vocabulary)->default_value(0),
+                                                  "rate of answers with labels outside the vocabulary (per choice)")(
         "retry-after", po::value(&o.retry_after_s)->default_value(o.retry_after_s), "Retry-After seconds of the 429s")(
         "hang-ms", po::value(&o.hang_ms)->default_value(o.hang_ms), "how long a hang lasts")(
         "ignore-n", po::bool_switch(&o.ignore_n), "one choice whatever n")(
@@ -67,7 +69,7 @@ int serve(const std::vector<std::string>& args) {
     }
     if (o.truth_path.empty()) throw po::error("--truth is required");
     for (double r : {o.fault_429, o.fault_500, o.fault_hang, o.fault_malformed, o.fault_truncated, o.fault_refusal,
-                     o.fault_wrong_types})
+                     o.fault_wrong_types, o.fault_out_of_vocabulary})
         if (!rate_ok(r)) throw po::error("fault rates must be in [0, 1]");
     if (o.threads < 1 || o.latency_ms < 0 || o.latency_jitter_ms < 0 || o.hang_ms < 0)
         throw po::error("threads must be >= 1 and times >= 0");
