@@ -20,6 +20,7 @@ std::string_view errc_name(errc code) noexcept {
         case errc::malformed_answer: return "malformed_answer";
         case errc::io_error: return "io_error";
         case errc::cancelled: return "cancelled";
+        case errc::overloaded: return "overloaded";
         case errc::internal: return "internal";
     }
     return "internal";

@@ -24,6 +24,7 @@ enum class errc {
     malformed_answer,    // the model answered, but not with what was asked
     io_error,            // disk or database
     cancelled,           // stopped by shutdown or Ctrl-C
+    overloaded,          // too much work waits already: refused, try again later
     internal,            // a bug
 };
 

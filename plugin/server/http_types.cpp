@@ -54,7 +54,8 @@ int http_status(errc code) noexcept {
         case errc::malformed_answer: return 422;
         case errc::upstream_error: return 502;
         case errc::upstream_timeout: return 504;
-        case errc::cancelled: return 503;
+        case errc::cancelled:
+        case errc::overloaded: return 503;
         case errc::io_error:
         case errc::internal: return 500;
     }

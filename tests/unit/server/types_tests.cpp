@@ -27,6 +27,7 @@ BOOST_AUTO_TEST_CASE(status_mapping_covers_every_errc) {
     BOOST_TEST(http_status(errc::upstream_error) == 502);
     BOOST_TEST(http_status(errc::upstream_timeout) == 504);
     BOOST_TEST(http_status(errc::cancelled) == 503);
+    BOOST_TEST(http_status(errc::overloaded) == 503);
     BOOST_TEST(http_status(errc::io_error) == 500);
     BOOST_TEST(http_status(errc::internal) == 500);
 }
