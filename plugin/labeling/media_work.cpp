@@ -107,7 +107,7 @@ void FairPool::join() {
 struct Deadlines::State {
     boost::asio::io_context io;
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> keep_running{io.get_executor()};
-    std::mutex mutex;  // guards stopped and next_id; `armed` is touched only on the deadline thread
+    std::mutex mutex;  // guards stopped, next_id and the order of posts; `armed` is deadline-thread only
     bool stopped = false;
     std::uint64_t next_id = 1;
     struct Armed {
@@ -136,16 +136,15 @@ Deadlines::~Deadlines() {  // NOLINT(bugprone-exception-escape): as in the heade
 
 Deadlines::Handle Deadlines::arm(std::chrono::milliseconds after, std::function<void()> fire) {
     const auto when = std::chrono::steady_clock::now() + after;
-    std::uint64_t id = 0;
-    {
-        std::lock_guard lock(state_->mutex);
-        if (!state_->stopped) id = state_->next_id++;
-    }
-    if (id == 0) {
+    std::unique_lock lock(state_->mutex);
+    if (state_->stopped) {
+        lock.unlock();
         fire();
         return {};
     }
-    // Timers are made, waited on, fired and cancelled on the deadline thread alone.
+    const std::uint64_t id = state_->next_id++;
+    // Posted under the lock, so stop()'s own post comes after it. Timers are made, waited on,
+    // fired and cancelled on the deadline thread alone.
     boost::asio::post(state_->io, [state = state_.get(), id, when, fire = std::move(fire)]() mutable {
         auto timer = std::make_unique<boost::asio::steady_timer>(state->io, when);
         timer->async_wait([state, id](const boost::system::error_code& ec) {
@@ -167,16 +166,16 @@ void Deadlines::stop() {
         std::lock_guard lock(state_->mutex);
         if (state_->stopped) return;
         state_->stopped = true;
+        // Posted after every arm, so it sees them all.
+        boost::asio::post(state_->io, [state = state_.get()] {
+            auto armed = std::move(state->armed);
+            state->armed.clear();
+            for (auto& [id, deadline] : armed) {
+                deadline.timer->cancel();
+                deadline.fire();
+            }
+        });
     }
-    // Posted after every arm that got an id, so it sees them all.
-    boost::asio::post(state_->io, [state = state_.get()] {
-        auto armed = std::move(state->armed);
-        state->armed.clear();
-        for (auto& [id, deadline] : armed) {
-            deadline.timer->cancel();
-            deadline.fire();
-        }
-    });
     state_->keep_running.reset();
     if (thread_.joinable()) thread_.join();
 }
