@@ -46,9 +46,10 @@ int run_serve_command(const std::vector<std::string>& args) {
     }
     auto setup = load_model_setup(config);
     if (!setup) return report_error(setup.error(), kExitUsage);
-    // The one media pool of both platforms; declared before the runtime so it outlives the
-    // engine, whose last callbacks post to it.
-    MediaWork media_work(config.serve.media_threads);
+    // The fetch, media and deadline threads of both platforms; declared before the runtime so
+    // they outlive the engine, whose last callbacks post to them.
+    MediaWork media_work(config.serve.media_threads, config.serve.media_fetch_concurrency,
+                         config.serve.media_queue_limit);
     // The last fit of this model setup, if any: its version, calibration and examples. The
     // server always starts from it; its own fits (START_TRAINING, /train) replace it.
     auto runtime = open_runtime(config, std::move(*setup), FittedState::last_fit);

@@ -420,8 +420,17 @@ const std::vector<Binding>& bindings() {
                 "/predict answers by then with what is finished; the rest goes on and is stored"),
             FIELD(serve.predict_deadline_ms), 100, 3'600'000));
         b.push_back(integer_option<int>(opt("serve.media_threads", "--media-threads", "SEKE_MEDIA_THREADS", T::integer,
-                                            "threads fetching and decoding task images; 0 = two per core"),
+                                            "threads decoding task images and storing results; 0 = two per core"),
                                         FIELD(serve.media_threads), 0, 256));
+        b.push_back(integer_option<int>(
+            opt("serve.media_fetch_concurrency", "--media-fetch-concurrency", "SEKE_MEDIA_FETCH_CONCURRENCY",
+                T::integer,
+                "task images downloaded at once, on threads of their own: slow media never holds a media thread"),
+            FIELD(serve.media_fetch_concurrency), 1, 256));
+        b.push_back(integer_option<std::size_t>(
+            opt("serve.media_queue_limit", "--media-queue-limit", "SEKE_MEDIA_QUEUE_LIMIT", T::integer,
+                "tasks that may wait for the fetch or the media threads; a call past it is refused with 503"),
+            FIELD(serve.media_queue_limit), 1, 10'000'000));
         b.push_back(string_option(
             opt("serve.model_class", "--model-class", "SEKE_MODEL_CLASS", T::string, "model_class reported by /health"),
             FIELD(serve.model_class)));

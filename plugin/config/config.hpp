@@ -38,8 +38,10 @@ struct ServeSettings {
     int body_progress_timeout_ms = 10'000;    // a body that stalls this long is dropped
     std::size_t body_min_bytes_per_s = 4096;  // and one slower than this on average
     std::string url_prefix;
-    int predict_deadline_ms = 80'000;  // answer before Label Studio's 100 s read timeout
-    int media_threads = 0;             // fetching and decoding task images; 0: two per core
+    int predict_deadline_ms = 80'000;         // answer before Label Studio's 100 s read timeout
+    int media_threads = 0;                    // decoding task images and storing results; 0: two per core
+    int media_fetch_concurrency = 32;         // task images downloaded at once, apart from the media threads
+    std::size_t media_queue_limit = 100'000;  // tasks waiting for the fetch or the media threads
     std::string model_class = "SekeFaceEmotion";
     std::string model_dir;  // MODEL_DIR: the default store lives here when set
     std::string basic_auth_user;

@@ -83,13 +83,22 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
 
     // POST / (direct mode) and the dashboard route. Decoding a 64 MiB body happens off the
     // server's threads; a frame seke cannot label is answered 200 [] so CVAT's job goes on.
+    // Every invocation takes its turn on the media threads as one call of the function's key.
     void invoke(const HttpRequest& request, Responder responder) {
         running.begin();
-        deps.media_work.post([self = shared_from_this(), responder = std::move(responder), body = request.body,
-                              rid = request.request_id]() mutable { self->run(responder, body, rid); });
+        auto held = std::make_shared<Responder>(std::move(responder));
+        WorkKey key = deps.media_work.new_call("cvat/" + deps.spec.settings.function_name);
+        auto refused =
+            deps.media_work.admit(key, Job([self = shared_from_this(), held, key, body = request.body,
+                                            rid = request.request_id] { self->run(*held, key, body, rid); }));
+        if (refused) {
+            count("refused");
+            held->send_error(*refused);
+            running.end();
+        }
     }
 
-    void run(Responder& responder, const std::string& body, const std::string& request_id) {
+    void run(Responder& responder, const WorkKey& key, const std::string& body, const std::string& request_id) {
         auto parsed = parse_detector_call(body, deps.config.cvat.default_threshold);
         if (!parsed) {
             count("bad_request");
@@ -150,11 +159,12 @@ struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl>
             deps.media_work, 1, std::chrono::milliseconds(deps.config.serve.predict_deadline_ms), std::move(callbacks));
         auto image = std::make_shared<PreparedImage>(std::move(*prepared));
         label_faces(deps.engine, *image, {}, {},
-                    [self, answer, image, item_id, threshold, request_id](std::vector<FaceResult> results) {
+                    [self, key, answer, image, item_id, threshold, request_id](std::vector<FaceResult> results) {
                         // Store writes stay off the engine's thread.
-                        self->deps.media_work.post([=, results = std::move(results)] {
-                            self->finish(*answer, *image, results, item_id, threshold, request_id);
-                        });
+                        self->deps.media_work.post(key, Job([=, results = std::move(results)] {
+                                                       self->finish(*answer, *image, results, item_id, threshold,
+                                                                    request_id);
+                                                   }));
                     });
     }
 

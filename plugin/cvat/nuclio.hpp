@@ -30,7 +30,7 @@ struct NuclioDeps {
     server::MetricsRegistry& metrics;
     FunctionSpec spec;
     LearnedState& learned;
-    MediaWork& media_work;  // the media pool, shared with the Label Studio backend; outlives this
+    MediaWork& media_work;  // media and deadline threads, shared with Label Studio; outlive this
 };
 
 class NuclioFunction {

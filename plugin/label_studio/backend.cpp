@@ -63,11 +63,13 @@ struct StoredLookup {
 struct PredictCall {
     PredictRequest request;
     std::string request_id;
+    WorkKey work_key;                   // its turn among the calls and projects waiting for media work
     std::vector<StoredLookup> stored;   // one per task
     std::shared_ptr<SlotBatch> answer;  // one slot per task
 };
 
-// One task of a /predict call, as it goes from the media pool to the engine and back.
+// One task of a /predict call, as it goes from the fetch threads to the media threads, the
+// engine and back.
 struct TaskRef {
     std::shared_ptr<const PredictCall> call;
     std::size_t index = 0;
@@ -445,12 +447,21 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         callbacks.late = [self, task_ids](std::size_t index, const json& prediction) {
             self->push_late_prediction(task_ids[index], prediction);
         };
+        call->work_key = deps.media_work.new_call(call->request.project);
         call->answer =
             SlotBatch::start(deps.media_work, tasks.size(),
                              std::chrono::milliseconds(deps.config.serve.predict_deadline_ms), std::move(callbacks));
-        for (std::size_t i = 0; i < tasks.size(); ++i) {
-            tasks_running.begin();
-            deps.media_work.post([self, task = TaskRef{call, i}] { self->run_task(task); });
+        std::vector<Job> jobs;
+        jobs.reserve(tasks.size());
+        for (std::size_t i = 0; i < tasks.size(); ++i)
+            jobs.emplace_back([self, task = TaskRef{call, i}] { self->fetch_task(task); });
+        tasks_running.begin(tasks.size());
+        if (auto refused = deps.media_work.fetch(call->work_key, std::move(jobs))) {
+            tasks_running.end(tasks.size());
+            call->answer->withdraw();
+            log(server::LogLevel::warn, "predict refused", {{"tasks", tasks.size()}, {"reason", refused->message}},
+                held->request_id());
+            held->send_error(*refused);
         }
     }
 
@@ -515,7 +526,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         complete(t, json::array());
     }
 
-    void run_task(const TaskRef& t) {
+    // On a fetch thread: the store, else the task's media; the rest on a media thread.
+    void fetch_task(const TaskRef& t) {
         const PredictRequest& request = t.request();
         const PredictTask& task = t.task();
         if (stopping) return fail_task(t, make_error(errc::cancelled, "server stopping"));
@@ -537,20 +549,30 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         auto bytes =
             deps.media.fetch_task_media(task.image, task.id >= 0 ? std::optional<long long>(task.id) : std::nullopt);
         if (!bytes) return fail_task(t, bytes.error());
+        deps.media_work.post_fetched(t.call->work_key, Job([self = shared_from_this(), t, bytes = std::move(*bytes)] {
+                                         self->label_task(t, bytes);
+                                     }));
+    }
+
+    // On a media thread: decode, find the faces, hand them to the engine.
+    void label_task(const TaskRef& t, const std::string& bytes) {
+        const PredictRequest& request = t.request();
+        const PredictTask& task = t.task();
+        if (stopping) return fail_task(t, make_error(errc::cancelled, "server stopping"));
         std::vector<RegionFraction> regions;
         for (const auto& d : request.drawn) regions.push_back(d.region);
-        auto prepared =
-            regions.empty() ? deps.preparer.prepare(*bytes) : deps.preparer.prepare_regions(*bytes, regions);
+        auto prepared = regions.empty() ? deps.preparer.prepare(bytes) : deps.preparer.prepare_regions(bytes, regions);
         if (!prepared) return fail_task(t, prepared.error());
         if (prepared->faces.empty()) return fail_task(t, make_error(errc::no_face, "no face to label"));
         auto image = std::make_shared<PreparedImage>(std::move(*prepared));
         auto self = shared_from_this();
-        label_faces(deps.engine, *image, task.known, task.provenance,
-                    [self, t, image](std::vector<FaceResult> results) {
-                        // Store writes stay off the engine's thread.
-                        self->deps.media_work.post(
-                            [self, t, image, results = std::move(results)] { self->finish_task(t, *image, results); });
-                    });
+        label_faces(
+            deps.engine, *image, task.known, task.provenance, [self, t, image](std::vector<FaceResult> results) {
+                // Store writes stay off the engine's thread.
+                self->deps.media_work.post(t.call->work_key, Job([self, t, image, results = std::move(results)] {
+                                               self->finish_task(t, *image, results);
+                                           }));
+            });
     }
 
     void finish_task(const TaskRef& t, const PreparedImage& prepared, const std::vector<FaceResult>& results) {

@@ -1,10 +1,11 @@
 #pragma once
 // The Label Studio ML backend routes (protocol notes §1): /, /health, /setup, /predict,
 // /webhook, /train, /versions, /metrics. Handlers parse the JSON at the edge, answer /health and
-// /setup at once, and run /predict on the media pool and the engine with a deadline: tasks
-// finished by then are answered, the rest go on, are stored, and are pushed to Label Studio when
-// it is configured. Review merges (annotation webhooks) and fits (START_TRAINING, /train) run one
-// at a time on the backend's own thread, which answers them when they are done.
+// /setup at once, and run /predict on the fetch and media threads and the engine with a
+// deadline: tasks finished by then are answered, the rest go on, are stored, and are pushed to
+// Label Studio when it is configured. Review merges (annotation webhooks) and fits
+// (START_TRAINING, /train) run one at a time on the backend's own thread, which answers them
+// when they are done.
 #include <memory>
 #include <string>
 
@@ -30,7 +31,7 @@ struct BackendDeps {
     const FacePreparer& preparer;
     server::MetricsRegistry& metrics;
     LearnedState& learned;                   // model_version, calibration and exemplars; swapped by fit
-    MediaWork& media_work;                   // the media pool, shared with the CVAT function; outlives the backend
+    MediaWork& media_work;                   // fetch, media and deadline threads, shared with CVAT; outlive the backend
     const VllmStats* model_stats = nullptr;  // reported on /metrics when set
 };
 

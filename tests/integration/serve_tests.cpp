@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstdio>
 #include <regex>
 #include <set>
 #include <thread>
@@ -191,6 +192,72 @@ BOOST_AUTO_TEST_CASE(deadline_answers_finished_tasks_and_keeps_working) {
     }
     BOOST_TEST(later[0].is_object());
     BOOST_TEST(later[1].is_object());
+}
+
+// Issue 12: with 1 s media and every media thread busy, the deadline still answers on time, and
+// a one-task call of another project is not queued behind a 20-task batch.
+BOOST_AUTO_TEST_CASE(slow_media_keeps_the_deadline_and_other_projects_take_turns) {
+    ServeFixture f;
+    f.make_data(21);
+    f.start_fake();
+    constexpr int kMediaMs = 1000;
+    constexpr double kDeadlineS = 2.5;
+    test::ScriptedHttpServer media(
+        [images = f.data() / "images"](const test::HttpRequest& request) {
+            return test::HttpReply::text(test::read_file(images / request.path().substr(1)))
+                .with_header("Content-Type", "image/jpeg")
+                .with_delay(kMediaMs);
+        },
+        4);
+    f.start_serve({"--predict-deadline-ms", "2500", "--media-threads", "2", "--media-fetch-concurrency", "4"});
+    auto media_task = [&](long long id, int image) {
+        char name[32];
+        std::snprintf(name, sizeof name, "/s%05d.jpg", image);
+        return json{{"id", id}, {"data", {{"image", media.base_url() + name}}}};
+    };
+    json big_tasks = json::array();
+    for (int i = 1; i <= 20; ++i) big_tasks.push_back(media_task(200 + i, i));
+    json big_body = {{"tasks", big_tasks}, {"label_config", ServeFixture::faces_config()}, {"project", "21"}};
+    json small_body = {{"tasks", json::array({media_task(300, 21)})},
+                       {"label_config", ServeFixture::faces_config()},
+                       {"project", "22"}};
+
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    test::HttpResult big;
+    double big_s = 0;
+    std::thread big_call([&] {
+        big = f.post("/predict", big_body);
+        big_s = std::chrono::duration<double>(Clock::now() - start).count();
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto small_start = Clock::now();
+    auto small = f.post("/predict", small_body);
+    const double small_s = std::chrono::duration<double>(Clock::now() - small_start).count();
+    big_call.join();
+
+    // The small call waited for one round of fetches at most (under 1 s), then its own 1 s fetch;
+    // not for the batch, whose media takes 5 s.
+    BOOST_TEST_REQUIRE(small.status == 200);
+    json small_results = parse(small)["results"];
+    BOOST_TEST_REQUIRE(small_results.size() == 1u);
+    BOOST_TEST(small_results[0].is_object());
+    BOOST_TEST(small_s < 2.7);
+    // The batch answered at its deadline with what was finished; the rest is [] and goes on.
+    BOOST_TEST_REQUIRE(big.status == 200);
+    BOOST_TEST(big_s < kDeadlineS + 1.0);
+    json big_results = parse(big)["results"];
+    BOOST_TEST_REQUIRE(big_results.size() == 20u);
+    std::size_t filled = 0;
+    for (const auto& result : big_results) {
+        if (result.is_object()) ++filled;
+        else BOOST_TEST(result == json::array());
+    }
+    BOOST_TEST_MESSAGE("big call " << big_s << " s with " << filled << " of 20 labeled; small call " << small_s
+                                   << " s");
+    BOOST_TEST(filled >= 1u);
+    BOOST_TEST(filled < 20u);
+    BOOST_TEST(test::read_file(f.dir / "serve.err").find("predict deadline") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_drawn_face_rectangle_is_labeled_alone_and_keeps_its_id) {

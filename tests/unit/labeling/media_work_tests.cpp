@@ -1,5 +1,6 @@
-// The media pool shared by the platform servers: batches answered once (last slot or deadline),
-// late slots kept apart, the running count, and the pool's size.
+// The media work shared by the platform servers: batches answered once (last slot or deadline),
+// late slots kept apart, deadlines on their own thread, the fair pools, the running count, and
+// the pools' sizes.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -18,6 +19,13 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
+
+// Work of one call of one project: in these tests the order between calls does not matter.
+template <class Work>
+void post(MediaWork& work, Work step) {
+    static const WorkKey key{"project", 1};
+    work.post(key, Job(std::move(step)));
+}
 
 // What a batch reported, in order, waited on from the test thread.
 struct Recorder {
@@ -64,9 +72,9 @@ BOOST_AUTO_TEST_CASE(join_waits_for_work_posted_and_the_work_it_posts) {
     MediaWork work(2);
     std::atomic<int> done{0};
     for (int i = 0; i < 4; ++i)
-        work.post([&] {
+        post(work, [&] {
             std::this_thread::sleep_for(10ms);
-            work.post([&] { ++done; });
+            post(work, [&] { ++done; });
             ++done;
         });
     work.join();
@@ -82,7 +90,7 @@ BOOST_AUTO_TEST_CASE(the_last_slot_answers_once_with_every_slot) {
     batch->fill(0, "a");
     BOOST_TEST(!batch->answered());
     BOOST_TEST(recorder.answers == 0);
-    work.post([batch] { batch->fill(1, "b"); });
+    post(work, [batch] { batch->fill(1, "b"); });
     BOOST_REQUIRE(recorder.wait([&] { return recorder.answers == 1; }));
     BOOST_TEST(batch->answered());
     BOOST_TEST(recorder.unfilled == 0u);
@@ -113,7 +121,7 @@ BOOST_AUTO_TEST_CASE(the_deadline_answers_once_with_the_slots_done_so_far) {
 
     // Late slots go to their callback, never to a second answer.
     batch->fill(2, "late two");
-    work.post([batch] { batch->fill(0, "late zero"); });
+    post(work, [batch] { batch->fill(0, "late zero"); });
     BOOST_REQUIRE(recorder.wait([&] { return recorder.late.size() == 2u; }));
     BOOST_TEST(recorder.answers == 1);
     BOOST_TEST(recorder.late[0].first == 2u);
@@ -140,7 +148,7 @@ BOOST_AUTO_TEST_CASE(slots_racing_the_deadline_answer_exactly_once) {
     for (int round = 0; round < 50; ++round) {
         Recorder recorder;
         auto batch = SlotBatch::start(work, kSlots, std::chrono::milliseconds(round % 3), recorder.callbacks());
-        for (std::size_t i = 0; i < kSlots; ++i) work.post([batch, i] { batch->fill(i, static_cast<int>(i)); });
+        for (std::size_t i = 0; i < kSlots; ++i) post(work, [batch, i] { batch->fill(i, static_cast<int>(i)); });
         // Every slot ends in the answer or in a late callback, exactly once.
         BOOST_REQUIRE(recorder.wait(
             [&] { return recorder.answers == 1 && recorder.late.size() + (kSlots - recorder.unfilled) == kSlots; }));
@@ -167,7 +175,7 @@ BOOST_AUTO_TEST_CASE(the_running_count_returns_to_zero) {
     std::atomic<bool> release{false};
     for (int i = 0; i < 6; ++i) {
         running.begin();
-        work.post([&] {
+        post(work, [&] {
             while (!release) std::this_thread::sleep_for(1ms);
             running.end();
         });
@@ -180,6 +188,182 @@ BOOST_AUTO_TEST_CASE(the_running_count_returns_to_zero) {
     running.end();  // an extra end() does not wrap around
     BOOST_TEST(running.value() == 0u);
     work.join();
+}
+
+// A gate a test holds work at: the work waits in wait() until open() (or the gate's end).
+struct Gate {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool opened = false;
+    int waiting = 0;
+
+    void wait() {
+        std::unique_lock lock(mutex);
+        ++waiting;
+        changed.notify_all();
+        changed.wait(lock, [&] { return opened; });
+    }
+    bool wait_for_waiting(int count) {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, 5s, [&] { return waiting >= count; });
+    }
+    void open() {
+        std::lock_guard lock(mutex);
+        opened = true;
+        changed.notify_all();
+    }
+};
+
+BOOST_AUTO_TEST_CASE(the_pools_have_the_sizes_asked_for) {
+    MediaWork work(2, 5, 7);
+    BOOST_TEST(work.threads() == 2u);
+    BOOST_TEST(work.fetch_threads() == 5u);
+    BOOST_TEST(work.queue_limit() == 7u);
+    BOOST_TEST(MediaWork(1, 0).fetch_threads() == 1u);  // at least one
+}
+
+// The defect of issue 12: the deadline queued behind blocked work and answered late.
+BOOST_AUTO_TEST_CASE(a_deadline_fires_while_every_worker_is_blocked) {
+    MediaWork work(1, 1);
+    Gate gate;
+    std::vector<Job> fetches;
+    fetches.emplace_back([&] { gate.wait(); });
+    BOOST_REQUIRE(!work.fetch(work.new_call("p"), std::move(fetches)));
+    BOOST_REQUIRE(!work.admit(work.new_call("p"), Job([&] { gate.wait(); })));
+    BOOST_REQUIRE(gate.wait_for_waiting(2));  // every thread of both pools is held
+    Recorder recorder;
+    auto batch = SlotBatch::start(work, 2, 50ms, recorder.callbacks());
+    batch->fill(0, "done");
+    const bool answered = recorder.wait([&] { return recorder.answers == 1; });
+    gate.open();
+    BOOST_REQUIRE(answered);
+    BOOST_TEST(recorder.unfilled == 1u);
+    BOOST_TEST(recorder.slots[0].value() == "done");
+    BOOST_TEST(!recorder.slots[1]);
+    work.join();
+}
+
+BOOST_AUTO_TEST_CASE(join_answers_the_deadlines_still_armed) {
+    Recorder recorder;
+    Recorder after;
+    std::shared_ptr<SlotBatch> batch, late_batch;
+    {
+        MediaWork work(1);
+        batch = SlotBatch::start(work, 2, 1h, recorder.callbacks());
+        batch->fill(1, "one");
+        work.join();
+        BOOST_TEST(recorder.answers == 1);
+        BOOST_TEST(recorder.unfilled == 1u);
+        // Once joined, a new batch's deadline is now.
+        late_batch = SlotBatch::start(work, 1, 1h, after.callbacks());
+        BOOST_TEST(after.answers == 1);
+    }
+    batch->fill(0, "late");  // the batch outlives the work: its handle keeps what it needs
+    BOOST_TEST(recorder.late.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_withdrawn_batch_never_answers) {
+    MediaWork work(1);
+    Recorder recorder;
+    auto batch = SlotBatch::start(work, 1, 10ms, recorder.callbacks());
+    batch->withdraw();
+    work.join();  // fires every deadline still armed: this one was cancelled
+    BOOST_TEST(recorder.answers == 0);
+}
+
+BOOST_AUTO_TEST_CASE(slow_fetches_leave_the_media_threads_free) {
+    MediaWork work(1, 3);
+    Gate gate;
+    std::vector<Job> fetches;
+    for (int i = 0; i < 3; ++i) fetches.emplace_back([&] { gate.wait(); });
+    BOOST_REQUIRE(!work.fetch(work.new_call("slow"), std::move(fetches)));
+    BOOST_REQUIRE(gate.wait_for_waiting(3));  // three downloads at once, on the fetch threads
+    std::atomic<bool> decoded{false};
+    BOOST_REQUIRE(!work.admit(work.new_call("other"), Job([&] { decoded = true; })));
+    // The media thread runs other work while every fetch is held.
+    for (int i = 0; i < 500 && !decoded; ++i) std::this_thread::sleep_for(10ms);
+    BOOST_TEST(decoded.load());
+    gate.open();
+    work.join();
+}
+
+BOOST_AUTO_TEST_CASE(the_media_threads_take_projects_and_calls_in_turn) {
+    MediaWork work(1);
+    Gate gate;
+    BOOST_REQUIRE(!work.admit(work.new_call("hold"), Job([&] { gate.wait(); })));
+    BOOST_REQUIRE(gate.wait_for_waiting(1));
+    std::mutex mutex;
+    std::vector<std::string> order;
+    auto record = [&](std::string what) {
+        return Job([&, what] {
+            std::lock_guard lock(mutex);
+            order.push_back(what);
+        });
+    };
+    WorkKey big = work.new_call("1"), small = work.new_call("2");
+    for (int i = 0; i < 3; ++i) work.post(big, record("big" + std::to_string(i)));
+    work.post(small, record("small"));
+    gate.open();
+    work.join();
+    BOOST_TEST(order == (std::vector<std::string>{"big0", "small", "big1", "big2"}));
+}
+
+BOOST_AUTO_TEST_CASE(new_work_past_the_queue_limit_is_refused_and_steps_are_not) {
+    MediaWork work(1, 1, 3);
+    Gate gate;
+    std::vector<Job> hold;
+    hold.emplace_back([&] { gate.wait(); });
+    BOOST_REQUIRE(!work.fetch(work.new_call("p"), std::move(hold)));
+    BOOST_REQUIRE(gate.wait_for_waiting(1));
+    std::atomic<int> ran{0};
+    auto count = [&] { return Job([&] { ++ran; }); };
+    std::vector<Job> three;
+    for (int i = 0; i < 3; ++i) three.push_back(count());
+    BOOST_TEST(!work.fetch(work.new_call("p"), std::move(three)));
+    std::vector<Job> one;
+    one.push_back(count());
+    auto refused = work.fetch(work.new_call("q"), std::move(one));
+    BOOST_REQUIRE(refused.has_value());
+    BOOST_TEST((refused->code == errc::overloaded));
+    BOOST_TEST(refused->message.find("serve.media_queue_limit") != std::string::npos);
+    // The media threads have their own queue, and a step of admitted work always goes in.
+    BOOST_TEST(!work.admit(work.new_call("q"), count()));
+    work.post(work.new_call("q"), count());
+    gate.open();
+    work.join();
+    BOOST_TEST(ran.load() == 5);
+    // Once joined, new work is refused as the server stopping, and steps are dropped.
+    std::vector<Job> after;
+    after.push_back(count());
+    auto stopped = work.fetch(work.new_call("p"), std::move(after));
+    BOOST_REQUIRE(stopped.has_value());
+    BOOST_TEST((stopped->code == errc::cancelled));
+    work.post(work.new_call("p"), count());
+    BOOST_TEST(ran.load() == 5);
+}
+
+BOOST_AUTO_TEST_CASE(fetched_images_wait_for_a_place_while_the_media_threads_lag) {
+    MediaWork work(1, 2);
+    Gate gate;
+    BOOST_REQUIRE(!work.admit(work.new_call("hold"), Job([&] { gate.wait(); })));
+    BOOST_REQUIRE(gate.wait_for_waiting(1));
+    std::atomic<int> decoded{0};
+    WorkKey key = work.new_call("p");
+    // As many fetched images as there are fetch threads may wait; the next hand-off waits.
+    work.post_fetched(key, Job([&] { ++decoded; }));
+    work.post_fetched(key, Job([&] { ++decoded; }));
+    std::atomic<bool> handed{false};
+    std::thread fetcher([&] {
+        work.post_fetched(key, Job([&] { ++decoded; }));
+        handed = true;
+    });
+    std::this_thread::sleep_for(50ms);
+    BOOST_TEST(!handed.load());
+    gate.open();
+    fetcher.join();
+    BOOST_TEST(handed.load());
+    work.join();
+    BOOST_TEST(decoded.load() == 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
