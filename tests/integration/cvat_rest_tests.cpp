@@ -280,7 +280,7 @@ BOOST_AUTO_TEST_CASE(signed_webhook_in_seke_serve_triggers_the_sync) {
     auto wait_for_syncs = [&](std::size_t count) {
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         while (std::chrono::steady_clock::now() < deadline) {
-            std::string log = test::read_file(f.dir / "serve.err");
+            std::string log = f.serve_log();
             std::size_t seen = 0;
             for (auto at = log.find("\"review synced\""); at != std::string::npos;
                  at = log.find("\"review synced\"", at + 1))
@@ -288,7 +288,7 @@ BOOST_AUTO_TEST_CASE(signed_webhook_in_seke_serve_triggers_the_sync) {
             if (seen >= count) return;
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
-        BOOST_FAIL("no review sync in the log: " + test::read_file(f.dir / "serve.err"));
+        BOOST_FAIL("no review sync in the log: " + f.serve_log());
     };
     wait_for_syncs(1);
     expect_job_a_reviewed(f, shapes, relabeled_to, drawn);

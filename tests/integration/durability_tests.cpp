@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_review_survives_kill_9_once) {
             base = f.base;
         }
         BOOST_TEST(f.get("/health").status == 200);
-        for (auto& line : error_lines(test::read_file(f.dir / "serve.err"))) start_problems.push_back(line);
+        for (auto& line : error_lines(f.serve_log())) start_problems.push_back(line);
     }
     for (auto& client : clients) client.join();
     BOOST_TEST_MESSAGE("webhooks acknowledged: " << acked << ", deliveries failed: " << failed);
@@ -297,7 +297,7 @@ void run_fault_storm(const std::vector<std::string>& expert_flags, bool expert_o
     std::vector<std::string> flags = {"--provider", "openai", "--max-retries", "3", "--timeout-ms", "700"};
     flags.insert(flags.end(), expert_flags.begin(), expert_flags.end());
     f.start_serve(flags);
-    BOOST_TEST(test::read_file(f.dir / "serve.err").find("\"provider\":\"openai\"") != std::string::npos);
+    BOOST_TEST(f.serve_log().find("\"provider\":\"openai\"") != std::string::npos);
     const std::string xml = ServeFixture::faces_config();
     const std::set<std::string> vocabulary = config_vocabulary(xml);
 

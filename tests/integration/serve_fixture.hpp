@@ -52,6 +52,13 @@ struct ServeFixture : LabelFixture {
         return http_request("GET", base + path, {}, headers);
     }
 
+    // The server's log so far. Its info lines are written in batches (at most 50 ms late), so
+    // this waits a little longer than that first.
+    [[nodiscard]] std::string serve_log() const {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        return read_file(dir / "serve.err");
+    }
+
     static nlohmann::json task(long long id, const std::string& image) {
         return {{"id", id}, {"data", {{"image", "/data/local-files/?d=images/" + image}}}};
     }

@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(one_entry_per_task_in_order_with_a_broken_image_in_the_midd
     BOOST_TEST(metrics.body.find("seke_model_samples_total ") != std::string::npos);
     BOOST_TEST(metrics.body.find("seke_http_requests_total{") != std::string::npos);
     // The failed tasks' reasons are logged.
-    std::string log = test::read_file(f.dir / "serve.err");
+    std::string log = f.serve_log();
     BOOST_TEST(log.find("\"task\":12") != std::string::npos);
     BOOST_TEST(log.find("unsupported_media") != std::string::npos);
 
@@ -257,7 +257,7 @@ BOOST_AUTO_TEST_CASE(slow_media_keeps_the_deadline_and_other_projects_take_turns
                                    << " s");
     BOOST_TEST(filled >= 1u);
     BOOST_TEST(filled < 20u);
-    BOOST_TEST(test::read_file(f.dir / "serve.err").find("predict deadline") != std::string::npos);
+    BOOST_TEST(f.serve_log().find("predict deadline") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_drawn_face_rectangle_is_labeled_alone_and_keeps_its_id) {
@@ -387,7 +387,7 @@ BOOST_AUTO_TEST_CASE(basic_auth_and_webhook_secret) {
     BOOST_TEST(f.post("/webhook", event).status == 401);
     BOOST_TEST(f.post("/webhook", event, {"X-Seke-Webhook-Secret: hook"}).status == 201);
     BOOST_TEST(f.post("/webhook", event, {"X-Seke-Webhook-Secret: nope"}).status == 401);
-    std::string log = test::read_file(f.dir / "serve.err");
+    std::string log = f.serve_log();
     BOOST_TEST(log.find("s3cret") == std::string::npos);
 }
 
@@ -404,7 +404,7 @@ BOOST_AUTO_TEST_CASE(media_urls_outside_the_allowlist_or_at_metadata_addresses_a
     BOOST_TEST_REQUIRE(results.size() == 2u);
     BOOST_TEST(results[0] == json::array());
     BOOST_TEST(results[1] == json::array());
-    std::string log = test::read_file(f.dir / "serve.err");
+    std::string log = f.serve_log();
     BOOST_TEST(log.find("\"task\":81") != std::string::npos);
     BOOST_TEST(log.find("\"code\":\"forbidden\"") != std::string::npos);
     BOOST_TEST(f.server->stats().total_requests == 0u);  // nothing was fetched from the refused host
@@ -419,7 +419,7 @@ BOOST_AUTO_TEST_CASE(sigterm_stops_the_server_cleanly) {
     auto code = f.serve->wait(20);
     BOOST_TEST_REQUIRE(code.has_value());
     BOOST_TEST(*code == 0);
-    BOOST_TEST(test::read_file(f.dir / "serve.err").find("\"msg\":\"stopped\"") != std::string::npos);
+    BOOST_TEST(f.serve_log().find("\"msg\":\"stopped\"") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -671,7 +671,7 @@ BOOST_AUTO_TEST_CASE(with_no_key_the_editor_loads_the_experts_regions_on_a_real_
     std::filesystem::create_directories(f.data() / "images");
     std::filesystem::copy_file(photo, f.data() / "images" / "sample3.jpg");
     f.start_serve({"--face-detection", "auto"}, {{"OPENAI_BASE_URL", ""}, {"OPENAI_API_KEY", ""}});
-    BOOST_TEST(test::read_file(f.dir / "serve.err").find("\"provider\":\"expert\"") != std::string::npos);
+    BOOST_TEST(f.serve_log().find("\"provider\":\"expert\"") != std::string::npos);
     std::string xml = ServeFixture::faces_config();
     auto response = f.post("/predict", {{"tasks", json::array({ServeFixture::task(61, "sample3.jpg")})},
                                         {"label_config", xml},

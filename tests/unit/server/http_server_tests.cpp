@@ -352,7 +352,9 @@ BOOST_AUTO_TEST_CASE(at_the_connection_limit_the_longest_idle_connection_makes_r
     Connection a(server.port);
     Connection b(server.port);
     BOOST_TEST(a.request("GET", "/hello").status == 200);
+    std::this_thread::sleep_for(200ms);  // the server marks `a` idle once its answer is written
     BOOST_TEST(b.request("GET", "/hello").status == 200);
+    std::this_thread::sleep_for(200ms);
     // Both idle: a newcomer is served, and `a`, quiet longest, is closed for it.
     Connection c(server.port);
     BOOST_TEST(c.request("GET", "/hello").status == 200);
