@@ -32,7 +32,7 @@ std::string shown_url(const std::string& url) {
 
 // CVAT's reason: {"detail": "..."}, a list of messages, or {field: [messages]}; else the text.
 std::string cvat_message(const std::string& body) {
-    json parsed = json::parse(body, nullptr, false);
+    json parsed = json_depth_within(body) ? json::parse(body, nullptr, false) : json(json::value_t::discarded);
     std::string message;
     if (parsed.is_object() && parsed.contains("detail") && parsed["detail"].is_string()) {
         message = parsed["detail"].get<std::string>();
@@ -229,7 +229,8 @@ struct CvatClient::Impl {
         auto reply = transfer(method, url, body ? &text : nullptr, kMaxJsonBytes);
         if (!reply) return reply.error();
         if (reply->status < 200 || reply->status > 299) return status_error(method, url, *reply);
-        json parsed = json::parse(reply->body, nullptr, false);
+        json parsed =
+            json_depth_within(reply->body) ? json::parse(reply->body, nullptr, false) : json(json::value_t::discarded);
         if (parsed.is_discarded())
             return make_error(errc::upstream_error, "CVAT " + method + " " + shown_url(url) + " did not answer JSON");
         return parsed;

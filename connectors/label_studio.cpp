@@ -207,7 +207,7 @@ std::string status_hint(long status, const std::string& url) {
 }
 
 std::string detail_of(const std::string& body) {
-    json parsed = json::parse(body, nullptr, false);
+    json parsed = json_depth_within(body) ? json::parse(body, nullptr, false) : json(json::value_t::discarded);
     if (parsed.is_object() && parsed.contains("detail") && parsed["detail"].is_string()) {
         std::string detail = parsed["detail"].get<std::string>();
         if (detail.size() > 200) detail = detail.substr(0, 200) + "...";
@@ -513,7 +513,8 @@ struct LabelStudioClient::Impl {
                                                       std::to_string(reply->status) +
                                                       "): it may be expired or revoked; check LABEL_STUDIO_API_KEY");
         if (!is_2xx(reply->status)) return status_error("exchanging the Label Studio personal access token", *reply);
-        json answer = json::parse(reply->body, nullptr, false);
+        json answer =
+            json_depth_within(reply->body) ? json::parse(reply->body, nullptr, false) : json(json::value_t::discarded);
         if (!answer.is_object() || !answer.contains("access") || !answer["access"].is_string() ||
             answer["access"].get<std::string>().empty())
             return make_error(errc::bad_json, "the answer of " + redact_url(reply->url) + " has no \"access\" token");
@@ -679,7 +680,8 @@ struct LabelStudioClient::Impl {
                 return error;
             }
             if (reply->body.empty()) return json();
-            json parsed = json::parse(reply->body, nullptr, false);
+            json parsed = json_depth_within(reply->body) ? json::parse(reply->body, nullptr, false)
+                                                         : json(json::value_t::discarded);
             if (parsed.is_discarded())
                 return make_error(errc::bad_json, "the answer of " + redact_url(reply->url) + " is not JSON");
             return parsed;

@@ -48,7 +48,7 @@ std::string bounded(std::string text) {
 
 // The provider's error message from an OpenAI-style error body, else the raw body (bounded).
 std::string provider_message(const std::string& body) {
-    auto parsed = json::parse(body, nullptr, false);
+    auto parsed = json_depth_within(body) ? json::parse(body, nullptr, false) : json(json::value_t::discarded);
     if (!parsed.is_discarded() && parsed.is_object()) {
         auto it = parsed.find("error");
         if (it != parsed.end()) {
@@ -487,7 +487,8 @@ struct VllmClient::Impl {
 
     void on_success(Transfer* t) {
         auto job = t->job;
-        auto parsed = json::parse(t->response.body, nullptr, false);
+        auto parsed = json_depth_within(t->response.body) ? json::parse(t->response.body, nullptr, false)
+                                                          : json(json::value_t::discarded);
         if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("choices") ||
             !parsed["choices"].is_array()) {
             // A proxy's HTML page or a cut body: worth another try.

@@ -47,7 +47,9 @@ std::optional<json> first_object(std::string_view text) {
     for (std::size_t pos = text.find('{'); pos != std::string_view::npos; pos = text.find('{', pos + 1)) {
         std::size_t end = object_end(text, pos);
         if (end == std::string_view::npos) return std::nullopt;
-        json parsed = json::parse(text.substr(pos, end - pos), nullptr, false);
+        std::string_view candidate = text.substr(pos, end - pos);
+        if (!json_depth_within(candidate)) return std::nullopt;  // the answer is malformed
+        json parsed = json::parse(candidate, nullptr, false);
         if (!parsed.is_discarded() && parsed.is_object()) return parsed;
     }
     return std::nullopt;

@@ -1,5 +1,6 @@
 #pragma once
 // Small ASCII text helpers shared by every layer (labels, headers, URLs are ASCII where it matters).
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,5 +18,13 @@ int hex_digit_value(char c) noexcept;
 // malformed escape ("%zz", a cut "%4") or an encoded NUL, which would cut a C string (a file
 // path) short further down.
 std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space);
+
+// JSON from outside is refused past this nesting depth before it is parsed: nlohmann's parser
+// is iterative, but copying or dumping a value recurses once per level, so a body of a million
+// '[' (2 MB) overflows a thread's stack. Real bodies nest fewer than 20 levels.
+inline constexpr std::size_t kMaxJsonDepth = 128;
+// True when no array or object in `text` opens more than `max_depth` levels deep; brackets
+// inside strings do not count. Exact for valid JSON; any text is accepted as input.
+bool json_depth_within(std::string_view text, std::size_t max_depth = kMaxJsonDepth) noexcept;
 
 }  // namespace seke

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "verify/text.hpp"
+
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX asks for it
 
 namespace seke {
@@ -643,7 +645,14 @@ Result<bool> apply_config_file(Config& config, const std::string& path) {
     if (!in) return make_error(errc::config_error, "config file " + path + ": cannot be read");
     std::ostringstream text;
     text << in.rdbuf();
-    json root = json::parse(text.str(), nullptr, false);
+    return apply_config_text(config, text.str(), path);
+}
+
+Result<bool> apply_config_text(Config& config, const std::string& text, const std::string& path) {
+    if (!json_depth_within(text))
+        return make_error(errc::config_error,
+                          "config file " + path + ": nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    json root = json::parse(text, nullptr, false);
     if (root.is_discarded() || !root.is_object())
         return make_error(errc::config_error, "config file " + path + ": not a JSON object");
     // Flatten sections: {"vllm": {"model": ...}, "engine": {"weights": {...}}} → dotted keys.

@@ -103,6 +103,8 @@ std::string get_option(const Config& config, const std::string& key);  // secret
 
 // Reads a seke.json file (sections → keys; "_doc" keys ignored; unknown keys are errors).
 Result<bool> apply_config_file(Config& config, const std::string& path);
+// The same for the file's text; `path` only names it in errors.
+Result<bool> apply_config_text(Config& config, const std::string& text, const std::string& path);
 // Applies every option whose environment variable is set in `env`.
 Result<bool> apply_environment(Config& config, const std::map<std::string, std::string>& env);
 std::map<std::string, std::string> process_environment();

@@ -5,6 +5,7 @@
 #include "connectors/crypto.hpp"
 #include "plugin/labeling/image_labeling.hpp"
 #include "plugin/server/log.hpp"
+#include "verify/text.hpp"
 
 namespace seke::cvat {
 namespace {
@@ -13,13 +14,11 @@ using nlohmann::json;
 using server::HttpRequest;
 using server::Responder;
 
-// What CVAT posts to a detector (§1.2), parsed at the edge.
-struct DetectorCall {
-    std::string image_bytes;
-    double threshold = 0;
-};
+}  // namespace
 
 Result<DetectorCall> parse_detector_call(const std::string& text, double default_threshold) {
+    if (!json_depth_within(text))
+        return make_error(errc::bad_json, "the body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     json body = json::parse(text, nullptr, false);
     if (body.is_discarded())
         return make_error(errc::bad_json, "the body is not JSON; CVAT sends {\"image\": base64, \"threshold\"?}");
@@ -39,8 +38,6 @@ Result<DetectorCall> parse_detector_call(const std::string& text, double default
     call.image_bytes = std::move(*bytes);
     return call;
 }
-
-}  // namespace
 
 struct NuclioFunction::Impl : std::enable_shared_from_this<NuclioFunction::Impl> {
     NuclioDeps deps;

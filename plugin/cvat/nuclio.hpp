@@ -21,6 +21,15 @@
 
 namespace seke::cvat {
 
+// What CVAT posts to a detector (§1.2), parsed at the edge: {"image": base64, "threshold"?}.
+struct DetectorCall {
+    std::string image_bytes;  // the frame, decoded from base64; never empty
+    double threshold = 0;     // in [0, 1]; the default when the body has none
+};
+// Errors: bad_json (not JSON, not an object, nested deeper than kMaxJsonDepth); invalid_argument
+// (no "image" base64 string, a threshold that is not a number from 0 to 1).
+Result<DetectorCall> parse_detector_call(const std::string& text, double default_threshold);
+
 struct NuclioDeps {
     const Config& config;
     const Knowledge& knowledge;

@@ -15,6 +15,7 @@
 #include "plugin/server/auth.hpp"
 #include "plugin/server/http_types.hpp"
 #include "plugin/server/log.hpp"
+#include "verify/text.hpp"
 
 namespace seke::cvat {
 namespace {
@@ -32,6 +33,9 @@ void log(server::LogLevel level, const std::string& msg, const json& fields, con
 }  // namespace
 
 Result<WebhookEvent> parse_webhook_event(const std::string& body) {
+    if (!json_depth_within(body))
+        return make_error(errc::bad_json,
+                          "the webhook body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     json parsed = json::parse(body, nullptr, false);
     if (parsed.is_discarded()) return make_error(errc::bad_json, "the webhook body is not valid JSON");
     if (!parsed.is_object()) return make_error(errc::bad_json, "the webhook body must be a JSON object");

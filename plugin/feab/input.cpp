@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "verify/labels.hpp"
+#include "verify/text.hpp"
 
 namespace seke::feab {
 namespace {
@@ -235,6 +236,7 @@ std::optional<std::string> without_unused_parts(std::string_view line) {
 }
 
 ordered_json parse_record_text(std::string_view line) {
+    if (!json_depth_within(line)) return ordered_json::value_t::discarded;
     if (auto kept = without_unused_parts(line)) {
         ordered_json value = ordered_json::parse(*kept, nullptr, false);
         if (!value.is_discarded()) return value;
@@ -343,7 +345,8 @@ std::optional<int> Vocabulary::action_unit_index(const std::string& code) {
 
 std::optional<TruthItem> parse_truth_line(std::string_view line, int line_number, Vocabulary& vocabulary,
                                           ProblemLog& problems) {
-    ordered_json value = ordered_json::parse(line.begin(), line.end(), nullptr, false);
+    ordered_json value = json_depth_within(line) ? ordered_json::parse(line.begin(), line.end(), nullptr, false)
+                                                 : ordered_json(ordered_json::value_t::discarded);
     if (value.is_discarded() || !value.is_object()) {
         problems.add({InputFile::truth, line_number, "", ProblemKind::not_json, "not a JSON object: line skipped"});
         return std::nullopt;

@@ -15,6 +15,7 @@
 #include "plugin/label_studio/predict_request.hpp"
 #include "plugin/label_studio/predictions.hpp"
 #include "plugin/label_studio/review_adapter.hpp"
+#include "plugin/label_studio/webhook_body.hpp"
 #include "plugin/server/auth.hpp"
 #include "plugin/server/http_types.hpp"
 #include "plugin/server/log.hpp"
@@ -26,13 +27,6 @@ using nlohmann::json;
 using server::HttpRequest;
 using server::Responder;
 
-// The member `key` of `object` when it has the JSON type `type`; null when absent or of another type.
-const json* member_of_type(const json& object, const char* key, json::value_t type) {
-    if (!object.is_object()) return nullptr;
-    auto it = object.find(key);
-    return it != object.end() && it->type() == type ? &*it : nullptr;
-}
-
 // A face's region id in Label Studio, derived from its FEID id: an annotation that keeps the
 // region keeps the id, which is how a review finds the face it is about.
 std::string region_id_for(const std::string& face_id) {
@@ -43,13 +37,6 @@ std::string region_id_for(const std::string& face_id) {
 std::string item_id_for(const std::string& project, long long task_id, const std::string& image = {}) {
     return "ls/" + project + "/" +
            (task_id >= 0 ? std::to_string(task_id) : "image-" + sha256_hex(image).substr(0, 12));
-}
-
-long long json_id(const json& value) {
-    if (value.is_number_integer()) return value.get<long long>();
-    if (value.is_object() && value.contains("id") && value["id"].is_number_integer())
-        return value["id"].get<long long>();
-    return -1;
 }
 
 // A task's prediction in the store for the current model version, read once per request: on
@@ -175,10 +162,9 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     }
 
     void webhook(const HttpRequest& request, Responder responder) {
-        auto body = parse_json_body(request.body, false);
+        auto body = parse_webhook_body(request.body);
         if (!body) return void(responder.send_error(body.error()));
-        std::string action =
-            body->contains("action") && (*body)["action"].is_string() ? (*body)["action"].get<std::string>() : "";
+        const std::string action = body->action;
         static const std::set<std::string> kTrainEvents = {"ANNOTATION_CREATED",  "ANNOTATION_UPDATED",
                                                            "ANNOTATIONS_CREATED", "ANNOTATION_DELETED",
                                                            "ANNOTATIONS_DELETED", "START_TRAINING"};
@@ -211,15 +197,11 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     // FEID. Idempotent: a redelivered event produces the same records. The event's reviews are
     // written in one transaction: a failed write stores none of them and answers the error, so
     // Label Studio delivers the event again.
-    Result<json> apply_reviews(const json& body, const std::string& request_id) {
+    Result<json> apply_reviews(const WebhookBody& body, const std::string& request_id) {
         json summary = {
             {"accepted", 0}, {"corrected", 0}, {"rejected", 0}, {"unmatched_faces", 0}, {"skipped", json::array()}};
-        std::string project = project_id(body);
-        std::string xml = body.contains("project") && body["project"].is_object() &&
-                                  body["project"].contains("label_config") &&
-                                  body["project"]["label_config"].is_string()
-                              ? body["project"]["label_config"].get<std::string>()
-                              : "";
+        const std::string& project = body.project;
+        std::string xml = body.label_config;
         if (xml.empty())
             if (auto stored = deps.store.project(project); stored && stored->has_value()) xml = (*stored)->label_config;
         auto config = configs.get(xml);
@@ -227,20 +209,9 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             summary["skipped"].push_back("the project's label config has no face emotion controls");
             return summary;
         }
-        json annotations = body.is_object() && body.contains("annotation") ? body["annotation"] : json();
-        if (!annotations.is_array()) annotations = json::array({annotations});
-        json tasks = body.is_object() && body.contains("task") ? body["task"] : json();
-        if (!tasks.is_array()) tasks = json::array({tasks});
         std::vector<ReviewRow> reviews;
-        for (std::size_t i = 0; i < annotations.size(); ++i) {
-            const json& annotation = annotations[i];
-            // Fields of the wrong type are ignored, as if absent: never a 500 for a stored event. A
-            // result that is not a list is no result, not an annotator who removed every region.
-            if (!member_of_type(annotation, "result", json::value_t::array)) continue;
-            const json* cancelled = member_of_type(annotation, "was_cancelled", json::value_t::boolean);
-            if (cancelled && cancelled->get<bool>()) continue;
-            long long task_id = json_id(annotation.contains("task") ? annotation["task"] : json());
-            if (task_id < 0 && i < tasks.size()) task_id = json_id(tasks[i]);
+        for (const WebhookAnnotation& annotation : body.annotations) {
+            const long long task_id = annotation.task_id;
             std::string item = item_id_for(project, task_id);
             auto faces = deps.store.faces_of_item(item);
             if (!faces || faces->empty()) {
@@ -255,17 +226,14 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 predicted.push_back(predicted_face(row.id, region_id_for(row.id), *record));
                 records.push_back(std::move(*record));
             }
-            auto annotated = parse_annotation_result(annotation["result"], **config);
+            auto annotated = parse_annotation_result(annotation.result, **config);
             for (const auto& face : annotated)
                 for (const auto& problem : face.problems)
                     log(server::LogLevel::warn, "annotation value not understood",
                         {{"task", task_id}, {"problem", problem}}, request_id);
             ReviewOutcome outcome = diff_review(predicted, label_studio::reviewed_faces(annotated));
-            std::string reviewer =
-                annotation.contains("completed_by") ? std::to_string(json_id(annotation["completed_by"])) : "";
-            const json* when = member_of_type(annotation, "updated_at", json::value_t::string);
-            if (!when) when = member_of_type(annotation, "created_at", json::value_t::string);
-            std::string at = when ? when->get<std::string>() : std::string();
+            const std::string& reviewer = annotation.reviewer;
+            const std::string& at = annotation.at;
             for (std::size_t f = 0; f < outcome.faces.size(); ++f) {
                 const FaceReview& review = outcome.faces[f];
                 std::string status(review_status_name(review.status));

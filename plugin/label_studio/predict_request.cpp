@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "verify/text.hpp"
+
 namespace seke::label_studio {
 namespace {
 
@@ -102,6 +104,9 @@ Result<json> parse_json_body(const std::string& body, bool empty_is_object) {
         if (empty_is_object) return json::object();
         return make_error(errc::bad_json, "the request body is empty; a JSON object is expected");
     }
+    if (!json_depth_within(body))
+        return make_error(errc::bad_json,
+                          "the request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     json parsed = json::parse(body, nullptr, false);
     if (parsed.is_discarded()) return make_error(errc::bad_json, "the request body is not valid JSON");
     if (!parsed.is_object()) return make_error(errc::bad_json, "the request body must be a JSON object");
@@ -115,8 +120,8 @@ std::string project_id(const json& body) {
                        : p->is_number_integer() ? std::to_string(p->get<long long>())
                                                 : "";
     if (const json* id = member(*p, "id")) text = id->is_number_integer() ? std::to_string(id->get<long long>()) : "";
-    if (text.empty()) return "None";
-    return text.substr(0, text.find('.'));
+    text = text.substr(0, text.find('.'));
+    return text.empty() ? "None" : text;  // ".5" has no project id either
 }
 
 PriorLabelKeys parse_prior_label_keys(const std::string& list) {

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "verify/text.hpp"
+
 namespace seke {
 namespace {
 
@@ -43,6 +45,8 @@ Result<double> va_value(const json& known, const char* key) {
 }  // namespace
 
 Result<LabelJob> parse_manifest_line(const std::string& line, const std::string& base_dir, const Knowledge& knowledge) {
+    if (!json_depth_within(line))
+        return make_error(errc::bad_json, "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     json entry = json::parse(line, nullptr, false);
     if (entry.is_discarded()) return make_error(errc::bad_json, "not valid JSON");
     if (!entry.is_object()) return make_error(errc::bad_json, "not a JSON object");

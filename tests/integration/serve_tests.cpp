@@ -474,6 +474,14 @@ BOOST_AUTO_TEST_CASE(annotations_become_accepted_or_corrected_feid_records) {
     auto second = f.post("/webhook", event(42, corrected));
     BOOST_TEST(parse(second)["result"]["review"]["corrected"] == 1);
 
+    // Acknowledged is durable: after kill -9 and a restart on the same store, both reviews are
+    // there (below) and so are both events (the next event's id follows the second's).
+    const long long second_event = parse(second)["result"]["event_id"].get<long long>();
+    f.serve->signal(SIGKILL);
+    BOOST_TEST_REQUIRE(f.serve->wait(20).has_value());
+    std::filesystem::remove(f.dir / "serve.err");  // so the restart's port is read, not the old one
+    f.start_serve();
+
     auto exported = f.export_records();
     std::map<std::string, json> by_id;
     for (auto& r : exported) by_id[r["id"]] = r;
@@ -484,8 +492,9 @@ BOOST_AUTO_TEST_CASE(annotations_become_accepted_or_corrected_feid_records) {
     BOOST_TEST(by_id["ls/9/42"]["review"]["reviewer"] == "7");
     BOOST_TEST(by_id["ls/9/43"]["status"] == "auto");
 
-    // Redelivery changes nothing.
-    f.post("/webhook", event(42, corrected));
+    // Redelivery changes nothing: each review is applied exactly once.
+    auto redelivered = f.post("/webhook", event(42, corrected));
+    BOOST_TEST(parse(redelivered)["result"]["event_id"].get<long long>() == second_event + 1);
     auto again = f.export_records();
     BOOST_TEST_REQUIRE(again.size() == exported.size());
     for (std::size_t i = 0; i < again.size(); ++i) BOOST_TEST(again[i].dump() == exported[i].dump());

@@ -309,7 +309,10 @@ BOOST_AUTO_TEST_CASE(boxes_that_hold_no_face_are_invalid_arguments) {
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_reads_agree_with_a_single_one) {
-    auto [bgr, box] = real_face("face1");
+    // Plain names, not a structured binding: clang 14 cannot capture those in the lambda below.
+    const auto face = real_face("face1");
+    const auto& bgr = face.first;
+    const auto& box = face.second;
     auto single = expert()->read(bgr, box);
     BOOST_TEST_REQUIRE(single.ok());
     constexpr int kThreads = 4, kReads = 3;

@@ -68,6 +68,9 @@ BOOST_AUTO_TEST_CASE(events_are_parsed_at_the_edge) {
     BOOST_TEST(cvat::parse_webhook_event("[1]").error().code == errc::bad_json);
     BOOST_TEST(cvat::parse_webhook_event("{").error().code == errc::bad_json);
     BOOST_TEST(cvat::parse_webhook_event(R"({"event":3})").error().code == errc::bad_json);
+    // Nested past kMaxJsonDepth: refused before parsing (a copy of it would overflow the stack).
+    const std::string deep = R"({"event":"ping","x":)" + std::string(200'000, '[') + std::string(200'000, ']') + "}";
+    BOOST_TEST(cvat::parse_webhook_event(deep).error().code == errc::bad_json);
     BOOST_TEST(cvat::webhook_signature("s", "b").rfind("sha256=", 0) == 0u);
 }
 

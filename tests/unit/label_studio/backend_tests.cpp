@@ -233,6 +233,17 @@ BOOST_AUTO_TEST_CASE(predict_bodies_of_the_wrong_type_get_a_4xx_or_are_ignored) 
                                             {"annotation", {{"result", json::array()}, {"task", 1}}},
                                             {"project", {{"id", 9}, {"label_config", deep}}}});
     BOOST_TEST(deep_webhook->wait().status < 500);
+    // JSON nested 200,000 levels deep is a 400 before it is parsed: /setup dumped extra_params and
+    // the webhook copied its annotations, both recursing once per level (a stack overflow).
+    const std::string deep_json = std::string(200'000, '[') + std::string(200'000, ']');
+    for (const auto& [path, body] : std::vector<std::pair<std::string, std::string>>{
+             {"/setup", R"({"schema": "<View/>", "extra_params": )" + deep_json + "}"},
+             {"/webhook", R"({"action": "ANNOTATION_CREATED", "annotation": )" + deep_json + "}"},
+             {"/predict", R"({"tasks": [{"id": 1, "data": )" + deep_json + "}]}"}}) {
+        auto sent = f.call("POST", path, body);
+        BOOST_TEST(sent->wait().status == 400, path);
+        BOOST_TEST(sent->body()["error"]["code"] == "bad_json", path);
+    }
 
     // A drawn region of another type is no region; no tasks, nothing to answer.
     json region = {{"id", "r"}, {"type", 5}, {"value", {{"x", 1}, {"y", 1}, {"width", 5}, {"height", 5}}}};

@@ -253,6 +253,25 @@ BOOST_AUTO_TEST_CASE(malformed_xml_is_an_error) {
     }
 }
 
+// The XML parser decodes &#xD800; to bytes that are not UTF-8; a prediction carrying that value
+// threw when the store wrote it as JSON, on a media thread, which ended the process.
+BOOST_AUTO_TEST_CASE(a_character_reference_that_is_not_utf8_is_refused) {
+    auto config = [](const std::string& value) {
+        return "<View><Image name=\"image\" value=\"$image\"/><Choices name=\"expression\" toName=\"image\">"
+               "<Choice value=\"" +
+               value + "\" predicted_values=\"happy\"/></Choices></View>";
+    };
+    for (const char* bad : {"&#xD800;", "&#xDFFF;", "J&#xD83D;oy"}) {
+        auto parsed = parse_label_config(config(bad), test::test_knowledge());
+        BOOST_REQUIRE_MESSAGE(!parsed.ok(), bad);
+        BOOST_TEST((parsed.error().code == errc::invalid_argument));
+        BOOST_TEST(parsed.error().message.find("UTF-8") != std::string::npos, parsed.error().message);
+    }
+    auto cyrillic = parse_label_config(config("&#x441;&#1090;&#x440;&#x1F600;"), test::test_knowledge());
+    BOOST_REQUIRE(cyrillic.ok());
+    BOOST_TEST(cyrillic->config_expression("happy").value_or("") == "\xD1\x81\xD1\x82\xD1\x80\xF0\x9F\x98\x80");
+}
+
 // A config nested deeper than any real one is refused before the XML parser (which recurses per
 // level) sees it: 20,000 levels used to overflow the stack.
 BOOST_AUTO_TEST_CASE(deeply_nested_config_is_a_clear_error_not_a_crash) {

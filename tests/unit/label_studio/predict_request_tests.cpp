@@ -178,8 +178,8 @@ BOOST_AUTO_TEST_CASE(project_ids_as_label_studio_sends_them) {
     BOOST_TEST(project_id({{"project", 7}}) == "7");
     BOOST_TEST(project_id({{"project", {{"id", 9}, {"label_config", "<View/>"}}}}) == "9");
     // Anything else is no project.
-    for (const json& project : {json(nullptr), json(""), json(true), json(1.5), json::array({1}), json::object(),
-                                json{{"id", "9"}}, json{{"id", nullptr}}})
+    for (const json& project : {json(nullptr), json(""), json(".5"), json(true), json(1.5), json::array({1}),
+                                json::object(), json{{"id", "9"}}, json{{"id", nullptr}}})
         BOOST_TEST(project_id({{"project", project}}) == "None", project.dump());
     BOOST_TEST(project_id(json::object()) == "None");
     BOOST_TEST(project_id(json::array()) == "None");

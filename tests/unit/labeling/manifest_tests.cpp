@@ -52,6 +52,10 @@ BOOST_AUTO_TEST_CASE(bad_lines_give_reasons) {
     BOOST_TEST(reason(R"({"id": "x", "image": "a.jpg", "known": {"action_units": ["AU99"]}})").find("AU99") !=
                std::string::npos);
     BOOST_TEST(reason(R"({"id": "x", "image": "a.jpg", "known": {"mood": "ok"}})").find("mood") != std::string::npos);
+    // known.dump() used to recurse once per level: a line nested 200,000 deep overflowed the stack.
+    BOOST_TEST(reason(R"({"image": "a.jpg", "known": {"expression": )" + std::string(200'000, '[') +
+                      std::string(200'000, ']') + "}}")
+                   .find("deeper") != std::string::npos);
     BOOST_TEST(reason(R"({"id": "x", "image": "a.jpg", "known_provenance": "model"})").find("known_provenance") !=
                std::string::npos);
     // The face expert's labels are guesses, not facts a manifest may carry.

@@ -29,4 +29,15 @@ BOOST_AUTO_TEST_CASE(percent_decode_refuses_nul_and_malformed_escapes) {
     BOOST_TEST(!percent_decode("a%00b", true).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(json_depth_counts_arrays_and_objects_but_not_brackets_in_strings) {
+    auto nested = [](std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+    BOOST_TEST(json_depth_within(nested(kMaxJsonDepth)));
+    BOOST_TEST(!json_depth_within(nested(kMaxJsonDepth + 1)));
+    BOOST_TEST(!json_depth_within(std::string(1'000'000, '[')));  // cut short: still refused
+    BOOST_TEST(json_depth_within(R"({"a": {"b": [1, {"c": "[[[[\"{{{{"}]}})", 4));
+    BOOST_TEST(!json_depth_within(R"({"a": {"b": [1, {"c": 2}]}})", 3));
+    BOOST_TEST(json_depth_within("]]]}}} not json", 0));
+    BOOST_TEST(json_depth_within(""));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
