@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 namespace seke {
 
@@ -75,6 +76,35 @@ bool json_depth_within(std::string_view text, std::size_t max_depth) noexcept {
         } else if ((c == ']' || c == '}') && depth > 0) {
             --depth;
         }
+    }
+    return true;
+}
+
+std::size_t utf8_sequence_length(std::string_view text) noexcept {
+    if (text.empty()) return 0;
+    static constexpr std::uint32_t kLeast[] = {0, 0, 0x80, 0x800, 0x10000};  // by sequence length
+    const auto lead = static_cast<unsigned char>(text[0]);
+    const std::size_t length = lead < 0x80           ? 1
+                               : (lead >> 5) == 0x6  ? 2
+                               : (lead >> 4) == 0xE  ? 3
+                               : (lead >> 3) == 0x1E ? 4
+                                                     : 0;
+    if (length == 0 || length > text.size()) return 0;
+    std::uint32_t code = length == 1 ? lead : lead & (0x7Fu >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+        const auto next = static_cast<unsigned char>(text[k]);
+        if ((next & 0xC0) != 0x80) return 0;
+        code = (code << 6) | (next & 0x3Fu);
+    }
+    if (code < kLeast[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+    return length;
+}
+
+bool well_formed_utf8(std::string_view text) noexcept {
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t length = utf8_sequence_length(text.substr(i));
+        if (length == 0) return false;
+        i += length;
     }
     return true;
 }

@@ -1,5 +1,6 @@
 #pragma once
-// Small ASCII text helpers shared by every layer (labels, headers, URLs are ASCII where it matters).
+// Small text helpers shared by every layer (labels, headers, URLs are ASCII where it matters;
+// the UTF-8 rule is the one place that says what well-formed text from outside is).
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -18,6 +19,13 @@ int hex_digit_value(char c) noexcept;
 // malformed escape ("%zz", a cut "%4") or an encoded NUL, which would cut a C string (a file
 // path) short further down.
 std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space);
+
+// The length of the well-formed UTF-8 sequence `text` starts with (1 for ASCII, 2 to 4), or 0
+// when it starts with no well-formed one: a stray continuation byte, a cut sequence, an
+// overlong form, a surrogate, or a code point past U+10FFFF. 0 for empty text.
+std::size_t utf8_sequence_length(std::string_view text) noexcept;
+// True when the whole of `text` is well-formed UTF-8.
+bool well_formed_utf8(std::string_view text) noexcept;
 
 // JSON from outside is refused past this nesting depth before it is parsed: nlohmann's parser
 // is iterative, but copying or dumping a value recurses once per level, so a body of a million

@@ -29,6 +29,21 @@ BOOST_AUTO_TEST_CASE(percent_decode_refuses_nul_and_malformed_escapes) {
     BOOST_TEST(!percent_decode("a%00b", true).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(utf8_sequences_are_well_formed_or_not_at_all) {
+    BOOST_TEST(utf8_sequence_length("a") == 1u);
+    BOOST_TEST(utf8_sequence_length("\xC3\xA9x") == 2u);
+    BOOST_TEST(utf8_sequence_length("\xE2\x82\xAC") == 3u);
+    BOOST_TEST(utf8_sequence_length("\xF0\x9F\x98\x80") == 4u);
+    // Empty, a stray continuation, a cut sequence, overlong forms, a surrogate, past U+10FFFF,
+    // and lead bytes that never start a sequence.
+    for (std::string_view bad : {"", "\x80", "\xC3", "\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                                 "\xF5\x80\x80\x80", "\xFF"})
+        BOOST_TEST(utf8_sequence_length(bad) == 0u, "bytes of size " << bad.size());
+    BOOST_TEST(well_formed_utf8("caf\xC3\xA9 \xF0\x9F\x98\x80"));
+    BOOST_TEST(well_formed_utf8(""));
+    BOOST_TEST(!well_formed_utf8("ok\xED\xA0\x80"));
+}
+
 BOOST_AUTO_TEST_CASE(json_depth_counts_arrays_and_objects_but_not_brackets_in_strings) {
     auto nested = [](std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); };
     BOOST_TEST(json_depth_within(nested(kMaxJsonDepth)));
