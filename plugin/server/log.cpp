@@ -86,18 +86,19 @@ void Logger::run_writer() {
 
 void Logger::flush() noexcept {
     std::lock_guard write_lock(write_mutex_);
+    write_batch(take_pending());
+}
+
+std::string Logger::take_pending() {
+    std::lock_guard lock(mutex_);
     std::string batch;
-    {
-        std::lock_guard lock(mutex_);
-        batch.swap(pending_);
-        if (dropped_ > 0) {
-            batch += R"({"ts":")" + utc_timestamp() +
-                     R"(","level":"warn","component":"log","msg":"log lines dropped",)" + R"("dropped":)" +
-                     std::to_string(dropped_) + "}\n";
-            dropped_ = 0;
-        }
+    batch.swap(pending_);
+    if (dropped_ > 0) {
+        batch += log_line_head(LogLevel::warn, "log", "log lines dropped", {}) + R"(,"dropped":)" +
+                 std::to_string(dropped_) + "}\n";
+        dropped_ = 0;
     }
-    write_batch(std::move(batch));
+    return batch;
 }
 
 void Logger::write_batch(std::string batch) noexcept {
@@ -153,11 +154,7 @@ void Logger::write_line(LogLevel level, std::string line) noexcept {
         }
         // Unbuffered, or a warning or worse: what waits goes first, then this line, at once.
         std::lock_guard write_lock(write_mutex_);
-        std::string batch;
-        {
-            std::lock_guard lock(mutex_);
-            batch.swap(pending_);
-        }
+        std::string batch = take_pending();
         batch += line;
         write_batch(std::move(batch));
     } catch (...) {

@@ -62,6 +62,8 @@ class Logger {
 
   private:
     void write_batch(std::string batch) noexcept;  // under write_mutex_
+    // Under write_mutex_: what waits, and a line counting the lines dropped since the last batch.
+    std::string take_pending();
     void run_writer();
 
     std::atomic<LogLevel> level_{LogLevel::info};
