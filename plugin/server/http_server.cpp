@@ -93,6 +93,39 @@ bool is_disconnect(const beast::error_code& ec) {
            ec == beast::error::timeout || ec == net::error::not_connected;
 }
 
+// The wire form of `response`, for a request of HTTP/`version`: framing (length, connection) and
+// the Server and X-Request-Id headers are the transport's; a header that could inject another
+// is dropped; HEAD announces the body's length and sends none.
+void write_wire_response(http::response<http::string_body>& res, HttpResponse& response, unsigned version, bool head,
+                         const std::string& server_header, const std::string& request_id, bool close_after) {
+    if (response.status < 100 || response.status > 599) response.status = 500;
+    res.version(version == 10 ? 10 : 11);
+    res.result(static_cast<unsigned>(response.status));
+    bool has_type = false;
+    for (const auto& [name, value] : response.headers) {
+        if (name.empty() || has_control_chars(name) || has_control_chars(value)) continue;  // no header injection
+        // Framing is ours: the body's length and the connection's fate.
+        if (iequals(name, "content-length") || iequals(name, "transfer-encoding")) continue;
+        if (iequals(name, "connection")) {
+            if (iequals(value, "close")) close_after = true;
+            continue;
+        }
+        if (iequals(name, "x-request-id") || iequals(name, "server")) continue;
+        if (iequals(name, "content-type")) has_type = true;
+        res.insert(name, value);
+    }
+    if (!has_type) res.set(http::field::content_type, "application/json");
+    res.set(http::field::server, server_header);
+    res.set("X-Request-Id", request_id);
+    res.keep_alive(!close_after);
+    if (head) {
+        res.content_length(response.body.size());
+    } else {
+        res.body() = std::move(response.body);
+        res.prepare_payload();
+    }
+}
+
 // Debian starts processes with a soft limit of 1,024 descriptors: lower than max_connections
 // plus the store's and the clients' own, and accept() failing is a lock-out of its own. The hard
 // limit is ours to take.
@@ -444,34 +477,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     void build(HttpResponse& response, bool close_after) {
-        if (response.status < 100 || response.status > 599) response.status = 500;
-        auto& res = *response_;
-        res.version(version_ == 10 ? 10 : 11);
-        res.result(static_cast<unsigned>(response.status));
-        bool has_type = false;
-        for (const auto& [name, value] : response.headers) {
-            if (name.empty() || has_control_chars(name) || has_control_chars(value)) continue;  // no header injection
-            // Framing is ours: the body's length and the connection's fate.
-            if (iequals(name, "content-length") || iequals(name, "transfer-encoding")) continue;
-            if (iequals(name, "connection")) {
-                if (iequals(value, "close")) close_after = true;
-                continue;
-            }
-            if (iequals(name, "x-request-id") || iequals(name, "server")) continue;
-            if (iequals(name, "content-type")) has_type = true;
-            res.insert(name, value);
-        }
-        if (!has_type) res.set(http::field::content_type, "application/json");
-        res.set(http::field::server, server_->options.server_header);
-        res.set("X-Request-Id", request_.request_id);
-        res.keep_alive(!close_after);
-        if (request_.method == "HEAD") {
-            // Same headers as GET, no body: the length is announced, not sent.
-            res.content_length(response.body.size());
-        } else {
-            res.body() = std::move(response.body);
-            res.prepare_payload();
-        }
+        write_wire_response(*response_, response, version_, request_.method == "HEAD", server_->options.server_header,
+                            request_.request_id, close_after);
     }
 
     void on_write(beast::error_code ec, bool close_after) {
@@ -681,17 +688,9 @@ void HttpServer::Impl::refuse(tcp::socket socket, const Error& error, std::strin
     };
     auto refusal = std::make_shared<Refusal>(std::move(socket), refusals_in_flight);
     std::string request_id = make_request_id();
-    HttpResponse body = error_response(error, request_id);
-    auto& res = refusal->response;
-    res.version(11);
-    res.result(static_cast<unsigned>(body.status));
-    res.set(http::field::content_type, "application/json");
-    res.set(http::field::server, options.server_header);
-    res.set(http::field::retry_after, "1");
-    res.set("X-Request-Id", request_id);
-    res.keep_alive(false);
-    res.body() = std::move(body.body);
-    res.prepare_payload();
+    HttpResponse answer = error_response(error, request_id);
+    answer.set_header("Retry-After", "1");
+    write_wire_response(refusal->response, answer, 11, false, options.server_header, request_id, true);
     refusal->stream.expires_after(std::chrono::seconds(2));
     http::async_write(refusal->stream, refusal->response, [refusal](beast::error_code, std::size_t) {
         beast::error_code ignored;
