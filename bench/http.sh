@@ -5,6 +5,7 @@
 # request log on (info, to a file), as in production. Prints each figure and the ratios to the
 # bare server's /health of the same round.
 #   bash bench/http.sh [seconds-per-run] [rounds] [connections]   (needs: apt-get install wrk)
+#   HOLD=SECONDS keeps seke running that long after the rounds (to attach perf to it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${SEKE_BUILD_DIR:-build}
