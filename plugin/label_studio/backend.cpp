@@ -71,6 +71,7 @@ struct TaskRef {
 struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     BackendDeps deps;
     LabelConfigCache configs;
+    PredictBodyCache predict_bodies;
     PriorLabelKeys prior_keys;
     RunningCount tasks_running;  // tasks of /predict calls not finished yet
     std::atomic<bool> stopping{false};
@@ -79,9 +80,13 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     boost::asio::thread_pool learning{1};
     std::mutex learning_mutex;
     bool learning_closed = false;  // shutdown: nothing more is queued
+    // Label Studio polls /health: its answer never changes, so it is written once.
+    const std::string health_body;
 
     explicit Impl(BackendDeps d)
-        : deps(d), configs(deps.knowledge), prior_keys(parse_prior_label_keys(deps.config.serve.prior_label_keys)) {}
+        : deps(d), configs(deps.knowledge), prior_keys(parse_prior_label_keys(deps.config.serve.prior_label_keys)),
+          health_body(json{{"status", "UP"}, {"model_class", deps.config.serve.model_class}}.dump(
+              -1, ' ', false, json::error_handler_t::replace)) {}
 
     void log(server::LogLevel level, const std::string& msg, const json& fields, const std::string& request_id = {}) {
         server::logger().log(level, "label_studio", msg, fields, request_id);
@@ -110,7 +115,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     // --- /health, /setup, /versions, /metrics, /webhook, /train ------------------------------
 
     void health(const HttpRequest&, Responder responder) {
-        responder.send_json(200, {{"status", "UP"}, {"model_class", deps.config.serve.model_class}});
+        responder.send(server::text_response(200, health_body, "application/json"));
     }
 
     void setup(const HttpRequest& request, Responder responder) {
@@ -383,7 +388,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     }
 
     void predict(const HttpRequest& request, Responder responder) {
-        auto parsed = parse_predict_request(request.body, predict_parsing());
+        auto parsed = predict_bodies.parse(request.body, predict_parsing());
         if (!parsed) return void(responder.send_error(parsed.error()));
         if (!parsed->config->applicable()) {
             // An empty or unrelated config: nothing to predict, and that is not an error.

@@ -150,6 +150,7 @@ Result<PredictRequest> parse_predict_request(const std::string& body, const Pred
     request.project = project_id(object);
     if (const json* xml = member(object, "label_config"); xml && xml->is_string())
         request.label_config = xml->get<std::string>();
+    request.config_in_body = !request.label_config.empty();
     if (request.label_config.empty() && parsing.stored_config)
         request.label_config = parsing.stored_config(request.project);
     auto config = parsing.configs.get(request.label_config);
@@ -159,6 +160,34 @@ Result<PredictRequest> parse_predict_request(const std::string& body, const Pred
     request.tasks.reserve(tasks.size());
     for (const json* task : tasks) request.tasks.push_back(parse_task(*task, request.config->image_value_key, parsing));
     return request;
+}
+
+Result<PredictRequest> PredictBodyCache::parse(const std::string& body, const PredictParsing& parsing) {
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = by_body_.find(body); it != by_body_.end()) {
+            order_.splice(order_.begin(), order_, it->second);
+            return it->second->request;
+        }
+    }
+    auto parsed = parse_predict_request(body, parsing);
+    if (!parsed || !parsed->config_in_body || body.size() > kMaxBodyBytes) return parsed;
+    std::lock_guard lock(mutex_);
+    if (by_body_.count(body)) return parsed;  // another thread kept it meanwhile
+    order_.push_front(Entry{body, *parsed});
+    by_body_.emplace(order_.front().body, order_.begin());
+    bytes_ += body.size();
+    while (order_.size() > kMaxEntries || bytes_ > kMaxBytes) {
+        by_body_.erase(order_.back().body);
+        bytes_ -= order_.back().body.size();
+        order_.pop_back();
+    }
+    return parsed;
+}
+
+std::size_t PredictBodyCache::size() const {
+    std::lock_guard lock(mutex_);
+    return order_.size();
 }
 
 }  // namespace seke::label_studio

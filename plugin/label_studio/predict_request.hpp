@@ -4,9 +4,13 @@
 // config and drawn regions. No I/O (the stored label config comes through a callback); never
 // throws on any JSON.
 #include <functional>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -54,6 +58,7 @@ struct PredictRequest {
     std::shared_ptr<const LabelingConfig> config;  // label_config parsed; never null
     std::vector<PredictTask> tasks;                // one per task, in order
     std::vector<DrawnRegion> drawn;                // empty for a batch call
+    bool config_in_body = false;                   // the body carried label_config: it alone decides the parse
 };
 
 // What parsing a /predict body needs from the server.
@@ -70,5 +75,31 @@ struct PredictParsing {
 // another type than expected is ignored, and a task that cannot be predicted is marked
 // `unusable` rather than failing the request.
 Result<PredictRequest> parse_predict_request(const std::string& body, const PredictParsing& parsing);
+
+// Label Studio sends the same /predict body again and again ("Retrieve predictions", each task
+// view): its label config alone is kilobytes of escaped XML to lex. A parse that depended on the
+// body alone (its own label_config) is kept, keyed by the body's bytes, least recently used
+// out first, within kMaxEntries and kMaxBytes; bodies over kMaxBodyBytes are not kept.
+// Thread-safe.
+class PredictBodyCache {
+  public:
+    static constexpr std::size_t kMaxEntries = 256;
+    static constexpr std::size_t kMaxBodyBytes = std::size_t{256} * 1024;
+    static constexpr std::size_t kMaxBytes = std::size_t{16} * 1024 * 1024;
+
+    Result<PredictRequest> parse(const std::string& body, const PredictParsing& parsing);
+    [[nodiscard]] std::size_t size() const;
+
+  private:
+    struct Entry {
+        std::string body;
+        PredictRequest request;
+    };
+    using Order = std::list<Entry>;  // most recently used first
+    mutable std::mutex mutex_;
+    Order order_;
+    std::unordered_map<std::string_view, Order::iterator> by_body_;  // views into order_'s bodies
+    std::size_t bytes_ = 0;
+};
 
 }  // namespace seke::label_studio

@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <string_view>
 
 namespace seke {
 namespace {
@@ -106,13 +110,120 @@ Error db_error(sqlite3* db, const std::string& what) {
 // rolls back and the error says what failed with SQLite's reason.
 Result<bool> in_transaction(sqlite3* db, const std::function<std::optional<std::string>()>& write);
 
-// A prepared statement that finalizes itself.
+}  // namespace
+
+// A connection's prepared statements, kept for its life (used under the connection's mutex):
+// a call compiles its SQL once per connection, not once per call. Keyed by the SQL text; a
+// statement in use is out of the cache, so two alike at once each get their own.
+class StatementCache {
+  public:
+    explicit StatementCache(sqlite3* db) : db_(db) {}
+    ~StatementCache() {
+        for (auto& [sql, statements] : idle_)
+            for (sqlite3_stmt* statement : statements) sqlite3_finalize(statement);
+    }
+    StatementCache(const StatementCache&) = delete;
+    StatementCache& operator=(const StatementCache&) = delete;
+
+    [[nodiscard]] sqlite3* db() const { return db_; }
+    sqlite3_stmt* take(const char* sql) {
+        if (auto it = idle_.find(std::string_view(sql)); it != idle_.end() && !it->second.empty()) {
+            sqlite3_stmt* statement = it->second.back();
+            it->second.pop_back();
+            return statement;
+        }
+        sqlite3_stmt* statement = nullptr;
+        if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK) {
+            sqlite3_finalize(statement);
+            return nullptr;
+        }
+        return statement;
+    }
+    void give_back(sqlite3_stmt* statement) {
+        sqlite3_reset(statement);
+        sqlite3_clear_bindings(statement);
+        std::string_view sql = sqlite3_sql(statement);  // the text it was prepared from
+        auto it = idle_.find(sql);
+        if (it == idle_.end()) it = idle_.emplace(sql, std::vector<sqlite3_stmt*>{}).first;
+        auto& statements = it->second;
+        if (statements.size() < kMaxIdlePerStatement) statements.push_back(statement);
+        else sqlite3_finalize(statement);
+    }
+
+  private:
+    static constexpr std::size_t kMaxIdlePerStatement = 2;
+    sqlite3* db_;
+    std::map<std::string, std::vector<sqlite3_stmt*>, std::less<>> idle_;
+};
+
+// The done task predictions read or written lately. Label Studio asks for the same tasks'
+// predictions again and again; each SQLite read is a transaction with its file locks. Writes
+// from this process replace their entry at once; an entry is trusted for kTtl, so a write by
+// another process on the same store is seen within that. At most kMaxEntries (then it starts
+// over).
+class RecentPredictions {
+  public:
+    static constexpr auto kTtl = std::chrono::seconds(1);
+    static constexpr std::size_t kMaxEntries = 8192;
+
+    std::optional<TaskPredictionRow> get(const std::string& project, long long task_id,
+                                         const std::string& model_version) {
+        auto key = make_key(project, task_id, model_version);
+        std::lock_guard lock(mutex_);
+        auto it = entries_.find(key);
+        if (it == entries_.end()) return std::nullopt;
+        if (std::chrono::steady_clock::now() - it->second.since > kTtl) {
+            entries_.erase(it);
+            return std::nullopt;
+        }
+        return it->second.row;
+    }
+    // A done row is kept; any other replaces nothing and drops what was kept.
+    void put(const TaskPredictionRow& row) {
+        auto key = make_key(row.project, row.task_id, row.model_version);
+        std::lock_guard lock(mutex_);
+        if (row.status != "done") {
+            entries_.erase(key);
+            return;
+        }
+        if (entries_.size() >= kMaxEntries) entries_.clear();
+        entries_.insert_or_assign(std::move(key), Entry{row, std::chrono::steady_clock::now()});
+    }
+
+  private:
+    struct Entry {
+        TaskPredictionRow row;
+        std::chrono::steady_clock::time_point since;
+    };
+    static std::string make_key(const std::string& project, long long task_id, const std::string& model_version) {
+        std::string key = project;
+        key += '\0';
+        key += std::to_string(task_id);
+        key += '\0';
+        key += model_version;
+        return key;
+    }
+    std::mutex mutex_;
+    std::unordered_map<std::string, Entry> entries_;
+};
+
+namespace {
+
+// A prepared statement, from the connection's cache (returned to it, reset, when done) or made
+// for one use.
 class Statement {
   public:
     Statement(sqlite3* db, const char* sql) {
-        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+            sqlite3_finalize(stmt_);
+            stmt_ = nullptr;
+        }
     }
-    ~Statement() { sqlite3_finalize(stmt_); }
+    Statement(StatementCache& cache, const char* sql) : cache_(&cache), stmt_(cache.take(sql)) {}
+    ~Statement() {
+        if (cache_ && stmt_) cache_->give_back(stmt_);
+        else sqlite3_finalize(stmt_);
+    }
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
 
@@ -148,6 +259,7 @@ class Statement {
     double real(int column) { return sqlite3_column_double(stmt_, column); }
 
   private:
+    StatementCache* cache_ = nullptr;
     sqlite3_stmt* stmt_ = nullptr;
 };
 
@@ -271,6 +383,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     auto db = open_connection(path, "FULL");
     if (!db) return db.error();
     store->db_ = *db;
+    store->statements_ = std::make_unique<StatementCache>(store->db_);
+    store->recent_predictions_ = std::make_unique<RecentPredictions>();
     if (!exec(store->db_, kSchema)) return db_error(store->db_, "cannot create schema in " + path);
     {
         Statement version(store->db_, "SELECT value FROM meta WHERE key='schema_version'");
@@ -287,17 +401,20 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     auto cache = open_connection(path, "NORMAL");
     if (!cache) return cache.error();
     store->cache_db_ = *cache;
+    store->cache_statements_ = std::make_unique<StatementCache>(store->cache_db_);
     return store;
 }
 
 Store::~Store() {
+    cache_statements_.reset();  // statements first: a connection with live ones does not close
+    statements_.reset();
     sqlite3_close(cache_db_);
     sqlite3_close(db_);
 }
 
 Result<std::vector<std::string>> Store::finished_item_ids() {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT id FROM items WHERE status IN ('done', 'skipped')");
+    Statement s(*statements_, "SELECT id FROM items WHERE status IN ('done', 'skipped')");
     if (!s.ok()) return db_error(db_, "cannot list items");
     std::vector<std::string> ids;
     int rc;
@@ -311,22 +428,22 @@ Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes) {
     std::lock_guard lock(db_mutex_);
     return in_transaction(db_, [&]() -> std::optional<std::string> {
         std::string now = utc_timestamp();
-        Statement item(db_,
+        Statement item(*statements_,
                        "INSERT INTO items(id, image, known, status, error, content_hash, width, height, updated_at) "
                        "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET image=excluded.image, "
                        "known=excluded.known, status=excluded.status, error=excluded.error, "
                        "content_hash=excluded.content_hash, width=excluded.width, height=excluded.height, "
                        "updated_at=excluded.updated_at");
         // A face a human already reviewed keeps its record: a re-run never overwrites human work.
-        Statement face(db_,
+        Statement face(*statements_,
                        "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
                        "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET face_index=excluded.face_index, "
                        "status=excluded.status, model_version=excluded.model_version, overall=excluded.overall, "
                        "record=excluded.record, updated_at=excluded.updated_at WHERE faces.status = 'auto'");
-        Statement prediction(db_,
+        Statement prediction(*statements_,
                              "INSERT INTO predictions(face_id, model_version, record, trace, created_at) "
                              "VALUES(?,?,?,?,?)");
-        Statement thumbnail(db_,
+        Statement thumbnail(*statements_,
                             "INSERT INTO face_thumbnails(face_id, jpeg) VALUES(?,?) "
                             "ON CONFLICT(face_id) DO UPDATE SET jpeg=excluded.jpeg");
         if (!item.ok() || !face.ok() || !prediction.ok() || !thumbnail.ok()) return "cannot prepare writes";
@@ -358,7 +475,8 @@ Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes) {
 
 Result<std::optional<ItemRow>> Store::item(const std::string& id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT id, image, known, status, error, content_hash, width, height FROM items WHERE id=?");
+    Statement s(*statements_,
+                "SELECT id, image, known, status, error, content_hash, width, height FROM items WHERE id=?");
     if (!s.ok()) return db_error(db_, "cannot read item");
     s.bind(1, id);
     int rc = s.step();
@@ -371,7 +489,7 @@ Result<std::optional<ItemRow>> Store::done_item_with_content(const std::string& 
                                                              const std::string& model_version) {
     std::lock_guard lock(db_mutex_);
     // Done, and every face labeled by this model version: what an earlier path already paid for.
-    Statement s(db_,
+    Statement s(*statements_,
                 "SELECT id, image, known, status, error, content_hash, width, height FROM items i "
                 "WHERE content_hash=? AND status='done' AND EXISTS (SELECT 1 FROM faces f WHERE f.item_id=i.id) "
                 "AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.item_id=i.id AND f.model_version<>?) "
@@ -386,7 +504,7 @@ Result<std::optional<ItemRow>> Store::done_item_with_content(const std::string& 
 
 Result<std::vector<ItemRow>> Store::items_with_status(ItemStatus status) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_,
+    Statement s(*statements_,
                 "SELECT id, image, known, status, error, content_hash, width, height FROM items "
                 "WHERE status=? ORDER BY id");
     if (!s.ok()) return db_error(db_, "cannot list items");
@@ -400,7 +518,7 @@ Result<std::vector<ItemRow>> Store::items_with_status(ItemStatus status) {
 
 Result<bool> Store::for_each_face(const std::function<bool(const FaceRow&)>& visit) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, (std::string(kFaceColumns) + "ORDER BY id").c_str());
+    Statement s(*statements_, (std::string(kFaceColumns) + "ORDER BY id").c_str());
     if (!s.ok()) return db_error(db_, "cannot list faces");
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
@@ -414,7 +532,7 @@ Result<bool> Store::for_each_face(const std::function<bool(const FaceRow&)>& vis
 Result<StoreCounts> Store::counts() {
     std::lock_guard lock(db_mutex_);
     StoreCounts counts;
-    Statement s(db_,
+    Statement s(*statements_,
                 "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM items WHERE status='done'), "
                 "(SELECT count(*) FROM items WHERE status='failed'), "
                 "(SELECT count(*) FROM items WHERE status='skipped'), (SELECT count(*) FROM faces), "
@@ -431,7 +549,7 @@ Result<StoreCounts> Store::counts() {
 
 Result<bool> Store::save_project(const ProjectRow& project) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO projects(id, label_config, extra_params, updated_at) VALUES(?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET label_config=excluded.label_config, "
                 "extra_params=excluded.extra_params, updated_at=excluded.updated_at");
@@ -443,7 +561,7 @@ Result<bool> Store::save_project(const ProjectRow& project) {
 
 Result<std::optional<ProjectRow>> Store::project(const std::string& id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT id, label_config, extra_params FROM projects WHERE id=?");
+    Statement s(*statements_, "SELECT id, label_config, extra_params FROM projects WHERE id=?");
     if (!s.ok()) return db_error(db_, "cannot read project");
     s.bind(1, id);
     int rc = s.step();
@@ -454,25 +572,34 @@ Result<std::optional<ProjectRow>> Store::project(const std::string& id) {
 
 Result<bool> Store::save_task_prediction(const TaskPredictionRow& row) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO task_predictions(project, task_id, model_version, status, prediction, error, "
                 "updated_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT(project, task_id, model_version) DO UPDATE SET "
                 "status=excluded.status, prediction=excluded.prediction, error=excluded.error, "
                 "updated_at=excluded.updated_at");
     if (!s.ok()) return db_error(db_, "cannot write task prediction");
-    s.bind(1, row.project)
-        .bind(2, static_cast<std::int64_t>(row.task_id))
-        .bind(3, row.model_version)
-        .bind(4, row.status)
-        .bind(5, row.prediction_json)
-        .bind(6, row.error)
-        .bind(7, utc_timestamp());
-    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write task prediction");
+    TaskPredictionRow written = row;
+    written.updated_at = utc_timestamp();
+    s.bind(1, written.project)
+        .bind(2, static_cast<std::int64_t>(written.task_id))
+        .bind(3, written.model_version)
+        .bind(4, written.status)
+        .bind(5, written.prediction_json)
+        .bind(6, written.error)
+        .bind(7, written.updated_at);
+    if (s.step() != SQLITE_DONE) {
+        written.status = "unknown";  // drops what was kept: the row is whatever it was
+        recent_predictions_->put(written);
+        return db_error(db_, "cannot write task prediction");
+    }
+    recent_predictions_->put(written);
     return true;
 }
 
 Result<std::optional<TaskPredictionRow>> Store::task_prediction(const std::string& project, long long task_id,
                                                                 const std::string& model_version) {
+    if (!model_version.empty())
+        if (auto recent = recent_predictions_->get(project, task_id, model_version)) return recent;
     auto rows = task_predictions(project, task_id, model_version);
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<TaskPredictionRow>();
@@ -482,7 +609,7 @@ Result<std::optional<TaskPredictionRow>> Store::task_prediction(const std::strin
 Result<std::vector<TaskPredictionRow>> Store::task_predictions(const std::string& project, long long task_id,
                                                                const std::string& model_version) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_,
+    Statement s(*statements_,
                 "SELECT model_version, status, prediction, error, updated_at FROM task_predictions "
                 "WHERE project=? AND task_id=? AND (?='' OR model_version=?) ORDER BY updated_at DESC, rowid DESC");
     if (!s.ok()) return db_error(db_, "cannot read task predictions");
@@ -492,12 +619,14 @@ Result<std::vector<TaskPredictionRow>> Store::task_predictions(const std::string
     while ((rc = s.step()) == SQLITE_ROW)
         rows.push_back(TaskPredictionRow{project, task_id, s.text(0), s.text(1), s.text(2), s.text(3), s.text(4)});
     if (rc != SQLITE_DONE) return db_error(db_, "cannot read task predictions");
+    // Kept under the lock, as writes are: what is kept is never older than what was written.
+    if (!model_version.empty() && !rows.empty()) recent_predictions_->put(rows.front());
     return rows;
 }
 
 Result<std::vector<FaceRow>> Store::faces_of_item(const std::string& item_id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, (std::string(kFaceColumns) + "WHERE item_id=? ORDER BY face_index").c_str());
+    Statement s(*statements_, (std::string(kFaceColumns) + "WHERE item_id=? ORDER BY face_index").c_str());
     if (!s.ok()) return db_error(db_, "cannot list faces");
     s.bind(1, item_id);
     std::vector<FaceRow> rows;
@@ -526,7 +655,7 @@ Result<bool> Store::save_reviews(const std::vector<ReviewRow>& reviews) {
     std::lock_guard lock(db_mutex_);
     return in_transaction(db_, [&]() -> std::optional<std::string> {
         std::string now = utc_timestamp();
-        Statement s(db_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
+        Statement s(*statements_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
         if (!s.ok()) return "cannot write review";
         for (const auto& review : reviews) {
             s.bind(1, review.status).bind(2, review.record.to_json().dump()).bind(3, now).bind(4, review.face_id);
@@ -539,7 +668,7 @@ Result<bool> Store::save_reviews(const std::vector<ReviewRow>& reviews) {
 
 Result<std::string> Store::thumbnail(const std::string& face_id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT jpeg FROM face_thumbnails WHERE face_id=?");
+    Statement s(*statements_, "SELECT jpeg FROM face_thumbnails WHERE face_id=?");
     if (!s.ok()) return db_error(db_, "cannot read thumbnail");
     s.bind(1, face_id);
     int rc = s.step();
@@ -550,7 +679,7 @@ Result<std::string> Store::thumbnail(const std::string& face_id) {
 
 Result<bool> Store::save_document(const std::string& kind, const std::string& key, const std::string& body) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO documents(kind, key, body, created_at) VALUES(?,?,?,?) "
                 "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body, created_at=excluded.created_at");
     if (!s.ok()) return db_error(db_, "cannot write document");
@@ -562,9 +691,9 @@ Result<bool> Store::save_document(const std::string& kind, const std::string& ke
 Result<std::optional<DocumentRow>> Store::document(const std::string& kind, const std::string& key) {
     std::lock_guard lock(db_mutex_);
     // An empty key asks for the newest document of the kind.
-    Statement s(db_, key.empty() ? "SELECT kind, key, body, created_at FROM documents WHERE kind=? "
-                                   "ORDER BY created_at DESC, rowid DESC LIMIT 1"
-                                 : "SELECT kind, key, body, created_at FROM documents WHERE kind=? AND key=?");
+    Statement s(*statements_, key.empty() ? "SELECT kind, key, body, created_at FROM documents WHERE kind=? "
+                                            "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                                          : "SELECT kind, key, body, created_at FROM documents WHERE kind=? AND key=?");
     if (!s.ok()) return db_error(db_, "cannot read document");
     s.bind(1, kind);
     if (!key.empty()) s.bind(2, key);
@@ -579,14 +708,15 @@ Result<FaceStats> Store::face_stats(int bins) {
     FaceStats stats;
     bins = std::clamp(bins, 1, 1000);
     stats.overall_histogram.assign(static_cast<std::size_t>(bins), 0);
-    Statement by_status(db_, "SELECT status, count(*) FROM faces GROUP BY status");
-    Statement cost(db_,
+    Statement by_status(*statements_, "SELECT status, count(*) FROM faces GROUP BY status");
+    Statement cost(*statements_,
                    "SELECT coalesce(sum(json_extract(record, '$.cost.requests')), 0), "
                    "coalesce(sum(json_extract(record, '$.cost.cached_requests')), 0), "
                    "coalesce(sum(json_extract(record, '$.cost.samples')), 0), "
                    "coalesce(sum(json_extract(record, '$.cost.prompt_tokens')), 0), "
                    "coalesce(sum(json_extract(record, '$.cost.completion_tokens')), 0) FROM faces");
-    Statement histogram(db_, "SELECT min(CAST(overall * ? AS INTEGER), ? - 1), count(*) FROM faces GROUP BY 1");
+    Statement histogram(*statements_,
+                        "SELECT min(CAST(overall * ? AS INTEGER), ? - 1), count(*) FROM faces GROUP BY 1");
     if (!by_status.ok() || !cost.ok() || !histogram.ok()) return db_error(db_, "cannot summarise faces");
     int rc;
     while ((rc = by_status.step()) == SQLITE_ROW) stats.by_status[by_status.text(0)] = by_status.integer(1);
@@ -609,7 +739,7 @@ Result<FaceStats> Store::face_stats(int bins) {
 Result<std::vector<QueueCandidate>> Store::queue_candidates(const std::string& item_prefix) {
     std::lock_guard lock(db_mutex_);
     // json_extract reads the few numbers ranking needs without parsing whole records in C++.
-    Statement s(db_,
+    Statement s(*statements_,
                 "SELECT id, item_id, overall, "
                 "coalesce(json_extract(record, '$.uncertainty.expression'), 0), "
                 "coalesce(json_extract(record, '$.uncertainty.va'), 0), "
@@ -647,7 +777,7 @@ Result<std::vector<QueueCandidate>> Store::queue_candidates(const std::string& i
 
 Result<long long> Store::save_event(const std::string& source, const std::string& action, const std::string& body) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "INSERT INTO events(source, action, body, received_at) VALUES(?,?,?,?)");
+    Statement s(*statements_, "INSERT INTO events(source, action, body, received_at) VALUES(?,?,?,?)");
     if (!s.ok()) return db_error(db_, "cannot write event");
     s.bind(1, source).bind(2, action).bind(3, body).bind(4, utc_timestamp());
     if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write event");
@@ -656,7 +786,7 @@ Result<long long> Store::save_event(const std::string& source, const std::string
 
 Result<std::optional<FaceRow>> Store::face(const std::string& id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, (std::string(kFaceColumns) + "WHERE id=?").c_str());
+    Statement s(*statements_, (std::string(kFaceColumns) + "WHERE id=?").c_str());
     if (!s.ok()) return db_error(db_, "cannot read face");
     s.bind(1, id);
     int rc = s.step();
@@ -669,10 +799,10 @@ Result<bool> Store::save_human_face(const ItemRow& row, const FaceRow& f) {
     std::lock_guard lock(db_mutex_);
     return in_transaction(db_, [&]() -> std::optional<std::string> {
         std::string now = utc_timestamp();
-        Statement item(db_,
+        Statement item(*statements_,
                        "INSERT OR IGNORE INTO items(id, image, known, status, error, content_hash, width, height, "
                        "updated_at) VALUES(?,?,?,?,?,?,?,?,?)");
-        Statement face(db_,
+        Statement face(*statements_,
                        "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
                        "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
                        "record=excluded.record, updated_at=excluded.updated_at");
@@ -689,7 +819,7 @@ Result<bool> Store::save_cvat_shapes(const std::vector<CvatShapeRow>& rows) {
     if (rows.empty()) return true;
     std::lock_guard lock(db_mutex_);
     return in_transaction(db_, [&]() -> std::optional<std::string> {
-        Statement s(db_,
+        Statement s(*statements_,
                     "INSERT INTO cvat_shapes(cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, "
                     "created_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(cvat_url, shape_id) DO NOTHING");
         if (!s.ok()) return "cannot prepare the CVAT shape write";
@@ -714,7 +844,7 @@ Result<bool> Store::save_cvat_shapes(const std::vector<CvatShapeRow>& rows) {
 Result<std::vector<CvatShapeRow>> Store::cvat_shapes(const std::string& cvat_url, long long task_id,
                                                      long long first_frame, long long last_frame) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_,
+    Statement s(*statements_,
                 "SELECT cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, created_at "
                 "FROM cvat_shapes WHERE cvat_url=? AND task_id=? AND frame BETWEEN ? AND ? "
                 "ORDER BY frame, shape_id");
@@ -734,7 +864,7 @@ Result<std::vector<CvatShapeRow>> Store::cvat_shapes(const std::string& cvat_url
 
 Result<std::vector<long long>> Store::cvat_annotated_frames(const std::string& cvat_url, long long task_id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_, "SELECT DISTINCT frame FROM cvat_shapes WHERE cvat_url=? AND task_id=? ORDER BY frame");
+    Statement s(*statements_, "SELECT DISTINCT frame FROM cvat_shapes WHERE cvat_url=? AND task_id=? ORDER BY frame");
     if (!s.ok()) return db_error(db_, "cannot list CVAT frames");
     s.bind(1, cvat_url).bind(2, std::int64_t{task_id});
     std::vector<long long> frames;
@@ -746,7 +876,7 @@ Result<std::vector<long long>> Store::cvat_annotated_frames(const std::string& c
 
 Result<bool> Store::save_cvat_job_sync(const CvatJobSyncRow& row) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO cvat_job_syncs(cvat_url, job_id, task_id, annotations_version, summary, synced_at) "
                 "VALUES(?,?,?,?,?,?) ON CONFLICT(cvat_url, job_id) DO UPDATE SET task_id=excluded.task_id, "
                 "annotations_version=excluded.annotations_version, summary=excluded.summary, "
@@ -764,7 +894,7 @@ Result<bool> Store::save_cvat_job_sync(const CvatJobSyncRow& row) {
 
 Result<std::optional<CvatJobSyncRow>> Store::cvat_job_sync(const std::string& cvat_url, long long job_id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(db_,
+    Statement s(*statements_,
                 "SELECT task_id, annotations_version, summary, synced_at FROM cvat_job_syncs "
                 "WHERE cvat_url=? AND job_id=?");
     if (!s.ok()) return db_error(db_, "cannot read CVAT sync");
@@ -778,7 +908,7 @@ Result<std::optional<CvatJobSyncRow>> Store::cvat_job_sync(const std::string& cv
 
 std::optional<std::string> Store::cache_get(const std::string& key) {
     std::lock_guard lock(cache_mutex_);
-    Statement s(cache_db_, "SELECT value FROM response_cache WHERE key=?");
+    Statement s(*cache_statements_, "SELECT value FROM response_cache WHERE key=?");
     if (!s.ok()) return std::nullopt;
     s.bind(1, key);
     if (s.step() == SQLITE_ROW) return s.text(0);
@@ -787,7 +917,7 @@ std::optional<std::string> Store::cache_get(const std::string& key) {
 
 void Store::cache_put(const std::string& key, const std::string& value) {
     std::lock_guard lock(cache_mutex_);
-    Statement s(cache_db_, "INSERT OR REPLACE INTO response_cache(key, value, created_at) VALUES(?,?,?)");
+    Statement s(*cache_statements_, "INSERT OR REPLACE INTO response_cache(key, value, created_at) VALUES(?,?,?)");
     if (!s.ok()) return;
     s.bind(1, key).bind(2, value).bind(3, utc_timestamp());
     s.step();  // a cache write that fails costs a repeated request later, nothing more

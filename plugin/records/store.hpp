@@ -20,6 +20,9 @@ struct sqlite3;
 
 namespace seke {
 
+class StatementCache;
+class RecentPredictions;
+
 // Now, as the store writes times: "2026-11-26T17:20:00Z".
 std::string utc_timestamp();
 
@@ -211,6 +214,9 @@ class Store {
     std::string path_;
     sqlite3* db_ = nullptr;
     sqlite3* cache_db_ = nullptr;
+    std::unique_ptr<StatementCache> statements_;        // db_'s, under db_mutex_
+    std::unique_ptr<StatementCache> cache_statements_;  // cache_db_'s, under cache_mutex_
+    std::unique_ptr<RecentPredictions> recent_predictions_;
     std::mutex db_mutex_;
     std::mutex cache_mutex_;
 };

@@ -37,8 +37,8 @@ struct HttpServer::Impl {
     std::shared_ptr<MetricsRegistry> metrics;
     Counter* requests_total = nullptr;
     Histogram* request_duration = nullptr;
-    Gauge* connections_gauge = nullptr;
-    Gauge* in_flight_gauge = nullptr;
+    GaugeSeries* connections_gauge = nullptr;
+    GaugeSeries* in_flight_gauge = nullptr;
 
     net::io_context io;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -68,15 +68,25 @@ struct HttpServer::Impl {
     // Answers a connection it will not serve with `error` and closes it, without holding a slot.
     void refuse(tcp::socket socket, const Error& error, std::string_view reason);
     void remove(const std::shared_ptr<Session>& session);
-    void record(const HttpRequest& request, int status, std::size_t bytes, Clock::time_point request_started);
+    // The metric series of one (method, route, status): what a connection's last answer used,
+    // kept by the session so that a run of alike requests renders no label set.
+    struct RequestSeries {
+        std::string method;
+        std::string route;
+        int status = 0;
+        CounterSeries* requests = nullptr;
+        HistogramSeries* duration = nullptr;
+    };
+    void record(const HttpRequest& request, int status, std::size_t bytes, Clock::time_point request_started,
+                RequestSeries& series);
 };
 
 namespace {
 
 // Bounded label values: a client can send any method, and every label value is a new series.
-std::string method_label(std::string_view method) {
+std::string_view method_label(std::string_view method) {
     for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
-        if (method == known) return std::string(known);
+        if (method == known) return known;
     return "other";
 }
 
@@ -225,9 +235,31 @@ class Session : public std::enable_shared_from_this<Session> {
         parser_->body_limit(static_cast<std::uint64_t>(body_limit_));
         parser_->header_limit(
             static_cast<std::uint32_t>(std::min<std::size_t>(server_->options.header_limit, UINT32_MAX)));
+        // Usually the whole head came with the first bytes: parse it here, without a trip through
+        // the executor and a timer.
+        beast::error_code ec;
+        parse_buffered(ec);
+        if (ec) return fail_read(ec);
+        if (parser_->is_header_done()) return on_header({}, 0);
         stream_.expires_at(header_deadline_);
         http::async_read_header(stream_, buffer_, *parser_,
                                 beast::bind_front_handler(&Session::on_header, shared_from_this()));
+    }
+
+    // Feeds the parser what the buffer holds: the head, or once it is read, the body. Stops
+    // when it needs more bytes (ec stays clear) or at the parser's error.
+    void parse_buffered(beast::error_code& ec) {
+        while (buffer_.size() > 0 && !parser_->is_done()) {
+            bool in_head = !parser_->is_header_done();
+            std::size_t used = parser_->put(buffer_.data(), ec);
+            buffer_.consume(used);
+            if (ec == http::error::need_more) {
+                ec = {};
+                return;
+            }
+            if (ec || (in_head && parser_->is_header_done())) return;  // the head's checks come first
+            if (used == 0) return;
+        }
     }
 
     void on_header(beast::error_code ec, std::size_t) {
@@ -270,7 +302,12 @@ class Session : public std::enable_shared_from_this<Session> {
     // that long, and the connection is dropped; the whole body still has read_timeout_ms.
     void read_body() {
         body_started_ = Clock::now();
-        body_bytes_ = 0;
+        body_bytes_ = buffer_.size();
+        parser_->eager(true);
+        beast::error_code ec;
+        parse_buffered(ec);
+        if (ec) return fail_read(ec);
+        if (parser_->is_done()) return handle_request();
         read_more_body();
     }
 
@@ -381,19 +418,7 @@ class Session : public std::enable_shared_from_this<Session> {
         parser_.reset();
         head_taken_ = false;
 
-        if (server_->options.request_deadline_ms > 0) {
-            deadline_.expires_after(std::chrono::milliseconds(server_->options.request_deadline_ms));
-            deadline_.async_wait([self = shared_from_this(), seq = seq_](beast::error_code ec) {
-                if (ec) return;
-                self->respond(
-                    seq,
-                    error_response(make_error(errc::upstream_timeout,
-                                              "no answer within the request deadline of " +
-                                                  std::to_string(self->server_->options.request_deadline_ms) + " ms"),
-                                   self->request_.request_id));
-            });
-        }
-
+        auto handling_started = Clock::now();
         // The sink may run on any thread, and after this session is gone: hold it weakly and hop
         // onto its strand. `seq` ties the answer to this request, so a late one is dropped.
         std::weak_ptr<Session> weak = shared_from_this();
@@ -407,6 +432,27 @@ class Session : public std::enable_shared_from_this<Session> {
             });
         });
         server_->router.dispatch(request_, std::move(responder));
+        // Most routes answer inside the call; only one still owed an answer needs the timer.
+        if (!answered_ && server_->options.request_deadline_ms > 0) arm_deadline(handling_started);
+    }
+
+    void arm_deadline(Clock::time_point handling_started) {
+        deadline_armed_ = true;
+        deadline_.expires_at(handling_started + std::chrono::milliseconds(server_->options.request_deadline_ms));
+        deadline_.async_wait([self = shared_from_this(), seq = seq_](beast::error_code ec) {
+            if (ec) return;
+            self->respond(
+                seq, error_response(make_error(errc::upstream_timeout,
+                                               "no answer within the request deadline of " +
+                                                   std::to_string(self->server_->options.request_deadline_ms) + " ms"),
+                                    self->request_.request_id));
+        });
+    }
+
+    void disarm_deadline() {
+        if (!deadline_armed_) return;
+        deadline_armed_ = false;
+        deadline_.cancel();
     }
 
     // Fills path and query from the target; an Error when the target is unusable.
@@ -446,7 +492,7 @@ class Session : public std::enable_shared_from_this<Session> {
             return;
         }
         answered_ = true;
-        deadline_.cancel();
+        disarm_deadline();
         if (counted_in_flight_) {
             counted_in_flight_ = false;
             --server_->in_flight;
@@ -468,12 +514,10 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         close_after = !response_->keep_alive();
 
-        server_->record(request_, response.status, response_->body().size(), started_);
+        server_->record(request_, response.status, response_->body().size(), started_, series_);
         stream_.expires_after(std::chrono::milliseconds(server_->options.read_timeout_ms));
-        http::async_write(stream_, *response_,
-                          [self = shared_from_this(), close_after](beast::error_code ec, std::size_t) {
-                              self->on_write(ec, close_after);
-                          });
+        close_after_write_ = close_after;
+        http::async_write(stream_, *response_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
     }
 
     void build(HttpResponse& response, bool close_after) {
@@ -481,7 +525,8 @@ class Session : public std::enable_shared_from_this<Session> {
                             request_.request_id, close_after);
     }
 
-    void on_write(beast::error_code ec, bool close_after) {
+    void on_write(beast::error_code ec, std::size_t) {
+        bool close_after = close_after_write_;
         response_.reset();
         if (phase_ == Phase::closed) return;
         if (ec) return close();
@@ -525,7 +570,7 @@ class Session : public std::enable_shared_from_this<Session> {
                          request_.request_id);
         }
         phase_ = Phase::closed;
-        deadline_.cancel();
+        disarm_deadline();
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
         stream_.close();
@@ -558,6 +603,9 @@ class Session : public std::enable_shared_from_this<Session> {
     std::size_t body_limit_ = 0;  // of the request being read: the server's or its route's
     Clock::time_point body_started_;
     std::size_t body_bytes_ = 0;
+    bool deadline_armed_ = false;
+    bool close_after_write_ = false;  // of the response being written
+    HttpServer::Impl::RequestSeries series_;
 
   public:
     // What the acceptor reads, from its own thread, to choose a connection to close when a
@@ -715,12 +763,20 @@ void HttpServer::Impl::remove(const std::shared_ptr<Session>& session) {
 }
 
 void HttpServer::Impl::record(const HttpRequest& request, int status, std::size_t bytes,
-                              Clock::time_point request_started) {
+                              Clock::time_point request_started, RequestSeries& series) {
     auto elapsed = std::chrono::duration<double>(Clock::now() - request_started).count();
-    std::string route = request.route.empty() ? "(none)" : request.route;
-    requests_total->inc(
-        {{"method", method_label(request.method)}, {"route", route}, {"status", std::to_string(status)}});
-    request_duration->observe(elapsed, {{"route", route}});
+    std::string_view route = request.route.empty() ? std::string_view("(none)") : std::string_view(request.route);
+    std::string_view method = method_label(request.method);
+    if (!series.requests || series.status != status || series.route != route || series.method != method) {
+        series.method = method;
+        series.route = route;
+        series.status = status;
+        series.requests = &requests_total->series(
+            {{"method", series.method}, {"route", series.route}, {"status", std::to_string(status)}});
+        series.duration = &request_duration->series({{"route", series.route}});
+    }
+    series.requests->inc();
+    series.duration->observe(elapsed);
     // The path, never the query: query strings can carry tokens.
     auto level = status >= 500 ? LogLevel::error : (status >= 400 ? LogLevel::warn : LogLevel::info);
     if (!logger().enabled(level)) return;
@@ -768,13 +824,13 @@ HttpServer::HttpServer(ServerOptions options, Router router, std::shared_ptr<Met
         &registry.counter("seke_http_requests_total", "HTTP requests answered, by method, route and status.");
     impl_->request_duration = &registry.histogram("seke_http_request_duration_seconds",
                                                   "Time from the first byte of a request to its answer, by route.");
-    impl_->connections_gauge = &registry.gauge("seke_http_connections", "Open HTTP connections.");
+    impl_->connections_gauge = &registry.gauge("seke_http_connections", "Open HTTP connections.").series();
     impl_->refused_total = &registry.counter("seke_http_connections_refused_total",
                                              "Connections answered 429/503 at a limit and closed, by limit.");
     impl_->evicted_total =
         &registry.counter("seke_http_connections_evicted_total", "Idle connections closed to make room at a limit.");
     impl_->in_flight_gauge =
-        &registry.gauge("seke_http_requests_in_flight", "HTTP requests read and not yet answered.");
+        &registry.gauge("seke_http_requests_in_flight", "HTTP requests read and not yet answered.").series();
     impl_->connections_gauge->add(0);
     impl_->in_flight_gauge->add(0);
 }

@@ -184,7 +184,18 @@ std::string log_line_head(LogLevel level, std::string_view component, std::strin
 void append_json_string(std::string& out, std::string_view text) {
     static constexpr char kHex[] = "0123456789abcdef";
     out += '"';
-    for (std::size_t i = 0; i < text.size();) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        // Most text needs no escape: copy each such run whole.
+        std::size_t run = i;
+        while (run < text.size()) {
+            auto c = static_cast<unsigned char>(text[run]);
+            if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+            ++run;
+        }
+        out.append(text.data() + i, run - i);
+        i = run;
+        if (i == text.size()) break;
         auto c = static_cast<unsigned char>(text[i]);
         if (c >= 0x80) {
             std::size_t length = utf8_sequence_length(text.substr(i));
@@ -204,13 +215,9 @@ void append_json_string(std::string& out, std::string_view text) {
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
             default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out += kHex[c >> 4];
-                    out += kHex[c & 0xF];
-                } else {
-                    out += static_cast<char>(c);
-                }
+                out += "\\u00";
+                out += kHex[c >> 4];
+                out += kHex[c & 0xF];
         }
         ++i;
     }

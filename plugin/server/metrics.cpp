@@ -63,35 +63,50 @@ std::vector<double> default_duration_buckets() {
     return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 }
 
-void Counter::inc(const Labels& labels, double amount) {
+void CounterSeries::inc(double amount) noexcept {
     if (!(amount >= 0)) return;  // counters only go up; also drops NaN
+    value_.fetch_add(amount, std::memory_order_relaxed);
+}
+
+HistogramSeries::HistogramSeries(const std::vector<double>& bounds)
+    : bounds_(bounds), buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds.size() + 1)) {}
+
+void HistogramSeries::observe(double value) noexcept {
+    if (std::isnan(value)) return;
+    // Upper bounds are inclusive ("le"): the first bound >= value.
+    auto index = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+    buckets_[index].fetch_add(1, std::memory_order_relaxed);
+    sum_.fetch_add(value, std::memory_order_relaxed);
+}
+
+std::uint64_t HistogramSeries::count() const noexcept {
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i <= bounds_.size(); ++i) total += buckets_[i].load(std::memory_order_relaxed);
+    return total;
+}
+
+CounterSeries& Counter::series(const Labels& labels) {
     auto key = format_labels(labels);
     std::lock_guard lock(mutex_);
-    series_[key] += amount;
+    return series_[key];
 }
 
 double Counter::value(const Labels& labels) const {
     std::lock_guard lock(mutex_);
     auto it = series_.find(format_labels(labels));
-    return it == series_.end() ? 0.0 : it->second;
+    return it == series_.end() ? 0.0 : it->second.value();
 }
 
-void Gauge::set(double value, const Labels& labels) {
+GaugeSeries& Gauge::series(const Labels& labels) {
     auto key = format_labels(labels);
     std::lock_guard lock(mutex_);
-    series_[key] = value;
-}
-
-void Gauge::add(double amount, const Labels& labels) {
-    auto key = format_labels(labels);
-    std::lock_guard lock(mutex_);
-    series_[key] += amount;
+    return series_[key];
 }
 
 double Gauge::value(const Labels& labels) const {
     std::lock_guard lock(mutex_);
     auto it = series_.find(format_labels(labels));
-    return it == series_.end() ? 0.0 : it->second;
+    return it == series_.end() ? 0.0 : it->second.value();
 }
 
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
@@ -100,29 +115,22 @@ Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
     bounds_.erase(std::unique(bounds_.begin(), bounds_.end()), bounds_.end());
 }
 
-void Histogram::observe(double value, const Labels& labels) {
-    if (std::isnan(value)) return;
+HistogramSeries& Histogram::series(const Labels& labels) {
     auto key = format_labels(labels);
-    // Upper bounds are inclusive ("le"): the first bound >= value.
-    auto index = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
     std::lock_guard lock(mutex_);
-    auto& series = series_[key];
-    if (series.buckets.empty()) series.buckets.assign(bounds_.size() + 1, 0);
-    ++series.buckets[index];
-    series.sum += value;
-    ++series.count;
+    return series_.try_emplace(key, bounds_).first->second;
 }
 
 std::uint64_t Histogram::count(const Labels& labels) const {
     std::lock_guard lock(mutex_);
     auto it = series_.find(format_labels(labels));
-    return it == series_.end() ? 0 : it->second.count;
+    return it == series_.end() ? 0 : it->second.count();
 }
 
 double Histogram::sum(const Labels& labels) const {
     std::lock_guard lock(mutex_);
     auto it = series_.find(format_labels(labels));
-    return it == series_.end() ? 0.0 : it->second.sum;
+    return it == series_.end() ? 0.0 : it->second.sum();
 }
 
 MetricsRegistry::Family& MetricsRegistry::family(const std::string& name, const std::string& help, Kind kind) {
@@ -166,15 +174,15 @@ std::string MetricsRegistry::render() const {
             case Kind::counter: {
                 out += "# TYPE " + name + " counter\n";
                 std::lock_guard series_lock(f.counter->mutex_);
-                for (const auto& [labels, value] : f.counter->series_)
-                    out += name + labels + " " + format_metric_value(value) + "\n";
+                for (const auto& [labels, series] : f.counter->series_)
+                    out += name + labels + " " + format_metric_value(series.value()) + "\n";
                 break;
             }
             case Kind::gauge: {
                 out += "# TYPE " + name + " gauge\n";
                 std::lock_guard series_lock(f.gauge->mutex_);
-                for (const auto& [labels, value] : f.gauge->series_)
-                    out += name + labels + " " + format_metric_value(value) + "\n";
+                for (const auto& [labels, series] : f.gauge->series_)
+                    out += name + labels + " " + format_metric_value(series.value()) + "\n";
                 break;
             }
             case Kind::histogram: {
@@ -182,16 +190,19 @@ std::string MetricsRegistry::render() const {
                 const auto& h = *f.histogram;
                 std::lock_guard series_lock(h.mutex_);
                 for (const auto& [labels, series] : h.series_) {
+                    // Events may land while this runs: the count is the buckets' own total, so
+                    // the +Inf bucket and _count agree with the buckets shown.
                     std::uint64_t cumulative = 0;
                     for (std::size_t i = 0; i < h.bounds_.size(); ++i) {
-                        cumulative += series.buckets[i];
+                        cumulative += series.buckets_[i].load(std::memory_order_relaxed);
                         out += name + "_bucket" + with_label(labels, "le", format_metric_value(h.bounds_[i])) + " " +
                                std::to_string(cumulative) + "\n";
                     }
+                    cumulative += series.buckets_[h.bounds_.size()].load(std::memory_order_relaxed);
                     out +=
-                        name + "_bucket" + with_label(labels, "le", "+Inf") + " " + std::to_string(series.count) + "\n";
-                    out += name + "_sum" + labels + " " + format_metric_value(series.sum) + "\n";
-                    out += name + "_count" + labels + " " + std::to_string(series.count) + "\n";
+                        name + "_bucket" + with_label(labels, "le", "+Inf") + " " + std::to_string(cumulative) + "\n";
+                    out += name + "_sum" + labels + " " + format_metric_value(series.sum()) + "\n";
+                    out += name + "_count" + labels + " " + std::to_string(cumulative) + "\n";
                 }
                 break;
             }

@@ -40,6 +40,18 @@ struct Parser {
                                test::test_knowledge()};
         return parse_predict_request(body, parsing);
     }
+    // The same parse through a body cache.
+    Result<PredictRequest> parse_cached(PredictBodyCache& cache, const std::string& body) {
+        PredictParsing parsing{configs,
+                               [this](const std::string& project) {
+                                   asked.push_back(project);
+                                   auto it = stored.find(project);
+                                   return it == stored.end() ? std::string() : it->second;
+                               },
+                               parse_prior_label_keys("expression,valence,arousal,action_units"),
+                               test::test_knowledge()};
+        return cache.parse(body, parsing);
+    }
     Result<PredictRequest> parse(const json& body) { return parse(body.dump()); }
 
     PredictRequest parse_ok(const json& body) {
@@ -304,6 +316,75 @@ BOOST_AUTO_TEST_CASE(prior_label_keys_come_in_a_fixed_order) {
     BOOST_TEST(some.action_units.empty());
     auto none = parse_prior_label_keys("");
     BOOST_TEST((none.expression.empty() && none.valence.empty() && none.arousal.empty() && none.action_units.empty()));
+}
+
+BOOST_AUTO_TEST_CASE(a_body_with_its_own_config_is_parsed_once_and_kept) {
+    Parser parser;
+    PredictBodyCache cache;
+    json tasks = json::array({{{"id", 11}, {"data", {{"image", "a.jpg"}, {"expression", "Sad"}}}}});
+    std::string body = body_with_tasks(tasks).dump();
+    auto first = parser.parse_cached(cache, body);
+    BOOST_TEST_REQUIRE(first.ok());
+    BOOST_TEST(cache.size() == 1u);
+    auto again = parser.parse_cached(cache, body);
+    BOOST_TEST_REQUIRE(again.ok());
+    BOOST_TEST(cache.size() == 1u);
+    BOOST_TEST(again->project == "5");
+    BOOST_TEST(again->config == first->config);  // the very parse, not a new one
+    BOOST_TEST_REQUIRE(again->tasks.size() == 1u);
+    BOOST_TEST(again->tasks[0].id == 11);
+    BOOST_TEST(again->tasks[0].known.expression.value_or("") == "sad");
+    // Another body is another entry.
+    tasks[0]["id"] = 12;
+    auto other = parser.parse_cached(cache, body_with_tasks(tasks).dump());
+    BOOST_TEST_REQUIRE(other.ok());
+    BOOST_TEST(other->tasks[0].id == 12);
+    BOOST_TEST(cache.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_relying_on_the_stored_config_is_never_kept) {
+    Parser parser;
+    PredictBodyCache cache;
+    parser.stored["7"] = kPhotoConfig;
+    std::string body =
+        json{{"tasks", json::array({{{"id", 1}, {"data", {{"photo", "p.jpg"}}}}})}, {"project", 7}}.dump();
+    auto first = parser.parse_cached(cache, body);
+    BOOST_TEST_REQUIRE(first.ok());
+    BOOST_TEST(first->tasks[0].image == "p.jpg");
+    BOOST_TEST(cache.size() == 0u);
+    // /setup stored another config meanwhile: the same bytes now mean another request.
+    parser.stored["7"] = faces_config();
+    auto second = parser.parse_cached(cache, body);
+    BOOST_TEST_REQUIRE(second.ok());
+    BOOST_TEST(second->config != first->config);
+    BOOST_TEST(second->tasks[0].unusable.has_value());  // faces.xml reads $image, which the task lacks
+    BOOST_TEST(parser.asked.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(the_body_cache_is_bounded_and_keeps_no_errors) {
+    Parser parser;
+    PredictBodyCache cache;
+    for (std::size_t i = 0; i < PredictBodyCache::kMaxEntries + 40; ++i) {
+        json tasks = json::array({{{"id", static_cast<long long>(i)}, {"data", {{"image", "a.jpg"}}}}});
+        BOOST_TEST_REQUIRE(parser.parse_cached(cache, body_with_tasks(tasks).dump()).ok());
+    }
+    BOOST_TEST(cache.size() == PredictBodyCache::kMaxEntries);
+    // The oldest went first; a recent one is still there (parsing it again adds nothing).
+    json recent = json::array(
+        {{{"id", static_cast<long long>(PredictBodyCache::kMaxEntries + 39)}, {"data", {{"image", "a.jpg"}}}}});
+    BOOST_TEST_REQUIRE(parser.parse_cached(cache, body_with_tasks(recent).dump()).ok());
+    BOOST_TEST(cache.size() == PredictBodyCache::kMaxEntries);
+    PredictBodyCache fresh;
+    BOOST_TEST(!parser.parse_cached(fresh, "{not json").ok());
+    json bad_tasks = body_with_tasks(json::array());
+    bad_tasks["tasks"] = 5;
+    BOOST_TEST(!parser.parse_cached(fresh, bad_tasks.dump()).ok());
+    BOOST_TEST(fresh.size() == 0u);
+    // A body over the per-entry bound is parsed and not kept.
+    json big = body_with_tasks(json::array({{{"id", 1}, {"data", {{"image", "a.jpg"}}}}}));
+    big["padding"] = std::string(PredictBodyCache::kMaxBodyBytes, 'x');
+    BOOST_TEST(parser.parse_cached(fresh, big.dump()).ok());
+    BOOST_TEST(fresh.size() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(json_bodies) {

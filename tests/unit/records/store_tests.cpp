@@ -1,7 +1,9 @@
 #include <sqlite3.h>
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "plugin/records/store.hpp"
 #include "tests/support/test_support.hpp"
@@ -105,6 +107,39 @@ BOOST_AUTO_TEST_CASE(cache_round_trip) {
     cache.put("k", "v1");
     cache.put("k", "v2");
     BOOST_TEST(cache.get("k").value_or("") == "v2");
+}
+
+BOOST_AUTO_TEST_CASE(task_predictions_read_back_what_was_written_last) {
+    test::TempDir dir;
+    auto store = Store::open((dir / "s.db").string());
+    BOOST_TEST_REQUIRE(store.ok());
+    auto& s = **store;
+    BOOST_TEST(!s.task_prediction("1", 7, "v1")->has_value());
+    BOOST_TEST_REQUIRE(s.save_task_prediction({"1", 7, "v1", "done", R"({"a":1})", "", ""}).ok());
+    BOOST_TEST(s.task_prediction("1", 7, "v1")->value().prediction_json == R"({"a":1})");
+    BOOST_TEST(!s.task_prediction("1", 7, "v1")->value().updated_at.empty());
+    BOOST_TEST_REQUIRE(s.save_task_prediction({"1", 7, "v1", "done", R"({"a":2})", "", ""}).ok());
+    BOOST_TEST(s.task_prediction("1", 7, "v1")->value().prediction_json == R"({"a":2})");
+    BOOST_TEST_REQUIRE(s.save_task_prediction({"1", 7, "v1", "failed", "", "timeout", ""}).ok());
+    auto failed = s.task_prediction("1", 7, "v1");
+    BOOST_TEST(failed->value().status == "failed");
+    BOOST_TEST(failed->value().error == "timeout");
+    BOOST_TEST(!s.task_prediction("1", 7, "v2")->has_value());
+    BOOST_TEST(!s.task_prediction("2", 7, "v1")->has_value());
+    BOOST_TEST(s.task_predictions("1", 7, "").value().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_prediction_written_by_another_process_is_seen_within_a_second) {
+    test::TempDir dir;
+    auto path = (dir / "s.db").string();
+    auto serving = Store::open(path);
+    auto other = Store::open(path);  // another process's connection to the same file
+    BOOST_TEST_REQUIRE((serving.ok() && other.ok()));
+    BOOST_TEST_REQUIRE((*serving)->save_task_prediction({"1", 7, "v1", "done", R"({"a":1})", "", ""}).ok());
+    BOOST_TEST((*serving)->task_prediction("1", 7, "v1")->value().prediction_json == R"({"a":1})");
+    BOOST_TEST_REQUIRE((*other)->save_task_prediction({"1", 7, "v1", "done", R"({"a":2})", "", ""}).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    BOOST_TEST((*serving)->task_prediction("1", 7, "v1")->value().prediction_json == R"({"a":2})");
 }
 
 BOOST_AUTO_TEST_CASE(unusable_path_is_a_clear_error) {

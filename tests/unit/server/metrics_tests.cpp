@@ -37,6 +37,32 @@ BOOST_AUTO_TEST_CASE(counter_and_gauge_render) {
     BOOST_TEST(open.value() == 2.5);
 }
 
+BOOST_AUTO_TEST_CASE(a_kept_series_is_the_one_rendered) {
+    MetricsRegistry registry;
+    auto& requests = registry.counter("app_requests_total", "Requests.");
+    CounterSeries& get = requests.series({{"method", "GET"}});
+    get.inc();
+    get.inc(2);
+    get.inc(-1);                        // ignored
+    requests.inc({{"method", "GET"}});  // the same series, found by its labels
+    BOOST_TEST(get.value() == 4.0);
+    BOOST_TEST(&requests.series({{"method", "GET"}}) == &get);
+    auto& open = registry.gauge("app_open", "Open.").series();
+    open.add(3);
+    open.add(-1);
+    auto& latency = registry.histogram("app_seconds", "Latency.", {0.1, 1}).series({{"route", "/a"}});
+    latency.observe(0.05);
+    latency.observe(5);
+    latency.observe(std::nan(""));  // ignored
+    BOOST_TEST(latency.count() == 2u);
+    auto text = registry.render();
+    BOOST_TEST(text.find("app_requests_total{method=\"GET\"} 4\n") != std::string::npos);
+    BOOST_TEST(text.find("app_open 2\n") != std::string::npos);
+    BOOST_TEST(text.find("app_seconds_bucket{route=\"/a\",le=\"0.1\"} 1\n") != std::string::npos);
+    BOOST_TEST(text.find("app_seconds_bucket{route=\"/a\",le=\"+Inf\"} 2\n") != std::string::npos);
+    BOOST_TEST(text.find("app_seconds_count{route=\"/a\"} 2\n") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(histogram_render) {
     MetricsRegistry registry;
     auto& latency = registry.histogram("rt_seconds", "Latency.", {0.125, 1, 0.5});
