@@ -472,12 +472,17 @@ std::optional<Prediction> parse_prediction(const ordered_json& value, InputFile 
             which == RecordLabels::model && model_labels.is_object() ? model_labels : record_labels;
         prediction.labels = read_labels(chosen, context);
         const ordered_json& provenance = member(value, "provenance");
-        for (const char* level : {"expression", "va", "au"}) {
-            const ordered_json& name = member(provenance, level);
-            if (!name.is_string()) continue;
+        auto is_prior = [](const ordered_json& name) {
+            if (!name.is_string()) return false;
             auto parsed = parse_provenance(name.get_ref<const std::string&>());
-            prediction.prior_levels += parsed && is_fact(*parsed);
-        }
+            return parsed && is_fact(*parsed);
+        };
+        for (const char* level : {"expression", "va", "au"})
+            prediction.prior_levels += is_prior(member(provenance, level));
+        // An AU level whose source coded some AUs (au_provenance) holds priors too: counted once.
+        const ordered_json& per_au = member(value, "au_provenance");
+        if (!is_prior(member(provenance, "au")) && per_au.is_object())
+            prediction.prior_levels += std::any_of(per_au.begin(), per_au.end(), is_prior);
         // AUs the built-in expert could not see are unknown where its AUs are the ones scored.
         const ordered_json& model_provenance = member(member(value, "review"), "model_provenance");
         const ordered_json& au_source =

@@ -206,4 +206,26 @@ BOOST_AUTO_TEST_CASE(truth_without_au_coded_or_coding_every_au_scores_as_before)
     BOOST_TEST(before.overall.action_units.mean_f1 == (0 + 1 + 2.0 / 3.0 + 1 + 1) / 5, tt::tolerance(1e-12));
 }
 
+BOOST_AUTO_TEST_CASE(a_feid_record_with_source_coded_aus_counts_as_holding_a_prior) {
+    Vocabulary vocabulary(test::test_knowledge());
+    ProblemLog problems;
+    auto mixed = parse_prediction_line(
+        R"({"id":"b1","labels":{"action_units":["AU6","AU25"]},"provenance":{"expression":"model","va":"model","au":"model"},)"
+        R"("au_provenance":{"AU1":"source","AU5":"model","AU6":"source","AU25":"model"}})",
+        1, RecordLabels::current, vocabulary, problems);
+    BOOST_TEST_REQUIRE(mixed.has_value());
+    BOOST_TEST(mixed->prior_levels == 1);
+    auto model_only = parse_prediction_line(
+        R"({"id":"b2","labels":{"action_units":["AU6"]},"provenance":{"expression":"model","va":"model","au":"model"}})",
+        2, RecordLabels::current, vocabulary, problems);
+    BOOST_TEST_REQUIRE(model_only.has_value());
+    BOOST_TEST(model_only->prior_levels == 0);
+    // A whole AU prior is counted once, as before.
+    auto whole = parse_prediction_line(
+        R"({"id":"b3","labels":{"action_units":["AU6"]},"provenance":{"expression":"model","va":"model","au":"source"}})",
+        3, RecordLabels::current, vocabulary, problems);
+    BOOST_TEST_REQUIRE(whole.has_value());
+    BOOST_TEST(whole->prior_levels == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
