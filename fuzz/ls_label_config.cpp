@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FacePrediction face;
         face.box = Box{x, 10, 40, 40};
         x += 50;
-        face.labels = LabelSet{expression.name, 0.5, -0.25, all_units};
+        face.labels = LabelSet{expression.name, 0.5, -0.25, all_units, std::nullopt};
         face.descriptions = Descriptions{"a smile", "pleasant", "cheeks raised"};
         faces.push_back(std::move(face));
     }

@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (pick & 0x20) asked.known.action_units = std::vector<std::string>{first_unit};
     if (asked.kind == RequestKind::verify)
-        asked.candidates = LabelSet{first_class, 0.1, 0.2, std::vector<std::string>{first_unit}};
+        asked.candidates = LabelSet{first_class, 0.1, 0.2, std::vector<std::string>{first_unit}, std::nullopt};
     auto answer = parse_answer(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1), knowledge, asked);
     if (!answer) {
         SEKE_FUZZ_CHECK(answer.error().code == errc::malformed_answer);

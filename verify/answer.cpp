@@ -1,4 +1,5 @@
 #include "verify/answer.hpp"
+#include "verify/au_prior.hpp"
 #include "verify/text.hpp"
 
 #include <algorithm>
@@ -151,7 +152,9 @@ Result<Answer> parse_object(const json& object, const Knowledge& knowledge, cons
         } else if (key == "action_units") {
             auto codes = action_units(value, knowledge);
             if (!codes) return codes.error();
-            answer.labels.action_units = std::move(*codes);
+            // AUs the source coded are facts: an answer's word on them is dropped, not an error
+            // (a model may well repeat a fact it was shown).
+            answer.labels.action_units = without_judged_aus(asked.known, *codes);
         } else {
             if (!value.is_string()) return malformed(key + " is not a string");
             std::string text = trim(value.get_ref<const std::string&>());

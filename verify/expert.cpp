@@ -396,6 +396,10 @@ constexpr std::array<std::string_view, 5> kReliableAus{"AU5", "AU12", "AU15", "A
 constexpr double kReliableAuUncertaintyFloor = 0.1;
 constexpr double kWeakAuUncertaintyFloor = 0.3;
 
+double judgement_uncertainty(const AuJudgement& j) {
+    return std::max(binary_entropy(j.score), j.reliable ? kReliableAuUncertaintyFloor : kWeakAuUncertaintyFloor);
+}
+
 // Evidence in [0, 1] that `value` is above `threshold`: 0.5 at it, 0 and 1 at ± `width`.
 double above(double value, double threshold, double width) {
     return clamp01(0.5 + (value - threshold) / (2 * width));
@@ -588,7 +592,6 @@ ExpertOpinion interpret_expert(const ExpertReading& reading, const Knowledge& kn
     // AUs: those of the knowledge this geometry judges, knowledge order; the rest are unknown.
     const auto scores = score_aus(*measures);
     std::vector<std::string> present;
-    double au_uncertainty = 0;
     for (const auto& unit : knowledge.action_units) {
         auto score = score_of(scores, unit.code);
         if (!score) {
@@ -601,8 +604,6 @@ ExpertOpinion interpret_expert(const ExpertReading& reading, const Knowledge& kn
         j.margin = clamp01(std::abs(*score - 0.5) * 2);
         j.reliable = std::find(kReliableAus.begin(), kReliableAus.end(), unit.code) != kReliableAus.end();
         if (j.score >= 0.5) present.push_back(unit.code);
-        au_uncertainty +=
-            std::max(binary_entropy(j.score), j.reliable ? kReliableAuUncertaintyFloor : kWeakAuUncertaintyFloor);
         out.action_units.push_back(std::move(j));
     }
     out.labels.action_units = present;
@@ -636,8 +637,7 @@ ExpertOpinion interpret_expert(const ExpertReading& reading, const Knowledge& kn
     // Mass the networks put on classes this knowledge lacks is doubt the renormalisation hides.
     const double outside = 0.5 * (by_face_api.outside + by_human.outside);
     out.uncertainty.expression = clamp01(std::max(0.5 * (1 - margin) + 0.5 * (1 - out.classifier_agreement), outside));
-    out.uncertainty.au =
-        out.action_units.empty() ? 1 : clamp01(au_uncertainty / static_cast<double>(out.action_units.size()));
+    out.uncertainty.au = expert_au_uncertainty(out);
     const double classifiers_apart =
         std::hypot(va_face_api.valence - va_human.valence, va_face_api.arousal - va_human.arousal);
     out.uncertainty.va = std::min(1.0, std::max({va.valence_sd, va.arousal_sd, classifiers_apart}) / kVaFullScale);
@@ -649,6 +649,17 @@ ExpertOpinion interpret_expert(const ExpertReading& reading, const Knowledge& kn
     out.descriptions.va = va_description(*out.labels.valence, *out.labels.arousal, nudges);
     out.descriptions.au = au_description(out, knowledge, layout->name);
     return out;
+}
+
+double expert_au_uncertainty(const ExpertOpinion& opinion, const std::vector<std::string>& fixed) {
+    double sum = 0;
+    std::size_t counted = 0;
+    for (const auto& j : opinion.action_units) {
+        if (std::find(fixed.begin(), fixed.end(), j.code) != fixed.end()) continue;
+        sum += judgement_uncertainty(j);
+        ++counted;
+    }
+    return counted == 0 ? 1 : clamp01(sum / static_cast<double>(counted));
 }
 
 }  // namespace seke

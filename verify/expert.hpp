@@ -74,4 +74,9 @@ struct ExpertOpinion {
 ExpertOpinion interpret_expert(const ExpertReading& reading, const Knowledge& knowledge,
                                const ExpertSettings& settings = {});
 
+// The opinion's AU uncertainty over the AUs it judged, those in `fixed` (coded by a source, so
+// not the expert's to decide) left out: the mean of each AU's entropy with its floor. 1 when
+// none is left. With `fixed` empty it is `uncertainty.au`.
+double expert_au_uncertainty(const ExpertOpinion& opinion, const std::vector<std::string>& fixed = {});
+
 }  // namespace seke

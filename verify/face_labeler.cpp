@@ -6,6 +6,9 @@
 // - Only levels missing from `known` are asked (valence and arousal each on its own); known
 //   levels are facts: shown in every prompt, never read back from an answer, never overwritten.
 //   They still take part in the cross-level consistency check.
+// - A partly known AU level (a source that coded some AUs): only the AUs not coded are asked and
+//   voted on; the coded ones are fixed evidence, merged into every aggregate (so they count in the
+//   consistency check) but never tallied (so AU uncertainty is over the AUs the model decided).
 // - Modes: greedy = one request, n=1, temperature 0; fixed = one request of fixed_samples at
 //   `temperature`, majority vote (both baselines: no verification). uamc = rounds: k_min first,
 //   then round_size, up to k_max answers. After each round it stops when every asked level has
@@ -45,6 +48,7 @@
 #include <cmath>
 #include <exception>
 
+#include "verify/au_prior.hpp"
 #include "verify/uamc.hpp"
 
 namespace seke {
@@ -209,7 +213,7 @@ struct FaceLabeler::State {
     LabelerStep start() {
         if (phase != Phase::idle) return current();
         asked.expression = !known.expression.has_value();
-        asked.au = !known.action_units.has_value();
+        asked.au = !known.has(Level::au);
         ask_valence = !known.valence.has_value();
         ask_arousal = !known.arousal.has_value();
         asked.va = ask_valence || ask_arousal;
@@ -238,6 +242,11 @@ struct FaceLabeler::State {
             t.probability = opinion.expression_probabilities.front().second;
         }
         return t;
+    }
+
+    // The AUs a partly known AU level codes: fixed, never compared or tallied.
+    std::vector<std::string> coded_aus() const {
+        return known.au_partly_known() ? *known.au_coded : std::vector<std::string>{};
     }
 
     bool expert_is_evidence() const { return !config.expert_only && expert && !expert->abstained; }
@@ -269,11 +278,17 @@ struct FaceLabeler::State {
             out.uncertainty.expression = expert->uncertainty.expression;
         }
         if (asked.au) {
-            out.labels.action_units = said.action_units;
+            out.labels.action_units = with_known_aus(*knowledge, known, *said.action_units);
+            out.labels.au_coded.reset();
             out.provenance.au = Provenance::expert;
-            out.descriptions.au = expert->descriptions.au;
-            out.uncertainty.au = expert->uncertainty.au;
+            // Its text is about every AU it saw: with some AUs coded it could contradict them.
+            if (!known.au_partly_known()) out.descriptions.au = expert->descriptions.au;
+            // Over the AUs it decided: with some AUs coded, the others only.
+            out.uncertainty.au =
+                known.au_partly_known() ? expert_au_uncertainty(*expert, coded_aus()) : expert->uncertainty.au;
         }
+        out.au_provenance = au_provenance_of(*knowledge, known, known_provenance.au,
+                                             asked.au ? Provenance::expert : known_provenance.au);
         if (asked.va) {
             if (ask_valence) out.labels.valence = said.valence;
             if (ask_arousal) out.labels.arousal = said.arousal;
@@ -319,7 +334,8 @@ struct FaceLabeler::State {
             weigh(expert_va_disagreement(*expert, ask_valence ? agg.va.valence : std::nullopt,
                                          ask_arousal ? agg.va.arousal : std::nullopt),
                   u.va, t.disagreement_va);
-        if (asked.au && agg.au.samples > 0) weigh(expert_au_disagreement(*expert, agg.au), u.au, t.disagreement_au);
+        if (asked.au && agg.au.samples > 0)
+            weigh(expert_au_disagreement(*expert, agg.au, coded_aus()), u.au, t.disagreement_au);
         u.expert_disagreement = compared > 0 ? sum / compared : 0;
     }
 
@@ -495,7 +511,7 @@ struct FaceLabeler::State {
     LabelSet model_part(const LabelSet& labels) const {
         LabelSet out;
         if (asked.expression) out.expression = labels.expression;
-        if (asked.au) out.action_units = labels.action_units;
+        if (asked.au && labels.action_units) out.action_units = without_judged_aus(known, *labels.action_units);
         if (ask_valence) out.valence = labels.valence;
         if (ask_arousal) out.arousal = labels.arousal;
         return out;
@@ -538,7 +554,8 @@ struct FaceLabeler::State {
             case Level::expression: return same_expression;
             case Level::au:
                 return l.action_units && final_labels.action_units &&
-                       same_au_set(*l.action_units, *final_labels.action_units);
+                       same_au_set(without_judged_aus(known, *l.action_units),
+                                   without_judged_aus(known, *final_labels.action_units));
             case Level::va:
                 return (!ask_valence || va_close(l.valence, final_labels.valence)) &&
                        (!ask_arousal || va_close(l.arousal, final_labels.arousal));
@@ -579,7 +596,8 @@ struct FaceLabeler::State {
         if (ask_arousal && l.arousal && final_labels.arousal)
             distance += std::pow(*l.arousal - *final_labels.arousal, 2);
         const double jaccard = asked.au && l.action_units && final_labels.action_units
-                                   ? au_jaccard(*l.action_units, *final_labels.action_units)
+                                   ? au_jaccard(without_judged_aus(known, *l.action_units),
+                                                without_judged_aus(known, *final_labels.action_units))
                                    : 1;
         return {other_expression, std::sqrt(distance), 1 - jaccard};
     }
@@ -601,7 +619,7 @@ struct FaceLabeler::State {
         for (const auto& u : usable) {
             const LabelSet& l = u.answer.labels;
             if (asked.expression && l.expression) votes.push_back({*l.expression, u.weight});
-            if (asked.au && l.action_units) au_samples.push_back(*l.action_units);
+            if (asked.au && l.action_units) au_samples.push_back(without_judged_aus(known, *l.action_units));
             if (ask_valence && l.valence) valence.push_back(*l.valence);
             if (ask_arousal && l.arousal) arousal.push_back(*l.arousal);
         }
@@ -611,7 +629,10 @@ struct FaceLabeler::State {
         agg.va = tally_va(valence, arousal);
         agg.labels = known;
         if (asked.expression && agg.expression.leader()) agg.labels.expression = *agg.expression.leader();
-        if (asked.au && agg.au.samples > 0) agg.labels.action_units = agg.au.present;
+        if (asked.au && agg.au.samples > 0) {
+            agg.labels.action_units = with_known_aus(*knowledge, known, agg.au.present);
+            agg.labels.au_coded.reset();
+        }
         if (ask_valence) agg.labels.valence = agg.va.valence;
         if (ask_arousal) agg.labels.arousal = agg.va.arousal;
         agg.inconsistency = cross_level_inconsistency(*knowledge, agg.labels);
@@ -627,6 +648,8 @@ struct FaceLabeler::State {
         out.provenance.expression = asked.expression ? Provenance::model : known_provenance.expression;
         out.provenance.au = asked.au ? Provenance::model : known_provenance.au;
         out.provenance.va = asked.va ? Provenance::model : known_provenance.va;
+        out.au_provenance = au_provenance_of(*knowledge, known, known_provenance.au,
+                                             asked.au ? Provenance::model : known_provenance.au);
         if (asked.expression) {
             double u = expression_uncertainty(agg.expression);
             if (trace.verifier_disagreed) u = std::min(1.0, u + kDisagreementPenalty);
@@ -688,7 +711,7 @@ FaceLabeler::FaceLabeler(const Knowledge& knowledge, const EngineConfig& config,
     : state_(std::make_unique<State>()) {
     state_->knowledge = &knowledge;
     state_->config = sanitised(config);
-    state_->known = std::move(known);
+    state_->known = normalise_au_prior(knowledge, std::move(known));
     state_->known_provenance = known_provenance;
     state_->examples = std::move(examples);
     state_->expert = std::move(expert);

@@ -100,6 +100,9 @@ struct FaceResult {
     LabelSet labels;               // complete when ok: known facts + model's answers
     Descriptions descriptions;
     LevelProvenance provenance;
+    // When ok: who gave each AU. It differs from provenance.au only for a face whose source coded
+    // some AUs (LabelSet::au_coded): those keep the source's provenance, the rest the engine's.
+    AuProvenance au_provenance;
     Uncertainty uncertainty;
     Cost cost;
     Trace trace;
@@ -111,6 +114,8 @@ using LabelerStep = std::variant<ModelRequest, FaceResult>;
 class FaceLabeler {
   public:
     // `known` holds facts with their provenance (source or human); only missing levels are asked.
+    // A partly known AU level (LabelSet::au_coded) asks only the AUs not coded, and the coded ones
+    // stay as given; known_provenance.au is theirs.
     // `examples` (may be null) become the example turns of every sample request; examples that
     // cannot answer the face's question (a missing level, an unknown label) are left out.
     // `expert`: the built-in face expert's opinion of this face (interpret_expert). With

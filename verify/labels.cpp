@@ -37,8 +37,16 @@ bool LabelSet::has(Level level) const noexcept {
     switch (level) {
         case Level::expression: return expression.has_value();
         case Level::va: return valence.has_value() && arousal.has_value();
-        case Level::au: return action_units.has_value();
+        case Level::au: return action_units.has_value() && !au_coded.has_value();
     }
+    return false;
+}
+
+bool LabelSet::judges_au(std::string_view code) const noexcept {
+    if (!action_units) return false;
+    if (!au_coded) return true;
+    for (const auto& coded : *au_coded)
+        if (coded == code) return true;
     return false;
 }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace seke {
@@ -23,13 +24,26 @@ std::optional<Provenance> parse_provenance(std::string_view text) noexcept;
 [[nodiscard]] bool is_fact(Provenance p) noexcept;
 
 // Any subset of the labels of one face. Valence and arousal are each in [-1, 1].
+//
+// The AU level may be known in part: a source that coded only some AUs (BP4D codes 12 of the
+// knowledge's 17) gives `au_coded`, and `action_units` then lists the present ones among them.
+// Each AU is present, absent (coded, not listed) or unknown (not coded). Without `au_coded`,
+// `action_units` judges every AU of the knowledge, as it always did.
 struct LabelSet {
     std::optional<std::string> expression;
     std::optional<double> valence;
     std::optional<double> arousal;
     std::optional<std::vector<std::string>> action_units;  // AU codes judged present, e.g. "AU12"
+    // The AUs `action_units` judges, present or absent, when not every AU was coded. Set only
+    // together with `action_units` (au_prior.hpp puts a prior in that form).
+    std::optional<std::vector<std::string>> au_coded;
 
-    [[nodiscard]] bool has(Level level) const noexcept;  // va: both valence and arousal
+    // va: both valence and arousal; au: every AU judged (action_units without au_coded).
+    [[nodiscard]] bool has(Level level) const noexcept;
+    // Some AUs judged, others unknown.
+    [[nodiscard]] bool au_partly_known() const noexcept { return action_units && au_coded; }
+    // Whether this set judges the AU `code` (present or absent).
+    [[nodiscard]] bool judges_au(std::string_view code) const noexcept;
     [[nodiscard]] bool empty() const noexcept;
 };
 
@@ -64,6 +78,10 @@ struct PerLevel {
 };
 
 using LevelProvenance = PerLevel<Provenance, Provenance::model>;
+
+// Who gave each AU's presence or absence, one entry per AU of the knowledge in its order. It
+// differs from the level's provenance only where a source coded some AUs and the engine the rest.
+using AuProvenance = std::vector<std::pair<std::string, Provenance>>;
 
 struct Uncertainty {
     double expression = 0;   // vote entropy / margin, 0 = settled

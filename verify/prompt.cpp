@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "verify/au_prior.hpp"
 #include "verify/text.hpp"
 
 namespace seke {
@@ -32,6 +33,18 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
     return out;
 }
 
+// `codes` less those in `listed`, in `codes`' order.
+std::vector<std::string> without_listed(const std::vector<std::string>& codes, const std::vector<std::string>& listed) {
+    std::vector<std::string> out;
+    for (const auto& code : codes)
+        if (std::find(listed.begin(), listed.end(), code) == listed.end()) out.push_back(code);
+    return out;
+}
+
+std::string listed_or_none(const std::vector<std::string>& codes) {
+    return codes.empty() ? std::string("none") : join(codes, ", ");
+}
+
 bool contains(const std::vector<std::string>& keys, const char* key) {
     for (const auto& k : keys)
         if (k == key) return true;
@@ -42,6 +55,7 @@ bool contains(const std::vector<std::string>& keys, const char* key) {
 std::string labels_json(const LabelSet& labels) {
     ojson out = ojson::object();
     if (labels.action_units) out["action_units"] = *labels.action_units;
+    if (labels.au_coded) out["au_coded"] = *labels.au_coded;
     if (labels.expression) out["expression"] = *labels.expression;
     if (labels.valence) out["valence"] = *labels.valence;
     if (labels.arousal) out["arousal"] = *labels.arousal;
@@ -85,6 +99,13 @@ std::string user_text(const Knowledge& knowledge, const PromptSpec& spec, const 
         s += kKnownLabelsMarker + labels_json(spec.known) + "\n";
         s += "These known labels were given by human annotators or the source dataset: treat them "
              "as correct, do not label them again, and use them to inform the other levels.\n";
+        if (spec.known.au_partly_known()) {
+            const auto coded_absent = without_listed(*spec.known.au_coded, *spec.known.action_units);
+            s += "Only the action units in au_coded were coded: of those, the ones in action_units are present (" +
+                 listed_or_none(*spec.known.action_units) + ") and the others absent (" + listed_or_none(coded_absent) +
+                 "). The remaining action units (" + join(unjudged_action_units(knowledge, spec.known), ", ") +
+                 ") are unknown.\n";
+        }
     }
     if (spec.kind == RequestKind::verify) {
         s += kCandidateLabelsMarker + labels_json(spec.candidates) + "\n";
@@ -96,10 +117,16 @@ std::string user_text(const Knowledge& knowledge, const PromptSpec& spec, const 
     // Steps in the order of the correlations: what is observable first, then what it means.
     int step = 1;
     auto add_step = [&](const std::string& text) { s += std::to_string(step++) + ". " + text + "\n"; };
-    if (contains(keys, "action_units"))
-        add_step(
-            "action_units: list the codes of the action units clearly present in the face "
-            "(an empty list if none).");
+    if (contains(keys, "action_units")) {
+        if (spec.known.au_partly_known())
+            add_step("action_units: list the codes of the action units clearly present in the face among " +
+                     join(unjudged_action_units(knowledge, spec.known), ", ") +
+                     " only (the others are known; an empty list if none).");
+        else
+            add_step(
+                "action_units: list the codes of the action units clearly present in the face "
+                "(an empty list if none).");
+    }
     if (contains(keys, "expression")) {
         std::vector<std::string> names;
         for (const auto& e : knowledge.expressions) names.push_back(e.name);
@@ -129,14 +156,15 @@ std::string user_text(const Knowledge& knowledge, const PromptSpec& spec, const 
     return s;
 }
 
-std::string schema_text(const Knowledge& knowledge, const std::vector<std::string>& keys) {
+std::string schema_text(const Knowledge& knowledge, const PromptSpec& spec, const std::vector<std::string>& keys) {
     ojson properties = ojson::object();
     for (const auto& key : keys) {
         if (key == "verdict") {
             properties[key] = {{"type", "string"}, {"enum", {"agree", "disagree"}}};
         } else if (key == "action_units") {
+            // Only the AUs not known: a coded AU cannot be answered at all.
             ojson codes = ojson::array();
-            for (const auto& au : knowledge.action_units) codes.push_back(au.code);
+            for (const auto& code : unjudged_action_units(knowledge, spec.known)) codes.push_back(code);
             properties[key] = {{"type", "array"},
                                {"items", {{"type", "string"}, {"enum", codes}}},
                                {"description", "codes of the action units present"}};
@@ -168,6 +196,14 @@ bool copy_levels(const LabelSet& shape, const LabelSet& from, LabelSet& to) {
     copy(shape.valence, from.valence, to.valence);
     copy(shape.arousal, from.arousal, to.arousal);
     copy(shape.action_units, from.action_units, to.action_units);
+    // A partly known AU level: the same AUs are coded, with the values of `from`.
+    if (shape.au_coded && to.action_units) {
+        to.au_coded = shape.au_coded;
+        std::vector<std::string> coded_present;
+        for (const auto& code : *to.action_units)
+            if (to.judges_au(code)) coded_present.push_back(code);
+        to.action_units = std::move(coded_present);
+    }
     return complete;
 }
 
@@ -217,7 +253,7 @@ std::vector<std::string> answer_keys(const PromptSpec& spec) {
     std::vector<std::string> keys;
     if (spec.kind == RequestKind::verify) keys.emplace_back("verdict");
     if (spec.kind != RequestKind::describe) {
-        if (!spec.known.action_units) keys.emplace_back("action_units");
+        if (!spec.known.has(Level::au)) keys.emplace_back("action_units");
         if (!spec.known.expression) keys.emplace_back("expression");
         if (!spec.known.valence) keys.emplace_back("valence");
         if (!spec.known.arousal) keys.emplace_back("arousal");
@@ -238,7 +274,7 @@ Prompt build_prompt(const Knowledge& knowledge, const PromptSpec& spec) {
     prompt.system = system_text(knowledge);
     prompt.user = user_text(knowledge, spec, keys);
     prompt.schema_name = "seke_" + std::string(request_kind_name(spec.kind));
-    prompt.response_schema = schema_text(knowledge, keys);
+    prompt.response_schema = schema_text(knowledge, spec, keys);
     return prompt;
 }
 
@@ -248,6 +284,8 @@ std::optional<PromptSpec> example_spec(const PromptSpec& spec, const LabelSet& e
     out.ask_descriptions = spec.ask_descriptions;
     if (!copy_levels(spec.known, example_labels, out.known)) return std::nullopt;
     if (!copy_levels(spec.candidates, example_labels, out.candidates)) return std::nullopt;
+    if (out.candidates.action_units)
+        out.candidates.action_units = without_judged_aus(out.known, *out.candidates.action_units);
     return out;
 }
 
@@ -283,7 +321,7 @@ std::optional<std::string> example_answer(const Knowledge& knowledge, const Prom
             out[key] = "agree";
         } else if (key == "action_units") {
             if (!action_units) return std::nullopt;
-            out[key] = *action_units;
+            out[key] = without_judged_aus(spec.known, *action_units);
         } else if (key == "expression") {
             if (!expression) return std::nullopt;
             out[key] = *expression;

@@ -37,7 +37,8 @@ Prompt build_prompt(const Knowledge& knowledge, const PromptSpec& spec);
 
 // The JSON keys a prompt asks for, in the order they are asked (AUs → expression → VA →
 // descriptions; verify puts `verdict` first). Empty when the prompt would ask nothing.
-// sample/verify: labels missing from `known` (valence and arousal each on its own) and, when
+// sample/verify: labels missing from `known` (valence and arousal each on its own; action_units
+// also when `known` codes only some AUs: then the schema and the question name only the others) and, when
 // ask_descriptions, the three descriptions; describe: the three descriptions only.
 std::vector<std::string> answer_keys(const PromptSpec& spec);
 

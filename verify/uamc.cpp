@@ -327,10 +327,12 @@ std::optional<double> expert_va_disagreement(const ExpertOpinion& expert, std::o
     return clamp01(std::sqrt(squares) / kExpertVaFullScale);
 }
 
-std::optional<double> expert_au_disagreement(const ExpertOpinion& expert, const AuTally& tally) {
+std::optional<double> expert_au_disagreement(const ExpertOpinion& expert, const AuTally& tally,
+                                             const std::vector<std::string>& fixed) {
     double sum = 0;
     double total = 0;
     for (const auto& judged : expert.action_units) {
+        if (has(fixed, judged.code)) continue;
         double frequency = 0;
         for (const auto& [code, f] : tally.frequency)
             if (code == judged.code) frequency = f;

@@ -134,9 +134,10 @@ std::optional<double> expert_va_disagreement(const ExpertOpinion& expert, std::o
                                              std::optional<double> arousal);
 
 // Weighted mean of |vote frequency − the expert's evidence| over the AUs the expert judged;
-// reliable ones weigh twice. AUs it cannot see (au_unknown) are not counted. Nullopt when it
-// judged none.
-std::optional<double> expert_au_disagreement(const ExpertOpinion& expert, const AuTally& tally);
+// reliable ones weigh twice. AUs it cannot see (au_unknown) and AUs in `fixed` (coded by the
+// source: facts, not votes) are not counted. Nullopt when none is left.
+std::optional<double> expert_au_disagreement(const ExpertOpinion& expert, const AuTally& tally,
+                                             const std::vector<std::string>& fixed = {});
 
 // u + weight · disagreement, capped at 1; never below u (a negative weight counts as 0).
 double raised_uncertainty(double u, double weight, double disagreement);

@@ -110,6 +110,44 @@ FaceLabels read_labels(const ordered_json& object, const FieldContext& context) 
     return labels;
 }
 
+// A truth line's `au_coded`: the AUs its source coded. `action_units` lists the present ones
+// among them (none listed: all absent); the AUs outside it are uncoded.
+void read_au_coded(const ordered_json& object, FaceLabels& labels, std::vector<int>& uncoded,
+                   const FieldContext& context) {
+    const ordered_json& coded_json = member(object, "au_coded");
+    if (coded_json.is_null()) return;
+    if (!coded_json.is_array()) {
+        context.report(ProblemKind::bad_value,
+                       "au_coded is " + quoted(coded_json) + ", not a list: action units not scored");
+        labels.action_units.reset();
+        return;
+    }
+    std::vector<std::string> unknown;
+    std::vector<int> coded = action_unit_indices(coded_json, context.vocabulary, &unknown);
+    if (!unknown.empty())
+        context.report(ProblemKind::unknown_action_unit,
+                       "au_coded names codes not in the AU set, ignored: " + joined(unknown));
+    if (!labels.action_units) labels.action_units.emplace();
+    std::vector<std::string> uncoded_present;
+    for (int a : *labels.action_units)
+        if (!std::binary_search(coded.begin(), coded.end(), a))
+            uncoded_present.push_back(context.vocabulary.action_units()[static_cast<std::size_t>(a)]);
+    if (!uncoded_present.empty()) {
+        context.report(ProblemKind::bad_value,
+                       "action units present but not in au_coded, counted as coded: " + joined(uncoded_present));
+        coded.insert(coded.end(), labels.action_units->begin(), labels.action_units->end());
+        std::sort(coded.begin(), coded.end());
+        coded.erase(std::unique(coded.begin(), coded.end()), coded.end());
+    }
+    if (coded.empty()) {  // nothing coded: no AU level to score
+        labels.action_units.reset();
+        return;
+    }
+    const int all = static_cast<int>(context.vocabulary.action_units().size());
+    for (int a = 0; a < all; ++a)
+        if (!std::binary_search(coded.begin(), coded.end(), a)) uncoded.push_back(a);
+}
+
 bool has_any_level(const FaceLabels& labels) {
     return labels.expression || labels.action_units || labels.valence || labels.arousal;
 }
@@ -362,6 +400,7 @@ std::optional<TruthItem> parse_truth_line(std::string_view line, int line_number
     item.line = line_number;
     FieldContext context{InputFile::truth, line_number, item.id, vocabulary, problems};
     item.labels = read_labels(value, context);
+    read_au_coded(value, item.labels, item.action_units_uncoded, context);
     const ordered_json& source = member(value, "source");
     if (source.is_string()) item.source = source.get<std::string>();
     else if (!source.is_null())
@@ -433,12 +472,17 @@ std::optional<Prediction> parse_prediction(const ordered_json& value, InputFile 
             which == RecordLabels::model && model_labels.is_object() ? model_labels : record_labels;
         prediction.labels = read_labels(chosen, context);
         const ordered_json& provenance = member(value, "provenance");
-        for (const char* level : {"expression", "va", "au"}) {
-            const ordered_json& name = member(provenance, level);
-            if (!name.is_string()) continue;
+        auto is_prior = [](const ordered_json& name) {
+            if (!name.is_string()) return false;
             auto parsed = parse_provenance(name.get_ref<const std::string&>());
-            prediction.prior_levels += parsed && is_fact(*parsed);
-        }
+            return parsed && is_fact(*parsed);
+        };
+        for (const char* level : {"expression", "va", "au"})
+            prediction.prior_levels += is_prior(member(provenance, level));
+        // An AU level whose source coded some AUs (au_provenance) holds priors too: counted once.
+        const ordered_json& per_au = member(value, "au_provenance");
+        if (!is_prior(member(provenance, "au")) && per_au.is_object())
+            prediction.prior_levels += std::any_of(per_au.begin(), per_au.end(), is_prior);
         // AUs the built-in expert could not see are unknown where its AUs are the ones scored.
         const ordered_json& model_provenance = member(member(value, "review"), "model_provenance");
         const ordered_json& au_source =

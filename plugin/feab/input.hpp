@@ -36,6 +36,9 @@ struct TruthItem {
     std::string image;   // optional "image" field, used by `seke feab run`
     int line = 0;
     FaceLabels labels;
+    // Sorted AU indices the source did not code (outside the line's `au_coded`), scored neither
+    // right nor wrong. Empty: every AU coded.
+    std::vector<int> action_units_uncoded;
 };
 
 // Uncertainty a prediction carries, per level and overall (FEID records carry all four).

@@ -60,8 +60,12 @@ ActionUnitScores score_action_units(const std::vector<std::string>& action_units
         for (int a : *truth[i].labels.action_units) in_truth[static_cast<std::size_t>(a)] = true;
         for (int a : *predictions[i]->labels.action_units) in_prediction[static_cast<std::size_t>(a)] = true;
         const std::vector<int>& unknown = predictions[i]->labels.action_units_unknown;
+        const std::vector<int>& uncoded = truth[i].action_units_uncoded;
         for (std::size_t a = 0; a < action_units.size(); ++a) {
-            if (std::binary_search(unknown.begin(), unknown.end(), static_cast<int>(a))) continue;
+            // An AU the source did not code or the predictor did not judge counts for neither side.
+            if (std::binary_search(unknown.begin(), unknown.end(), static_cast<int>(a)) ||
+                std::binary_search(uncoded.begin(), uncoded.end(), static_cast<int>(a)))
+                continue;
             metrics::BinaryCounts& c = out.per_au[a].counts;
             c.tp += in_truth[a] && in_prediction[a];
             c.fp += !in_truth[a] && in_prediction[a];
@@ -197,17 +201,21 @@ std::string_view uncertainty_signal_name(UncertaintySignal signal) noexcept {
     return "?";
 }
 
-ItemErrors item_errors(const FaceLabels& truth, const FaceLabels& predicted, double va_tolerance) {
+ItemErrors item_errors(const FaceLabels& truth, const FaceLabels& predicted, double va_tolerance,
+                       const std::vector<int>& truth_uncoded) {
     ItemErrors out;
     if (truth.expression && predicted.expression) out.expression = *truth.expression != *predicted.expression;
     if (truth.action_units && predicted.action_units) {
-        // An AU the predictor did not judge is neither right nor wrong.
+        // An AU the predictor did not judge, or the source did not code, is neither right nor wrong.
+        auto compared = [&](int a) {
+            return !std::binary_search(predicted.action_units_unknown.begin(), predicted.action_units_unknown.end(),
+                                       a) &&
+                   !std::binary_search(truth_uncoded.begin(), truth_uncoded.end(), a);
+        };
         auto judged = [&](const std::vector<int>& units) {
             std::vector<int> kept;
             for (int a : units)
-                if (!std::binary_search(predicted.action_units_unknown.begin(), predicted.action_units_unknown.end(),
-                                        a))
-                    kept.push_back(a);
+                if (compared(a)) kept.push_back(a);
             return kept;
         };
         out.au = judged(*truth.action_units) != judged(*predicted.action_units);
@@ -262,7 +270,8 @@ Scores score(const std::vector<std::string>& classes, const std::vector<std::str
         if (!predictions[i]) continue;
         out.prior_levels += static_cast<std::size_t>(predictions[i]->prior_levels);
         if (!predictions[i]->uncertainty.any()) continue;
-        ItemErrors errors = item_errors(truth[i].labels, predictions[i]->labels, options.va_tolerance);
+        ItemErrors errors =
+            item_errors(truth[i].labels, predictions[i]->labels, options.va_tolerance, truth[i].action_units_uncoded);
         for (std::size_t p = 0; p < pairs.size(); ++p) {
             auto error = target_error(errors, pairs[p].first);
             auto value = signal_value(predictions[i]->uncertainty, pairs[p].second);

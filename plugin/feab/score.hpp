@@ -29,7 +29,8 @@ const std::vector<double>& curve_budgets();
 // Whether a prediction is wrong at each level; nullopt when truth or prediction lacks the level.
 //  - expression: the predicted class differs from the truth class;
 //  - au: the predicted AU set differs from the true one in any AU (Hamming distance > 0: a
-//    reviewer would have to change something);
+//    reviewer would have to change something); AUs the truth's source did not code (its
+//    `au_coded`) and AUs the predictor did not judge are not compared;
 //  - va: |predicted - true| > va_tolerance on valence or on arousal (whichever both sides have);
 //  - any: at least one of the above levels is wrong (defined when one of them is).
 struct ItemErrors {
@@ -38,7 +39,9 @@ struct ItemErrors {
     std::optional<bool> au;
     std::optional<bool> any;
 };
-ItemErrors item_errors(const FaceLabels& truth, const FaceLabels& predicted, double va_tolerance);
+// `truth_uncoded`: sorted AU indices the truth's source did not code (TruthItem::action_units_uncoded).
+ItemErrors item_errors(const FaceLabels& truth, const FaceLabels& predicted, double va_tolerance,
+                       const std::vector<int>& truth_uncoded = {});
 
 struct ExpressionScores {
     std::size_t truth_items = 0;  // truth items of the group with an expression

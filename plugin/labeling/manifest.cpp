@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "verify/au_prior.hpp"
 #include "verify/text.hpp"
 
 namespace seke {
@@ -40,6 +41,22 @@ Result<double> va_value(const json& known, const char* key) {
     if (!std::isfinite(number) || number < -1 || number > 1)
         return line_error(std::string("known.") + key + " must be a number in [-1, 1], got " + value.dump());
     return number;
+}
+
+// known.<key> as canonical AU codes, each once, in the order given.
+Result<std::vector<std::string>> au_codes(const json& known, const char* key, const Knowledge& knowledge) {
+    const json& value = known.at(key);
+    const std::string name = std::string("known.") + key;
+    if (!value.is_array()) return line_error(name + " must be an array of AU codes");
+    std::vector<std::string> units;
+    for (const auto& code : value) {
+        if (!code.is_string()) return line_error(name + " must be an array of AU codes");
+        auto canonical = knowledge.canonical_action_unit(code.get<std::string>());
+        if (!canonical)
+            return line_error(name + ": \"" + code.get<std::string>() + "\" is not one of the configured action units");
+        if (std::find(units.begin(), units.end(), *canonical) == units.end()) units.push_back(*canonical);
+    }
+    return units;
 }
 
 }  // namespace
@@ -77,8 +94,10 @@ Result<LabelJob> parse_manifest_line(const std::string& line, const std::string&
         const json& known = entry["known"];
         if (!known.is_object()) return line_error("\"known\" must be an object");
         for (const auto& [key, value] : known.items()) {
-            if (key != "expression" && key != "valence" && key != "arousal" && key != "action_units")
-                return line_error("known." + key + " is not a label (expression, valence, arousal, action_units)");
+            if (key != "expression" && key != "valence" && key != "arousal" && key != "action_units" &&
+                key != "au_coded")
+                return line_error("known." + key +
+                                  " is not a label (expression, valence, arousal, action_units, au_coded)");
         }
         if (known.contains("expression")) {
             if (!known["expression"].is_string()) return line_error("known.expression must be a string");
@@ -101,19 +120,23 @@ Result<LabelJob> parse_manifest_line(const std::string& line, const std::string&
         }
         if (job.known.valence || job.known.arousal) job.known_provenance.va = provenance;
         if (known.contains("action_units")) {
-            if (!known["action_units"].is_array()) return line_error("known.action_units must be an array of AU codes");
-            std::vector<std::string> units;
-            for (const auto& code : known["action_units"]) {
-                if (!code.is_string()) return line_error("known.action_units must be an array of AU codes");
-                auto canonical = knowledge.canonical_action_unit(code.get<std::string>());
-                if (!canonical)
-                    return line_error("known.action_units: \"" + code.get<std::string>() +
-                                      "\" is not one of the configured action units");
-                if (std::find(units.begin(), units.end(), *canonical) == units.end()) units.push_back(*canonical);
-            }
-            job.known.action_units = std::move(units);
-            job.known_provenance.au = provenance;
+            auto units = au_codes(known, "action_units", knowledge);
+            if (!units) return units.error();
+            job.known.action_units = std::move(*units);
         }
+        if (known.contains("au_coded")) {
+            // The AUs the source coded: those not listed present are absent, the others unknown.
+            auto coded = au_codes(known, "au_coded", knowledge);
+            if (!coded) return coded.error();
+            for (const auto& present : job.known.action_units.value_or(std::vector<std::string>{}))
+                if (std::find(coded->begin(), coded->end(), present) == coded->end())
+                    return line_error("known.action_units: \"" + present +
+                                      "\" is not in known.au_coded (a present AU must be one the source coded)");
+            if (!job.known.action_units) job.known.action_units.emplace();
+            job.known.au_coded = std::move(*coded);
+            job.known = normalise_au_prior(knowledge, std::move(job.known));
+        }
+        if (job.known.action_units) job.known_provenance.au = provenance;
         job.known_json = known.dump();
     } else {
         job.known_json = "{}";

@@ -14,7 +14,7 @@ struct LabelJob {
     std::string id;      // manifest id, or the image path relative to the folder
     std::string image;   // as given (stored in records)
     std::string source;  // what to read: resolved path, URL or data URI
-    LabelSet known;      // prior labels: facts for the engine
+    LabelSet known;      // prior labels: facts for the engine; known.au_coded when a source coded some AUs
     LevelProvenance known_provenance;
     std::string known_json;  // the prior labels as given, for the store
 };

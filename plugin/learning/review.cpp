@@ -194,10 +194,18 @@ FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord
     for (Level level : kAllLevels)
         if (before.of(level) == Provenance::expert) merged.model_provenance = before;
 
+    if (record.review && record.review->model_au_provenance)
+        merged.model_au_provenance = record.review->model_au_provenance;
+
     if (review.status != ReviewStatus::rejected) {
         out.labels = review.labels;
         out.descriptions = review.descriptions;
         out.provenance = review.provenance;
+        // A review that judged the AUs made every one of them the reviewer's.
+        if (review.levels.au != LevelVerdict::absent && !record.au_provenance.empty()) {
+            if (!merged.model_au_provenance) merged.model_au_provenance = record.au_provenance;
+            out.au_provenance.clear();
+        }
         out.conversations = feid_conversations(knowledge, review.face_id, review.labels, review.descriptions);
     }
     out.status = merged.status;

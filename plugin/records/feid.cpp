@@ -1,5 +1,6 @@
 #include "plugin/records/feid.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -91,6 +92,10 @@ FeidRecord feid_record(const Knowledge& knowledge, const FeidInput& input) {
     record.labels = r.labels;
     record.descriptions = r.descriptions;
     record.provenance = r.provenance;
+    // Per AU only where it says more than the level's provenance: a source coded some AUs.
+    if (std::any_of(r.au_provenance.begin(), r.au_provenance.end(),
+                    [&](const auto& au) { return au.second != r.provenance.au; }))
+        record.au_provenance = r.au_provenance;
     record.uncertainty = RecordUncertainty::of(r.uncertainty);
     if (r.expert) record.expert = RecordExpert::of(*r.expert);
     // The disagreement is a feature only where a vision LLM labeled and the expert was compared.

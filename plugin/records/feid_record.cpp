@@ -38,6 +38,12 @@ ordered_json provenance_json(const LevelProvenance& provenance) {
             {"au", provenance_name(provenance.au)}};
 }
 
+ordered_json au_provenance_json(const AuProvenance& provenance) {
+    ordered_json out = ordered_json::object();
+    for (const auto& [code, by] : provenance) out[code] = provenance_name(by);
+    return out;
+}
+
 ordered_json review_json(const RecordReview& review) {
     ordered_json out = ordered_json::object();
     out["status"] = review.status;
@@ -52,6 +58,7 @@ ordered_json review_json(const RecordReview& review) {
     if (review.model_labels) out["model_labels"] = labels_json(*review.model_labels);
     if (review.model_descriptions) out["model_descriptions"] = descriptions_json(*review.model_descriptions);
     if (review.model_provenance) out["model_provenance"] = provenance_json(*review.model_provenance);
+    if (review.model_au_provenance) out["model_au_provenance"] = au_provenance_json(*review.model_au_provenance);
     if (review.box) out["box"] = *review.box;
     if (review.cvat_shape_id) out["cvat_shape_id"] = *review.cvat_shape_id;
     if (review.cvat_source) out["cvat_source"] = *review.cvat_source;
@@ -81,9 +88,9 @@ ordered_json expert_json(const RecordExpert& expert) {
 }
 
 // Members of the record this type reads; every other member is kept in FeidRecord::other.
-constexpr std::array<std::string_view, 15> kMembers = {
-    "id",     "image",         "face", "labels", "descriptions", "provenance",    "uncertainty", "expert",
-    "status", "model_version", "cost", "flags",  "phash",        "conversations", "review"};
+constexpr std::array<std::string_view, 16> kMembers = {
+    "id",     "image",  "face",          "labels", "descriptions", "provenance", "au_provenance", "uncertainty",
+    "expert", "status", "model_version", "cost",   "flags",        "phash",      "conversations", "review"};
 
 // Reads members of one record; the first member of the wrong type is the error.
 class Reader {
@@ -193,6 +200,23 @@ class Reader {
             if (!value) continue;
             if (auto parsed = parse_provenance(*value)) out.set(level, *parsed);
             else unknown(*value, path + "." + name, "model, expert, source or human");
+        }
+        return out;
+    }
+
+    AuProvenance au_provenance(const ordered_json& object, const std::string& path) {
+        AuProvenance out;
+        for (const auto& [code, value] : object.items()) {
+            if (!value.is_string()) {
+                wrong(value, path + "." + code, "a string");
+                break;
+            }
+            auto parsed = parse_provenance(value.get_ref<const std::string&>());
+            if (!parsed) {
+                unknown(value.get<std::string>(), path + "." + code, "model, expert, source or human");
+                break;
+            }
+            out.emplace_back(code, *parsed);
         }
         return out;
     }
@@ -309,6 +333,8 @@ class Reader {
             out.model_descriptions = descriptions(*d, "review.model_descriptions");
         if (const ordered_json* p = child(object, "model_provenance", "review.model_provenance"))
             out.model_provenance = provenance(*p, "review.model_provenance");
+        if (const ordered_json* p = child(object, "model_au_provenance", "review.model_au_provenance"))
+            out.model_au_provenance = au_provenance(*p, "review.model_au_provenance");
         text(object, "box", "review.box", out.box);
         integer(object, "cvat_shape_id", "review.cvat_shape_id", out.cvat_shape_id);
         text(object, "cvat_source", "review.cvat_source", out.cvat_source);
@@ -400,6 +426,7 @@ ordered_json FeidRecord::to_json() const {
     out["labels"] = labels_json(labels);
     out["descriptions"] = descriptions_json(descriptions);
     out["provenance"] = provenance_json(provenance);
+    if (!au_provenance.empty()) out["au_provenance"] = au_provenance_json(au_provenance);
     out["uncertainty"] = {{"expression", finite_or_null(uncertainty.expression)},
                           {"va", finite_or_null(uncertainty.va)},
                           {"au", finite_or_null(uncertainty.au)},
@@ -440,6 +467,8 @@ Result<FeidRecord> FeidRecord::from_json(const ordered_json& json) {
         record.descriptions = read.descriptions(*d, "descriptions");
     if (const ordered_json* p = read.child(json, "provenance", "provenance"))
         record.provenance = read.provenance(*p, "provenance");
+    if (const ordered_json* p = read.child(json, "au_provenance", "au_provenance"))
+        record.au_provenance = read.au_provenance(*p, "au_provenance");
     if (const ordered_json* u = read.child(json, "uncertainty", "uncertainty"))
         record.uncertainty = read.uncertainty(*u, "uncertainty");
     if (const ordered_json* expert = read.child(json, "expert", "expert")) record.expert = read.expert(*expert);

@@ -78,6 +78,8 @@ struct RecordReview {
     // Who gave each level before the first review, kept when that was not the model alone (the
     // built-in expert): a review turns them all into "human".
     std::optional<LevelProvenance> model_provenance;
+    // The record's au_provenance before a review that judged the AUs (which makes every AU human).
+    std::optional<AuProvenance> model_au_provenance;
     std::optional<std::string> box;          // "corrected": the reviewer moved the box (CVAT)
     std::optional<long long> cvat_shape_id;  // a face a human drew in CVAT: its shape
     std::optional<std::string> cvat_source;
@@ -90,6 +92,10 @@ struct FeidRecord {
     LabelSet labels;          // the labels now: a reviewer's once reviewed
     Descriptions descriptions;
     LevelProvenance provenance;
+    // Who gave each AU, when not every AU has provenance.au: a source coded some AUs and the
+    // engine the rest (JSON "au_provenance": {"AU1": "source", "AU5": "model", ...}). Empty (not
+    // written) otherwise.
+    AuProvenance au_provenance;
     RecordUncertainty uncertainty;       // what the model said, kept through reviews
     std::optional<RecordExpert> expert;  // when the built-in expert read the face
     std::string status = "auto";         // auto | accepted | corrected | rejected | added

@@ -455,7 +455,10 @@ nlohmann::json simulate_answer(const TruthItem* truth, const ChatRequest& reques
         } else {
             ans.expression = perceive_expression(*truth, temp, rng);
         }
-        if (request.known.contains("action_units")) ans.aus = json_aus(request.known["action_units"]);
+        // A fully known AU level is trusted. With only some AUs coded ("au_coded") the fake lists
+        // every AU it sees, coded or not, as a model that ignores the facts would: seke must keep them.
+        if (request.known.contains("action_units") && !request.known.contains("au_coded"))
+            ans.aus = json_aus(request.known["action_units"]);
         else ans.aus = perceive_action_units(*truth, ans.expression, temp, rng);
         if (auto va = json_va(request.known)) {
             std::tie(ans.valence, ans.arousal) = *va;

@@ -23,7 +23,8 @@
 //   wrong class's prototype instead.
 // VA: truth shifted 40% towards the answered class's region centre when that class is wrong,
 //   plus Gaussian noise σ = (0.08 + 0.25*d)*max(T, 0.3) per dimension, clamped to [-1, 1].
-// Known facts ("Known labels (facts): " in the user text) are trusted: a known expression is
+// Known facts ("Known labels (facts): " in the user text) are trusted (but for AUs when only
+// some were coded, "au_coded": then it lists every AU it sees): a known expression is
 //   what the AUs/VA are perceived against, known AUs/VA are used for the descriptions.
 // Verification (`verdict` asked; candidates after "Candidate labels: "): candidate expression
 //   right → "agree" w.p. 0.9 - 0.3*d, else "disagree" and correct it to the confusable;

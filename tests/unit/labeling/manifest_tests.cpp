@@ -63,6 +63,83 @@ BOOST_AUTO_TEST_CASE(bad_lines_give_reasons) {
                std::string::npos);
 }
 
+// BP4D codes 12 of the knowledge's 17 AUs.
+const char* const kBp4dCoded =
+    R"(["AU1", "AU2", "AU4", "AU6", "AU7", "AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24"])";
+
+BOOST_AUTO_TEST_CASE(au_coded_makes_the_au_level_known_in_part) {
+    const auto& k = test::test_knowledge();
+    auto job = parse_manifest_line(
+        std::string(R"({"id": "b", "image": "b.jpg", "known": {"action_units": ["au12", "AU6"], "au_coded": )") +
+            kBp4dCoded + "}}",
+        "/d", k);
+    BOOST_TEST_REQUIRE(job.ok(), (job.ok() ? "" : job.error().message));
+    // Present and coded in the knowledge's order; the five others are unknown.
+    BOOST_TEST((*job->known.action_units == std::vector<std::string>{"AU6", "AU12"}));
+    BOOST_TEST_REQUIRE(job->known.au_coded.has_value());
+    BOOST_TEST(job->known.au_coded->size() == 12u);
+    BOOST_TEST(job->known.au_partly_known());
+    BOOST_TEST(!job->known.has(Level::au));
+    BOOST_TEST(job->known.judges_au("AU1"));   // coded absent
+    BOOST_TEST(!job->known.judges_au("AU5"));  // not coded
+    BOOST_TEST((job->known_provenance.au == Provenance::source));
+
+    // au_coded without action_units: every coded AU absent.
+    auto absent =
+        parse_manifest_line(R"({"id": "c", "image": "c.jpg", "known": {"au_coded": ["AU1", "AU2"]}})", "/d", k);
+    BOOST_TEST_REQUIRE(absent.ok(), (absent.ok() ? "" : absent.error().message));
+    BOOST_TEST(absent->known.action_units->empty());
+    BOOST_TEST((*absent->known.au_coded == std::vector<std::string>{"AU1", "AU2"}));
+
+    // Nothing coded: no AU prior at all, as without the key.
+    auto none = parse_manifest_line(R"({"id": "n", "image": "n.jpg", "known": {"au_coded": []}})", "/d", k);
+    BOOST_TEST_REQUIRE(none.ok(), (none.ok() ? "" : none.error().message));
+    BOOST_TEST(!none->known.action_units.has_value());
+    BOOST_TEST(!none->known.au_coded.has_value());
+    BOOST_TEST((none->known_provenance.au == Provenance::model));
+}
+
+BOOST_AUTO_TEST_CASE(absent_or_complete_au_coded_means_every_au_coded) {
+    const auto& k = test::test_knowledge();
+    auto plain =
+        parse_manifest_line(R"({"id": "p", "image": "p.jpg", "known": {"action_units": ["AU12", "AU6"]}})", "/d", k);
+    BOOST_TEST_REQUIRE(plain.ok());
+    BOOST_TEST(!plain->known.au_coded.has_value());
+    BOOST_TEST(plain->known.has(Level::au));
+    BOOST_TEST(plain->known.judges_au("AU5"));
+    BOOST_TEST((*plain->known.action_units == std::vector<std::string>{"AU12", "AU6"}));  // as given, as before
+
+    std::string every = "[";
+    for (const auto& au : k.action_units) every += (every.size() > 1 ? ", \"" : "\"") + au.code + "\"";
+    every += "]";
+    auto all = parse_manifest_line(
+        R"({"id": "a", "image": "a.jpg", "known": {"action_units": ["AU6"], "au_coded": )" + every + "}}", "/d", k);
+    BOOST_TEST_REQUIRE(all.ok(), (all.ok() ? "" : all.error().message));
+    BOOST_TEST(!all->known.au_coded.has_value());
+    BOOST_TEST(all->known.has(Level::au));
+}
+
+BOOST_AUTO_TEST_CASE(bad_au_coded_gives_a_reason) {
+    const auto& k = test::test_knowledge();
+    auto reason = [&](const std::string& known) {
+        auto job = parse_manifest_line(R"({"id": "x", "image": "a.jpg", "known": )" + known + "}", "/d", k);
+        BOOST_TEST_REQUIRE(!job.ok(), known);
+        return job.error().message;
+    };
+    BOOST_TEST(reason(R"({"au_coded": "AU1"})") == "known.au_coded must be an array of AU codes");
+    BOOST_TEST(reason(R"({"au_coded": {"AU1": true}})") == "known.au_coded must be an array of AU codes");
+    BOOST_TEST(reason(R"({"au_coded": [1, 2]})") == "known.au_coded must be an array of AU codes");
+    BOOST_TEST(reason(R"({"au_coded": null})") == "known.au_coded must be an array of AU codes");
+    BOOST_TEST(reason(R"({"au_coded": ["AU1", "AU99"]})") ==
+               "known.au_coded: \"AU99\" is not one of the configured action units");
+    BOOST_TEST(reason(R"({"action_units": ["AU5"], "au_coded": ["AU1", "AU2"]})") ==
+               "known.action_units: \"AU5\" is not in known.au_coded (a present AU must be one the source coded)");
+    BOOST_TEST(reason(R"({"action_units": ["AU1"], "au_coded": []})").find("not in known.au_coded") !=
+               std::string::npos);
+    BOOST_TEST(reason(R"({"action_units": "AU1", "au_coded": ["AU1"]})") ==
+               "known.action_units must be an array of AU codes");
+}
+
 BOOST_AUTO_TEST_CASE(manifest_file_keeps_good_lines_and_reports_bad_ones) {
     test::TempDir dir;
     test::write_file(dir / "m.jsonl",
