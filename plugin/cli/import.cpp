@@ -29,6 +29,7 @@ int run_import_command(const std::vector<std::string>& args) {
         else if (auto split = value("--split")) options.split = *split;
         else if (auto frames = value("--frames-out")) options.frames_out = *frames;
         else if (auto images = value("--images")) options.images = *images;
+        else if (auto trace = value("--disfa-trace")) options.trace = *trace;
         else if (auto every = value("--every")) {
             try {
                 std::size_t used = 0;

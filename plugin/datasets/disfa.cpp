@@ -17,7 +17,8 @@ namespace seke::datasets {
 namespace {
 
 constexpr std::array<int, 12> kAus = {1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26};
-constexpr int kPresentFrom = 2;  // intensity >= 2 is present (ME-GraphAU, wtomin); 1 (trace) is absent
+constexpr int kPresentFrom = 2;  // intensity >= 2 is present (ME-GraphAU, wtomin)
+constexpr int kTrace = 1;        // absent under that rule, or unknown with --disfa-trace unknown
 constexpr int kUncoded = -1;
 
 // The three subject-exclusive folds of ME-GraphAU.
@@ -115,6 +116,7 @@ Result<bool> import_disfa(ImportSink& sink) {
         return make_error(errc::not_found,
                           root.string() + " is not DISFA as distributed: give the folder holding ActionUnit_Labels/");
     const fs::path frames_root = sink.options().frames_out;
+    const bool trace_unknown = sink.options().trace == "unknown";
     sink.summary().frames_dir = fs::absolute(frames_root).lexically_normal().string();
     auto subjects = list_entries(labels, EntryKind::directories, limits);
     if (!subjects) return subjects.error();
@@ -178,6 +180,10 @@ Result<bool> import_disfa(ImportSink& sink) {
                     ImportSink::unknown_level(entry.known,
                                               has_file[c] ? "AU" + std::to_string(kAus[c]) + ": no line for the frame"
                                                           : "AU" + std::to_string(kAus[c]) + ": no label file");
+                    continue;
+                }
+                if (values[c] == kTrace && trace_unknown) {
+                    ImportSink::unknown_level(entry.known, "AU" + std::to_string(kAus[c]) + ": intensity 1 (trace)");
                     continue;
                 }
                 sink.code_au(entry.known, kAus[c], values[c] >= kPresentFrom);

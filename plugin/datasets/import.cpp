@@ -228,7 +228,6 @@ Result<std::optional<std::string>> LineReader::next() {
     }
     if (!any) return std::optional<std::string>();
     ++line_;
-    bytes_ += line.size() + 1;
     if (line_ > limits_->max_lines) return error("more than " + std::to_string(limits_->max_lines) + " lines");
     if (!line.empty() && line.back() == '\r') line.pop_back();
     return std::optional<std::string>(std::move(line));
@@ -361,6 +360,12 @@ Result<ImportSummary> run_import(const ImportOptions& given, const Knowledge& kn
     if (options.images != "aligned" && options.dataset != "rafdb")
         return make_error(errc::invalid_argument,
                           "--images chooses RAF-DB's images; " + options.dataset + " has one set");
+    if (options.trace.empty()) options.trace = "absent";
+    if (options.trace != "absent" && options.trace != "unknown")
+        return make_error(errc::invalid_argument, "--disfa-trace must be absent or unknown");
+    if (options.trace != "absent" && options.dataset != "disfa")
+        return make_error(errc::invalid_argument,
+                          "--disfa-trace is DISFA's; " + options.dataset + " has no trace level");
     std::error_code ec;
     if (!fs::is_directory(options.root, ec))
         return make_error(errc::not_found, "dataset folder " + options.root.string() + " does not exist");

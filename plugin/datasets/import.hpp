@@ -42,6 +42,7 @@ struct ImportOptions {
     int every = 1;        // video datasets: every N-th labeled frame of each video
     fs::path frames_out;  // frames decoded from video (DISFA); "" beside the manifest
     std::string images;   // RAF-DB: aligned (default) | original
+    std::string trace;    // DISFA's intensity 1: absent (default, the >= 2 rule) | unknown
     ImportLimits limits;
 };
 
@@ -169,7 +170,6 @@ class LineReader {
     const ImportLimits* limits_;
     std::ifstream in_;
     std::int64_t line_ = 0;
-    std::uintmax_t bytes_ = 0;
 };
 
 // Small parsing and file helpers the importers share.

@@ -120,6 +120,18 @@ BOOST_AUTO_TEST_CASE(every_code_maps_by_name) {
                    names[static_cast<std::size_t>(code)]);
 }
 
+BOOST_AUTO_TEST_CASE(a_row_whose_face_box_is_not_positive_is_skipped) {
+    TempDir dir;
+    put(dir / "an/Manually_Annotated_file_lists/training.csv",
+        row("1/a.jpg", "0,0,-1,10", 1, "0.1,0.1") + row("1/b.jpg", "0,0,10,0", 1, "0.1,0.1"));
+    touch(dir / "an/Manually_Annotated_Images/1/a.jpg");
+    touch(dir / "an/Manually_Annotated_Images/1/b.jpg");
+    auto imported = run_importer(import_options("affectnet", dir / "an", dir / "an.jsonl"));
+    BOOST_TEST_REQUIRE(imported.summary.ok(), imported.error());
+    BOOST_TEST(imported.lines.empty());
+    BOOST_TEST(imported.summary->skipped.at("face box width or height not positive") == 2);
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_row_names_the_file_and_line) {
     TempDir dir;
     write_affectnet_csv(dir / "an");

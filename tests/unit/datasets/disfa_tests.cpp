@@ -112,6 +112,35 @@ BOOST_AUTO_TEST_CASE(frames_are_decoded_from_the_video_once) {
     BOOST_TEST(std::filesystem::exists(frames / "2.png"));
 }
 
+BOOST_AUTO_TEST_CASE(the_video_is_found_whatever_the_case_of_its_names) {
+    TempDir dir;
+    const auto root = dir / "disfa";
+    write_labels(root, "SN004", true, 2);
+    write_video(root / "Video_LeftCamera/leftvideosn004_Comp.avi", 2);
+    auto options = import_options("disfa", root, dir / "disfa.jsonl");
+    auto imported = run_importer(options);
+    BOOST_TEST_REQUIRE(imported.summary.ok(), imported.error());
+    BOOST_TEST(imported.lines.size() == 2u);
+    BOOST_TEST(imported.summary->frames_decoded == 2);
+}
+
+BOOST_AUTO_TEST_CASE(trace_intensity_can_be_left_unknown) {
+    TempDir dir;
+    const auto root = dir / "disfa";
+    write_labels(root, "SN001", true);
+    for (int f = 1; f <= 3; ++f) touch(dir / ("frames/SN001/" + std::to_string(f) + ".png"));
+    auto options = import_options("disfa", root, dir / "disfa.jsonl");
+    options.frames_out = dir / "frames";
+    options.trace = "unknown";
+    auto imported = run_importer(options);
+    BOOST_TEST_REQUIRE(imported.summary.ok(), imported.error());
+    // Frame 2 has AU1 at intensity 1: not coded; frames 1 (0) and 3 (4) code it.
+    auto coded = strings(imported.by_id.at("disfa/SN001_2")["known"]["au_coded"]);
+    BOOST_TEST((std::find(coded.begin(), coded.end(), "AU1") == coded.end()));
+    BOOST_TEST(strings(imported.by_id.at("disfa/SN001_1")["known"]["au_coded"]).size() == 12u);
+    BOOST_TEST(imported.summary->unknown_levels.at("AU1: intensity 1 (trace)") == 1);
+}
+
 BOOST_AUTO_TEST_CASE(every_n_takes_every_nth_labeled_frame) {
     TempDir dir;
     const auto root = dir / "disfa";

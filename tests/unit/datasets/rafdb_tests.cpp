@@ -62,6 +62,23 @@ BOOST_AUTO_TEST_CASE(original_images_carry_the_bounding_box_as_x_y_width_height)
     BOOST_TEST(!imported.by_id.at("rafdb/train_00002").contains("box"));  // no boundingbox file
 }
 
+BOOST_AUTO_TEST_CASE(every_label_maps_by_the_list_order) {
+    const std::vector<std::string> names = {"surprise", "fear", "disgust", "happy", "sad", "anger", "neutral"};
+    TempDir dir;
+    std::string list;
+    for (int label = 1; label <= 7; ++label) {
+        std::string stem = "test_000" + std::to_string(label);
+        list += stem + ".jpg " + std::to_string(label) + "\n";
+        touch(dir / ("basic/Image/aligned/" + stem + "_aligned.jpg"));
+    }
+    put(dir / "basic/EmoLabel/list_patition_label.txt", list);
+    auto imported = run_importer(import_options("rafdb", dir / "basic", dir / "raf.jsonl"));
+    BOOST_TEST_REQUIRE(imported.summary.ok(), imported.error());
+    for (int label = 1; label <= 7; ++label)
+        BOOST_TEST(imported.by_id.at("rafdb/test_000" + std::to_string(label))["known"]["expression"] ==
+                   names[static_cast<std::size_t>(label - 1)]);
+}
+
 BOOST_AUTO_TEST_CASE(a_label_outside_one_to_seven_names_the_line) {
     TempDir dir;
     write_rafdb(dir / "basic");
