@@ -118,7 +118,8 @@ ImportSink::ImportSink(const Knowledge& knowledge, const ImportOptions& options,
                        ImportSummary& summary)
     : knowledge_(knowledge), options_(options), writer_(writer), summary_(summary) {}
 
-bool ImportSink::wants(const std::string& split) const {
+bool ImportSink::wants(const std::string& split) {
+    splits_seen_.insert(split);
     return options_.split.empty() || options_.split == split;
 }
 
@@ -386,6 +387,13 @@ Result<ImportSummary> run_import(const ImportOptions& given, const Knowledge& kn
     else if (options.dataset == "disfa") imported = import_disfa(sink);
     else if (options.dataset == "bp4d") imported = import_bp4d(sink);
     else imported = import_affwild2(sink);
+    // A --split the dataset does not have is a mistake, not an empty manifest.
+    if (imported && !options.split.empty() && !sink.splits_seen().count(options.split)) {
+        std::string known;
+        for (const auto& split : sink.splits_seen()) known += (known.empty() ? "" : ", ") + split;
+        imported = make_error(errc::invalid_argument, "--split " + options.split + ": " + options.dataset +
+                                                          " here has " + (known.empty() ? "no split" : known));
+    }
     if (!imported) {
         fs::remove(options.out.string() + ".partial", ec);
         return imported.error();

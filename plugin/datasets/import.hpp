@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -120,8 +121,9 @@ class ImportSink {
 
     [[nodiscard]] const ImportOptions& options() const { return options_; }
     [[nodiscard]] const ImportLimits& limits() const { return options_.limits; }
-    // Whether --split asks for `split`.
-    [[nodiscard]] bool wants(const std::string& split) const;
+    // Whether --split asks for `split`; remembers that the dataset has it.
+    bool wants(const std::string& split);
+    [[nodiscard]] const std::set<std::string>& splits_seen() const { return splits_seen_; }
     // Whether the frame at `position` (0-based, in a video's label rows) is taken by --every;
     // counts the others.
     bool sampled(std::int64_t position);
@@ -150,6 +152,7 @@ class ImportSink {
     const ImportOptions& options_;
     ManifestWriter& writer_;
     ImportSummary& summary_;
+    std::set<std::string> splits_seen_;
 };
 
 // Reads a label file line by line, bounded in bytes, line length and lines; errors name the

@@ -97,6 +97,11 @@ BOOST_AUTO_TEST_CASE(split_selects_one_prefix) {
     BOOST_TEST_REQUIRE(imported.summary.ok(), imported.error());
     BOOST_TEST(imported.lines.size() == 1u);
     BOOST_TEST(imported.summary->other_splits == 2);
+
+    options.split = "validation";  // RAF-DB has none
+    auto wrong = run_importer(options);
+    BOOST_TEST_REQUIRE(!wrong.summary.ok());
+    BOOST_TEST(wrong.error() == "--split validation: rafdb here has test, train");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
