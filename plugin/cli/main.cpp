@@ -24,8 +24,9 @@ usage:
   seke feab run --truth FILE.jsonl --images DIR [--mode greedy|single|uamc] [--out DIR] [options]
                             ask the model the three tasks on a benchmark and score it
   seke import DATASET ROOT --out manifest.jsonl [--split NAME] [--every N] [--frames-out DIR]
-                            [--images aligned|original] [--disfa-trace absent|unknown]   a dataset as distributed (ckplus, rafdb,
-                            affectnet, disfa, bp4d, affwild2) into a manifest with its labels as priors
+              [--images aligned|original] [--disfa-trace absent|unknown]
+                            a dataset as distributed (ckplus, rafdb, affectnet, disfa, bp4d,
+                            affwild2) into a manifest, its labels as priors (docs/datasets.md)
   seke config [options]     print the effective configuration (JSON, secrets blanked)
   seke config --markdown    print the table of every option
   seke version
