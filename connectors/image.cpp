@@ -574,11 +574,24 @@ Result<bool> FacePreparer::ready() const {
 }
 
 Result<PreparedImage> FacePreparer::prepare(const std::string& encoded_bytes) const {
-    return prepare_regions(encoded_bytes, {});
+    return prepare_faces(encoded_bytes, {}, false);
 }
 
 Result<PreparedImage> FacePreparer::prepare_regions(const std::string& encoded_bytes,
                                                     const std::vector<RegionFraction>& regions) const {
+    return prepare_faces(encoded_bytes, regions, false);
+}
+
+Result<PreparedImage> FacePreparer::prepare_pixel_regions(const std::string& encoded_bytes,
+                                                          const std::vector<PixelRegion>& regions) const {
+    std::vector<RegionFraction> given;
+    given.reserve(regions.size());
+    for (const auto& region : regions) given.push_back({region.x, region.y, region.w, region.h});
+    return prepare_faces(encoded_bytes, given, true);
+}
+
+Result<PreparedImage> FacePreparer::prepare_faces(const std::string& encoded_bytes,
+                                                  const std::vector<RegionFraction>& regions, bool in_pixels) const {
     const auto& limits = impl_->limits;
     const auto& options = impl_->options;
     try {
@@ -627,11 +640,12 @@ Result<PreparedImage> FacePreparer::prepare_regions(const std::string& encoded_b
         std::vector<FaceCut> cuts;
         bool fallback = false;
         if (!regions.empty()) {
+            const double sx = in_pixels ? 1.0 : size.width;
+            const double sy = in_pixels ? 1.0 : size.height;
             for (const auto& region : regions) {
-                cv::Rect rect(static_cast<int>(std::lround(region.x * size.width)),
-                              static_cast<int>(std::lround(region.y * size.height)),
-                              static_cast<int>(std::lround(region.w * size.width)),
-                              static_cast<int>(std::lround(region.h * size.height)));
+                cv::Rect rect(
+                    static_cast<int>(std::lround(region.x * sx)), static_cast<int>(std::lround(region.y * sy)),
+                    static_cast<int>(std::lround(region.w * sx)), static_cast<int>(std::lround(region.h * sy)));
                 rect &= everything;
                 if (rect.width < 2 || rect.height < 2)
                     return make_error(errc::invalid_argument, "a given face region lies outside the image or is empty");

@@ -59,6 +59,12 @@ struct RegionFraction {
     double x = 0, y = 0, w = 0, h = 0;  // top-left corner and size, each a fraction in [0, 1]
 };
 
+// A face given in pixels of the EXIF-corrected image (a dataset's own face box): top-left corner
+// and size.
+struct PixelRegion {
+    double x = 0, y = 0, w = 0, h = 0;
+};
+
 struct FaceCrop {
     std::optional<Box> box;             // null when the whole image is the face
     bool whole_image_fallback = false;  // auto mode found no face and used the whole image
@@ -93,6 +99,9 @@ class FacePreparer {
     // empty ones are errors (invalid_argument).
     Result<PreparedImage> prepare_regions(const std::string& encoded_bytes,
                                           const std::vector<RegionFraction>& regions) const;
+    // The same with the regions in pixels (a manifest line's `box`).
+    Result<PreparedImage> prepare_pixel_regions(const std::string& encoded_bytes,
+                                                const std::vector<PixelRegion>& regions) const;
 
     [[nodiscard]] const FaceOptions& options() const noexcept;
     // Loads the face detector now when the face mode uses one: a missing model or cascade is a
@@ -101,6 +110,9 @@ class FacePreparer {
 
   private:
     struct Impl;
+    // Every prepare_* above: `regions` in fractions of the image, or in pixels when `in_pixels`.
+    Result<PreparedImage> prepare_faces(const std::string& encoded_bytes, const std::vector<RegionFraction>& regions,
+                                        bool in_pixels) const;
     std::unique_ptr<Impl> impl_;
 };
 

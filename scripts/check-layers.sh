@@ -16,10 +16,11 @@ LAYERS=(
   "plugin/feab: plugin/records plugin/config connectors verify"
   "plugin/learning: plugin/feab plugin/records plugin/config connectors verify"
   "plugin/labeling: plugin/learning plugin/records plugin/config connectors verify"
+  "plugin/datasets: plugin/labeling plugin/config connectors verify"
   "plugin/dashboard: plugin/server plugin/learning plugin/feab plugin/records plugin/config connectors verify"
   "plugin/label_studio: plugin/server plugin/labeling plugin/learning plugin/records plugin/config connectors verify"
   "plugin/cvat: plugin/server plugin/labeling plugin/learning plugin/records plugin/config connectors verify"
-  "plugin/cli: plugin/cvat plugin/label_studio plugin/dashboard plugin/server plugin/labeling plugin/learning plugin/feab plugin/records plugin/config connectors verify"
+  "plugin/cli: plugin/cvat plugin/label_studio plugin/dashboard plugin/datasets plugin/server plugin/labeling plugin/learning plugin/feab plugin/records plugin/config connectors verify"
 )
 
 declare -A allowed=()

@@ -31,6 +31,8 @@ struct ItemOptions {
     std::string known_json;          // the prior labels as given ("" stores {})
     bool name_failed_faces = false;  // "<face id>: <reason>" instead of "<reason>"
     bool skip_faceless = false;      // an image without faces is skipped instead of failed
+    std::string source;              // the item's dataset and its id there, kept in each face's record
+    std::string source_id;
 };
 
 // The store rows of one labeled image: a face row per labeled face; failed faces are named in

@@ -97,7 +97,10 @@ class ImagePool {
                 events_.push(ImageReady{job, bytes.error()});
                 continue;
             }
-            events_.push(ImageReady{job, preparer_.prepare(*bytes)});
+            // A manifest's own face box is the image's one face: no detector runs.
+            const auto& box = jobs_[job].box;
+            events_.push(
+                ImageReady{job, box ? preparer_.prepare_pixel_regions(*bytes, {*box}) : preparer_.prepare(*bytes)});
         }
     }
 
@@ -172,7 +175,11 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         active.erase(job);
     };
     auto complete_item = [&](std::size_t job, const std::vector<FaceResult>& results) {
-        const ItemOptions options{.known_json = jobs[job].known_json, .name_failed_faces = true, .skip_faceless = true};
+        const ItemOptions options{.known_json = jobs[job].known_json,
+                                  .name_failed_faces = true,
+                                  .skip_faceless = true,
+                                  .source = jobs[job].origin.source,
+                                  .source_id = jobs[job].origin.source_id};
         LabeledImage labeled = labeled_image(deps_.knowledge, jobs[job].id, jobs[job].image, active.at(job), results,
                                              deps_.model_version, {}, options);
         state.cost += labeled.cost;

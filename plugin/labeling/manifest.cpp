@@ -59,6 +59,48 @@ Result<std::vector<std::string>> au_codes(const json& known, const char* key, co
     return units;
 }
 
+// An optional string member of the line ("" when absent or null).
+Result<std::string> optional_text(const json& entry, const char* key) {
+    auto it = entry.find(key);
+    if (it == entry.end() || it->is_null()) return std::string();
+    if (!it->is_string()) return line_error(std::string("\"") + key + "\" must be a string");
+    return it->get<std::string>();
+}
+
+// Far beyond any image seke decodes; keeps the pixel arithmetic of a box in range.
+constexpr double kMaxBoxCoordinate = 1e6;
+
+// "box": [x, y, width, height] in pixels, four finite numbers, width and height > 0.
+Result<std::optional<PixelRegion>> box_member(const json& entry) {
+    auto it = entry.find("box");
+    if (it == entry.end() || it->is_null()) return std::optional<PixelRegion>();
+    const char* expected = "\"box\" must be [x, y, width, height]: four finite numbers in pixels, width and height > 0";
+    if (!it->is_array() || it->size() != 4) return line_error(expected);
+    double values[4] = {};
+    for (std::size_t i = 0; i < 4; ++i) {
+        const json& value = (*it)[i];
+        if (!value.is_number()) return line_error(expected);
+        values[i] = value.get<double>();
+        if (!std::isfinite(values[i]) || std::abs(values[i]) > kMaxBoxCoordinate) return line_error(expected);
+    }
+    if (values[2] <= 0 || values[3] <= 0) return line_error(expected);
+    return std::optional<PixelRegion>(PixelRegion{values[0], values[1], values[2], values[3]});
+}
+
+Result<ItemOrigin> origin_members(const json& entry) {
+    ItemOrigin origin;
+    std::pair<const char*, std::string*> members[] = {{"source", &origin.source},
+                                                      {"source_id", &origin.source_id},
+                                                      {"subject", &origin.subject},
+                                                      {"split", &origin.split}};
+    for (auto& [key, target] : members) {
+        auto text = optional_text(entry, key);
+        if (!text) return text.error();
+        *target = std::move(*text);
+    }
+    return origin;
+}
+
 }  // namespace
 
 Result<LabelJob> parse_manifest_line(const std::string& line, const std::string& base_dir, const Knowledge& knowledge) {
@@ -81,6 +123,12 @@ Result<LabelJob> parse_manifest_line(const std::string& line, const std::string&
     if (job.id.empty()) return line_error("\"id\" must not be empty");
     if (is_uri(job.image) || fs::path(job.image).is_absolute()) job.source = job.image;
     else job.source = (fs::path(base_dir) / job.image).lexically_normal().string();
+    auto origin = origin_members(entry);
+    if (!origin) return origin.error();
+    job.origin = std::move(*origin);
+    auto box = box_member(entry);
+    if (!box) return box.error();
+    job.box = *box;
 
     Provenance provenance = Provenance::source;
     if (entry.contains("known_provenance")) {

@@ -1,14 +1,26 @@
 #pragma once
 // What `seke label` is given: a folder of images or a manifest.jsonl, parsed at the edge into
 // typed jobs. Bad lines are reported with their line number and never stop the good ones.
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "connectors/image.hpp"
 #include "verify/errors.hpp"
 #include "verify/knowledge.hpp"
 #include "verify/labels.hpp"
 
 namespace seke {
+
+// Where a manifest line's item comes from when a dataset importer wrote it (`seke import`):
+// the dataset, its own id of the file or frame, the person shown and the dataset's split.
+// Empty when the line does not say.
+struct ItemOrigin {
+    std::string source;     // "bp4d"
+    std::string source_id;  // "F001_T1_2440"
+    std::string subject;    // "F001"
+    std::string split;      // "train"
+};
 
 struct LabelJob {
     std::string id;      // manifest id, or the image path relative to the folder
@@ -17,6 +29,9 @@ struct LabelJob {
     LabelSet known;      // prior labels: facts for the engine; known.au_coded when a source coded some AUs
     LevelProvenance known_provenance;
     std::string known_json;  // the prior labels as given, for the store
+    ItemOrigin origin;
+    // The dataset's own face box, in pixels of the image: the image's one face, so no detector runs.
+    std::optional<PixelRegion> box;
 };
 
 struct InputProblem {

@@ -88,6 +88,8 @@ FeidRecord feid_record(const Knowledge& knowledge, const FeidInput& input) {
     FeidRecord record;
     record.id = input.id;
     record.image = input.image;
+    record.source = input.source;
+    record.source_id = input.source_id;
     record.face = input.face;
     record.labels = r.labels;
     record.descriptions = r.descriptions;

@@ -25,6 +25,8 @@ struct FeidInput {
     std::string status = "auto";
     std::string phash;           // the crop's perceptual hash, kept in the record (near-duplicate checks)
     std::string thumbnail_jpeg;  // stored beside the record for review screens and few-shot examples
+    std::string source;          // the dataset and its own id of the image, when a manifest said
+    std::string source_id;
 };
 
 // The FEID record of one labeled face, conversations included.

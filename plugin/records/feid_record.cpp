@@ -88,9 +88,10 @@ ordered_json expert_json(const RecordExpert& expert) {
 }
 
 // Members of the record this type reads; every other member is kept in FeidRecord::other.
-constexpr std::array<std::string_view, 16> kMembers = {
-    "id",     "image",  "face",          "labels", "descriptions", "provenance", "au_provenance", "uncertainty",
-    "expert", "status", "model_version", "cost",   "flags",        "phash",      "conversations", "review"};
+constexpr std::array<std::string_view, 18> kMembers = {
+    "id",          "image",  "source", "source_id",     "face",   "labels", "descriptions",
+    "provenance",  "au_provenance",    "uncertainty",   "expert", "status", "model_version",
+    "cost",        "flags",  "phash",  "conversations", "review"};
 
 // Reads members of one record; the first member of the wrong type is the error.
 class Reader {
@@ -422,6 +423,8 @@ ordered_json FeidRecord::to_json() const {
     ordered_json out;
     out["id"] = id;
     out["image"] = image;
+    if (!source.empty()) out["source"] = source;
+    if (!source_id.empty()) out["source_id"] = source_id;
     out["face"] = face ? ordered_json{{"x", face->x}, {"y", face->y}, {"w", face->w}, {"h", face->h}} : ordered_json();
     out["labels"] = labels_json(labels);
     out["descriptions"] = descriptions_json(descriptions);
@@ -460,6 +463,8 @@ Result<FeidRecord> FeidRecord::from_json(const ordered_json& json) {
     FeidRecord record;
     read.text(json, "id", "id", record.id);
     read.text(json, "image", "image", record.image);
+    read.text(json, "source", "source", record.source);
+    read.text(json, "source_id", "source_id", record.source_id);
     if (const ordered_json* face = read.child(json, "face", "face")) record.face = read.box(*face, "face");
     if (const ordered_json* labels = read.child(json, "labels", "labels"))
         record.labels = read.labels(*labels, "labels");

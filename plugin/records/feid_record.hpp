@@ -88,6 +88,8 @@ struct RecordReview {
 struct FeidRecord {
     std::string id;
     std::string image;        // path or URI as the user gave it
+    std::string source;       // the dataset the image is from (`seke import`); "" (not written) when unknown
+    std::string source_id;    // the dataset's own id of the file or frame; "" (not written) when unknown
     std::optional<Box> face;  // null: the whole image is the face
     LabelSet labels;          // the labels now: a reviewer's once reviewed
     Descriptions descriptions;

@@ -102,7 +102,11 @@ BOOST_AUTO_TEST_CASE(the_servers_name_a_failed_face_by_its_reason) {
 
 BOOST_AUTO_TEST_CASE(the_batch_driver_names_the_failed_face_and_keeps_the_known_labels) {
     PreparedImage image = image_with_faces(3);
-    ItemOptions options{.known_json = R"({"expression":"sad"})", .name_failed_faces = true, .skip_faceless = true};
+    ItemOptions options{.known_json = R"({"expression":"sad"})",
+                        .name_failed_faces = true,
+                        .skip_faceless = true,
+                        .source = {},
+                        .source_id = {}};
     LabeledImage out = labeled_image(test_knowledge(), "img", "img.jpg", image,
                                      {failed_face(1), labeled_face(1), failed_face(1)}, "v1", {}, options);
     BOOST_TEST((out.outcome.item.status == ItemStatus::failed));
@@ -131,7 +135,8 @@ BOOST_AUTO_TEST_CASE(an_image_without_faces_fails_for_the_servers_and_is_skipped
     BOOST_TEST(served.outcome.item.error == "no face to label");
     BOOST_TEST(served.labeled.empty());
 
-    ItemOptions batch{.known_json = "{}", .name_failed_faces = true, .skip_faceless = true};
+    ItemOptions batch{
+        .known_json = "{}", .name_failed_faces = true, .skip_faceless = true, .source = {}, .source_id = {}};
     LabeledImage skipped = labeled_image(test_knowledge(), "img", "img.jpg", image, {}, "v1", {}, batch);
     BOOST_TEST((skipped.outcome.item.status == ItemStatus::skipped));
     BOOST_TEST(skipped.outcome.item.error == "no face to label");
@@ -140,7 +145,8 @@ BOOST_AUTO_TEST_CASE(an_image_without_faces_fails_for_the_servers_and_is_skipped
 
 BOOST_AUTO_TEST_CASE(a_single_face_is_named_by_its_item) {
     PreparedImage image = image_with_faces(1);
-    ItemOptions batch{.known_json = "{}", .name_failed_faces = true, .skip_faceless = true};
+    ItemOptions batch{
+        .known_json = "{}", .name_failed_faces = true, .skip_faceless = true, .source = {}, .source_id = {}};
     LabeledImage out = labeled_image(test_knowledge(), "img", "img.jpg", image, {failed_face(1)}, "v1", {}, batch);
     BOOST_TEST((out.outcome.item.status == ItemStatus::failed));
     BOOST_TEST(out.outcome.item.error == "img: upstream_timeout: no answer in time");
