@@ -89,9 +89,9 @@ ordered_json expert_json(const RecordExpert& expert) {
 
 // Members of the record this type reads; every other member is kept in FeidRecord::other.
 constexpr std::array<std::string_view, 18> kMembers = {
-    "id",          "image",  "source", "source_id",     "face",   "labels", "descriptions",
-    "provenance",  "au_provenance",    "uncertainty",   "expert", "status", "model_version",
-    "cost",        "flags",  "phash",  "conversations", "review"};
+    "id",         "image",         "source",        "source_id", "face",   "labels",        "descriptions",
+    "provenance", "au_provenance", "uncertainty",   "expert",    "status", "model_version", "cost",
+    "flags",      "phash",         "conversations", "review"};
 
 // Reads members of one record; the first member of the wrong type is the error.
 class Reader {
