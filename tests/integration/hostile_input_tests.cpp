@@ -2,7 +2,12 @@
 // client sends — configs nested without end, webhook and CVAT fields of every wrong type, HEAD,
 // task paths that probe the disk. Each answer is a 2xx or a 4xx JSON error, never a 5xx; what the
 // server says it stored, it stored.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 #include <boost/test/unit_test.hpp>
@@ -51,6 +56,36 @@ std::string failure_reason(const std::filesystem::path& log, long long task) {
             return entry.value("reason", "");
     }
     return "(no reason logged for task " + std::to_string(task) + ")";
+}
+
+// A client of the flood: a plain socket that connects and then sends `bytes` (maybe none) and
+// nothing more. -1 when the connection could not be made.
+int flood_socket(unsigned short port, const std::string& bytes) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        (!bytes.empty() && ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) < 0)) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+unsigned short port_of(const std::string& base) {
+    return static_cast<unsigned short>(std::stoi(base.substr(base.rfind(':') + 1)));
+}
+
+// The soft descriptor limit raised to the hard one: the flood needs more than 1,024.
+void raise_descriptor_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
 }
 
 }  // namespace
@@ -307,6 +342,52 @@ BOOST_AUTO_TEST_CASE(cvat_calls_with_fields_of_every_wrong_type_get_4xx_json) {
     auto good = test::http_request("POST", f.base + "/", json{{"image", image}}.dump());
     BOOST_TEST(good.status == 200);
     BOOST_TEST(parse(good).size() == 1u);
+}
+
+// Connections that never send a request, and ones that send headers and never the body they
+// announce, more than the server's limits: the real server keeps answering a normal client's
+// /health at once, by closing the flood's quietest connections to make room.
+BOOST_AUTO_TEST_CASE(a_connection_flood_does_not_lock_a_normal_client_out) {
+    raise_descriptor_limit();
+    struct Case {
+        std::vector<std::string> flags;
+        int silent;
+        int stalled;
+    };
+    const std::vector<Case> cases = {
+        {{"--max-connections", "64", "--max-connections-per-client", "1000"}, 100, 64},
+        // The default limits (1,024 in all, 256 per client) against 2,000 connections.
+        {{}, 1500, 500},
+    };
+    for (const auto& c : cases) {
+        ServeFixture f;
+        f.start_serve(c.flags);
+        auto port = port_of(f.base);
+        std::vector<int> flood;
+        int opened = 0;
+        for (int i = 0; i < c.silent; ++i) flood.push_back(flood_socket(port, ""));
+        for (int i = 0; i < c.stalled; ++i)
+            flood.push_back(flood_socket(port, "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"));
+        for (int fd : flood) opened += fd >= 0 ? 1 : 0;
+        BOOST_TEST(opened > c.silent);  // the flood got in (the kernel accepts before the server chooses)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the body-less ones now count as stalled
+        for (int i = 0; i < 5; ++i) {
+            auto start = std::chrono::steady_clock::now();
+            auto reply = test::http_request("GET", f.base + "/health", {}, {}, 3000);
+            auto waited =
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+            BOOST_TEST(reply.status == 200, "flood of " << flood.size() << ": " << reply.status);
+            BOOST_TEST(waited.count() < 1000);
+        }
+        for (int fd : flood)
+            if (fd >= 0) ::close(fd);
+        BOOST_TEST(f.get("/health").status == 200);
+        std::smatch evicted;
+        std::string metrics = f.get("/metrics").body;
+        BOOST_TEST_REQUIRE(
+            std::regex_search(metrics, evicted, std::regex("\nseke_http_connections_evicted_total ([0-9]+)")));
+        BOOST_TEST(std::stoll(evicted[1].str()) > 0);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
