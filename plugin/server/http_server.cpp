@@ -501,7 +501,7 @@ class Session : public std::enable_shared_from_this<Session> {
         phase_ = Phase::writing;
 
         bool close_after = !keep_alive_ || stop_requested_ || server_->stopping || linger_;
-        response_ = std::make_shared<http::response<http::string_body>>();
+        response_.emplace();
         try {
             build(response, close_after);
         } catch (const std::exception& e) {
@@ -509,7 +509,7 @@ class Session : public std::enable_shared_from_this<Session> {
             logger().log(LogLevel::error, "http", "could not build the response", {{"error", e.what()}},
                          request_.request_id);
             response = error_response(make_error(errc::internal, "could not build the response"), request_.request_id);
-            response_ = std::make_shared<http::response<http::string_body>>();
+            response_.emplace();
             build(response, close_after);
         }
         close_after = !response_->keep_alive();
@@ -584,7 +584,7 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpServer::Impl* server_;  // outlives every session: stop() joins the threads first
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
-    std::shared_ptr<http::response<http::string_body>> response_;
+    std::optional<http::response<http::string_body>> response_;  // the one being written
     HttpRequest request_;
     std::string remote_;
     Phase phase_ = Phase::waiting;
