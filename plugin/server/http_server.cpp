@@ -783,28 +783,26 @@ void HttpServer::Impl::record(const HttpRequest& request, int status, std::size_
     // One line per request: written as text, not built as a JSON tree (the hot path of a server
     // answering tens of thousands of requests a second).
     std::string line = log_line_head(level, "http", "request", request.request_id);
-    auto field = [&line](std::string_view key) {
-        line += ",\"";
-        line += key;
-        line += "\":";
-    };
-    field("method");
+    line += R"(,"method":)";
     append_json_string(line, request.method);
-    field("path");
+    line += R"(,"path":)";
     append_json_string(line, std::string_view(request.target).substr(0, request.target.find('?')));
-    field("route");
+    line += R"(,"route":)";
     append_json_string(line, route);
-    field("status");
-    line += std::to_string(status);
-    field("duration_ms");
-    char millis[32];
-    auto written = std::to_chars(millis, millis + sizeof millis, std::round(elapsed * 1e6) / 1e3);
-    line.append(millis, written.ptr);
-    field("bytes");
-    line += std::to_string(bytes);
-    field("request_bytes");
-    line += std::to_string(request.body.size());
-    field("remote");
+    char number[32];
+    auto append_number = [&line, &number](auto value) {
+        auto written = std::to_chars(number, number + sizeof number, value);
+        line.append(number, written.ptr);
+    };
+    line += R"(,"status":)";
+    append_number(status);
+    line += R"(,"duration_ms":)";
+    append_number(std::round(elapsed * 1e6) / 1e3);
+    line += R"(,"bytes":)";
+    append_number(bytes);
+    line += R"(,"request_bytes":)";
+    append_number(request.body.size());
+    line += R"(,"remote":)";
     append_json_string(line, request.remote_address);
     line += '}';
     logger().write_line(level, std::move(line));

@@ -86,13 +86,17 @@ void Logger::run_writer() {
 
 void Logger::flush() noexcept {
     std::lock_guard write_lock(write_mutex_);
-    write_batch(take_pending());
+    std::string batch = take_pending();
+    write_batch(batch);
+    recycle(std::move(batch));
 }
 
 std::string Logger::take_pending() {
     std::lock_guard lock(mutex_);
     std::string batch;
     batch.swap(pending_);
+    pending_.swap(spare_);
+    writer_woken_ = false;
     if (dropped_ > 0) {
         batch += log_line_head(LogLevel::warn, "log", "log lines dropped", {}) + R"(,"dropped":)" +
                  std::to_string(dropped_) + "}\n";
@@ -101,7 +105,15 @@ std::string Logger::take_pending() {
     return batch;
 }
 
-void Logger::write_batch(std::string batch) noexcept {
+void Logger::recycle(std::string batch) {
+    // Only a buffer of the usual size: one grown by a burst is let go.
+    if (batch.capacity() > 4 * kFlushBytes) return;
+    batch.clear();
+    std::lock_guard lock(mutex_);
+    if (spare_.capacity() < batch.capacity()) spare_.swap(batch);
+}
+
+void Logger::write_batch(const std::string& batch) noexcept {
     if (batch.empty()) return;
     std::fwrite(batch.data(), 1, batch.size(), stderr);
     std::fflush(stderr);
@@ -148,7 +160,10 @@ void Logger::write_line(LogLevel level, std::string line) noexcept {
             if (buffered_ && level < LogLevel::warn) {
                 if (pending_.size() + line.size() > kMaxBufferedBytes) ++dropped_;
                 else pending_ += line;
-                if (pending_.size() >= kFlushBytes) wake_writer_.notify_one();
+                if (pending_.size() >= kFlushBytes && !writer_woken_) {
+                    writer_woken_ = true;
+                    wake_writer_.notify_one();
+                }
                 return;
             }
         }
@@ -156,7 +171,8 @@ void Logger::write_line(LogLevel level, std::string line) noexcept {
         std::lock_guard write_lock(write_mutex_);
         std::string batch = take_pending();
         batch += line;
-        write_batch(std::move(batch));
+        write_batch(batch);
+        recycle(std::move(batch));
     } catch (...) {
         // Logging must never take a request down.
     }

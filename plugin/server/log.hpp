@@ -61,9 +61,11 @@ class Logger {
     void write_line(LogLevel level, std::string line) noexcept;
 
   private:
-    void write_batch(std::string batch) noexcept;  // under write_mutex_
+    void write_batch(const std::string& batch) noexcept;  // under write_mutex_
     // Under write_mutex_: what waits, and a line counting the lines dropped since the last batch.
     std::string take_pending();
+    // A written batch's buffer, kept to take the next lines without growing again.
+    void recycle(std::string batch);
     void run_writer();
 
     std::atomic<LogLevel> level_{LogLevel::info};
@@ -73,6 +75,8 @@ class Logger {
     bool buffered_ = false;
     bool stop_writer_ = false;
     std::string pending_;
+    std::string spare_;          // an empty buffer with room, for pending_ after a take
+    bool writer_woken_ = false;  // told to flush and not yet there: tell it once
     std::size_t dropped_ = 0;
     std::condition_variable wake_writer_;
     std::thread writer_;
