@@ -29,28 +29,20 @@ struct Parser {
     std::map<std::string, std::string> stored;
     std::vector<std::string> asked;
 
-    Result<PredictRequest> parse(const std::string& body) {
-        PredictParsing parsing{configs,
-                               [this](const std::string& project) {
-                                   asked.push_back(project);
-                                   auto it = stored.find(project);
-                                   return it == stored.end() ? std::string() : it->second;
-                               },
-                               parse_prior_label_keys("expression,valence,arousal,action_units"),
-                               test::test_knowledge()};
-        return parse_predict_request(body, parsing);
+    PredictParsing parsing() {
+        return PredictParsing{configs,
+                              [this](const std::string& project) {
+                                  asked.push_back(project);
+                                  auto it = stored.find(project);
+                                  return it == stored.end() ? std::string() : it->second;
+                              },
+                              parse_prior_label_keys("expression,valence,arousal,action_units"),
+                              test::test_knowledge()};
     }
+    Result<PredictRequest> parse(const std::string& body) { return parse_predict_request(body, parsing()); }
     // The same parse through a body cache.
     Result<PredictRequest> parse_cached(PredictBodyCache& cache, const std::string& body) {
-        PredictParsing parsing{configs,
-                               [this](const std::string& project) {
-                                   asked.push_back(project);
-                                   auto it = stored.find(project);
-                                   return it == stored.end() ? std::string() : it->second;
-                               },
-                               parse_prior_label_keys("expression,valence,arousal,action_units"),
-                               test::test_knowledge()};
-        return cache.parse(body, parsing);
+        return cache.parse(body, parsing());
     }
     Result<PredictRequest> parse(const json& body) { return parse(body.dump()); }
 
