@@ -224,7 +224,12 @@ BOOST_AUTO_TEST_CASE(feid_build_imports_labels_and_exports_in_one_resumable_comm
     check_bp4d_records(records, sources, f.server->stats().answered);
     BOOST_TEST(json::parse(test::read_file(out / "feid-llava.json")).size() == 7u);
 
-    // Re-run: nothing imported or labeled again, the exports written again from the store.
+    // Re-run, the settings now in a seke config file named relative to CONFIG: nothing imported
+    // or labeled again (same settings, same model version), the exports written again.
+    test::write_file(f.dir / "seke-settings.json", config["settings"].dump());
+    json by_path = config;
+    by_path["settings"] = "seke-settings.json";
+    test::write_file(config_path, by_path.dump(2));
     const auto requests = f.server->stats().total_requests;
     auto second = f.run_seke({"feid", "build", config_path.string()});
     BOOST_TEST_REQUIRE(second.exit_code == 0, second.err);
