@@ -145,6 +145,10 @@ Result<BuildConfig> read_build_config(const std::string& path) {
 
 // defaults → CONFIG's settings → environment → flags, as load_config orders a config file.
 Result<Config> build_settings(const BuildConfig& build, const std::vector<std::string>& flags) {
+    for (const auto& flag : flags)
+        if (flag == "--db" || flag.rfind("--db=", 0) == 0)
+            return make_error(errc::invalid_argument,
+                              "seke feid build: the store is always <out>/seke.db; --db is not taken");
     Config config;
     if (build.settings_file) {
         if (auto applied = apply_config_file(config, *build.settings_file); !applied) return applied.error();

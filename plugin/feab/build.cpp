@@ -148,7 +148,7 @@ nlohmann::ordered_json truth_line(const BuildCandidate& item) {
     nlohmann::ordered_json line;
     line["id"] = item.id;
     line["image"] = item.image;
-    line["source"] = item.source;
+    if (!item.source.empty()) line["source"] = item.source;
     if (!item.source_id.empty()) line["source_id"] = item.source_id;
     if (!item.subject.empty()) line["subject"] = item.subject;
     line["split"] = item.split;

@@ -262,6 +262,43 @@ BOOST_AUTO_TEST_CASE(a_bad_build_config_is_a_usage_error_naming_what_is_wrong) {
     fails_with(R"({"out": "o", "settings": {"engine": {"nope": 1}}, "sources": [{"dataset": "bp4d", "root": "r"}]})",
                "nope");
     fails_with("[]", "not a JSON object");
+    test::write_file(config_path, R"({"out": "o", "sources": [{"dataset": "bp4d", "root": "r"}]})");
+    auto with_db = f.run_seke({"feid", "build", config_path.string(), "--db", (f.dir / "x.db").string()});
+    BOOST_TEST(with_db.exit_code == 2);
+    BOOST_TEST(with_db.err.find("--db is not taken") != std::string::npos, with_db.err);
+}
+
+BOOST_AUTO_TEST_CASE(feab_build_usage_errors_write_no_truth_file) {
+    test::LabelFixture f;
+    const auto manifest = f.dir / "m.jsonl";
+    test::write_file(manifest, R"({"id": "a", "image": "a.jpg", "known": {"expression": "sad"}, "split": "test"})"
+                               "\n");
+    const auto out = f.dir / "truth.jsonl";
+    auto fails_with = [&](const std::vector<std::string>& args, const std::string& message) {
+        std::vector<std::string> argv = {"feab", "build"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        auto result = f.run_seke(argv);
+        BOOST_TEST(result.exit_code == 2, message);
+        BOOST_TEST(result.err.find(message) != std::string::npos, result.err);
+        BOOST_TEST(!fs::exists(out));
+    };
+    fails_with({"--size", "3", "--out", out.string()}, "--from");
+    fails_with({"--from", manifest.string(), "--size", "0", "--out", out.string()}, "--size takes a whole number");
+    fails_with({"--from", manifest.string(), "--out", out.string()}, "--size N");
+    fails_with({"--from", manifest.string(), "--size", "2"}, "--out");
+    fails_with({"--from", (f.dir / "none.jsonl").string(), "--size", "2", "--out", out.string()}, "no manifest at");
+    fails_with({"--from", manifest.string(), "--size", "2", "--seed", "-1", "--out", out.string()}, "--seed");
+    fails_with({"--from", manifest.string(), "--size", "2", "--bogus", "--out", out.string()}, "--bogus");
+
+    // A line seke label would reject is named and makes the exit code 3; the good line is drawn.
+    test::write_file(manifest, test::read_file(manifest) + "{\"id\": \"b\"}\n");
+    auto partial = f.run_seke({"feab", "build", "--from", manifest.string(), "--size", "2", "--out", out.string()});
+    BOOST_TEST(partial.exit_code == 3, partial.err);
+    BOOST_TEST(partial.err.find("rejected_input") != std::string::npos, partial.err);
+    BOOST_TEST(json::parse(partial.out)["rejected_lines"] == 1);
+    const auto drawn = test::read_jsonl(out);
+    BOOST_TEST_REQUIRE(drawn.size() == 1u);
+    BOOST_TEST(!drawn[0].contains("source"));  // a line naming no source: no per-source table entry
 }
 
 BOOST_AUTO_TEST_SUITE_END()
