@@ -24,6 +24,7 @@ int run_fit_command(const std::vector<std::string>& args);
 int run_cvat_command(const std::vector<std::string>& args);
 int run_feab_command(const std::vector<std::string>& args);
 int run_import_command(const std::vector<std::string>& args);
+int run_feid_command(const std::vector<std::string>& args);
 
 // Ctrl-C and SIGTERM from here on set the returned flag, which asks the running command to stop
 // cleanly; a second one ends the process at once.

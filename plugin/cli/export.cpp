@@ -14,8 +14,6 @@
 
 namespace seke {
 
-constexpr std::size_t kMaxUnreadableReported = 10;
-
 int run_export_command(const std::vector<std::string>& args) {
     auto loaded = load_config(args, process_environment());
     if (!loaded) return report_error(loaded.error(), kExitUsage);
@@ -73,49 +71,17 @@ int run_export_command(const std::vector<std::string>& args) {
         return pictures->problems.empty() ? kExitOk : kExitPartial;
     }
 
-    // Written beside the target and renamed into place: an export is whole or absent.
-    std::string temp_path = out_path + ".partial";
-    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-    if (!out) return report_error(make_error(errc::io_error, "seke export: cannot write " + temp_path), kExitFatal);
-    bool array = *format != ExportFormat::feid_jsonl;  // LLaVA and LLaMA-Factory read one JSON array
-    if (array) out << "[\n";
-    std::size_t written = 0;
-    std::size_t unreadable = 0;
-    auto visited = (*store)->for_each_face([&](const FaceRow& row) {
-        if (statuses.empty() ? row.status == "rejected" : statuses.count(row.status) == 0) return true;
-        auto record = row.record();
-        if (!record) {
-            // Named on stderr (the first few): the summary's count says how many were left out.
-            if (unreadable++ < kMaxUnreadableReported) report_error(record.error(), kExitPartial);
-            return true;
-        }
-        record->status = row.status;
-        auto entry = export_entry(*record, *format);
-        if (array && written > 0) out << ",\n";
-        out << entry.dump();
-        if (!array) out << "\n";
-        ++written;
-        return true;
-    });
-    if (array) out << "\n]\n";
-    out.close();
-    if (!visited || !out) {
-        std::filesystem::remove(temp_path);
-        return report_error(
-            visited ? make_error(errc::io_error, "seke export: cannot write " + temp_path) : visited.error(),
-            kExitFatal);
-    }
-    std::error_code ec;
-    std::filesystem::rename(temp_path, out_path, ec);
-    if (ec)
-        return report_error(
-            make_error(errc::io_error, "seke export: cannot rename to " + out_path + ": " + ec.message()), kExitFatal);
+    auto written = write_export(**store, *format, out_path, statuses);
+    if (!written)
+        return report_error(make_error(written.error().code, "seke export: " + written.error().message), kExitFatal);
+    // Named on stderr (the first few): the summary's count says how many were left out.
+    for (const auto& error : written->unreadable_first) report_error(error, kExitPartial);
     nlohmann::ordered_json summary = {{"out", std::filesystem::absolute(out_path).string()},
                                       {"format", format_text},
-                                      {"records", written},
-                                      {"unreadable_records", unreadable}};
+                                      {"records", written->records},
+                                      {"unreadable_records", written->unreadable}};
     std::printf("%s\n", summary.dump().c_str());
-    return unreadable == 0 ? kExitOk : kExitPartial;
+    return written->unreadable == 0 ? kExitOk : kExitPartial;
 }
 
 int run_config_command(const std::vector<std::string>& args) {

@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,10 +19,12 @@
 #include "plugin/cli/runtime.hpp"
 #include "plugin/labeling/model_setup.hpp"
 #include "plugin/config/config.hpp"
+#include "plugin/feab/build.hpp"
 #include "plugin/feab/input.hpp"
 #include "plugin/feab/report.hpp"
 #include "plugin/feab/score.hpp"
 #include "plugin/labeling/label_run.hpp"
+#include "plugin/labeling/manifest.hpp"
 #include "plugin/cli/progress.hpp"
 #include "plugin/records/store.hpp"
 
@@ -357,14 +361,175 @@ int run_benchmark(const std::vector<std::string>& args) {
                          scratch.path.empty() ? &store : nullptr);
 }
 
+// The manifest lines of `path` (as `seke label` reads them); lines it rejects are named on stderr
+// and counted.
+Result<LabelInput> read_manifest(const std::string& path, const Knowledge& knowledge, std::size_t& rejected) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return make_error(errc::not_found, "seke feab build: no manifest at " + path);
+    auto input = read_label_input(path, knowledge);
+    if (!input) return input.error();
+    for (const auto& problem : input->problems) {
+        nlohmann::json line = {
+            {"rejected_input", {{"file", path}, {"line", problem.line}, {"reason", problem.reason}}}};
+        if (!problem.id.empty()) line["rejected_input"]["id"] = problem.id;
+        std::fprintf(stderr, "%s\n", line.dump().c_str());
+    }
+    rejected += input->problems.size();
+    return input;
+}
+
+// An image path as the truth line gives it: relative to the truth file's folder when under it
+// (so the pair can be moved together), else absolute; URLs as they are.
+std::string truth_image_path(const LabelJob& job, const fs::path& truth_folder) {
+    if (job.source.rfind("http://", 0) == 0 || job.source.rfind("https://", 0) == 0 ||
+        job.source.rfind("data:", 0) == 0 || job.source.rfind("file://", 0) == 0)
+        return job.source;
+    const fs::path image = fs::absolute(job.source).lexically_normal();
+    const fs::path relative = image.lexically_relative(truth_folder);
+    if (!relative.empty() && *relative.begin() != "..") return relative.generic_string();
+    return image.generic_string();
+}
+
+int run_build(const std::vector<std::string>& args) {
+    auto loaded = load_config(args, process_environment());
+    if (!loaded) return report_error(loaded.error(), kExitUsage);
+    std::vector<std::string> from;
+    std::vector<std::string> training;
+    std::string out;
+    std::optional<std::size_t> size;
+    feab::BuildOptions options;
+    const auto& rest = loaded->rest;
+    std::vector<std::string>* list = nullptr;  // the flag whose values follow, one or more
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+        const std::string& arg = rest[i];
+        auto value = [&](const std::string& flag) -> std::optional<std::string> {
+            if (arg == flag && i + 1 < rest.size()) return rest[++i];
+            if (arg.rfind(flag + "=", 0) == 0) return arg.substr(flag.size() + 1);
+            return std::nullopt;
+        };
+        auto whole_number = [](const std::string& text) -> std::optional<unsigned long long> {
+            if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 19)
+                return std::nullopt;
+            return std::stoull(text);
+        };
+        if (arg == "--from" || arg == "--exclude-subjects-of") {
+            list = arg == "--from" ? &from : &training;
+        } else if (arg.rfind("--from=", 0) == 0) {
+            from.push_back(arg.substr(7));
+            list = &from;
+        } else if (arg.rfind("--exclude-subjects-of=", 0) == 0) {
+            training.push_back(arg.substr(22));
+            list = &training;
+        } else if (auto o = value("--out")) {
+            out = *o;
+            list = nullptr;
+        } else if (auto n = value("--size")) {
+            auto number = whole_number(*n);
+            if (!number || *number == 0)
+                return report_error(usage_error("--size takes a whole number > 0"), kExitUsage);
+            size = static_cast<std::size_t>(*number);
+            list = nullptr;
+        } else if (auto seed = value("--seed")) {
+            auto number = whole_number(*seed);
+            if (!number) return report_error(usage_error("--seed takes a whole number"), kExitUsage);
+            options.seed = *number;
+            list = nullptr;
+        } else if (auto splits = value("--test-splits")) {
+            options.test_splits.clear();
+            std::stringstream names(*splits);
+            for (std::string name; std::getline(names, name, ',');)
+                if (!name.empty()) options.test_splits.insert(name);
+            if (options.test_splits.empty())
+                return report_error(usage_error("--test-splits names no split"), kExitUsage);
+            list = nullptr;
+        } else if (list && arg.rfind("--", 0) != 0) {
+            list->push_back(arg);
+        } else {
+            return report_error(usage_error("unknown argument \"" + arg + "\""), kExitUsage);
+        }
+    }
+    if (from.empty()) return report_error(usage_error("build needs --from MANIFEST.jsonl..."), kExitUsage);
+    if (!size) return report_error(usage_error("build needs --size N"), kExitUsage);
+    if (out.empty()) return report_error(usage_error("build needs --out truth.jsonl"), kExitUsage);
+    options.size = *size;
+
+    auto setup = load_model_setup(loaded->config);
+    if (!setup) return report_error(setup.error(), kExitUsage);
+    std::size_t rejected = 0;
+    std::size_t lines = 0;
+    for (const auto& path : training) {
+        auto input = read_manifest(path, setup->knowledge, rejected);
+        if (!input) return report_error(input.error(), kExitUsage);
+        for (const auto& job : input->jobs)
+            if (!job.origin.subject.empty()) options.training_subjects.emplace(job.origin.source, job.origin.subject);
+    }
+    const fs::path truth_folder = fs::absolute(out).parent_path().lexically_normal();
+    std::vector<feab::BuildCandidate> candidates;
+    for (const auto& path : from) {
+        auto input = read_manifest(path, setup->knowledge, rejected);
+        if (!input) return report_error(input.error(), kExitUsage);
+        lines += input->jobs.size();
+        if (lines > feab::kMaxBuildLines)
+            return report_error(
+                make_error(errc::invalid_argument,
+                           "seke feab build: more than " + std::to_string(feab::kMaxBuildLines) + " manifest lines"),
+                kExitUsage);
+        for (auto& job : input->jobs) {
+            feab::BuildCandidate candidate;
+            candidate.id = job.id;
+            candidate.image = truth_image_path(job, truth_folder);
+            candidate.source = job.origin.source;
+            candidate.source_id = job.origin.source_id;
+            candidate.subject = job.origin.subject;
+            candidate.split = job.origin.split;
+            candidate.known = std::move(job.known);
+            candidates.push_back(std::move(candidate));
+        }
+    }
+    auto result = feab::build_benchmark(std::move(candidates), options);
+
+    // Written beside the target and renamed into place: a truth file is whole or absent.
+    const std::string temp_path = out + ".partial";
+    {
+        std::ofstream file(temp_path, std::ios::binary | std::ios::trunc);
+        if (!file)
+            return report_error(make_error(errc::io_error, "seke feab build: cannot write " + temp_path), kExitFatal);
+        for (const auto& item : result.selected) file << feab::truth_line(item).dump() << "\n";
+        file.close();
+        if (!file) {
+            fs::remove(temp_path);
+            return report_error(make_error(errc::io_error, "seke feab build: cannot write " + temp_path), kExitFatal);
+        }
+    }
+    std::error_code ec;
+    fs::rename(temp_path, out, ec);
+    if (ec)
+        return report_error(
+            make_error(errc::io_error, "seke feab build: cannot rename to " + out + ": " + ec.message()), kExitFatal);
+    if (isatty(STDOUT_FILENO) != 0) {
+        std::printf("%s", feab::build_summary_table(result, options.size).c_str());
+        std::printf("truth file %s (%zu manifest lines rejected)\n", fs::absolute(out).string().c_str(), rejected);
+    } else {
+        auto summary = feab::build_summary_json(result, options.size);
+        summary["out"] = fs::absolute(out).string();
+        summary["rejected_lines"] = rejected;
+        std::printf("%s\n", summary.dump().c_str());
+    }
+    if (result.selected.size() < options.size)
+        std::fprintf(stderr, "seke feab build: only %zu eligible items for --size %zu\n", result.selected.size(),
+                     options.size);
+    return rejected > 0 ? kExitPartial : kExitOk;
+}
+
 }  // namespace
 
 int run_feab_command(const std::vector<std::string>& args) {
-    if (args.empty()) return report_error(usage_error("a subcommand is required: score or run"), kExitUsage);
+    if (args.empty()) return report_error(usage_error("a subcommand is required: score, run or build"), kExitUsage);
     std::vector<std::string> rest(args.begin() + 1, args.end());
     if (args[0] == "score") return run_score(rest);
     if (args[0] == "run") return run_benchmark(rest);
-    return report_error(usage_error("unknown subcommand \"" + args[0] + "\": score or run"), kExitUsage);
+    if (args[0] == "build") return run_build(rest);
+    return report_error(usage_error("unknown subcommand \"" + args[0] + "\": score, run or build"), kExitUsage);
 }
 
 }  // namespace seke

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plugin/cli/commands.hpp"
+#include "plugin/cli/label.hpp"
 #include "plugin/cli/progress.hpp"
 #include "plugin/cli/runtime.hpp"
 #include "plugin/config/config.hpp"
@@ -19,6 +20,79 @@
 #include "plugin/records/store.hpp"
 
 namespace seke {
+
+LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& input, const std::string& input_name,
+                        const std::string& boxes_dir) {
+    LabelOutcome outcome;
+    // After a `seke fit`, the new items are labeled as `seke serve` labels them: with the fit's
+    // few-shot examples, under its model_version (unless --use-fit=false).
+    auto runtime = open_runtime(config, std::move(setup), fitted_state_for_batch(config));
+    if (!runtime) {
+        outcome.exit_code = report_error(runtime.error(), kExitFatal);
+        return outcome;
+    }
+    Runtime& rt = **runtime;
+    const std::string model_version = rt.model_version();
+    const std::atomic<bool>& stop = stop_on_interrupt();
+
+    std::fprintf(stderr, "seke: labeling %zu items from %s (store %s)\n", input.jobs.size(), input_name.c_str(),
+                 config.run.db_path.c_str());
+    ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
+    LabelRun run({config, rt.setup.knowledge, rt.face, *rt.store, *rt.engine, rt.client->stats(), model_version});
+    auto summary = run.run(input.jobs, stop, [&](const RunProgress& p) { printer.update(p); });
+    if (!summary) {
+        outcome.exit_code = report_error(summary.error(), kExitFatal);
+        return outcome;
+    }
+    printer.finish(summary->progress);
+    for (const auto& [id, reason] : summary->failures) {
+        nlohmann::json line = {{"failed_item", {{"id", id}, {"reason", reason}}}};
+        std::fprintf(stderr, "%s\n", line.dump().c_str());
+    }
+
+    const RunProgress& p = summary->progress;
+    auto counts = rt.store->counts();
+    nlohmann::ordered_json result;
+    result["db"] = std::filesystem::absolute(config.run.db_path).string();
+    result["model_version"] = model_version;
+    result["items"] = p.total + summary->already_done;
+    result["labeled_now"] = p.finished - p.failed - p.skipped;
+    result["already_done"] = summary->already_done;
+    result["failed"] = p.failed;
+    result["skipped"] = p.skipped;
+    result["rejected_input_lines"] = input.problems.size();
+    result["faces"] = p.faces;
+    result["model_requests"] = p.cost.requests;
+    result["cached_requests"] = p.cost.cached_requests;
+    result["http_requests"] = summary->http_requests;
+    result["retries"] = summary->retries;
+    result["samples"] = p.cost.samples;
+    result["malformed_answers"] = p.cost.malformed;
+    result["prompt_tokens"] = p.cost.prompt_tokens;
+    result["completion_tokens"] = p.cost.completion_tokens;
+    result["seconds"] = p.elapsed_s;
+    if (counts) result["store_faces_total"] = counts->faces;
+    result["interrupted"] = summary->interrupted;
+    if (!boxes_dir.empty()) {
+        std::set<std::string> ids;
+        for (const auto& job : input.jobs) ids.insert(job.id);
+        auto pictures = write_pictures(*rt.store, boxes_dir, config.image, ids);
+        if (!pictures) {
+            outcome.exit_code = report_error(pictures.error(), kExitFatal);
+            return outcome;
+        }
+        for (const auto& problem : pictures->problems)
+            std::fprintf(stderr, "seke: no picture for %s\n", problem.c_str());
+        result["pictures"] = pictures->pictures;
+        result["pictures_dir"] = std::filesystem::absolute(boxes_dir).string();
+    }
+    if (summary->interrupted) outcome.exit_code = kExitInterrupted;
+    else if (p.failed > 0 || !input.problems.empty()) outcome.exit_code = kExitPartial;
+    else outcome.exit_code = kExitOk;
+    outcome.summary = std::move(result);
+    return outcome;
+}
+
 int run_label_command(const std::vector<std::string>& args) {
     auto loaded = load_config(args, process_environment());
     if (!loaded) return report_error(loaded.error(), kExitUsage);
@@ -56,70 +130,17 @@ int run_label_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "%s\n", line.dump().c_str());
     }
 
-    // After a `seke fit`, the new items are labeled as `seke serve` labels them: with the fit's
-    // few-shot examples, under its model_version (unless --use-fit=false).
-    auto runtime = open_runtime(config, std::move(*setup), fitted_state_for_batch(config));
-    if (!runtime) return report_error(runtime.error(), kExitFatal);
-    Runtime& rt = **runtime;
-    const std::string model_version = rt.model_version();
-    const std::atomic<bool>& stop = stop_on_interrupt();
-
-    std::fprintf(stderr, "seke: labeling %zu items from %s (store %s)\n", input->jobs.size(), input_path.c_str(),
-                 config.run.db_path.c_str());
-    ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
-    LabelRun run({config, rt.setup.knowledge, rt.face, *rt.store, *rt.engine, rt.client->stats(), model_version});
-    auto summary = run.run(input->jobs, stop, [&](const RunProgress& p) { printer.update(p); });
-    if (!summary) return report_error(summary.error(), kExitFatal);
-    printer.finish(summary->progress);
-    for (const auto& [id, reason] : summary->failures) {
-        nlohmann::json line = {{"failed_item", {{"id", id}, {"reason", reason}}}};
-        std::fprintf(stderr, "%s\n", line.dump().c_str());
-    }
-
-    const RunProgress& p = summary->progress;
-    auto counts = rt.store->counts();
-    nlohmann::ordered_json result;
-    result["db"] = std::filesystem::absolute(config.run.db_path).string();
-    result["model_version"] = model_version;
-    result["items"] = p.total + summary->already_done;
-    result["labeled_now"] = p.finished - p.failed - p.skipped;
-    result["already_done"] = summary->already_done;
-    result["failed"] = p.failed;
-    result["skipped"] = p.skipped;
-    result["rejected_input_lines"] = input->problems.size();
-    result["faces"] = p.faces;
-    result["model_requests"] = p.cost.requests;
-    result["cached_requests"] = p.cost.cached_requests;
-    result["http_requests"] = summary->http_requests;
-    result["retries"] = summary->retries;
-    result["samples"] = p.cost.samples;
-    result["malformed_answers"] = p.cost.malformed;
-    result["prompt_tokens"] = p.cost.prompt_tokens;
-    result["completion_tokens"] = p.cost.completion_tokens;
-    result["seconds"] = p.elapsed_s;
-    if (counts) result["store_faces_total"] = counts->faces;
-    result["interrupted"] = summary->interrupted;
-    if (!boxes_dir.empty()) {
-        std::set<std::string> ids;
-        for (const auto& job : input->jobs) ids.insert(job.id);
-        auto pictures = write_pictures(*rt.store, boxes_dir, config.image, ids);
-        if (!pictures) return report_error(pictures.error(), kExitFatal);
-        for (const auto& problem : pictures->problems)
-            std::fprintf(stderr, "seke: no picture for %s\n", problem.c_str());
-        result["pictures"] = pictures->pictures;
-        result["pictures_dir"] = std::filesystem::absolute(boxes_dir).string();
-    }
-    std::printf("%s\n", result.dump().c_str());
+    auto outcome = label_jobs(config, std::move(*setup), *input, input_path, boxes_dir);
+    if (outcome.summary.is_null()) return outcome.exit_code;
+    const std::string db = outcome.summary["db"].get<std::string>();
+    std::printf("%s\n", outcome.summary.dump().c_str());
     std::fprintf(stderr,
                  "seke: results in %s — export with: seke export --db %s --format feid-jsonl --out feid.jsonl\n",
-                 result["db"].get<std::string>().c_str(), config.run.db_path.c_str());
+                 db.c_str(), config.run.db_path.c_str());
     if (!boxes_dir.empty())
         std::fprintf(stderr, "seke: pictures of the labeled faces in %s\n",
-                     result["pictures_dir"].get<std::string>().c_str());
-
-    if (summary->interrupted) return kExitInterrupted;
-    if (p.failed > 0 || !input->problems.empty()) return kExitPartial;
-    return kExitOk;
+                     outcome.summary["pictures_dir"].get<std::string>().c_str());
+    return outcome.exit_code;
 }
 
 }  // namespace seke

@@ -23,10 +23,15 @@ usage:
   seke feab score --truth FILE.jsonl --pred FILE.jsonl|--db FILE [--out DIR]   score predictions (FEAB)
   seke feab run --truth FILE.jsonl --images DIR [--mode greedy|single|uamc] [--out DIR] [options]
                             ask the model the three tasks on a benchmark and score it
+  seke feab build --from MANIFEST.jsonl... --size N --out truth.jsonl [--seed S]
+              [--test-splits test,validation] [--exclude-subjects-of TRAIN.jsonl...]
+                            a benchmark drawn from imported test splits, stratified, subject-exclusive
   seke import DATASET ROOT --out manifest.jsonl [--split NAME] [--every N] [--frames-out DIR]
               [--images aligned|original] [--disfa-trace absent|unknown]
                             a dataset as distributed (ckplus, rafdb, affectnet, disfa, bp4d,
                             affwild2) into a manifest, its labels as priors (docs/datasets.md)
+  seke feid build CONFIG.json [options]   import, label and export every source CONFIG lists,
+                            resumable (docs/datasets.md)
   seke config [options]     print the effective configuration (JSON, secrets blanked)
   seke config --markdown    print the table of every option
   seke version
@@ -60,6 +65,7 @@ int main(int argc, char** argv) {
         if (command == "cvat") return seke::run_cvat_command(args);
         if (command == "feab") return seke::run_feab_command(args);
         if (command == "import") return seke::run_import_command(args);
+        if (command == "feid") return seke::run_feid_command(args);
         if (command == "version" || command == "--version") {
             std::printf("seke %s\n", SEKE_VERSION);
             return seke::kExitOk;

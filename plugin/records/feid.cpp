@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 
 namespace seke {
@@ -242,6 +244,43 @@ ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
         }
     }
     return stored;
+}
+
+Result<ExportCounts> write_export(Store& store, ExportFormat format, const std::string& out_path,
+                                  const std::set<std::string>& statuses) {
+    constexpr std::size_t kUnreadableKept = 10;
+    const std::string temp_path = out_path + ".partial";
+    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
+    if (!out) return make_error(errc::io_error, "cannot write " + temp_path);
+    const bool array = format != ExportFormat::feid_jsonl;  // LLaVA and LLaMA-Factory read one JSON array
+    if (array) out << "[\n";
+    ExportCounts counts;
+    auto visited = store.for_each_face([&](const FaceRow& row) {
+        if (statuses.empty() ? row.status == "rejected" : statuses.count(row.status) == 0) return true;
+        auto record = row.record();
+        if (!record) {
+            if (counts.unreadable++ < kUnreadableKept) counts.unreadable_first.push_back(record.error());
+            return true;
+        }
+        record->status = row.status;
+        auto entry = export_entry(*record, format);
+        if (array && counts.records > 0) out << ",\n";
+        out << entry.dump();
+        if (!array) out << "\n";
+        ++counts.records;
+        return true;
+    });
+    if (array) out << "\n]\n";
+    out.close();
+    std::error_code ec;
+    if (!visited || !out) {
+        std::filesystem::remove(temp_path, ec);
+        if (!visited) return visited.error();
+        return make_error(errc::io_error, "cannot write " + temp_path);
+    }
+    std::filesystem::rename(temp_path, out_path, ec);
+    if (ec) return make_error(errc::io_error, "cannot rename to " + out_path + ": " + ec.message());
+    return counts;
 }
 
 }  // namespace seke

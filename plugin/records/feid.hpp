@@ -2,6 +2,7 @@
 // FEID records (one face each) as the labeler builds them, and their export views: seke's JSONL,
 // LLaVA, ShareGPT.
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,5 +51,17 @@ std::optional<ExportFormat> parse_export_format(const std::string& text);
 
 // One exported entry for a stored FEID record (llava and sharegpt are views of it).
 nlohmann::ordered_json export_entry(const FeidRecord& record, ExportFormat format);
+
+// What one export wrote.
+struct ExportCounts {
+    std::size_t records = 0;
+    std::size_t unreadable = 0;           // stored records that could not be read, left out
+    std::vector<Error> unreadable_first;  // the first few of them, to name
+};
+
+// Writes the store's records in `format` to `out_path` (via "<out_path>.partial", renamed into
+// place: an export is whole or absent). `statuses` empty: every status except rejected.
+Result<ExportCounts> write_export(Store& store, ExportFormat format, const std::string& out_path,
+                                  const std::set<std::string>& statuses);
 
 }  // namespace seke
