@@ -8,6 +8,8 @@
 
 #include "plugin/cli/commands.hpp"
 #include "plugin/config/config.hpp"
+#include "plugin/labeling/model_setup.hpp"
+#include "plugin/records/crops.hpp"
 #include "plugin/records/feid.hpp"
 #include "plugin/records/pictures.hpp"
 #include "plugin/records/store.hpp"
@@ -15,6 +17,9 @@
 namespace seke {
 
 constexpr std::size_t kMaxUnreadableReported = 10;
+// The records of one item are held until its crops are cut (they are cut together, as labeled):
+// an item with more faces than this is cut in parts.
+constexpr std::size_t kMaxFacesPerCut = 64;
 
 int run_export_command(const std::vector<std::string>& args) {
     auto loaded = load_config(args, process_environment());
@@ -22,6 +27,7 @@ int run_export_command(const std::vector<std::string>& args) {
     std::string format_text = "feid-jsonl";
     std::string out_path;
     std::string boxes_dir;           // the picture view instead of a file of records
+    std::string images_out;          // each face's crop is written here and the records point to it
     std::set<std::string> statuses;  // empty: every status except rejected
     const auto& rest = loaded->rest;
     for (std::size_t i = 0; i < rest.size(); ++i) {
@@ -33,6 +39,7 @@ int run_export_command(const std::vector<std::string>& args) {
         if (auto v = value("--format")) format_text = *v;
         else if (auto o = value("--out")) out_path = *o;
         else if (auto b = value("--boxes")) boxes_dir = *b;
+        else if (auto d = value("--images-out")) images_out = *d;
         else if (auto s = value("--status")) {
             std::stringstream list(*s);
             for (std::string item; std::getline(list, item, ',');) {
@@ -59,6 +66,9 @@ int run_export_command(const std::vector<std::string>& args) {
     if (!std::filesystem::exists(loaded->config.run.db_path))
         return report_error(make_error(errc::not_found, "seke export: no store at " + loaded->config.run.db_path),
                             kExitUsage);
+    if (!images_out.empty() && !boxes_dir.empty())
+        return report_error(
+            make_error(errc::invalid_argument, "seke export: --images-out goes with --out, not --boxes"), kExitUsage);
     auto store = Store::open(loaded->config.run.db_path);
     if (!store) return report_error(store.error(), kExitFatal);
     if (!boxes_dir.empty()) {
@@ -73,6 +83,13 @@ int run_export_command(const std::vector<std::string>& args) {
         return pictures->problems.empty() ? kExitOk : kExitPartial;
     }
 
+    std::optional<CropWriter> crops;
+    if (!images_out.empty()) {
+        auto writer = CropWriter::open(images_out, face_options(loaded->config), loaded->config.image);
+        if (!writer) return report_error(writer.error(), kExitFatal);
+        crops.emplace(std::move(*writer));
+    }
+
     // Written beside the target and renamed into place: an export is whole or absent.
     std::string temp_path = out_path + ".partial";
     std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
@@ -81,6 +98,23 @@ int run_export_command(const std::vector<std::string>& args) {
     if (array) out << "[\n";
     std::size_t written = 0;
     std::size_t unreadable = 0;
+    auto emit = [&](const FeidRecord& record, const std::string& crop) {
+        auto entry = export_entry(record, *format, crop);
+        if (array && written > 0) out << ",\n";
+        out << entry.dump();
+        if (!array) out << "\n";
+        ++written;
+    };
+    // With crops, the records of one item (faces are listed by id, so an item's are together)
+    // wait here until its image has been cut; without, each is written as it is read.
+    std::vector<FeidRecord> item_records;
+    std::string item_id;
+    auto flush_item = [&] {
+        if (item_records.empty()) return;
+        auto paths = crops->write_item(item_records);
+        for (std::size_t i = 0; i < item_records.size(); ++i) emit(item_records[i], paths[i]);
+        item_records.clear();
+    };
     auto visited = (*store)->for_each_face([&](const FaceRow& row) {
         if (statuses.empty() ? row.status == "rejected" : statuses.count(row.status) == 0) return true;
         auto record = row.record();
@@ -90,13 +124,18 @@ int run_export_command(const std::vector<std::string>& args) {
             return true;
         }
         record->status = row.status;
-        auto entry = export_entry(*record, *format);
-        if (array && written > 0) out << ",\n";
-        out << entry.dump();
-        if (!array) out << "\n";
-        ++written;
+        if (!crops) {
+            emit(*record, "");
+            return true;
+        }
+        if (row.item_id != item_id || item_records.size() >= kMaxFacesPerCut ||
+            (!item_records.empty() && item_records.front().image != record->image))
+            flush_item();
+        item_id = row.item_id;
+        item_records.push_back(std::move(*record));
         return true;
     });
+    if (crops) flush_item();
     if (array) out << "\n]\n";
     out.close();
     if (!visited || !out) {
@@ -114,8 +153,21 @@ int run_export_command(const std::vector<std::string>& args) {
                                       {"format", format_text},
                                       {"records", written},
                                       {"unreadable_records", unreadable}};
+    std::size_t skipped_crops = 0;
+    if (crops) {
+        const CropCounts& counts = crops->counts();
+        for (const auto& reason : counts.skipped_reasons)
+            std::fprintf(stderr, "seke export: skipped-crop %s\n", reason.c_str());
+        skipped_crops = counts.skipped;
+        summary["images_out"] = std::filesystem::absolute(images_out).string();
+        summary["crops_written"] = counts.written;
+        summary["crops_existing"] = counts.existing;
+        summary["whole_image_records"] = counts.whole_image;
+        summary["skipped_crops"] = counts.skipped;
+        summary["skipped_crop_reasons"] = counts.skipped_reasons;
+    }
     std::printf("%s\n", summary.dump().c_str());
-    return unreadable == 0 ? kExitOk : kExitPartial;
+    return unreadable == 0 && skipped_crops == 0 ? kExitOk : kExitPartial;
 }
 
 int run_config_command(const std::vector<std::string>& args) {

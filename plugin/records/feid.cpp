@@ -217,14 +217,22 @@ void add_expert_limits(const FeidRecord& record, const ordered_json& stored, ord
 
 }  // namespace
 
-ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
+ordered_json export_entry(const FeidRecord& record, ExportFormat format, const std::string& crop) {
     ordered_json stored = record.to_json();
     switch (format) {
-        case ExportFormat::feid_jsonl: return stored;
+        case ExportFormat::feid_jsonl: {
+            if (crop.empty()) return stored;
+            ordered_json entry;
+            for (auto& [key, value] : stored.items()) {
+                entry[key] = std::move(value);
+                if (key == "face") entry["crop"] = crop;
+            }
+            return entry;
+        }
         case ExportFormat::llava: {
             ordered_json entry;
             entry["id"] = stored["id"];
-            entry["image"] = stored["image"];
+            entry["image"] = crop.empty() ? stored["image"] : ordered_json(crop);
             entry["conversations"] = stored["conversations"];
             add_expert_limits(record, stored, entry);
             return entry;
@@ -236,7 +244,7 @@ ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
             for (const auto& turn : record.conversations)
                 messages.push_back({{"role", turn.from == "human" ? "user" : "assistant"}, {"content", turn.value}});
             entry["messages"] = std::move(messages);
-            entry["images"] = ordered_json::array({record.image});
+            entry["images"] = ordered_json::array({crop.empty() ? record.image : crop});
             add_expert_limits(record, stored, entry);
             return entry;
         }

@@ -48,7 +48,10 @@ std::vector<ConversationTurn> feid_conversations(const Knowledge& knowledge, con
 enum class ExportFormat { feid_jsonl, llava, sharegpt };
 std::optional<ExportFormat> parse_export_format(const std::string& text);
 
-// One exported entry for a stored FEID record (llava and sharegpt are views of it).
-nlohmann::ordered_json export_entry(const FeidRecord& record, ExportFormat format);
+// One exported entry for a stored FEID record (llava and sharegpt are views of it). `crop`: the
+// path of the face's crop file (`seke export --images-out`), "" when none was written. With one,
+// llava and sharegpt show the crop instead of the source image, and feid-jsonl keeps the image
+// and box and adds "crop" after "face".
+nlohmann::ordered_json export_entry(const FeidRecord& record, ExportFormat format, const std::string& crop = "");
 
 }  // namespace seke
