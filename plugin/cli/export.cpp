@@ -105,8 +105,9 @@ int run_export_command(const std::vector<std::string>& args) {
         if (!array) out << "\n";
         ++written;
     };
-    // With crops, the records of one item (faces are listed by id, so an item's are together)
-    // wait here until its image has been cut; without, each is written as it is read.
+    // With crops, the records of one item wait here until its image has been cut; without, each
+    // is written as it is read. Faces are listed by id, so an item's are together unless another
+    // item's id sorts between them ("a_face1" < "a_face1x" < "a_face2"): then it is cut in parts.
     std::vector<FeidRecord> item_records;
     std::string item_id;
     auto flush_item = [&] {
