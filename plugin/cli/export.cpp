@@ -8,6 +8,8 @@
 
 #include "plugin/cli/commands.hpp"
 #include "plugin/config/config.hpp"
+#include "plugin/labeling/model_setup.hpp"
+#include "plugin/records/crops.hpp"
 #include "plugin/records/feid.hpp"
 #include "plugin/records/pictures.hpp"
 #include "plugin/records/store.hpp"
@@ -20,6 +22,7 @@ int run_export_command(const std::vector<std::string>& args) {
     std::string format_text = "feid-jsonl";
     std::string out_path;
     std::string boxes_dir;           // the picture view instead of a file of records
+    std::string images_out;          // each face's crop is written here and the records point to it
     std::set<std::string> statuses;  // empty: every status except rejected
     const auto& rest = loaded->rest;
     for (std::size_t i = 0; i < rest.size(); ++i) {
@@ -31,6 +34,7 @@ int run_export_command(const std::vector<std::string>& args) {
         if (auto v = value("--format")) format_text = *v;
         else if (auto o = value("--out")) out_path = *o;
         else if (auto b = value("--boxes")) boxes_dir = *b;
+        else if (auto d = value("--images-out")) images_out = *d;
         else if (auto s = value("--status")) {
             std::stringstream list(*s);
             for (std::string item; std::getline(list, item, ',');) {
@@ -57,6 +61,9 @@ int run_export_command(const std::vector<std::string>& args) {
     if (!std::filesystem::exists(loaded->config.run.db_path))
         return report_error(make_error(errc::not_found, "seke export: no store at " + loaded->config.run.db_path),
                             kExitUsage);
+    if (!images_out.empty() && !boxes_dir.empty())
+        return report_error(
+            make_error(errc::invalid_argument, "seke export: --images-out goes with --out, not --boxes"), kExitUsage);
     auto store = Store::open(loaded->config.run.db_path);
     if (!store) return report_error(store.error(), kExitFatal);
     if (!boxes_dir.empty()) {
@@ -71,7 +78,13 @@ int run_export_command(const std::vector<std::string>& args) {
         return pictures->problems.empty() ? kExitOk : kExitPartial;
     }
 
-    auto written = write_export(**store, *format, out_path, statuses);
+    std::optional<CropWriter> crops;
+    if (!images_out.empty()) {
+        auto writer = CropWriter::open(images_out, face_options(loaded->config), loaded->config.image);
+        if (!writer) return report_error(writer.error(), kExitFatal);
+        crops.emplace(std::move(*writer));
+    }
+    auto written = write_export(**store, *format, out_path, statuses, crops ? &*crops : nullptr);
     if (!written)
         return report_error(make_error(written.error().code, "seke export: " + written.error().message), kExitFatal);
     // Named on stderr (the first few): the summary's count says how many were left out.
@@ -80,8 +93,21 @@ int run_export_command(const std::vector<std::string>& args) {
                                       {"format", format_text},
                                       {"records", written->records},
                                       {"unreadable_records", written->unreadable}};
+    std::size_t skipped_crops = 0;
+    if (crops) {
+        const CropCounts& counts = crops->counts();
+        for (const auto& reason : counts.skipped_reasons)
+            std::fprintf(stderr, "seke export: skipped-crop %s\n", reason.c_str());
+        skipped_crops = counts.skipped;
+        summary["images_out"] = std::filesystem::absolute(images_out).string();
+        summary["crops_written"] = counts.written;
+        summary["crops_existing"] = counts.existing;
+        summary["whole_image_records"] = counts.whole_image;
+        summary["skipped_crops"] = counts.skipped;
+        summary["skipped_crop_reasons"] = counts.skipped_reasons;
+    }
     std::printf("%s\n", summary.dump().c_str());
-    return written->unreadable == 0 ? kExitOk : kExitPartial;
+    return written->unreadable == 0 && skipped_crops == 0 ? kExitOk : kExitPartial;
 }
 
 int run_config_command(const std::vector<std::string>& args) {

@@ -13,6 +13,7 @@ usage:
   seke label  --input DIR|manifest.jsonl [--db FILE] [--face-detection auto|off|required] [--jobs N]
               [--use-fit=false] [--provider expert|openai] [--expert off] [--boxes DIR] [options]
   seke export --db FILE --format feid-jsonl|llava|sharegpt --out FILE [--status auto,accepted,corrected]
+              [--images-out DIR]                 each face's crop as the model saw it; records point to it
   seke export --db FILE --boxes DIR              a picture per labeled image: boxes, expression, VA, AUs
   seke serve  [--host H] [--port P] [--db FILE] [options]   Label Studio ML backend (default 127.0.0.1:9090)
   seke label-config [--per-face|--whole-image]   print the recommended Label Studio labeling config

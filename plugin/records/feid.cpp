@@ -7,6 +7,8 @@
 #include <fstream>
 #include <functional>
 
+#include "plugin/records/crops.hpp"
+
 namespace seke {
 namespace {
 
@@ -219,14 +221,22 @@ void add_expert_limits(const FeidRecord& record, const ordered_json& stored, ord
 
 }  // namespace
 
-ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
+ordered_json export_entry(const FeidRecord& record, ExportFormat format, const std::string& crop) {
     ordered_json stored = record.to_json();
     switch (format) {
-        case ExportFormat::feid_jsonl: return stored;
+        case ExportFormat::feid_jsonl: {
+            if (crop.empty()) return stored;
+            ordered_json entry;
+            for (auto& [key, value] : stored.items()) {
+                entry[key] = std::move(value);
+                if (key == "face") entry["crop"] = crop;
+            }
+            return entry;
+        }
         case ExportFormat::llava: {
             ordered_json entry;
             entry["id"] = stored["id"];
-            entry["image"] = stored["image"];
+            entry["image"] = crop.empty() ? stored["image"] : ordered_json(crop);
             entry["conversations"] = stored["conversations"];
             add_expert_limits(record, stored, entry);
             return entry;
@@ -238,7 +248,7 @@ ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
             for (const auto& turn : record.conversations)
                 messages.push_back({{"role", turn.from == "human" ? "user" : "assistant"}, {"content", turn.value}});
             entry["messages"] = std::move(messages);
-            entry["images"] = ordered_json::array({record.image});
+            entry["images"] = ordered_json::array({crop.empty() ? record.image : crop});
             add_expert_limits(record, stored, entry);
             return entry;
         }
@@ -247,14 +257,35 @@ ordered_json export_entry(const FeidRecord& record, ExportFormat format) {
 }
 
 Result<ExportCounts> write_export(Store& store, ExportFormat format, const std::string& out_path,
-                                  const std::set<std::string>& statuses) {
+                                  const std::set<std::string>& statuses, CropWriter* crops) {
     constexpr std::size_t kUnreadableKept = 10;
+    // The records of one item are held until its crops are cut (they are cut together, as
+    // labeled): an item with more faces than this is cut in parts.
+    constexpr std::size_t kMaxFacesPerCut = 64;
     const std::string temp_path = out_path + ".partial";
     std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
     if (!out) return make_error(errc::io_error, "cannot write " + temp_path);
     const bool array = format != ExportFormat::feid_jsonl;  // LLaVA and LLaMA-Factory read one JSON array
     if (array) out << "[\n";
     ExportCounts counts;
+    auto emit = [&](const FeidRecord& record, const std::string& crop) {
+        auto entry = export_entry(record, format, crop);
+        if (array && counts.records > 0) out << ",\n";
+        out << entry.dump();
+        if (!array) out << "\n";
+        ++counts.records;
+    };
+    // With crops, the records of one item wait here until its image has been cut; without, each
+    // is written as it is read. Faces are listed by id, so an item's are together unless another
+    // item's id sorts between them ("a_face1" < "a_face1x" < "a_face2"): then it is cut in parts.
+    std::vector<FeidRecord> item_records;
+    std::string item_id;
+    auto flush_item = [&] {
+        if (item_records.empty()) return;
+        auto paths = crops->write_item(item_records);
+        for (std::size_t i = 0; i < item_records.size(); ++i) emit(item_records[i], paths[i]);
+        item_records.clear();
+    };
     auto visited = store.for_each_face([&](const FaceRow& row) {
         if (statuses.empty() ? row.status == "rejected" : statuses.count(row.status) == 0) return true;
         auto record = row.record();
@@ -263,13 +294,18 @@ Result<ExportCounts> write_export(Store& store, ExportFormat format, const std::
             return true;
         }
         record->status = row.status;
-        auto entry = export_entry(*record, format);
-        if (array && counts.records > 0) out << ",\n";
-        out << entry.dump();
-        if (!array) out << "\n";
-        ++counts.records;
+        if (!crops) {
+            emit(*record, "");
+            return true;
+        }
+        if (row.item_id != item_id || item_records.size() >= kMaxFacesPerCut ||
+            (!item_records.empty() && item_records.front().image != record->image))
+            flush_item();
+        item_id = row.item_id;
+        item_records.push_back(std::move(*record));
         return true;
     });
+    if (crops) flush_item();
     if (array) out << "\n]\n";
     out.close();
     std::error_code ec;

@@ -49,8 +49,11 @@ std::vector<ConversationTurn> feid_conversations(const Knowledge& knowledge, con
 enum class ExportFormat { feid_jsonl, llava, sharegpt };
 std::optional<ExportFormat> parse_export_format(const std::string& text);
 
-// One exported entry for a stored FEID record (llava and sharegpt are views of it).
-nlohmann::ordered_json export_entry(const FeidRecord& record, ExportFormat format);
+// One exported entry for a stored FEID record (llava and sharegpt are views of it). `crop`: the
+// path of the face's crop file (`seke export --images-out`), "" when none was written. With one,
+// llava and sharegpt show the crop instead of the source image, and feid-jsonl keeps the image
+// and box and adds "crop" after "face".
+nlohmann::ordered_json export_entry(const FeidRecord& record, ExportFormat format, const std::string& crop = "");
 
 // What one export wrote.
 struct ExportCounts {
@@ -59,9 +62,12 @@ struct ExportCounts {
     std::vector<Error> unreadable_first;  // the first few of them, to name
 };
 
+class CropWriter;
+
 // Writes the store's records in `format` to `out_path` (via "<out_path>.partial", renamed into
-// place: an export is whole or absent). `statuses` empty: every status except rejected.
+// place: an export is whole or absent). `statuses` empty: every status except rejected. With
+// `crops`, each face's crop is written through it and the record points to it.
 Result<ExportCounts> write_export(Store& store, ExportFormat format, const std::string& out_path,
-                                  const std::set<std::string>& statuses);
+                                  const std::set<std::string>& statuses, CropWriter* crops = nullptr);
 
 }  // namespace seke

@@ -1,6 +1,5 @@
 #include "plugin/records/pictures.hpp"
 
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +7,7 @@
 #include <map>
 
 #include "connectors/face_picture.hpp"
+#include "plugin/records/crops.hpp"
 
 namespace seke {
 namespace {
@@ -26,14 +26,6 @@ std::string joined(const std::vector<std::string>& items) {
 
 std::string source_of(Provenance provenance) {
     return "(" + std::string(provenance_name(provenance)) + ")";
-}
-
-// A file name from an item id: ids are the user's, so anything but [A-Za-z0-9._-] becomes '_'.
-std::string file_name_for(const std::string& item_id) {
-    std::string name;
-    for (char c : item_id) name += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_';
-    if (name.empty() || name.front() == '.') name.insert(name.begin(), '_');
-    return name.substr(0, 200) + ".jpg";
 }
 
 }  // namespace
@@ -99,7 +91,7 @@ Result<PicturesWritten> write_pictures(Store& store, const std::string& dir, con
             out.problems.push_back(item_id + ": " + picture.error().message);
             continue;
         }
-        const auto path = std::filesystem::path(dir) / file_name_for(item_id);
+        const auto path = std::filesystem::path(dir) / (safe_file_stem(item_id) + ".jpg");
         std::ofstream file(path, std::ios::binary | std::ios::trunc);
         file.write(picture->data(), static_cast<std::streamsize>(picture->size()));
         if (!file) return make_error(errc::io_error, "cannot write " + path.string());

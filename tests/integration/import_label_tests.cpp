@@ -1,10 +1,12 @@
-// `seke import` then `seke label` end to end: a dataset fixture in its native layout (AffectNet's
-// CSV lists, which ship a face box per row), the real binary, the fake VLLM on 127.0.0.1.
+// `seke import` then `seke label` (then `seke export --images-out`) end to end: a dataset fixture
+// in its native layout (AffectNet's CSV lists, which ship a face box per row), the real binary,
+// the fake VLLM on 127.0.0.1.
 #include <boost/test/unit_test.hpp>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "plugin/records/crops.hpp"
 #include "tests/integration/label_fixture.hpp"
 
 using namespace seke;
@@ -84,6 +86,22 @@ BOOST_AUTO_TEST_CASE(imported_lines_label_their_box_and_keep_their_source) {
     const json& small = by_id.at("affectnet/7/whole.png");
     BOOST_TEST(small["source_id"] == "7/whole.png");
     BOOST_TEST(small["face"] == json({{"x", 0}, {"y", 0}, {"w", 10}, {"h", 10}}));
+
+    // Exported with the face options it was labeled with, the training entry shows the face the
+    // model read: the boxed face's own pixels, not the grey picture around it.
+    const auto crops = f.dir / "crops";
+    const auto llava = f.dir / "llava.json";
+    auto exported = f.run_seke({"export", "--db", f.db().string(), "--format", "llava", "--out", llava.string(),
+                                "--images-out", crops.string(), "--face-margin", "0"});
+    BOOST_TEST_REQUIRE(exported.exit_code == 0, exported.err);
+    std::map<std::string, std::string> images;
+    for (const auto& entry : json::parse(test::read_file(llava))) images[entry["id"]] = entry["image"];
+    BOOST_TEST(images.at("affectnet/7/boxed.png") == (crops / crop_file_name("affectnet/7/boxed.png")).string());
+    cv::Mat crop = cv::imread(images.at("affectnet/7/boxed.png"));
+    BOOST_TEST_REQUIRE((crop.size() == face.size()));
+    const double mean_difference = cv::norm(crop, face, cv::NORM_L1) / static_cast<double>(face.total() * 3);
+    BOOST_TEST(mean_difference < 6.0);
+    BOOST_TEST((cv::imread(images.at("affectnet/7/whole.png")).size() == cv::Size(10, 10)));
 }
 
 BOOST_AUTO_TEST_CASE(a_malformed_label_file_fails_the_import_naming_its_line) {

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <set>
 
+#include "plugin/records/crops.hpp"
 #include "plugin/records/feid.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -112,6 +113,36 @@ BOOST_AUTO_TEST_CASE(export_views) {
     BOOST_TEST(sharegpt["images"][0] == "x.jpg");
     BOOST_TEST(sharegpt["messages"][0]["content"].get<std::string>().find("<image>") != std::string::npos);
     BOOST_TEST(!parse_export_format("csv").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(crop_file_names_are_safe_and_distinct) {
+    BOOST_TEST(crop_file_name("img1_face2") == "img1_face2.jpg");
+    const std::string nested = crop_file_name("photos/img1_face2");
+    BOOST_TEST(nested.rfind("photos_img1_face2-", 0) == 0);
+    BOOST_TEST(nested.size() == std::string("photos_img1_face2-").size() + 12 + 4);
+    BOOST_TEST(nested.find('/') == std::string::npos);
+    BOOST_TEST(nested != crop_file_name("photos_img1_face2"));
+    BOOST_TEST(nested != crop_file_name("photos:img1_face2"));
+    BOOST_TEST(crop_file_name("../up").find('/') == std::string::npos);
+    BOOST_TEST(crop_file_name("").front() != '.');
+}
+
+BOOST_AUTO_TEST_CASE(a_crop_replaces_the_image_in_the_training_views_and_joins_the_feid_record) {
+    FaceResult r = sample_result();
+    FeidInput input{"img1_face2", "images/img1.jpg", Box{10, 20, 30, 40}, false, &r, "v1", "auto", {}, {}, {}, {}};
+    FeidRecord record = feid_record(test::test_knowledge(), input);
+    const std::string crop = "crops/img1_face2.jpg";
+    auto llava = export_entry(record, ExportFormat::llava, crop);
+    BOOST_TEST(llava["image"] == crop);
+    BOOST_TEST(export_entry(record, ExportFormat::sharegpt, crop)["images"] == nlohmann::ordered_json({crop}));
+    auto feid = export_entry(record, ExportFormat::feid_jsonl, crop);
+    BOOST_TEST(feid["image"] == "images/img1.jpg");
+    BOOST_TEST(feid["crop"] == crop);
+    auto without_crop = feid;
+    without_crop.erase("crop");
+    BOOST_TEST(without_crop.dump() == export_entry(record, ExportFormat::feid_jsonl).dump());
+    BOOST_TEST(export_entry(record, ExportFormat::llava, "").dump() ==
+               export_entry(record, ExportFormat::llava).dump());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
