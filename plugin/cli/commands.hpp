@@ -1,6 +1,8 @@
 #pragma once
 // The `seke` command line: one function per subcommand, from arguments to an exit code.
 #include <atomic>
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,10 @@ int run_feid_command(const std::vector<std::string>& args);
 // Ctrl-C and SIGTERM from here on set the returned flag, which asks the running command to stop
 // cleanly; a second one ends the process at once.
 const std::atomic<bool>& stop_on_interrupt();
+
+// The value of `flag` at args[i], written "--flag VALUE" (i then moves past VALUE) or
+// "--flag=VALUE"; nullopt when args[i] is another argument.
+std::optional<std::string> flag_value(const std::vector<std::string>& args, std::size_t& i, const std::string& flag);
 
 // Prints {"error": {"code": ..., "message": ...}} on stderr; returns `exit_code`.
 int report_error(const Error& error, int exit_code);

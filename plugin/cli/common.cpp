@@ -26,6 +26,12 @@ const std::atomic<bool>& stop_on_interrupt() {
     return g_stop;
 }
 
+std::optional<std::string> flag_value(const std::vector<std::string>& args, std::size_t& i, const std::string& flag) {
+    if (args[i] == flag && i + 1 < args.size()) return args[++i];
+    if (args[i].rfind(flag + "=", 0) == 0) return args[i].substr(flag.size() + 1);
+    return std::nullopt;
+}
+
 int report_error(const Error& error, int exit_code) {
     nlohmann::json body = {{"error", {{"code", errc_name(error.code)}, {"message", error.message}}}};
     server::logger().flush();  // after the log lines that led here

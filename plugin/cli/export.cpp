@@ -26,11 +26,7 @@ int run_export_command(const std::vector<std::string>& args) {
     std::set<std::string> statuses;  // empty: every status except rejected
     const auto& rest = loaded->rest;
     for (std::size_t i = 0; i < rest.size(); ++i) {
-        auto value = [&](const std::string& flag) -> std::optional<std::string> {
-            if (rest[i] == flag && i + 1 < rest.size()) return rest[++i];
-            if (rest[i].rfind(flag + "=", 0) == 0) return rest[i].substr(flag.size() + 1);
-            return std::nullopt;
-        };
+        auto value = [&](const std::string& flag) { return flag_value(rest, i, flag); };
         if (auto v = value("--format")) format_text = *v;
         else if (auto o = value("--out")) out_path = *o;
         else if (auto b = value("--boxes")) boxes_dir = *b;

@@ -58,11 +58,7 @@ struct FeabArgs {
 Result<FeabArgs> parse_feab_args(const std::vector<std::string>& rest, bool run) {
     FeabArgs parsed;
     for (std::size_t i = 0; i < rest.size(); ++i) {
-        auto value = [&](const std::string& flag) -> std::optional<std::string> {
-            if (rest[i] == flag && i + 1 < rest.size()) return rest[++i];
-            if (rest[i].rfind(flag + "=", 0) == 0) return rest[i].substr(flag.size() + 1);
-            return std::nullopt;
-        };
+        auto value = [&](const std::string& flag) { return flag_value(rest, i, flag); };
         if (auto v = value("--truth")) {
             parsed.truth = *v;
         } else if (auto o = value("--out")) {
@@ -402,11 +398,7 @@ int run_build(const std::vector<std::string>& args) {
     std::vector<std::string>* list = nullptr;  // the flag whose values follow, one or more
     for (std::size_t i = 0; i < rest.size(); ++i) {
         const std::string& arg = rest[i];
-        auto value = [&](const std::string& flag) -> std::optional<std::string> {
-            if (arg == flag && i + 1 < rest.size()) return rest[++i];
-            if (arg.rfind(flag + "=", 0) == 0) return arg.substr(flag.size() + 1);
-            return std::nullopt;
-        };
+        auto value = [&](const std::string& flag) { return flag_value(rest, i, flag); };
         auto whole_number = [](const std::string& text) -> std::optional<unsigned long long> {
             if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 19)
                 return std::nullopt;

@@ -20,11 +20,7 @@ int run_import_command(const std::vector<std::string>& args) {
     std::vector<std::string> positional;
     const auto& rest = loaded->rest;
     for (std::size_t i = 0; i < rest.size(); ++i) {
-        auto value = [&](const std::string& flag) -> std::optional<std::string> {
-            if (rest[i] == flag && i + 1 < rest.size()) return rest[++i];
-            if (rest[i].rfind(flag + "=", 0) == 0) return rest[i].substr(flag.size() + 1);
-            return std::nullopt;
-        };
+        auto value = [&](const std::string& flag) { return flag_value(rest, i, flag); };
         if (auto out = value("--out")) options.out = *out;
         else if (auto split = value("--split")) options.split = *split;
         else if (auto frames = value("--frames-out")) options.frames_out = *frames;

@@ -418,7 +418,9 @@ class Session : public std::enable_shared_from_this<Session> {
         parser_.reset();
         head_taken_ = false;
 
-        auto handling_started = Clock::now();
+        // Read only when there is a deadline to count: this is every request's path.
+        const bool has_deadline = server_->options.request_deadline_ms > 0;
+        const auto handling_started = has_deadline ? Clock::now() : Clock::time_point{};
         // The sink may run on any thread, and after this session is gone: hold it weakly and hop
         // onto its strand. `seq` ties the answer to this request, so a late one is dropped.
         std::weak_ptr<Session> weak = shared_from_this();
@@ -433,7 +435,7 @@ class Session : public std::enable_shared_from_this<Session> {
         });
         server_->router.dispatch(request_, std::move(responder));
         // Most routes answer inside the call; only one still owed an answer needs the timer.
-        if (!answered_ && server_->options.request_deadline_ms > 0) arm_deadline(handling_started);
+        if (!answered_ && has_deadline) arm_deadline(handling_started);
     }
 
     void arm_deadline(Clock::time_point handling_started) {
