@@ -1,5 +1,8 @@
 # Registers one CTest test per Boost.Test suite found in the given sources (the Bitcoin Core way):
 # one link step per binary, failures attributed per suite, `ctest -j` parallel across suites.
+# Where CTest's throwaway PostgreSQL server keeps its URI (tests/support/postgres.hpp reads it).
+set(SEKE_TEST_POSTGRES_DIR ${CMAKE_BINARY_DIR}/postgres-test)
+
 function(seke_add_test_binary name label timeout)
   set(sources ${ARGN})
   add_executable(${name} ${sources})
@@ -7,6 +10,8 @@ function(seke_add_test_binary name label timeout)
   target_compile_definitions(${name} PRIVATE BOOST_TEST_DYN_LINK)
   foreach(source IN LISTS sources)
     file(READ "${source}" content)
+    # Its suites and whether they need PostgreSQL are read from it: an edit reconfigures.
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${source}")
     string(REGEX MATCHALL "BOOST_(AUTO|FIXTURE)_TEST_SUITE\\(([A-Za-z0-9_]+)" suites "${content}")
     foreach(match IN LISTS suites)
       string(REGEX REPLACE "BOOST_(AUTO|FIXTURE)_TEST_SUITE\\(" "" suite "${match}")
@@ -16,6 +21,9 @@ function(seke_add_test_binary name label timeout)
                            WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
       if(SEKE_SANITIZE)
         set_tests_properties(${suite} PROPERTIES ENVIRONMENT "${SEKE_SANITIZER_ENVIRONMENT}")
+      endif()
+      if(content MATCHES "tests/support/postgres.hpp")
+        set_tests_properties(${suite} PROPERTIES FIXTURES_REQUIRED postgres)
       endif()
     endforeach()
   endforeach()

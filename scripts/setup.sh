@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
           libboost1.81-dev libboost-test1.81-dev libboost-program-options1.81-dev
-          libopencv-dev opencv-data libjpeg-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev)
+          libopencv-dev opencv-data libjpeg-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libssl-dev)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

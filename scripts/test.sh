@@ -21,6 +21,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# PostgreSQL for the store suites on their second engine (CTest's fixture `postgres` starts a
+# throwaway server of its own, scripts/postgres-test-server.sh). The package's own cluster is not
+# made: nothing keeps running after the tests.
+if ! dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed"; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-common >/dev/null
+  sed -i 's/^#* *create_main_cluster *=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
 bash scripts/check-style.sh format
 # Warnings are errors in CI.
 if [ "$SANITIZE" = 1 ]; then

@@ -141,7 +141,7 @@ int run_annotate(Config& config, const CvatArgs& args) {
     request.frames_in_flight = std::clamp(config.vllm.max_concurrency, 1, 32);
     std::fprintf(stderr, "seke: annotating CVAT %s %lld at %s with %s (store %s)\n", args.job ? "job" : "task",
                  args.job ? *args.job : *args.task, cvat::store_url(config.cvat.url).c_str(), config.vllm.model.c_str(),
-                 config.run.db_path.c_str());
+                 describe_store(config.run.db_path).c_str());
     ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
     cvat::AnnotateDeps deps{rt.setup.knowledge, *spec, *rt.store, *rt.engine, preparer, client, model_version};
     RunProgress last;
@@ -164,7 +164,7 @@ int run_annotate(Config& config, const CvatArgs& args) {
     printer.finish(last);
     for (const auto& problem : summary->label_problems) print_json_line(stderr, {{"label_problem", problem}});
     auto out = cvat::annotate_summary_json(*summary);
-    out["db"] = std::filesystem::absolute(config.run.db_path).string();
+    out["db"] = describe_store(config.run.db_path);
     out["model_version"] = model_version;
     print_json_line(stdout, out);
     if (summary->interrupted) return kExitInterrupted;
@@ -179,7 +179,7 @@ int run_sync(Config& config, const CvatArgs& args) {
     if (!setup) return report_error(setup.error(), kExitUsage);
     auto spec = cvat::make_function_spec(config.cvat, setup->knowledge);
     if (!spec) return report_error(spec.error(), kExitUsage);
-    auto store = Store::open(config.run.db_path);
+    auto store = Store::open(config.run.db_path, config.run.db_wait_ms);
     if (!store) return report_error(store.error(), kExitFatal);
     CvatClient client(config.cvat);
     cvat::SyncDeps deps{setup->knowledge, *spec, **store, client};

@@ -54,13 +54,14 @@ int run_export_command(const std::vector<std::string>& args) {
         return report_error(
             make_error(errc::invalid_argument, "seke export: one of --out FILE or --boxes DIR is required"),
             kExitUsage);
-    if (!std::filesystem::exists(loaded->config.run.db_path))
-        return report_error(make_error(errc::not_found, "seke export: no store at " + loaded->config.run.db_path),
-                            kExitUsage);
+    if (!store_may_exist(loaded->config.run.db_path))
+        return report_error(
+            make_error(errc::not_found, "seke export: no store at " + describe_store(loaded->config.run.db_path)),
+            kExitUsage);
     if (!images_out.empty() && !boxes_dir.empty())
         return report_error(
             make_error(errc::invalid_argument, "seke export: --images-out goes with --out, not --boxes"), kExitUsage);
-    auto store = Store::open(loaded->config.run.db_path);
+    auto store = Store::open(loaded->config.run.db_path, loaded->config.run.db_wait_ms);
     if (!store) return report_error(store.error(), kExitFatal);
     if (!boxes_dir.empty()) {
         auto pictures = write_pictures(**store, boxes_dir, loaded->config.image);

@@ -150,11 +150,10 @@ int run_score(const std::vector<std::string>& args) {
     std::unique_ptr<Store> kept_store;
     if (use_db) {
         const std::string& db = loaded->config.run.db_path;
-        std::error_code ec;
         // Opening a store that is not there would create an empty one and score nothing.
-        if (!fs::is_regular_file(db, ec))
-            return report_error(make_error(errc::not_found, "no store at " + db), kExitUsage);
-        auto store = Store::open(db);
+        if (!store_may_exist(db))
+            return report_error(make_error(errc::not_found, "no store at " + describe_store(db)), kExitUsage);
+        auto store = Store::open(db, loaded->config.run.db_wait_ms);
         if (!store) return report_error(store.error(), kExitFatal);
         auto read =
             feab::read_store_predictions(**store, std::nullopt, parsed->labels, vocabulary, matcher, inputs.problems);
@@ -314,7 +313,7 @@ int run_benchmark(const std::vector<std::string>& args) {
     run.mode = mode;
     run.model = config.model.provider == Provider::expert ? std::string("expert") : config.vllm.model;
     run.model_version = rt.setup.model_version;
-    run.db = scratch.path.empty() ? config.run.db_path : "(temporary)";
+    run.db = scratch.path.empty() ? describe_store(config.run.db_path) : "(temporary)";
     run.jobs = static_cast<std::int64_t>(jobs.size());
     {
         const std::atomic<bool>& stop = stop_on_interrupt();

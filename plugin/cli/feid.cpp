@@ -254,7 +254,7 @@ int run_build(const std::vector<std::string>& args) {
     result["label"] = std::move(labeled.summary);
     int exit_code = labeled.exit_code;
     if (exit_code != kExitInterrupted) {
-        auto store = Store::open(config->run.db_path);
+        auto store = Store::open(config->run.db_path, config->run.db_wait_ms);
         if (!store) return report_error(store.error(), kExitFatal);
         result["exports"] = ordered_json::array();
         for (std::size_t i = 0; i < build->formats.size(); ++i) {

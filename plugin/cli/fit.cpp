@@ -21,11 +21,12 @@ int run_fit_command(const std::vector<std::string>& args) {
         return report_error(make_error(errc::invalid_argument, "seke fit: unknown argument \"" + arg + "\""),
                             kExitUsage);
     const Config& config = loaded->config;
-    if (!std::filesystem::exists(config.run.db_path))
-        return report_error(make_error(errc::not_found, "seke fit: no store at " + config.run.db_path), kExitUsage);
+    if (!store_may_exist(config.run.db_path))
+        return report_error(make_error(errc::not_found, "seke fit: no store at " + describe_store(config.run.db_path)),
+                            kExitUsage);
     auto setup = load_model_setup(config);
     if (!setup) return report_error(setup.error(), kExitUsage);
-    auto store = Store::open(config.run.db_path);
+    auto store = Store::open(config.run.db_path, config.run.db_wait_ms);
     if (!store) return report_error(store.error(), kExitFatal);
     auto learned = LearnedState::load(**store, setup->model_version);
     if (!learned) return report_error(learned.error(), kExitFatal);

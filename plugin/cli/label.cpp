@@ -36,7 +36,7 @@ LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& inpu
     const std::atomic<bool>& stop = stop_on_interrupt();
 
     std::fprintf(stderr, "seke: labeling %zu items from %s (store %s)\n", input.jobs.size(), input_name.c_str(),
-                 config.run.db_path.c_str());
+                 describe_store(config.run.db_path).c_str());
     ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
     LabelRun run({config, rt.setup.knowledge, rt.face, *rt.store, *rt.engine, rt.client->stats(), model_version});
     auto summary = run.run(input.jobs, stop, [&](const RunProgress& p) { printer.update(p); });
@@ -53,7 +53,7 @@ LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& inpu
     const RunProgress& p = summary->progress;
     auto counts = rt.store->counts();
     nlohmann::ordered_json result;
-    result["db"] = std::filesystem::absolute(config.run.db_path).string();
+    result["db"] = describe_store(config.run.db_path);
     result["model_version"] = model_version;
     result["items"] = p.total + summary->already_done;
     result["labeled_now"] = p.finished - p.failed - p.skipped;
@@ -73,6 +73,11 @@ LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& inpu
     result["seconds"] = p.elapsed_s;
     if (counts) result["store_faces_total"] = counts->faces;
     result["interrupted"] = summary->interrupted;
+    if (!summary->job.empty()) {
+        // This worker's part is above; the whole job, by every worker, is here.
+        result["job"] = {
+            {"name", summary->job}, {"worker", summary->worker}, {"items", p.job_items}, {"finished", p.job_finished}};
+    }
     if (!boxes_dir.empty()) {
         std::set<std::string> ids;
         for (const auto& job : input.jobs) ids.insert(job.id);
@@ -136,7 +141,7 @@ int run_label_command(const std::vector<std::string>& args) {
     std::printf("%s\n", outcome.summary.dump().c_str());
     std::fprintf(stderr,
                  "seke: results in %s — export with: seke export --db %s --format feid-jsonl --out feid.jsonl\n",
-                 db.c_str(), config.run.db_path.c_str());
+                 db.c_str(), db.c_str());
     if (!boxes_dir.empty())
         std::fprintf(stderr, "seke: pictures of the labeled faces in %s\n",
                      outcome.summary["pictures_dir"].get<std::string>().c_str());

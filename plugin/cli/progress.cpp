@@ -1,5 +1,6 @@
 #include "plugin/cli/progress.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace seke {
@@ -30,15 +31,23 @@ ProgressPrinter::ProgressPrinter(std::FILE* out, bool terminal, double interval_
 
 std::string ProgressPrinter::line(const RunProgress& p, bool with_bar) {
     double rate = p.elapsed_s > 0 ? static_cast<double>(p.finished) / p.elapsed_s : 0;
-    double eta = rate > 0 ? static_cast<double>(p.total - p.finished) / rate : NAN;
+    // A shared job: the bar and the ETA are the whole job's, at this worker's pace.
+    const std::int64_t total = p.shared ? p.job_items : p.total;
+    const std::int64_t finished = p.shared ? p.job_finished : p.finished;
+    double eta = rate > 0 ? static_cast<double>(total - finished) / rate : NAN;
     std::string text;
     if (with_bar) {
         constexpr int width = 24;
-        int filled = p.total > 0 ? static_cast<int>(width * p.finished / p.total) : width;
+        int filled = total > 0 ? static_cast<int>(width * std::min(finished, total) / total) : width;
         text = "[" + std::string(static_cast<std::size_t>(filled), '#') +
                std::string(static_cast<std::size_t>(width - filled), '-') + "] ";
     }
     char buffer[256];
+    if (p.shared) {
+        std::snprintf(buffer, sizeof buffer, "job %lld/%lld items, this worker ", static_cast<long long>(finished),
+                      static_cast<long long>(total));
+        text += buffer;
+    }
     std::snprintf(buffer, sizeof buffer, "%lld/%lld items, %.1f/s, ETA %s, %lld failed, samples %s, tokens %s",
                   static_cast<long long>(p.finished), static_cast<long long>(p.total), rate, duration(eta).c_str(),
                   static_cast<long long>(p.failed), count(static_cast<double>(p.cost.samples)).c_str(),

@@ -21,7 +21,7 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup s
     runtime->face = face_options(config, runtime->expert);
     runtime->engine_config = engine_config(config);
     std::fprintf(stderr, "seke: labeling with %s\n", provider_summary(config).c_str());
-    auto store = Store::open(config.run.db_path);
+    auto store = Store::open(config.run.db_path, config.run.db_wait_ms);
     if (!store) return store.error();
     runtime->store = std::move(*store);
     runtime->cache = std::make_unique<StoreResponseCache>(*runtime->store);

@@ -81,6 +81,12 @@ int run_serve_command(const std::vector<std::string>& args) {
     cvat::CvatWebhook cvat_webhook(config.cvat, knowledge, store);  // its signature check is its auth
     cvat_webhook.add_routes(router, config.serve.webhook_body_limit);
     add_dashboard_routes(router, {config, store, learned});
+    // A fit made elsewhere (`seke fit`, another replica) is picked up within seconds.
+    FitWatcher fit_watcher(store, learned, [&engine](const std::shared_ptr<const LearnedModel>& model) {
+        engine.set_examples(model->exemplars);
+        server::logger().log(server::LogLevel::info, "serve", "fit picked up",
+                             {{"model_version", model->model_version}});
+    });
 
     server::ServerOptions options;
     options.host = config.serve.host;
@@ -99,7 +105,7 @@ int run_serve_command(const std::vector<std::string>& args) {
     server::logger().log(server::LogLevel::info, "serve", "listening",
                          {{"url", "http://" + options.host + ":" + std::to_string(*port) + options.url_prefix},
                           {"port", *port},
-                          {"db", std::filesystem::absolute(config.run.db_path).string()},
+                          {"db", describe_store(config.run.db_path)},
                           {"model_version", learned.current()->model_version},
                           {"provider", provider_name(config.model.provider)},
                           {"model", config.model.provider == Provider::expert ? "expert" : config.vllm.model},

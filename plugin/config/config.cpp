@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/sql/connection.hpp"
 #include "verify/text.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX asks for it
@@ -359,9 +360,26 @@ const std::vector<Binding>& bindings() {
                                     T::integer, "time limit to download one image URL"),
                                 FIELD(image.download_timeout_ms), 100, 600'000));
         // run
-        b.push_back(string_option(opt("run.db", "--db", "SEKE_DB", T::string,
-                                      "SQLite store: items, faces, predictions, FEID records, response cache"),
-                                  FIELD(run.db_path)));
+        b.push_back(string_option(
+            opt("run.db", "--db", "SEKE_DB", T::string,
+                "the store (items, faces, predictions, FEID records, response cache): a SQLite file's path, or a "
+                "PostgreSQL URI (postgresql://user:password@host:5432/db?sslmode=require) that many seke processes "
+                "on many machines share; a password is never shown"),
+            FIELD(run.db_path)));
+        b.back().get = [](const Config& c) { return sql::describe_target(c.run.db_path); };
+        b.push_back(integer_option<int>(opt("run.db_wait_ms", "--db-wait-ms", "SEKE_DB_WAIT_MS", T::integer,
+                                            "how long to keep trying a PostgreSQL server that does not answer "
+                                            "when seke starts"),
+                                        FIELD(run.db_wait_ms), 0, 3'600'000));
+        b.push_back(string_option(opt("run.label_job", "--label-job", "SEKE_LABEL_JOB", T::string,
+                                      "seke label on a PostgreSQL store: the job the workers share; empty = named "
+                                      "by the input's items and the model version, so workers given the same "
+                                      "input share it"),
+                                  FIELD(run.label_job)));
+        b.push_back(integer_option<int>(opt("run.lease_seconds", "--lease-seconds", "SEKE_LEASE_SECONDS", T::integer,
+                                            "seke label on a PostgreSQL store: how long a worker's claim on an item "
+                                            "lasts unrenewed; the items of a worker that dies go to another after it"),
+                                        FIELD(run.lease_seconds), 2, 86'400));
         b.push_back(string_option(opt("run.knowledge", "--knowledge", "SEKE_KNOWLEDGE", T::string,
                                       "knowledge file; empty = config/knowledge.json shipped with seke"),
                                   FIELD(run.knowledge_path)));

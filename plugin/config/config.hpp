@@ -17,12 +17,15 @@
 namespace seke {
 
 struct RunSettings {
-    std::string db_path = "seke.db";
-    std::string knowledge_path;      // empty: config/knowledge.json of the data dir
-    std::string model_version;       // empty: derived from model, mode and knowledge
-    bool use_fit = true;             // label and cvat annotate: the last fit's examples and version
-    int image_threads = 0;           // 0: one per core
-    double progress_interval_s = 5;  // plain progress lines when not on a terminal
+    std::string db_path = "seke.db";  // a SQLite path or a PostgreSQL URI
+    int db_wait_ms = 30'000;          // PostgreSQL: keep trying a server that does not answer, at start
+    std::string label_job;            // seke label's shared job; empty = named by the input
+    int lease_seconds = 60;           // a worker's claim on an item, unrenewed
+    std::string knowledge_path;       // empty: config/knowledge.json of the data dir
+    std::string model_version;        // empty: derived from model, mode and knowledge
+    bool use_fit = true;              // label and cvat annotate: the last fit's examples and version
+    int image_threads = 0;            // 0: one per core
+    double progress_interval_s = 5;   // plain progress lines when not on a terminal
     std::string log_level = "info";
 };
 

@@ -1,15 +1,18 @@
 #include "plugin/label_studio/backend.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "plugin/records/feid.hpp"
 #include "plugin/labeling/image_labeling.hpp"
+#include "plugin/labeling/shared_job.hpp"
 #include "plugin/learning/review.hpp"
 #include "plugin/label_studio/label_config.hpp"
 #include "plugin/label_studio/predict_request.hpp"
@@ -75,6 +78,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     PriorLabelKeys prior_keys;
     RunningCount tasks_running;  // tasks of /predict calls not finished yet
     std::atomic<bool> stopping{false};
+    // This replica's name in claims on tasks in flight (a shared store).
+    const std::string replica = make_worker_name();
     // Review merges and fits run here, one at a time (two fits, or two merges of one task, never
     // race) and off the HTTP threads; each answers its request when it is done.
     boost::asio::thread_pool learning{1};
@@ -174,21 +179,36 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                                                            "ANNOTATIONS_CREATED", "ANNOTATION_DELETED",
                                                            "ANNOTATIONS_DELETED", "START_TRAINING"};
         if (!kTrainEvents.count(action)) return void(responder.send_json(200, {{"status", "Unknown event"}}));
-        // Stored before the reply: an event Label Studio was told we have is never lost.
-        auto id = deps.store.save_event("label_studio", action, request.body);
-        if (!id) return void(responder.send_error(id.error()));
-        deps.metrics.counter("seke_webhook_events_total", "Label Studio webhook events stored")
-            .inc({{"action", action}});
-        json result = {{"event_id", *id}, {"action", action}};
         const bool review =
             action == "ANNOTATION_CREATED" || action == "ANNOTATION_UPDATED" || action == "ANNOTATIONS_CREATED";
         const bool train = action == "START_TRAINING";
+        // Stored before the reply: an event Label Studio was told we have is never lost. A review
+        // event is kept once, whichever replica it reaches: a redelivery of one merged is not merged again.
+        StoredEvent event;
+        if (review) {
+            auto stored = deps.store.save_review_event("label_studio", action, request.body);
+            if (!stored) return void(responder.send_error(stored.error()));
+            event = *stored;
+        } else {
+            auto id = deps.store.save_event("label_studio", action, request.body);
+            if (!id) return void(responder.send_error(id.error()));
+            event.id = *id;
+        }
+        deps.metrics.counter("seke_webhook_events_total", "Label Studio webhook events stored")
+            .inc({{"action", action}});
+        json result = {{"event_id", event.id}, {"action", action}};
+        if (event.merged) {
+            deps.metrics.counter("seke_webhook_duplicates_total", "review events delivered again after their merge")
+                .inc();
+            result["duplicate"] = true;
+            return void(responder.send_json(200, {{"status", "ok"}, {"result", result}}));
+        }
         if (!review && !train) return void(responder.send_json(201, {{"status", "ok"}, {"result", result}}));
         on_learning_thread(request, std::move(responder),
                            [self = shared_from_this(), body = std::move(*body), result = std::move(result), review,
-                            request_id = request.request_id](Responder& answer) mutable {
+                            event_id = event.id, request_id = request.request_id](Responder& answer) mutable {
                                if (review) {
-                                   auto applied = self->apply_reviews(body, request_id);
+                                   auto applied = self->apply_reviews(body, event_id, request_id);
                                    if (!applied) return void(answer.send_error(applied.error()));
                                    result["review"] = std::move(*applied);
                                } else {
@@ -202,7 +222,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     // FEID. Idempotent: a redelivered event produces the same records. The event's reviews are
     // written in one transaction: a failed write stores none of them and answers the error, so
     // Label Studio delivers the event again.
-    Result<json> apply_reviews(const WebhookBody& body, const std::string& request_id) {
+    Result<json> apply_reviews(const WebhookBody& body, long long event_id, const std::string& request_id) {
         json summary = {
             {"accepted", 0}, {"corrected", 0}, {"rejected", 0}, {"unmatched_faces", 0}, {"skipped", json::array()}};
         const std::string& project = body.project;
@@ -248,10 +268,12 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             }
             summary["unmatched_faces"] = summary["unmatched_faces"].get<int>() + static_cast<int>(outcome.added.size());
         }
-        if (auto saved = deps.store.save_reviews(reviews); !saved) {
+        auto saved = deps.store.save_reviews(reviews, event_id);
+        if (!saved) {
             log(server::LogLevel::error, "reviews not stored", {{"reason", saved.error().message}}, request_id);
             return saved.error();
         }
+        if (!*saved) return json{{"duplicate", true}};  // another replica merged it meanwhile
         return summary;
     }
 
@@ -458,6 +480,31 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         return true;
     }
 
+    // On a shared store another replica may be labeling the task now: its prediction is awaited
+    // rather than paid for again. Returns it when it came; nothing when this replica holds the
+    // task's claim (free, or run out) and labels the task itself.
+    std::optional<json> await_other_replica(const TaskRef& t) {
+        const auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(deps.config.serve.predict_deadline_ms);
+        const std::string key = task_claim_key(t);
+        while (!stopping && std::chrono::steady_clock::now() < deadline) {
+            auto mine = deps.store.claim(key, replica, deps.config.serve.predict_deadline_ms);
+            if (!mine || *mine) return std::nullopt;  // a claim that cannot be read: label it, lose nothing
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            if (auto stored = stored_prediction(t.request().project, t.task().id)) {
+                json prediction = json::parse(*stored, nullptr, false);
+                if (!prediction.is_discarded()) return prediction;
+            }
+        }
+        return std::nullopt;
+    }
+    std::string task_claim_key(const TaskRef& t) const {
+        return "task:" + t.request().project + ":" + std::to_string(t.task().id) + ":" + model_version();
+    }
+    void release_task_claim(const TaskRef& t) {
+        if (deps.store.shared() && t.task().id >= 0) deps.store.release_claim(task_claim_key(t), replica);
+    }
+
     std::optional<std::string> stored_prediction(const std::string& project, long long task_id) {
         auto row = deps.store.task_prediction(project, task_id, model_version());
         if (!row || !row->has_value() || (*row)->status != "done") return std::nullopt;
@@ -476,6 +523,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
 
     // Records one task's outcome in its slot of the answer.
     void complete(const TaskRef& t, json prediction) {
+        release_task_claim(t);
         t.call->answer->fill(t.index, std::move(prediction));
         tasks_running.end();
     }
@@ -518,6 +566,11 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                     return complete(t, std::move(prediction));
                 }
             }
+            if (deps.store.shared())
+                if (auto awaited = await_other_replica(t)) {
+                    deps.metrics.counter("seke_predict_replica_hits_total", "tasks another replica was labeling").inc();
+                    return complete(t, std::move(*awaited));
+                }
         }
         auto bytes =
             deps.media.fetch_task_media(task.image, task.id >= 0 ? std::optional<long long>(task.id) : std::nullopt);

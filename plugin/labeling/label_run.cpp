@@ -12,6 +12,7 @@
 
 #include "plugin/labeling/image_labeling.hpp"
 #include "plugin/labeling/model_setup.hpp"
+#include "plugin/labeling/shared_job.hpp"
 
 namespace seke {
 namespace {
@@ -135,6 +136,25 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     RunProgress& state = summary.progress;
     state.total = static_cast<std::int64_t>(jobs.size());
 
+    // A shared store: this process is one worker of a job, claiming its items a batch at a time.
+    std::optional<SharedJob> share;
+    std::unordered_map<std::string, std::size_t> job_of_item;
+    if (deps_.store.shared()) {
+        std::vector<std::string> all_ids, open_ids;
+        for (const auto& job : all_jobs) all_ids.push_back(job.id);
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+            open_ids.push_back(jobs[i].id);
+            job_of_item.emplace(jobs[i].id, i);
+        }
+        const std::string name =
+            config.run.label_job.empty() ? job_name_for(all_ids, deps_.model_version) : config.run.label_job;
+        share.emplace(deps_.store, JobLease{name, make_worker_name()}, std::chrono::seconds(config.run.lease_seconds));
+        if (auto joined = share->join(open_ids); !joined) return joined.error();
+        summary.job = name;
+        summary.worker = share->lease().worker;
+        state.shared = true;
+    }
+
     const auto start_time = Clock::now();
     const auto start_requests = deps_.client_stats.http_requests.load();
     const auto start_retries = deps_.client_stats.retries.load();
@@ -159,7 +179,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
 
     auto flush = [&] {
         if (pending_writes.empty()) return;
-        auto saved = deps_.store.save_outcomes(pending_writes);
+        auto saved = deps_.store.save_outcomes(pending_writes, share ? &share->lease() : nullptr);
         if (!saved && !store_failure) store_failure = saved.error();
         pending_writes.clear();
     };
@@ -221,6 +241,35 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         complete_item(done.job, done.results);
     };
 
+    auto dispatch = [&](std::size_t job) {
+        active.emplace(job, PreparedImage{});
+        ++dispatched_images;
+        pool.add(job);
+    };
+    // Shared: claims are made when half the slots are free, and while the job's other items are
+    // leased to other workers, asked again every half second (a dead worker's leases run out).
+    bool job_exhausted = false;
+    auto next_claim = Clock::now();
+    auto claim_more = [&] {
+        if (active.size() > max_active / 2 || Clock::now() < next_claim) return;
+        auto claimed = share->claim(static_cast<int>(max_active - active.size()));
+        if (!claimed) return void(store_failure = claimed.error());
+        for (const auto& id : *claimed) {
+            auto it = job_of_item.find(id);
+            if (it == job_of_item.end())
+                return void(store_failure =
+                                make_error(errc::invalid_argument,
+                                           "job " + share->lease().job + " holds item \"" + id +
+                                               "\", which is not in this input: give each input its own --label-job"));
+            dispatch(it->second);
+        }
+        if (!claimed->empty()) return;
+        auto counts = share->counts(true);
+        if (!counts) return void(store_failure = counts.error());
+        job_exhausted = counts->done >= counts->items;
+        next_claim = Clock::now() + std::chrono::milliseconds(500);
+    };
+
     auto last_progress = Clock::now() - std::chrono::seconds(1);
     for (;;) {
         if (stop.load() && !cancelled) {
@@ -229,14 +278,19 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
             cancelled = true;
             engine.cancel_all();
         }
-        while (!cancelled && next_job < jobs.size() && active.size() < max_active) {
-            active.emplace(next_job, PreparedImage{});
-            ++dispatched_images;
-            pool.add(next_job++);
+        if (share) {
+            if (!cancelled) claim_more();
+            // A renewal that fails is tried again next time round; a lease that runs out meanwhile
+            // lets another worker label the item too, which loses nothing.
+            (void)share->keep_alive();
+        } else {
+            while (!cancelled && next_job < jobs.size() && active.size() < max_active) dispatch(next_job++);
         }
-        // Running: until every job is finished. Stopping: until every image and every request
-        // handed out has called back, so no callback outlives this function's queue.
-        if (!cancelled && active.empty() && next_job >= jobs.size()) break;
+        // Running: until every job is finished (shared: the whole job, by any worker). Stopping:
+        // until every image and every request handed out has called back, so no callback
+        // outlives this function's queue.
+        const bool all_handed_out = share ? job_exhausted : next_job >= jobs.size();
+        if (!cancelled && !store_failure && active.empty() && all_handed_out) break;
         if (cancelled && dispatched_images == 0 && labeling_images == 0) break;
         auto batch = events.take(std::chrono::milliseconds(50));
         for (auto& event : batch) handle(event);
@@ -251,6 +305,11 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         }
         if (progress && Clock::now() - last_progress > std::chrono::milliseconds(100)) {
             state.elapsed_s = std::chrono::duration<double>(Clock::now() - start_time).count();
+            if (share)
+                if (auto counts = share->counts()) {
+                    state.job_items = counts->items;
+                    state.job_finished = counts->done;
+                }
             progress(state);
             last_progress = Clock::now();
         }
@@ -264,6 +323,13 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         }
     }
     state.elapsed_s = std::chrono::duration<double>(Clock::now() - start_time).count();
+    if (share) {
+        if (cancelled) share->leave();
+        if (auto counts = share->counts(true)) {
+            state.job_items = counts->items;
+            state.job_finished = counts->done;
+        }
+    }
     if (progress) progress(state);
     summary.interrupted = cancelled;
     summary.http_requests = deps_.client_stats.http_requests.load() - start_requests;

@@ -21,7 +21,12 @@ namespace seke {
 
 struct RunProgress {
     std::int64_t total = 0;     // jobs in this run (already finished ones excluded)
-    std::int64_t finished = 0;  // done + failed + skipped
+    std::int64_t finished = 0;  // done + failed + skipped, by this process
+    // A job shared with other workers (a PostgreSQL store): the whole job's items and how many of
+    // them are finished, by any worker.
+    bool shared = false;
+    std::int64_t job_items = 0;
+    std::int64_t job_finished = 0;
     std::int64_t failed = 0;
     std::int64_t skipped = 0;
     std::int64_t faces = 0;
@@ -36,6 +41,8 @@ struct RunSummary {
     std::int64_t retries = 0;
     bool interrupted = false;
     std::vector<std::pair<std::string, std::string>> failures;  // id, reason (first 50)
+    std::string job;                                            // the shared job's name ("" when not shared)
+    std::string worker;                                         // this worker's name in it
 };
 
 using ProgressCallback = std::function<void(const RunProgress&)>;
@@ -55,8 +62,10 @@ class LabelRun {
   public:
     explicit LabelRun(LabelRunDeps deps);
 
-    // Labels every job not already finished in the store. Stops early (keeping everything
-    // finished) when `stop` becomes true. `progress` is called from this thread, at most about
+    // Labels every job not already finished in the store. On a shared store the jobs are one label
+    // job that every worker given the same input shares: each item is claimed with a lease, and
+    // the run ends when the whole job is finished. Stops early (keeping everything finished, giving
+    // back what it holds) when `stop` becomes true. `progress` is called from this thread, at most about
     // ten times a second.
     Result<RunSummary> run(const std::vector<LabelJob>& jobs, const std::atomic<bool>& stop,
                            const ProgressCallback& progress);

@@ -109,6 +109,44 @@ void LearnedState::publish(std::shared_ptr<const LearnedModel> model) {
     model_ = std::move(model);
 }
 
+FitWatcher::FitWatcher(Store& store, LearnedState& learned,
+                       std::function<void(const std::shared_ptr<const LearnedModel>&)> changed,
+                       std::chrono::milliseconds interval)
+    : store_(store), learned_(learned), changed_(std::move(changed)), interval_(interval) {
+    thread_ = std::thread([this] {
+        std::unique_lock lock(mutex_);
+        while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+            lock.unlock();
+            check();
+            lock.lock();
+        }
+    });
+}
+
+FitWatcher::~FitWatcher() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+bool FitWatcher::check() {
+    auto current = learned_.current();
+    auto pointer = store_.document(kCurrentFitKind, current->base_version);
+    if (!pointer || !pointer->has_value()) return false;  // unreadable now: looked at again next time
+    json body = json::parse((*pointer)->body, nullptr, false);
+    if (!body.is_object() || body.value("model_version", "") == current->model_version) return false;
+    auto loaded = LearnedState::load(store_, current->base_version);
+    if (!loaded) return false;
+    auto model = (*loaded)->current();
+    if (model->model_version == current->model_version) return false;
+    learned_.publish(model);
+    if (changed_) changed_(model);
+    return true;
+}
+
 Result<std::shared_ptr<LearnedState>> LearnedState::load(Store& store, const std::string& base_version) {
     auto model = std::make_shared<LearnedModel>();
     model->base_version = base_version;

@@ -4,12 +4,15 @@
 // changed something. The current fit is one immutable LearnedModel behind a LearnedState, which
 // the servers read per request; older fits stay in the store by version.
 #include <array>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -45,6 +48,33 @@ class LearnedState {
   private:
     mutable std::mutex mutex_;
     std::shared_ptr<const LearnedModel> model_;
+};
+
+// Picks up a fit stored by another process (`seke fit`, another replica) without a restart: reads
+// the current fit's version every `interval` on its own thread and, when it differs from the one
+// published, loads it, publishes it and calls `changed` (the engine's exemplars follow). The same
+// on both engines: one indexed row read per interval.
+class FitWatcher {
+  public:
+    FitWatcher(Store& store, LearnedState& learned,
+               std::function<void(const std::shared_ptr<const LearnedModel>&)> changed,
+               std::chrono::milliseconds interval = std::chrono::seconds(2));
+    ~FitWatcher();
+    FitWatcher(const FitWatcher&) = delete;
+    FitWatcher& operator=(const FitWatcher&) = delete;
+
+    // One look now (the thread's work; tests call it): true when a new fit was published.
+    bool check();
+
+  private:
+    Store& store_;
+    LearnedState& learned_;
+    std::function<void(const std::shared_ptr<const LearnedModel>&)> changed_;
+    std::chrono::milliseconds interval_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;
 };
 
 struct FitOutcome {  // NOLINT(bugprone-exception-escape): its implicit constructor only allocates

@@ -1,22 +1,29 @@
 #include "plugin/records/store.hpp"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <mutex>
-#include <unordered_map>
 #include <string_view>
+#include <unordered_map>
+
+#include "connectors/crypto.hpp"
+#include "plugin/records/store_sql.hpp"
+#include "plugin/sql/migrations.hpp"
 
 namespace seke {
+
+using sql::Statement;
+using sql::Step;
+
 namespace {
 
-constexpr int kSchemaVersion = 1;
-
-const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+// Schema step 1: what SQLite stores have always had (their files keep it). The types in braces
+// are each engine's (sql::Dialect::schema); {seq} orders rows by insertion on PostgreSQL, as
+// SQLite's rowid does.
+constexpr std::string_view kSchema1 = R"sql(
 CREATE TABLE IF NOT EXISTS items (
   id TEXT PRIMARY KEY,
   image TEXT NOT NULL,
@@ -24,23 +31,23 @@ CREATE TABLE IF NOT EXISTS items (
   status TEXT NOT NULL,
   error TEXT NOT NULL DEFAULT '',
   content_hash TEXT NOT NULL DEFAULT '',
-  width INTEGER NOT NULL DEFAULT 0,
-  height INTEGER NOT NULL DEFAULT 0,
+  width {int} NOT NULL DEFAULT 0,
+  height {int} NOT NULL DEFAULT 0,
   updated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS items_status ON items(status);
 CREATE INDEX IF NOT EXISTS items_content ON items(content_hash);
 CREATE TABLE IF NOT EXISTS faces (
   id TEXT PRIMARY KEY,
   item_id TEXT NOT NULL REFERENCES items(id),
-  face_index INTEGER NOT NULL,
+  face_index {int} NOT NULL,
   status TEXT NOT NULL,
   model_version TEXT NOT NULL,
-  overall REAL NOT NULL,
+  overall {real} NOT NULL,
   record TEXT NOT NULL,
   updated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS faces_item ON faces(item_id);
 CREATE TABLE IF NOT EXISTS predictions (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id {serial},
   face_id TEXT NOT NULL,
   model_version TEXT NOT NULL,
   record TEXT NOT NULL,
@@ -54,27 +61,27 @@ CREATE TABLE IF NOT EXISTS projects (
   updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS task_predictions (
   project TEXT NOT NULL,
-  task_id INTEGER NOT NULL,
+  task_id {int} NOT NULL,
   model_version TEXT NOT NULL,
   status TEXT NOT NULL,
   prediction TEXT NOT NULL DEFAULT '',
   error TEXT NOT NULL DEFAULT '',
-  updated_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,{seq}
   PRIMARY KEY (project, task_id, model_version));
 CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id {serial},
   source TEXT NOT NULL,
   action TEXT NOT NULL,
   body TEXT NOT NULL,
   received_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS face_thumbnails (
   face_id TEXT PRIMARY KEY,
-  jpeg BLOB NOT NULL);
+  jpeg {blob} NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
   kind TEXT NOT NULL,
   key TEXT NOT NULL,
   body TEXT NOT NULL,
-  created_at TEXT NOT NULL,
+  created_at TEXT NOT NULL,{seq}
   PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS response_cache (
   key TEXT PRIMARY KEY,
@@ -82,10 +89,10 @@ CREATE TABLE IF NOT EXISTS response_cache (
   created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cvat_shapes (
   cvat_url TEXT NOT NULL,
-  task_id INTEGER NOT NULL,
-  job_id INTEGER NOT NULL,
-  frame INTEGER NOT NULL,
-  shape_id INTEGER NOT NULL,
+  task_id {int} NOT NULL,
+  job_id {int} NOT NULL,
+  frame {int} NOT NULL,
+  shape_id {int} NOT NULL,
   face_id TEXT NOT NULL,
   item_id TEXT NOT NULL,
   shape TEXT NOT NULL DEFAULT '{}',
@@ -94,67 +101,42 @@ CREATE TABLE IF NOT EXISTS cvat_shapes (
 CREATE INDEX IF NOT EXISTS cvat_shapes_frame ON cvat_shapes(cvat_url, task_id, frame);
 CREATE TABLE IF NOT EXISTS cvat_job_syncs (
   cvat_url TEXT NOT NULL,
-  job_id INTEGER NOT NULL,
-  task_id INTEGER NOT NULL,
-  annotations_version INTEGER NOT NULL,
+  job_id {int} NOT NULL,
+  task_id {int} NOT NULL,
+  annotations_version {int} NOT NULL,
   summary TEXT NOT NULL,
   synced_at TEXT NOT NULL,
   PRIMARY KEY (cvat_url, job_id));
 )sql";
 
-Error db_error(sqlite3* db, const std::string& what) {
-    return make_error(errc::io_error, "store: " + what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
-}
+// Step 2, for processes sharing one database: review events kept once (by their body's digest)
+// with how often their reviews were merged; the items of label jobs, claimed with leases; claims
+// on work in flight (a model request, a task). The same SQL on both engines.
+constexpr std::string_view kSchema2 = R"sql(
+ALTER TABLE events ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN merges {int} NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX events_once ON events(source, digest) WHERE digest <> '';
+CREATE TABLE job_items (
+  job TEXT NOT NULL,
+  item_id TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'open',
+  worker TEXT NOT NULL DEFAULT '',
+  lease_until {int} NOT NULL DEFAULT 0,
+  claims {int} NOT NULL DEFAULT 0,
+  PRIMARY KEY (job, item_id));
+CREATE INDEX job_items_open ON job_items(job, state, lease_until);
+CREATE TABLE claims (
+  key TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  until_ms {int} NOT NULL);
+)sql";
 
-// BEGIN IMMEDIATE … COMMIT around `write`, which returns what failed, if anything: a failure
-// rolls back and the error says what failed with SQLite's reason.
-Result<bool> in_transaction(sqlite3* db, const std::function<std::optional<std::string>()>& write);
+constexpr sql::Migration kMigrations[] = {
+    {1, kSchema1},
+    {2, kSchema2},
+};
 
 }  // namespace
-
-// A connection's prepared statements, kept for its life (used under the connection's mutex):
-// a call compiles its SQL once per connection, not once per call. Keyed by the SQL text; a
-// statement in use is out of the cache, so two alike at once each get their own.
-class StatementCache {
-  public:
-    explicit StatementCache(sqlite3* db) : db_(db) {}
-    ~StatementCache() {
-        for (auto& [sql, statements] : idle_)
-            for (sqlite3_stmt* statement : statements) sqlite3_finalize(statement);
-    }
-    StatementCache(const StatementCache&) = delete;
-    StatementCache& operator=(const StatementCache&) = delete;
-
-    [[nodiscard]] sqlite3* db() const { return db_; }
-    sqlite3_stmt* take(const char* sql) {
-        if (auto it = idle_.find(std::string_view(sql)); it != idle_.end() && !it->second.empty()) {
-            sqlite3_stmt* statement = it->second.back();
-            it->second.pop_back();
-            return statement;
-        }
-        sqlite3_stmt* statement = nullptr;
-        if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK) {
-            sqlite3_finalize(statement);
-            return nullptr;
-        }
-        return statement;
-    }
-    void give_back(sqlite3_stmt* statement) {
-        sqlite3_reset(statement);
-        sqlite3_clear_bindings(statement);
-        std::string_view sql = sqlite3_sql(statement);  // the text it was prepared from
-        auto it = idle_.find(sql);
-        if (it == idle_.end()) it = idle_.emplace(sql, std::vector<sqlite3_stmt*>{}).first;
-        auto& statements = it->second;
-        if (statements.size() < kMaxIdlePerStatement) statements.push_back(statement);
-        else sqlite3_finalize(statement);
-    }
-
-  private:
-    static constexpr std::size_t kMaxIdlePerStatement = 2;
-    sqlite3* db_;
-    std::map<std::string, std::vector<sqlite3_stmt*>, std::less<>> idle_;
-};
 
 // The done task predictions read or written lately. Label Studio asks for the same tasks'
 // predictions again and again; each SQLite read is a transaction with its file locks. Writes
@@ -208,92 +190,6 @@ class RecentPredictions {
 };
 
 namespace {
-
-// A prepared statement, from the connection's cache (returned to it, reset, when done) or made
-// for one use.
-class Statement {
-  public:
-    Statement(sqlite3* db, const char* sql) {
-        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
-            sqlite3_finalize(stmt_);
-            stmt_ = nullptr;
-        }
-    }
-    Statement(StatementCache& cache, const char* sql) : cache_(&cache), stmt_(cache.take(sql)) {}
-    ~Statement() {
-        if (cache_ && stmt_) cache_->give_back(stmt_);
-        else sqlite3_finalize(stmt_);
-    }
-    Statement(const Statement&) = delete;
-    Statement& operator=(const Statement&) = delete;
-
-    [[nodiscard]] bool ok() const { return stmt_ != nullptr; }
-    Statement& bind(int index, const std::string& text) {
-        sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    Statement& bind_blob(int index, const std::string& bytes) {
-        sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    Statement& bind(int index, std::int64_t value) {
-        sqlite3_bind_int64(stmt_, index, value);
-        return *this;
-    }
-    Statement& bind(int index, double value) {
-        sqlite3_bind_double(stmt_, index, value);
-        return *this;
-    }
-    int step() { return sqlite3_step(stmt_); }
-    void reset() {
-        sqlite3_reset(stmt_);
-        sqlite3_clear_bindings(stmt_);
-    }
-    std::string text(int column) {
-        const auto* p = sqlite3_column_text(stmt_, column);
-        return p ? std::string(reinterpret_cast<const char*>(p),
-                               static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
-                 : std::string{};
-    }
-    std::int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
-    double real(int column) { return sqlite3_column_double(stmt_, column); }
-
-  private:
-    StatementCache* cache_ = nullptr;
-    sqlite3_stmt* stmt_ = nullptr;
-};
-
-bool exec(sqlite3* db, const char* sql) {
-    return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
-}
-
-Result<sqlite3*> open_connection(const std::string& path, const char* synchronous) {
-    sqlite3* db = nullptr;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-        Error error = db_error(db, "cannot open " + path);
-        sqlite3_close(db);
-        return error;
-    }
-    sqlite3_busy_timeout(db, 10000);
-    std::string pragmas =
-        std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=") + synchronous + ";";
-    if (!exec(db, pragmas.c_str())) {
-        Error error = db_error(db, "cannot set up " + path);
-        sqlite3_close(db);
-        return error;
-    }
-    return db;
-}
-
-Result<bool> in_transaction(sqlite3* db, const std::function<std::optional<std::string>()>& write) {
-    if (!exec(db, "BEGIN IMMEDIATE")) return db_error(db, "cannot begin a transaction");
-    std::optional<std::string> failed = write();
-    if (!failed && exec(db, "COMMIT")) return true;
-    Error error = db_error(db, failed.value_or("cannot commit"));
-    exec(db, "ROLLBACK");
-    return error;
-}
 
 ItemStatus parse_status(const std::string& text) {
     if (text == "done") return ItemStatus::done;
@@ -365,6 +261,18 @@ std::string utc_timestamp() {
     return buffer;
 }
 
+std::string describe_store(const std::string& target) {
+    if (sql::is_postgres_target(target)) return sql::describe_target(target);
+    std::error_code error;
+    auto absolute = std::filesystem::absolute(target, error);
+    return error ? target : absolute.string();
+}
+
+bool store_may_exist(const std::string& target) {
+    std::error_code error;
+    return sql::is_postgres_target(target) || std::filesystem::exists(target, error);
+}
+
 std::string_view item_status_name(ItemStatus status) noexcept {
     switch (status) {
         case ItemStatus::pending: return "pending";
@@ -375,97 +283,93 @@ std::string_view item_status_name(ItemStatus status) noexcept {
     return "pending";
 }
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& target, int connect_wait_ms) {
     std::unique_ptr<Store> store(new Store());
-    store->path_ = path;
-    // Labels: FULL so a committed label survives a power cut. The cache: NORMAL, since losing
-    // its last entries only costs a repeated request, and its commits sit on the request path.
-    auto db = open_connection(path, "FULL");
+    store->path_ = target;
+    // Labels: durable commits, so a committed label survives a power cut. The cache: relaxed,
+    // since losing its last entries only costs a repeated request, and its commits sit on the
+    // request path.
+    auto db = sql::connect(target, sql::Durability::full, connect_wait_ms);
     if (!db) return db.error();
-    store->db_ = *db;
-    store->statements_ = std::make_unique<StatementCache>(store->db_);
+    store->db_ = std::move(*db);
+    auto version = sql::migrate(*store->db_, kMigrations);
+    if (!version) return version.error();
+    store->queries_ = std::make_unique<DialectQueries>(sql::Dialect{store->db_->engine()});
     store->recent_predictions_ = std::make_unique<RecentPredictions>();
-    if (!exec(store->db_, kSchema)) return db_error(store->db_, "cannot create schema in " + path);
-    {
-        Statement version(store->db_, "SELECT value FROM meta WHERE key='schema_version'");
-        if (version.ok() && version.step() == SQLITE_ROW) {
-            if (std::stoi(version.text(0)) > kSchemaVersion)
-                return make_error(errc::io_error,
-                                  "store: " + path + " was written by a newer seke (schema " + version.text(0) + ")");
-        } else {
-            Statement insert(store->db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
-            insert.bind(1, std::to_string(kSchemaVersion));
-            if (insert.step() != SQLITE_DONE) return db_error(store->db_, "cannot write schema version");
-        }
-    }
-    auto cache = open_connection(path, "NORMAL");
+    auto cache = sql::connect(target, sql::Durability::relaxed, connect_wait_ms);
     if (!cache) return cache.error();
-    store->cache_db_ = *cache;
-    store->cache_statements_ = std::make_unique<StatementCache>(store->cache_db_);
+    store->cache_db_ = std::move(*cache);
     return store;
 }
 
-Store::~Store() {
-    cache_statements_.reset();  // statements first: a connection with live ones does not close
-    statements_.reset();
-    sqlite3_close(cache_db_);
-    sqlite3_close(db_);
+Store::~Store() = default;
+
+bool Store::shared() const noexcept {
+    return db_->engine() == sql::Engine::postgres;
 }
 
 Result<std::vector<std::string>> Store::finished_item_ids() {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_, "SELECT id FROM items WHERE status IN ('done', 'skipped')");
-    if (!s.ok()) return db_error(db_, "cannot list items");
+    Statement s(*db_, "SELECT id FROM items WHERE status IN ('done', 'skipped')");
+    if (!s.ok()) return sql::database_error(*db_, "cannot list items");
     std::vector<std::string> ids;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) ids.push_back(s.text(0));
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot list items");
+    Step rc;
+    while ((rc = s.step()) == Step::row) ids.push_back(s.text(0));
+    if (rc != Step::done) return sql::database_error(*db_, "cannot list items");
     return ids;
 }
 
-Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes) {
+Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes, const JobLease* lease) {
     if (outcomes.empty()) return true;
     std::lock_guard lock(db_mutex_);
-    return in_transaction(db_, [&]() -> std::optional<std::string> {
+    return sql::in_transaction(*db_, [&]() -> std::optional<std::string> {
         std::string now = utc_timestamp();
-        Statement item(*statements_,
+        Statement item(*db_,
                        "INSERT INTO items(id, image, known, status, error, content_hash, width, height, updated_at) "
                        "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET image=excluded.image, "
                        "known=excluded.known, status=excluded.status, error=excluded.error, "
                        "content_hash=excluded.content_hash, width=excluded.width, height=excluded.height, "
                        "updated_at=excluded.updated_at");
         // A face a human already reviewed keeps its record: a re-run never overwrites human work.
-        Statement face(*statements_,
+        Statement face(*db_,
                        "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
                        "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET face_index=excluded.face_index, "
                        "status=excluded.status, model_version=excluded.model_version, overall=excluded.overall, "
                        "record=excluded.record, updated_at=excluded.updated_at WHERE faces.status = 'auto'");
-        Statement prediction(*statements_,
+        Statement prediction(*db_,
                              "INSERT INTO predictions(face_id, model_version, record, trace, created_at) "
                              "VALUES(?,?,?,?,?)");
-        Statement thumbnail(*statements_,
+        Statement thumbnail(*db_,
                             "INSERT INTO face_thumbnails(face_id, jpeg) VALUES(?,?) "
                             "ON CONFLICT(face_id) DO UPDATE SET jpeg=excluded.jpeg");
-        if (!item.ok() || !face.ok() || !prediction.ok() || !thumbnail.ok()) return "cannot prepare writes";
+        // Settled whoever holds the lease now: a worker whose lease ran out still wrote the item.
+        Statement settle(*db_, "UPDATE job_items SET state='done', worker=? WHERE job=? AND item_id=?");
+        if (!item.ok() || !face.ok() || !prediction.ok() || !thumbnail.ok() || !settle.ok())
+            return "cannot prepare writes";
         for (const auto& outcome : outcomes) {
             const ItemRow& row = outcome.item;
             bind_item(item, row, now);
-            if (item.step() != SQLITE_DONE) return "cannot write item " + row.id;
+            if (item.step() != Step::done) return "cannot write item " + row.id;
             item.reset();
+            if (lease) {
+                settle.bind(1, lease->worker).bind(2, lease->job).bind(3, row.id);
+                if (settle.step() != Step::done) return "cannot settle job item " + row.id;
+                settle.reset();
+            }
             for (const auto& f : outcome.faces) {
                 bind_face(face, f, now);
-                if (face.step() != SQLITE_DONE) return "cannot write face " + f.id;
+                if (face.step() != Step::done) return "cannot write face " + f.id;
                 face.reset();
                 prediction.bind(1, f.id)
                     .bind(2, f.model_version)
                     .bind(3, f.record_json)
                     .bind(4, f.trace_json)
                     .bind(5, now);
-                if (prediction.step() != SQLITE_DONE) return "cannot write prediction " + f.id;
+                if (prediction.step() != Step::done) return "cannot write prediction " + f.id;
                 prediction.reset();
                 if (f.thumbnail_jpeg.empty()) continue;
                 thumbnail.bind(1, f.id).bind_blob(2, f.thumbnail_jpeg);
-                if (thumbnail.step() != SQLITE_DONE) return "cannot write thumbnail " + f.id;
+                if (thumbnail.step() != Step::done) return "cannot write thumbnail " + f.id;
                 thumbnail.reset();
             }
         }
@@ -475,69 +379,68 @@ Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes) {
 
 Result<std::optional<ItemRow>> Store::item(const std::string& id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_,
-                "SELECT id, image, known, status, error, content_hash, width, height FROM items WHERE id=?");
-    if (!s.ok()) return db_error(db_, "cannot read item");
+    Statement s(*db_, "SELECT id, image, known, status, error, content_hash, width, height FROM items WHERE id=?");
+    if (!s.ok()) return sql::database_error(*db_, "cannot read item");
     s.bind(1, id);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<ItemRow>(read_item(s));
-    if (rc == SQLITE_DONE) return std::optional<ItemRow>();
-    return db_error(db_, "cannot read item " + id);
+    Step rc = s.step();
+    if (rc == Step::row) return std::optional<ItemRow>(read_item(s));
+    if (rc == Step::done) return std::optional<ItemRow>();
+    return sql::database_error(*db_, "cannot read item " + id);
 }
 
 Result<std::optional<ItemRow>> Store::done_item_with_content(const std::string& content_hash,
                                                              const std::string& model_version) {
     std::lock_guard lock(db_mutex_);
     // Done, and every face labeled by this model version: what an earlier path already paid for.
-    Statement s(*statements_,
+    Statement s(*db_,
                 "SELECT id, image, known, status, error, content_hash, width, height FROM items i "
                 "WHERE content_hash=? AND status='done' AND EXISTS (SELECT 1 FROM faces f WHERE f.item_id=i.id) "
                 "AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.item_id=i.id AND f.model_version<>?) "
                 "ORDER BY updated_at DESC LIMIT 1");
-    if (!s.ok()) return db_error(db_, "cannot look up content");
+    if (!s.ok()) return sql::database_error(*db_, "cannot look up content");
     s.bind(1, content_hash).bind(2, model_version);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<ItemRow>(read_item(s));
-    if (rc == SQLITE_DONE) return std::optional<ItemRow>();
-    return db_error(db_, "cannot look up content " + content_hash);
+    Step rc = s.step();
+    if (rc == Step::row) return std::optional<ItemRow>(read_item(s));
+    if (rc == Step::done) return std::optional<ItemRow>();
+    return sql::database_error(*db_, "cannot look up content " + content_hash);
 }
 
 Result<std::vector<ItemRow>> Store::items_with_status(ItemStatus status) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_,
+    Statement s(*db_,
                 "SELECT id, image, known, status, error, content_hash, width, height FROM items "
                 "WHERE status=? ORDER BY id");
-    if (!s.ok()) return db_error(db_, "cannot list items");
+    if (!s.ok()) return sql::database_error(*db_, "cannot list items");
     s.bind(1, std::string(item_status_name(status)));
     std::vector<ItemRow> rows;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_item(s));
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot list items");
+    Step rc;
+    while ((rc = s.step()) == Step::row) rows.push_back(read_item(s));
+    if (rc != Step::done) return sql::database_error(*db_, "cannot list items");
     return rows;
 }
 
 Result<bool> Store::for_each_face(const std::function<bool(const FaceRow&)>& visit) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_, (std::string(kFaceColumns) + "ORDER BY id").c_str());
-    if (!s.ok()) return db_error(db_, "cannot list faces");
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
+    Statement s(*db_, std::string(kFaceColumns) + "ORDER BY id");
+    if (!s.ok()) return sql::database_error(*db_, "cannot list faces");
+    Step rc;
+    while ((rc = s.step()) == Step::row) {
         FaceRow row = read_face(s);
         if (!visit(row)) return true;
     }
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot list faces");
+    if (rc != Step::done) return sql::database_error(*db_, "cannot list faces");
     return true;
 }
 
 Result<StoreCounts> Store::counts() {
     std::lock_guard lock(db_mutex_);
     StoreCounts counts;
-    Statement s(*statements_,
+    Statement s(*db_,
                 "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM items WHERE status='done'), "
                 "(SELECT count(*) FROM items WHERE status='failed'), "
                 "(SELECT count(*) FROM items WHERE status='skipped'), (SELECT count(*) FROM faces), "
                 "(SELECT count(*) FROM response_cache)");
-    if (!s.ok() || s.step() != SQLITE_ROW) return db_error(db_, "cannot count");
+    if (!s.ok() || s.step() != Step::row) return sql::database_error(*db_, "cannot count");
     counts.items = s.integer(0);
     counts.done = s.integer(1);
     counts.failed = s.integer(2);
@@ -549,35 +452,35 @@ Result<StoreCounts> Store::counts() {
 
 Result<bool> Store::save_project(const ProjectRow& project) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_,
+    Statement s(*db_,
                 "INSERT INTO projects(id, label_config, extra_params, updated_at) VALUES(?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET label_config=excluded.label_config, "
                 "extra_params=excluded.extra_params, updated_at=excluded.updated_at");
-    if (!s.ok()) return db_error(db_, "cannot write project");
+    if (!s.ok()) return sql::database_error(*db_, "cannot write project");
     s.bind(1, project.id).bind(2, project.label_config).bind(3, project.extra_params_json).bind(4, utc_timestamp());
-    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write project " + project.id);
+    if (s.step() != Step::done) return sql::database_error(*db_, "cannot write project " + project.id);
     return true;
 }
 
 Result<std::optional<ProjectRow>> Store::project(const std::string& id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_, "SELECT id, label_config, extra_params FROM projects WHERE id=?");
-    if (!s.ok()) return db_error(db_, "cannot read project");
+    Statement s(*db_, "SELECT id, label_config, extra_params FROM projects WHERE id=?");
+    if (!s.ok()) return sql::database_error(*db_, "cannot read project");
     s.bind(1, id);
-    int rc = s.step();
-    if (rc == SQLITE_DONE) return std::optional<ProjectRow>();
-    if (rc != SQLITE_ROW) return db_error(db_, "cannot read project " + id);
+    Step rc = s.step();
+    if (rc == Step::done) return std::optional<ProjectRow>();
+    if (rc != Step::row) return sql::database_error(*db_, "cannot read project " + id);
     return std::optional<ProjectRow>(ProjectRow{s.text(0), s.text(1), s.text(2)});
 }
 
 Result<bool> Store::save_task_prediction(const TaskPredictionRow& row) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_,
+    Statement s(*db_,
                 "INSERT INTO task_predictions(project, task_id, model_version, status, prediction, error, "
                 "updated_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT(project, task_id, model_version) DO UPDATE SET "
                 "status=excluded.status, prediction=excluded.prediction, error=excluded.error, "
                 "updated_at=excluded.updated_at");
-    if (!s.ok()) return db_error(db_, "cannot write task prediction");
+    if (!s.ok()) return sql::database_error(*db_, "cannot write task prediction");
     TaskPredictionRow written = row;
     written.updated_at = utc_timestamp();
     s.bind(1, written.project)
@@ -587,10 +490,10 @@ Result<bool> Store::save_task_prediction(const TaskPredictionRow& row) {
         .bind(5, written.prediction_json)
         .bind(6, written.error)
         .bind(7, written.updated_at);
-    if (s.step() != SQLITE_DONE) {
+    if (s.step() != Step::done) {
         written.status = "unknown";  // drops what was kept: the row is whatever it was
         recent_predictions_->put(written);
-        return db_error(db_, "cannot write task prediction");
+        return sql::database_error(*db_, "cannot write task prediction");
     }
     recent_predictions_->put(written);
     return true;
@@ -609,16 +512,14 @@ Result<std::optional<TaskPredictionRow>> Store::task_prediction(const std::strin
 Result<std::vector<TaskPredictionRow>> Store::task_predictions(const std::string& project, long long task_id,
                                                                const std::string& model_version) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_,
-                "SELECT model_version, status, prediction, error, updated_at FROM task_predictions "
-                "WHERE project=? AND task_id=? AND (?='' OR model_version=?) ORDER BY updated_at DESC, rowid DESC");
-    if (!s.ok()) return db_error(db_, "cannot read task predictions");
+    Statement s(*db_, queries_->task_predictions);
+    if (!s.ok()) return sql::database_error(*db_, "cannot read task predictions");
     s.bind(1, project).bind(2, static_cast<std::int64_t>(task_id)).bind(3, model_version).bind(4, model_version);
     std::vector<TaskPredictionRow> rows;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW)
+    Step rc;
+    while ((rc = s.step()) == Step::row)
         rows.push_back(TaskPredictionRow{project, task_id, s.text(0), s.text(1), s.text(2), s.text(3), s.text(4)});
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot read task predictions");
+    if (rc != Step::done) return sql::database_error(*db_, "cannot read task predictions");
     // Kept under the lock, as writes are: what is kept is never older than what was written.
     if (!model_version.empty() && !rows.empty()) recent_predictions_->put(rows.front());
     return rows;
@@ -626,13 +527,13 @@ Result<std::vector<TaskPredictionRow>> Store::task_predictions(const std::string
 
 Result<std::vector<FaceRow>> Store::faces_of_item(const std::string& item_id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_, (std::string(kFaceColumns) + "WHERE item_id=? ORDER BY face_index").c_str());
-    if (!s.ok()) return db_error(db_, "cannot list faces");
+    Statement s(*db_, std::string(kFaceColumns) + "WHERE item_id=? ORDER BY face_index");
+    if (!s.ok()) return sql::database_error(*db_, "cannot list faces");
     s.bind(1, item_id);
     std::vector<FaceRow> rows;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_face(s));
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot list faces of " + item_id);
+    Step rc;
+    while ((rc = s.step()) == Step::row) rows.push_back(read_face(s));
+    if (rc != Step::done) return sql::database_error(*db_, "cannot list faces of " + item_id);
     return rows;
 }
 
@@ -650,57 +551,73 @@ Result<bool> Store::save_review(const std::string& face_id, const std::string& s
     return save_reviews({ReviewRow{face_id, status, record}});
 }
 
-Result<bool> Store::save_reviews(const std::vector<ReviewRow>& reviews) {
-    if (reviews.empty()) return true;
+Result<bool> Store::save_reviews(const std::vector<ReviewRow>& reviews, long long event_id) {
+    if (reviews.empty() && event_id == 0) return true;
     std::lock_guard lock(db_mutex_);
-    return in_transaction(db_, [&]() -> std::optional<std::string> {
+    bool first = true;
+    auto saved = sql::in_transaction(*db_, [&]() -> std::optional<std::string> {
+        first = true;
+        if (event_id != 0) {
+            // The event's row lock orders two processes merging it: the second finds it merged.
+            Statement once(*db_, "UPDATE events SET merges=merges+1 WHERE id=? AND merges=0 RETURNING id");
+            if (!once.ok()) return "cannot mark event merged";
+            once.bind(1, std::int64_t{event_id});
+            const Step rc = once.step();
+            if (rc == Step::error) return "cannot mark event " + std::to_string(event_id) + " merged";
+            if (rc == Step::done) {
+                first = false;
+                return std::nullopt;
+            }
+        }
         std::string now = utc_timestamp();
-        Statement s(*statements_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
+        Statement s(*db_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
         if (!s.ok()) return "cannot write review";
         for (const auto& review : reviews) {
             s.bind(1, review.status).bind(2, review.record.to_json().dump()).bind(3, now).bind(4, review.face_id);
-            if (s.step() != SQLITE_DONE) return "cannot write review of " + review.face_id;
+            if (s.step() != Step::done) return "cannot write review of " + review.face_id;
             s.reset();
         }
         return std::nullopt;
     });
+    if (!saved) return saved.error();
+    return first;
 }
 
 Result<std::string> Store::thumbnail(const std::string& face_id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_, "SELECT jpeg FROM face_thumbnails WHERE face_id=?");
-    if (!s.ok()) return db_error(db_, "cannot read thumbnail");
+    Statement s(*db_, "SELECT jpeg FROM face_thumbnails WHERE face_id=?");
+    if (!s.ok()) return sql::database_error(*db_, "cannot read thumbnail");
     s.bind(1, face_id);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) return s.text(0);
-    if (rc == SQLITE_DONE) return std::string{};
-    return db_error(db_, "cannot read thumbnail of " + face_id);
+    Step rc = s.step();
+    if (rc == Step::row) return s.text(0);
+    if (rc == Step::done) return std::string{};
+    return sql::database_error(*db_, "cannot read thumbnail of " + face_id);
 }
 
 Result<bool> Store::save_document(const std::string& kind, const std::string& key, const std::string& body) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_,
+    Statement s(*db_,
                 "INSERT INTO documents(kind, key, body, created_at) VALUES(?,?,?,?) "
                 "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body, created_at=excluded.created_at");
-    if (!s.ok()) return db_error(db_, "cannot write document");
+    if (!s.ok()) return sql::database_error(*db_, "cannot write document");
     s.bind(1, kind).bind(2, key).bind(3, body).bind(4, utc_timestamp());
-    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write " + kind + " " + key);
+    if (s.step() != Step::done) return sql::database_error(*db_, "cannot write " + kind + " " + key);
     return true;
 }
 
 Result<std::optional<DocumentRow>> Store::document(const std::string& kind, const std::string& key) {
     std::lock_guard lock(db_mutex_);
     // An empty key asks for the newest document of the kind.
-    Statement s(*statements_, key.empty() ? "SELECT kind, key, body, created_at FROM documents WHERE kind=? "
-                                            "ORDER BY created_at DESC, rowid DESC LIMIT 1"
-                                          : "SELECT kind, key, body, created_at FROM documents WHERE kind=? AND key=?");
-    if (!s.ok()) return db_error(db_, "cannot read document");
+    Statement s(*db_, key.empty() ? std::string_view(queries_->newest_document)
+                                  : std::string_view(
+                                        "SELECT kind, key, body, created_at FROM documents WHERE kind=? AND key=?"));
+    if (!s.ok()) return sql::database_error(*db_, "cannot read document");
     s.bind(1, kind);
     if (!key.empty()) s.bind(2, key);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<DocumentRow>(DocumentRow{s.text(0), s.text(1), s.text(2), s.text(3)});
-    if (rc == SQLITE_DONE) return std::optional<DocumentRow>();
-    return db_error(db_, "cannot read " + kind + " " + key);
+    Step rc = s.step();
+    if (rc == Step::row) return std::optional<DocumentRow>(DocumentRow{s.text(0), s.text(1), s.text(2), s.text(3)});
+    if (rc == Step::done) return std::optional<DocumentRow>();
+    return sql::database_error(*db_, "cannot read " + kind + " " + key);
 }
 
 Result<FaceStats> Store::face_stats(int bins) {
@@ -708,54 +625,36 @@ Result<FaceStats> Store::face_stats(int bins) {
     FaceStats stats;
     bins = std::clamp(bins, 1, 1000);
     stats.overall_histogram.assign(static_cast<std::size_t>(bins), 0);
-    Statement by_status(*statements_, "SELECT status, count(*) FROM faces GROUP BY status");
-    Statement cost(*statements_,
-                   "SELECT coalesce(sum(json_extract(record, '$.cost.requests')), 0), "
-                   "coalesce(sum(json_extract(record, '$.cost.cached_requests')), 0), "
-                   "coalesce(sum(json_extract(record, '$.cost.samples')), 0), "
-                   "coalesce(sum(json_extract(record, '$.cost.prompt_tokens')), 0), "
-                   "coalesce(sum(json_extract(record, '$.cost.completion_tokens')), 0) FROM faces");
-    Statement histogram(*statements_,
-                        "SELECT min(CAST(overall * ? AS INTEGER), ? - 1), count(*) FROM faces GROUP BY 1");
-    if (!by_status.ok() || !cost.ok() || !histogram.ok()) return db_error(db_, "cannot summarise faces");
-    int rc;
-    while ((rc = by_status.step()) == SQLITE_ROW) stats.by_status[by_status.text(0)] = by_status.integer(1);
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot count faces");
-    if (cost.step() != SQLITE_ROW) return db_error(db_, "cannot sum costs");
+    Statement by_status(*db_, "SELECT status, count(*) FROM faces GROUP BY status");
+    Statement cost(*db_, queries_->cost);
+    Statement histogram(*db_, queries_->histogram);
+    if (!by_status.ok() || !cost.ok() || !histogram.ok()) return sql::database_error(*db_, "cannot summarise faces");
+    Step rc;
+    while ((rc = by_status.step()) == Step::row) stats.by_status[by_status.text(0)] = by_status.integer(1);
+    if (rc != Step::done) return sql::database_error(*db_, "cannot count faces");
+    if (cost.step() != Step::row) return sql::database_error(*db_, "cannot sum costs");
     stats.requests = cost.integer(0);
     stats.cached_requests = cost.integer(1);
     stats.samples = cost.integer(2);
     stats.prompt_tokens = cost.integer(3);
     stats.completion_tokens = cost.integer(4);
-    histogram.bind(1, std::int64_t{bins}).bind(2, std::int64_t{bins});
-    while ((rc = histogram.step()) == SQLITE_ROW) {
+    histogram.bind(1, std::int64_t{bins});
+    while ((rc = histogram.step()) == Step::row) {
         auto bin = std::clamp<std::int64_t>(histogram.integer(0), 0, bins - 1);
         stats.overall_histogram[static_cast<std::size_t>(bin)] += histogram.integer(1);
     }
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot bin uncertainty");
+    if (rc != Step::done) return sql::database_error(*db_, "cannot bin uncertainty");
     return stats;
 }
 
 Result<std::vector<QueueCandidate>> Store::queue_candidates(const std::string& item_prefix) {
     std::lock_guard lock(db_mutex_);
-    // json_extract reads the few numbers ranking needs without parsing whole records in C++.
-    Statement s(*statements_,
-                "SELECT id, item_id, overall, "
-                "coalesce(json_extract(record, '$.uncertainty.expression'), 0), "
-                "coalesce(json_extract(record, '$.uncertainty.va'), 0), "
-                "coalesce(json_extract(record, '$.uncertainty.au'), 0), "
-                "coalesce(json_extract(record, '$.provenance.expression'), 'model'), "
-                "coalesce(json_extract(record, '$.provenance.va'), 'model'), "
-                "coalesce(json_extract(record, '$.provenance.au'), 'model'), "
-                "coalesce(json_extract(record, '$.phash'), ''), "
-                "coalesce(json_extract(record, '$.uncertainty.consistency'), 0), "
-                "coalesce(json_extract(record, '$.uncertainty.expert_disagreement'), 0) "
-                "FROM faces WHERE status='auto' AND substr(item_id, 1, ?)=?");
-    if (!s.ok()) return db_error(db_, "cannot list the queue");
+    Statement s(*db_, queries_->queue);
+    if (!s.ok()) return sql::database_error(*db_, "cannot list the queue");
     s.bind(1, static_cast<std::int64_t>(item_prefix.size())).bind(2, item_prefix);
     std::vector<QueueCandidate> rows;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
+    Step rc;
+    while ((rc = s.step()) == Step::row) {
         QueueCandidate c;
         c.id = s.text(0);
         c.item_id = s.text(1);
@@ -771,46 +670,60 @@ Result<std::vector<QueueCandidate>> Store::queue_candidates(const std::string& i
         c.uncertainty.expert_disagreement = s.real(11);
         rows.push_back(std::move(c));
     }
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot list the queue");
+    if (rc != Step::done) return sql::database_error(*db_, "cannot list the queue");
     return rows;
 }
 
 Result<long long> Store::save_event(const std::string& source, const std::string& action, const std::string& body) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_, "INSERT INTO events(source, action, body, received_at) VALUES(?,?,?,?)");
-    if (!s.ok()) return db_error(db_, "cannot write event");
+    Statement s(*db_, "INSERT INTO events(source, action, body, received_at) VALUES(?,?,?,?) RETURNING id");
+    if (!s.ok()) return sql::database_error(*db_, "cannot write event");
     s.bind(1, source).bind(2, action).bind(3, body).bind(4, utc_timestamp());
-    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write event");
-    return static_cast<long long>(sqlite3_last_insert_rowid(db_));
+    if (s.step() != Step::row) return sql::database_error(*db_, "cannot write event");
+    return static_cast<long long>(s.integer(0));
+}
+
+Result<StoredEvent> Store::save_review_event(const std::string& source, const std::string& action,
+                                             const std::string& body) {
+    std::lock_guard lock(db_mutex_);
+    // On a second delivery the no-op update returns the first one's row.
+    Statement s(*db_,
+                "INSERT INTO events(source, action, body, received_at, digest) VALUES(?,?,?,?,?) "
+                "ON CONFLICT(source, digest) WHERE digest <> '' DO UPDATE SET digest=excluded.digest "
+                "RETURNING id, merges");
+    if (!s.ok()) return sql::database_error(*db_, "cannot write event");
+    s.bind(1, source).bind(2, action).bind(3, body).bind(4, utc_timestamp()).bind(5, sha256_hex(body));
+    if (s.step() != Step::row) return sql::database_error(*db_, "cannot write event");
+    return StoredEvent{static_cast<long long>(s.integer(0)), s.integer(1) > 0};
 }
 
 Result<std::optional<FaceRow>> Store::face(const std::string& id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_, (std::string(kFaceColumns) + "WHERE id=?").c_str());
-    if (!s.ok()) return db_error(db_, "cannot read face");
+    Statement s(*db_, std::string(kFaceColumns) + "WHERE id=?");
+    if (!s.ok()) return sql::database_error(*db_, "cannot read face");
     s.bind(1, id);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<FaceRow>(read_face(s));
-    if (rc == SQLITE_DONE) return std::optional<FaceRow>();
-    return db_error(db_, "cannot read face " + id);
+    Step rc = s.step();
+    if (rc == Step::row) return std::optional<FaceRow>(read_face(s));
+    if (rc == Step::done) return std::optional<FaceRow>();
+    return sql::database_error(*db_, "cannot read face " + id);
 }
 
 Result<bool> Store::save_human_face(const ItemRow& row, const FaceRow& f) {
     std::lock_guard lock(db_mutex_);
-    return in_transaction(db_, [&]() -> std::optional<std::string> {
+    return sql::in_transaction(*db_, [&]() -> std::optional<std::string> {
         std::string now = utc_timestamp();
-        Statement item(*statements_,
-                       "INSERT OR IGNORE INTO items(id, image, known, status, error, content_hash, width, height, "
-                       "updated_at) VALUES(?,?,?,?,?,?,?,?,?)");
-        Statement face(*statements_,
+        Statement item(*db_,
+                       "INSERT INTO items(id, image, known, status, error, content_hash, width, height, "
+                       "updated_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING");
+        Statement face(*db_,
                        "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
                        "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
                        "record=excluded.record, updated_at=excluded.updated_at");
         if (!item.ok() || !face.ok()) return "cannot prepare writes";
         bind_item(item, row, now);
-        if (item.step() != SQLITE_DONE) return "cannot write item " + row.id;
+        if (item.step() != Step::done) return "cannot write item " + row.id;
         bind_face(face, f, now);
-        if (face.step() != SQLITE_DONE) return "cannot write face " + f.id;
+        if (face.step() != Step::done) return "cannot write face " + f.id;
         return std::nullopt;
     });
 }
@@ -818,8 +731,8 @@ Result<bool> Store::save_human_face(const ItemRow& row, const FaceRow& f) {
 Result<bool> Store::save_cvat_shapes(const std::vector<CvatShapeRow>& rows) {
     if (rows.empty()) return true;
     std::lock_guard lock(db_mutex_);
-    return in_transaction(db_, [&]() -> std::optional<std::string> {
-        Statement s(*statements_,
+    return sql::in_transaction(*db_, [&]() -> std::optional<std::string> {
+        Statement s(*db_,
                     "INSERT INTO cvat_shapes(cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, "
                     "created_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(cvat_url, shape_id) DO NOTHING");
         if (!s.ok()) return "cannot prepare the CVAT shape write";
@@ -834,7 +747,7 @@ Result<bool> Store::save_cvat_shapes(const std::vector<CvatShapeRow>& rows) {
                 .bind(7, r.item_id)
                 .bind(8, r.shape_json.empty() ? std::string("{}") : r.shape_json)
                 .bind(9, now);
-            if (s.step() != SQLITE_DONE) return "cannot record CVAT shape " + std::to_string(r.shape_id);
+            if (s.step() != Step::done) return "cannot record CVAT shape " + std::to_string(r.shape_id);
             s.reset();
         }
         return std::nullopt;
@@ -844,80 +757,83 @@ Result<bool> Store::save_cvat_shapes(const std::vector<CvatShapeRow>& rows) {
 Result<std::vector<CvatShapeRow>> Store::cvat_shapes(const std::string& cvat_url, long long task_id,
                                                      long long first_frame, long long last_frame) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_,
+    Statement s(*db_,
                 "SELECT cvat_url, task_id, job_id, frame, shape_id, face_id, item_id, shape, created_at "
                 "FROM cvat_shapes WHERE cvat_url=? AND task_id=? AND frame BETWEEN ? AND ? "
                 "ORDER BY frame, shape_id");
-    if (!s.ok()) return db_error(db_, "cannot list CVAT shapes");
+    if (!s.ok()) return sql::database_error(*db_, "cannot list CVAT shapes");
     s.bind(1, cvat_url)
         .bind(2, std::int64_t{task_id})
         .bind(3, std::int64_t{first_frame})
         .bind(4, std::int64_t{last_frame});
     std::vector<CvatShapeRow> rows;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW)
+    Step rc;
+    while ((rc = s.step()) == Step::row)
         rows.push_back(CvatShapeRow{s.text(0), s.integer(1), s.integer(2), s.integer(3), s.integer(4), s.text(5),
                                     s.text(6), s.text(7), s.text(8)});
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot list CVAT shapes");
+    if (rc != Step::done) return sql::database_error(*db_, "cannot list CVAT shapes");
     return rows;
 }
 
 Result<std::vector<long long>> Store::cvat_annotated_frames(const std::string& cvat_url, long long task_id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_, "SELECT DISTINCT frame FROM cvat_shapes WHERE cvat_url=? AND task_id=? ORDER BY frame");
-    if (!s.ok()) return db_error(db_, "cannot list CVAT frames");
+    Statement s(*db_, "SELECT DISTINCT frame FROM cvat_shapes WHERE cvat_url=? AND task_id=? ORDER BY frame");
+    if (!s.ok()) return sql::database_error(*db_, "cannot list CVAT frames");
     s.bind(1, cvat_url).bind(2, std::int64_t{task_id});
     std::vector<long long> frames;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) frames.push_back(s.integer(0));
-    if (rc != SQLITE_DONE) return db_error(db_, "cannot list CVAT frames");
+    Step rc;
+    while ((rc = s.step()) == Step::row) frames.push_back(s.integer(0));
+    if (rc != Step::done) return sql::database_error(*db_, "cannot list CVAT frames");
     return frames;
 }
 
 Result<bool> Store::save_cvat_job_sync(const CvatJobSyncRow& row) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_,
+    Statement s(*db_,
                 "INSERT INTO cvat_job_syncs(cvat_url, job_id, task_id, annotations_version, summary, synced_at) "
                 "VALUES(?,?,?,?,?,?) ON CONFLICT(cvat_url, job_id) DO UPDATE SET task_id=excluded.task_id, "
                 "annotations_version=excluded.annotations_version, summary=excluded.summary, "
                 "synced_at=excluded.synced_at");
-    if (!s.ok()) return db_error(db_, "cannot write CVAT sync");
+    if (!s.ok()) return sql::database_error(*db_, "cannot write CVAT sync");
     s.bind(1, row.cvat_url)
         .bind(2, std::int64_t{row.job_id})
         .bind(3, std::int64_t{row.task_id})
         .bind(4, std::int64_t{row.annotations_version})
         .bind(5, row.summary_json)
         .bind(6, utc_timestamp());
-    if (s.step() != SQLITE_DONE) return db_error(db_, "cannot write CVAT sync of job " + std::to_string(row.job_id));
+    if (s.step() != Step::done)
+        return sql::database_error(*db_, "cannot write CVAT sync of job " + std::to_string(row.job_id));
     return true;
 }
 
 Result<std::optional<CvatJobSyncRow>> Store::cvat_job_sync(const std::string& cvat_url, long long job_id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*statements_,
+    Statement s(*db_,
                 "SELECT task_id, annotations_version, summary, synced_at FROM cvat_job_syncs "
                 "WHERE cvat_url=? AND job_id=?");
-    if (!s.ok()) return db_error(db_, "cannot read CVAT sync");
+    if (!s.ok()) return sql::database_error(*db_, "cannot read CVAT sync");
     s.bind(1, cvat_url).bind(2, std::int64_t{job_id});
-    int rc = s.step();
-    if (rc == SQLITE_DONE) return std::optional<CvatJobSyncRow>();
-    if (rc != SQLITE_ROW) return db_error(db_, "cannot read CVAT sync");
+    Step rc = s.step();
+    if (rc == Step::done) return std::optional<CvatJobSyncRow>();
+    if (rc != Step::row) return sql::database_error(*db_, "cannot read CVAT sync");
     return std::optional<CvatJobSyncRow>(
         CvatJobSyncRow{cvat_url, job_id, s.integer(0), s.integer(1), s.text(2), s.text(3)});
 }
 
 std::optional<std::string> Store::cache_get(const std::string& key) {
     std::lock_guard lock(cache_mutex_);
-    Statement s(*cache_statements_, "SELECT value FROM response_cache WHERE key=?");
+    Statement s(*cache_db_, "SELECT value FROM response_cache WHERE key=?");
     if (!s.ok()) return std::nullopt;
     s.bind(1, key);
-    if (s.step() == SQLITE_ROW) return s.text(0);
+    if (s.step() == Step::row) return s.text(0);
     return std::nullopt;
 }
 
 void Store::cache_put(const std::string& key, const std::string& value) {
     std::lock_guard lock(cache_mutex_);
-    Statement s(*cache_statements_, "INSERT OR REPLACE INTO response_cache(key, value, created_at) VALUES(?,?,?)");
+    Statement s(*cache_db_,
+                "INSERT INTO response_cache(key, value, created_at) VALUES(?,?,?) ON CONFLICT(key) DO UPDATE SET "
+                "value=excluded.value, created_at=excluded.created_at");
     if (!s.ok()) return;
     s.bind(1, key).bind(2, value).bind(3, utc_timestamp());
     s.step();  // a cache write that fails costs a repeated request later, nothing more

@@ -1,7 +1,8 @@
 #pragma once
-// The SQLite store (WAL, durable commits): items, faces with their FEID records, predictions with
-// traces, and the model response cache. One Store per process; thread-safe (one connection for
-// labels behind a mutex, a second one for the cache so cache reads never wait on label commits).
+// The store: items, faces with their FEID records, predictions with traces, the platforms'
+// state and the model response cache, in SQLite (a file, WAL, durable commits) or PostgreSQL
+// (shared by many processes). One Store per process; thread-safe (one connection for labels
+// behind a mutex, a second one for the cache so cache reads never wait on label commits).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -16,12 +17,20 @@
 #include "verify/errors.hpp"
 #include "verify/labels.hpp"
 
-struct sqlite3;
+namespace seke::sql {
+class Connection;
+}
 
 namespace seke {
 
-class StatementCache;
 class RecentPredictions;
+struct DialectQueries;
+
+// The store's target for messages and summaries: a SQLite file's absolute path, a PostgreSQL URI
+// without its password.
+std::string describe_store(const std::string& target);
+// A SQLite file that exists, or a PostgreSQL URI (connecting tells whether the database is there).
+bool store_may_exist(const std::string& target);
 
 // Now, as the store writes times: "2026-11-26T17:20:00Z".
 std::string utc_timestamp();
@@ -133,21 +142,58 @@ struct QueueCandidate {
     std::string phash;  // perceptual hash of the crop (hex), "" when unknown
 };
 
+// A label job several `seke label` workers share: its items, how many are done, how many a live
+// lease holds now (the rest wait for a worker).
+struct JobCounts {
+    std::int64_t items = 0, done = 0, leased = 0;
+};
+
+// Whose claim on a job's items a write settles.
+struct JobLease {
+    std::string job;
+    std::string worker;
+};
+
+// A review event as stored: its row, and whether its reviews are merged already (a redelivery).
+struct StoredEvent {
+    long long id = 0;
+    bool merged = false;
+};
+
 struct StoreCounts {
     std::int64_t items = 0, done = 0, failed = 0, skipped = 0, faces = 0, cache_entries = 0;
 };
 
 class Store {
   public:
-    static Result<std::unique_ptr<Store>> open(const std::string& path);
+    // `target` is a SQLite file's path or a PostgreSQL URI (postgresql://user:pass@host/db); the
+    // schema is created or brought up to date. A PostgreSQL server that does not answer is tried
+    // again for `connect_wait_ms`.
+    static Result<std::unique_ptr<Store>> open(const std::string& target, int connect_wait_ms = 0);
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
 
     // Items that need no more work (done or skipped), to resume a run.
     Result<std::vector<std::string>> finished_item_ids();
-    // Writes the outcomes of finished items in one durable transaction (group commit).
-    Result<bool> save_outcomes(const std::vector<ItemOutcome>& outcomes);
+    // Writes the outcomes of finished items in one durable transaction (group commit); with a
+    // lease, the job's items are marked done in the same transaction.
+    Result<bool> save_outcomes(const std::vector<ItemOutcome>& outcomes, const JobLease* lease = nullptr);
+
+    // Shared label jobs (store_jobs.cpp). Items join a job once; an item that failed before is
+    // opened again. A claim takes up to `count` open items no live lease holds, for `lease_ms` on
+    // the database's clock, skipping rows other workers are claiming at that moment.
+    Result<bool> add_job_items(const std::string& job, const std::vector<std::string>& item_ids);
+    Result<std::vector<std::string>> claim_job_items(const JobLease& lease, int count, int lease_ms);
+    // Extends every open lease of this worker; release gives them back at once (a clean stop).
+    Result<bool> renew_leases(const JobLease& lease, int lease_ms);
+    Result<bool> release_leases(const JobLease& lease);
+    Result<JobCounts> job_counts(const std::string& job);
+    // A claim on work in flight that processes sharing the database must not do twice (a model
+    // request, a task's prediction), for `claim_ms` on the database's clock: true when `owner`
+    // holds it now (it was free, ran out, or was `owner`'s already); false while another's lives.
+    Result<bool> claim(const std::string& key, const std::string& owner, int claim_ms);
+    void release_claim(const std::string& key, const std::string& owner);
     Result<std::optional<ItemRow>> item(const std::string& id);
     Result<std::vector<ItemRow>> items_with_status(ItemStatus status);
     // The latest done item with these image bytes whose faces this model version labeled: lets a
@@ -169,13 +215,20 @@ class Store {
                                                             const std::string& model_version = {});
     // Stores a webhook event durably; returns its row id.
     Result<long long> save_event(const std::string& source, const std::string& action, const std::string& body);
+    // Stores a review event durably, once: the same body delivered again (to this process or to
+    // another on the same database) is the same event, its row returned with whether its reviews
+    // are in already.
+    Result<StoredEvent> save_review_event(const std::string& source, const std::string& action,
+                                          const std::string& body);
 
     // Faces of one item, by face index.
     Result<std::vector<FaceRow>> faces_of_item(const std::string& item_id);
     // A human review replaces the record whatever its status (unlike save_outcomes).
     Result<bool> save_review(const std::string& face_id, const std::string& status, const FeidRecord& record);
-    // The reviews of one event in one durable transaction: all of them are stored, or none.
-    Result<bool> save_reviews(const std::vector<ReviewRow>& reviews);
+    // The reviews of one event in one durable transaction: all of them are stored, or none. With
+    // the event's id (save_review_event), they are stored only if that event's reviews are not in
+    // yet: false, and nothing written, when another process merged them first.
+    Result<bool> save_reviews(const std::vector<ReviewRow>& reviews, long long event_id = 0);
     Result<FaceStats> face_stats(int bins = 20);
 
     // One face by id.
@@ -207,15 +260,17 @@ class Store {
     std::optional<std::string> cache_get(const std::string& key);
     void cache_put(const std::string& key, const std::string& value);
 
+    // The target as given (a URI with its password: for connecting again, never for messages).
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    // On a database other processes on other machines may share (PostgreSQL).
+    [[nodiscard]] bool shared() const noexcept;
 
   private:
     Store() = default;
     std::string path_;
-    sqlite3* db_ = nullptr;
-    sqlite3* cache_db_ = nullptr;
-    std::unique_ptr<StatementCache> statements_;        // db_'s, under db_mutex_
-    std::unique_ptr<StatementCache> cache_statements_;  // cache_db_'s, under cache_mutex_
+    std::unique_ptr<sql::Connection> db_;        // under db_mutex_
+    std::unique_ptr<sql::Connection> cache_db_;  // under cache_mutex_
+    std::unique_ptr<DialectQueries> queries_;
     std::unique_ptr<RecentPredictions> recent_predictions_;
     std::mutex db_mutex_;
     std::mutex cache_mutex_;

@@ -292,7 +292,7 @@ void run_fault_storm(const std::vector<std::string>& expert_flags, bool expert_o
     faulty.fault_truncated = 0.04;
     faulty.fault_refusal = 0.02;
     faulty.fault_wrong_types = 0.03;
-    faulty.fault_out_of_vocabulary = 0.04;
+    faulty.fault_out_of_vocabulary = 0.1;  // often enough that a storm of ~80 requests always has some
     f.start_fake(faulty);
     std::vector<std::string> flags = {"--provider", "openai", "--max-retries", "3", "--timeout-ms", "700"};
     flags.insert(flags.end(), expert_flags.begin(), expert_flags.end());

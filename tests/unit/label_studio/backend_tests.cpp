@@ -190,10 +190,15 @@ BOOST_AUTO_TEST_CASE(webhook_fields_of_the_wrong_type_are_ignored_never_a_500) {
     auto wrong_body = f.post("/webhook", {{"action", "ANNOTATION_CREATED"}, {"annotation", 5}, {"task", "x"}});
     BOOST_TEST(wrong_body->wait().status < 500);
     // Every event was stored once, and the learning thread goes on.
-    auto after = f.post("/webhook", {{"action", "ANNOTATION_UPDATED"}, {"project", project}});
+    auto after = f.post("/webhook", {{"action", "ANNOTATION_UPDATED"}, {"project", project}, {"seq", 2}});
     BOOST_TEST(after->wait().status == 201);
     BOOST_TEST(after->body()["result"]["event_id"].get<long long>() ==
                first->body()["result"]["event_id"].get<long long>() + 6);
+    // The first event delivered again is the same event, merged already.
+    auto again = f.post("/webhook", {{"action", "ANNOTATION_UPDATED"}, {"project", project}});
+    BOOST_TEST(again->wait().status == 200);
+    BOOST_TEST(again->body()["result"]["event_id"] == first->body()["result"]["event_id"]);
+    BOOST_TEST(again->body()["result"]["duplicate"] == true);
 }
 
 BOOST_AUTO_TEST_CASE(shutdown_lets_queued_fits_answer_and_refuses_new_ones) {

@@ -1,21 +1,25 @@
 // fit on a real SQLite store: calibration and exemplars from reviews, model_version changes only
 // when the fit changed something, and the review queue ranked by the calibration.
+#include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <thread>
 
 #include "plugin/records/feid.hpp"
 #include "plugin/learning/fit.hpp"
 #include "plugin/learning/review.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace seke;
+namespace bdata = boost::unit_test::data;
 
 namespace {
 
 struct StoreFixture {
-    test::TempDir dir;
+    test::StoreTarget where;
     std::unique_ptr<Store> store;
-    StoreFixture() {
-        auto opened = Store::open((dir / "learn.db").string());
+    explicit StoreFixture(std::string_view engine = "sqlite") : where(engine) {
+        auto opened = Store::open(where.target());
         BOOST_TEST_REQUIRE(static_cast<bool>(opened));
         store = std::move(*opened);
     }
@@ -115,6 +119,39 @@ BOOST_AUTO_TEST_CASE(fit_changes_the_version_only_when_it_learned_something) {
     BOOST_TEST(std::abs(model->calibration.levels[0](0.8) - first->model->calibration.levels[0](0.8)) < 1e-5);
     // Another model setup does not see this fit.
     BOOST_TEST((*LearnedState::load(*f.store, "other-v"))->current()->model_version == "other-v");
+}
+
+// `seke fit` (or another replica) stores a fit; a running server picks it up without a restart.
+BOOST_DATA_TEST_CASE(a_fit_stored_by_another_process_is_picked_up, bdata::make(test::kStoreEngines), engine) {
+    StoreFixture f(engine);
+    for (int n = 0; n < 40; ++n) f.add_face(n, n < 20 ? 0.8 : 0.1, 0.5);
+    for (int n = 0; n < 12; ++n) f.review(n, "sad");
+    for (int n = 20; n < 32; ++n) f.review(n, "happy");
+    auto serving = LearnedState::load(*f.store, "base-v");
+    BOOST_TEST_REQUIRE(static_cast<bool>(serving));
+    std::shared_ptr<const LearnedModel> seen;
+    std::mutex seen_mutex;
+    FitWatcher watcher(
+        *f.store, **serving,
+        [&](const std::shared_ptr<const LearnedModel>& model) {
+            std::lock_guard lock(seen_mutex);
+            seen = model;
+        },
+        std::chrono::milliseconds(50));
+    BOOST_TEST(!watcher.check());  // nothing fitted yet
+
+    auto other = Store::open(f.where.target());  // the other process's connection
+    BOOST_TEST_REQUIRE(static_cast<bool>(other));
+    auto fitted = fit_from_reviews(**other, *(*serving)->current(), settings(), &test::test_knowledge());
+    BOOST_TEST_REQUIRE((fitted && fitted->changed));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while ((*serving)->current()->model_version != fitted->model->model_version &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    BOOST_TEST((*serving)->current()->model_version == fitted->model->model_version);
+    std::lock_guard lock(seen_mutex);
+    BOOST_TEST_REQUIRE(seen != nullptr);
+    BOOST_TEST(seen->exemplars->size() == fitted->model->exemplars->size());
 }
 
 BOOST_AUTO_TEST_CASE(too_few_reviews_calibrate_nothing) {

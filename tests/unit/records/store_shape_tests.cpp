@@ -1,10 +1,13 @@
 // The store's record of the shapes seke created in CVAT, and the faces a human added.
+#include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "plugin/records/store.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace seke;
+namespace bdata = boost::unit_test::data;
 
 namespace {
 
@@ -24,9 +27,9 @@ CvatShapeRow row(long long task, long long frame, long long shape, const std::st
 
 BOOST_AUTO_TEST_SUITE(cvat_store)
 
-BOOST_AUTO_TEST_CASE(shapes_are_recorded_once_and_found_by_frame_range) {
-    test::TempDir dir;
-    std::string path = (dir / "s.db").string();
+BOOST_DATA_TEST_CASE(shapes_are_recorded_once_and_found_by_frame_range, bdata::make(test::kStoreEngines), engine) {
+    test::StoreTarget where(engine);
+    const std::string& path = where.target();
     {
         auto store = Store::open(path);
         BOOST_REQUIRE(store);
@@ -53,9 +56,9 @@ BOOST_AUTO_TEST_CASE(shapes_are_recorded_once_and_found_by_frame_range) {
     BOOST_TEST((*store)->cvat_shapes("http://cvat", 3, 0, 100)->empty());
 }
 
-BOOST_AUTO_TEST_CASE(job_syncs_keep_the_latest) {
-    test::TempDir dir;
-    auto store = Store::open((dir / "s.db").string());
+BOOST_DATA_TEST_CASE(job_syncs_keep_the_latest, bdata::make(test::kStoreEngines), engine) {
+    test::StoreTarget where(engine);
+    auto store = Store::open(where.target());
     BOOST_REQUIRE(store);
     BOOST_TEST(!(*store)->cvat_job_sync("http://cvat", 4)->has_value());
     BOOST_TEST((*store)->save_cvat_job_sync({"http://cvat", 4, 1, 3, R"({"accepted":1})", ""}).ok());
@@ -66,9 +69,9 @@ BOOST_AUTO_TEST_CASE(job_syncs_keep_the_latest) {
     BOOST_TEST((*sync)->summary_json == R"({"accepted":2})");
 }
 
-BOOST_AUTO_TEST_CASE(a_human_face_joins_an_item_without_touching_it) {
-    test::TempDir dir;
-    auto store = Store::open((dir / "s.db").string());
+BOOST_DATA_TEST_CASE(a_human_face_joins_an_item_without_touching_it, bdata::make(test::kStoreEngines), engine) {
+    test::StoreTarget where(engine);
+    auto store = Store::open(where.target());
     BOOST_REQUIRE(store);
     ItemOutcome seke;
     seke.item = {"cvat/1/0", "frame.jpg", "{}", ItemStatus::done, "", "abc", 10, 10};

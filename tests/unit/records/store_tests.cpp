@@ -1,14 +1,16 @@
-#include <sqlite3.h>
-
+// Every case runs on both engines: a SQLite file and a database on the test PostgreSQL server.
+#include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <set>
 #include <thread>
 
 #include "plugin/records/store.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace seke;
+namespace bdata = boost::unit_test::data;
 
 namespace {
 
@@ -35,9 +37,9 @@ ItemOutcome outcome(const std::string& id, ItemStatus status, int faces) {
 
 BOOST_AUTO_TEST_SUITE(plugin_store)
 
-BOOST_AUTO_TEST_CASE(outcomes_survive_reopen_and_resume_skips_finished) {
-    test::TempDir dir;
-    std::string path = (dir / "s.db").string();
+BOOST_DATA_TEST_CASE(outcomes_survive_reopen_and_resume_skips_finished, bdata::make(test::kStoreEngines), engine) {
+    test::StoreTarget where(engine);
+    const std::string& path = where.target();
     {
         auto store = Store::open(path);
         BOOST_TEST_REQUIRE(store.ok());
@@ -64,9 +66,9 @@ BOOST_AUTO_TEST_CASE(outcomes_survive_reopen_and_resume_skips_finished) {
     BOOST_TEST((faces == std::vector<std::string>{"a", "d_face1", "d_face2"}));
 }
 
-BOOST_AUTO_TEST_CASE(failed_item_can_be_retried_to_done) {
-    test::TempDir dir;
-    auto store = Store::open((dir / "s.db").string());
+BOOST_DATA_TEST_CASE(failed_item_can_be_retried_to_done, bdata::make(test::kStoreEngines), engine) {
+    test::StoreTarget where(engine);
+    auto store = Store::open(where.target());
     BOOST_TEST_REQUIRE(store.ok());
     BOOST_TEST((*store)->save_outcomes({outcome("x", ItemStatus::failed, 0)}).ok());
     BOOST_TEST((*store)->save_outcomes({outcome("x", ItemStatus::done, 1)}).ok());
@@ -76,19 +78,13 @@ BOOST_AUTO_TEST_CASE(failed_item_can_be_retried_to_done) {
     BOOST_TEST(((*row)->status == ItemStatus::done));
 }
 
-BOOST_AUTO_TEST_CASE(reviewed_faces_are_never_overwritten_by_a_rerun) {
-    test::TempDir dir;
-    std::string path = (dir / "s.db").string();
+BOOST_DATA_TEST_CASE(reviewed_faces_are_never_overwritten_by_a_rerun, bdata::make(test::kStoreEngines), engine) {
+    test::StoreTarget where(engine);
+    const std::string& path = where.target();
     auto store = Store::open(path);
     BOOST_TEST_REQUIRE(store.ok());
     BOOST_TEST((*store)->save_outcomes({outcome("h", ItemStatus::done, 1)}).ok());
-    {
-        sqlite3* db = nullptr;
-        sqlite3_open(path.c_str(), &db);
-        sqlite3_exec(db, "UPDATE faces SET status='corrected', record='{\"human\":true}' WHERE id='h'", nullptr,
-                     nullptr, nullptr);
-        sqlite3_close(db);
-    }
+    where.exec("UPDATE faces SET status='corrected', record='{\"human\":true}' WHERE id='h'");
     BOOST_TEST((*store)->save_outcomes({outcome("h", ItemStatus::done, 1)}).ok());
     std::string record;
     (*store)->for_each_face([&](const FaceRow& row) {
@@ -98,9 +94,9 @@ BOOST_AUTO_TEST_CASE(reviewed_faces_are_never_overwritten_by_a_rerun) {
     BOOST_TEST(record == "{\"human\":true}");
 }
 
-BOOST_AUTO_TEST_CASE(cache_round_trip) {
-    test::TempDir dir;
-    auto store = Store::open((dir / "s.db").string());
+BOOST_DATA_TEST_CASE(cache_round_trip, bdata::make(test::kStoreEngines), engine) {
+    test::StoreTarget where(engine);
+    auto store = Store::open(where.target());
     BOOST_TEST_REQUIRE(store.ok());
     StoreResponseCache cache(**store);
     BOOST_TEST(!cache.get("k").has_value());
@@ -109,9 +105,9 @@ BOOST_AUTO_TEST_CASE(cache_round_trip) {
     BOOST_TEST(cache.get("k").value_or("") == "v2");
 }
 
-BOOST_AUTO_TEST_CASE(task_predictions_read_back_what_was_written_last) {
-    test::TempDir dir;
-    auto store = Store::open((dir / "s.db").string());
+BOOST_DATA_TEST_CASE(task_predictions_read_back_what_was_written_last, bdata::make(test::kStoreEngines), engine) {
+    test::StoreTarget where(engine);
+    auto store = Store::open(where.target());
     BOOST_TEST_REQUIRE(store.ok());
     auto& s = **store;
     BOOST_TEST(!s.task_prediction("1", 7, "v1")->has_value());
@@ -129,9 +125,10 @@ BOOST_AUTO_TEST_CASE(task_predictions_read_back_what_was_written_last) {
     BOOST_TEST(s.task_predictions("1", 7, "").value().size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_prediction_written_by_another_process_is_seen_within_a_second) {
-    test::TempDir dir;
-    auto path = (dir / "s.db").string();
+BOOST_DATA_TEST_CASE(a_prediction_written_by_another_process_is_seen_within_a_second, bdata::make(test::kStoreEngines),
+                     engine) {
+    test::StoreTarget where(engine);
+    const std::string& path = where.target();
     auto serving = Store::open(path);
     auto other = Store::open(path);  // another process's connection to the same file
     BOOST_TEST_REQUIRE((serving.ok() && other.ok()));
@@ -151,6 +148,104 @@ BOOST_AUTO_TEST_CASE(unusable_path_is_a_clear_error) {
     test::write_file(dir / "junk.db", std::string(4096, 'x'));
     auto junk = Store::open((dir / "junk.db").string());
     BOOST_TEST(!junk.ok());
+}
+
+BOOST_DATA_TEST_CASE(documents_stats_queue_events_and_thumbnails_answer_alike, bdata::make(test::kStoreEngines),
+                     engine) {
+    test::StoreTarget where(engine);
+    auto store = Store::open(where.target());
+    BOOST_TEST_REQUIRE(store.ok(), (store.ok() ? "" : store.error().message));
+    auto& s = **store;
+
+    // Documents: replaced on save, the newest of a kind when no key is given.
+    BOOST_TEST_REQUIRE(s.save_document("fit", "a", R"({"v":1})").ok());
+    BOOST_TEST_REQUIRE(s.save_document("fit", "b", R"({"v":2})").ok());
+    BOOST_TEST(s.document("fit")->value().key == "b");  // made last, in the same second as a
+    BOOST_TEST_REQUIRE(s.save_document("fit", "a", R"({"v":3})").ok());
+    BOOST_TEST(s.document("fit", "a")->value().body == R"({"v":3})");
+    BOOST_TEST(!s.document("report")->has_value());
+
+    // Faces with records the summaries read numbers and strings from.
+    ItemOutcome o = outcome("img", ItemStatus::done, 2);
+    o.item.content_hash = "hash1";
+    o.faces[0].overall = 0.05;
+    o.faces[0].record_json = R"({"id":"img_face1","cost":{"requests":3,"samples":5,"prompt_tokens":100},)"
+                             R"("uncertainty":{"expression":0.5,"va":0.25,"au":0.125,"consistency":0.1},)"
+                             R"("provenance":{"expression":"human","va":"model","au":"model"},"phash":"abcd"})";
+    o.faces[1].overall = 0.99;
+    o.faces[1].record_json = R"({"id":"img_face2","cost":{"requests":2,"cached_requests":1}})";
+    const std::string jpeg("\xff\xd8\x00\x01binary\x00\xff\xd9", 12);  // NULs and high bytes survive
+    o.faces[0].thumbnail_jpeg = jpeg;
+    BOOST_TEST_REQUIRE(s.save_outcomes({o}).ok());
+    BOOST_TEST(s.thumbnail("img_face1").value() == jpeg);
+    BOOST_TEST(s.thumbnail("img_face2").value().empty());
+
+    auto stats = s.face_stats(10);
+    BOOST_TEST_REQUIRE(stats.ok());
+    BOOST_TEST(stats->requests == 5);
+    BOOST_TEST(stats->cached_requests == 1);
+    BOOST_TEST(stats->samples == 5);
+    BOOST_TEST(stats->prompt_tokens == 100);
+    BOOST_TEST(stats->by_status["auto"] == 2);
+    BOOST_TEST(stats->overall_histogram[0] == 1);  // 0.05 in the first of ten bins
+    BOOST_TEST(stats->overall_histogram[9] == 1);  // 0.99 in the last
+
+    auto queue = s.queue_candidates("im");
+    BOOST_TEST_REQUIRE(queue.ok());
+    BOOST_TEST_REQUIRE(queue->size() == 2u);
+    auto first = (*queue)[0].id == "img_face1" ? (*queue)[0] : (*queue)[1];
+    BOOST_TEST(first.uncertainty.expression == 0.5);
+    BOOST_TEST(first.uncertainty.au == 0.125);
+    BOOST_TEST(first.uncertainty.consistency == 0.1);
+    BOOST_TEST((first.provenance.expression == Provenance::human));
+    BOOST_TEST(first.phash == "abcd");
+    BOOST_TEST(s.queue_candidates("other").value().empty());
+
+    // The same bytes under another id find what was paid for.
+    BOOST_TEST(s.done_item_with_content("hash1", "v1").value().value().id == "img");
+    BOOST_TEST(!s.done_item_with_content("hash1", "v2").value().has_value());
+
+    // Reviews, all of one event at once; a human's face beside the model's.
+    FeidRecord reviewed;
+    reviewed.id = "img_face1";
+    BOOST_TEST_REQUIRE(
+        s.save_reviews({{"img_face1", "corrected", reviewed}, {"img_face2", "accepted", reviewed}}).ok());
+    BOOST_TEST(s.face("img_face1").value().value().status == "corrected");
+    BOOST_TEST(s.queue_candidates("").value().empty());
+    FaceRow human;
+    human.id = "drawn";
+    human.item_id = "drawn_item";
+    human.status = "added";
+    human.record_json = "{}";
+    ItemRow item;
+    item.id = "drawn_item";
+    item.image = "x.jpg";
+    item.status = ItemStatus::done;
+    BOOST_TEST_REQUIRE(s.save_human_face(item, human).ok());
+    BOOST_TEST_REQUIRE(s.save_human_face(item, human).ok());  // again: no conflict
+    BOOST_TEST(s.faces_of_item("drawn_item").value().size() == 1u);
+
+    // Events get increasing ids; projects round-trip.
+    auto e1 = s.save_event("label_studio", "ANNOTATION_CREATED", "{}");
+    auto e2 = s.save_event("label_studio", "ANNOTATION_UPDATED", "{}");
+    BOOST_TEST_REQUIRE((e1.ok() && e2.ok()));
+    BOOST_TEST(*e2 > *e1);
+    BOOST_TEST_REQUIRE(s.save_project({"7", "<View/>", R"({"x":1})"}).ok());
+    BOOST_TEST(s.project("7").value().value().extra_params_json == R"({"x":1})");
+    BOOST_TEST(s.items_with_status(ItemStatus::done).value().size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_database_is_a_clear_error_without_the_password) {
+    // Nothing listens on port 1; the password must not be in what is said.
+    auto start = std::chrono::steady_clock::now();
+    auto store = Store::open("postgresql://seke:hunter2secret@127.0.0.1:1/seke", 600);
+    BOOST_TEST_REQUIRE(!store.ok());
+    BOOST_TEST(store.error().message.find("hunter2secret") == std::string::npos);
+    BOOST_TEST(store.error().message.find("127.0.0.1:1/seke") != std::string::npos, store.error().message);
+    // It tried again for the wait it was given, and no longer than a few seconds past it.
+    auto waited = std::chrono::steady_clock::now() - start;
+    BOOST_TEST(waited >= std::chrono::milliseconds(200));
+    BOOST_TEST(waited < std::chrono::seconds(5));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
