@@ -11,7 +11,7 @@
 
 #include "plugin/records/store.hpp"
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
     if (argc != 3) {
         std::fprintf(stderr, "usage: seke-bench-store-commit TARGET FACES\n");
         return 2;
@@ -57,4 +57,7 @@ int main(int argc, char** argv) {
                            {"faces_per_s", static_cast<double>(faces) / seconds}};
     std::printf("%s\n", line.dump().c_str());
     return 0;
+} catch (const std::exception& e) {
+    std::fprintf(stderr, "seke-bench-store-commit: %s\n", e.what());
+    return 1;
 }
