@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared label jobs — 1, 2 and 4 `seke label` workers on one PostgreSQL database against the fake
-# VLLM with LATENCY ms per request (the model-bound case), JOBS requests in flight per worker.
+# VLLM with LATENCY ms per request, JOBS requests in flight per worker. The model-bound case: the
+# built-in expert, CPU work on every face, is off (--expert off).
 # For each worker count: wall time against the ideal (one worker's requests x latency / (jobs x
 # workers)), requests paid against one worker's (target <= 1.02), and the job's items all done.
 # Then faces committed per second by the store itself on each engine (seke-bench-store-commit).
@@ -29,7 +30,7 @@ psql_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql
 for workers in 1 2 4; do
   "$psql_bin" "$SERVER" -q -c "CREATE DATABASE bench_w$workers" >/dev/null
   rm -f "$WORK/port"
-  "$BUILD/tools/fake_vllm/seke-fake-vllm" serve --truth "$WORK/data/truth.jsonl" --port 0 --threads 4 \
+  "$BUILD/tools/fake_vllm/seke-fake-vllm" serve --truth "$WORK/data/truth.jsonl" --port 0 --threads 16 \
     --port-file "$WORK/port" --latency-ms "$LATENCY" >"$WORK/fake-$workers.log" 2>&1 &
   fake=$!
   for _ in $(seq 1 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
@@ -38,7 +39,7 @@ for workers in 1 2 4; do
   for w in $(seq 1 "$workers"); do
     OPENAI_BASE_URL="http://127.0.0.1:$(cat "$WORK/port")/v1" OPENAI_API_KEY=bench SEKE_MODEL=fake \
       "$BUILD/plugin/seke" label --input "$WORK/data/manifest.jsonl" --db "$(database_uri "bench_w$workers")" \
-      --face-detection off --jobs "$JOBS" >"$WORK/summary-$workers-$w.json" 2>"$WORK/label-$workers-$w.log" &
+      --face-detection off --expert off --jobs "$JOBS" >"$WORK/summary-$workers-$w.json" 2>"$WORK/label-$workers-$w.log" &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid"; done
