@@ -73,22 +73,6 @@ std::string requote(const std::string& url) {
     return out;
 }
 
-// What a message may show of a URL: no user info, query or fragment (they can carry
-// signatures and tokens).
-std::string redact_url(const std::string& url) {
-    std::string out = url.substr(0, url.find_first_of("?#"));
-    auto scheme_end = out.find("://");
-    if (scheme_end != std::string::npos) {
-        auto host_start = scheme_end + 3;
-        auto at = out.find('@', host_start);
-        auto slash = out.find('/', host_start);
-        if (at != std::string::npos && (slash == std::string::npos || at < slash))
-            out.erase(host_start, at + 1 - host_start);
-    }
-    if (out.size() > 300) out = out.substr(0, 300) + "...";
-    return out;
-}
-
 std::string join_url(const std::string& base, const std::string& path) {
     std::string b = base;
     while (!b.empty() && b.back() == '/') b.pop_back();

@@ -32,4 +32,18 @@ std::optional<UrlOrigin> parse_origin(const std::string& url) {
     return origin;
 }
 
+std::string redact_url(const std::string& url) {
+    std::string out = url.substr(0, url.find_first_of("?#"));
+    auto scheme_end = out.find("://");
+    if (scheme_end != std::string::npos) {
+        auto host_start = scheme_end + 3;
+        auto at = out.find('@', host_start);
+        auto slash = out.find('/', host_start);
+        if (at != std::string::npos && (slash == std::string::npos || at < slash))
+            out.erase(host_start, at + 1 - host_start);
+    }
+    if (out.size() > 300) out = out.substr(0, 300) + "...";
+    return out;
+}
+
 }  // namespace seke

@@ -1,5 +1,6 @@
 #pragma once
-// The origin (scheme, host, port) of a URL, for "send credentials only to this server" checks.
+// The origin (scheme, host, port) of a URL, for "send credentials only to this server" checks,
+// and what messages may show of a URL.
 #include <optional>
 #include <string>
 
@@ -14,5 +15,9 @@ struct UrlOrigin {
 
 // nullopt when the URL does not parse or lacks a scheme or host.
 std::optional<UrlOrigin> parse_origin(const std::string& url);
+
+// What a message may show of a URL: no user info, query or fragment (they can carry
+// signatures and tokens); at most 300 characters.
+std::string redact_url(const std::string& url);
 
 }  // namespace seke

@@ -124,12 +124,29 @@ struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor onl
     int remainder_budget = 0;    // extra requests allowed when a provider returns too few choices
     std::optional<Error> error;  // first permanent failure
     bool finished = false;
+    bool claimed = false;  // holds the shared cache's claim on `key`
+};
+
+// One server of the fleet. Loop thread only, but for `stats`.
+struct Endpoint {
+    std::string url;            // .../chat/completions
+    std::string label;          // endpoint_label: what messages show
+    std::string authorization;  // the header line, empty without a key
+    int limit = 1;
+    int active = 0;           // transfers on the wire to it
+    int failures_in_row = 0;  // while > 0 it takes one request at a time (a probe) once rested
+    Clock::time_point out_until{};
+    Clock::time_point failed_at{};  // of the last failure: answers to requests sent before it are old news
+    VllmEndpointStats* stats = nullptr;
 };
 
 struct Transfer {
     std::shared_ptr<Job> job;
     int n = 1;
-    int attempt = 0;  // retries used
+    int attempt = 0;               // retries used
+    Endpoint* endpoint = nullptr;  // while on the wire
+    Endpoint* avoid = nullptr;     // where the last attempt failed: the retry goes elsewhere if it can
+    Clock::time_point started_at{};
     Format format = Format::json_schema;
     bool format_probe = false;  // format lowered for this transfer only, on an unexplained 400
     CURL* easy = nullptr;
@@ -152,9 +169,15 @@ std::size_t examples_within_bounds(const std::vector<ChatExample>& examples) {
     return kept;
 }
 
+bool VllmEndpointStats::out() const noexcept {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+    return out_until_ms.load() > now;
+}
+
 std::string cache_key(const VllmSettings& settings, const ChatRequest& request) {
     // Length-prefixed fields: no two different tuples can produce the same canonical string.
-    std::string canonical = "seke-vllm-cache-v1\n";
+    // v2: without the endpoint, which v1 keyed.
+    std::string canonical = "seke-vllm-cache-v2\n";
     auto field = [&](std::string_view name, std::string_view value) {
         canonical += name;
         canonical += ' ';
@@ -165,7 +188,6 @@ std::string cache_key(const VllmSettings& settings, const ChatRequest& request) 
     };
     char temperature[64];
     std::snprintf(temperature, sizeof temperature, "%.6f", request.temperature);
-    field("base_url", settings.base_url);
     field("model", settings.model);
     field("image_hash", request.image_hash);
     field("system", request.prompt.system);
@@ -208,12 +230,21 @@ struct VllmClient::Impl {
     std::thread thread;
     std::deque<Transfer*> ready;                         // waiting for a concurrency slot, FIFO
     std::multimap<Clock::time_point, Transfer*> timers;  // backoff waits
+    // Requests another process is sending now: looked up in the cache again when due.
+    std::multimap<Clock::time_point, std::shared_ptr<Job>> awaiting_peers;
+    static constexpr auto kPeerRecheck = std::chrono::milliseconds(250);
+    // Claims held are renewed this often while their requests are in flight, so a claim is short
+    // (a process that dies frees its requests soon) yet never runs out under a slow request.
+    static constexpr auto kClaimRenewal = std::chrono::seconds(2);
+    std::vector<std::weak_ptr<Job>> claimed_jobs;
+    Clock::time_point claims_renewed = Clock::now();
     std::unordered_map<CURL*, Transfer*> active;
+    std::vector<Endpoint> endpoints;  // never empty
+    std::size_t next_endpoint = 0;    // round-robin start among equally free endpoints
     Format sticky_format = Format::json_schema;
     bool fan_out = false;                  // provider ignores `n`: ask n separate requests
     bool logged_dropped_examples = false;  // said once: an over-long example set is a caller's bug
     std::mt19937_64 rng{std::random_device{}()};
-    std::string url;
 
     void log(const std::string& line) {
         if (settings.log) {
@@ -239,6 +270,32 @@ struct VllmClient::Impl {
             done(std::move(result));
         } catch (...) {
             // A callback that throws must not take the I/O thread down.
+        }
+    }
+
+    void renew_claims(Clock::time_point now) {
+        claims_renewed = now;
+        std::erase_if(claimed_jobs, [](const std::weak_ptr<Job>& weak) {
+            auto job = weak.lock();
+            return !job || !job->claimed;
+        });
+        for (const auto& weak : claimed_jobs) {
+            auto job = weak.lock();
+            try {
+                cache->claim(job->key);  // this owner's claim again: it lasts from now
+            } catch (const std::exception& e) {
+                log(std::string("cache claim renewal failed: ") + e.what());
+            }
+        }
+    }
+
+    void release_claim(const std::shared_ptr<Job>& job) {
+        if (!job->claimed) return;
+        job->claimed = false;
+        try {
+            cache->release(job->key);
+        } catch (const std::exception& e) {
+            log(std::string("cache claim release failed: ") + e.what());  // it runs out by itself
         }
     }
 
@@ -268,12 +325,14 @@ struct VllmClient::Impl {
                 log(std::string("cache write failed: ") + e.what());
             }
         }
+        release_claim(job);  // after the put: a process waiting on it finds the answer
         deliver(job, std::move(result));
     }
 
     void cancel_job(const std::shared_ptr<Job>& job) {
         if (job->finished) return;
         job->finished = true;
+        release_claim(job);
         update_gauges();
         ChatResult result;
         result.contents = std::move(job->contents);
@@ -285,6 +344,11 @@ struct VllmClient::Impl {
     }
 
     void release(Transfer* t) {
+        if (Endpoint* e = t->endpoint) {
+            --e->active;
+            e->stats->in_flight.store(e->active);
+            t->endpoint = nullptr;
+        }
         if (t->easy) {
             curl_multi_remove_handle(multi, t->easy);
             curl_easy_cleanup(t->easy);
@@ -354,6 +418,18 @@ struct VllmClient::Impl {
                 }
                 log("ignoring an unreadable cache entry");
             }
+            bool mine = true;
+            try {
+                mine = cache->claim(job->key);
+            } catch (const std::exception& e) {
+                log(std::string("cache claim failed: ") + e.what());  // sent: paying twice loses nothing
+            }
+            if (!mine) {
+                awaiting_peers.emplace(Clock::now() + kPeerRecheck, job);
+                return;
+            }
+            job->claimed = true;
+            claimed_jobs.push_back(job);
         }
         if (!request.prompt.response_schema.empty()) {
             job->schema = json::parse(request.prompt.response_schema, nullptr, false);
@@ -408,7 +484,7 @@ struct VllmClient::Impl {
         return body.dump(-1, ' ', false, json::error_handler_t::replace);
     }
 
-    bool start(Transfer* t) {
+    bool start(Transfer* t, Endpoint& e) {
         t->format = std::max(t->format, sticky_format);
         if (t->job->schema.is_null() && t->format == Format::json_schema) t->format = Format::json_object;
         t->response.reset(settings.max_response_bytes);
@@ -419,12 +495,11 @@ struct VllmClient::Impl {
         t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
         t->headers = curl_slist_append(t->headers, "Accept: application/json");
         t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip
-        if (!settings.api_key.empty())
-            t->headers = curl_slist_append(t->headers, ("Authorization: Bearer " + settings.api_key).c_str());
+        if (!e.authorization.empty()) t->headers = curl_slist_append(t->headers, e.authorization.c_str());
         TransferOptions options;
         options.timeout_ms = settings.timeout_ms;
         options.connect_timeout_ms = settings.connect_timeout_ms;
-        set_transfer_options(h, url, t->response, options);
+        set_transfer_options(h, e.url, t->response, options);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->body.data());
@@ -433,46 +508,159 @@ struct VllmClient::Impl {
         curl_easy_setopt(h, CURLOPT_PRIVATE, t);
         if (curl_multi_add_handle(multi, h) != CURLM_OK) return false;
         active.emplace(h, t);
+        t->endpoint = &e;
+        t->started_at = Clock::now();
+        ++e.active;
+        e.stats->in_flight.store(e.active);
+        e.stats->requests.fetch_add(1);
         ++t->job->http_requests;
         stats.http_requests.fetch_add(1);
         return true;
     }
 
+    static std::int64_t steady_ms(Clock::time_point when) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+    }
+
+    // How many requests `e` takes at once: after failing, one (a probe) while another endpoint is
+    // healthy. With none healthy it takes its share, so that a fleet that stays down fails its
+    // requests after max_retries instead of holding them one by one.
+    static int capacity(const Endpoint& e, bool fleet_healthy) {
+        return e.failures_in_row > 0 && fleet_healthy ? 1 : e.limit;
+    }
+
+    // Requests `e` takes now: none while it rests.
+    static int free_slots(const Endpoint& e, Clock::time_point now, bool fleet_healthy) {
+        if (now < e.out_until) return 0;
+        return std::max(0, capacity(e, fleet_healthy) - e.active);
+    }
+
+    [[nodiscard]] bool fleet_healthy() const {
+        return std::any_of(endpoints.begin(), endpoints.end(),
+                           [](const Endpoint& e) { return e.failures_in_row == 0; });
+    }
+
+    // The endpoint with the largest share of its capacity free (round robin among equals: a probe
+    // ties with an idle endpoint), other than the one the transfer's last attempt failed on if
+    // another has room; null when none has.
+    Endpoint* pick(const Transfer& t, Clock::time_point now) {
+        const bool healthy = fleet_healthy();
+        Endpoint* best = nullptr;
+        int best_free = 0;
+        int best_capacity = 1;
+        std::size_t best_index = 0;
+        for (std::size_t i = 0; i < endpoints.size(); ++i) {
+            const std::size_t index = (next_endpoint + i) % endpoints.size();
+            Endpoint& e = endpoints[index];
+            const int free = free_slots(e, now, healthy);
+            if (free == 0) continue;
+            const int cap = capacity(e, healthy);
+            if (best) {
+                const bool avoided = &e == t.avoid;
+                if (avoided != (best == t.avoid) ? avoided : free * best_capacity <= best_free * cap) continue;
+            }
+            best = &e;
+            best_free = free;
+            best_capacity = cap;
+            best_index = index;
+        }
+        if (best) next_endpoint = best_index + 1;
+        return best;
+    }
+
+    // When the endpoint that failed is not the only one: whether another is not resting.
+    [[nodiscard]] bool another_endpoint_up(const Endpoint* failed, Clock::time_point now) const {
+        return std::any_of(endpoints.begin(), endpoints.end(),
+                           [&](const Endpoint& e) { return &e != failed && now >= e.out_until; });
+    }
+
+    // When a ready transfer can start: now, when an endpoint rests no more, or never (nullopt:
+    // every endpoint is busy, a finishing transfer frees one).
+    [[nodiscard]] std::optional<Clock::time_point> next_opening(Clock::time_point now) const {
+        const bool healthy = fleet_healthy();
+        std::optional<Clock::time_point> opening;
+        for (const auto& e : endpoints) {
+            if (free_slots(e, now, healthy) > 0) return now;
+            if (now < e.out_until && (!opening || e.out_until < *opening)) opening = e.out_until;
+        }
+        return opening;
+    }
+
+    // The endpoint answered a request sent after its last failure: back in full service.
+    // Answers to requests sent before it say nothing new.
+    void endpoint_answered(const Transfer& t) {
+        Endpoint& e = *t.endpoint;
+        if (e.failures_in_row == 0 || t.started_at < e.failed_at) return;
+        e.failures_in_row = 0;
+        e.out_until = {};
+        e.stats->out_until_ms.store(0);
+        log("model endpoint " + e.label + " answers again");
+    }
+
+    // A network error, timeout, 429 or 5xx. With other endpoints to go to, this one rests:
+    // backoff_base_ms doubling per failure in a row up to backoff_max_ms, or Retry-After if
+    // longer. Failures of requests sent before its last failure are the same trouble.
+    void endpoint_failed(Transfer& t, const std::string& why, std::optional<std::int64_t> retry_after_ms) {
+        Endpoint& e = *t.endpoint;
+        t.avoid = &e;
+        e.stats->failures.fetch_add(1);
+        if (endpoints.size() < 2 || t.started_at < e.failed_at) return;  // alone: the retry's backoff paces it
+        const auto now = Clock::now();
+        const std::int64_t cap = std::max(1, settings.backoff_max_ms);
+        std::int64_t rest = std::max(1, settings.backoff_base_ms);
+        for (int i = 0; i < e.failures_in_row && rest < cap; ++i) rest *= 2;
+        rest = std::min(rest, cap);
+        if (retry_after_ms) rest = std::max(rest, std::min(*retry_after_ms, cap));
+        if (e.failures_in_row++ == 0)
+            log("model endpoint " + e.label + " failed (" + why + "); it rests " + std::to_string(rest) +
+                " ms and the other endpoints take its requests");
+        e.failed_at = now;
+        e.out_until = now + std::chrono::milliseconds(rest);
+        e.stats->out_until_ms.store(steady_ms(e.out_until));
+    }
+
     void start_ready() {
         auto limit = static_cast<std::size_t>(std::max(1, settings.max_concurrency));
+        const auto now = Clock::now();
         while (active.size() < limit && !ready.empty()) {
             Transfer* t = ready.front();
-            ready.pop_front();
             if (t->job->finished || t->job->error) {  // cancelled or failed meanwhile
+                ready.pop_front();
                 transfer_done(t);
                 continue;
             }
+            Endpoint* endpoint = pick(*t, now);
+            if (!endpoint) break;  // every endpoint is busy or resting: the line waits in order
+            ready.pop_front();
             if (fan_out && t->n > 1) {
                 // Queued before the provider was found to ignore `n`: split it now.
                 for (int i = 1; i < t->n; ++i) enqueue(t->job, 1);
                 t->n = 1;
             }
-            if (!start(t)) {
+            if (!start(t, *endpoint)) {
                 t->job->error = make_error(errc::internal, "cannot start an HTTP transfer");
                 transfer_done(t);
             }
         }
     }
 
-    // Retries after a backoff; false when the retry budget is spent.
+    // Retry-After up to the cap, else full jitter: uniform in [0, min(cap, base * 2^attempt)].
+    std::int64_t backoff_delay(int attempt, std::optional<std::int64_t> retry_after_ms) {
+        std::int64_t cap = std::max(0, settings.backoff_max_ms);
+        if (retry_after_ms) return std::min(*retry_after_ms, cap);
+        std::int64_t ceiling = std::max(0, settings.backoff_base_ms);
+        for (int i = 0; i < attempt && ceiling < cap; ++i) ceiling *= 2;
+        ceiling = std::min(ceiling, cap);
+        return ceiling > 0 ? std::uniform_int_distribution<std::int64_t>(0, ceiling)(rng) : 0;
+    }
+
+    // Retries after a backoff, or at once when another endpoint is up (the wait is the failed
+    // one's); false when the retry budget is spent.
     bool schedule_retry(Transfer* t, std::optional<std::int64_t> retry_after_ms) {
         if (t->attempt >= settings.max_retries) return false;
-        std::int64_t cap = std::max(0, settings.backoff_max_ms);
-        std::int64_t delay;
-        if (retry_after_ms) {
-            delay = std::min(*retry_after_ms, cap);
-        } else {
-            // Full jitter: uniform in [0, min(cap, base * 2^attempt)].
-            std::int64_t ceiling = std::max(0, settings.backoff_base_ms);
-            for (int i = 0; i < t->attempt && ceiling < cap; ++i) ceiling *= 2;
-            ceiling = std::min(ceiling, cap);
-            delay = ceiling > 0 ? std::uniform_int_distribution<std::int64_t>(0, ceiling)(rng) : 0;
-        }
+        std::int64_t delay = 0;
+        if (endpoints.size() < 2 || !another_endpoint_up(t->avoid, Clock::now()))
+            delay = backoff_delay(t->attempt, retry_after_ms);
         ++t->attempt;
         stats.retries.fetch_add(1);
         release(t);
@@ -492,11 +680,13 @@ struct VllmClient::Impl {
         if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("choices") ||
             !parsed["choices"].is_array()) {
             // A proxy's HTML page or a cut body: worth another try.
+            endpoint_failed(*t, "an answer that is not a chat completion", std::nullopt);
             if (!schedule_retry(t, std::nullopt))
                 fail(t, make_error(errc::upstream_error, "the provider's answer is not a chat completion: " +
                                                              bounded(trim(t->response.body))));
             return;
         }
+        endpoint_answered(*t);
         if (auto usage = parsed.find("usage"); usage != parsed.end() && usage->is_object()) {
             auto prompt = usage_value(*usage, "prompt_tokens");
             auto completion = usage_value(*usage, "completion_tokens");
@@ -551,6 +741,7 @@ struct VllmClient::Impl {
             return;
         }
         if (code == CURLE_OPERATION_TIMEDOUT) {
+            endpoint_failed(*t, "no answer within " + std::to_string(settings.timeout_ms) + " ms", std::nullopt);
             if (!schedule_retry(t, std::nullopt))
                 fail(t, make_error(errc::upstream_timeout, "the model did not answer within " +
                                                                std::to_string(settings.timeout_ms) + " ms (" +
@@ -558,8 +749,9 @@ struct VllmClient::Impl {
             return;
         }
         if (code != CURLE_OK) {
+            endpoint_failed(*t, curl_easy_strerror(code), std::nullopt);
             if (!schedule_retry(t, std::nullopt))
-                fail(t, make_error(errc::upstream_error, std::string("cannot reach the model at ") + url + ": " +
+                fail(t, make_error(errc::upstream_error, "cannot reach the model at " + t->endpoint->label + ": " +
                                                              curl_easy_strerror(code) + " (" +
                                                              std::to_string(t->attempt + 1) + " attempts)"));
             return;
@@ -572,12 +764,15 @@ struct VllmClient::Impl {
         }
         std::string message = provider_message(t->response.body);
         if (status == 429 || status >= 500) {
-            if (!schedule_retry(t, parse_retry_after(t->response)))
+            auto retry_after = parse_retry_after(t->response);
+            endpoint_failed(*t, "HTTP " + std::to_string(status), retry_after);
+            if (!schedule_retry(t, retry_after))
                 fail(t,
                      make_error(errc::upstream_error, "the model answered HTTP " + std::to_string(status) + " after " +
                                                           std::to_string(t->attempt + 1) + " attempts: " + message));
             return;
         }
+        endpoint_answered(*t);  // it is up; the request is what it refuses
         if (status == 400 && t->format != Format::none) {
             auto next = static_cast<Format>(static_cast<int>(t->format) + 1);
             std::string text = to_lower(t->response.body);
@@ -620,6 +815,8 @@ struct VllmClient::Impl {
             delete t;
         }
         timers.clear();
+        for (auto& [when, job] : awaiting_peers) cancel_job(job);
+        awaiting_peers.clear();
     }
 
     void run() {
@@ -669,6 +866,13 @@ struct VllmClient::Impl {
             for (auto& job : fresh) admit(job);
 
             auto now = Clock::now();
+            std::vector<std::shared_ptr<Job>> due;
+            while (!awaiting_peers.empty() && awaiting_peers.begin()->first <= now) {
+                due.push_back(std::move(awaiting_peers.begin()->second));
+                awaiting_peers.erase(awaiting_peers.begin());
+            }
+            for (auto& job : due) admit(job);  // the cache again: answered, or ours to send now
+            if (!claimed_jobs.empty() && now - claims_renewed >= kClaimRenewal) renew_claims(now);
             while (!timers.empty() && timers.begin()->first <= now) {
                 ready.push_front(timers.begin()->second);  // retries are older work: first in line
                 timers.erase(timers.begin());
@@ -691,13 +895,20 @@ struct VllmClient::Impl {
             update_gauges();
 
             int wait_ms = 1000;
-            if (!ready.empty() && active.size() < static_cast<std::size_t>(std::max(1, settings.max_concurrency)))
-                wait_ms = 0;
-            if (!timers.empty()) {
-                auto until =
-                    std::chrono::duration_cast<std::chrono::milliseconds>(timers.begin()->first - Clock::now()).count();
-                wait_ms = static_cast<int>(std::clamp<std::int64_t>(until + 1, 0, wait_ms));
+            if (!ready.empty() && active.size() < static_cast<std::size_t>(std::max(1, settings.max_concurrency))) {
+                const auto after = Clock::now();
+                if (auto opening = next_opening(after)) {
+                    auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*opening - after).count();
+                    wait_ms = static_cast<int>(std::clamp<std::int64_t>(until + (until > 0), 0, wait_ms));
+                }
             }
+            auto wait_until = [&](Clock::time_point when) {
+                auto until = std::chrono::duration_cast<std::chrono::milliseconds>(when - Clock::now()).count();
+                wait_ms = static_cast<int>(std::clamp<std::int64_t>(until + 1, 0, wait_ms));
+            };
+            if (!timers.empty()) wait_until(timers.begin()->first);
+            if (!awaiting_peers.empty()) wait_until(awaiting_peers.begin()->first);
+            if (!claimed_jobs.empty()) wait_until(claims_renewed + kClaimRenewal);
             {
                 std::lock_guard lock(mutex);
                 if (!submissions.empty() || cancel_requested || stopping) wait_ms = 0;
@@ -712,9 +923,24 @@ VllmClient::VllmClient(VllmSettings settings, ResponseCache* cache) : impl_(std:
     curl_global_once();
     impl_->settings = std::move(settings);
     impl_->cache = cache;
-    std::string base = impl_->settings.base_url;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    impl_->url = base + "/chat/completions";
+    const auto& s = impl_->settings;
+    auto list = s.endpoints;
+    if (list.empty()) list.push_back({s.base_url, s.max_concurrency, s.api_key});
+    for (const auto& endpoint : list) {
+        auto stats = std::make_unique<VllmEndpointStats>();
+        stats->endpoint = endpoint_label(endpoint.base_url);
+        stats->max_concurrency = std::max(1, endpoint.max_concurrency);
+        Endpoint e;
+        std::string base = endpoint.base_url;
+        while (!base.empty() && base.back() == '/') base.pop_back();
+        e.url = base + "/chat/completions";
+        e.label = stats->endpoint;
+        if (!endpoint.api_key.empty()) e.authorization = "Authorization: Bearer " + endpoint.api_key;
+        e.limit = stats->max_concurrency;
+        e.stats = stats.get();
+        impl_->stats.endpoints.push_back(std::move(stats));
+        impl_->endpoints.push_back(std::move(e));
+    }
     impl_->multi = curl_multi_init();
     if (impl_->multi) {
         // Reuse connections across requests; cap per host so the server is not flooded.

@@ -1,8 +1,9 @@
 #pragma once
 // OpenAI-compatible chat client for the VLLM contract. Many requests in flight on one thread
-// (curl multi), a global concurrency limit, bounded retries with backoff + jitter honouring
-// Retry-After, fallbacks for providers that reject json_schema or ignore `n`, token accounting,
-// and a persistent response cache so nothing is paid for twice.
+// (curl multi), a global concurrency limit, one or several endpoints (requests go where most of
+// the limit is free; one that fails rests a while and retries go elsewhere), bounded retries with
+// backoff + jitter honouring Retry-After, fallbacks for providers that reject json_schema or
+// ignore `n`, token accounting, and a persistent response cache so nothing is paid for twice.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/vllm_endpoints.hpp"
 #include "verify/errors.hpp"
 #include "verify/few_shot.hpp"
 #include "verify/prompt.hpp"
@@ -19,14 +21,17 @@
 namespace seke {
 
 struct VllmSettings {
-    std::string base_url;  // ".../v1"; "/chat/completions" is added. Empty: none configured
+    std::string base_url;  // ".../v1", or a list of endpoints (parse_endpoints). Empty: none configured
     std::string api_key;   // sent as Bearer; never logged
+    // base_url parsed (config's resolve_endpoints). Empty: base_url is the one endpoint, with
+    // api_key and max_concurrency.
+    std::vector<VllmEndpoint> endpoints;
     std::string model = "gpt-4o";
-    int max_concurrency = 16;  // requests in flight at once, across all faces
+    int max_concurrency = 16;  // requests in flight at once, across all faces and endpoints
     int timeout_ms = 120000;   // per attempt, whole transfer
     int connect_timeout_ms = 10000;
     int max_retries = 4;          // retries after the first attempt (429, 5xx, timeouts, network)
-    int backoff_base_ms = 500;    // exponential: base * 2^attempt, with full jitter
+    int backoff_base_ms = 500;    // exponential: base * 2^attempt, with full jitter; also an endpoint's rest
     int backoff_max_ms = 30000;   // cap on one wait (Retry-After is honoured up to this cap too)
     int max_tokens = 800;         // per choice
     bool use_json_schema = true;  // response_format json_schema; falls back to json_object
@@ -43,6 +48,12 @@ class ResponseCache {
     virtual ~ResponseCache() = default;
     virtual std::optional<std::string> get(const std::string& key) = 0;
     virtual void put(const std::string& key, const std::string& value) = 0;
+    // A cache shared by several processes: before a missed request is sent, a claim on its key.
+    // false while another process is sending the same request: the client looks in the cache
+    // again a little later instead of paying for it twice. Claimed again every 2 s while in flight
+    // (a claim should last a few times that); released when the request is done.
+    virtual bool claim(const std::string& /*key*/) { return true; }
+    virtual void release(const std::string& /*key*/) {}
 };
 
 // A few-shot example as two turns before the question: a user turn (text + image) and the
@@ -78,6 +89,19 @@ struct ChatResult {
     std::optional<Error> error;
 };
 
+// One endpoint's figures, for /metrics. Written by the client's thread, read from any.
+struct VllmEndpointStats {
+    std::string endpoint;  // endpoint_label(base_url)
+    int max_concurrency = 0;
+    std::atomic<std::int64_t> requests{0};  // HTTP requests sent to it, retries included
+    std::atomic<std::int64_t> failures{0};  // of those: network errors, timeouts, 429 and 5xx
+    std::atomic<std::int64_t> in_flight{0};
+    std::atomic<std::int64_t> out_until_ms{0};  // steady_clock ms; until then it rests after failing
+
+    // Resting: no new request goes to it.
+    [[nodiscard]] bool out() const noexcept;
+};
+
 struct VllmStats {
     std::atomic<std::int64_t> http_requests{0};
     std::atomic<std::int64_t> retries{0};
@@ -87,8 +111,10 @@ struct VllmStats {
     std::atomic<std::int64_t> completion_tokens{0};
     std::atomic<std::int64_t> in_flight{0};
     std::atomic<std::int64_t> queued{0};
+    std::vector<std::unique_ptr<VllmEndpointStats>> endpoints;  // one per endpoint, fixed by the constructor
 };
 
+// Not the endpoint: every server of a fleet serves the same model, so they share answers.
 std::string cache_key(const VllmSettings& settings, const ChatRequest& request);
 
 class VllmClient {

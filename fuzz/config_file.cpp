@@ -1,5 +1,6 @@
-// seke's config file (config/config.*): any text applies cleanly or is a config_error, and a
-// config that applies and validates dumps to JSON that applies again to the same dump.
+// seke's config file (config/config.*): any text applies cleanly or is a config_error, and so
+// does its endpoint list; a config that applies and validates dumps to JSON that applies again
+// to the same dump.
 #include "fuzz/fuzz_support.hpp"
 #include "plugin/config/config.hpp"
 
@@ -10,6 +11,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto applied = apply_config_text(config, fuzz::as_text(data, size), "fuzz.json");
     if (!applied) {
         SEKE_FUZZ_CHECK(applied.error().code == errc::config_error);
+        return 0;
+    }
+    // The endpoint list too: any base_url parses or is a config_error.
+    if (auto resolved = resolve_endpoints(config, {{"FUZZ_KEY", "k"}}); !resolved) {
+        SEKE_FUZZ_CHECK(resolved.error().code == errc::config_error);
         return 0;
     }
     if (!validate(config)) return 0;

@@ -156,12 +156,14 @@ Result<Config> build_settings(const BuildConfig& build, const std::vector<std::s
         if (auto applied = apply_config_text(config, build.settings->dump(), "settings"); !applied)
             return applied.error();
     }
-    if (auto applied = apply_environment(config, process_environment()); !applied) return applied.error();
+    const auto environment = process_environment();
+    if (auto applied = apply_environment(config, environment); !applied) return applied.error();
     auto rest = apply_flags(config, flags);
     if (!rest) return rest.error();
     if (!rest->empty())
         return make_error(errc::invalid_argument, "seke feid build: unknown argument \"" + rest->front() + "\"");
     resolve_provider(config);
+    if (auto resolved = resolve_endpoints(config, environment); !resolved) return resolved.error();
     config.run.db_path = (build.out / "seke.db").string();
     if (auto valid = validate(config); !valid) return valid.error();
     return config;

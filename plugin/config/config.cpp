@@ -180,20 +180,24 @@ const std::vector<Binding>& bindings() {
             number_option(opt("model.expert_min_face_score", "--expert-min-face-score", "SEKE_EXPERT_MIN_FACE_SCORE",
                               T::number, "face-mesh face score under which the expert says nothing about a crop"),
                           FIELD(model.expert_min_face_score), 0.0, 1.0));
-        // vllm: the OpenAI-compatible endpoint
+        // vllm: the OpenAI-compatible endpoints
         b.push_back(string_option(
             opt("vllm.base_url", "--base-url", "OPENAI_BASE_URL", T::string,
-                "OpenAI-compatible API root; /chat/completions is appended; empty with a key set = OpenAI's"),
+                "OpenAI-compatible API root; /chat/completions is appended; empty with a key set = OpenAI's. "
+                "Several: a comma list of URL|concurrency=N|key=env:NAME (settings optional; key=none sends "
+                "none), requests go where most of the limit is free"),
             FIELD(vllm.base_url)));
         b.push_back(string_option(opt("vllm.api_key", "--api-key", "OPENAI_API_KEY", T::secret,
-                                      "API key, sent as a Bearer token; never logged. Prefer the environment"),
+                                      "API key, sent as a Bearer token to every endpoint without a key= of its "
+                                      "own; never logged. Prefer the environment"),
                                   FIELD(vllm.api_key)));
         b.push_back(
             string_option(opt("vllm.model", "--model", "SEKE_MODEL", T::string, "model name sent in every request"),
                           FIELD(vllm.model)));
         b.push_back(integer_option<int>(opt("vllm.max_concurrency", "--jobs", "SEKE_JOBS", T::integer,
-                                            "model requests in flight at once, across all faces"),
-                                        FIELD(vllm.max_concurrency), 1, 1024));
+                                            "model requests in flight at once, across all faces and endpoints; "
+                                            "the limit of each endpoint that names none"),
+                                        FIELD(vllm.max_concurrency), 1, kMaxEndpointConcurrency));
         b.push_back(integer_option<int>(opt("vllm.timeout_ms", "--timeout-ms", "SEKE_TIMEOUT_MS", T::integer,
                                             "time limit of one model request attempt"),
                                         FIELD(vllm.timeout_ms), 100, 3'600'000));
@@ -202,11 +206,14 @@ const std::vector<Binding>& bindings() {
                                     T::integer, "time limit to connect to the model endpoint"),
                                 FIELD(vllm.connect_timeout_ms), 100, 600'000));
         b.push_back(integer_option<int>(opt("vllm.max_retries", "--max-retries", "SEKE_MAX_RETRIES", T::integer,
-                                            "retries of one request on 429, 5xx, timeouts and network errors"),
+                                            "retries of one request on 429, 5xx, timeouts and network errors; "
+                                            "another endpoint, when there is one, takes a retry at once"),
                                         FIELD(vllm.max_retries), 0, 20));
-        b.push_back(integer_option<int>(opt("vllm.backoff_base_ms", "--backoff-base-ms", "SEKE_BACKOFF_BASE_MS",
-                                            T::integer, "first retry wait; doubles per attempt, with full jitter"),
-                                        FIELD(vllm.backoff_base_ms), 1, 600'000));
+        b.push_back(
+            integer_option<int>(opt("vllm.backoff_base_ms", "--backoff-base-ms", "SEKE_BACKOFF_BASE_MS", T::integer,
+                                    "first retry wait; doubles per attempt, with full jitter. Of several "
+                                    "endpoints, one that fails rests this long, doubling per failure in a row"),
+                                FIELD(vllm.backoff_base_ms), 1, 600'000));
         b.push_back(integer_option<int>(opt("vllm.backoff_max_ms", "--backoff-max-ms", "SEKE_BACKOFF_MAX_MS",
                                             T::integer, "longest single retry wait, Retry-After included"),
                                         FIELD(vllm.backoff_max_ms), 1, 3'600'000));
@@ -780,6 +787,7 @@ Result<LoadedConfig> load_config(const std::vector<std::string>& args, const std
     if (!rest) return rest.error();
     loaded.rest = std::move(*rest);
     resolve_provider(loaded.config);
+    if (auto resolved = resolve_endpoints(loaded.config, env); !resolved) return resolved.error();
     if (auto valid = validate(loaded.config); !valid) return valid.error();
     return loaded;
 }
@@ -801,6 +809,23 @@ void resolve_provider(Config& config) {
         config.vllm.base_url = kOpenAiBaseUrl;
 }
 
+Result<bool> resolve_endpoints(Config& config, const std::map<std::string, std::string>& env) {
+    auto lookup = [&env](const std::string& name) -> std::optional<std::string> {
+        auto found = env.find(name);
+        if (found == env.end()) return std::nullopt;
+        return found->second;
+    };
+    const auto& vllm = config.vllm;
+    auto endpoints = parse_endpoints(vllm.base_url, vllm.max_concurrency, vllm.api_key, lookup);
+    if (!endpoints) {
+        const auto& info = find_by_key("vllm.base_url")->info;
+        return make_error(errc::config_error, "option " + info.key + " (" + info.flag + ", " + info.env +
+                                                  "): bad value " + endpoints.error().message);
+    }
+    config.vllm.endpoints = std::move(*endpoints);
+    return true;
+}
+
 Result<bool> validate(const Config& config) {
     const auto& e = config.engine;
     if (e.k_min > e.k_max)
@@ -813,10 +838,6 @@ Result<bool> validate(const Config& config) {
         return make_error(errc::config_error,
                           "option model.expert (--expert) is off, so the expert provider has nothing to label with: "
                           "turn it on or choose --provider openai");
-    const auto& url = config.vllm.base_url;
-    if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-        return make_error(errc::config_error,
-                          "option vllm.base_url: bad value \"" + url + "\": must start with http:// or https://");
     if (config.vllm.backoff_base_ms > config.vllm.backoff_max_ms)
         return make_error(errc::config_error, "option vllm.backoff_base_ms must not exceed vllm.backoff_max_ms");
     return true;
@@ -847,7 +868,8 @@ std::string options_markdown() {
     for (const auto& b : bindings()) {
         std::string def = b.info.type == OptionType::secret ? "(unset)" : b.get(defaults);
         if (def.empty()) def = "(empty)";
-        std::string doc = b.info.doc;
+        std::string doc;
+        for (char c : b.info.doc) doc += c == '|' ? std::string("\\|") : std::string(1, c);  // not a column
         if (!b.info.choices.empty()) {
             std::string list;
             for (const auto& c : b.info.choices) list += (list.empty() ? "" : ", ") + c;

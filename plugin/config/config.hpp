@@ -130,6 +130,10 @@ inline constexpr const char* kOpenAiBaseUrl = "https://api.openai.com/v1";
 // openai was chosen by a key alone. load_config() calls it; the result never says `automatic`.
 void resolve_provider(Config& config);
 
+// Parses vllm.base_url into vllm.endpoints (reading the keys an entry names from `env`), after
+// resolve_provider. load_config() calls it; errors name the option and the bad entry.
+Result<bool> resolve_endpoints(Config& config, const std::map<std::string, std::string>& env);
+
 // Cross-field checks (k_min <= k_max, temperatures, positive limits...).
 Result<bool> validate(const Config& config);
 

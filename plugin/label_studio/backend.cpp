@@ -79,7 +79,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     RunningCount tasks_running;  // tasks of /predict calls not finished yet
     std::atomic<bool> stopping{false};
     // This replica's name in claims on tasks in flight (a shared store).
-    const std::string replica = make_worker_name();
+    const std::string replica = claim_owner_name();
     // Review merges and fits run here, one at a time (two fits, or two merges of one task, never
     // race) and off the HTTP threads; each answers its request when it is done.
     boost::asio::thread_pool learning{1};
@@ -145,8 +145,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     void metrics(const HttpRequest&, Responder responder) {
         // Model-side figures are read from their owners when scraped, not copied on every call.
         if (const VllmStats* stats = deps.model_stats) {
-            auto gauge = [&](const char* name, const char* help, double value) {
-                deps.metrics.gauge(name, help).set(value);
+            auto gauge = [&](const char* name, const char* help, double value, const server::Labels& labels = {}) {
+                deps.metrics.gauge(name, help).set(value, labels);
             };
             gauge("seke_model_http_requests", "HTTP requests sent to the model, retries included",
                   static_cast<double>(stats->http_requests.load()));
@@ -163,6 +163,18 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                   static_cast<double>(stats->in_flight.load()));
             gauge("seke_model_requests_queued", "model requests waiting for a concurrency slot",
                   static_cast<double>(stats->queued.load()));
+            for (const auto& endpoint : stats->endpoints) {
+                const server::Labels labels{{"endpoint", endpoint->endpoint}};
+                gauge("seke_model_endpoint_requests", "HTTP requests sent to one model endpoint, retries included",
+                      static_cast<double>(endpoint->requests.load()), labels);
+                gauge("seke_model_endpoint_failures",
+                      "requests to one model endpoint that failed: network errors, timeouts, 429 and 5xx",
+                      static_cast<double>(endpoint->failures.load()), labels);
+                gauge("seke_model_endpoint_in_flight", "model requests on the wire to one endpoint",
+                      static_cast<double>(endpoint->in_flight.load()), labels);
+                gauge("seke_model_endpoint_out", "1 while a model endpoint rests after failing: no request goes there",
+                      endpoint->out() ? 1.0 : 0.0, labels);
+            }
         }
         deps.metrics.gauge("seke_engine_faces_active", "faces being labeled")
             .set(static_cast<double>(deps.engine.active()));

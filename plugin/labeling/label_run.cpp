@@ -148,7 +148,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         }
         const std::string name =
             config.run.label_job.empty() ? job_name_for(all_ids, deps_.model_version) : config.run.label_job;
-        share.emplace(deps_.store, JobLease{name, make_worker_name()}, std::chrono::seconds(config.run.lease_seconds));
+        share.emplace(deps_.store, JobLease{name, claim_owner_name()}, std::chrono::seconds(config.run.lease_seconds));
         if (auto joined = share->join(open_ids); !joined) return joined.error();
         summary.job = name;
         summary.worker = share->lease().worker;

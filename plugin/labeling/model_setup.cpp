@@ -68,7 +68,11 @@ std::string provider_summary(const Config& config) {
                std::string(config.vllm.base_url.empty() && config.vllm.api_key.empty()
                                ? "; set OPENAI_BASE_URL or --provider openai for a vision LLM)"
                                : ")");
-    return "the vision LLM " + config.vllm.model + " at " + config.vllm.base_url +
+    std::string where;
+    for (const auto& endpoint : config.vllm.endpoints)
+        where += (where.empty() ? "" : ", ") + endpoint_label(endpoint.base_url);
+    if (where.empty()) where = endpoint_label(config.vllm.base_url);
+    return "the vision LLM " + config.vllm.model + " at " + where +
            (config.model.expert ? ", the built-in face expert as a second opinion" : ", without the built-in expert");
 }
 

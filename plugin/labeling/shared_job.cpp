@@ -1,21 +1,10 @@
 #include "plugin/labeling/shared_job.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <random>
 
 #include "connectors/crypto.hpp"
 
 namespace seke {
-
-std::string make_worker_name() {
-    char host[256] = {};
-    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-    std::random_device random;
-    return std::string(host[0] ? host : "host") + ":" + std::to_string(::getpid()) + ":" +
-           std::to_string(random() % 1000000);
-}
 
 std::string job_name_for(const std::vector<std::string>& item_ids, const std::string& model_version) {
     std::vector<std::string> sorted = item_ids;

@@ -10,8 +10,6 @@
 
 namespace seke {
 
-// A name for this worker, unique across machines: host, process and a random part.
-std::string make_worker_name();
 // The job's name when none is given: the items it holds and what labels them, so workers started
 // on the same input with the same model share one job.
 std::string job_name_for(const std::vector<std::string>& item_ids, const std::string& model_version);

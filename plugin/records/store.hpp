@@ -32,6 +32,9 @@ std::string describe_store(const std::string& target);
 // A SQLite file that exists, or a PostgreSQL URI (connecting tells whether the database is there).
 bool store_may_exist(const std::string& target);
 
+// This process's name in claims and leases, unique across machines: host, process, a random part.
+std::string claim_owner_name();
+
 // Now, as the store writes times: "2026-11-26T17:20:00Z".
 std::string utc_timestamp();
 
@@ -277,14 +280,28 @@ class Store {
 };
 
 // Adapts the store's cache to the client's interface.
+// On a shared store, a missed request is claimed for `claim_ms`, renewed by the client while it is
+// in flight, so two processes that need it at once pay for it once, and the claims of a process
+// that died run out soon.
 class StoreResponseCache final : public ResponseCache {
   public:
-    explicit StoreResponseCache(Store& store) : store_(store) {}
+    explicit StoreResponseCache(Store& store, int claim_ms = 10'000)
+        : store_(store), claim_ms_(claim_ms), owner_(claim_owner_name()) {}
     std::optional<std::string> get(const std::string& key) override { return store_.cache_get(key); }
     void put(const std::string& key, const std::string& value) override { store_.cache_put(key, value); }
+    bool claim(const std::string& key) override {
+        if (!store_.shared()) return true;
+        auto mine = store_.claim("cache:" + key, owner_, claim_ms_);
+        return !mine || *mine;  // a claim that cannot be made: send, paying twice loses nothing
+    }
+    void release(const std::string& key) override {
+        if (store_.shared()) store_.release_claim("cache:" + key, owner_);
+    }
 
   private:
     Store& store_;
+    int claim_ms_;
+    std::string owner_;
 };
 
 }  // namespace seke

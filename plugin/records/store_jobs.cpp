@@ -1,6 +1,9 @@
 // The store's shared work: label jobs' items claimed with leases, and claims on work in flight.
 // The database's clock decides every lease and claim.
+#include <unistd.h>
+
 #include <mutex>
+#include <random>
 
 #include "plugin/records/store.hpp"
 #include "plugin/records/store_sql.hpp"
@@ -9,6 +12,14 @@ namespace seke {
 
 using sql::Statement;
 using sql::Step;
+
+std::string claim_owner_name() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    std::random_device random;
+    return std::string(host[0] ? host : "host") + ":" + std::to_string(::getpid()) + ":" +
+           std::to_string(random() % 1000000);
+}
 
 Result<bool> Store::add_job_items(const std::string& job, const std::vector<std::string>& item_ids) {
     // Many rows per statement: a million items is thousands of round trips, not a million.

@@ -129,6 +129,9 @@ BOOST_AUTO_TEST_CASE(one_entry_per_task_in_order_with_a_broken_image_in_the_midd
     // /metrics reports the model side too.
     auto metrics = f.get("/metrics");
     BOOST_TEST(metrics.body.find("seke_model_http_requests ") != std::string::npos);
+    const std::string endpoint = "{endpoint=\"" + f.server->base_url() + "\"} ";
+    BOOST_TEST(metrics.body.find("seke_model_endpoint_requests" + endpoint) != std::string::npos, metrics.body);
+    BOOST_TEST(metrics.body.find("seke_model_endpoint_out" + endpoint + "0") != std::string::npos);
     BOOST_TEST(metrics.body.find("seke_model_samples_total ") != std::string::npos);
     BOOST_TEST(metrics.body.find("seke_http_requests_total{") != std::string::npos);
     // The failed tasks' reasons are logged.

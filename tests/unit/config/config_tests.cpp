@@ -115,6 +115,70 @@ BOOST_AUTO_TEST_CASE(with_no_endpoint_and_no_key_the_provider_is_the_built_in_ex
     BOOST_TEST(!load_config({"--provider", "llm"}, {}).ok());
 }
 
+BOOST_AUTO_TEST_CASE(one_base_url_is_one_endpoint_with_the_global_key_and_limit) {
+    auto loaded =
+        load_config({"--jobs", "6"}, {{"OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"}, {"OPENAI_API_KEY", "sk-one"}});
+    BOOST_TEST_REQUIRE(loaded.ok());
+    const auto& endpoints = loaded->config.vllm.endpoints;
+    BOOST_TEST_REQUIRE(endpoints.size() == 1u);
+    BOOST_TEST(endpoints[0].base_url == "http://127.0.0.1:8000/v1");
+    BOOST_TEST(endpoints[0].max_concurrency == 6);
+    BOOST_TEST(endpoints[0].api_key == "sk-one");
+
+    auto openai = load_config({}, {{"OPENAI_API_KEY", "sk-one"}});  // a key alone: OpenAI's endpoint
+    BOOST_TEST_REQUIRE(openai.ok());
+    BOOST_TEST_REQUIRE(openai->config.vllm.endpoints.size() == 1u);
+    BOOST_TEST(openai->config.vllm.endpoints[0].base_url == kOpenAiBaseUrl);
+    auto none = load_config({}, {});
+    BOOST_TEST_REQUIRE(none.ok());
+    BOOST_TEST(none->config.vllm.endpoints.empty());
+}
+
+BOOST_AUTO_TEST_CASE(base_url_takes_a_fleet_from_any_source) {
+    const std::string fleet = "http://gpu1:8000/v1|concurrency=8|key=env:GPU1_KEY,http://gpu2:8000/v1|key=none";
+    test::TempDir dir;
+    test::write_file(dir / "seke.json", R"({"vllm": {"base_url": ")" + fleet + R"("}})");
+    for (const auto& loaded : {load_config({"--config", (dir / "seke.json").string()}, {{"GPU1_KEY", "sk-gpu1"}}),
+                               load_config({}, {{"OPENAI_BASE_URL", fleet}, {"GPU1_KEY", "sk-gpu1"}}),
+                               load_config({"--base-url", fleet}, {{"GPU1_KEY", "sk-gpu1"}})}) {
+        BOOST_TEST_REQUIRE(loaded.ok(), (loaded.ok() ? std::string() : loaded.error().message));
+        BOOST_TEST((loaded->config.model.provider == Provider::openai));
+        const auto& endpoints = loaded->config.vllm.endpoints;
+        BOOST_TEST_REQUIRE(endpoints.size() == 2u);
+        BOOST_TEST(endpoints[0].base_url == "http://gpu1:8000/v1");
+        BOOST_TEST(endpoints[0].max_concurrency == 8);
+        BOOST_TEST(endpoints[0].api_key == "sk-gpu1");
+        BOOST_TEST(endpoints[1].max_concurrency == 16);
+        BOOST_TEST(endpoints[1].api_key.empty());
+        // The list names the key's variable; the key itself is in no dump.
+        BOOST_TEST(get_option(loaded->config, "vllm.base_url") == fleet);
+        BOOST_TEST(dump_config_json(loaded->config).find("sk-gpu1") == std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_endpoint_list_names_the_option_and_the_entry) {
+    auto bad = load_config({}, {{"OPENAI_BASE_URL", "http://gpu1:8000/v1,http://gpu2:8000/v1|concurrency=0"}});
+    BOOST_TEST_REQUIRE(!bad.ok());
+    BOOST_TEST((bad.error().code == errc::config_error));
+    BOOST_TEST(
+        bad.error().message ==
+            "option vllm.base_url (--base-url, OPENAI_BASE_URL): bad value \"http://gpu2:8000/v1\" (entry 2 of 2): "
+            "concurrency \"0\" must be a whole number from 1 to 1024",
+        bad.error().message);
+    auto scheme = load_config({"--base-url", "localhost:8000"}, {});
+    BOOST_TEST_REQUIRE(!scheme.ok());
+    BOOST_TEST(scheme.error().message ==
+                   "option vllm.base_url (--base-url, OPENAI_BASE_URL): bad value \"localhost:8000\": must start with "
+                   "http:// or https://",
+               scheme.error().message);
+    auto unset = load_config({}, {{"OPENAI_BASE_URL", "http://gpu1:8000/v1|key=env:GPU1_KEY"}});
+    BOOST_TEST_REQUIRE(!unset.ok());
+    BOOST_TEST(unset.error().message.find("GPU1_KEY: the variable is not set") != std::string::npos);
+    auto literal = load_config({}, {{"OPENAI_BASE_URL", "http://gpu1:8000/v1|key=sk-pasted"}});
+    BOOST_TEST_REQUIRE(!literal.ok());
+    BOOST_TEST(literal.error().message.find("sk-pasted") == std::string::npos, literal.error().message);
+}
+
 BOOST_AUTO_TEST_CASE(bare_boolean_flag_switches_on) {
     auto loaded = load_config({"--self-verify", "--json-schema", "false"}, {{"SEKE_SELF_VERIFY", "0"}});
     BOOST_TEST_REQUIRE(loaded.ok());

@@ -1,4 +1,5 @@
 #include <boost/test/unit_test.hpp>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,7 @@
 #include "connectors/crypto.hpp"
 #include "connectors/vllm_client.hpp"
 #include "tests/support/scripted_http_server.hpp"
+#include "tests/unit/connectors/vllm_test_helpers.hpp"
 
 using namespace seke;
 using nlohmann::json;
@@ -19,137 +21,7 @@ using seke::test::HttpReply;
 using seke::test::HttpRequest;
 using seke::test::ScriptedHttpServer;
 using namespace std::chrono_literals;
-
-namespace {
-
-constexpr const char* kSchema =
-    R"({"type":"object","properties":{"expression":{"type":"string"}},"required":["expression"],"additionalProperties":false})";
-
-std::string completion(const std::vector<std::string>& contents, int prompt_tokens = 10, int completion_tokens = 5) {
-    json choices = json::array();
-    for (std::size_t i = 0; i < contents.size(); ++i)
-        choices.push_back(
-            {{"index", i}, {"message", {{"role", "assistant"}, {"content", contents[i]}}}, {"finish_reason", "stop"}});
-    return json{{"id", "chatcmpl-1"},
-                {"object", "chat.completion"},
-                {"choices", choices},
-                {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens}}}}
-        .dump();
-}
-
-std::vector<std::string> answers(int n) {
-    std::vector<std::string> out;
-    for (int i = 0; i < n; ++i) out.push_back(R"({"expression":"happy"})");
-    return out;
-}
-
-// Answers with as many choices as asked.
-HttpReply answer_n(const HttpRequest& request) {
-    auto body = json::parse(request.body);
-    return HttpReply::json(completion(answers(body.value("n", 1))));
-}
-
-ChatRequest make_request(int n = 1, int ordinal = 0) {
-    ChatRequest request;
-    request.prompt.system = "You know emotions.";
-    request.prompt.user = "Label this face.";
-    request.prompt.schema_name = "emotion";
-    request.prompt.response_schema = kSchema;
-    request.image_jpeg = std::string("\xFF\xD8\xFF\xE0 not really a jpeg \xFF\xD9", 24);
-    request.image_hash = "abc123";
-    request.ordinal = ordinal;
-    request.n = n;
-    request.temperature = 0.7;
-    return request;
-}
-
-struct Logs {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-    bool contains(const std::string& text) {
-        std::lock_guard lock(mutex);
-        for (const auto& line : lines)
-            if (line.find(text) != std::string::npos) return true;
-        return false;
-    }
-};
-
-VllmSettings settings_for(const ScriptedHttpServer& server, Logs* logs = nullptr) {
-    VllmSettings settings;
-    settings.base_url = server.base_url() + "/v1";
-    settings.model = "test-model";
-    settings.max_concurrency = 4;
-    settings.timeout_ms = 3000;
-    settings.connect_timeout_ms = 1000;
-    settings.max_retries = 3;
-    settings.backoff_base_ms = 5;
-    settings.backoff_max_ms = 50;
-    settings.max_tokens = 300;
-    if (logs)
-        settings.log = [logs](const std::string& line) {
-            std::lock_guard lock(logs->mutex);
-            logs->lines.push_back(line);
-        };
-    else settings.log = [](const std::string&) {};
-    return settings;
-}
-
-ChatResult run(VllmClient& client, ChatRequest request) {
-    auto promise = std::make_shared<std::promise<ChatResult>>();
-    auto future = promise->get_future();
-    client.submit(std::move(request), [promise](ChatResult result) { promise->set_value(std::move(result)); });
-    BOOST_REQUIRE(future.wait_for(20s) == std::future_status::ready);
-    return future.get();
-}
-
-// Collects many callbacks, counting calls per id (each must come exactly once).
-struct Collector {
-    std::mutex mutex;
-    std::condition_variable cv;
-    std::map<int, int> calls;
-    std::map<int, ChatResult> results;
-
-    VllmClient::Callback callback(int id) {
-        return [this, id](ChatResult result) {
-            std::lock_guard lock(mutex);
-            ++calls[id];
-            results[id] = std::move(result);
-            cv.notify_all();
-        };
-    }
-    bool wait(std::size_t count, std::chrono::milliseconds timeout = 20s) {
-        std::unique_lock lock(mutex);
-        return cv.wait_for(lock, timeout, [&] { return results.size() >= count; });
-    }
-};
-
-class MemoryCache : public ResponseCache {
-  public:
-    std::optional<std::string> get(const std::string& key) override {
-        std::lock_guard lock(mutex_);
-        auto it = entries_.find(key);
-        if (it == entries_.end()) return std::nullopt;
-        return it->second;
-    }
-    void put(const std::string& key, const std::string& value) override {
-        std::lock_guard lock(mutex_);
-        entries_[key] = value;
-    }
-    std::size_t size() {
-        std::lock_guard lock(mutex_);
-        return entries_.size();
-    }
-
-  private:
-    std::mutex mutex_;
-    std::map<std::string, std::string> entries_;
-};
-
-std::string error_text(const ChatResult& result) {
-    return result.error ? std::string(errc_name(result.error->code)) + ": " + result.error->message : std::string();
-}
-
-}  // namespace
+using namespace seke::test::vllm;
 
 BOOST_AUTO_TEST_SUITE(connectors_vllm_client)
 
@@ -529,7 +401,6 @@ BOOST_AUTO_TEST_CASE(cache_key_covers_every_field) {
     BOOST_TEST(key.size() == 64u);
     BOOST_TEST(cache_key(settings, base) == key);
     std::vector<std::function<void(VllmSettings&, ChatRequest&)>> changes = {
-        [](VllmSettings& s, ChatRequest&) { s.base_url += "x"; },
         [](VllmSettings& s, ChatRequest&) { s.model += "x"; },
         [](VllmSettings&, ChatRequest& r) { r.image_hash += "x"; },
         [](VllmSettings&, ChatRequest& r) { r.prompt.system += "x"; },
@@ -546,9 +417,12 @@ BOOST_AUTO_TEST_CASE(cache_key_covers_every_field) {
         changes[i](s, r);
         BOOST_TEST(cache_key(s, r) != key, "change " << i);
     }
-    // The api key and the image bytes (hashed separately) are not part of the key.
+    // The api key, the endpoints (a fleet shares its answers) and the image bytes (hashed
+    // separately) are not part of the key.
     auto s = settings;
     s.api_key = "other";
+    s.base_url = "http://gpu1:8000/v1,http://gpu2:8000/v1";
+    s.endpoints = {{"http://gpu1:8000/v1", 8, "k1"}, {"http://gpu2:8000/v1", 4, ""}};
     BOOST_TEST(cache_key(s, base) == key);
 }
 
@@ -672,6 +546,70 @@ BOOST_AUTO_TEST_CASE(callbacks_may_submit_more_work) {
     BOOST_TEST(!future.get().error);
     BOOST_TEST(first_ok->load());
     BOOST_TEST(server.request_count() == 2u);
+}
+
+namespace {
+
+// A cache two processes share, with claims on requests in flight that run out after `lasts`.
+class SharedCache : public MemoryCache {
+  public:
+    explicit SharedCache(std::chrono::milliseconds lasts) : lasts_(lasts) {}
+    bool claim(const std::string& key) override {
+        std::lock_guard lock(mutex_);
+        auto now = std::chrono::steady_clock::now();
+        auto [it, fresh] = claims_.emplace(key, now + lasts_);
+        if (fresh || it->second <= now) {
+            it->second = now + lasts_;
+            return true;
+        }
+        return false;
+    }
+    void release(const std::string& key) override {
+        std::lock_guard lock(mutex_);
+        claims_.erase(key);
+    }
+
+  private:
+    std::chrono::milliseconds lasts_;
+    std::mutex mutex_;
+    std::map<std::string, std::chrono::steady_clock::time_point> claims_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(two_clients_needing_one_request_at_once_pay_for_it_once) {
+    ScriptedHttpServer server([](const HttpRequest& request) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // long enough to overlap
+        return answer_n(request);
+    });
+    SharedCache cache(std::chrono::seconds(30));
+    VllmClient first_process(settings_for(server), &cache);
+    VllmClient second_process(settings_for(server), &cache);
+    Collector collector;
+    first_process.submit(make_request(2), collector.callback(1));
+    second_process.submit(make_request(2), collector.callback(2));
+    BOOST_REQUIRE(collector.wait(2));
+    const ChatResult& one = collector.results[1];
+    const ChatResult& two = collector.results[2];
+    BOOST_REQUIRE_MESSAGE((!one.error && !two.error), error_text(one) << " / " << error_text(two));
+    BOOST_TEST(server.request_count() == 1u);
+    BOOST_TEST(one.cached != two.cached);  // one sent it, the other read its answer
+    BOOST_TEST(one.contents == two.contents);
+}
+
+BOOST_AUTO_TEST_CASE(a_claim_left_by_a_process_that_died_runs_out) {
+    ScriptedHttpServer server(answer_n);
+    SharedCache cache(std::chrono::milliseconds(600));
+    VllmClient client(settings_for(server), &cache);
+    BOOST_REQUIRE(cache.claim(cache_key(client.settings(), make_request(2))));  // and never released
+    const auto start = std::chrono::steady_clock::now();
+    auto result = run(client, make_request(2));
+    BOOST_REQUIRE_MESSAGE(!result.error, error_text(result));
+    BOOST_TEST(!result.cached);
+    BOOST_TEST(server.request_count() == 1u);
+    const auto waited_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    BOOST_TEST(waited_ms >= 600);  // it waited for the claim to run out, then sent
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -163,14 +163,13 @@ BOOST_AUTO_TEST_CASE(no_examples_keeps_the_two_message_shape) {
 }
 
 BOOST_AUTO_TEST_CASE(cache_key_without_examples_is_unchanged) {
-    // The canonical form from before examples existed: caches filled then still answer.
+    // The canonical form of requests without examples: caches filled by them still answer.
     VllmSettings settings;
     auto request = make_request();
-    std::string canonical = "seke-vllm-cache-v1\n";
+    std::string canonical = "seke-vllm-cache-v2\n";
     auto field = [&](const std::string& name, const std::string& value) {
         canonical += name + " " + std::to_string(value.size()) + ":" + value + "\n";
     };
-    field("base_url", settings.base_url);
     field("model", settings.model);
     field("image_hash", request.image_hash);
     field("system", request.prompt.system);
