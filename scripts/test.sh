@@ -9,45 +9,47 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SANITIZE=${SEKE_SANITIZE_SUITE:-0}
-# The style tools (and for the sanitizer suite the compiler) first: a formatting slip fails in
-# seconds, before the build. libclang-rt-14-dev holds the sanitizer and libFuzzer runtimes.
-packages=(clang-format-14 clang-tidy-14)
+# Everything from Debian's archive at once: what seke needs, the style tools, PostgreSQL for the
+# store suites on their second engine (CTest's fixture `postgres` starts a throwaway server,
+# scripts/postgres-test-server.sh) and Chromium for the browser tests; for the sanitizer suite
+# clang 14 and libclang-rt-14-dev (the sanitizer and libFuzzer runtimes).
+source scripts/packages.sh
+packages=("${SEKE_BUILD_PACKAGES[@]}" clang-format-14 clang-tidy-14 postgresql chromium)
 [ "$SANITIZE" = 1 ] && packages+=(clang-14 libclang-rt-14-dev)
-missing=()
-for pkg in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-# PostgreSQL for the store suites on their second engine (CTest's fixture `postgres` starts a
-# throwaway server of its own, scripts/postgres-test-server.sh). The package's own cluster is not
-# made: nothing keeps running after the tests.
-if ! dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed"; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-common >/dev/null
-  sed -i 's/^#* *create_main_cluster *=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-fi
+install_missing_packages "${packages[@]}"
+# A formatting slip fails in seconds, before the build.
 bash scripts/check-style.sh format
-# Warnings are errors in CI.
 if [ "$SANITIZE" = 1 ]; then
   export SEKE_BUILD_DIR=${SEKE_BUILD_DIR:-build-sanitize}
+else
+  export SEKE_BUILD_DIR=${SEKE_BUILD_DIR:-build}
+fi
+mkdir -p "$SEKE_BUILD_DIR"
+# The test assets (npm: face photos, the Label Studio editor) download while the build runs.
+bash scripts/fetch-test-assets.sh >"$SEKE_BUILD_DIR/fetch-test-assets.log" 2>&1 &
+assets=$!
+# Warnings are errors in CI.
+if [ "$SANITIZE" = 1 ]; then
   # The Sanitize build type is -O1 with line tables (CMakeLists.txt).
   SEKE_WERROR=ON SEKE_BUILD_TYPE=Sanitize \
     SEKE_CMAKE_ARGS="-DCMAKE_CXX_COMPILER=clang++-14 -DSEKE_SANITIZE=address,undefined -DSEKE_FUZZ=ON" \
     bash scripts/setup.sh
 else
-  export SEKE_BUILD_DIR=${SEKE_BUILD_DIR:-build}
-  SEKE_WERROR=ON bash scripts/setup.sh
+  # The Check build type is -O2 without debug info, the test binaries -O1 (CMakeLists.txt).
+  SEKE_WERROR=ON SEKE_BUILD_TYPE=${SEKE_BUILD_TYPE:-Check} bash scripts/setup.sh
 fi
-bash scripts/check-style.sh tidy "$SEKE_BUILD_DIR"
-# The browser test loads the Label Studio editor in Debian's headless Chromium.
-if ! command -v chromium >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+if ! wait "$assets"; then
+  cat "$SEKE_BUILD_DIR/fetch-test-assets.log" >&2
+  exit 1
 fi
-bash scripts/fetch-test-assets.sh
-cd "$SEKE_BUILD_DIR"
+# clang-tidy reads the sources, not the tests' behaviour: it runs beside the tests, which spend
+# much of their time waiting on sockets and child processes.
+bash scripts/check-style.sh tidy "$SEKE_BUILD_DIR" >"$SEKE_BUILD_DIR/check-style.out" 2>&1 &
+tidy=$!
 # Under the sanitizers their options are CTest properties (SEKE_SANITIZER_ENVIRONMENT).
-ctest --output-on-failure -j "$(nproc)" --timeout 900
+tests_ok=1
+(cd "$SEKE_BUILD_DIR" && ctest --output-on-failure -j "$(nproc)" --timeout 900) || tests_ok=0
+tidy_ok=1
+wait "$tidy" || tidy_ok=0
+cat "$SEKE_BUILD_DIR/check-style.out"
+[ "$tests_ok" = 1 ] && [ "$tidy_ok" = 1 ]

@@ -16,15 +16,15 @@ std::string trim_lower(const std::string& text) {
 
 // Spellings models use for the same basic emotion. A group maps to whichever member the schema
 // uses, so a project that says "Happiness" also accepts "happy" and the other way round.
-constexpr std::array<std::array<std::string_view, 4>, 8> kSynonymGroups{{
-    {"happy", "happiness", "", ""},
-    {"sad", "sadness", "", ""},
-    {"surprise", "surprised", "", ""},
-    {"fear", "fearful", "scared", ""},
-    {"disgust", "disgusted", "", ""},
-    {"anger", "angry", "", ""},
-    {"contempt", "contemptuous", "", ""},
-    {"neutral", "", "", ""},
+constexpr std::array<std::array<std::string_view, 5>, 8> kSynonymGroups{{
+    {"happy", "happiness", "joy", "joyful", ""},
+    {"sad", "sadness", "", "", ""},
+    {"surprise", "surprised", "", "", ""},
+    {"fear", "fearful", "scared", "afraid", ""},
+    {"disgust", "disgusted", "", "", ""},
+    {"anger", "angry", "", "", ""},
+    {"contempt", "contemptuous", "", "", ""},
+    {"neutral", "", "", "", ""},
 }};
 
 // "AU 12", "au_12", "12", "AU012" → "12"; empty when it is not an AU code at all.

@@ -129,23 +129,4 @@ int run_config_command(const std::vector<std::string>& args) {
     return kExitOk;
 }
 
-int run_label_config_command(const std::vector<std::string>& args) {
-    std::string which = "faces";
-    for (const auto& arg : args) {
-        if (arg == "--whole-image") which = "faces-whole-image";
-        else if (arg == "--per-face") which = "faces";
-        else
-            return report_error(make_error(errc::invalid_argument, "seke label-config: unknown argument \"" + arg +
-                                                                       "\" (use --per-face or --whole-image)"),
-                                kExitUsage);
-    }
-    std::string path = data_dir() + "/config/label_studio/" + which + ".xml";
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return report_error(make_error(errc::not_found, "seke label-config: cannot read " + path), kExitFatal);
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::printf("%s", text.str().c_str());
-    return kExitOk;
-}
-
 }  // namespace seke

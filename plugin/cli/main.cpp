@@ -17,6 +17,7 @@ usage:
   seke export --db FILE --boxes DIR              a picture per labeled image: boxes, expression, VA, AUs
   seke serve  [--host H] [--port P] [--db FILE] [options]   Label Studio ML backend (default 127.0.0.1:9090)
   seke label-config [--per-face|--whole-image]   print the recommended Label Studio labeling config
+  seke label-config --check FILE [--control-valence NAME ...]   what seke fills of your own config, and why not
   seke fit    --db FILE [--fit-method isotonic|platt] [--fit-min-reviews N]   learn from reviews: calibration, few-shot examples
   seke cvat spec [--yaml|--labels]               print CVAT's function.yaml and project label definitions
   seke cvat annotate --url URL --task N [--job N] [--jobs K]   label a CVAT task and write shapes over REST

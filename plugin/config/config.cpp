@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -65,6 +66,20 @@ std::string format_number(double value) {
     std::ostringstream out;
     out << value;
     return out.str();
+}
+
+// A URL list as `seke config` may show it: "user:secret@" becomes "user:***@" in each URL.
+std::string without_passwords(std::string text) {
+    for (std::size_t at = text.find("://"); at != std::string::npos; at = text.find("://", at + 3)) {
+        const std::size_t start = at + 3;
+        const std::size_t end = std::min(text.find_first_of("/|,?#", start), text.size());  // the authority's end
+        const std::size_t mark = text.find('@', start);
+        if (mark == std::string::npos || mark >= end) continue;
+        const std::size_t colon = text.find(':', start);
+        if (colon >= mark) continue;
+        text.replace(colon + 1, mark - colon - 1, "***");
+    }
+    return text;
 }
 
 // Binders: one per field type, each with a range so errors say what is allowed.
@@ -187,6 +202,7 @@ const std::vector<Binding>& bindings() {
                 "Several: a comma list of URL|concurrency=N|key=env:NAME (settings optional; key=none sends "
                 "none), requests go where most of the limit is free"),
             FIELD(vllm.base_url)));
+        b.back().get = [](const Config& c) { return without_passwords(c.vllm.base_url); };
         b.push_back(string_option(opt("vllm.api_key", "--api-key", "OPENAI_API_KEY", T::secret,
                                       "API key, sent as a Bearer token to every endpoint without a key= of its "
                                       "own; never logged. Prefer the environment"),
@@ -510,6 +526,44 @@ const std::vector<Binding>& bindings() {
             opt("label_studio.allow_private_hosts", "--allow-private-hosts", "SEKE_ALLOW_PRIVATE_HOSTS", T::boolean,
                 "allow media URLs on private and loopback addresses (link-local and metadata are always refused)"),
             FIELD(label_studio.allow_private_hosts)));
+        // label_studio.controls: which control of a project's labeling config each level goes to
+        struct ControlOption {
+            const char* level;
+            const char* what;
+            std::string& (*field)(Config&);
+        };
+        static const ControlOption kControls[] = {
+            {"face", "the rectangle control faces are drawn with", FIELD(label_studio_controls.face)},
+            {"expression",
+             "the expression control (Choices, Taxonomy, or RectangleLabels whose labels are expressions)",
+             FIELD(label_studio_controls.expression)},
+            {"valence",
+             "the valence control (Number, Rating or a Choices scale); NAME:LOW..HIGH gives its values for -1 and +1",
+             FIELD(label_studio_controls.valence)},
+            {"arousal",
+             "the arousal control (Number, Rating or a Choices scale); NAME:LOW..HIGH gives its values for -1 and +1",
+             FIELD(label_studio_controls.arousal)},
+            {"action_units", "the action-unit control (Choices with choice=\"multiple\", or Taxonomy)",
+             FIELD(label_studio_controls.action_units)},
+            {"description", "the TextArea for the description of every level without one of its own",
+             FIELD(label_studio_controls.description)},
+            {"expression_description", "the TextArea for the expression's description",
+             FIELD(label_studio_controls.expression_description)},
+            {"va_description", "the TextArea for the valence/arousal description",
+             FIELD(label_studio_controls.va_description)},
+            {"au_description", "the TextArea for the action units' description",
+             FIELD(label_studio_controls.au_description)},
+        };
+        for (const auto& c : kControls) {
+            std::string flag = c.level, env = c.level;
+            std::replace(flag.begin(), flag.end(), '_', '-');
+            std::transform(env.begin(), env.end(), env.begin(), [](unsigned char ch) { return std::toupper(ch); });
+            b.push_back(string_option(opt(std::string("label_studio.controls.") + c.level, "--control-" + flag,
+                                          "SEKE_CONTROL_" + env, T::string,
+                                          std::string(c.what) + ": a control name of the project's config, or none; "
+                                                                "empty = seke finds it"),
+                                      c.field));
+        }
         // fit: learning from reviews
         b.push_back(choice_option<CalibrationMethod>(
             opt("fit.method", "--fit-method", "SEKE_FIT_METHOD", T::choice,
@@ -838,6 +892,14 @@ Result<bool> validate(const Config& config) {
         return make_error(errc::config_error,
                           "option model.expert (--expert) is off, so the expert provider has nothing to label with: "
                           "turn it on or choose --provider openai");
+    constexpr std::string_view kControlPrefix = "label_studio.controls.";
+    for (const auto& binding : bindings()) {
+        const std::string& key = binding.info.key;
+        if (key.compare(0, kControlPrefix.size(), kControlPrefix) != 0) continue;
+        const bool ranged = key.size() > kControlPrefix.size() && (key.substr(kControlPrefix.size()) == "valence" ||
+                                                                   key.substr(kControlPrefix.size()) == "arousal");
+        if (auto parsed = parse_control_override(key, binding.get(config), ranged); !parsed) return parsed.error();
+    }
     if (config.vllm.backoff_base_ms > config.vllm.backoff_max_ms)
         return make_error(errc::config_error, "option vllm.backoff_base_ms must not exceed vllm.backoff_max_ms");
     return true;

@@ -11,6 +11,7 @@
 #include "connectors/label_studio.hpp"
 #include "connectors/vllm_client.hpp"
 #include "plugin/config/fit_settings.hpp"
+#include "plugin/config/label_studio_controls.hpp"
 #include "verify/engine_config.hpp"
 #include "verify/errors.hpp"
 
@@ -78,6 +79,7 @@ struct Config {
     RunSettings run;
     ServeSettings serve;
     LabelStudioSettings label_studio;
+    LabelStudioControls label_studio_controls;  // label_studio.controls.*
     CvatSettings cvat;
     FitSettings fit;
 };

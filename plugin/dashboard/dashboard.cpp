@@ -60,6 +60,15 @@ json dashboard_data(Store& store, const LearnedModel& model, std::size_t queue_l
         }
     }
     out["queue"] = queue;
+    // What seke fills of each Label Studio project's config, as /setup or /predict last saw it.
+    json projects = json::array();
+    constexpr std::size_t kMaxProjects = 200;
+    if (auto reports = store.documents(std::string(kControlReportDocument), kMaxProjects))
+        for (const auto& report : *reports) {
+            json body = json::parse(report.body, nullptr, false);
+            if (body.is_object()) projects.push_back(std::move(body));
+        }
+    out["projects"] = std::move(projects);
     out["feab"] = nullptr;
     if (auto report = store.document("feab_report"); report && report->has_value()) {
         json body = json::parse((*report)->body, nullptr, false);

@@ -39,6 +39,8 @@ const char* dashboard_page() {
   <section class="wide"><h2>Review queue (most likely wrong first)</h2>
     <table id="queue"><thead><tr><th></th><th>face</th><th>labels</th><th class="num">P(error)</th>
       <th class="num">expression</th><th class="num">VA</th><th class="num">AUs</th></tr></thead><tbody></tbody></table></section>
+  <section class="wide"><h2>Label Studio projects: controls seke leaves unfilled</h2>
+    <table id="projects"><thead><tr><th>project</th><th>filled</th><th>control</th><th>why not filled</th><th>option that maps it</th></tr></thead><tbody></tbody></table></section>
   <section class="wide"><h2>Latest FEAB report</h2><div id="feab" class="muted">No FEAB report yet: run <code>seke feab score --db ...</code>.</div></section>
 </main>
 <script>
@@ -124,6 +126,27 @@ function queue(table, items) {
     body.append(tr);
   }
 }
+function projects(table, items) {
+  const body = table.querySelector("tbody");
+  body.replaceChildren();
+  if (!items.length) {
+    const tr = el("tr");
+    tr.append(el("td", {colspan: 5, class: "muted"}, "No Label Studio project has been set up yet."));
+    body.append(tr);
+  }
+  for (const p of items) {
+    const filled = (p.filled || []).map(c => `${c.name} → ${c.level}`).join(", ") || "nothing";
+    const gaps = [...(p.unfilled || []).map(c => [c.name + " (" + c.type + ")", c.reason, c.option || ""]),
+                  ...(p.problems || []).map(text => ["", text, ""])];
+    if (!gaps.length) gaps.push(["", "every control is filled", ""]);
+    gaps.forEach(([control, reason, option], i) => {
+      const tr = el("tr", {class: "project-control"});
+      tr.append(el("td", {}, i ? "" : p.project + (p.usable ? "" : " (unusable)")), el("td", {}, i ? "" : filled),
+                el("td", {}, control), el("td", {}, reason), el("td", {}, option));
+      body.append(tr);
+    });
+  }
+}
 function feab(div, feab) {
   if (!feab) return;
   div.replaceChildren();
@@ -160,6 +183,7 @@ async function load() {
     histogram(document.getElementById("histogram"), data.histogram || []);
     calibration(document.getElementById("calibration"), data.calibration || {});
     queue(document.getElementById("queue"), data.queue || []);
+    projects(document.getElementById("projects"), data.projects || []);
     feab(document.getElementById("feab"), data.feab);
     document.body.setAttribute("data-loaded", "yes");
   } catch (e) {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -36,6 +37,12 @@ std::string region_id_for(const std::string& face_id) {
     return "s" + sha256_hex(face_id).substr(0, 9);
 }
 
+// The operator's control mapping; load_config has checked it, so an error here is not expected.
+ControlOverrides configured_overrides(const Config& config) {
+    auto overrides = control_overrides(config.label_studio_controls);
+    return overrides ? *overrides : ControlOverrides{};
+}
+
 // Tasks are identified by id; a task without one (only seen in tests) by its image.
 std::string item_id_for(const std::string& project, long long task_id, const std::string& image = {}) {
     return "ls/" + project + "/" +
@@ -63,6 +70,7 @@ struct PredictCall {
 struct TaskRef {
     std::shared_ptr<const PredictCall> call;
     std::size_t index = 0;
+    bool holds_claim = false;  // this replica claimed the task on a shared store: released when it is done
 
     [[nodiscard]] const PredictRequest& request() const { return call->request; }
     [[nodiscard]] const PredictTask& task() const { return call->request.tasks[index]; }
@@ -87,9 +95,13 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     bool learning_closed = false;  // shutdown: nothing more is queued
     // Label Studio polls /health: its answer never changes, so it is written once.
     const std::string health_body;
+    // Projects (by config text) whose controls were reported: once each, not on every /setup.
+    std::mutex reported_mutex;
+    std::unordered_set<std::size_t> reported_configs;
 
     explicit Impl(BackendDeps d)
-        : deps(d), configs(deps.knowledge), prior_keys(parse_prior_label_keys(deps.config.serve.prior_label_keys)),
+        : deps(d), configs(deps.knowledge, configured_overrides(deps.config)),
+          prior_keys(parse_prior_label_keys(deps.config.serve.prior_label_keys)),
           health_body(json{{"status", "UP"}, {"model_class", deps.config.serve.model_class}}.dump(
               -1, ' ', false, json::error_handler_t::replace)) {}
 
@@ -123,19 +135,54 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         responder.send(server::text_response(200, health_body, "application/json"));
     }
 
+    // What seke fills of a project's config, said once per project and config: a warning naming
+    // each control left unfilled and the option that would map it, and the report kept in the
+    // store for the dashboard.
+    void report_controls(const std::string& project, const std::string& xml, const LabelingConfig& config,
+                         const std::string& request_id) {
+        const std::size_t key = std::hash<std::string>{}(project + '\n' + xml);
+        {
+            std::lock_guard lock(reported_mutex);
+            constexpr std::size_t kMaxReported = 4096;
+            if (reported_configs.size() >= kMaxReported) reported_configs.clear();
+            if (!reported_configs.insert(key).second) return;
+        }
+        json report = control_report_json(config);
+        if (!report["unfilled"].empty() || !report["problems"].empty())
+            log(server::LogLevel::warn, "label config: controls seke leaves unfilled",
+                {{"project", project},
+                 {"unfilled", report["unfilled"]},
+                 {"problems", report["problems"]},
+                 {"usable", report["usable"]}},
+                request_id);
+        report["project"] = project;
+        if (auto saved = deps.store.save_document(std::string(kControlReportDocument), project, report.dump()); !saved)
+            log(server::LogLevel::warn, "control report not stored",
+                {{"project", project}, {"reason", saved.error().message}}, request_id);
+    }
+
+    // /setup answers what seke fills of the project's config ("controls", which Label Studio
+    // ignores); a config seke can fill nothing of is a 400 that says why, shown by Label Studio
+    // when the model is connected.
     void setup(const HttpRequest& request, Responder responder) {
         auto body = parse_json_body(request.body, true);
         if (!body) return void(responder.send_error(body.error()));
         std::string project = project_id(*body);
-        std::string config =
+        std::string xml =
             body->contains("schema") && (*body)["schema"].is_string() ? (*body)["schema"].get<std::string>() : "";
-        if (!config.empty()) {
-            ProjectRow row{project, config, body->value("extra_params", json()).dump()};
-            if (auto saved = deps.store.save_project(row); !saved)
-                log(server::LogLevel::warn, "project not stored",
-                    {{"project", project}, {"reason", saved.error().message}}, request.request_id);
-        }
-        responder.send_json(200, {{"model_version", model_version()}});
+        json answer = {{"model_version", model_version()}};
+        if (xml.empty()) return void(responder.send_json(200, answer));
+        auto config = configs.get(xml);
+        if (!config) return void(responder.send_error(config.error()));
+        report_controls(project, xml, **config, request.request_id);
+        if (!(*config)->unusable.empty())
+            return void(responder.send_error(make_error(errc::invalid_argument, unusable_message(**config))));
+        ProjectRow row{project, xml, body->value("extra_params", json()).dump()};
+        if (auto saved = deps.store.save_project(row); !saved)
+            log(server::LogLevel::warn, "project not stored", {{"project", project}, {"reason", saved.error().message}},
+                request.request_id);
+        answer["controls"] = control_report_json(**config);
+        responder.send_json(200, answer);
     }
 
     void versions(const HttpRequest&, Responder responder) {
@@ -424,6 +471,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     void predict(const HttpRequest& request, Responder responder) {
         auto parsed = predict_bodies.parse(request.body, predict_parsing());
         if (!parsed) return void(responder.send_error(parsed.error()));
+        if (!parsed->label_config.empty())
+            report_controls(parsed->project, parsed->label_config, *parsed->config, request.request_id);
         if (!parsed->config->applicable()) {
             // An empty or unrelated config: nothing to predict, and that is not an error.
             return void(responder.send_json(200, {{"results", json::array()}}));
@@ -494,14 +543,17 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
 
     // On a shared store another replica may be labeling the task now: its prediction is awaited
     // rather than paid for again. Returns it when it came; nothing when this replica holds the
-    // task's claim (free, or run out) and labels the task itself.
-    std::optional<json> await_other_replica(const TaskRef& t) {
+    // task's claim (free, or run out) and labels the task itself; `claimed` says whether it holds it.
+    std::optional<json> await_other_replica(const TaskRef& t, bool& claimed) {
         const auto deadline =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(deps.config.serve.predict_deadline_ms);
         const std::string key = task_claim_key(t);
         while (!stopping && std::chrono::steady_clock::now() < deadline) {
             auto mine = deps.store.claim(key, replica, deps.config.serve.predict_deadline_ms);
-            if (!mine || *mine) return std::nullopt;  // a claim that cannot be read: label it, lose nothing
+            if (!mine || *mine) {  // a claim that cannot be read: label it, lose nothing
+                claimed = mine && *mine;
+                return std::nullopt;
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
             if (auto stored = stored_prediction(t.request().project, t.task().id)) {
                 json prediction = json::parse(*stored, nullptr, false);
@@ -514,7 +566,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         return "task:" + t.request().project + ":" + std::to_string(t.task().id) + ":" + model_version();
     }
     void release_task_claim(const TaskRef& t) {
-        if (deps.store.shared() && t.task().id >= 0) deps.store.release_claim(task_claim_key(t), replica);
+        if (t.holds_claim) deps.store.release_claim(task_claim_key(t), replica);
     }
 
     std::optional<std::string> stored_prediction(const std::string& project, long long task_id) {
@@ -578,12 +630,20 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                     return complete(t, std::move(prediction));
                 }
             }
-            if (deps.store.shared())
-                if (auto awaited = await_other_replica(t)) {
+            if (deps.store.shared()) {
+                bool claimed = false;
+                if (auto awaited = await_other_replica(t, claimed)) {
                     deps.metrics.counter("seke_predict_replica_hits_total", "tasks another replica was labeling").inc();
                     return complete(t, std::move(*awaited));
                 }
+                if (claimed) return fetch_and_label(TaskRef{t.call, t.index, true});
+            }
         }
+        fetch_and_label(t);
+    }
+
+    void fetch_and_label(const TaskRef& t) {
+        const PredictTask& task = t.task();
         auto bytes =
             deps.media.fetch_task_media(task.image, task.id >= 0 ? std::optional<long long>(task.id) : std::nullopt);
         if (!bytes) return fail_task(t, bytes.error());

@@ -73,9 +73,14 @@ void emit_levels(const LabelingConfig& config, const FacePrediction& face, const
     auto wanted = [&](const std::optional<ControlTag>& c) { return c && (all || c->per_region == per_region); };
     const auto& labels = face.labels;
 
-    if (wanted(config.expression) && labels.expression) {
+    // An expression on a face's box is written with the box (build_unchecked).
+    const bool expression_on_box = config.face && config.face->labels_expression;
+    if (wanted(config.expression) && labels.expression && !expression_on_box) {
         if (auto value = config.config_expression(*labels.expression)) {
-            json item = region(*config.expression, target, "choices", json::array({*value}));
+            const ControlTag& control = *config.expression;
+            json item = control.type() == "taxonomy"
+                            ? region(control, target, "taxonomy", json::array({control.path_of(*value)}))
+                            : region(control, target, "choices", json::array({*value}));
             item["score"] = confidence(face.uncertainty.expression);
             result.push_back(std::move(item));
         } else {
@@ -83,31 +88,50 @@ void emit_levels(const LabelingConfig& config, const FacePrediction& face, const
                             config.expression->name + "\"; not sent");
         }
     }
-    auto number = [&](const std::optional<ControlTag>& control, const std::optional<double>& v) {
+    // Valence and arousal on the control's own scale: a number, whole stars or the nearest choice.
+    auto scaled = [&](const std::optional<ControlTag>& control, const std::optional<double>& v) {
         if (!wanted(control) || !v || !std::isfinite(*v)) return;
-        double value = *v;
-        if (control->min) value = std::max(value, *control->min);
-        if (control->max) value = std::min(value, *control->max);
-        result.push_back(region(*control, target, "number", value));
+        const ValueScale& scale = control->scale;
+        const std::string type = control->type();
+        json item;
+        if (type == "choices") {
+            auto choice = scale.choice_for(*v);
+            if (!choice) return;
+            item = region(*control, target, "choices", json::array({*choice}));
+        } else if (type == "rating") {
+            const double stars = std::floor(control->max_rating.value_or(5));
+            item = region(*control, target, "rating",
+                          static_cast<int>(std::clamp(std::round(scale.to_control(*v)), 1.0, stars)));
+        } else {
+            double value = scale.to_control(*v);
+            if (control->min) value = std::max(value, *control->min);
+            if (control->max) value = std::min(value, *control->max);
+            item = region(*control, target, "number", value);
+        }
+        item["score"] = confidence(face.uncertainty.va);
+        result.push_back(std::move(item));
     };
-    number(config.valence, labels.valence);
-    number(config.arousal, labels.arousal);
+    scaled(config.valence, labels.valence);
+    scaled(config.arousal, labels.arousal);
 
     if (wanted(config.action_units) && labels.action_units) {
+        const ControlTag& control = *config.action_units;
         json codes = json::array();
         std::set<std::string> seen;
         for (const auto& code : *labels.action_units) {
             auto value = config.config_action_unit(code);
             if (!value) {
-                note(notes, "action unit \"" + code + "\" is not a value of control \"" + config.action_units->name +
-                                "\"; not sent");
+                note(notes,
+                     "action unit \"" + code + "\" is not a value of control \"" + control.name + "\"; not sent");
                 continue;
             }
-            if (seen.insert(*value).second) codes.push_back(*value);
+            if (seen.insert(*value).second)
+                codes.push_back(control.type() == "taxonomy" ? json(control.path_of(*value)) : json(*value));
         }
         // An empty list would add an empty region for the annotator to clear: leave it out.
         if (!codes.empty()) {
-            json item = region(*config.action_units, target, "choices", std::move(codes));
+            json item =
+                region(control, target, control.type() == "taxonomy" ? "taxonomy" : "choices", std::move(codes));
             item["score"] = confidence(face.uncertainty.au);
             result.push_back(std::move(item));
         }
@@ -115,7 +139,9 @@ void emit_levels(const LabelingConfig& config, const FacePrediction& face, const
 
     auto text = [&](const std::optional<ControlTag>& control, const std::string& content) {
         if (!wanted(control) || content.empty()) return;
-        result.push_back(region(*control, target, "text", json::array({content})));
+        json item = region(*control, target, "text", json::array({content}));
+        item["score"] = confidence(face.uncertainty.overall);
+        result.push_back(std::move(item));
     };
     const auto& d = face.descriptions;
     text(config.expression_description, d.expression);
@@ -165,9 +191,22 @@ nlohmann::json build_unchecked(const LabelingConfig& config, ImageSize size, con
             score_sum += score;
             ++scored;
 
-            json item = rect.type() == "rectanglelabels"
-                            ? region(rect, target, "rectanglelabels", json::array({config.face->label.value_or("")}))
-                            : region(rect, target, "rectangle", json());
+            json item;
+            if (rect.type() != "rectanglelabels") {
+                item = region(rect, target, "rectangle", json());
+            } else if (config.face->labels_expression) {
+                // The box carries the face's expression; one the config lacks leaves the box unlabeled.
+                json labels = json::array();
+                if (face.labels.expression) {
+                    if (auto value = config.config_expression(*face.labels.expression)) labels.push_back(*value);
+                    else
+                        note(notes, "expression \"" + *face.labels.expression + "\" is not a label of control \"" +
+                                        rect.name + "\"; the box is sent without it");
+                }
+                item = region(rect, target, "rectanglelabels", std::move(labels));
+            } else {
+                item = region(rect, target, "rectanglelabels", json::array({config.face->label.value_or("")}));
+            }
             if (rect.type() != "rectanglelabels") item["value"].erase("rectangle");
             item["score"] = score;
             result.push_back(std::move(item));
@@ -222,17 +261,54 @@ std::vector<std::string> get_strings(const json& object, const char* key) {
     return out;
 }
 
-enum class Role {
-    face,
-    expression,
-    valence,
-    arousal,
-    au,
-    description,
-    expression_description,
-    va_description,
-    au_description
-};
+// The values of a Taxonomy result: the leaf of each path.
+std::vector<std::string> taxonomy_leaves(const json& value) {
+    std::vector<std::string> out;
+    auto it = value.find("taxonomy");
+    if (it == value.end() || !it->is_array()) return out;
+    for (const auto& path : *it)
+        if (path.is_array() && !path.empty() && path.back().is_string()) out.push_back(path.back().get<std::string>());
+    return out;
+}
+
+// The values a choices-like result holds, whatever the control's type.
+std::vector<std::string> chosen(const ControlTag& control, const json& value) {
+    const std::string type = control.type();
+    if (type == "taxonomy") return taxonomy_leaves(value);
+    return get_strings(value, type == "rectanglelabels" ? "rectanglelabels" : "choices");
+}
+
+// A valence or arousal result on the control's scale, as a level in [-1, 1]; nullopt and a
+// problem when it is not one.
+std::optional<double> level_read(const ControlTag& control, const json& value, const char* what,
+                                 std::vector<std::string>& problems) {
+    const std::string type = control.type();
+    const ValueScale& scale = control.scale;
+    if (type == "choices") {
+        auto values = get_strings(value, "choices");
+        if (values.empty()) return std::nullopt;
+        if (auto level = scale.level_of_choice(values.front())) return level;
+        problems.push_back(std::string(what) + " \"" + values.front() + "\" is not a choice of \"" + control.name +
+                           "\"");
+        return std::nullopt;
+    }
+    auto number = get_number(value, type == "rating" ? "rating" : "number");
+    if (!number) {
+        problems.push_back(std::string(what) + " is not a number");
+        return std::nullopt;
+    }
+    if (type == "rating" && *number < 1) {
+        problems.push_back(std::string(what) + " has no stars");
+        return std::nullopt;
+    }
+    const double lowest = std::min(scale.low, scale.high), highest = std::max(scale.low, scale.high);
+    constexpr double kSlack = 1e-9;
+    if (*number < lowest - kSlack || *number > highest + kSlack) {
+        problems.push_back(std::string(what) + " " + std::to_string(*number) + " is outside " + scale.describe());
+        return std::nullopt;
+    }
+    return scale.to_level(*number);
+}
 
 std::optional<Box> box_from(const json& item, const json& value, std::vector<std::string>& problems) {
     auto x = get_number(value, "x"), y = get_number(value, "y");
@@ -283,7 +359,7 @@ std::vector<AnnotatedFace> parse_unchecked(const json& result_list, const Labeli
     add(config.expression, Role::expression);
     add(config.valence, Role::valence);
     add(config.arousal, Role::arousal);
-    add(config.action_units, Role::au);
+    add(config.action_units, Role::action_units);
     add(config.description, Role::description);
     add(config.expression_description, Role::expression_description);
     add(config.va_description, Role::va_description);
@@ -319,43 +395,38 @@ std::vector<AnnotatedFace> parse_unchecked(const json& result_list, const Labeli
             face = &faces[*whole];
         }
 
+        // A box labeled by expression is the face and its expression at once.
+        const bool expression_box = role == Role::face && config.face->labels_expression;
         if (role == Role::face || (control->per_region && !face->box)) {
             std::vector<std::string> problems;
             if (auto box = box_from(item, value, problems)) face->box = box;
             face->problems.insert(face->problems.end(), problems.begin(), problems.end());
         }
+        if (role == Role::expression || expression_box) {
+            for (const auto& v : chosen(*control, value)) {
+                auto label = config.seke_expression(v);
+                if (!label) {
+                    face->problems.push_back("expression \"" + v + "\" does not map to a seke expression");
+                } else if (!face->labels.expression) {
+                    face->labels.expression = *label;
+                } else if (*face->labels.expression != *label) {
+                    face->problems.push_back("expression \"" + v + "\" ignored: the face already has one");
+                }
+            }
+        }
         switch (role) {
             case Role::face: break;
-            case Role::expression: {
-                auto values = get_strings(value, "choices");
-                for (const auto& v : values) {
-                    auto label = config.seke_expression(v);
-                    if (!label) {
-                        face->problems.push_back("expression \"" + v + "\" does not map to a seke expression");
-                    } else if (!face->labels.expression) {
-                        face->labels.expression = *label;
-                    } else if (*face->labels.expression != *label) {
-                        face->problems.push_back("expression \"" + v + "\" ignored: the face already has one");
-                    }
-                }
-                break;
-            }
+            case Role::expression: break;  // read with the face below when it is the face's box
             case Role::valence:
             case Role::arousal: {
-                const char* what = role == Role::valence ? "valence" : "arousal";
-                auto number = get_number(value, "number");
-                if (!number) {
-                    face->problems.push_back(std::string(what) + " is not a number");
-                } else if (*number < -1 || *number > 1) {
-                    face->problems.push_back(std::string(what) + " " + std::to_string(*number) + " is outside [-1, 1]");
-                } else {
-                    (role == Role::valence ? face->labels.valence : face->labels.arousal) = *number;
-                }
+                const bool valence = role == Role::valence;
+                if (auto level = level_read(*control, value, valence ? "valence" : "arousal", face->problems))
+                    (valence ? face->labels.valence : face->labels.arousal) = *level;
                 break;
             }
-            case Role::au: {
+            case Role::action_units: {
                 std::vector<std::string> codes = face->labels.action_units.value_or(std::vector<std::string>{});
-                for (const auto& v : get_strings(value, "choices")) {
+                for (const auto& v : chosen(*control, value)) {
                     auto code = config.seke_action_unit(v);
                     if (!code) face->problems.push_back("action unit \"" + v + "\" does not map to a seke action unit");
                     else if (std::find(codes.begin(), codes.end(), *code) == codes.end()) codes.push_back(*code);

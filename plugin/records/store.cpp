@@ -620,6 +620,19 @@ Result<std::optional<DocumentRow>> Store::document(const std::string& kind, cons
     return sql::database_error(*db_, "cannot read " + kind + " " + key);
 }
 
+Result<std::vector<DocumentRow>> Store::documents(const std::string& kind, std::size_t limit) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(*db_, queries_->documents_of_kind);
+    if (!s.ok()) return sql::database_error(*db_, "cannot read documents");
+    s.bind(1, kind);
+    s.bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, 100'000)));
+    std::vector<DocumentRow> out;
+    Step rc;
+    while ((rc = s.step()) == Step::row) out.push_back(DocumentRow{s.text(0), s.text(1), s.text(2), s.text(3)});
+    if (rc != Step::done) return sql::database_error(*db_, "cannot read documents of kind " + kind);
+    return out;
+}
+
 Result<FaceStats> Store::face_stats(int bins) {
     std::lock_guard lock(db_mutex_);
     FaceStats stats;

@@ -128,7 +128,9 @@ struct FaceStats {
     std::vector<std::int64_t> overall_histogram;  // `bins` equal bins of `overall` over [0, 1]
 };
 
-// A JSON document kept by kind and key: fits (calibration, exemplars), FEAB reports.
+// A JSON document kept by kind and key: fits (calibration, exemplars), FEAB reports, what seke
+// fills of each Label Studio project's config (kControlReportDocument, keyed by project).
+inline constexpr std::string_view kControlReportDocument = "label_config_report";
 struct DocumentRow {
     std::string kind;
     std::string key;
@@ -256,6 +258,8 @@ class Store {
     // Documents: one per (kind, key), replaced on save; an empty key reads the newest of a kind.
     Result<bool> save_document(const std::string& kind, const std::string& key, const std::string& body);
     Result<std::optional<DocumentRow>> document(const std::string& kind, const std::string& key = {});
+    // The documents of a kind, newest first, at most `limit`.
+    Result<std::vector<DocumentRow>> documents(const std::string& kind, std::size_t limit);
     // Unreviewed faces of items whose id starts with `item_prefix` ("" = all), unordered.
     Result<std::vector<QueueCandidate>> queue_candidates(const std::string& item_prefix);
 

@@ -14,6 +14,10 @@ struct DialectQueries {
             "SELECT kind, key, body, created_at FROM documents WHERE kind=? "
             "ORDER BY created_at DESC, " +
             order + " DESC LIMIT 1";
+        documents_of_kind =
+            "SELECT kind, key, body, created_at FROM documents WHERE kind=? "
+            "ORDER BY created_at DESC, " +
+            order + " DESC LIMIT ?";
         task_predictions =
             "SELECT model_version, status, prediction, error, updated_at FROM task_predictions "
             "WHERE project=? AND task_id=? AND (?='' OR model_version=?) ORDER BY updated_at DESC, " +
@@ -51,7 +55,7 @@ struct DialectQueries {
                 " OR claims.owner=excluded.owner "
                 "RETURNING owner";
     }
-    std::string newest_document, task_predictions, cost, histogram, queue;
+    std::string newest_document, documents_of_kind, task_predictions, cost, histogram, queue;
     std::string claim_job_items, renew_leases, job_counts, claim;
 };
 

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/integration/editor.hpp"
 #include "tests/integration/serve_fixture.hpp"
 #include "tests/support/scripted_http_server.hpp"
 #include "connectors/crypto.hpp"
@@ -585,56 +586,6 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(integration_serve_editor)
 
-namespace {
-
-// Loads the answer into the real Label Studio editor (the npm bundle) in headless Chromium and
-// returns what the editor loaded, or fails the test with what the page said.
-json load_in_editor(const test::TempDir& dir, const json& prediction, const std::string& config,
-                    const std::filesystem::path& image) {
-    std::string page = test::read_file(test::source_path("tests/integration/browser/editor_page.html"));
-    auto replace = [&](const std::string& key, const std::string& value) {
-        for (auto at = page.find(key); at != std::string::npos; at = page.find(key, at + value.size()))
-            page.replace(at, key.size(), value);
-    };
-    replace("@LSF@", "file://" + (std::filesystem::path(SEKE_TEST_ASSETS_DIR) / "label-studio" / "build").string());
-    replace("@PREDICTION@", prediction.dump());
-    replace("@CONFIG@", json(config).dump());
-    replace("@IMAGE@", json("data:image/jpeg;base64," + base64_encode(test::read_file(image))).dump());
-    auto page_path = dir / "editor.html";
-    test::write_file(page_path, page);
-    auto result = test::run_process(
-        {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--user-data-dir=" + (dir / "chromium-profile").string(), "--allow-file-access-from-files",
-         "--virtual-time-budget=10000", "--dump-dom", "file://" + page_path.string()},
-        {}, 120);
-    std::smatch match;
-    std::regex marker("<pre id=\"seke-result\">([^<]*)</pre>");
-    BOOST_TEST_REQUIRE(std::regex_search(result.out, match, marker),
-                       "no result in the page; chromium said: " << result.err.substr(0, 2000));
-    std::string text = match[1].str();
-    for (auto at = text.find("&quot;"); at != std::string::npos; at = text.find("&quot;")) text.replace(at, 6, "\"");
-    BOOST_TEST_REQUIRE(text.rfind("RESULT ", 0) == 0, "the editor did not load the prediction: " << text);
-    return json::parse(text.substr(7));
-}
-
-// "from_name:type:id" per result; whole-image results carry no id (the editor makes its own),
-// so for those only "from_name:type" is compared.
-std::vector<std::string> result_keys(const json& results, bool with_ids) {
-    std::vector<std::string> keys;
-    for (const auto& r : results) {
-        std::string key = r.is_string() ? r.get<std::string>()
-                                        : r["from_name"].get<std::string>() + ":" + r["type"].get<std::string>() + ":" +
-                                              (r.contains("id") ? r["id"].get<std::string>() : "");
-        if (!with_ids) key = key.substr(0, key.rfind(':'));
-        keys.push_back(key);
-    }
-    std::sort(keys.begin(), keys.end());
-    return keys;
-}
-
-}  // namespace
-
 BOOST_AUTO_TEST_CASE(the_label_studio_editor_loads_every_region_seke_returns) {
     BOOST_TEST_REQUIRE(std::filesystem::exists("/usr/bin/chromium"),
                        "install Debian's chromium (scripts/test.sh does)");
@@ -652,12 +603,13 @@ BOOST_AUTO_TEST_CASE(the_label_studio_editor_loads_every_region_seke_returns) {
             {{"tasks", json::array({ServeFixture::task(51, "s00001.jpg")})}, {"label_config", xml}, {"project", name}});
         json prediction = parse(response)["results"][0];
         BOOST_TEST_REQUIRE(prediction.is_object(), name);
-        json loaded = load_in_editor(f.dir, prediction, xml, f.data() / "images" / "s00001.jpg");
+        json loaded = test::load_in_editor(f.dir, prediction, xml, f.data() / "images" / "s00001.jpg");
         BOOST_TEST_MESSAGE(name << ": " << loaded.dump());
         BOOST_TEST(loaded["predictions"] == 1);
         bool per_region = name == "faces.xml";
-        BOOST_TEST(result_keys(loaded["results"], per_region) == result_keys(prediction["result"], per_region),
-                   tt::per_element());
+        BOOST_TEST(
+            test::result_keys(loaded["results"], per_region) == test::result_keys(prediction["result"], per_region),
+            tt::per_element());
         BOOST_TEST(prediction["result"].size() == 5u + (per_region ? 1u : 0u));
         if (name == "faces.xml") BOOST_TEST(loaded["regions"] == 1);  // one face, all its results on it
     }
@@ -689,11 +641,12 @@ BOOST_AUTO_TEST_CASE(with_no_key_the_editor_loads_the_experts_regions_on_a_real_
             BOOST_TEST(r["value"]["choices"][0] != "contempt");
     }
     BOOST_TEST(faces.size() >= 2u, prediction.dump());  // sample3 shows three faces
-    json loaded = load_in_editor(f.dir, prediction, xml, photo);
+    json loaded = test::load_in_editor(f.dir, prediction, xml, photo);
     BOOST_TEST_MESSAGE("expert: " << loaded.dump());
     BOOST_TEST(loaded["predictions"] == 1);
     BOOST_TEST(loaded["regions"] == faces.size());
-    BOOST_TEST(result_keys(loaded["results"], true) == result_keys(prediction["result"], true), tt::per_element());
+    BOOST_TEST(test::result_keys(loaded["results"], true) == test::result_keys(prediction["result"], true),
+               tt::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -748,6 +701,13 @@ BOOST_AUTO_TEST_CASE(the_dashboard_renders_the_queue_and_plots_offline) {
     BOOST_TEST(scored.exit_code != 2, scored.err);
     BOOST_TEST(parse(f.get("/ui/data", basic))["feab"].is_object());
 
+    // A project whose config has a control seke cannot fill is listed with it.
+    auto setup = f.post("/setup", {{"project", "15.1"}, {"schema", R"(<View><Image name="image" value="$image"/>
+                           <Choices name="expression" toName="image"><Choice value="happy"/><Choice value="sad"/></Choices>
+                           <Rating name="quality" toName="image"/></View>)"}},
+                        basic);
+    BOOST_TEST_REQUIRE(setup.status == 200, setup.body);
+
     // Chromium sends the credentials in the URL; the page fetches its data relative to itself.
     std::string url = f.base;
     url.insert(url.find("//") + 2, "ui:secret@");
@@ -769,6 +729,8 @@ BOOST_AUTO_TEST_CASE(the_dashboard_renders_the_queue_and_plots_offline) {
     BOOST_TEST(count("class=\"bin\"") == 20u);
     BOOST_TEST(count("class=\"curve\"") == 4u);
     BOOST_TEST(count("id=\"feab-table\"") == 1u);
+    BOOST_TEST(count("class=\"project-control\"") == 2u);  // project 14: all filled; 15: quality
+    BOOST_TEST(dom.find("--control-valence quality") != std::string::npos);
     BOOST_TEST(dom.find("<p id=\"error\"></p>") != std::string::npos);
     // Offline: the page references nothing outside itself.
     std::string source = f.get("/ui", basic).body;

@@ -73,6 +73,28 @@ BOOST_AUTO_TEST_CASE(secrets_are_never_printed) {
     BOOST_TEST(get_option(loaded->config, "vllm.api_key") == "***");
     auto bad = set_option(loaded->config, "vllm.max_retries", "sk-very-secret");
     BOOST_TEST(!bad.ok());
+
+    // A password in a model URL is shown as ***, the rest of the list as written.
+    auto fleet = load_config(
+        {"--base-url", "http://ann:pw1@10.0.0.1:8000/v1|concurrency=4,https://gpu.example/v1?x=a@b,http://bob@h/v1"},
+        {});
+    BOOST_TEST_REQUIRE(fleet.ok(), (fleet.ok() ? "" : fleet.error().message));
+    BOOST_TEST(get_option(fleet->config, "vllm.base_url") ==
+               "http://ann:***@10.0.0.1:8000/v1|concurrency=4,https://gpu.example/v1?x=a@b,http://bob@h/v1");
+    BOOST_TEST(dump_config_json(fleet->config).find("pw1") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(control_options_are_checked_at_load) {
+    auto good = load_config({"--control-valence", "sam_v:1..9", "--control-description", "none"},
+                            {{"SEKE_CONTROL_EXPRESSION", "mood"}});
+    BOOST_TEST_REQUIRE(good.ok(), (good.ok() ? "" : good.error().message));
+    BOOST_TEST(good->config.label_studio_controls.valence == "sam_v:1..9");
+    BOOST_TEST(good->config.label_studio_controls.expression == "mood");
+    BOOST_TEST(get_option(good->config, "label_studio.controls.description") == "none");
+    auto ranged_face = load_config({"--control-face", "box:1..9"}, {});
+    BOOST_TEST_REQUIRE(!ranged_face.ok());
+    BOOST_TEST(ranged_face.error().message.find("label_studio.controls.face") != std::string::npos);
+    BOOST_TEST(!load_config({"--control-arousal", "a:1..1"}, {}).ok());
 }
 
 BOOST_AUTO_TEST_CASE(shipped_config_file_lists_every_option_with_defaults) {

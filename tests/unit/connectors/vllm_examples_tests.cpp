@@ -10,6 +10,7 @@
 #include "connectors/crypto.hpp"
 #include "connectors/vllm_client.hpp"
 #include "tests/support/scripted_http_server.hpp"
+#include "tests/unit/connectors/vllm_test_helpers.hpp"
 
 using namespace seke;
 using nlohmann::json;
@@ -17,22 +18,9 @@ using seke::test::HttpReply;
 using seke::test::HttpRequest;
 using seke::test::ScriptedHttpServer;
 using namespace std::chrono_literals;
+using namespace seke::test::vllm;
 
 namespace {
-
-constexpr const char* kSchema =
-    R"({"type":"object","properties":{"expression":{"type":"string"}},"required":["expression"],"additionalProperties":false})";
-
-HttpReply answer_n(const HttpRequest& request) {
-    auto body = json::parse(request.body);
-    json choices = json::array();
-    for (int i = 0; i < body.value("n", 1); ++i)
-        choices.push_back({{"index", i},
-                           {"message", {{"role", "assistant"}, {"content", R"({"expression":"happy"})"}}},
-                           {"finish_reason", "stop"}});
-    return HttpReply::json(
-        json{{"choices", choices}, {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}}}}.dump());
-}
 
 ChatExample example(int i, std::size_t image_bytes = 16) {
     ChatExample out;
@@ -43,67 +31,13 @@ ChatExample example(int i, std::size_t image_bytes = 16) {
     return out;
 }
 
-ChatRequest make_request(std::vector<ChatExample> examples = {}) {
-    ChatRequest request;
-    request.prompt.system = "You know emotions.";
-    request.prompt.user = "Label this face.";
-    request.prompt.schema_name = "emotion";
-    request.prompt.response_schema = kSchema;
+// The question with these example turns before it.
+ChatRequest with_examples(std::vector<ChatExample> examples = {}) {
+    ChatRequest request = make_request(2);
     request.image_jpeg = "the face itself";
-    request.image_hash = "abc123";
-    request.n = 2;
-    request.temperature = 0.7;
     request.examples = std::move(examples);
     return request;
 }
-
-struct Logs {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-};
-
-VllmSettings settings_for(const ScriptedHttpServer& server, Logs* logs = nullptr) {
-    VllmSettings settings;
-    settings.base_url = server.base_url() + "/v1";
-    settings.model = "test-model";
-    settings.timeout_ms = 3000;
-    settings.connect_timeout_ms = 1000;
-    settings.max_retries = 1;
-    settings.backoff_base_ms = 5;
-    settings.backoff_max_ms = 50;
-    settings.log = [logs](const std::string& line) {
-        if (!logs) return;
-        std::lock_guard lock(logs->mutex);
-        logs->lines.push_back(line);
-    };
-    return settings;
-}
-
-ChatResult run(VllmClient& client, ChatRequest request) {
-    auto promise = std::make_shared<std::promise<ChatResult>>();
-    auto future = promise->get_future();
-    client.submit(std::move(request), [promise](ChatResult result) { promise->set_value(std::move(result)); });
-    BOOST_REQUIRE(future.wait_for(20s) == std::future_status::ready);
-    return future.get();
-}
-
-class MemoryCache : public ResponseCache {
-  public:
-    std::optional<std::string> get(const std::string& key) override {
-        std::lock_guard lock(mutex_);
-        auto it = entries_.find(key);
-        if (it == entries_.end()) return std::nullopt;
-        return it->second;
-    }
-    void put(const std::string& key, const std::string& value) override {
-        std::lock_guard lock(mutex_);
-        entries_[key] = value;
-    }
-
-  private:
-    std::mutex mutex_;
-    std::map<std::string, std::string> entries_;
-};
 
 std::string data_uri(const std::string& bytes) {
     return "data:image/jpeg;base64," + base64_encode(bytes);
@@ -128,7 +62,7 @@ BOOST_AUTO_TEST_SUITE(connectors_vllm_examples)
 BOOST_AUTO_TEST_CASE(example_turns_come_in_order_before_the_question) {
     ScriptedHttpServer server(answer_n);
     VllmClient client(settings_for(server), nullptr);
-    auto request = make_request({example(0), example(1), example(2)});
+    auto request = with_examples({example(0), example(1), example(2)});
     auto result = run(client, request);
     BOOST_REQUIRE(!result.error);
 
@@ -156,7 +90,7 @@ BOOST_AUTO_TEST_CASE(example_turns_come_in_order_before_the_question) {
 BOOST_AUTO_TEST_CASE(no_examples_keeps_the_two_message_shape) {
     ScriptedHttpServer server(answer_n);
     VllmClient client(settings_for(server), nullptr);
-    BOOST_REQUIRE(!run(client, make_request()).error);
+    BOOST_REQUIRE(!run(client, with_examples()).error);
     auto messages = sent_messages(server);
     BOOST_TEST(messages.size() == 2u);
     BOOST_TEST(messages[1]["role"] == "user");
@@ -165,7 +99,7 @@ BOOST_AUTO_TEST_CASE(no_examples_keeps_the_two_message_shape) {
 BOOST_AUTO_TEST_CASE(cache_key_without_examples_is_unchanged) {
     // The canonical form of requests without examples: caches filled by them still answer.
     VllmSettings settings;
-    auto request = make_request();
+    auto request = with_examples();
     std::string canonical = "seke-vllm-cache-v2\n";
     auto field = [&](const std::string& name, const std::string& value) {
         canonical += name + " " + std::to_string(value.size()) + ":" + value + "\n";
@@ -184,10 +118,10 @@ BOOST_AUTO_TEST_CASE(cache_key_without_examples_is_unchanged) {
 
 BOOST_AUTO_TEST_CASE(cache_key_follows_the_example_set) {
     VllmSettings settings;
-    const auto base = make_request({example(0), example(1)});
+    const auto base = with_examples({example(0), example(1)});
     const auto key = cache_key(settings, base);
-    BOOST_TEST(cache_key(settings, make_request({example(0), example(1)})) == key);
-    BOOST_TEST(cache_key(settings, make_request()) != key);
+    BOOST_TEST(cache_key(settings, with_examples({example(0), example(1)})) == key);
+    BOOST_TEST(cache_key(settings, with_examples()) != key);
 
     std::vector<std::function<void(ChatRequest&)>> changes = {
         [](ChatRequest& r) { r.examples[1].image_hash += "x"; },
@@ -217,17 +151,17 @@ BOOST_AUTO_TEST_CASE(cached_answers_are_reused_only_for_the_same_examples) {
     ScriptedHttpServer server(answer_n);
     MemoryCache cache;
     VllmClient client(settings_for(server), &cache);
-    BOOST_TEST(!run(client, make_request({example(0)})).cached);
-    BOOST_TEST(run(client, make_request({example(0)})).cached);
+    BOOST_TEST(!run(client, with_examples({example(0)})).cached);
+    BOOST_TEST(run(client, with_examples({example(0)})).cached);
     BOOST_TEST(server.request_count() == 1u);
 
     auto changed = example(0);
     changed.assistant = R"({"expression":"angry"})";
-    BOOST_TEST(!run(client, make_request({changed})).cached);
-    BOOST_TEST(!run(client, make_request()).cached);
-    BOOST_TEST(!run(client, make_request({example(0), example(1)})).cached);
+    BOOST_TEST(!run(client, with_examples({changed})).cached);
+    BOOST_TEST(!run(client, with_examples()).cached);
+    BOOST_TEST(!run(client, with_examples({example(0), example(1)})).cached);
     BOOST_TEST(server.request_count() == 4u);
-    BOOST_TEST(run(client, make_request({changed})).cached);
+    BOOST_TEST(run(client, with_examples({changed})).cached);
 }
 
 BOOST_AUTO_TEST_CASE(bounds_keep_a_prefix) {
@@ -251,7 +185,7 @@ BOOST_AUTO_TEST_CASE(bounds_hold_on_the_wire_and_in_the_key) {
     VllmClient client(settings_for(server, &logs), nullptr);
     std::vector<ChatExample> many;
     for (int i = 0; i < 11; ++i) many.push_back(example(i));
-    BOOST_REQUIRE(!run(client, make_request(many)).error);
+    BOOST_REQUIRE(!run(client, with_examples(many)).error);
     auto messages = sent_messages(server);
     BOOST_REQUIRE(example_pairs(messages) == kMaxFewShotExamples);
     for (std::size_t i = 0; i < kMaxFewShotExamples; ++i)
@@ -264,7 +198,7 @@ BOOST_AUTO_TEST_CASE(bounds_hold_on_the_wire_and_in_the_key) {
     server.clear_requests();
     const std::size_t kib100 = 100 * 1024;
     std::vector<ChatExample> heavy{example(0, kib100), example(1, kib100), example(2, kib100)};
-    BOOST_REQUIRE(!run(client, make_request(heavy)).error);
+    BOOST_REQUIRE(!run(client, with_examples(heavy)).error);
     messages = sent_messages(server);
     BOOST_TEST(example_pairs(messages) == 2u);
     {
@@ -275,8 +209,8 @@ BOOST_AUTO_TEST_CASE(bounds_hold_on_the_wire_and_in_the_key) {
     // What is dropped is not keyed: the over-long set and its kept prefix share cached answers.
     VllmSettings settings;
     std::vector<ChatExample> prefix(many.begin(), many.begin() + kMaxFewShotExamples);
-    BOOST_TEST(cache_key(settings, make_request(many)) == cache_key(settings, make_request(prefix)));
-    BOOST_TEST(cache_key(settings, make_request(heavy)) == cache_key(settings, make_request({heavy[0], heavy[1]})));
+    BOOST_TEST(cache_key(settings, with_examples(many)) == cache_key(settings, with_examples(prefix)));
+    BOOST_TEST(cache_key(settings, with_examples(heavy)) == cache_key(settings, with_examples({heavy[0], heavy[1]})));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -11,6 +11,7 @@
 using namespace seke;
 using namespace seke::label_studio;
 using nlohmann::json;
+namespace tt = boost::test_tools;
 
 namespace {
 
@@ -171,16 +172,119 @@ BOOST_AUTO_TEST_CASE(labels_not_in_the_config_are_omitted) {
     BOOST_TEST((*find(prediction["result"], "emotion"))["value"]["choices"] == json::array({"Happiness"}));
 }
 
-BOOST_AUTO_TEST_CASE(numbers_are_clamped_to_the_tag_range) {
+BOOST_AUTO_TEST_CASE(numbers_are_written_on_the_tags_own_range) {
     auto config = parse_ok(R"(<View><Image name="image" value="$image"/>
-      <Number name="valence" toName="image" min="-0.5" max="0.5"/>
+      <Number name="valence" toName="image" min="-1"/>
       <Number name="arousal" toName="image" min="0" max="1"/></View>)");
     auto face = happy_face();
-    face.labels.valence = 0.9;
+    face.labels.valence = -1.4;  // out of range: clamped
     face.labels.arousal = -0.4;
     auto result = build_prediction(config, {10, 10}, {face}, "v")["result"];
-    BOOST_TEST((*find(result, "valence"))["value"]["number"].get<double>() == 0.5);
-    BOOST_TEST((*find(result, "arousal"))["value"]["number"].get<double>() == 0.0);
+    BOOST_TEST((*find(result, "valence"))["value"]["number"].get<double>() == -1.0);
+    // [-1, 1] onto 0..1: -0.4 is 0.3.
+    BOOST_TEST((*find(result, "arousal"))["value"]["number"].get<double>() == 0.3, tt::tolerance(1e-12));
+    auto back = parse_annotation_result(result, config);
+    BOOST_REQUIRE_EQUAL(back.size(), 1u);
+    BOOST_TEST(back[0].labels.arousal.value_or(9) == -0.4, tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(ratings_and_choice_scales_round_trip_through_the_levels) {
+    auto config = parse_ok(R"(<View><Image name="image" value="$image"/>
+      <Rating name="val" toName="image" maxRating="9"/>
+      <Choices name="aro" toName="image"><Choice value="Low"/><Choice value="Medium"/><Choice value="High"/></Choices>
+    </View>)");
+    auto face = happy_face();  // valence 0.62, arousal 0.35
+    auto result = build_prediction(config, {10, 10}, {face}, "v")["result"];
+    const json* valence = find(result, "val");
+    BOOST_REQUIRE(valence);
+    BOOST_TEST((*valence)["type"] == "rating");
+    BOOST_TEST((*valence)["value"]["rating"] == 7);  // 1 + 1.62 / 2 * 8 = 7.48
+    BOOST_TEST((*valence)["score"].get<double>() == 0.9, tt::tolerance(1e-9));
+    const json* arousal = find(result, "aro");
+    BOOST_REQUIRE(arousal);
+    BOOST_TEST((*arousal)["value"]["choices"] == json::array({"Medium"}));  // 1.35 is nearer 1 than 2
+
+    // What an annotator picks reads back as a level.
+    auto edited = json::parse(R"([
+      {"from_name":"val","to_name":"image","type":"rating","value":{"rating":3}},
+      {"from_name":"aro","to_name":"image","type":"choices","value":{"choices":["High"]}}])");
+    auto faces = parse_annotation_result(edited, config);
+    BOOST_REQUIRE_EQUAL(faces.size(), 1u);
+    BOOST_TEST(faces[0].labels.valence.value_or(9) == -0.5);
+    BOOST_TEST(faces[0].labels.arousal.value_or(9) == 1.0);
+    BOOST_TEST(faces[0].problems.empty());
+    auto wrong = json::parse(R"([
+      {"from_name":"val","to_name":"image","type":"rating","value":{"rating":12}},
+      {"from_name":"aro","to_name":"image","type":"choices","value":{"choices":["Extreme"]}}])");
+    faces = parse_annotation_result(wrong, config);
+    BOOST_REQUIRE_EQUAL(faces.size(), 1u);
+    BOOST_TEST(!faces[0].labels.valence);
+    BOOST_TEST(!faces[0].labels.arousal);
+    BOOST_TEST(faces[0].problems.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(taxonomies_carry_paths_both_ways) {
+    auto config = parse_ok(R"(<View><Image name="image" value="$image"/>
+      <Taxonomy name="emotion" toName="image">
+        <Choice value="Positive"><Choice value="Happy"/></Choice>
+        <Choice value="Negative"><Choice value="Sad"/><Choice value="Angry"/></Choice>
+      </Taxonomy>
+      <Taxonomy name="aus" toName="image">
+        <Choice value="Upper"><Choice value="AU6"/></Choice><Choice value="Lower"><Choice value="AU12"/><Choice value="AU25"/></Choice>
+      </Taxonomy></View>)");
+    auto result = build_prediction(config, {10, 10}, {happy_face()}, "v")["result"];
+    const json* expression = find(result, "emotion");
+    BOOST_REQUIRE(expression);
+    BOOST_TEST((*expression)["type"] == "taxonomy");
+    BOOST_TEST((*expression)["value"]["taxonomy"] == json::parse(R"([["Positive","Happy"]])"));
+    const json* aus = find(result, "aus");
+    BOOST_REQUIRE(aus);
+    BOOST_TEST((*aus)["value"]["taxonomy"] == json::parse(R"([["Upper","AU6"],["Lower","AU12"],["Lower","AU25"]])"));
+    auto faces = parse_annotation_result(result, config);
+    BOOST_REQUIRE_EQUAL(faces.size(), 1u);
+    BOOST_TEST(faces[0].labels.expression.value_or("") == "happy");
+    BOOST_TEST((faces[0].labels.action_units.value_or(std::vector<std::string>{}) ==
+                std::vector<std::string>{"AU6", "AU12", "AU25"}));
+}
+
+BOOST_AUTO_TEST_CASE(boxes_labeled_by_expression_carry_each_faces_own) {
+    auto config = parse_ok(R"(<View><Image name="image" value="$image"/>
+      <RectangleLabels name="emotion" toName="image">
+        <Label value="Happy"/><Label value="Sad"/><Label value="Angry"/><Label value="Surprise"/>
+      </RectangleLabels>
+      <Number name="valence" toName="image" perRegion="true"/></View>)");
+    auto happy = happy_face();
+    auto sad = happy_face();
+    sad.box = Box{10, 10, 50, 50};
+    sad.labels.expression = "sad";
+    sad.labels.valence = -0.6;
+    auto contempt = happy_face();
+    contempt.box = Box{200, 10, 50, 50};
+    contempt.labels.expression = "contempt";  // not a label of the config
+    std::vector<std::string> notes;
+    auto result = build_prediction(config, {1000, 800}, {happy, sad, contempt}, "v", &notes)["result"];
+    std::vector<std::string> labels;
+    for (const auto& item : result)
+        if (item["type"] == "rectanglelabels") labels.push_back(item["value"]["rectanglelabels"].dump());
+    BOOST_TEST((labels == std::vector<std::string>{R"(["Happy"])", R"(["Sad"])", "[]"}), tt::per_element());
+    BOOST_TEST(notes.size() == 1u);
+    auto faces = parse_annotation_result(result, config);
+    BOOST_REQUIRE_EQUAL(faces.size(), 3u);
+    BOOST_TEST(faces[1].labels.expression.value_or("") == "sad");
+    BOOST_TEST(faces[1].labels.valence.value_or(0) == -0.6);
+    BOOST_REQUIRE(faces[1].box);
+    BOOST_TEST(faces[1].box->w == 50);
+    BOOST_TEST(!faces[2].labels.expression);
+}
+
+BOOST_AUTO_TEST_CASE(every_result_carries_a_score) {
+    auto result = build_prediction(shipped("faces.xml"), {1000, 800}, {happy_face()}, "v")["result"];
+    BOOST_REQUIRE(!result.empty());
+    for (const auto& item : result) {
+        BOOST_TEST(item.contains("score"), item.dump());
+        BOOST_TEST(item["score"].get<double>() >= 0.0);
+        BOOST_TEST(item["score"].get<double>() <= 1.0);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(scores_are_json_safe_with_nan_input) {
