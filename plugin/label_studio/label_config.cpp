@@ -675,8 +675,10 @@ Result<LabelingConfig> parse_label_config(const std::string& xml, const Knowledg
             return false;
         };
     };
-    auto both = [](Test a, Test b) -> Test { return [a, b](const ControlTag& c) { return a(c) && b(c); }; };
-    auto negate = [](Test a) -> Test { return [a](const ControlTag& c) { return !a(c); }; };
+    auto both = [](const Test& a, const Test& b) -> Test {
+        return [a, b](const ControlTag& c) { return a(c) && b(c); };
+    };
+    auto negate = [](const Test& a) -> Test { return [a](const ControlTag& c) { return !a(c); }; };
     auto contains = [](std::string_view word) -> Test {
         return [w = std::string(word)](const ControlTag& c) { return to_lower(c.name).find(w) != std::string::npos; };
     };

@@ -415,8 +415,8 @@ std::vector<AnnotatedFace> parse_unchecked(const json& result_list, const Labeli
             }
         }
         switch (role) {
-            case Role::face: break;
-            case Role::expression: break;  // read with the face below when it is the face's box
+            case Role::face:
+            case Role::expression: break;  // read above, with the face's box when it is one
             case Role::valence:
             case Role::arousal: {
                 const bool valence = role == Role::valence;
