@@ -64,6 +64,19 @@ struct Reply {
     std::string body;
 };
 
+// spec_id → value; an attribute without either is skipped, a value that is not text kept as JSON.
+std::vector<std::pair<long long, std::string>> attributes_of(const json& object) {
+    std::vector<std::pair<long long, std::string>> out;
+    if (!object.contains("attributes") || !object["attributes"].is_array()) return out;
+    for (const auto& a : object["attributes"]) {
+        long long spec_id = integer(a, "spec_id");
+        if (spec_id < 0 || !a.contains("value")) continue;
+        const json& v = a["value"];
+        out.emplace_back(spec_id, v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string cvat_credential_name(const CvatSettings& s) {
@@ -97,8 +110,13 @@ CvatAnnotations parse_cvat_annotations(const json& body) {
     CvatAnnotations out;
     if (!body.is_object()) return out;
     out.version = integer(body, "version", 0);
-    if (body.contains("tags") && body["tags"].is_array()) out.tags = body["tags"].size();
     if (body.contains("tracks") && body["tracks"].is_array()) out.tracks = body["tracks"].size();
+    if (body.contains("tags") && body["tags"].is_array())
+        for (const auto& t : body["tags"]) {
+            if (!t.is_object()) continue;
+            out.tags.push_back({integer(t, "id"), integer(t, "frame", -1), integer(t, "label_id"), text(t, "source"),
+                                attributes_of(t)});
+        }
     if (!body.contains("shapes") || !body["shapes"].is_array()) return out;
     for (const auto& s : body["shapes"]) {
         if (!s.is_object()) continue;
@@ -111,13 +129,7 @@ CvatAnnotations parse_cvat_annotations(const json& body) {
         if (s.contains("points") && s["points"].is_array())
             for (const auto& p : s["points"])
                 if (p.is_number()) shape.points.push_back(p.get<double>());
-        if (s.contains("attributes") && s["attributes"].is_array())
-            for (const auto& a : s["attributes"]) {
-                long long spec_id = integer(a, "spec_id");
-                if (spec_id < 0 || !a.contains("value")) continue;
-                const json& v = a["value"];
-                shape.attributes.emplace_back(spec_id, v.is_string() ? v.get<std::string>() : v.dump());
-            }
+        shape.attributes = attributes_of(s);
         out.shapes.push_back(std::move(shape));
     }
     return out;

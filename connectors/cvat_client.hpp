@@ -55,12 +55,21 @@ struct CvatShape {
     std::vector<double> points;
     std::vector<std::pair<long long, std::string>> attributes;  // spec_id, value
 };
+// One tag (a label of the whole frame) as GET …/annotations returns it.
+struct CvatTag {
+    long long id = -1;
+    long long frame = 0;
+    long long label_id = -1;
+    std::string source;
+    std::vector<std::pair<long long, std::string>> attributes;  // spec_id, value
+};
 struct CvatAnnotations {
     long long version = 0;
     std::vector<CvatShape> shapes;
-    std::size_t tags = 0, tracks = 0;  // counted, not read
+    std::vector<CvatTag> tags;
+    std::size_t tracks = 0;  // counted, not read
 };
-// Reads the shapes of an annotations object; entries that are not shapes are skipped.
+// Reads the shapes and tags of an annotations object; entries that are neither are skipped.
 CvatAnnotations parse_cvat_annotations(const nlohmann::json& body);
 CvatJob parse_cvat_job(const nlohmann::json& body);
 

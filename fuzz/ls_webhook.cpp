@@ -1,6 +1,7 @@
 // Label Studio's /webhook body (label_studio/webhook_body.*) and the annotation results in it
 // (label_studio/predictions.*, review_adapter.*): any bytes parse to the typed event or a
-// bad_json error, and every face read back from an annotation carries canonical labels.
+// bad_json error, a deletion withdraws ids and reviews nothing, what is not read is named within
+// its bound, and every face read back from an annotation carries canonical labels.
 #include "fuzz/fuzz_support.hpp"
 #include "plugin/label_studio/label_config.hpp"
 #include "plugin/label_studio/predictions.hpp"
@@ -19,6 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     SEKE_FUZZ_CHECK(!body->project.empty());
+    SEKE_FUZZ_CHECK(body->unread.size() <= kMaxUnread);
+    for (long long id : body->withdrawn) SEKE_FUZZ_CHECK(id >= 0);
+    if (is_deletion(body->action)) SEKE_FUZZ_CHECK(body->annotations.empty());
     auto config = configs.get(body->label_config.empty() ? stored : body->label_config);
     if (!config || !(*config)->applicable()) return 0;
     for (const WebhookAnnotation& annotation : body->annotations) {

@@ -13,9 +13,14 @@ inline std::string store_url(const std::string& url) {
     return out;
 }
 
+// What the store items of one task's frames start with.
+inline std::string task_item_prefix(long long task_id) {
+    return "cvat/" + std::to_string(task_id) + "/";
+}
+
 // The store item of one task frame.
 inline std::string frame_item_id(long long task_id, long long frame) {
-    return "cvat/" + std::to_string(task_id) + "/" + std::to_string(frame);
+    return task_item_prefix(task_id) + std::to_string(frame);
 }
 
 // Where a frame can be fetched again (with CVAT credentials): the FEID record's image.

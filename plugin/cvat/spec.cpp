@@ -38,17 +38,6 @@ json attribute_json(const AttributeSpec& a) {
     return {{"name", a.name}, {"input_type", a.input_type}, {"values", a.values}, {"mutable", a.mutable_across_frames}};
 }
 
-// The face a frame tag speaks for: the largest one (whole-image faces count as the frame).
-std::size_t main_face(const std::vector<LabeledFace>& faces) {
-    std::size_t best = 0;
-    double best_area = -1;
-    for (std::size_t i = 0; i < faces.size(); ++i) {
-        double area = faces[i].box ? static_cast<double>(faces[i].box->w) * faces[i].box->h : 1e18;
-        if (area > best_area) best_area = area, best = i;
-    }
-    return best;
-}
-
 std::vector<double> rectangle_points(const LabeledFace& face, int width, int height) {
     if (!face.box) return {0.0, 0.0, static_cast<double>(width), static_cast<double>(height)};
     const Box& b = *face.box;
@@ -252,18 +241,31 @@ json detector_response(const FunctionSpec& spec, const std::vector<LabeledFace>&
                        {"attributes", attributes}});
     }
     if (!spec.settings.frame_tag_label.empty()) {
-        std::string expression = kNoFaceValue;
-        if (!kept.empty())
-            if (const auto& e = kept[main_face(kept)].labels.expression)
-                if (auto it = spec.expression_value.find(*e); it != spec.expression_value.end())
-                    expression = it->second;
-        out.push_back({{"label", spec.settings.frame_tag_label},
-                       {"type", "tag"},
-                       {"attributes",
-                        {{{"name", kExpressionAttribute}, {"value", expression}},
-                         {{"name", kFacesVisibleAttribute}, {"value", std::to_string(kept.size())}}}}});
+        json attributes = json::array();
+        for (auto& [name, value] : frame_tag_attributes(kept, spec.expression_value))
+            attributes.push_back({{"name", name}, {"value", value}});
+        out.push_back({{"label", spec.settings.frame_tag_label}, {"type", "tag"}, {"attributes", attributes}});
     }
     return out;
+}
+
+std::optional<std::size_t> frame_tag_face(const std::vector<LabeledFace>& faces) {
+    std::optional<std::size_t> best;
+    double best_area = -1;
+    for (std::size_t i = 0; i < faces.size(); ++i) {
+        double area = faces[i].box ? static_cast<double>(faces[i].box->w) * faces[i].box->h : 1e18;
+        if (area > best_area) best_area = area, best = i;
+    }
+    return best;
+}
+
+std::vector<std::pair<std::string, std::string>> frame_tag_attributes(
+    const std::vector<LabeledFace>& faces, const std::map<std::string, std::string>& expression_value) {
+    std::string expression = kNoFaceValue;
+    if (auto face = frame_tag_face(faces))
+        if (const auto& e = faces[*face].labels.expression)
+            if (auto it = expression_value.find(*e); it != expression_value.end()) expression = it->second;
+    return {{kExpressionAttribute, expression}, {kFacesVisibleAttribute, std::to_string(faces.size())}};
 }
 
 Result<TaskBinding> bind_task_labels(const FunctionSpec& spec, const Knowledge& knowledge, const json& labels_in) {
@@ -362,6 +364,22 @@ json rest_shape(const FunctionSpec& spec, const TaskBinding& binding, const Labe
             {"group", 0},
             {"source", "auto"},
             {"attributes", attributes}};
+}
+
+std::optional<json> rest_tag(const FunctionSpec& spec, const TaskBinding& binding,
+                             const std::vector<LabeledFace>& faces, long long frame) {
+    if (spec.settings.frame_tag_label.empty() || binding.tag_label_id < 0) return std::nullopt;
+    // The task's spelling, the face label's; seke's own when that label has no expression values.
+    const auto& spelling = binding.expression_value.empty() ? spec.expression_value : binding.expression_value;
+    json attributes = json::array();
+    for (auto& [name, value] : frame_tag_attributes(faces, spelling))
+        if (auto id = binding.tag_spec_ids.find(name); id != binding.tag_spec_ids.end())
+            attributes.push_back({{"spec_id", id->second}, {"value", value}});
+    return json{{"frame", frame},
+                {"label_id", binding.tag_label_id},
+                {"group", 0},
+                {"source", "auto"},
+                {"attributes", attributes}};
 }
 
 ReadLabels labels_from_attributes(const FunctionSpec& spec, const Knowledge& knowledge,

@@ -90,6 +90,15 @@ std::vector<std::pair<std::string, std::string>> face_attributes(const FunctionS
 nlohmann::json detector_response(const FunctionSpec& spec, const std::vector<LabeledFace>& faces, int width, int height,
                                  double threshold, const std::string& model_version);
 
+// The face a frame tag speaks for: the largest one (a whole-image face counts as the frame);
+// none without faces.
+std::optional<std::size_t> frame_tag_face(const std::vector<LabeledFace>& faces);
+// The frame tag's attributes by name: that face's expression in the spelling of
+// `expression_value` (canonical → value; "no_face" without one) and the number of faces. The
+// one description of the tag, for the function's answer and the REST worker alike.
+std::vector<std::pair<std::string, std::string>> frame_tag_attributes(
+    const std::vector<LabeledFace>& faces, const std::map<std::string, std::string>& expression_value);
+
 // A task's own label, as GET /api/labels lists it, bound to the spec: ids for writing shapes
 // and the task's spelling of every expression.
 struct TaskBinding {
@@ -108,6 +117,11 @@ Result<TaskBinding> bind_task_labels(const FunctionSpec& spec, const Knowledge& 
 // The REST shape (§4.4) for one face on `frame`; attributes by spec_id.
 nlohmann::json rest_shape(const FunctionSpec& spec, const TaskBinding& binding, const LabeledFace& face,
                           long long frame, int width, int height, const std::string& model_version);
+
+// The REST tag (§4.4) of `frame` carrying its faces' frame tag, attributes by spec_id in the
+// task's spelling; none when the spec or the task has no tag label.
+std::optional<nlohmann::json> rest_tag(const FunctionSpec& spec, const TaskBinding& binding,
+                                       const std::vector<LabeledFace>& faces, long long frame);
 
 // Labels read back from a face shape's attributes (name → value). Levels whose attributes are
 // absent or unreadable are left out and named in `problems`.

@@ -29,6 +29,11 @@ struct FrameFaces {
     Cost cost;
 };
 
+// What one frame's write created in CVAT.
+struct Written {
+    std::size_t shapes = 0, tags = 0;
+};
+
 bool same_points(const json& sent, const std::vector<double>& got) {
     if (!sent.is_array() || sent.size() != got.size()) return false;
     for (std::size_t i = 0; i < got.size(); ++i)
@@ -42,8 +47,8 @@ class Annotator {
               const std::vector<CvatJob>& jobs)
         : deps_(deps), cvat_url_(std::move(cvat_url)), task_id_(task_id), binding_(binding), jobs_(jobs) {}
 
-    // Labels (or reuses) and writes one frame; returns the number of shapes created.
-    Result<std::size_t> run(long long frame, bool& reused, Cost& cost, std::size_t& faces) {
+    // Labels (or reuses) and writes one frame.
+    Result<Written> run(long long frame, bool& reused, Cost& cost, std::size_t& faces) {
         auto bytes = deps_.client.frame(task_id_, frame);
         if (!bytes) return bytes.error();
         auto prepared = deps_.preparer.prepare(*bytes);
@@ -106,12 +111,17 @@ class Annotator {
         return -1;
     }
 
-    Result<std::size_t> write_shapes(long long frame, const FrameFaces& labeled) {
+    Result<Written> write_shapes(long long frame, const FrameFaces& labeled) {
         json shapes = json::array();
         for (const auto& face : labeled.faces)
             shapes.push_back(
                 rest_shape(deps_.spec, binding_, face, frame, labeled.width, labeled.height, deps_.model_version));
-        json body = {{"version", 0}, {"tags", json::array()}, {"shapes", shapes}, {"tracks", json::array()}};
+        // The frame tag goes in the same write: a frame is written whole, once.
+        std::optional<json> tag = rest_tag(deps_.spec, binding_, labeled.faces, frame);
+        json body = {{"version", 0},
+                     {"tags", tag ? json::array({*tag}) : json::array()},
+                     {"shapes", shapes},
+                     {"tracks", json::array()}};
         long long job = job_of(frame);
         // Writing through the job is what an annotator's token is allowed to do.
         auto created = job >= 0 ? deps_.client.create_job_annotations(job, body)
@@ -136,12 +146,30 @@ class Annotator {
                             json{{"points", shapes[i]["points"]}, {"attributes", shapes[i]["attributes"]}}.dump(), ""});
         }
         if (auto saved = deps_.store.save_cvat_shapes(rows); !saved) return saved.error();
+        std::vector<CvatTagRow> tags;
+        if (tag) tags = tag_rows(frame, job, labeled, *tag, created->tags);
+        if (auto saved = deps_.store.save_cvat_tags(tags); !saved) return saved.error();
         if (rows.size() != shapes.size())
             return make_error(errc::upstream_error, "CVAT created " + std::to_string(created->shapes.size()) +
                                                         " shapes for " + std::to_string(shapes.size()) +
                                                         " faces but returned ids for " + std::to_string(rows.size()) +
                                                         "; faces without an id are not synced");
-        return rows.size();
+        return Written{rows.size(), tags.size()};
+    }
+
+    // The tag CVAT created on `frame`, recorded with the face it speaks for so the review sync
+    // can read it back. One without an id is not recorded: the shapes still are.
+    std::vector<CvatTagRow> tag_rows(long long frame, long long job, const FrameFaces& labeled, const json& sent,
+                                     const std::vector<CvatTag>& created) const {
+        std::vector<CvatTagRow> rows;
+        auto face = frame_tag_face(labeled.faces);
+        for (const CvatTag& t : created)
+            if (t.frame == frame && t.label_id == binding_.tag_label_id && t.id >= 0) {
+                rows.push_back({cvat_url_, task_id_, job, frame, t.id, face ? labeled.face_ids[*face] : std::string(),
+                                json{{"attributes", sent["attributes"]}}.dump(), ""});
+                break;
+            }
+        return rows;
     }
 
     const AnnotateDeps& deps_;
@@ -234,7 +262,8 @@ Result<AnnotateSummary> annotate(const AnnotateDeps& deps, const AnnotateRequest
             shown.cost += cost;
             if (written) {
                 (reused ? summary.reused : summary.labeled) += 1;
-                summary.shapes_created += static_cast<std::int64_t>(*written);
+                summary.shapes_created += static_cast<std::int64_t>(written->shapes);
+                summary.tags_created += static_cast<std::int64_t>(written->tags);
                 summary.faces += static_cast<std::int64_t>(faces);
                 shown.faces += static_cast<std::int64_t>(faces);
             } else {
@@ -270,6 +299,7 @@ nlohmann::ordered_json annotate_summary_json(const AnnotateSummary& s) {
     out["failed"] = s.failed;
     out["faces"] = s.faces;
     out["shapes_created"] = s.shapes_created;
+    out["tags_created"] = s.tags_created;
     out["model_requests"] = s.cost.requests;
     out["cached_requests"] = s.cost.cached_requests;
     out["samples"] = s.cost.samples;

@@ -56,6 +56,7 @@ struct AnnotateSummary {
     std::int64_t failed = 0;
     std::int64_t faces = 0;
     std::int64_t shapes_created = 0;
+    std::int64_t tags_created = 0;  // frame tags, with a tag label (one per frame written)
     Cost cost;
     bool interrupted = false;
     double seconds = 0;

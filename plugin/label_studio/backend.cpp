@@ -43,6 +43,9 @@ ControlOverrides configured_overrides(const Config& config) {
     return overrides ? *overrides : ControlOverrides{};
 }
 
+// Where Label Studio's events and review links are filed in the store.
+constexpr const char* kLabelStudioSource = "label_studio";
+
 // Tasks are identified by id; a task without one (only seen in tests) by its image.
 std::string item_id_for(const std::string& project, long long task_id, const std::string& image = {}) {
     return "ls/" + project + "/" +
@@ -238,18 +241,17 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                                                            "ANNOTATIONS_CREATED", "ANNOTATION_DELETED",
                                                            "ANNOTATIONS_DELETED", "START_TRAINING"};
         if (!kTrainEvents.count(action)) return void(responder.send_json(200, {{"status", "Unknown event"}}));
-        const bool review =
-            action == "ANNOTATION_CREATED" || action == "ANNOTATION_UPDATED" || action == "ANNOTATIONS_CREATED";
         const bool train = action == "START_TRAINING";
-        // Stored before the reply: an event Label Studio was told we have is never lost. A review
-        // event is kept once, whichever replica it reaches: a redelivery of one merged is not merged again.
+        // Stored before the reply: an event Label Studio was told we have is never lost. An
+        // annotation event (a review or a deletion) is kept once, whichever replica it reaches: a
+        // redelivery of one merged is not merged again.
         StoredEvent event;
-        if (review) {
-            auto stored = deps.store.save_review_event("label_studio", action, request.body);
+        if (!train) {
+            auto stored = deps.store.save_review_event(kLabelStudioSource, action, request.body);
             if (!stored) return void(responder.send_error(stored.error()));
             event = *stored;
         } else {
-            auto id = deps.store.save_event("label_studio", action, request.body);
+            auto id = deps.store.save_event(kLabelStudioSource, action, request.body);
             if (!id) return void(responder.send_error(id.error()));
             event.id = *id;
         }
@@ -262,38 +264,83 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
             result["duplicate"] = true;
             return void(responder.send_json(200, {{"status", "ok"}, {"result", result}}));
         }
-        if (!review && !train) return void(responder.send_json(201, {{"status", "ok"}, {"result", result}}));
         on_learning_thread(request, std::move(responder),
-                           [self = shared_from_this(), body = std::move(*body), result = std::move(result), review,
+                           [self = shared_from_this(), body = std::move(*body), result = std::move(result), train,
                             event_id = event.id, request_id = request.request_id](Responder& answer) mutable {
-                               if (review) {
+                               if (train) {
+                                   result["fit"] = self->fit(request_id);
+                               } else {
                                    auto applied = self->apply_reviews(body, event_id, request_id);
                                    if (!applied) return void(answer.send_error(applied.error()));
                                    result["review"] = std::move(*applied);
-                               } else {
-                                   result["fit"] = self->fit(request_id);
                                }
                                answer.send_json(201, {{"status", "ok"}, {"result", result}});
                            });
     }
 
-    // Diffs each annotation against seke's faces of its task and merges the human labels into
-    // FEID. Idempotent: a redelivered event produces the same records. The event's reviews are
-    // written in one transaction: a failed write stores none of them and answers the error, so
-    // Label Studio delivers the event again.
-    Result<json> apply_reviews(const WebhookBody& body, long long event_id, const std::string& request_id) {
-        json summary = {
-            {"accepted", 0}, {"corrected", 0}, {"rejected", 0}, {"unmatched_faces", 0}, {"skipped", json::array()}};
-        const std::string& project = body.project;
-        std::string xml = body.label_config;
-        if (xml.empty())
-            if (auto stored = deps.store.project(project); stored && stored->has_value()) xml = (*stored)->label_config;
-        auto config = configs.get(xml);
-        if (!config || !(*config)->applicable()) {
-            summary["skipped"].push_back("the project's label config has no face emotion controls");
-            return summary;
+    // The faces whose current review came from an annotation the event withdraws (deleted, or
+    // cancelled), each with its record as the model left it.
+    Result<std::vector<ReopenRow>> reopen_rows(const WebhookBody& body, json& summary) {
+        std::vector<ReopenRow> rows;
+        if (body.withdrawn.empty()) return rows;
+        auto linked = deps.store.faces_reviewed_by(kLabelStudioSource, body.project, body.withdrawn);
+        if (!linked) return linked.error();
+        for (const LinkedFace& face : *linked) {
+            auto record = face.face.record();
+            if (!record) {
+                summary["skipped"].push_back(record.error().message);
+                continue;
+            }
+            rows.push_back({face.face.id, reopened_record(deps.knowledge, *record), face.from});
         }
-        std::vector<ReviewRow> reviews;
+        return rows;
+    }
+
+    // Diffs each annotation against seke's faces of its task and merges the human labels into
+    // FEID, and reopens the faces whose review came from an annotation withdrawn (deleted or
+    // cancelled): back to the model's labels, unreviewed. Idempotent: a redelivered event
+    // produces the same records. The event's writes are made in one transaction: a failed
+    // write stores none of them and answers the error, so Label Studio delivers the event again.
+    Result<json> apply_reviews(const WebhookBody& body, long long event_id, const std::string& request_id) {
+        json summary = {{"accepted", 0},        {"corrected", 0}, {"rejected", 0},
+                        {"unmatched_faces", 0}, {"reopened", 0},  {"skipped", json(body.unread)}};
+        if (!body.withdrawn.empty()) summary["withdrawn_annotations"] = body.withdrawn.size();
+        const std::string& project = body.project;
+        ReviewWrites writes;
+        auto reopens = reopen_rows(body, summary);
+        if (!reopens) return reopens.error();
+        writes.reopens = std::move(*reopens);
+        if (!is_deletion(body.action)) {
+            std::string xml = body.label_config;
+            if (xml.empty())
+                if (auto stored = deps.store.project(project); stored && stored->has_value())
+                    xml = (*stored)->label_config;
+            auto config = configs.get(xml);
+            if (!config || !(*config)->applicable()) {
+                summary["skipped"].push_back("the project's label config has no face emotion controls");
+                if (body.withdrawn.empty()) return summary;
+            } else {
+                add_reviews(body, **config, summary, writes.reviews, request_id);
+            }
+        }
+        auto saved = deps.store.save_review_writes(writes, event_id);
+        if (!saved) {
+            log(server::LogLevel::error, "reviews not stored", {{"reason", saved.error().message}}, request_id);
+            return saved.error();
+        }
+        if (!saved->first) return json{{"duplicate", true}};  // another replica merged it meanwhile
+        summary["reopened"] = saved->reopened;
+        if (saved->reopened > 0)
+            deps.metrics
+                .counter("seke_reviews_reopened_total", "faces reopened: the annotation that reviewed them went")
+                .inc({}, static_cast<double>(saved->reopened));
+        return summary;
+    }
+
+    // Each annotation's faces diffed against seke's faces of its task, as reviews to write.
+    void add_reviews(const WebhookBody& body, const LabelingConfig& config, json& summary,
+                     std::vector<ReviewRow>& reviews, const std::string& request_id) {
+        const std::string& project = body.project;
         for (const WebhookAnnotation& annotation : body.annotations) {
             const long long task_id = annotation.task_id;
             std::string item = item_id_for(project, task_id);
@@ -310,30 +357,26 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 predicted.push_back(predicted_face(row.id, region_id_for(row.id), *record));
                 records.push_back(std::move(*record));
             }
-            auto annotated = parse_annotation_result(annotation.result, **config);
+            auto annotated = parse_annotation_result(annotation.result, config);
             for (const auto& face : annotated)
                 for (const auto& problem : face.problems)
                     log(server::LogLevel::warn, "annotation value not understood",
                         {{"task", task_id}, {"problem", problem}}, request_id);
             ReviewOutcome outcome = diff_review(predicted, label_studio::reviewed_faces(annotated));
-            const std::string& reviewer = annotation.reviewer;
-            const std::string& at = annotation.at;
+            // Linked to its annotation, so deleting that annotation undoes it.
+            std::optional<ReviewSource> from;
+            if (annotation.id >= 0) from = ReviewSource{kLabelStudioSource, project, annotation.id};
             for (std::size_t f = 0; f < outcome.faces.size(); ++f) {
                 const FaceReview& review = outcome.faces[f];
                 std::string status(review_status_name(review.status));
-                reviews.push_back({review.face_id, status,
-                                   merge_review_into_record(deps.knowledge, records[f], review, reviewer, at)});
+                reviews.push_back(
+                    {review.face_id, status,
+                     merge_review_into_record(deps.knowledge, records[f], review, annotation.reviewer, annotation.at),
+                     from});
                 summary[status] = summary[status].get<int>() + 1;
             }
             summary["unmatched_faces"] = summary["unmatched_faces"].get<int>() + static_cast<int>(outcome.added.size());
         }
-        auto saved = deps.store.save_reviews(reviews, event_id);
-        if (!saved) {
-            log(server::LogLevel::error, "reviews not stored", {{"reason", saved.error().message}}, request_id);
-            return saved.error();
-        }
-        if (!*saved) return json{{"duplicate", true}};  // another replica merged it meanwhile
-        return summary;
     }
 
     // GET /queue?project=ID&limit=N&level=expression|va|au&diversity=BITS: unreviewed faces, most

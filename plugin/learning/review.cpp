@@ -191,8 +191,6 @@ FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord
     merged.model_labels = record.model_labels();
     merged.model_descriptions = record.model_descriptions();
     const LevelProvenance before = record.model_provenance();
-    for (Level level : kAllLevels)
-        if (before.of(level) == Provenance::expert) merged.model_provenance = before;
 
     if (record.review && record.review->model_au_provenance)
         merged.model_au_provenance = record.review->model_au_provenance;
@@ -210,6 +208,26 @@ FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord
     }
     out.status = merged.status;
     out.review = std::move(merged);
+    // Kept when the expert labeled a level (readers of the JSON take it from here), and when the
+    // merged record alone would no longer tell who labeled each level first (a source's fact
+    // corrected, a rejection after a correction), so a reopened face gets it back.
+    const LevelProvenance told = out.model_provenance();
+    for (Level level : kAllLevels)
+        if (before.of(level) == Provenance::expert || told.of(level) != before.of(level))
+            out.review->model_provenance = before;
+    return out;
+}
+
+FeidRecord reopened_record(const Knowledge& knowledge, const FeidRecord& record) {
+    if (!record.review) return record;
+    FeidRecord out = record;
+    out.labels = record.model_labels();
+    out.descriptions = record.model_descriptions();
+    out.provenance = record.model_provenance();
+    if (record.review->model_au_provenance) out.au_provenance = *record.review->model_au_provenance;
+    out.conversations = feid_conversations(knowledge, record.id, out.labels, out.descriptions);
+    out.status = "auto";
+    out.review.reset();
     return out;
 }
 

@@ -77,4 +77,9 @@ ReviewOutcome diff_review(const std::vector<PredictedFace>& predicted, const std
 FeidRecord merge_review_into_record(const Knowledge& knowledge, const FeidRecord& record, const FaceReview& review,
                                     const std::string& reviewer, const std::string& reviewed_at);
 
+// The record as the model left it, its review undone (the annotation that made it was deleted):
+// the model's labels, descriptions and provenance, status "auto", no review block. A record
+// never reviewed comes back unchanged. The box is the caller's (a CVAT review may have moved it).
+FeidRecord reopened_record(const Knowledge& knowledge, const FeidRecord& record);
+
 }  // namespace seke

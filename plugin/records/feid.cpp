@@ -287,7 +287,9 @@ Result<ExportCounts> write_export(Store& store, ExportFormat format, const std::
         item_records.clear();
     };
     auto visited = store.for_each_face([&](const FaceRow& row) {
-        if (statuses.empty() ? row.status == "rejected" : statuses.count(row.status) == 0) return true;
+        // A rejected face is no label; a withdrawn one (its drawn shape deleted) no face.
+        if (statuses.empty() ? row.status == "rejected" || row.status == "withdrawn" : statuses.count(row.status) == 0)
+            return true;
         auto record = row.record();
         if (!record) {
             if (counts.unreadable++ < kUnreadableKept) counts.unreadable_first.push_back(record.error());

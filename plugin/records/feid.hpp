@@ -65,8 +65,8 @@ struct ExportCounts {
 class CropWriter;
 
 // Writes the store's records in `format` to `out_path` (via "<out_path>.partial", renamed into
-// place: an export is whole or absent). `statuses` empty: every status except rejected. With
-// `crops`, each face's crop is written through it and the record points to it.
+// place: an export is whole or absent). `statuses` empty: every status except rejected and
+// withdrawn. With `crops`, each face's crop is written through it and the record points to it.
 Result<ExportCounts> write_export(Store& store, ExportFormat format, const std::string& out_path,
                                   const std::set<std::string>& statuses, CropWriter* crops = nullptr);
 

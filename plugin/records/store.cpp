@@ -131,9 +131,34 @@ CREATE TABLE claims (
   until_ms {int} NOT NULL);
 )sql";
 
+// Step 3: which annotation each face's current review came from (one row per face, replaced by
+// a later review, gone when the review is undone), so deleting an annotation reopens its faces;
+// and the frame tags seke wrote to CVAT, kept as its shapes are.
+constexpr std::string_view kSchema3 = R"sql(
+CREATE TABLE review_links (
+  face_id TEXT PRIMARY KEY,
+  source TEXT NOT NULL,
+  project TEXT NOT NULL,
+  annotation_id {int} NOT NULL,
+  linked_at TEXT NOT NULL);
+CREATE INDEX review_links_annotation ON review_links(source, project, annotation_id);
+CREATE TABLE cvat_tags (
+  cvat_url TEXT NOT NULL,
+  tag_id {int} NOT NULL,
+  task_id {int} NOT NULL,
+  job_id {int} NOT NULL,
+  frame {int} NOT NULL,
+  face_id TEXT NOT NULL,
+  tag TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (cvat_url, tag_id));
+CREATE INDEX cvat_tags_frame ON cvat_tags(cvat_url, task_id, frame);
+)sql";
+
 constexpr sql::Migration kMigrations[] = {
     {1, kSchema1},
     {2, kSchema2},
+    {3, kSchema3},
 };
 
 }  // namespace
@@ -548,15 +573,21 @@ void FaceRow::set_record(const FeidRecord& record) {
 }
 
 Result<bool> Store::save_review(const std::string& face_id, const std::string& status, const FeidRecord& record) {
-    return save_reviews({ReviewRow{face_id, status, record}});
+    return save_reviews({ReviewRow{face_id, status, record, std::nullopt}});
 }
 
 Result<bool> Store::save_reviews(const std::vector<ReviewRow>& reviews, long long event_id) {
-    if (reviews.empty() && event_id == 0) return true;
+    auto saved = save_review_writes(ReviewWrites{{}, reviews}, event_id);
+    if (!saved) return saved.error();
+    return saved->first;
+}
+
+Result<ReviewsSaved> Store::save_review_writes(const ReviewWrites& writes, long long event_id) {
+    if (writes.reviews.empty() && writes.reopens.empty() && event_id == 0) return ReviewsSaved{};
     std::lock_guard lock(db_mutex_);
-    bool first = true;
+    ReviewsSaved result;
     auto saved = sql::in_transaction(*db_, [&]() -> std::optional<std::string> {
-        first = true;
+        result = ReviewsSaved{};
         if (event_id != 0) {
             // The event's row lock orders two processes merging it: the second finds it merged.
             Statement once(*db_, "UPDATE events SET merges=merges+1 WHERE id=? AND merges=0 RETURNING id");
@@ -565,22 +596,78 @@ Result<bool> Store::save_reviews(const std::vector<ReviewRow>& reviews, long lon
             const Step rc = once.step();
             if (rc == Step::error) return "cannot mark event " + std::to_string(event_id) + " merged";
             if (rc == Step::done) {
-                first = false;
+                result.first = false;
                 return std::nullopt;
             }
         }
         std::string now = utc_timestamp();
-        Statement s(*db_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
-        if (!s.ok()) return "cannot write review";
-        for (const auto& review : reviews) {
-            s.bind(1, review.status).bind(2, review.record.to_json().dump()).bind(3, now).bind(4, review.face_id);
-            if (s.step() != Step::done) return "cannot write review of " + review.face_id;
-            s.reset();
+        // Taking the link away first is what makes a reopen happen once, whoever else tries.
+        Statement unlink(*db_,
+                         "DELETE FROM review_links WHERE face_id=? AND source=? AND project=? AND annotation_id=? "
+                         "RETURNING face_id");
+        Statement reopen(*db_, "UPDATE faces SET status='auto', record=?, updated_at=? WHERE id=?");
+        Statement review(*db_, "UPDATE faces SET status=?, record=?, updated_at=? WHERE id=?");
+        Statement link(*db_,
+                       "INSERT INTO review_links(face_id, source, project, annotation_id, linked_at) VALUES(?,?,?,?,?) "
+                       "ON CONFLICT(face_id) DO UPDATE SET source=excluded.source, project=excluded.project, "
+                       "annotation_id=excluded.annotation_id, linked_at=excluded.linked_at");
+        Statement forget(*db_, "DELETE FROM review_links WHERE face_id=?");
+        if (!unlink.ok() || !reopen.ok() || !review.ok() || !link.ok() || !forget.ok())
+            return "cannot prepare the review writes";
+        for (const auto& r : writes.reopens) {
+            unlink.bind(1, r.face_id)
+                .bind(2, r.from.source)
+                .bind(3, r.from.project)
+                .bind(4, std::int64_t{r.from.annotation_id});
+            const Step linked = unlink.step();
+            unlink.reset();
+            if (linked == Step::error) return "cannot unlink the review of " + r.face_id;
+            if (linked == Step::done) continue;  // reviewed again since, or reopened already
+            reopen.bind(1, r.record.to_json().dump()).bind(2, now).bind(3, r.face_id);
+            if (reopen.step() != Step::done) return "cannot reopen " + r.face_id;
+            reopen.reset();
+            ++result.reopened;
+        }
+        for (const auto& r : writes.reviews) {
+            review.bind(1, r.status).bind(2, r.record.to_json().dump()).bind(3, now).bind(4, r.face_id);
+            if (review.step() != Step::done) return "cannot write review of " + r.face_id;
+            review.reset();
+            Statement& current = r.from ? link : forget;
+            current.bind(1, r.face_id);
+            if (r.from)
+                link.bind(2, r.from->source)
+                    .bind(3, r.from->project)
+                    .bind(4, std::int64_t{r.from->annotation_id})
+                    .bind(5, now);
+            if (current.step() != Step::done) return "cannot link the review of " + r.face_id;
+            current.reset();
         }
         return std::nullopt;
     });
     if (!saved) return saved.error();
-    return first;
+    return result;
+}
+
+Result<std::vector<LinkedFace>> Store::faces_reviewed_by(const std::string& source, const std::string& project,
+                                                         const std::vector<long long>& annotation_ids) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(*db_,
+                "SELECT f.id, f.item_id, f.face_index, f.status, f.model_version, f.overall, f.record, "
+                "l.annotation_id FROM review_links l JOIN faces f ON f.id=l.face_id "
+                "WHERE l.source=? AND l.project=? AND l.annotation_id=? ORDER BY f.id");
+    if (!s.ok()) return sql::database_error(*db_, "cannot list reviewed faces");
+    std::vector<LinkedFace> out;
+    for (long long annotation : annotation_ids) {
+        s.bind(1, source).bind(2, project).bind(3, std::int64_t{annotation});
+        Step rc;
+        while ((rc = s.step()) == Step::row)
+            out.push_back(LinkedFace{ReviewSource{source, project, s.integer(7)}, read_face(s)});
+        if (rc != Step::done)
+            return sql::database_error(*db_,
+                                       "cannot list the faces annotation " + std::to_string(annotation) + " reviewed");
+        s.reset();
+    }
+    return out;
 }
 
 Result<std::string> Store::thumbnail(const std::string& face_id) {
@@ -798,6 +885,64 @@ Result<std::vector<long long>> Store::cvat_annotated_frames(const std::string& c
     while ((rc = s.step()) == Step::row) frames.push_back(s.integer(0));
     if (rc != Step::done) return sql::database_error(*db_, "cannot list CVAT frames");
     return frames;
+}
+
+Result<bool> Store::save_cvat_tags(const std::vector<CvatTagRow>& rows) {
+    if (rows.empty()) return true;
+    std::lock_guard lock(db_mutex_);
+    return sql::in_transaction(*db_, [&]() -> std::optional<std::string> {
+        Statement s(*db_,
+                    "INSERT INTO cvat_tags(cvat_url, tag_id, task_id, job_id, frame, face_id, tag, created_at) "
+                    "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(cvat_url, tag_id) DO NOTHING");
+        if (!s.ok()) return "cannot prepare the CVAT tag write";
+        std::string now = utc_timestamp();
+        for (const auto& r : rows) {
+            s.bind(1, r.cvat_url)
+                .bind(2, std::int64_t{r.tag_id})
+                .bind(3, std::int64_t{r.task_id})
+                .bind(4, std::int64_t{r.job_id})
+                .bind(5, std::int64_t{r.frame})
+                .bind(6, r.face_id)
+                .bind(7, r.tag_json.empty() ? std::string("{}") : r.tag_json)
+                .bind(8, now);
+            if (s.step() != Step::done) return "cannot record CVAT tag " + std::to_string(r.tag_id);
+            s.reset();
+        }
+        return std::nullopt;
+    });
+}
+
+Result<std::vector<CvatTagRow>> Store::cvat_tags(const std::string& cvat_url, long long task_id, long long first_frame,
+                                                 long long last_frame) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(*db_,
+                "SELECT task_id, job_id, frame, tag_id, face_id, tag, created_at FROM cvat_tags "
+                "WHERE cvat_url=? AND task_id=? AND frame BETWEEN ? AND ? ORDER BY frame, tag_id");
+    if (!s.ok()) return sql::database_error(*db_, "cannot list CVAT tags");
+    s.bind(1, cvat_url)
+        .bind(2, std::int64_t{task_id})
+        .bind(3, std::int64_t{first_frame})
+        .bind(4, std::int64_t{last_frame});
+    std::vector<CvatTagRow> rows;
+    Step rc;
+    while ((rc = s.step()) == Step::row)
+        rows.push_back(CvatTagRow{cvat_url, s.integer(0), s.integer(1), s.integer(2), s.integer(3), s.text(4),
+                                  s.text(5), s.text(6)});
+    if (rc != Step::done) return sql::database_error(*db_, "cannot list CVAT tags");
+    return rows;
+}
+
+Result<std::vector<FaceRow>> Store::human_faces(const std::string& item_prefix) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(*db_, std::string(kFaceColumns) +
+                          "WHERE model_version='human' AND substr(item_id, 1, ?)=? ORDER BY item_id, id");
+    if (!s.ok()) return sql::database_error(*db_, "cannot list the faces humans drew");
+    s.bind(1, static_cast<std::int64_t>(item_prefix.size())).bind(2, item_prefix);
+    std::vector<FaceRow> rows;
+    Step rc;
+    while ((rc = s.step()) == Step::row) rows.push_back(read_face(s));
+    if (rc != Step::done) return sql::database_error(*db_, "cannot list the faces humans drew");
+    return rows;
 }
 
 Result<bool> Store::save_cvat_job_sync(const CvatJobSyncRow& row) {

@@ -55,7 +55,7 @@ struct FaceRow {
     std::string id;  // item id, suffixed _face<N> when an image holds several faces
     std::string item_id;
     int face_index = 0;
-    std::string status = "auto";  // auto | accepted | corrected | rejected
+    std::string status = "auto";  // auto | accepted | corrected | rejected | added | withdrawn
     std::string model_version;
     double overall = 0;
     std::string record_json;     // the FEID record as stored; read and written through record()/set_record()
@@ -73,11 +73,50 @@ struct ItemOutcome {
     std::vector<FaceRow> faces;
 };
 
+// The annotation a face's current review came from (a Label Studio annotation), so deleting
+// that annotation can undo it.
+struct ReviewSource {
+    std::string source;   // "label_studio"
+    std::string project;  // the platform's project id
+    long long annotation_id = -1;
+    bool operator==(const ReviewSource&) const = default;
+};
+
 // One face's human review: the status and the record it merged into.
 struct ReviewRow {
     std::string face_id;
-    std::string status;  // accepted | corrected | rejected
+    std::string status;  // accepted | corrected | rejected | withdrawn | auto (a review undone)
     FeidRecord record;
+    // Set: the face's current review is this annotation's from now on. Unset: it is no
+    // annotation's (a CVAT review, a reopened face).
+    std::optional<ReviewSource> from;
+};
+
+// A face given back to the model because the annotation that reviewed it is gone: its record
+// without the review (status auto), written only while the face's current review is `from`'s.
+struct ReopenRow {
+    std::string face_id;
+    FeidRecord record;
+    ReviewSource from;
+};
+
+// What one review event writes, in one transaction: the reopened faces first, then the reviews.
+struct ReviewWrites {
+    std::vector<ReopenRow> reopens;
+    std::vector<ReviewRow> reviews;
+};
+
+// What save_review_writes did: false `first` when another process had merged the event already
+// (nothing written); the faces reopened.
+struct ReviewsSaved {
+    bool first = true;
+    int reopened = 0;
+};
+
+// A face whose current review came from an annotation.
+struct LinkedFace {
+    ReviewSource from;
+    FaceRow face;
 };
 
 // A Label Studio project as /setup last described it.
@@ -108,6 +147,18 @@ struct CvatShapeRow {
     std::string face_id;
     std::string item_id;
     std::string shape_json;  // the shape as created (points, attributes): what a review is diffed against
+    std::string created_at;  // set by the store
+};
+
+// A frame tag seke created in CVAT (the whole image's expression): read back by the review sync.
+struct CvatTagRow {
+    std::string cvat_url;
+    long long task_id = -1;
+    long long job_id = -1;
+    long long frame = 0;
+    long long tag_id = -1;
+    std::string face_id;     // the face the tag speaks for ("" when none)
+    std::string tag_json;    // the tag as created (attributes)
     std::string created_at;  // set by the store
 };
 
@@ -234,6 +285,13 @@ class Store {
     // the event's id (save_review_event), they are stored only if that event's reviews are not in
     // yet: false, and nothing written, when another process merged them first.
     Result<bool> save_reviews(const std::vector<ReviewRow>& reviews, long long event_id = 0);
+    // As save_reviews, with faces reopened before the reviews are written. A reopen whose face's
+    // current review is no longer its annotation's (a later review, or reopened already) writes
+    // nothing and is not counted.
+    Result<ReviewsSaved> save_review_writes(const ReviewWrites& writes, long long event_id = 0);
+    // The faces whose current review came from one of these annotations of a project.
+    Result<std::vector<LinkedFace>> faces_reviewed_by(const std::string& source, const std::string& project,
+                                                      const std::vector<long long>& annotation_ids);
     Result<FaceStats> face_stats(int bins = 20);
 
     // One face by id.
@@ -249,6 +307,12 @@ class Store {
                                                   long long last_frame);
     // Task frames that already carry a shape seke created (a re-run skips them).
     Result<std::vector<long long>> cvat_annotated_frames(const std::string& cvat_url, long long task_id);
+    // Frame tags seke created, as shapes are: a tag id once per CVAT URL; read by frame range.
+    Result<bool> save_cvat_tags(const std::vector<CvatTagRow>& rows);
+    Result<std::vector<CvatTagRow>> cvat_tags(const std::string& cvat_url, long long task_id, long long first_frame,
+                                              long long last_frame);
+    // Faces a human drew (model_version "human") on items whose id starts with `item_prefix`.
+    Result<std::vector<FaceRow>> human_faces(const std::string& item_prefix);
     Result<bool> save_cvat_job_sync(const CvatJobSyncRow& row);
     Result<std::optional<CvatJobSyncRow>> cvat_job_sync(const std::string& cvat_url, long long job_id);
 

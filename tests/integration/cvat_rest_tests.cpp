@@ -24,11 +24,14 @@ struct CvatRestFixture : test::ServeFixture {
     test::FakeCvat cvat;
     json project_labels;
     long long task = -1, job_a = -1, job_b = -1;
+    std::string frame_tag;  // the frame tag label (cvat.frame_tag_label), "" for none
 
-    CvatRestFixture() {
+    explicit CvatRestFixture(std::string tag_label = "") : frame_tag(std::move(tag_label)) {
         make_data(4);
         start_fake();
-        auto spec = run_seke({"cvat", "spec", "--labels"});
+        std::vector<std::string> spec_args = {"cvat", "spec", "--labels"};
+        if (!frame_tag.empty()) spec_args.insert(spec_args.end(), {"--cvat-frame-tag", frame_tag});
+        auto spec = run_seke(spec_args);
         BOOST_REQUIRE_MESSAGE(spec.exit_code == 0, spec.err);
         project_labels = json::parse(spec.out);
         std::vector<std::filesystem::path> images;
@@ -47,6 +50,7 @@ struct CvatRestFixture : test::ServeFixture {
         auto environment = env();
         environment["CVAT_ACCESS_TOKEN"] = token;
         environment["CVAT_ORG"] = "lab";
+        if (!frame_tag.empty()) environment["SEKE_CVAT_FRAME_TAG"] = frame_tag;
         return environment;
     }
 
@@ -300,6 +304,104 @@ BOOST_AUTO_TEST_CASE(signed_webhook_in_seke_serve_triggers_the_sync) {
     BOOST_TEST(redelivered.status == 200);
     wait_for_syncs(2);
     for (const auto& [face, text] : before) BOOST_TEST(f.record(face).dump() == text, face);
+}
+
+// With a tag label, each frame written also gets the whole image's expression as a frame tag,
+// as the function's answer has it, once; a tag a human changed corrects the face it speaks for.
+BOOST_AUTO_TEST_CASE(annotate_writes_the_frame_tag_once_and_the_sync_reads_it_back) {
+    CvatRestFixture f("frame_emotion");
+    auto first = f.annotate();
+    BOOST_TEST_REQUIRE(first.exit_code == 3, first.err);  // the broken frame
+    json summary = test::LabelFixture::summary(first);
+    BOOST_TEST(summary["shapes_created"] == 4);
+    BOOST_TEST(summary["tags_created"] == 4);
+    const long long tag_label = f.cvat.label_id(f.task, "frame_emotion");
+    auto tags = f.cvat.tags(f.task);
+    BOOST_TEST_REQUIRE(tags.size() == 4u);
+    auto shapes = f.recorded();
+    std::map<long long, long long> tag_of_frame;
+    for (const auto& tag : tags) {
+        BOOST_TEST(tag["label_id"] == tag_label);
+        BOOST_TEST(tag["source"] == "auto");
+        const long long frame = tag["frame"].get<long long>();
+        tag_of_frame[frame] = tag["id"].get<long long>();
+        const long long id = tag["id"].get<long long>();
+        BOOST_TEST(f.cvat.tag_attribute(id, "expression") == f.cvat.attribute(shapes.at(frame).first, "expression"),
+                   frame);
+        BOOST_TEST(f.cvat.tag_attribute(id, "faces_visible") == "1");
+    }
+    auto again = f.annotate();
+    BOOST_TEST(test::LabelFixture::summary(again)["tags_created"] == 0);
+    BOOST_TEST(f.cvat.tags(f.task).size() == 4u);
+
+    // Frame 1's tag relabeled; its face's own shape left as it was.
+    std::string model_expression = f.record(shapes.at(1).second)["labels"]["expression"];
+    std::string relabeled_to = model_expression == "anger" ? "fear" : "anger";
+    f.cvat.set_tag_attribute(tag_of_frame.at(1), "expression", relabeled_to);
+    auto synced = f.sync_by_hand(f.job_a);
+    BOOST_TEST_REQUIRE(synced.exit_code == 0, synced.err);
+    json sync = test::LabelFixture::summary(synced);
+    BOOST_TEST(sync["tags_read"] == 1);
+    BOOST_TEST(sync["corrected"] == 1);
+    BOOST_TEST(sync["accepted"] == 2);
+    json corrected = f.record(shapes.at(1).second);
+    BOOST_TEST(corrected["labels"]["expression"] == relabeled_to);
+    BOOST_TEST(corrected["provenance"]["expression"] == "human");
+    BOOST_TEST(test::LabelFixture::summary(f.sync_by_hand(f.job_a))["written"] == 0);
+}
+
+// What a deletion in CVAT means: a drawn face deleted is withdrawn, a deleted frame's faces and
+// a cleared job's are reopened; none of them counts as seke's mistake, and a re-run writes nothing.
+BOOST_AUTO_TEST_CASE(deleted_drawn_faces_deleted_frames_and_cleared_jobs) {
+    CvatRestFixture f;
+    BOOST_TEST_REQUIRE(f.annotate().exit_code == 3);
+    auto shapes = f.recorded();
+    BOOST_TEST_REQUIRE(shapes.size() == 4u);
+    long long drawn = f.cvat.add_manual_shape(f.task, 0, {30, 30, 90, 100}, {{"expression", "surprise"}});
+    const std::string model_expression = f.record(shapes.at(1).second)["labels"]["expression"];
+    const std::string relabeled_to = model_expression == "disgust" ? "fear" : "disgust";
+    f.cvat.set_attribute(shapes.at(1).first, "expression", relabeled_to);
+    auto reviewed = f.sync_by_hand(f.job_a);
+    BOOST_TEST_REQUIRE(reviewed.exit_code == 0, reviewed.err);
+    BOOST_TEST(test::LabelFixture::summary(reviewed)["added"] == 1);
+    const std::string drawn_face = cvat::added_face_id(f.task, 0, drawn);
+    auto exported_ids = [&] {
+        std::set<std::string> ids;
+        for (const auto& r : f.export_records()) ids.insert(r["id"].get<std::string>());
+        return ids;
+    };
+    BOOST_TEST(exported_ids().count(drawn_face) == 1u);
+
+    // The drawn face deleted, frame 1 deleted from the task.
+    f.cvat.delete_shape(drawn);
+    f.cvat.delete_frame(f.task, 1);
+    auto first = f.sync_by_hand(f.job_a);
+    BOOST_TEST_REQUIRE(first.exit_code == 0, first.err);
+    json summary = test::LabelFixture::summary(first);
+    BOOST_TEST(summary["withdrawn"] == 1);
+    BOOST_TEST(summary["reopened"] == 1);
+    BOOST_TEST(summary["rejected"] == 0);
+    BOOST_TEST(summary["accepted"] == 2);  // frames 0 and 2
+    BOOST_TEST(f.record(drawn_face)["status"] == "withdrawn");
+    json reopened = f.record(shapes.at(1).second);
+    BOOST_TEST(reopened["status"] == "auto");
+    BOOST_TEST(reopened["labels"]["expression"] == model_expression);
+    BOOST_TEST(!reopened.contains("review"));
+    BOOST_TEST(exported_ids().count(drawn_face) == 0u);
+    BOOST_TEST(test::LabelFixture::summary(f.sync_by_hand(f.job_a))["written"] == 0);
+
+    // Job B accepted as it was, then cleared whole: its face is open again, not rejected.
+    BOOST_TEST(test::LabelFixture::summary(f.sync_by_hand(f.job_b))["accepted"] == 1);
+    BOOST_TEST(f.record(shapes.at(3).second)["status"] == "accepted");
+    f.cvat.clear_job(f.job_b);
+    auto cleared = f.sync_by_hand(f.job_b);
+    BOOST_TEST_REQUIRE(cleared.exit_code == 0, cleared.err);
+    json cleared_summary = test::LabelFixture::summary(cleared);
+    BOOST_TEST(cleared_summary["cleared"] == true);
+    BOOST_TEST(cleared_summary["reopened"] == 1);
+    BOOST_TEST(cleared_summary["rejected"] == 0);
+    BOOST_TEST(f.record(shapes.at(3).second)["status"] == "auto");
+    BOOST_TEST(test::LabelFixture::summary(f.sync_by_hand(f.job_b))["written"] == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,7 @@
 // Two `seke serve` replicas on one PostgreSQL store, as behind a load balancer: a task one
 // replica predicts is not paid for again by the other, a review delivered to both (or redelivered
-// to the other) is merged exactly once, and /queue reads the same from each.
+// to the other) is merged exactly once, and so is the deletion of its annotation; /queue reads the
+// same from each.
 #include <boost/test/unit_test.hpp>
 #include <future>
 
@@ -102,6 +103,25 @@ BOOST_AUTO_TEST_CASE(a_review_reaching_both_replicas_is_merged_once) {
     auto queue_b = test::http_request("GET", f.b + "/queue?project=9");
     BOOST_TEST(queue_a.body == queue_b.body);
     BOOST_TEST(parse(queue_a)["items"].size() == 2u);
+
+    // Its annotation deleted, delivered to both at once: the face is reopened once, back in both queues.
+    json deletion = {{"action", "ANNOTATIONS_DELETED"},
+                     {"annotations", json::array({{{"id", event["annotation"]["id"]}}})},
+                     {"project", {{"id", 9}}}};
+    auto deleted_a = std::async(std::launch::async, [&] { return Replicas::post_to(f.a, "/webhook", deletion); });
+    auto deleted_b = std::async(std::launch::async, [&] { return Replicas::post_to(f.b, "/webhook", deletion); });
+    json deletion_a = parse(deleted_a.get());
+    json deletion_b = parse(deleted_b.get());
+    // A replica that finds the event merged before it starts answers a bare duplicate.
+    auto reopened_by = [](const json& answer) {
+        const json& result = answer.at("result");
+        return result.contains("review") ? result.at("review").value("reopened", 0) : 0;
+    };
+    const int reopened = reopened_by(deletion_a) + reopened_by(deletion_b);
+    BOOST_TEST(reopened == 1, deletion_a.dump() << " " << deletion_b.dump());
+    BOOST_TEST(f.store.number("SELECT count(*) FROM events WHERE action='ANNOTATIONS_DELETED'") == 1);
+    BOOST_TEST(parse(test::http_request("GET", f.a + "/queue?project=9"))["items"].size() == 3u);
+    BOOST_TEST(parse(test::http_request("GET", f.b + "/queue?project=9"))["items"].size() == 3u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

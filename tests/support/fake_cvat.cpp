@@ -18,6 +18,7 @@ struct FakeCvat::Task {
     int width = 0, height = 0;
     std::vector<long long> deleted;
     std::vector<json> shapes;  // with ids
+    std::vector<json> tags;    // with ids
     long long version = 0;
 };
 
@@ -199,18 +200,44 @@ std::optional<json> FakeCvat::shape(long long shape_id) const {
     return std::nullopt;
 }
 
+std::string FakeCvat::attribute_of(const Task& task, const json& object, const std::string& name) const {
+    const json* l = find_by_id(task.labels, object["label_id"].get<long long>());
+    if (!l) return "";
+    for (const auto& a : (*l)["attributes"])
+        if (a["name"] == name)
+            for (const auto& v : object["attributes"])
+                if (v["spec_id"] == a["id"]) return v["value"].get<std::string>();
+    return "";
+}
+
+void FakeCvat::set_attribute_of(const Task& task, json& object, const std::string& name, const std::string& value) {
+    const json* l = find_by_id(task.labels, object["label_id"].get<long long>());
+    long long spec = -1;
+    for (const auto& a : (*l)["attributes"])
+        if (a["name"] == name) spec = a["id"].get<long long>();
+    for (auto& v : object["attributes"])
+        if (v["spec_id"] == spec) return void(v["value"] = value);
+    object["attributes"].push_back({{"spec_id", spec}, {"value", value}});
+}
+
 std::string FakeCvat::attribute(long long shape_id, const std::string& name) const {
-    auto s = shape(shape_id);
-    if (!s) return "";
     std::lock_guard lock(mutex_);
-    for (const auto& [id, task] : tasks_) {
-        const json* l = find_by_id(task->labels, (*s)["label_id"].get<long long>());
-        if (!l) continue;
-        for (const auto& a : (*l)["attributes"])
-            if (a["name"] == name)
-                for (const auto& v : (*s)["attributes"])
-                    if (v["spec_id"] == a["id"]) return v["value"].get<std::string>();
-    }
+    for (const auto& [id, task] : tasks_)
+        for (const auto& s : task->shapes)
+            if (s["id"] == shape_id) return attribute_of(*task, s, name);
+    return "";
+}
+
+std::vector<json> FakeCvat::tags(long long task_id) const {
+    std::lock_guard lock(mutex_);
+    return tasks_.at(task_id)->tags;
+}
+
+std::string FakeCvat::tag_attribute(long long tag_id, const std::string& name) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, task] : tasks_)
+        for (const auto& t : task->tags)
+            if (t["id"] == tag_id) return attribute_of(*task, t, name);
     return "";
 }
 
@@ -247,19 +274,40 @@ FakeCvat::Task& FakeCvat::task_of_shape(long long shape_id) {
     throw std::runtime_error("no shape " + std::to_string(shape_id));
 }
 
+FakeCvat::Task& FakeCvat::task_of_tag(long long tag_id) {
+    for (auto& [id, task] : tasks_)
+        for (const auto& t : task->tags)
+            if (t["id"] == tag_id) return *task;
+    throw std::runtime_error("no tag " + std::to_string(tag_id));
+}
+
+void FakeCvat::set_tag_attribute(long long tag_id, const std::string& name, const std::string& value) {
+    std::lock_guard lock(mutex_);
+    Task& task = task_of_tag(tag_id);
+    for (auto& t : task.tags)
+        if (t["id"] == tag_id) set_attribute_of(task, t, name, value);
+    task.version++;
+}
+
+void FakeCvat::clear_job(long long job_id) {
+    std::lock_guard lock(mutex_);
+    const Job& j = *jobs_.at(job_id);
+    Task& task = *tasks_.at(j.task_id);
+    auto in_job = [&](const json& object) {
+        long long frame = object["frame"].get<long long>();
+        return frame >= j.start_frame && frame <= j.stop_frame;
+    };
+    std::erase_if(task.shapes, in_job);
+    std::erase_if(task.tags, in_job);
+    task.version++;
+}
+
 void FakeCvat::set_attribute(long long shape_id, const std::string& name, const std::string& value) {
     std::lock_guard lock(mutex_);
     Task& task = task_of_shape(shape_id);
     for (auto& s : task.shapes) {
         if (s["id"] != shape_id) continue;
-        const json* l = find_by_id(task.labels, s["label_id"].get<long long>());
-        long long spec = -1;
-        for (const auto& a : (*l)["attributes"])
-            if (a["name"] == name) spec = a["id"].get<long long>();
-        bool found = false;
-        for (auto& v : s["attributes"])
-            if (v["spec_id"] == spec) v["value"] = value, found = true;
-        if (!found) s["attributes"].push_back({{"spec_id", spec}, {"value", value}});
+        set_attribute_of(task, s, name, value);
         s["source"] = "semi-auto";  // what recent UIs reportedly do to an edited auto shape
     }
     task.version++;
@@ -377,19 +425,26 @@ HttpReply FakeCvat::page(const HttpRequest& request, const std::vector<json>& it
 }
 
 json FakeCvat::annotations(const Task& task, const Job* job) const {
-    json shapes = json::array();
+    auto in_range = [&](const json& object) {
+        return !job || (object["frame"].get<long long>() >= job->start_frame &&
+                        object["frame"].get<long long>() <= job->stop_frame);
+    };
+    json shapes = json::array(), tags = json::array();
     for (const auto& s : task.shapes)
-        if (!job || (s["frame"].get<long long>() >= job->start_frame && s["frame"].get<long long>() <= job->stop_frame))
-            shapes.push_back(s);
-    return {{"version", task.version}, {"tags", json::array()}, {"shapes", shapes}, {"tracks", json::array()}};
+        if (in_range(s)) shapes.push_back(s);
+    for (const auto& t : task.tags)
+        if (in_range(t)) tags.push_back(t);
+    return {{"version", task.version}, {"tags", tags}, {"shapes", shapes}, {"tracks", json::array()}};
 }
 
 HttpReply FakeCvat::create_shapes(Task& task, const Job* job, const json& body) {
-    json created = json::array();
-    std::vector<json> accepted;
-    for (const auto& s : body.value("shapes", json::array())) {
+    std::vector<json> shapes, tags;
+    // Shapes and tags are checked alike (frame in range, a known label, its own attributes) and
+    // kept only when every one of them passes.
+    auto accept = [&](const json& s, const char* kind, long long& next_id,
+                      std::vector<json>& into) -> std::optional<HttpReply> {
         if (!s.is_object() || !s.contains("frame") || !s["frame"].is_number_integer() || !s.contains("label_id"))
-            return HttpReply::json(json::array({"shape: frame and label_id are required"}).dump(), 400);
+            return HttpReply::json(json::array({std::string(kind) + ": frame and label_id are required"}).dump(), 400);
         long long frame = s["frame"].get<long long>();
         long long first = job ? job->start_frame : 0;
         long long last = job ? job->stop_frame : static_cast<long long>(task.frames.size()) - 1;
@@ -407,19 +462,22 @@ HttpReply FakeCvat::create_shapes(Task& task, const Job* job, const json& body) 
                     error_json("attribute " + a.dump() + " does not belong to label " + (*l)["name"].get<std::string>())
                         .dump(),
                     400);
-        json shape = s;
-        shape["id"] = next_shape_id_++;
-        if (!shape.contains("source")) shape["source"] = "manual";
-        shape["elements"] = json::array();
-        accepted.push_back(shape);
-    }
-    for (auto& shape : accepted) {
-        task.shapes.push_back(shape);
-        created.push_back(shape);
-    }
+        json object = s;
+        object["id"] = next_id++;
+        if (!object.contains("source")) object["source"] = "manual";
+        if (std::string(kind) == "shape") object["elements"] = json::array();
+        into.push_back(object);
+        return std::nullopt;
+    };
+    for (const auto& s : body.value("shapes", json::array()))
+        if (auto refused = accept(s, "shape", next_shape_id_, shapes)) return *refused;
+    for (const auto& t : body.value("tags", json::array()))
+        if (auto refused = accept(t, "tag", next_tag_id_, tags)) return *refused;
+    task.shapes.insert(task.shapes.end(), shapes.begin(), shapes.end());
+    task.tags.insert(task.tags.end(), tags.begin(), tags.end());
     task.version++;
     return HttpReply::json(
-        json{{"version", task.version}, {"tags", json::array()}, {"shapes", created}, {"tracks", json::array()}}
+        json{{"version", task.version}, {"tags", json(tags)}, {"shapes", json(shapes)}, {"tracks", json::array()}}
             .dump());
 }
 

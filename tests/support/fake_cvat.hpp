@@ -1,7 +1,7 @@
 #pragma once
 // A fake CVAT server on 127.0.0.1 (protocol notes §4): tasks with labels (ids and attribute
-// spec ids), jobs with frame ranges and state/stage, frame images, annotations with ids the
-// server assigns, paginated lists and credential checks. Tests edit the annotations as a human
+// spec ids), jobs with frame ranges and state/stage, frame images, annotations (shapes and
+// tags) with ids the server assigns, paginated lists and credential checks. Tests edit the annotations as a human
 // would and deliver signed webhooks.
 #include <map>
 #include <mutex>
@@ -53,6 +53,9 @@ class FakeCvat {
     [[nodiscard]] nlohmann::json label(long long task_id, const std::string& name) const;  // with ids
     [[nodiscard]] std::vector<nlohmann::json> shapes(long long task_id) const;             // every shape, by id
     [[nodiscard]] std::optional<nlohmann::json> shape(long long shape_id) const;
+    [[nodiscard]] std::vector<nlohmann::json> tags(long long task_id) const;  // every tag, by id
+    // The value of a tag's attribute by its name ("" when absent).
+    [[nodiscard]] std::string tag_attribute(long long tag_id, const std::string& name) const;
     // The value of a shape's attribute by its name ("" when absent).
     [[nodiscard]] std::string attribute(long long shape_id, const std::string& name) const;
     [[nodiscard]] std::vector<std::string> organizations_seen() const;
@@ -66,6 +69,9 @@ class FakeCvat {
     long long add_manual_shape(long long task_id, long long frame, std::vector<double> points,
                                const std::map<std::string, std::string>& attributes);
     void set_job_status(long long job_id, const std::string& state, const std::string& stage);
+    void set_tag_attribute(long long tag_id, const std::string& name, const std::string& value);
+    // "Remove annotations" on a job: every shape and tag on its frames goes.
+    void clear_job(long long job_id);
 
     // --- webhooks -----------------------------------------------------------------------------
     // The update:job payload CVAT sends after a job change; `before_update` holds the old values.
@@ -84,6 +90,10 @@ class FakeCvat {
     HttpReply patch_annotations(Task& task, const Job* job, const std::string& action, const std::string& body);
     nlohmann::json annotations(const Task& task, const Job* job) const;
     Task& task_of_shape(long long shape_id);
+    Task& task_of_tag(long long tag_id);
+    std::string attribute_of(const Task& task, const nlohmann::json& object, const std::string& name) const;
+    static void set_attribute_of(const Task& task, nlohmann::json& object, const std::string& name,
+                                 const std::string& value);
 
     mutable std::mutex mutex_;
     FakeCvatCredentials credentials_;
@@ -93,6 +103,7 @@ class FakeCvat {
     long long next_label_id_ = 40;
     long long next_spec_id_ = 200;
     long long next_shape_id_ = 1000;
+    long long next_tag_id_ = 1000;  // its own sequence, as in CVAT: a tag and a shape may share an id
     int page_size_ = 10;
     std::string next_origin_;
     std::string required_org_;

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "plugin/cvat/sync.hpp"
+#include "plugin/records/feid.hpp"
 #include "tests/unit/cvat/cvat_test_util.hpp"
 
 using namespace seke;
@@ -147,6 +148,105 @@ BOOST_AUTO_TEST_CASE(a_face_whose_record_cannot_be_read_is_skipped_with_the_reas
                    std::string::npos,
                skipped);
     BOOST_TEST(f.store->face(f.face_ids[0])->value().record_json == broken.record_json);  // left as it was
+}
+
+// A face a human drew and then deleted is withdrawn: kept for the record, never exported.
+BOOST_AUTO_TEST_CASE(a_drawn_face_whose_shape_is_deleted_is_withdrawn) {
+    test::ReviewedTaskFixture f;
+    f.seed_frame(0);
+    long long drawn = f.fake.add_manual_shape(f.task, 1, {20, 20, 60, 70}, {{"expression", "anger"}});
+    BOOST_TEST_REQUIRE(sync(f)->added == 1);
+    const std::string face = cvat::added_face_id(f.task, 1, drawn);
+
+    f.fake.delete_shape(drawn);
+    auto summary = sync(f);
+    BOOST_TEST_REQUIRE(summary.ok(), (summary ? "" : summary.error().message));
+    BOOST_TEST(summary->withdrawn == 1);
+    BOOST_TEST(summary->added == 0);
+    BOOST_TEST(summary->accepted == 1);
+    BOOST_TEST(summary->written == 1);
+    json withdrawn = f.record(face);
+    BOOST_TEST(withdrawn["status"] == "withdrawn");
+    BOOST_TEST(withdrawn["review"]["status"] == "withdrawn");
+    BOOST_TEST(withdrawn["review"]["cvat_shape_id"] == drawn);
+    BOOST_TEST(withdrawn["labels"]["expression"] == "anger");  // what the human said, for the record
+    BOOST_TEST(f.store->face(face)->value().status == "withdrawn");
+
+    test::TempDir out;
+    auto exported = write_export(*f.store, ExportFormat::feid_jsonl, (out / "e.jsonl").string(), {});
+    BOOST_TEST_REQUIRE(exported.ok());
+    BOOST_TEST(exported->records == 1u);  // seke's face only
+    BOOST_TEST(test::read_file(out / "e.jsonl").find(face) == std::string::npos);
+
+    auto again = sync(f);
+    BOOST_TEST(again->withdrawn == 1);
+    BOOST_TEST(again->written == 0);
+}
+
+// A frame deleted in CVAT takes its reviews with it: seke's faces there are open again, with the
+// model's labels and box, and a face a human drew there is withdrawn.
+BOOST_AUTO_TEST_CASE(faces_on_a_deleted_frame_are_reopened_not_rejected) {
+    test::ReviewedTaskFixture f;
+    long long relabeled = f.seed_frame(0);
+    f.seed_frame(1);
+    f.fake.set_attribute(relabeled, "expression", "surprise");
+    f.fake.move_shape(relabeled, 4, 4);
+    long long drawn = f.fake.add_manual_shape(f.task, 0, {80, 80, 120, 120}, {{"expression", "fear"}});
+    auto reviewed = sync(f);
+    BOOST_TEST_REQUIRE(reviewed.ok());
+    BOOST_TEST(reviewed->corrected == 1);
+    BOOST_TEST(f.record(f.face_ids[0])["face"]["x"] == 14);
+
+    f.fake.delete_frame(f.task, 0);
+    f.fake.delete_shape(relabeled);  // whether CVAT lists its shapes or not, the frame is gone
+    auto summary = sync(f);
+    BOOST_TEST_REQUIRE(summary.ok(), (summary ? "" : summary.error().message));
+    BOOST_TEST(summary->reopened == 1);
+    BOOST_TEST(summary->rejected == 0);
+    BOOST_TEST(summary->accepted == 1);  // frame 1
+    BOOST_TEST(summary->withdrawn == 1);
+    BOOST_TEST(summary->written == 2);  // reopened and withdrawn; frame 1 was accepted before
+    json reopened = f.record(f.face_ids[0]);
+    BOOST_TEST(reopened["status"] == "auto");
+    BOOST_TEST(!reopened.contains("review"));
+    BOOST_TEST(reopened["labels"]["expression"] == "happy");
+    BOOST_TEST(reopened["provenance"]["expression"] == "model");
+    BOOST_TEST(reopened["face"]["x"] == 10);  // the box seke drew
+    BOOST_TEST(f.store->face(f.face_ids[0])->value().status == "auto");
+    BOOST_TEST(f.record(cvat::added_face_id(f.task, 0, drawn))["status"] == "withdrawn");
+    BOOST_TEST(sync(f)->written == 0);
+}
+
+// "Remove annotations" on a job is no verdict on its faces: they are reopened, not rejected.
+BOOST_AUTO_TEST_CASE(a_job_cleared_whole_reopens_its_faces) {
+    test::ReviewedTaskFixture f;
+    long long relabeled = f.seed_frame(0);
+    f.seed_frame(1);
+    f.seed_frame(2);
+    f.fake.set_attribute(relabeled, "expression", "sad");
+    BOOST_TEST_REQUIRE(sync(f)->corrected == 1);
+
+    f.fake.clear_job(f.job);
+    auto summary = sync(f);
+    BOOST_TEST_REQUIRE(summary.ok(), (summary ? "" : summary.error().message));
+    BOOST_TEST(summary->cleared);
+    BOOST_TEST(summary->reopened == 3);
+    BOOST_TEST(summary->rejected == 0);
+    BOOST_TEST(summary->written == 3);
+    for (const auto& face : f.face_ids) BOOST_TEST(f.record(face)["status"] == "auto", face);
+    BOOST_TEST(f.record(f.face_ids[0])["labels"]["expression"] == "happy");
+    BOOST_TEST(cvat::sync_summary_json(*summary)["cleared"] == true);
+    BOOST_TEST(sync(f)->written == 0);
+
+    // Deleting seke's shapes one by one while others remain is still a rejection.
+    test::ReviewedTaskFixture g;
+    long long gone = g.seed_frame(0);
+    g.seed_frame(1);
+    g.fake.delete_shape(gone);
+    auto partial = sync(g);
+    BOOST_TEST(!partial->cleared);
+    BOOST_TEST(partial->rejected == 1);
+    BOOST_TEST(partial->reopened == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(fits_run_on_one_learning_thread_and_answer_with_the_fit) {
     BOOST_TEST((start->sender() == train->sender()));  // the same one thread: two fits never race
 }
 
-BOOST_AUTO_TEST_CASE(review_merges_answer_from_the_learning_thread_and_deletions_at_once) {
+BOOST_AUTO_TEST_CASE(review_merges_and_deletions_answer_from_the_learning_thread) {
     BackendFixture f;
     auto created = f.post(
         "/webhook", {{"action", "ANNOTATION_CREATED"}, {"project", {{"id", 1}, {"label_config", "<View></View>"}}}});
@@ -155,14 +155,24 @@ BOOST_AUTO_TEST_CASE(review_merges_answer_from_the_learning_thread_and_deletions
     BOOST_TEST(body["result"]["review"]["accepted"] == 0);
     BOOST_TEST((created->sender() != std::this_thread::get_id()));
 
-    auto deleted = f.post("/webhook", {{"action", "ANNOTATION_DELETED"}, {"project", {{"id", 1}}}});
-    BOOST_REQUIRE(deleted->ready());  // nothing to merge: answered by the call itself
+    // A deletion reopens what its annotations reviewed, on the same thread as the merges.
+    auto deleted = f.post("/webhook", {{"action", "ANNOTATIONS_DELETED"},
+                                       {"annotations", json::array({{{"id", 3}}, {{"id", "x"}}})},
+                                       {"project", {{"id", 1}}}});
     BOOST_TEST(deleted->wait().status == 201);
-    BOOST_TEST((deleted->sender() == std::this_thread::get_id()));
+    BOOST_TEST((deleted->sender() == created->sender()));
     json result = deleted->body()["result"];
     BOOST_TEST(result["event_id"].get<long long>() == body["result"]["event_id"].get<long long>() + 1);
-    BOOST_TEST(!result.contains("review"));
+    BOOST_TEST(result["review"]["reopened"] == 0);
+    BOOST_TEST(result["review"]["withdrawn_annotations"] == 1);
+    BOOST_TEST(result["review"]["skipped"].size() == 1u);  // the id that is not one
     BOOST_TEST(!result.contains("fit"));
+    auto redelivered = f.post("/webhook", {{"action", "ANNOTATIONS_DELETED"},
+                                           {"annotations", json::array({{{"id", 3}}, {{"id", "x"}}})},
+                                           {"project", {{"id", 1}}}});
+    BOOST_TEST(redelivered->wait().status == 200);
+    BOOST_TEST(redelivered->body()["result"]["duplicate"] == true);
+    BOOST_TEST(redelivered->body()["result"]["event_id"] == result["event_id"]);
 
     auto unknown = f.post("/webhook", {{"action", "PROJECT_UPDATED"}});
     BOOST_TEST(unknown->body() == (json{{"status", "Unknown event"}}));

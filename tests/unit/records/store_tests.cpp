@@ -208,8 +208,9 @@ BOOST_DATA_TEST_CASE(documents_stats_queue_events_and_thumbnails_answer_alike, b
     // Reviews, all of one event at once; a human's face beside the model's.
     FeidRecord reviewed;
     reviewed.id = "img_face1";
-    BOOST_TEST_REQUIRE(
-        s.save_reviews({{"img_face1", "corrected", reviewed}, {"img_face2", "accepted", reviewed}}).ok());
+    BOOST_TEST_REQUIRE(s.save_reviews({{"img_face1", "corrected", reviewed, std::nullopt},
+                                       {"img_face2", "accepted", reviewed, std::nullopt}})
+                           .ok());
     BOOST_TEST(s.face("img_face1").value().value().status == "corrected");
     BOOST_TEST(s.queue_candidates("").value().empty());
     FaceRow human;
