@@ -17,7 +17,7 @@ std::string trim_lower(const std::string& text) {
 // Spellings models use for the same basic emotion. A group maps to whichever member the schema
 // uses, so a project that says "Happiness" also accepts "happy" and the other way round.
 constexpr std::array<std::array<std::string_view, 5>, 8> kSynonymGroups{{
-    {"happy", "happiness", "joy", "joyful", ""},
+    {"happy", "happiness", "", "", ""},
     {"sad", "sadness", "", "", ""},
     {"surprise", "surprised", "", "", ""},
     {"fear", "fearful", "scared", "afraid", ""},

@@ -766,6 +766,10 @@ Result<LabelingConfig> parse_label_config(const std::string& xml, const Knowledg
             if (!on_image[i]) {
                 report.reason =
                     "it labels \"" + target_of(i) + "\", not the image seke reads (\"" + image->name + "\")";
+            } else if (type == "labels") {
+                report.reason =
+                    "a <Labels> labels regions drawn with a separate tool; seke labels each face's box "
+                    "with its expression through a <RectangleLabels> of expressions";
             } else if (candidate_roles(control(i)).empty()) {
                 report.reason = "seke does not fill " + control(i).tag + " controls";
             } else {

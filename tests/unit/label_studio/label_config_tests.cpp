@@ -462,6 +462,7 @@ BOOST_AUTO_TEST_CASE(every_control_seke_leaves_is_reported_with_why_and_the_opti
       <Rating name="quality" toName="image"/>
       <Number name="val" toName="image"/>
       <Polygon name="mask" toName="image"/>
+      <Labels name="region_emotion" toName="image"><Label value="happy"/><Label value="sad"/></Labels>
       <Choices name="gender" toName="image"><Choice value="F"/><Choice value="M"/></Choices>
       <Text name="caption" value="$caption"/>
       <Choices name="topic" toName="caption"><Choice value="News"/></Choices>
@@ -476,13 +477,14 @@ BOOST_AUTO_TEST_CASE(every_control_seke_leaves_is_reported_with_why_and_the_opti
     BOOST_TEST(quality->option == "--control-valence quality or --control-arousal quality");
     BOOST_TEST(report_of(config, "mask")->reason == "seke does not fill Polygon controls");
     BOOST_TEST(report_of(config, "mask")->option.empty());
+    BOOST_TEST(report_of(config, "region_emotion")->reason.find("<RectangleLabels>") != std::string::npos);
     BOOST_TEST(report_of(config, "gender")->option.find("--control-expression gender") != std::string::npos);
     BOOST_TEST(report_of(config, "topic")->reason.find("labels \"caption\"") != std::string::npos);
 
     auto json = control_report_json(config);
     BOOST_TEST(json["usable"] == true);
     BOOST_TEST(json["filled"].size() == 2u);
-    BOOST_TEST(json["unfilled"].size() == 4u);
+    BOOST_TEST(json["unfilled"].size() == 5u);
     BOOST_TEST(json["unfilled"][0]["name"] == "quality");
     BOOST_TEST(json["unfilled"][0]["type"] == "Rating");
 }
