@@ -1,46 +1,60 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds everything and runs every test (unit + integration).
-#   bash scripts/test.sh                    GCC, warnings as errors, in build/ (what CI runs)
-#   SEKE_SANITIZE_SUITE=1 bash scripts/test.sh
-#                                           clang 14 under AddressSanitizer and
-#                                           UndefinedBehaviorSanitizer, with the libFuzzer targets,
-#                                           in build-sanitize/: the whole suite, then each fuzz
-#                                           target briefly from its seeds (CTest label fuzz)
+#   bash scripts/test.sh      what CI runs: clang 14 under AddressSanitizer and
+#                             UndefinedBehaviorSanitizer, warnings as errors, with the libFuzzer
+#                             targets, in build-sanitize/: the whole suite, each fuzz target
+#                             briefly from its seeds (CTest label fuzz), clang-tidy beside them
+#   SEKE_TEST_BUILD=gcc bash scripts/test.sh
+#                             the same suite built by GCC (build type Check), in build/
+#   SEKE_TEST_BUILD=thread bash scripts/test.sh
+#                             clang 14 under ThreadSanitizer, in build-tsan/: the suites that run
+#                             threads (CTest label concurrency), no fuzz targets, no clang-tidy
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SANITIZE=${SEKE_SANITIZE_SUITE:-0}
+BUILD=${SEKE_TEST_BUILD:-sanitize}
+case "$BUILD" in
+  sanitize | gcc | thread) ;;
+  *) echo "SEKE_TEST_BUILD is sanitize, gcc or thread, not '$BUILD'" >&2; exit 2 ;;
+esac
 # Everything from Debian's archive at once: what seke needs, the style tools, PostgreSQL for the
 # store suites on their second engine (CTest's fixture `postgres` starts a throwaway server,
-# scripts/postgres-test-server.sh) and Chromium for the browser tests; for the sanitizer suite
+# scripts/postgres-test-server.sh) and Chromium for the browser tests; for the clang builds
 # clang 14 and libclang-rt-14-dev (the sanitizer and libFuzzer runtimes).
 source scripts/packages.sh
 packages=("${SEKE_BUILD_PACKAGES[@]}" clang-format-14 clang-tidy-14 postgresql chromium)
-[ "$SANITIZE" = 1 ] && packages+=(clang-14 libclang-rt-14-dev)
+[ "$BUILD" = gcc ] || packages+=(clang-14 libclang-rt-14-dev)
 install_missing_packages "${packages[@]}"
 # A formatting slip fails in seconds, before the build.
 bash scripts/check-style.sh format
-if [ "$SANITIZE" = 1 ]; then
-  export SEKE_BUILD_DIR=${SEKE_BUILD_DIR:-build-sanitize}
-else
-  export SEKE_BUILD_DIR=${SEKE_BUILD_DIR:-build}
-fi
+case "$BUILD" in
+  sanitize) export SEKE_BUILD_DIR=${SEKE_BUILD_DIR:-build-sanitize} ;;
+  gcc) export SEKE_BUILD_DIR=${SEKE_BUILD_DIR:-build} ;;
+  thread) export SEKE_BUILD_DIR=${SEKE_BUILD_DIR:-build-tsan} ;;
+esac
 mkdir -p "$SEKE_BUILD_DIR"
 # The test assets (npm: face photos, the Label Studio editor) download while the build runs.
 bash scripts/fetch-test-assets.sh >"$SEKE_BUILD_DIR/fetch-test-assets.log" 2>&1 &
 assets=$!
-# Warnings are errors in CI.
-if [ "$SANITIZE" = 1 ]; then
-  # The Sanitize build type is -O1 with line tables (CMakeLists.txt).
-  SEKE_WERROR=ON SEKE_BUILD_TYPE=Sanitize \
-    SEKE_CMAKE_ARGS="-DCMAKE_CXX_COMPILER=clang++-14 -DSEKE_SANITIZE=address,undefined -DSEKE_FUZZ=ON" \
-    bash scripts/setup.sh
-else
-  # The Check build type is -O2 without debug info, the test binaries -O1 (CMakeLists.txt).
-  SEKE_WERROR=ON SEKE_BUILD_TYPE=${SEKE_BUILD_TYPE:-Check} bash scripts/setup.sh
-fi
+# Warnings are errors in every test build. The clang builds' type Sanitize is -O1 with line
+# tables; GCC's Check is -O2 without debug info, its test binaries -O1 (CMakeLists.txt).
+case "$BUILD" in
+  sanitize)
+    SEKE_WERROR=ON SEKE_BUILD_TYPE=Sanitize \
+      SEKE_CMAKE_ARGS="-DCMAKE_CXX_COMPILER=clang++-14 -DSEKE_SANITIZE=address,undefined -DSEKE_FUZZ=ON" \
+      bash scripts/setup.sh ;;
+  gcc) SEKE_WERROR=ON SEKE_BUILD_TYPE=${SEKE_BUILD_TYPE:-Check} bash scripts/setup.sh ;;
+  thread)
+    SEKE_WERROR=ON SEKE_BUILD_TYPE=Sanitize \
+      SEKE_CMAKE_ARGS="-DCMAKE_CXX_COMPILER=clang++-14 -DSEKE_SANITIZE=thread" bash scripts/setup.sh ;;
+esac
 if ! wait "$assets"; then
   cat "$SEKE_BUILD_DIR/fetch-test-assets.log" >&2
   exit 1
+fi
+if [ "$BUILD" = thread ]; then
+  # Under ThreadSanitizer a process runs 5-15 times slower: only the suites that run threads.
+  (cd "$SEKE_BUILD_DIR" && ctest --output-on-failure -j "$(nproc)" --timeout 1800 -L concurrency)
+  exit
 fi
 # clang-tidy reads the sources, not the tests' behaviour: it runs beside the tests, which spend
 # much of their time waiting on sockets and child processes.

@@ -527,42 +527,13 @@ const std::vector<Binding>& bindings() {
                 "allow media URLs on private and loopback addresses (link-local and metadata are always refused)"),
             FIELD(label_studio.allow_private_hosts)));
         // label_studio.controls: which control of a project's labeling config each level goes to
-        struct ControlOption {
-            const char* level;
-            const char* what;
-            std::string& (*field)(Config&);
-        };
-        static const ControlOption kControls[] = {
-            {"face", "the rectangle control faces are drawn with", FIELD(label_studio_controls.face)},
-            {"expression",
-             "the expression control (Choices, Taxonomy, or RectangleLabels whose labels are expressions)",
-             FIELD(label_studio_controls.expression)},
-            {"valence",
-             "the valence control (Number, Rating or a Choices scale); NAME:LOW..HIGH gives its values for -1 and +1",
-             FIELD(label_studio_controls.valence)},
-            {"arousal",
-             "the arousal control (Number, Rating or a Choices scale); NAME:LOW..HIGH gives its values for -1 and +1",
-             FIELD(label_studio_controls.arousal)},
-            {"action_units", "the action-unit control (Choices with choice=\"multiple\", or Taxonomy)",
-             FIELD(label_studio_controls.action_units)},
-            {"description", "the TextArea for the description of every level without one of its own",
-             FIELD(label_studio_controls.description)},
-            {"expression_description", "the TextArea for the expression's description",
-             FIELD(label_studio_controls.expression_description)},
-            {"va_description", "the TextArea for the valence/arousal description",
-             FIELD(label_studio_controls.va_description)},
-            {"au_description", "the TextArea for the action units' description",
-             FIELD(label_studio_controls.au_description)},
-        };
-        for (const auto& c : kControls) {
-            std::string flag = c.level, env = c.level;
-            std::replace(flag.begin(), flag.end(), '_', '-');
-            std::transform(env.begin(), env.end(), env.begin(), [](unsigned char ch) { return std::toupper(ch); });
-            b.push_back(string_option(opt(std::string("label_studio.controls.") + c.level, "--control-" + flag,
-                                          "SEKE_CONTROL_" + env, T::string,
-                                          std::string(c.what) + ": a control name of the project's config, or none; "
-                                                                "empty = seke finds it"),
-                                      c.field));
+        for (const ControlLevel& level : control_levels()) {
+            const auto text = level.text;
+            b.push_back(
+                string_option(opt(std::string(level.key), std::string(level.flag), std::string(level.env), T::string,
+                                  std::string(level.what) +
+                                      ": a control name of the project's config, or none; empty = seke finds it"),
+                              [text](Config& c) -> std::string& { return c.label_studio_controls.*text; }));
         }
         // fit: learning from reviews
         b.push_back(choice_option<CalibrationMethod>(
@@ -892,14 +863,7 @@ Result<bool> validate(const Config& config) {
         return make_error(errc::config_error,
                           "option model.expert (--expert) is off, so the expert provider has nothing to label with: "
                           "turn it on or choose --provider openai");
-    constexpr std::string_view kControlPrefix = "label_studio.controls.";
-    for (const auto& binding : bindings()) {
-        const std::string& key = binding.info.key;
-        if (key.compare(0, kControlPrefix.size(), kControlPrefix) != 0) continue;
-        const bool ranged = key.size() > kControlPrefix.size() && (key.substr(kControlPrefix.size()) == "valence" ||
-                                                                   key.substr(kControlPrefix.size()) == "arousal");
-        if (auto parsed = parse_control_override(key, binding.get(config), ranged); !parsed) return parsed.error();
-    }
+    if (auto parsed = parse_control_overrides(config.label_studio_controls); !parsed) return parsed.error();
     if (config.vllm.backoff_base_ms > config.vllm.backoff_max_ms)
         return make_error(errc::config_error, "option vllm.backoff_base_ms must not exceed vllm.backoff_max_ms");
     return true;

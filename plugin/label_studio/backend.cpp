@@ -2,11 +2,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <set>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
-#include <unordered_set>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -98,9 +101,11 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     bool learning_closed = false;  // shutdown: nothing more is queued
     // Label Studio polls /health: its answer never changes, so it is written once.
     const std::string health_body;
-    // Projects (by config text) whose controls were reported: once each, not on every /setup.
+    // The projects whose controls were reported, each with the parsed config it was reported for:
+    // once per project and config, not on every /setup or /predict. Held weakly, so a config the
+    // cache dropped is reported again rather than mistaken for another at the same address.
     std::mutex reported_mutex;
-    std::unordered_set<std::size_t> reported_configs;
+    std::map<std::pair<std::string, const LabelingConfig*>, std::weak_ptr<const LabelingConfig>> reported_configs;
 
     explicit Impl(BackendDeps d)
         : deps(d), configs(deps.knowledge, configured_overrides(deps.config)),
@@ -138,19 +143,22 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         responder.send(server::text_response(200, health_body, "application/json"));
     }
 
-    // What seke fills of a project's config, said once per project and config: a warning naming
-    // each control left unfilled and the option that would map it, and the report kept in the
-    // store for the dashboard.
-    void report_controls(const std::string& project, const std::string& xml, const LabelingConfig& config,
-                         const std::string& request_id) {
-        const std::size_t key = std::hash<std::string>{}(project + '\n' + xml);
-        {
-            std::lock_guard lock(reported_mutex);
-            constexpr std::size_t kMaxReported = 4096;
-            if (reported_configs.size() >= kMaxReported) reported_configs.clear();
-            if (!reported_configs.insert(key).second) return;
-        }
-        json report = control_report_json(config);
+    // Whether this project's controls under this config are still to be reported (from now on
+    // they count as reported).
+    bool first_report(const std::string& project, const std::shared_ptr<const LabelingConfig>& config) {
+        std::lock_guard lock(reported_mutex);
+        auto key = std::make_pair(project, config.get());
+        auto found = reported_configs.find(key);
+        if (found != reported_configs.end() && !found->second.expired()) return false;
+        constexpr std::size_t kMaxReported = 4096;
+        if (found == reported_configs.end() && reported_configs.size() >= kMaxReported) reported_configs.clear();
+        reported_configs[std::move(key)] = config;
+        return true;
+    }
+
+    // What seke fills of a project's config: a warning naming each control left unfilled and the
+    // option that would map it, and the report kept in the store for the dashboard.
+    void publish_control_report(const std::string& project, json report, const std::string& request_id) {
         if (!report["unfilled"].empty() || !report["problems"].empty())
             log(server::LogLevel::warn, "label config: controls seke leaves unfilled",
                 {{"project", project},
@@ -177,14 +185,15 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         if (xml.empty()) return void(responder.send_json(200, answer));
         auto config = configs.get(xml);
         if (!config) return void(responder.send_error(config.error()));
-        report_controls(project, xml, **config, request.request_id);
+        json report = control_report_json(**config);
+        if (first_report(project, *config)) publish_control_report(project, report, request.request_id);
         if (!(*config)->unusable.empty())
             return void(responder.send_error(make_error(errc::invalid_argument, unusable_message(**config))));
         ProjectRow row{project, xml, body->value("extra_params", json()).dump()};
         if (auto saved = deps.store.save_project(row); !saved)
             log(server::LogLevel::warn, "project not stored", {{"project", project}, {"reason", saved.error().message}},
                 request.request_id);
-        answer["controls"] = control_report_json(**config);
+        answer["controls"] = std::move(report);
         responder.send_json(200, answer);
     }
 
@@ -514,8 +523,8 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     void predict(const HttpRequest& request, Responder responder) {
         auto parsed = predict_bodies.parse(request.body, predict_parsing());
         if (!parsed) return void(responder.send_error(parsed.error()));
-        if (!parsed->label_config.empty())
-            report_controls(parsed->project, parsed->label_config, *parsed->config, request.request_id);
+        if (!parsed->label_config.empty() && first_report(parsed->project, parsed->config))
+            publish_control_report(parsed->project, control_report_json(*parsed->config), request.request_id);
         if (!parsed->config->applicable()) {
             // An empty or unrelated config: nothing to predict, and that is not an error.
             return void(responder.send_json(200, {{"results", json::array()}}));

@@ -290,9 +290,7 @@ std::optional<std::string> lookup(const std::map<std::string, std::string>& map,
     return std::nullopt;
 }
 
-constexpr std::array<std::string_view, kRoleCount> kRoleNames = {
-    "face",           "expression",    "valence", "arousal", "action_units", "description", "expression_description",
-    "va_description", "au_description"};
+static_assert(kRoleCount == kControlLevelCount, "one option per level, in Role order");
 
 // The control types that can hold a level.
 bool holds(Role role, std::string_view type) {
@@ -308,9 +306,7 @@ bool holds(Role role, std::string_view type) {
 
 // The option that maps a control to a level: "--control-valence NAME".
 std::string option_for(Role role, const std::string& control) {
-    std::string flag(kRoleNames[static_cast<std::size_t>(role)]);
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    return "--control-" + flag + " " + control;
+    return std::string(control_levels()[static_cast<std::size_t>(role)].flag) + " " + control;
 }
 
 // The levels a control of this type could be given, for the option an unfilled one is reported with.
@@ -411,27 +407,14 @@ std::string ControlTag::type() const {
 }
 
 std::string_view role_name(Role role) noexcept {
-    return kRoleNames[static_cast<std::size_t>(role)];
+    return control_levels()[static_cast<std::size_t>(role)].level;
 }
 
 Result<ControlOverrides> control_overrides(const LabelStudioControls& options) {
-    const std::array<const std::string*, kRoleCount> texts = {&options.face,
-                                                              &options.expression,
-                                                              &options.valence,
-                                                              &options.arousal,
-                                                              &options.action_units,
-                                                              &options.description,
-                                                              &options.expression_description,
-                                                              &options.va_description,
-                                                              &options.au_description};
+    auto parsed = parse_control_overrides(options);
+    if (!parsed) return parsed.error();
     ControlOverrides out;
-    for (std::size_t r = 0; r < kRoleCount; ++r) {
-        const auto role = static_cast<Role>(r);
-        auto parsed = parse_control_override("label_studio.controls." + std::string(role_name(role)), *texts[r],
-                                             role == Role::valence || role == Role::arousal);
-        if (!parsed) return parsed.error();
-        out.by_role[r] = std::move(*parsed);
-    }
+    out.by_role = std::move(*parsed);
     return out;
 }
 

@@ -5,10 +5,12 @@
 #include <cmath>
 #include <condition_variable>
 #include <csignal>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <map>
 #include <set>
+#include <shared_mutex>
 #include <thread>
 #include <vector>
 
@@ -41,6 +43,13 @@ struct HttpServer::Impl {
     GaugeSeries* in_flight_gauge = nullptr;
 
     net::io_context io;
+    // Answers given on other threads are posted onto `io`. The server's end waits for a post in
+    // progress and turns later ones away: they would reach a loop that is being destroyed.
+    struct PostGate {
+        std::shared_mutex mutex;
+        bool closed = false;
+    };
+    std::shared_ptr<PostGate> post_gate = std::make_shared<PostGate>();
     std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
     tcp::acceptor acceptor{net::make_strand(io)};
     net::steady_timer accept_retry{acceptor.get_executor()};
@@ -160,7 +169,7 @@ class Session : public std::enable_shared_from_this<Session> {
   public:
     Session(tcp::socket socket, std::string client_address, HttpServer::Impl* server)
         : stream_(std::move(socket)), deadline_(stream_.get_executor()), server_(server),
-          client(std::move(client_address)) {
+          post_gate_(server->post_gate), client(std::move(client_address)) {
         beast::error_code ec;
         auto endpoint = stream_.socket().remote_endpoint(ec);
         if (!ec) remote_ = client + ":" + std::to_string(endpoint.port());
@@ -429,6 +438,8 @@ class Session : public std::enable_shared_from_this<Session> {
             if (!self) return;
             // Answered inside the handler call (the common case): no hop, no thread woken.
             if (self->on_own_strand()) return self->respond(seq, std::move(response));
+            std::shared_lock gate(self->post_gate_->mutex);
+            if (self->post_gate_->closed) return;  // the server is gone
             net::post(self->stream_.get_executor(), [self, seq, response = std::move(response)]() mutable {
                 self->respond(seq, std::move(response));
             });
@@ -584,6 +595,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<Strand> strand_;  // the stream's, to tell when an answer comes on it
     net::steady_timer deadline_;
     HttpServer::Impl* server_;  // outlives every session: stop() joins the threads first
+    std::shared_ptr<HttpServer::Impl::PostGate> post_gate_;  // outlives the server
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::optional<http::response<http::string_body>> response_;  // the one being written
@@ -841,6 +853,8 @@ HttpServer::~HttpServer() {
     } catch (...) {
         // Nothing to report to: the process is tearing the server down.
     }
+    std::unique_lock gate(impl_->post_gate->mutex);
+    impl_->post_gate->closed = true;
 }
 
 Result<unsigned short> HttpServer::start() {
