@@ -168,8 +168,8 @@ enum class Activity { idle, reading, busy };
 class Session : public std::enable_shared_from_this<Session> {
   public:
     Session(tcp::socket socket, std::string client_address, HttpServer::Impl* server)
-        : stream_(std::move(socket)), deadline_(stream_.get_executor()), server_(server),
-          post_gate_(server->post_gate), client(std::move(client_address)) {
+        : stream_(std::move(socket)), deadline_(stream_.get_executor()), server_(server), post_gate_(server->post_gate),
+          client(std::move(client_address)) {
         beast::error_code ec;
         auto endpoint = stream_.socket().remote_endpoint(ec);
         if (!ec) remote_ = client + ":" + std::to_string(endpoint.port());
@@ -594,7 +594,7 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::tcp_stream stream_;
     std::optional<Strand> strand_;  // the stream's, to tell when an answer comes on it
     net::steady_timer deadline_;
-    HttpServer::Impl* server_;  // outlives every session: stop() joins the threads first
+    HttpServer::Impl* server_;                               // outlives every session: stop() joins the threads first
     std::shared_ptr<HttpServer::Impl::PostGate> post_gate_;  // outlives the server
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
