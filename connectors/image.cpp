@@ -556,6 +556,17 @@ struct FacePreparer::Impl {
     }
 };
 
+CropSettings crop_settings(const FaceOptions& options) {
+    return CropSettings{options.margin, options.longest_side, options.jpeg_quality};
+}
+
+FaceOptions with_crop_settings(FaceOptions options, const CropSettings& crop) {
+    options.margin = crop.margin;
+    options.longest_side = crop.longest_side;
+    options.jpeg_quality = crop.jpeg_quality;
+    return options;
+}
+
 FacePreparer::FacePreparer(FaceOptions options, ImageLimits limits) : impl_(std::make_unique<Impl>()) {
     impl_->options = std::move(options);
     impl_->limits = limits;
@@ -631,6 +642,7 @@ Result<PreparedImage> FacePreparer::prepare_faces(const std::string& encoded_byt
         }
 
         PreparedImage prepared;
+        prepared.crop = crop_settings(options);
         const cv::Size size = source->size();
         prepared.width = size.width;
         prepared.height = size.height;

@@ -51,6 +51,18 @@ struct FaceOptions {
     std::shared_ptr<const FaceExpert> expert;  // the built-in face expert, run on every face; null = off
 };
 
+// What a face crop's pixels depend on besides its box: kept with each labeled face, so an export
+// cuts the crop the model saw whatever the options it runs with.
+struct CropSettings {
+    double margin = 0.25;
+    int longest_side = 512;
+    int jpeg_quality = 90;
+    bool operator==(const CropSettings&) const = default;
+};
+CropSettings crop_settings(const FaceOptions& options);
+// `options` cutting with `crop`'s margin, size and quality.
+FaceOptions with_crop_settings(FaceOptions options, const CropSettings& crop);
+
 struct Box {
     int x = 0, y = 0, w = 0, h = 0;  // pixels of the EXIF-corrected image
 };
@@ -81,6 +93,7 @@ struct PreparedImage {
     int width = 0, height = 0;    // EXIF-corrected
     std::string content_hash;     // sha256 hex of the encoded source bytes
     std::vector<FaceCrop> faces;  // in reading order (top-to-bottom, left-to-right)
+    CropSettings crop;            // what the faces were cut with
 };
 
 // Thread-safe face preparation.

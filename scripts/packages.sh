@@ -5,7 +5,7 @@
 SEKE_BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
                      libboost1.81-dev libboost-test1.81-dev libboost-program-options1.81-dev
                      libopencv-dev opencv-data libjpeg-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev
-                     libpq-dev libssl-dev)
+                     libpq-dev libssl-dev libyaml-cpp-dev)
 
 # Installs the packages given that are not installed yet, plus Node.js when there is no npm (it
 # fetches the models and test assets; a machine with a Node.js of its own keeps it). PostgreSQL

@@ -96,12 +96,7 @@ int run_export_command(const std::vector<std::string>& args) {
         for (const auto& reason : counts.skipped_reasons)
             std::fprintf(stderr, "seke export: skipped-crop %s\n", reason.c_str());
         skipped_crops = counts.skipped;
-        summary["images_out"] = std::filesystem::absolute(images_out).string();
-        summary["crops_written"] = counts.written;
-        summary["crops_existing"] = counts.existing;
-        summary["whole_image_records"] = counts.whole_image;
-        summary["skipped_crops"] = counts.skipped;
-        summary["skipped_crop_reasons"] = counts.skipped_reasons;
+        add_crop_summary(summary, images_out, counts);
     }
     std::printf("%s\n", summary.dump().c_str());
     return written->unreadable == 0 && skipped_crops == 0 ? kExitOk : kExitPartial;

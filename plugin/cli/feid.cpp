@@ -15,11 +15,14 @@
 #include "plugin/cli/commands.hpp"
 #include "plugin/cli/label.hpp"
 #include "plugin/config/config.hpp"
+#include "plugin/config/yaml.hpp"
 #include "plugin/datasets/import.hpp"
 #include "plugin/labeling/manifest.hpp"
 #include "plugin/labeling/model_setup.hpp"
+#include "plugin/records/crops.hpp"
 #include "plugin/records/feid.hpp"
 #include "plugin/records/store.hpp"
+#include "verify/text.hpp"
 
 namespace seke {
 namespace {
@@ -41,6 +44,7 @@ struct SourceSpec {                  // NOLINT(bugprone-exception-escape): its i
 
 struct BuildConfig {
     fs::path out;
+    fs::path images_out;  // each face's crop, as `seke export --images-out`; "" none
     std::vector<ExportFormat> formats;
     std::vector<std::string> format_names;
     std::vector<SourceSpec> sources;
@@ -70,8 +74,18 @@ Result<BuildConfig> read_build_config(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();
-    ordered_json doc = ordered_json::parse(text.str(), nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) return config_error(path, "not a JSON object");
+    ordered_json doc;
+    if (is_yaml_path(path)) {
+        // The same value the JSON text would give: everything below reads either alike.
+        auto parsed = parse_yaml(text.str(), path);
+        if (!parsed) return make_error(errc::invalid_argument, "seke feid build: " + parsed.error().message);
+        if (!parsed->is_object()) return config_error(path, "not a YAML mapping");
+        doc = std::move(*parsed);
+    } else {
+        if (!json_depth_within(text.str())) return config_error(path, "nested too deep");
+        doc = ordered_json::parse(text.str(), nullptr, false);
+        if (doc.is_discarded() || !doc.is_object()) return config_error(path, "not a JSON object");
+    }
     const fs::path folder = fs::absolute(path).parent_path();
 
     BuildConfig config;
@@ -80,6 +94,10 @@ Result<BuildConfig> read_build_config(const std::string& path) {
             if (!value.is_string() || value.get<std::string>().empty())
                 return config_error(path, "\"out\" must be a folder name");
             config.out = config_relative(folder, value.get<std::string>());
+        } else if (key == "images_out") {
+            if (!value.is_string() || value.get<std::string>().empty())
+                return config_error(path, "\"images_out\" must be a folder name");
+            config.images_out = config_relative(folder, value.get<std::string>());
         } else if (key == "formats") {
             if (!value.is_array() || value.empty()) return config_error(path, "\"formats\" must be a non-empty list");
             for (const auto& format : value) {
@@ -124,7 +142,7 @@ Result<BuildConfig> read_build_config(const std::string& path) {
                 config.sources.push_back(std::move(source));
             }
         } else {
-            return config_error(path, "unknown key \"" + key + "\" (out, formats, settings, sources)");
+            return config_error(path, "unknown key \"" + key + "\" (out, formats, images_out, settings, sources)");
         }
     }
     if (config.out.empty()) return config_error(path, "\"out\" is required");
@@ -212,8 +230,9 @@ Result<ordered_json> import_source(const SourceSpec& source, const Knowledge& kn
 
 int run_build(const std::vector<std::string>& args) {
     if (args.empty() || args[0].rfind("--", 0) == 0)
-        return report_error(make_error(errc::invalid_argument, "seke feid build: give CONFIG.json (see seke help)"),
-                            kExitUsage);
+        return report_error(
+            make_error(errc::invalid_argument, "seke feid build: give CONFIG.json or CONFIG.yaml (see seke help)"),
+            kExitUsage);
     auto build = read_build_config(args[0]);
     if (!build) return report_error(build.error(), kExitUsage);
     auto config = build_settings(*build, std::vector<std::string>(args.begin() + 1, args.end()));
@@ -258,10 +277,16 @@ int run_build(const std::vector<std::string>& args) {
     if (exit_code != kExitInterrupted) {
         auto store = Store::open(config->run.db_path, config->run.db_wait_ms);
         if (!store) return report_error(store.error(), kExitFatal);
+        std::optional<CropWriter> crops;  // one for every format: the first writes, the others find
+        if (!build->images_out.empty()) {
+            auto writer = CropWriter::open(build->images_out.string(), face_options(*config), config->image);
+            if (!writer) return report_error(writer.error(), kExitFatal);
+            crops.emplace(std::move(*writer));
+        }
         result["exports"] = ordered_json::array();
         for (std::size_t i = 0; i < build->formats.size(); ++i) {
             const std::string path = (build->out / export_name(build->formats[i])).string();
-            auto written = write_export(**store, build->formats[i], path, {});
+            auto written = write_export(**store, build->formats[i], path, {}, crops ? &*crops : nullptr);
             if (!written)
                 return report_error(make_error(written.error().code, "seke feid build: " + written.error().message),
                                     kExitFatal);
@@ -271,6 +296,15 @@ int run_build(const std::vector<std::string>& args) {
                                          {"out", fs::absolute(path).string()},
                                          {"records", written->records},
                                          {"unreadable_records", written->unreadable}});
+        }
+        if (crops) {
+            const CropCounts& counts = crops->counts();
+            for (const auto& reason : counts.skipped_reasons)
+                std::fprintf(stderr, "seke feid build: skipped-crop %s\n", reason.c_str());
+            ordered_json crop_summary;
+            add_crop_summary(crop_summary, build->images_out.string(), counts);
+            result["crops"] = std::move(crop_summary);
+            if (counts.skipped > 0 && exit_code == kExitOk) exit_code = kExitPartial;
         }
     }
     std::printf("%s\n", result.dump().c_str());

@@ -32,7 +32,8 @@ usage:
               [--images aligned|original] [--disfa-trace absent|unknown]
                             a dataset as distributed (ckplus, rafdb, affectnet, disfa, bp4d,
                             affwild2) into a manifest, its labels as priors (docs/datasets.md)
-  seke feid build CONFIG.json [options]   import, label and export every source CONFIG lists,
+  seke feid build CONFIG.json|CONFIG.yaml [options]
+                            import, label and export every source CONFIG lists,
                             resumable (docs/datasets.md)
   seke config [options]     print the effective configuration (JSON, secrets blanked)
   seke config --markdown    print the table of every option

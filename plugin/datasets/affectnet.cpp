@@ -38,16 +38,13 @@ bool apply_labels(ImportSink& sink, KnownLabels& known, long long expression, do
 Result<bool> import_csv(ImportSink& sink, const fs::path& list, const fs::path& images, const std::string& split) {
     auto reader = LineReader::open(list, sink.limits());
     if (!reader) return reader.error();
-    for (;;) {
-        auto line = reader->next();
-        if (!line) return line.error();
-        if (!*line) break;
-        std::string_view text = **line;
+    return reader->for_each([&](const std::string& line) -> std::optional<Error> {
+        std::string_view text = line;
         if (reader->line_number() == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.remove_prefix(3);
-        if (text.find_first_not_of(" \t") == std::string_view::npos) continue;
+        if (text.find_first_not_of(" \t") == std::string_view::npos) return std::nullopt;
         auto fields = split_fields(text, ',');
         // The header row, when the copy has one.
-        if (reader->line_number() == 1 && !fields.empty() && fields[0] == "subDirectory_filePath") continue;
+        if (reader->line_number() == 1 && !fields.empty() && fields[0] == "subDirectory_filePath") return std::nullopt;
         if (fields.size() != 9)
             return reader->error("expected 9 comma-separated fields, found " + std::to_string(fields.size()));
         long long box[4] = {};
@@ -67,7 +64,7 @@ Result<bool> import_csv(ImportSink& sink, const fs::path& list, const fs::path& 
             return reader->error("image path \"" + path + "\" is not a path under the image folder");
         if (!sink.wants(split)) {
             sink.other_split();
-            continue;
+            return std::nullopt;
         }
         ManifestEntry entry;
         entry.source_id = path;
@@ -75,22 +72,22 @@ Result<bool> import_csv(ImportSink& sink, const fs::path& list, const fs::path& 
         std::string skip_reason;
         if (!apply_labels(sink, entry.known, *expression, *valence, *arousal, skip_reason)) {
             sink.skip(skip_reason);
-            continue;
+            return std::nullopt;
         }
         if (box[2] <= 0 || box[3] <= 0) {
             sink.skip("face box width or height not positive");
-            continue;
+            return std::nullopt;
         }
         entry.box = PixelRegion{static_cast<double>(box[0]), static_cast<double>(box[1]), static_cast<double>(box[2]),
                                 static_cast<double>(box[3])};
         entry.image = images / path;
         if (!file_exists(entry.image)) {
             sink.skip("image missing");
-            continue;
+            return std::nullopt;
         }
-        if (auto added = sink.add(std::move(entry)); !added) return added;
-    }
-    return true;
+        if (auto added = sink.add(std::move(entry)); !added) return added.error();
+        return std::nullopt;
+    });
 }
 
 Result<bool> import_npy_set(ImportSink& sink, const fs::path& set, const std::string& split) {

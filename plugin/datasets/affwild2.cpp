@@ -55,16 +55,18 @@ Result<TaskRows> read_task(const fs::path& path, const ImportLimits& limits) {
     if (path.empty()) return out;
     auto reader = LineReader::open(path, limits);
     if (!reader) return reader.error();
-    for (;;) {
-        auto line = reader->next();
-        if (!line) return line.error();
-        if (!*line) break;
-        if (reader->line_number() == 1) {
-            for (auto field : split_fields(**line, ',')) out.header.push_back(trim(field));
-            continue;
-        }
-        out.rows.push_back(std::move(**line));
-    }
+    // Blank rows are kept: data row n is frame n.
+    auto read = reader->for_each(
+        [&](std::string& line) -> std::optional<Error> {
+            if (reader->line_number() == 1) {
+                for (auto field : split_fields(line, ',')) out.header.push_back(trim(field));
+                return std::nullopt;
+            }
+            out.rows.push_back(std::move(line));
+            return std::nullopt;
+        },
+        LineReader::BlankLines::keep);
+    if (!read) return read.error();
     return out;
 }
 

@@ -50,12 +50,8 @@ Result<bool> import_csv(ImportSink& sink, const fs::path& csv, const fs::path& s
     if (!reader) return reader.error();
     std::vector<int> columns;  // AU number per column after the first
     std::vector<Row> rows;
-    for (;;) {
-        auto line = reader->next();
-        if (!line) return line.error();
-        if (!*line) break;
-        if ((*line)->find_first_not_of(" \t") == std::string::npos) continue;
-        auto fields = split_fields(**line, ',');
+    auto read = reader->for_each([&](const std::string& line) -> std::optional<Error> {
+        auto fields = split_fields(line, ',');
         if (columns.empty() && rows.empty()) {
             if (fields.size() < 2 || trim(fields[0]) != "0")
                 return reader->error("the header row must start with the frame column \"0\" followed by AU numbers");
@@ -65,7 +61,7 @@ Result<bool> import_csv(ImportSink& sink, const fs::path& csv, const fs::path& s
                     return reader->error("header \"" + std::string(fields[i]) + "\" is not an AU number");
                 columns.push_back(static_cast<int>(*au));
             }
-            continue;
+            return std::nullopt;
         }
         if (fields.size() != columns.size() + 1)
             return reader->error("expected " + std::to_string(columns.size() + 1) + " fields, found " +
@@ -81,7 +77,9 @@ Result<bool> import_csv(ImportSink& sink, const fs::path& csv, const fs::path& s
             row.cells.push_back(static_cast<int>(*cell));
         }
         rows.push_back(std::move(row));
-    }
+        return std::nullopt;
+    });
+    if (!read) return read.error();
     if (columns.empty()) return make_error(errc::invalid_argument, csv.string() + ":1: no header row");
     if (!sink.wants(split)) {
         sink.other_split(static_cast<std::int64_t>(rows.size()));

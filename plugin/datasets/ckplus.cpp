@@ -48,17 +48,16 @@ Result<std::string> read_emotion(const fs::path& path, const ImportLimits& limit
     auto reader = LineReader::open(path, limits);
     if (!reader) return reader.error();
     std::optional<long long> code;
-    for (;;) {
-        auto line = reader->next();
-        if (!line) return line.error();
-        if (!*line) break;
-        auto fields = split_whitespace(**line);
-        if (fields.empty()) continue;
+    auto read = reader->for_each([&](const std::string& line) -> std::optional<Error> {
+        auto fields = split_whitespace(line);
+        if (fields.empty()) return std::nullopt;
         if (code || fields.size() != 1) return reader->error("an emotion file holds one number");
         code = parse_whole_number(fields[0]);
         if (!code || *code < 0 || *code > 7)
             return reader->error("emotion code \"" + std::string(fields[0]) + "\" is not a whole number 0-7");
-    }
+        return std::nullopt;
+    });
+    if (!read) return read.error();
     if (!code) return make_error(errc::invalid_argument, path.string() + ":1: empty emotion file");
     return std::string(kEmotionNames[*code]);
 }
@@ -68,12 +67,9 @@ Result<std::vector<int>> read_facs(const fs::path& path, const ImportLimits& lim
     auto reader = LineReader::open(path, limits);
     if (!reader) return reader.error();
     std::vector<int> units;
-    for (;;) {
-        auto line = reader->next();
-        if (!line) return line.error();
-        if (!*line) break;
-        auto fields = split_whitespace(**line);
-        if (fields.empty()) continue;
+    auto read = reader->for_each([&](const std::string& line) -> std::optional<Error> {
+        auto fields = split_whitespace(line);
+        if (fields.empty()) return std::nullopt;
         if (fields.size() != 2) return reader->error("a FACS line is an AU number and its intensity");
         auto au = parse_whole_number(fields[0]);
         if (!au || *au < 0 || *au > 100)
@@ -82,7 +78,9 @@ Result<std::vector<int>> read_facs(const fs::path& path, const ImportLimits& lim
         if (!intensity || *intensity < 0 || *intensity > 5)
             return reader->error("AU intensity \"" + std::string(fields[1]) + "\" is not a number 0-5");
         units.push_back(static_cast<int>(*au));
-    }
+        return std::nullopt;
+    });
+    if (!read) return read.error();
     return units;
 }
 

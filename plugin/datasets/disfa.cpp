@@ -42,12 +42,8 @@ Result<bool> read_au_file(const fs::path& path, std::size_t column, const Import
                           std::map<long long, Intensities>& frames) {
     auto reader = LineReader::open(path, limits);
     if (!reader) return reader.error();
-    for (;;) {
-        auto line = reader->next();
-        if (!line) return line.error();
-        if (!*line) break;
-        if ((*line)->find_first_not_of(" \t") == std::string::npos) continue;
-        auto fields = split_fields(**line, ',');
+    return reader->for_each([&](const std::string& line) -> std::optional<Error> {
+        auto fields = split_fields(line, ',');
         if (fields.size() != 2) return reader->error("a line is frameIdx,intensity");
         auto frame = parse_integer(fields[0]);
         if (!frame || *frame < 1 || *frame > limits.max_video_frames)
@@ -59,8 +55,8 @@ Result<bool> read_au_file(const fs::path& path, std::size_t column, const Import
         if (inserted) it->second.fill(kUncoded);
         if (it->second[column] != kUncoded) return reader->error("frame " + std::to_string(*frame) + " appears twice");
         it->second[column] = static_cast<int>(*intensity);
-    }
-    return true;
+        return std::nullopt;
+    });
 }
 
 // The subject's left-camera video: Videos_LeftCamera/LeftVideoSN001_comp.avi, names matched

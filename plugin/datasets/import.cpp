@@ -238,6 +238,16 @@ Error LineReader::error(const std::string& what) const {
     return make_error(errc::invalid_argument, path_.string() + ":" + std::to_string(line_) + ": " + what);
 }
 
+Result<bool> LineReader::for_each(const LineVisitor& visit, BlankLines blank) {
+    for (;;) {
+        auto line = next();
+        if (!line) return line.error();
+        if (!*line) return true;
+        if (blank == BlankLines::skip && (*line)->find_first_not_of(" \t") == std::string::npos) continue;
+        if (auto failed = visit(**line)) return *failed;
+    }
+}
+
 std::vector<std::string_view> split_fields(std::string_view line, char separator) {
     std::vector<std::string_view> fields;
     std::size_t start = 0;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -166,6 +167,12 @@ class LineReader {
     [[nodiscard]] const fs::path& path() const { return path_; }
     // "<file>:<line>: <what>" as an invalid_argument error.
     [[nodiscard]] Error error(const std::string& what) const;
+    // Hands each line in turn to `visit` (line_number() is its line) until the end of the file;
+    // the first error — a line past a limit, or one `visit` returns — ends the reading and is
+    // returned. With BlankLines::skip, lines of only spaces and tabs are not handed over.
+    enum class BlankLines { keep, skip };
+    using LineVisitor = std::function<std::optional<Error>(std::string& line)>;
+    Result<bool> for_each(const LineVisitor& visit, BlankLines blank = BlankLines::skip);
 
   private:
     LineReader(fs::path path, const ImportLimits& limits);

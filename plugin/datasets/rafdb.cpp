@@ -15,12 +15,9 @@ Result<PixelRegion> read_box(const fs::path& path, const ImportLimits& limits) {
     auto reader = LineReader::open(path, limits);
     if (!reader) return reader.error();
     std::optional<PixelRegion> box;
-    for (;;) {
-        auto line = reader->next();
-        if (!line) return line.error();
-        if (!*line) break;
-        auto fields = split_whitespace(**line);
-        if (fields.empty()) continue;
+    auto read = reader->for_each([&](const std::string& line) -> std::optional<Error> {
+        auto fields = split_whitespace(line);
+        if (fields.empty()) return std::nullopt;
         if (box || fields.size() != 4)
             return reader->error("a bounding box file holds one line x_min y_min x_max y_max");
         double v[4] = {};
@@ -31,7 +28,9 @@ Result<PixelRegion> read_box(const fs::path& path, const ImportLimits& limits) {
         }
         if (v[2] <= v[0] || v[3] <= v[1]) return reader->error("x_max and y_max must exceed x_min and y_min");
         box = PixelRegion{v[0], v[1], v[2] - v[0], v[3] - v[1]};
-    }
+        return std::nullopt;
+    });
+    if (!read) return read.error();
     if (!box) return make_error(errc::invalid_argument, path.string() + ":1: empty bounding box file");
     return *box;
 }
@@ -54,12 +53,9 @@ Result<bool> import_rafdb(ImportSink& sink) {
     const bool aligned = sink.options().images != "original";
     auto reader = LineReader::open(list, limits);
     if (!reader) return reader.error();
-    for (;;) {
-        auto line = reader->next();
-        if (!line) return line.error();
-        if (!*line) break;
-        auto fields = split_whitespace(**line);
-        if (fields.empty()) continue;
+    return reader->for_each([&](const std::string& line) -> std::optional<Error> {
+        auto fields = split_whitespace(line);
+        if (fields.empty()) return std::nullopt;
         if (fields.size() != 2) return reader->error("a line is an image name and its label");
         std::string name(fields[0]);
         auto label = parse_integer(fields[1]);
@@ -74,14 +70,14 @@ Result<bool> import_rafdb(ImportSink& sink) {
         entry.split = split;
         if (!sink.wants(split)) {
             sink.other_split();
-            continue;
+            return std::nullopt;
         }
         sink.set_expression(entry.known, kLabelNames[*label - 1]);
         entry.image =
             aligned ? root / "Image" / "aligned" / (stem + "_aligned.jpg") : root / "Image" / "original" / name;
         if (!file_exists(entry.image)) {
             sink.skip("image missing");
-            continue;
+            return std::nullopt;
         }
         if (!aligned) {
             fs::path box_file = root / "Annotation" / "boundingbox" / (stem + "_boundingbox.txt");
@@ -91,9 +87,9 @@ Result<bool> import_rafdb(ImportSink& sink) {
                 entry.box = *box;
             }
         }
-        if (auto added = sink.add(std::move(entry)); !added) return added;
-    }
-    return true;
+        if (auto added = sink.add(std::move(entry)); !added) return added.error();
+        return std::nullopt;
+    });
 }
 
 }  // namespace seke::datasets

@@ -68,9 +68,9 @@ LabeledImage labeled_image(const Knowledge& knowledge, const std::string& item_i
             continue;
         }
         const FaceCrop& crop = prepared.faces[f];
-        FeidInput input{face_id,          image,  crop.box,   crop.whole_image_fallback, &r,
-                        model_version,    "auto", crop.phash, crop.thumbnail_jpeg,       options.source,
-                        options.source_id};
+        FeidInput input{face_id,           image,        crop.box,   crop.whole_image_fallback, &r,
+                        model_version,     "auto",       crop.phash, crop.thumbnail_jpeg,       options.source,
+                        options.source_id, prepared.crop};
         out.outcome.faces.push_back(face_row(knowledge, input, item_id, f));
         out.labeled.push_back(f);
     }

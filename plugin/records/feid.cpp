@@ -190,6 +190,7 @@ FaceRow face_row(const Knowledge& knowledge, const FeidInput& input, const std::
     row.set_record(feid_record(knowledge, input));
     row.trace_json = trace_json(input.result->trace).dump();
     row.thumbnail_jpeg = input.thumbnail_jpeg;
+    row.crop = input.crop;
     return row;
 }
 
@@ -278,12 +279,12 @@ Result<ExportCounts> write_export(Store& store, ExportFormat format, const std::
     // With crops, the records of one item wait here until its image has been cut; without, each
     // is written as it is read. Faces are listed by id, so an item's are together unless another
     // item's id sorts between them ("a_face1" < "a_face1x" < "a_face2"): then it is cut in parts.
-    std::vector<FeidRecord> item_records;
+    std::vector<CropRecord> item_records;
     std::string item_id;
     auto flush_item = [&] {
         if (item_records.empty()) return;
         auto paths = crops->write_item(item_records);
-        for (std::size_t i = 0; i < item_records.size(); ++i) emit(item_records[i], paths[i]);
+        for (std::size_t i = 0; i < item_records.size(); ++i) emit(item_records[i].record, paths[i]);
         item_records.clear();
     };
     auto visited = store.for_each_face([&](const FaceRow& row) {
@@ -301,10 +302,10 @@ Result<ExportCounts> write_export(Store& store, ExportFormat format, const std::
             return true;
         }
         if (row.item_id != item_id || item_records.size() >= kMaxFacesPerCut ||
-            (!item_records.empty() && item_records.front().image != record->image))
+            (!item_records.empty() && item_records.front().record.image != record->image))
             flush_item();
         item_id = row.item_id;
-        item_records.push_back(std::move(*record));
+        item_records.push_back({std::move(*record), row.crop});
         return true;
     });
     if (crops) flush_item();

@@ -28,6 +28,7 @@ struct FeidInput {
     std::string thumbnail_jpeg;  // stored beside the record for review screens and few-shot examples
     std::string source;          // the dataset and its own id of the image, when a manifest said
     std::string source_id;
+    std::optional<CropSettings> crop;  // what the face was cut with, kept beside the record
 };
 
 // The FEID record of one labeled face, conversations included.

@@ -155,10 +155,20 @@ CREATE TABLE cvat_tags (
 CREATE INDEX cvat_tags_frame ON cvat_tags(cvat_url, task_id, frame);
 )sql";
 
+// Step 4: what each face's crop was cut with when it was labeled (margin, longest side, JPEG
+// quality), so an export cuts the crop the model saw. 0 in crop_side: a face labeled before
+// (its export falls back to the export's own face options) or one a human drew.
+constexpr std::string_view kSchema4 = R"sql(
+ALTER TABLE faces ADD COLUMN crop_margin {real} NOT NULL DEFAULT 0;
+ALTER TABLE faces ADD COLUMN crop_side {int} NOT NULL DEFAULT 0;
+ALTER TABLE faces ADD COLUMN crop_quality {int} NOT NULL DEFAULT 0;
+)sql";
+
 constexpr sql::Migration kMigrations[] = {
     {1, kSchema1},
     {2, kSchema2},
     {3, kSchema3},
+    {4, kSchema4},
 };
 
 }  // namespace
@@ -245,11 +255,18 @@ FaceRow read_face(Statement& s) {
     row.model_version = s.text(4);
     row.overall = s.real(5);
     row.record_json = s.text(6);
+    if (const auto side = s.integer(8); side > 0)
+        row.crop = CropSettings{s.real(7), static_cast<int>(side), static_cast<int>(s.integer(9))};
     return row;
 }
 
-constexpr const char* kFaceColumns =
-    "SELECT id, item_id, face_index, status, model_version, overall, record FROM faces ";
+// The columns read_face reads, in its order (named alike in faces and when joined with review_links).
+constexpr const char* kFaceFields =
+    "id, item_id, face_index, status, model_version, overall, record, crop_margin, crop_side, crop_quality";
+
+std::string select_faces() {
+    return std::string("SELECT ") + kFaceFields + " FROM faces ";
+}
 
 // The item and face columns in the order every INSERT of them names them.
 void bind_item(Statement& item, const ItemRow& row, const std::string& now) {
@@ -272,7 +289,10 @@ void bind_face(Statement& face, const FaceRow& f, const std::string& now) {
         .bind(5, f.model_version)
         .bind(6, f.overall)
         .bind(7, f.record_json)
-        .bind(8, now);
+        .bind(8, now)
+        .bind(9, f.crop ? f.crop->margin : 0.0)
+        .bind(10, std::int64_t{f.crop ? f.crop->longest_side : 0})
+        .bind(11, std::int64_t{f.crop ? f.crop->jpeg_quality : 0});
 }
 
 }  // namespace
@@ -357,10 +377,12 @@ Result<bool> Store::save_outcomes(const std::vector<ItemOutcome>& outcomes, cons
                        "updated_at=excluded.updated_at");
         // A face a human already reviewed keeps its record: a re-run never overwrites human work.
         Statement face(*db_,
-                       "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
-                       "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET face_index=excluded.face_index, "
-                       "status=excluded.status, model_version=excluded.model_version, overall=excluded.overall, "
-                       "record=excluded.record, updated_at=excluded.updated_at WHERE faces.status = 'auto'");
+                       "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at, "
+                       "crop_margin, crop_side, crop_quality) VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE "
+                       "SET face_index=excluded.face_index, status=excluded.status, "
+                       "model_version=excluded.model_version, overall=excluded.overall, record=excluded.record, "
+                       "updated_at=excluded.updated_at, crop_margin=excluded.crop_margin, "
+                       "crop_side=excluded.crop_side, crop_quality=excluded.crop_quality WHERE faces.status = 'auto'");
         Statement prediction(*db_,
                              "INSERT INTO predictions(face_id, model_version, record, trace, created_at) "
                              "VALUES(?,?,?,?,?)");
@@ -446,7 +468,7 @@ Result<std::vector<ItemRow>> Store::items_with_status(ItemStatus status) {
 
 Result<bool> Store::for_each_face(const std::function<bool(const FaceRow&)>& visit) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*db_, std::string(kFaceColumns) + "ORDER BY id");
+    Statement s(*db_, select_faces() + "ORDER BY id");
     if (!s.ok()) return sql::database_error(*db_, "cannot list faces");
     Step rc;
     while ((rc = s.step()) == Step::row) {
@@ -552,7 +574,7 @@ Result<std::vector<TaskPredictionRow>> Store::task_predictions(const std::string
 
 Result<std::vector<FaceRow>> Store::faces_of_item(const std::string& item_id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*db_, std::string(kFaceColumns) + "WHERE item_id=? ORDER BY face_index");
+    Statement s(*db_, select_faces() + "WHERE item_id=? ORDER BY face_index");
     if (!s.ok()) return sql::database_error(*db_, "cannot list faces");
     s.bind(1, item_id);
     std::vector<FaceRow> rows;
@@ -651,17 +673,16 @@ Result<ReviewsSaved> Store::save_review_writes(const ReviewWrites& writes, long 
 Result<std::vector<LinkedFace>> Store::faces_reviewed_by(const std::string& source, const std::string& project,
                                                          const std::vector<long long>& annotation_ids) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*db_,
-                "SELECT f.id, f.item_id, f.face_index, f.status, f.model_version, f.overall, f.record, "
-                "l.annotation_id FROM review_links l JOIN faces f ON f.id=l.face_id "
-                "WHERE l.source=? AND l.project=? AND l.annotation_id=? ORDER BY f.id");
+    Statement s(*db_, std::string("SELECT ") + kFaceFields +
+                          ", l.annotation_id FROM review_links l JOIN faces f ON f.id=l.face_id "
+                          "WHERE l.source=? AND l.project=? AND l.annotation_id=? ORDER BY f.id");
     if (!s.ok()) return sql::database_error(*db_, "cannot list reviewed faces");
     std::vector<LinkedFace> out;
     for (long long annotation : annotation_ids) {
         s.bind(1, source).bind(2, project).bind(3, std::int64_t{annotation});
         Step rc;
         while ((rc = s.step()) == Step::row)
-            out.push_back(LinkedFace{ReviewSource{source, project, s.integer(7)}, read_face(s)});
+            out.push_back(LinkedFace{ReviewSource{source, project, s.integer(10)}, read_face(s)});
         if (rc != Step::done)
             return sql::database_error(*db_,
                                        "cannot list the faces annotation " + std::to_string(annotation) + " reviewed");
@@ -799,7 +820,7 @@ Result<StoredEvent> Store::save_review_event(const std::string& source, const st
 
 Result<std::optional<FaceRow>> Store::face(const std::string& id) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*db_, std::string(kFaceColumns) + "WHERE id=?");
+    Statement s(*db_, select_faces() + "WHERE id=?");
     if (!s.ok()) return sql::database_error(*db_, "cannot read face");
     s.bind(1, id);
     Step rc = s.step();
@@ -816,9 +837,9 @@ Result<bool> Store::save_human_face(const ItemRow& row, const FaceRow& f) {
                        "INSERT INTO items(id, image, known, status, error, content_hash, width, height, "
                        "updated_at) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING");
         Statement face(*db_,
-                       "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at) "
-                       "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
-                       "record=excluded.record, updated_at=excluded.updated_at");
+                       "INSERT INTO faces(id, item_id, face_index, status, model_version, overall, record, updated_at, "
+                       "crop_margin, crop_side, crop_quality) VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE "
+                       "SET status=excluded.status, record=excluded.record, updated_at=excluded.updated_at");
         if (!item.ok() || !face.ok()) return "cannot prepare writes";
         bind_item(item, row, now);
         if (item.step() != Step::done) return "cannot write item " + row.id;
@@ -934,8 +955,7 @@ Result<std::vector<CvatTagRow>> Store::cvat_tags(const std::string& cvat_url, lo
 
 Result<std::vector<FaceRow>> Store::human_faces(const std::string& item_prefix) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*db_, std::string(kFaceColumns) +
-                          "WHERE model_version='human' AND substr(item_id, 1, ?)=? ORDER BY item_id, id");
+    Statement s(*db_, select_faces() + "WHERE model_version='human' AND substr(item_id, 1, ?)=? ORDER BY item_id, id");
     if (!s.ok()) return sql::database_error(*db_, "cannot list the faces humans drew");
     s.bind(1, static_cast<std::int64_t>(item_prefix.size())).bind(2, item_prefix);
     std::vector<FaceRow> rows;

@@ -61,6 +61,10 @@ struct FaceRow {
     std::string record_json;     // the FEID record as stored; read and written through record()/set_record()
     std::string trace_json;      // the SV-UAMC trace of the prediction
     std::string thumbnail_jpeg;  // written when non-empty; read with Store::thumbnail
+    // What the face's crop was cut with when it was labeled; null for a face labeled before the
+    // store kept it (schema step 4) and for one a human drew. Written with the labels; a review
+    // leaves it.
+    std::optional<CropSettings> crop;
 
     // The FEID record; a bad_json error naming the face when its text is not one.
     [[nodiscard]] Result<FeidRecord> record() const;

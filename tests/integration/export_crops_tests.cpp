@@ -172,6 +172,73 @@ BOOST_AUTO_TEST_CASE(three_faces_get_three_crops_as_the_model_saw_them_written_o
         BOOST_TEST((entry["image"] == photo.string() || entry["image"] == single.string()));
 }
 
+BOOST_AUTO_TEST_CASE(each_face_is_cut_with_the_margin_size_and_quality_it_was_labeled_with) {
+    test::LabelFixture f;
+    f.make_data(1);
+    f.start_fake();
+    const fs::path photo = f.dir / "group.jpg";
+    const std::string photo_bytes = write_group_photo(photo);
+    // Two faces of one photo, each given by its box, labeled with options other than the defaults.
+    std::string manifest;
+    for (std::size_t i = 0; i < 2; ++i) {
+        const Box& b = kThreeFaces[i];
+        manifest +=
+            json{{"id", "face" + std::to_string(i + 1)}, {"image", photo.string()}, {"box", {b.x, b.y, b.w, b.h}}}
+                .dump() +
+            "\n";
+    }
+    test::write_file(f.manifest(), manifest);
+    auto labeled = f.label({"--face-margin", "0.4", "--face-size", "64", "--jpeg-quality", "70"});
+    BOOST_TEST_REQUIRE(labeled.exit_code == 0, labeled.err);
+    // And a face of a store written before the crop settings were kept: the export's options cut it.
+    const fs::path older = f.dir / "older.jpg";
+    const std::string older_bytes = write_group_photo(older);
+    save(f, {labeled_item("older", older.string(), {kThreeFaces[2]})});
+
+    // The export runs with the default face options, and one of its own for the older face.
+    const fs::path crops = f.dir / "crops";
+    auto run = f.run_seke({"export", "--db", f.db().string(), "--format", "llava", "--out",
+                           (f.dir / "llava.json").string(), "--images-out", crops.string(), "--face-margin", "0.1"});
+    BOOST_TEST_REQUIRE(run.exit_code == 0, run.err);
+    json summary = test::LabelFixture::summary(run);
+    BOOST_TEST(summary["crops_written"] == 3);
+    BOOST_TEST(summary["crops_with_export_options"] == 1);
+
+    // What labeling cut (and the model saw): the same preparer with the labeling options, each
+    // face alone (each manifest line is an item of its own).
+    FaceOptions labeling;
+    labeling.margin = 0.4;
+    labeling.longest_side = 64;
+    labeling.jpeg_quality = 70;
+    const FacePreparer labeling_preparer(labeling, ImageLimits{});
+    for (std::size_t i = 0; i < 2; ++i) {
+        const std::string id = "face" + std::to_string(i + 1);
+        const Box& b = kThreeFaces[i];
+        auto seen = labeling_preparer.prepare_pixel_regions(photo_bytes,
+                                                            {{double(b.x), double(b.y), double(b.w), double(b.h)}});
+        BOOST_TEST_REQUIRE(seen.ok(), (seen.ok() ? "" : seen.error().message));
+        const fs::path crop = crops / crop_file_name(id);
+        BOOST_TEST_REQUIRE(fs::exists(crop), id);
+        BOOST_TEST((test::read_file(crop) == seen->faces.front().jpeg), id);
+        // The box and 40 % on each side, brought down to 64 pixels on its longest side.
+        cv::Mat pixels = cv::imread(crop.string());
+        const int w = b.w + 2 * static_cast<int>(b.w * 0.4), h = b.h + 2 * static_cast<int>(b.h * 0.4);
+        BOOST_TEST(std::max(pixels.cols, pixels.rows) == 64, id);
+        BOOST_TEST(pixels.cols == static_cast<int>(std::lround(64.0 * w / std::max(w, h))), id);
+    }
+    // The older face: the export's margin (0.1) and the default size, not the labeling run's.
+    FaceOptions exporting;
+    exporting.margin = 0.1;
+    const Box& b = kThreeFaces[2];
+    auto cut = FacePreparer(exporting, ImageLimits{})
+                   .prepare_pixel_regions(older_bytes, {{double(b.x), double(b.y), double(b.w), double(b.h)}});
+    BOOST_TEST_REQUIRE(cut.ok());
+    BOOST_TEST((test::read_file(crops / crop_file_name("older")) == cut->faces.front().jpeg));
+    cv::Mat pixels = cv::imread((crops / crop_file_name("older")).string());
+    BOOST_TEST(pixels.cols == b.w + 2 * static_cast<int>(b.w * 0.1));
+    BOOST_TEST(pixels.rows == b.h + 2 * static_cast<int>(b.h * 0.1));
+}
+
 BOOST_AUTO_TEST_CASE(a_crop_that_cannot_be_made_is_reported_and_the_record_keeps_its_image) {
     test::LabelFixture f;
     const fs::path photo = f.dir / "group.jpg";

@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "plugin/records/crops.hpp"
 #include "tests/integration/label_fixture.hpp"
 
 using namespace seke;
@@ -240,6 +241,57 @@ BOOST_AUTO_TEST_CASE(feid_build_imports_labels_and_exports_in_one_resumable_comm
     BOOST_TEST(summary["label"]["already_done"] == 7);
     BOOST_TEST(f.server->stats().total_requests == requests);
     BOOST_TEST(summary["exports"][0]["records"] == 7);
+
+    // The same CONFIG in YAML is the same run: the same sources (nothing imported again), the
+    // same settings (so the same model version: nothing labeled again), the same exports.
+    const std::string first_export = test::read_file(out / "feid.jsonl");
+    const auto yaml_path = f.dir / "feid-build.yaml";
+    test::write_file(yaml_path, "out: " + json(out.string()).dump() +
+                                    "\nformats: [feid-jsonl, llava]\n"
+                                    "settings:\n  face: {detection: off}\n  engine:\n    mode: greedy\n"
+                                    "sources:\n  - dataset: bp4d\n    root: " +
+                                    json(sources.bp4d.string()).dump() + "\n  - {dataset: rafdb, root: " +
+                                    json(sources.rafdb.string()).dump() + ", split: test}\n");
+    auto third = f.run_seke({"feid", "build", yaml_path.string()});
+    BOOST_TEST_REQUIRE(third.exit_code == 0, third.err);
+    summary = test::LabelFixture::summary(third);
+    BOOST_TEST(summary["sources"][0]["imported"] == "already");
+    BOOST_TEST(summary["sources"][1]["imported"] == "already");
+    BOOST_TEST(summary["label"]["labeled_now"] == 0);
+    BOOST_TEST(summary["label"]["already_done"] == 7);
+    BOOST_TEST(f.server->stats().total_requests == requests);
+    BOOST_TEST((test::read_file(out / "feid.jsonl") == first_export));
+}
+
+BOOST_AUTO_TEST_CASE(feid_build_writes_the_crops_a_yaml_config_asks_for) {
+    test::LabelFixture f;
+    f.make_data(1);
+    f.start_fake();
+    // RAF-DB's original photo with its bounding-box file: a record with a box, so a crop.
+    const fs::path rafdb = f.dir / "RAF-DB" / "basic";
+    fs::create_directories(rafdb / "Image/original");
+    fs::create_directories(rafdb / "Annotation/boundingbox");
+    fs::create_directories(rafdb / "EmoLabel");
+    const auto truth = f.truth();
+    fs::copy_file(f.data() / truth.at("s00001")["image"].get<std::string>(), rafdb / "Image/original/test_0001.jpg");
+    test::write_file(rafdb / "Annotation/boundingbox/test_0001_boundingbox.txt", "16.0 16.0 112.0 112.0\n");
+    test::write_file(rafdb / "EmoLabel/list_patition_label.txt", "test_0001.jpg 4\n");
+    const auto config_path = f.dir / "build.yml";
+    test::write_file(config_path,
+                     "out: feid-out\nimages_out: crops\nformats: [llava]\n"
+                     "settings: {engine: {mode: greedy}}\n"
+                     "sources:\n  - {dataset: rafdb, root: RAF-DB/basic, images: original}\n");
+    auto run = f.run_seke({"feid", "build", config_path.string()});
+    BOOST_TEST_REQUIRE(run.exit_code == 0, run.err);
+    json summary = test::LabelFixture::summary(run);
+    BOOST_TEST(summary["crops"]["images_out"] == (f.dir / "crops").string());
+    BOOST_TEST(summary["crops"]["crops_written"] == 1);
+    BOOST_TEST(summary["crops"]["skipped_crops"] == 0);
+    const fs::path crop = f.dir / "crops" / crop_file_name("rafdb/test_0001");
+    BOOST_TEST(fs::exists(crop));
+    const json llava = json::parse(test::read_file(f.dir / "feid-out" / "feid-llava.json"));
+    BOOST_TEST_REQUIRE(llava.size() == 1u);
+    BOOST_TEST(llava[0]["image"] == crop.string());
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_build_config_is_a_usage_error_naming_what_is_wrong) {
@@ -262,6 +314,19 @@ BOOST_AUTO_TEST_CASE(a_bad_build_config_is_a_usage_error_naming_what_is_wrong) {
     fails_with(R"({"out": "o", "settings": {"engine": {"nope": 1}}, "sources": [{"dataset": "bp4d", "root": "r"}]})",
                "nope");
     fails_with("[]", "not a JSON object");
+    fails_with(std::string(100'000, '['), "nested too deep");
+    // YAML, named by its extension: a malformed one is an error at its line.
+    const auto yaml_path = f.dir / "feid-build.yaml";
+    auto yaml_fails_with = [&](const std::string& config, const std::string& message) {
+        test::write_file(yaml_path, config);
+        auto result = f.run_seke({"feid", "build", yaml_path.string()});
+        BOOST_TEST(result.exit_code == 2, config);
+        BOOST_TEST(result.err.find(message) != std::string::npos, result.err);
+    };
+    yaml_fails_with("out: o\nsources:\n  - dataset: bp4d\n root: r\n", yaml_path.string() + ":4:");
+    yaml_fails_with("out: o\nout: p\n", yaml_path.string() + ":2:1: key \\\"out\\\" is given twice");
+    yaml_fails_with("- out\n", "not a YAML mapping");
+    yaml_fails_with("out: o\nsources: [{dataset: bp4d, root: r}]\nmodel: {}\n", "unknown key \\\"model\\\"");
     test::write_file(config_path, R"({"out": "o", "sources": [{"dataset": "bp4d", "root": "r"}]})");
     auto with_db = f.run_seke({"feid", "build", config_path.string(), "--db", (f.dir / "x.db").string()});
     BOOST_TEST(with_db.exit_code == 2);

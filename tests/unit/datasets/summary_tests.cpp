@@ -36,6 +36,50 @@ BOOST_AUTO_TEST_CASE(the_summary_counts_as_json_and_as_a_table) {
     BOOST_TEST(table.find("AU43 (outside the knowledge's action units)") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_summary_counts_uncoded_aus_thinned_frames_and_va_coverage) {
+    TempDir dir;
+    // BP4D codes 12 AUs: AU5's column is there but is not one of them; every other frame is taken.
+    put(dir / "bp4d/AUCoding/AU_OCC/F001_T1.csv", "0,1,5,12\n1,1,0,0\n2,0,1,1\n3,0,0,1\n4,9,0,1\n");
+    for (int frame = 1; frame <= 4; ++frame) touch(dir / ("bp4d/2D+3D/F001/T1/" + std::to_string(frame) + ".jpg"));
+    auto options = import_options("bp4d", dir / "bp4d", dir / "bp4d.jsonl");
+    options.every = 2;
+    auto bp4d = run_importer(options);
+    BOOST_TEST_REQUIRE(bp4d.summary.ok(), bp4d.error());
+    auto json = datasets::summary_json(*bp4d.summary);
+    BOOST_TEST(json["items"] == 2);  // frames 1 and 3
+    BOOST_TEST(json["thinned"] == 2);
+    BOOST_TEST(json["action_units"]["AU1"]["present"] == 1);
+    BOOST_TEST(json["action_units"]["AU1"]["absent"] == 1);
+    BOOST_TEST(json["action_units"]["AU12"]["present"] == 1);
+    BOOST_TEST(json["action_units"]["AU12"]["absent"] == 1);
+    BOOST_TEST(json["action_units"]["AU5"]["uncoded"] == 2);  // its column is not one of BP4D's 12
+    BOOST_TEST(json["action_units"]["AU25"]["uncoded"] == 2);
+    BOOST_TEST(json["va"]["items"] == 0);
+    BOOST_TEST(json["va"]["coverage"] == 0.0);
+    const std::string bp4d_table = datasets::summary_table(*bp4d.summary);
+    BOOST_TEST(bp4d_table.find("present   absent  uncoded") != std::string::npos, bp4d_table);
+    BOOST_TEST(bp4d_table.find("AU5") != std::string::npos);
+
+    // AffectNet: VA on three of four rows.
+    const std::string header =
+        "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal\n";
+    put(dir / "an/Manually_Annotated_file_lists/training.csv",
+        header +
+            "1/a.jpg,0,0,10,10,1;2,1,0.5,0.1\n1/b.jpg,0,0,10,10,1;2,2,-0.5,0.2\n"
+            "1/c.jpg,0,0,10,10,1;2,3,0.1,0.1\n1/d.jpg,0,0,10,10,1;2,4,-2,-2\n");
+    for (const char* name : {"a", "b", "c", "d"})
+        touch(dir / "an/Manually_Annotated_Images/1" / (std::string(name) + ".jpg"));
+    auto affectnet = run_importer(import_options("affectnet", dir / "an", dir / "an.jsonl"));
+    BOOST_TEST_REQUIRE(affectnet.summary.ok(), affectnet.error());
+    json = datasets::summary_json(*affectnet.summary);
+    BOOST_TEST(json["items"] == 4);
+    BOOST_TEST(json["va"]["items"] == 3);
+    BOOST_TEST(json["va"]["coverage"] == 0.75);
+    BOOST_TEST(json["action_units"]["AU1"]["uncoded"] == 4);  // AffectNet codes no AU
+    const std::string table = datasets::summary_table(*affectnet.summary);
+    BOOST_TEST(table.find("3 items (75.0 %)") != std::string::npos, table);
+}
+
 BOOST_AUTO_TEST_CASE(image_paths_are_relative_under_the_manifest_folder_else_absolute) {
     TempDir dir;
     auto writer = datasets::ManifestWriter::open(dir / "out/m.jsonl");

@@ -24,7 +24,7 @@ struct Bp4dRecord {
         known.action_units = std::vector<std::string>{"AU6", "AU12"};
         known.au_coded = std::vector<std::string>{"AU1", "AU2", "AU4", "AU6", "AU12"};
         result.au_provenance = au_provenance_of(test::test_knowledge(), known, Provenance::source, Provenance::model);
-        FeidInput input{"bp4d-1", "f/1.jpg", std::nullopt, false, &result, "v1", "auto", {}, {}, {}, {}};
+        FeidInput input{"bp4d-1", "f/1.jpg", std::nullopt, false, &result, "v1", "auto", {}, {}, {}, {}, {}};
         record = feid_record(test::test_knowledge(), input);
     }
 };

@@ -37,7 +37,7 @@ struct StoreFixture {
         r.uncertainty = {u_expression, 0.1, u_au, 0, (u_expression + u_au) / 2};
         std::string id = "ls/1/" + std::to_string(n);
         FeidInput input{id,     id + ".jpg", Box{0, 0, 10, 10},          false, &r, "base-v",
-                        "auto", phash,       "\xff\xd8 thumbnail " + id, "",    ""};
+                        "auto", phash,       "\xff\xd8 thumbnail " + id, "",    "", {}};
         ItemOutcome outcome;
         outcome.item.id = id;
         outcome.item.image = id + ".jpg";

@@ -19,7 +19,7 @@ FeidRecord labeled(FaceResult& result, const std::string& id) {
     result.labels.action_units = std::vector<std::string>{"AU6", "AU12"};
     result.descriptions = {"Cheeks raised.", "Pleasant.", "AU6 and AU12."};
     result.uncertainty = {0.1, 0.2, 0.3, 0.05, 0.15};
-    FeidInput input{id, "images/a.jpg", Box{10, 20, 30, 40}, false, &result, "v1", "auto", {}, {}, {}, {}};
+    FeidInput input{id, "images/a.jpg", Box{10, 20, 30, 40}, false, &result, "v1", "auto", {}, {}, {}, {}, {}};
     return feid_record(test::test_knowledge(), input);
 }
 

@@ -47,7 +47,7 @@ struct RecordFixture {
         result.descriptions = happy_descriptions();
         result.uncertainty = {0.1, 0.2, 0.3, 0.05, 0.15};
         FeidInput input{
-            "img1_face0", "images/img1.jpg", Box{10, 20, 30, 40}, false, &result, "v1", "auto", {}, {}, {}, {}};
+            "img1_face0", "images/img1.jpg", Box{10, 20, 30, 40}, false, &result, "v1", "auto", {}, {}, {}, {}, {}};
         record = feid_record(test::test_knowledge(), input);
     }
 };

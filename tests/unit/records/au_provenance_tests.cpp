@@ -28,7 +28,7 @@ FaceResult bp4d_result() {
 }
 
 FeidRecord record_of(const FaceResult& r) {
-    FeidInput input{"bp4d-1", "f/1.jpg", std::nullopt, false, &r, "v1", "auto", {}, {}, {}, {}};
+    FeidInput input{"bp4d-1", "f/1.jpg", std::nullopt, false, &r, "v1", "auto", {}, {}, {}, {}, {}};
     return feid_record(test::test_knowledge(), input);
 }
 

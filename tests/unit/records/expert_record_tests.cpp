@@ -44,7 +44,7 @@ FaceResult expert_result() {
 }
 
 FeidRecord record_of(const FaceResult& r, std::optional<Box> box = Box{4, 6, 40, 40}) {
-    FeidInput input{"p1", "photo.jpg", box, false, &r, "seke-x/expert/expert-1", "auto", {}, {}, {}, {}};
+    FeidInput input{"p1", "photo.jpg", box, false, &r, "seke-x/expert/expert-1", "auto", {}, {}, {}, {}, {}};
     return feid_record(test::test_knowledge(), input);
 }
 
@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(pictures_are_drawn_for_each_item_and_a_missing_image_is_a_p
         outcome.item.id = id;
         outcome.item.image = (dir / (id == "p1" ? "photo.jpg" : "missing.jpg")).string();
         outcome.item.status = ItemStatus::done;
-        FeidInput input{id, outcome.item.image, Box{20, 20, 40, 40}, false, &r, "v", "auto", {}, {}, {}, {}};
+        FeidInput input{id, outcome.item.image, Box{20, 20, 40, 40}, false, &r, "v", "auto", {}, {}, {}, {}, {}};
         outcome.faces.push_back(face_row(test::test_knowledge(), input, id, 0));
         outcomes.push_back(std::move(outcome));
     }

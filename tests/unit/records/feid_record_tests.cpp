@@ -286,15 +286,36 @@ struct Records {
         const Knowledge& k = test::test_knowledge();
         const std::string version = "qwen2.5-vl-7b/uamc-v3";
         model_row = face_row(k,
-                             {"img1_face2", "images/img1.jpg", Box{10, 20, 30, 40}, false, &model, version, "auto",
-                              "8f3c0a1b2c3d4e5f", "\xff\xd8 thumbnail", "", ""},
+                             {"img1_face2",
+                              "images/img1.jpg",
+                              Box{10, 20, 30, 40},
+                              false,
+                              &model,
+                              version,
+                              "auto",
+                              "8f3c0a1b2c3d4e5f",
+                              "\xff\xd8 thumbnail",
+                              "",
+                              "",
+                              {}},
                              "img1", 1);
         whole_row = face_row(
-            k, {"img7", "https://example.org/img7.jpg", std::nullopt, true, &whole, version, "auto", "", "", "", ""},
+            k,
+            {"img7", "https://example.org/img7.jpg", std::nullopt, true, &whole, version, "auto", "", "", "", "", {}},
             "img7", 0);
         known_row = face_row(k,
-                             {"ck/s042", "ck/s042.png", Box{0, 4, 96, 96}, false, &known, version, "auto",
-                              "00ff00ff00ff00ff", "", "", ""},
+                             {"ck/s042",
+                              "ck/s042.png",
+                              Box{0, 4, 96, 96},
+                              false,
+                              &known,
+                              version,
+                              "auto",
+                              "00ff00ff00ff00ff",
+                              "",
+                              "",
+                              "",
+                              {}},
                              "ck/s042", 0);
 
         // Expression and VA corrected, AUs kept, the expression's description rewritten.

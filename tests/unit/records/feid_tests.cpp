@@ -32,7 +32,7 @@ BOOST_AUTO_TEST_SUITE(plugin_feid)
 
 BOOST_AUTO_TEST_CASE(record_has_every_field_of_the_contract) {
     FaceResult r = sample_result();
-    FeidInput input{"img1_face2", "images/img1.jpg", Box{10, 20, 30, 40}, false, &r, "v1", "auto", {}, {}, {}, {}};
+    FeidInput input{"img1_face2", "images/img1.jpg", Box{10, 20, 30, 40}, false, &r, "v1", "auto", {}, {}, {}, {}, {}};
     auto record = feid_record(test::test_knowledge(), input).to_json();
     for (const char* key : {"id", "image", "face", "labels", "descriptions", "provenance", "uncertainty", "status",
                             "model_version", "cost", "conversations"})
@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(record_has_every_field_of_the_contract) {
 BOOST_AUTO_TEST_CASE(whole_image_face_is_null_and_non_finite_numbers_become_null) {
     FaceResult r = sample_result();
     r.uncertainty.overall = NAN;
-    FeidInput input{"x", "x.jpg", std::nullopt, true, &r, "v1", "auto", {}, {}, {}, {}};
+    FeidInput input{"x", "x.jpg", std::nullopt, true, &r, "v1", "auto", {}, {}, {}, {}, {}};
     auto record = feid_record(test::test_knowledge(), input).to_json();
     BOOST_TEST(record["face"].is_null());
     BOOST_TEST(record["uncertainty"]["overall"].is_null());
@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE(question_phrasing_varies_across_records) {
     FaceResult r = sample_result();
     std::set<std::string> questions;
     for (int i = 0; i < 40; ++i) {
-        FeidInput input{"id" + std::to_string(i), "x.jpg", std::nullopt, false, &r, "v1", "auto", {}, {}, {}, {}};
+        FeidInput input{"id" + std::to_string(i), "x.jpg", std::nullopt, false, &r, "v1", "auto", {}, {}, {}, {}, {}};
         questions.insert(feid_record(test::test_knowledge(), input).conversations[0].value);
     }
     BOOST_TEST(questions.size() >= 3u);
@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(question_phrasing_varies_across_records) {
 
 BOOST_AUTO_TEST_CASE(export_views) {
     FaceResult r = sample_result();
-    FeidInput input{"x", "x.jpg", std::nullopt, false, &r, "v1", "auto", {}, {}, {}, {}};
+    FeidInput input{"x", "x.jpg", std::nullopt, false, &r, "v1", "auto", {}, {}, {}, {}, {}};
     FeidRecord record = feid_record(test::test_knowledge(), input);
     auto llava = export_entry(record, ExportFormat::llava);
     BOOST_TEST(llava["image"] == "x.jpg");
@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(crop_file_names_are_safe_and_distinct) {
 
 BOOST_AUTO_TEST_CASE(a_crop_replaces_the_image_in_the_training_views_and_joins_the_feid_record) {
     FaceResult r = sample_result();
-    FeidInput input{"img1_face2", "images/img1.jpg", Box{10, 20, 30, 40}, false, &r, "v1", "auto", {}, {}, {}, {}};
+    FeidInput input{"img1_face2", "images/img1.jpg", Box{10, 20, 30, 40}, false, &r, "v1", "auto", {}, {}, {}, {}, {}};
     FeidRecord record = feid_record(test::test_knowledge(), input);
     const std::string crop = "crops/img1_face2.jpg";
     auto llava = export_entry(record, ExportFormat::llava, crop);
