@@ -204,8 +204,9 @@ BOOST_AUTO_TEST_CASE(slow_media_keeps_the_deadline_and_other_projects_take_turns
     ServeFixture f;
     f.make_data(21);
     f.start_fake();
-    constexpr int kMediaMs = 1000;
-    constexpr double kDeadlineS = 2.5;
+    // In units of test::kTimeScale: a sanitizer build's labeling is slower, the media as well.
+    constexpr int kMediaMs = 1000 * test::kTimeScale;
+    constexpr double kDeadlineS = 2.5 * test::kTimeScale;
     test::ScriptedHttpServer media(
         [images = f.data() / "images"](const test::HttpRequest& request) {
             return test::HttpReply::text(test::read_file(images / request.path().substr(1)))
@@ -213,7 +214,8 @@ BOOST_AUTO_TEST_CASE(slow_media_keeps_the_deadline_and_other_projects_take_turns
                 .with_delay(kMediaMs);
         },
         4);
-    f.start_serve({"--predict-deadline-ms", "2500", "--media-threads", "2", "--media-fetch-concurrency", "4"});
+    f.start_serve({"--predict-deadline-ms", std::to_string(2500 * test::kTimeScale), "--media-threads", "2",
+                   "--media-fetch-concurrency", "4"});
     auto media_task = [&](long long id, int image) {
         char name[32];
         std::snprintf(name, sizeof name, "/s%05d.jpg", image);
@@ -234,7 +236,7 @@ BOOST_AUTO_TEST_CASE(slow_media_keeps_the_deadline_and_other_projects_take_turns
         big = f.post("/predict", big_body);
         big_s = std::chrono::duration<double>(Clock::now() - start).count();
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 * test::kTimeScale));
     const auto small_start = Clock::now();
     auto small = f.post("/predict", small_body);
     const double small_s = std::chrono::duration<double>(Clock::now() - small_start).count();
@@ -246,7 +248,7 @@ BOOST_AUTO_TEST_CASE(slow_media_keeps_the_deadline_and_other_projects_take_turns
     json small_results = parse(small)["results"];
     BOOST_TEST_REQUIRE(small_results.size() == 1u);
     BOOST_TEST(small_results[0].is_object());
-    BOOST_TEST(small_s < 2.7);
+    BOOST_TEST(small_s < 2.7 * test::kTimeScale);
     // The batch answered at its deadline with what was finished; the rest is [] and goes on.
     BOOST_TEST_REQUIRE(big.status == 200);
     BOOST_TEST(big_s < kDeadlineS + 1.0);
