@@ -70,8 +70,7 @@ BOOST_AUTO_TEST_CASE(the_shipped_table_is_dated_and_overridable) {
     BOOST_TEST(table.find("gpt-4o")->input == 1.0);
     BOOST_TEST(table.find("gpt-4o")->as_of.empty());
     const PriceTable shipped = PriceTable::shipped();
-    for (const auto& [model, price] : shipped.entries())
-        BOOST_TEST(check_price(price, model).ok(), model);
+    for (const auto& [model, price] : shipped.entries()) BOOST_TEST(check_price(price, model).ok(), model);
 }
 
 BOOST_AUTO_TEST_CASE(money_reads_to_a_hundredth_of_a_cent) {
