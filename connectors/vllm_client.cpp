@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <deque>
@@ -103,11 +104,45 @@ std::string choice_content(const json& choice) {
     return {};
 }
 
-std::int64_t usage_value(const json& usage, const char* key) {
-    auto it = usage.find(key);
-    if (it == usage.end() || !it->is_number()) return 0;
-    return it->get<std::int64_t>();
+// A token count: a whole number in [0, kMaxUsageTokens]; anything else is not one.
+std::optional<std::int64_t> usage_count(const json& object, const char* key) {
+    auto it = object.find(key);
+    if (it == object.end()) return std::nullopt;
+    if (it->is_number_unsigned()) {
+        auto value = it->get<std::uint64_t>();
+        if (value <= static_cast<std::uint64_t>(kMaxUsageTokens)) return static_cast<std::int64_t>(value);
+    } else if (it->is_number_integer()) {
+        auto value = it->get<std::int64_t>();
+        if (value >= 0 && value <= kMaxUsageTokens) return value;
+    } else if (it->is_number_float()) {
+        double value = it->get<double>();
+        if (value >= 0 && value <= static_cast<double>(kMaxUsageTokens) && value == std::floor(value))
+            return static_cast<std::int64_t>(value);
+    }
+    return std::nullopt;
 }
+
+std::int64_t usage_value(const json& usage, const char* key) {
+    return usage_count(usage, key).value_or(0);
+}
+
+}  // namespace
+
+TokenCounts read_usage(const json& usage) {
+    TokenCounts tokens;
+    if (!usage.is_object()) return tokens;
+    tokens.prompt = usage_value(usage, "prompt_tokens");
+    tokens.completion = usage_value(usage, "completion_tokens");
+    std::optional<std::int64_t> cached;
+    if (auto details = usage.find("prompt_tokens_details"); details != usage.end() && details->is_object())
+        cached = usage_count(*details, "cached_tokens");
+    if (!cached) cached = usage_count(usage, "prompt_cache_hit_tokens");
+    if (!cached) cached = usage_count(usage, "cached_tokens");
+    tokens.cached_prompt = std::min(cached.value_or(0), tokens.prompt);
+    return tokens;
+}
+
+namespace {
 
 struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor only allocates
     ChatRequest request;
@@ -118,6 +153,7 @@ struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor onl
     json schema;                            // parsed prompt.response_schema (null if none)
     std::vector<std::string> contents;
     std::int64_t prompt_tokens = 0;
+    std::int64_t cached_prompt_tokens = 0;
     std::int64_t completion_tokens = 0;
     int http_requests = 0;
     int outstanding = 0;         // transfers not yet finished
@@ -308,6 +344,7 @@ struct VllmClient::Impl {
         if (static_cast<int>(job->contents.size()) > n) job->contents.resize(static_cast<std::size_t>(n));
         result.contents = std::move(job->contents);
         result.prompt_tokens = job->prompt_tokens;
+        result.cached_prompt_tokens = job->cached_prompt_tokens;
         result.completion_tokens = job->completion_tokens;
         result.http_requests = job->http_requests;
         if (!job->error && result.contents.empty())
@@ -318,6 +355,7 @@ struct VllmClient::Impl {
         } else if (cache && !job->key.empty() && static_cast<int>(result.contents.size()) == n) {
             json value = {{"contents", result.contents},
                           {"prompt_tokens", result.prompt_tokens},
+                          {"cached_prompt_tokens", result.cached_prompt_tokens},
                           {"completion_tokens", result.completion_tokens}};
             try {
                 cache->put(job->key, value.dump());
@@ -337,6 +375,7 @@ struct VllmClient::Impl {
         ChatResult result;
         result.contents = std::move(job->contents);
         result.prompt_tokens = job->prompt_tokens;
+        result.cached_prompt_tokens = job->cached_prompt_tokens;
         result.completion_tokens = job->completion_tokens;
         result.http_requests = job->http_requests;
         result.error = make_error(errc::cancelled, "request cancelled");
@@ -410,6 +449,8 @@ struct VllmClient::Impl {
                     for (const auto& c : value["contents"])
                         result.contents.push_back(c.is_string() ? c.get<std::string>() : std::string());
                     result.prompt_tokens = usage_value(value, "prompt_tokens");
+                    result.cached_prompt_tokens =
+                        std::min(usage_value(value, "cached_prompt_tokens"), result.prompt_tokens);
                     result.completion_tokens = usage_value(value, "completion_tokens");
                     stats.cache_hits.fetch_add(1);
                     job->finished = true;
@@ -687,13 +728,14 @@ struct VllmClient::Impl {
             return;
         }
         endpoint_answered(*t);
-        if (auto usage = parsed.find("usage"); usage != parsed.end() && usage->is_object()) {
-            auto prompt = usage_value(*usage, "prompt_tokens");
-            auto completion = usage_value(*usage, "completion_tokens");
-            job->prompt_tokens += prompt;
-            job->completion_tokens += completion;
-            stats.prompt_tokens.fetch_add(prompt);
-            stats.completion_tokens.fetch_add(completion);
+        if (auto usage = parsed.find("usage"); usage != parsed.end()) {
+            const TokenCounts used = read_usage(*usage);
+            job->prompt_tokens += used.prompt;
+            job->cached_prompt_tokens += used.cached_prompt;
+            job->completion_tokens += used.completion;
+            stats.prompt_tokens.fetch_add(used.prompt);
+            stats.cached_prompt_tokens.fetch_add(used.cached_prompt);
+            stats.completion_tokens.fetch_add(used.completion);
         }
         if (t->format_probe && t->format > sticky_format) {
             sticky_format = t->format;

@@ -13,7 +13,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "connectors/vllm_endpoints.hpp"
+#include "verify/labels.hpp"
 #include "verify/errors.hpp"
 #include "verify/few_shot.hpp"
 #include "verify/prompt.hpp"
@@ -83,8 +86,9 @@ std::size_t examples_within_bounds(const std::vector<ChatExample>& examples);
 struct ChatResult {
     std::vector<std::string> contents;  // one per choice received (may be < n on failure)
     std::int64_t prompt_tokens = 0;
+    std::int64_t cached_prompt_tokens = 0;  // of prompt_tokens: held by the provider's prefix cache
     std::int64_t completion_tokens = 0;
-    bool cached = false;
+    bool cached = false;    // from the response cache: the tokens are those paid when it was asked
     int http_requests = 0;  // HTTP requests this took, retries and fan-out included
     std::optional<Error> error;
 };
@@ -107,12 +111,22 @@ struct VllmStats {
     std::atomic<std::int64_t> retries{0};
     std::atomic<std::int64_t> cache_hits{0};
     std::atomic<std::int64_t> failures{0};
-    std::atomic<std::int64_t> prompt_tokens{0};
+    std::atomic<std::int64_t> prompt_tokens{0};  // reported by the model: what was paid for
+    std::atomic<std::int64_t> cached_prompt_tokens{0};
     std::atomic<std::int64_t> completion_tokens{0};
     std::atomic<std::int64_t> in_flight{0};
     std::atomic<std::int64_t> queued{0};
     std::vector<std::unique_ptr<VllmEndpointStats>> endpoints;  // one per endpoint, fixed by the constructor
 };
+
+// The most tokens one usage field may claim; a larger, negative or fractional count is ignored.
+inline constexpr std::int64_t kMaxUsageTokens = 1'000'000'000;
+
+// What one answer's usage object says was used; absent or wrongly typed counts read as 0, cached
+// prompt tokens as at most the prompt tokens. Cached tokens as OpenAI-compatible servers send
+// them: usage.prompt_tokens_details.cached_tokens (OpenAI, vLLM, xAI, Azure), else
+// usage.prompt_cache_hit_tokens (DeepSeek), else a bare usage.cached_tokens.
+TokenCounts read_usage(const nlohmann::json& usage);
 
 // Not the endpoint: every server of a fleet serves the same model, so they share answers.
 std::string cache_key(const VllmSettings& settings, const ChatRequest& request);

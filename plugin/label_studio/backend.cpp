@@ -1,5 +1,6 @@
 #include "plugin/label_studio/backend.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -105,6 +106,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     // once per project and config, not on every /setup or /predict. Held weakly, so a config the
     // cache dropped is reported again rather than mistaken for another at the same address.
     std::mutex reported_mutex;
+    std::mutex spent_mutex;  // one scrape at a time brings the USD counter up to date
     std::map<std::pair<std::string, const LabelingConfig*>, std::weak_ptr<const LabelingConfig>> reported_configs;
 
     explicit Impl(BackendDeps d)
@@ -218,6 +220,20 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                   static_cast<double>(stats->prompt_tokens.load()));
             gauge("seke_model_completion_tokens", "completion tokens reported by the model",
                   static_cast<double>(stats->completion_tokens.load()));
+            gauge("seke_model_cached_prompt_tokens",
+                  "of the prompt tokens, those the model's provider read from its prefix cache",
+                  static_cast<double>(stats->cached_prompt_tokens.load()));
+            // Money from the tokens, at vllm.model's price: a counter brought up to the bill so far.
+            if (const auto price = model_price(deps.config)) {
+                const TokenCounts paid{stats->prompt_tokens.load(), stats->cached_prompt_tokens.load(),
+                                       stats->completion_tokens.load()};
+                std::lock_guard lock(spent_mutex);
+                auto& series = deps.metrics
+                                   .counter("seke_model_cost_usd_total",
+                                            "USD paid for model tokens at the configured price, per model")
+                                   .series({{"model", deps.config.vllm.model}});
+                series.inc(std::max(0.0, cost_usd(*price, paid) - series.value()));
+            }
             gauge("seke_model_requests_in_flight", "model requests on the wire",
                   static_cast<double>(stats->in_flight.load()));
             gauge("seke_model_requests_queued", "model requests waiting for a concurrency slot",

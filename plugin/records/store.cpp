@@ -738,6 +738,7 @@ Result<FaceStats> Store::face_stats(int bins) {
     stats.samples = cost.integer(2);
     stats.prompt_tokens = cost.integer(3);
     stats.completion_tokens = cost.integer(4);
+    stats.cached_prompt_tokens = cost.integer(5);
     histogram.bind(1, std::int64_t{bins});
     while ((rc = histogram.step()) == Step::row) {
         auto bin = std::clamp<std::int64_t>(histogram.integer(0), 0, bins - 1);

@@ -176,6 +176,7 @@ struct CvatJobSyncRow {
 struct FaceStats {
     std::map<std::string, std::int64_t> by_status;  // auto, accepted, corrected, rejected, added...
     std::int64_t requests = 0, cached_requests = 0, samples = 0, prompt_tokens = 0, completion_tokens = 0;
+    std::int64_t cached_prompt_tokens = 0;        // of prompt_tokens: the provider's prefix cache
     std::vector<std::int64_t> overall_histogram;  // `bins` equal bins of `overall` over [0, 1]
 };
 
