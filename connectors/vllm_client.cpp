@@ -1,4 +1,6 @@
 #include "connectors/vllm_client.hpp"
+
+#include "connectors/claim_renewer.hpp"
 #include "connectors/curl_easy.hpp"
 #include "verify/text.hpp"
 
@@ -268,12 +270,8 @@ struct VllmClient::Impl {
     std::multimap<Clock::time_point, Transfer*> timers;  // backoff waits
     // Requests another process is sending now: looked up in the cache again when due.
     std::multimap<Clock::time_point, std::shared_ptr<Job>> awaiting_peers;
-    static constexpr auto kPeerRecheck = std::chrono::milliseconds(250);
-    // Claims held are renewed this often while their requests are in flight, so a claim is short
-    // (a process that dies frees its requests soon) yet never runs out under a slow request.
-    static constexpr auto kClaimRenewal = std::chrono::seconds(2);
-    std::vector<std::weak_ptr<Job>> claimed_jobs;
-    Clock::time_point claims_renewed = Clock::now();
+    // The shared cache's claims on the requests in flight, renewed while they are (null without a cache).
+    std::unique_ptr<ClaimRenewer> claims;
     std::unordered_map<CURL*, Transfer*> active;
     std::vector<Endpoint> endpoints;  // never empty
     std::size_t next_endpoint = 0;    // round-robin start among equally free endpoints
@@ -309,25 +307,10 @@ struct VllmClient::Impl {
         }
     }
 
-    void renew_claims(Clock::time_point now) {
-        claims_renewed = now;
-        std::erase_if(claimed_jobs, [](const std::weak_ptr<Job>& weak) {
-            auto job = weak.lock();
-            return !job || !job->claimed;
-        });
-        for (const auto& weak : claimed_jobs) {
-            auto job = weak.lock();
-            try {
-                cache->claim(job->key);  // this owner's claim again: it lasts from now
-            } catch (const std::exception& e) {
-                log(std::string("cache claim renewal failed: ") + e.what());
-            }
-        }
-    }
-
     void release_claim(const std::shared_ptr<Job>& job) {
         if (!job->claimed) return;
         job->claimed = false;
+        claims->drop(job->key);  // before the release: no renewal makes the claim again after it
         try {
             cache->release(job->key);
         } catch (const std::exception& e) {
@@ -466,11 +449,11 @@ struct VllmClient::Impl {
                 log(std::string("cache claim failed: ") + e.what());  // sent: paying twice loses nothing
             }
             if (!mine) {
-                awaiting_peers.emplace(Clock::now() + kPeerRecheck, job);
+                awaiting_peers.emplace(Clock::now() + kClaimRecheck, job);
                 return;
             }
             job->claimed = true;
-            claimed_jobs.push_back(job);
+            claims->hold(job->key);
         }
         if (!request.prompt.response_schema.empty()) {
             job->schema = json::parse(request.prompt.response_schema, nullptr, false);
@@ -914,7 +897,6 @@ struct VllmClient::Impl {
                 awaiting_peers.erase(awaiting_peers.begin());
             }
             for (auto& job : due) admit(job);  // the cache again: answered, or ours to send now
-            if (!claimed_jobs.empty() && now - claims_renewed >= kClaimRenewal) renew_claims(now);
             while (!timers.empty() && timers.begin()->first <= now) {
                 ready.push_front(timers.begin()->second);  // retries are older work: first in line
                 timers.erase(timers.begin());
@@ -950,7 +932,6 @@ struct VllmClient::Impl {
             };
             if (!timers.empty()) wait_until(timers.begin()->first);
             if (!awaiting_peers.empty()) wait_until(awaiting_peers.begin()->first);
-            if (!claimed_jobs.empty()) wait_until(claims_renewed + kClaimRenewal);
             {
                 std::lock_guard lock(mutex);
                 if (!submissions.empty() || cancel_requested || stopping) wait_ms = 0;
@@ -965,6 +946,10 @@ VllmClient::VllmClient(VllmSettings settings, ResponseCache* cache) : impl_(std:
     curl_global_once();
     impl_->settings = std::move(settings);
     impl_->cache = cache;
+    if (cache)
+        impl_->claims =
+            std::make_unique<ClaimRenewer>([cache](const std::string& key) { cache->claim(key); },
+                                           [impl = impl_.get()](const std::string& line) { impl->log(line); });
     const auto& s = impl_->settings;
     auto list = s.endpoints;
     if (list.empty()) list.push_back({s.base_url, s.max_concurrency, s.api_key});

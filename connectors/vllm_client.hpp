@@ -41,7 +41,7 @@ struct VllmSettings {
     bool use_n = true;            // ask for n choices per request; falls back to n=1 fan-out
     std::size_t max_response_bytes = 8u << 20;
     // One-line warnings (fallbacks switched on, cache read errors); empty: written to stderr.
-    // Called on the client's thread. Never given the api key.
+    // Called on the client's threads. Never given the api key.
     std::function<void(const std::string&)> log;
 };
 
@@ -53,8 +53,9 @@ class ResponseCache {
     virtual void put(const std::string& key, const std::string& value) = 0;
     // A cache shared by several processes: before a missed request is sent, a claim on its key.
     // false while another process is sending the same request: the client looks in the cache
-    // again a little later instead of paying for it twice. Claimed again every 2 s while in flight
-    // (a claim should last a few times that); released when the request is done.
+    // again every kClaimRecheck instead of paying for it twice. Claimed again every kClaimRenewal
+    // while in flight (connectors/claim_renewer.hpp: a claim should last kClaimLength), from
+    // another thread than the client's; released when the request is done.
     virtual bool claim(const std::string& /*key*/) { return true; }
     virtual void release(const std::string& /*key*/) {}
 };

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -15,6 +16,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "connectors/claim_renewer.hpp"
 #include "plugin/records/feid.hpp"
 #include "plugin/labeling/image_labeling.hpp"
 #include "plugin/labeling/shared_job.hpp"
@@ -77,7 +79,9 @@ struct PredictCall {
 struct TaskRef {
     std::shared_ptr<const PredictCall> call;
     std::size_t index = 0;
-    bool holds_claim = false;  // this replica claimed the task on a shared store: released when it is done
+    // On a shared store, the key of this replica's claim on the task: renewed while the task is
+    // worked, released when it is done ("" when none is held).
+    std::string claim;
 
     [[nodiscard]] const PredictRequest& request() const { return call->request; }
     [[nodiscard]] const PredictTask& task() const { return call->request.tasks[index]; }
@@ -93,8 +97,14 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     PriorLabelKeys prior_keys;
     RunningCount tasks_running;  // tasks of /predict calls not finished yet
     std::atomic<bool> stopping{false};
-    // This replica's name in claims on tasks in flight (a shared store).
+    // This replica's name in claims on tasks in flight (a shared store), and the claims it holds,
+    // renewed while their tasks are worked: a replica that dies frees its tasks within kClaimLength.
     const std::string replica = claim_owner_name();
+    ClaimRenewer task_claims{[this](const std::string& key) {
+                                 auto renewed = deps.store.claim(key, replica, claim_ms());
+                                 if (!renewed) throw std::runtime_error(renewed.error().message);
+                             },
+                             [this](const std::string& line) { log(server::LogLevel::warn, line, json::object()); }};
     // Review merges and fits run here, one at a time (two fits, or two merges of one task, never
     // race) and off the HTTP threads; each answers its request when it is done.
     boost::asio::thread_pool learning{1};
@@ -578,7 +588,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         std::vector<Job> jobs;
         jobs.reserve(tasks.size());
         for (std::size_t i = 0; i < tasks.size(); ++i)
-            jobs.emplace_back([self, task = TaskRef{call, i}] { self->fetch_task(task); });
+            jobs.emplace_back([self, task = TaskRef{call, i, {}}] { self->fetch_task(task); });
         tasks_running.begin(tasks.size());
         if (auto refused = deps.media_work.fetch(call->work_key, std::move(jobs))) {
             tasks_running.end(tasks.size());
@@ -610,19 +620,24 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     }
 
     // On a shared store another replica may be labeling the task now: its prediction is awaited
-    // rather than paid for again. Returns it when it came; nothing when this replica holds the
-    // task's claim (free, or run out) and labels the task itself; `claimed` says whether it holds it.
-    std::optional<json> await_other_replica(const TaskRef& t, bool& claimed) {
+    // rather than paid for again, for as long as that replica's claim is renewed. Returns it when
+    // it came; nothing when this replica labels the task itself, `claim` then the key of the
+    // claim it holds ("" when it could not be made: it labels the task anyway, losing nothing).
+    std::optional<json> await_other_replica(const TaskRef& t, std::string& claim) {
         const auto deadline =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(deps.config.serve.predict_deadline_ms);
-        const std::string key = task_claim_key(t);
+        const std::string key =
+            "task:" + t.request().project + ":" + std::to_string(t.task().id) + ":" + model_version();
         while (!stopping && std::chrono::steady_clock::now() < deadline) {
-            auto mine = deps.store.claim(key, replica, deps.config.serve.predict_deadline_ms);
-            if (!mine || *mine) {  // a claim that cannot be read: label it, lose nothing
-                claimed = mine && *mine;
+            auto mine = deps.store.claim(key, replica, claim_ms());
+            if (!mine || *mine) {
+                if (mine) {
+                    claim = key;
+                    task_claims.hold(key);
+                }
                 return std::nullopt;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            std::this_thread::sleep_for(kClaimRecheck);
             if (auto stored = stored_prediction(t.request().project, t.task().id)) {
                 json prediction = json::parse(*stored, nullptr, false);
                 if (!prediction.is_discarded()) return prediction;
@@ -630,11 +645,11 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         }
         return std::nullopt;
     }
-    std::string task_claim_key(const TaskRef& t) const {
-        return "task:" + t.request().project + ":" + std::to_string(t.task().id) + ":" + model_version();
-    }
+    static int claim_ms() { return static_cast<int>(kClaimLength.count()); }
     void release_task_claim(const TaskRef& t) {
-        if (t.holds_claim) deps.store.release_claim(task_claim_key(t), replica);
+        if (t.claim.empty()) return;
+        task_claims.drop(t.claim);  // before the release: no renewal makes the claim again after it
+        deps.store.release_claim(t.claim, replica);
     }
 
     std::optional<std::string> stored_prediction(const std::string& project, long long task_id) {
@@ -699,12 +714,12 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 }
             }
             if (deps.store.shared()) {
-                bool claimed = false;
-                if (auto awaited = await_other_replica(t, claimed)) {
+                std::string claim;
+                if (auto awaited = await_other_replica(t, claim)) {
                     deps.metrics.counter("seke_predict_replica_hits_total", "tasks another replica was labeling").inc();
                     return complete(t, std::move(*awaited));
                 }
-                if (claimed) return fetch_and_label(TaskRef{t.call, t.index, true});
+                if (!claim.empty()) return fetch_and_label(TaskRef{t.call, t.index, std::move(claim)});
             }
         }
         fetch_and_label(t);
