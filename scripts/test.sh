@@ -37,9 +37,9 @@ mkdir -p "$SEKE_BUILD_DIR"
 # The test assets (npm: face photos, the Label Studio editor) download while the build runs.
 bash scripts/fetch-test-assets.sh >"$SEKE_BUILD_DIR/fetch-test-assets.log" 2>&1 &
 assets=$!
-# Warnings are errors in every test build. The clang builds' type Sanitize is -O0 with line
-# tables (-O1 under ThreadSanitizer); GCC's Check is -O2 without debug info, its test binaries
-# -O1 (CMakeLists.txt).
+# Warnings are errors in every test build. The clang builds' type Sanitize is -O1 with line
+# tables, their test binaries -O0; GCC's Check is -O2 without debug info, its test binaries -O1
+# (CMakeLists.txt, cmake/SekeTests.cmake).
 case "$BUILD" in
   sanitize)
     SEKE_WERROR=ON SEKE_BUILD_TYPE=Sanitize \
