@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
         result.uncertainty.overall = clamp_unit(0.45 * result.uncertainty.expression + 0.1 * result.uncertainty.va +
                                                     0.1 * result.uncertainty.au + 0.35 * result.uncertainty.consistency,
                                                 0);
-        result.cost = {1, 0, 3, 0, 1800, 260};
+        result.cost = {1, 0, 3, 0, 1800, 260, 0, {}};
         seke::FeidInput input;
         input.id = id;
         input.image = std::string("images/") + id + ".jpg";

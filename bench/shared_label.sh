@@ -14,6 +14,7 @@ LATENCY=${2:-200}
 JOBS=${3:-8}
 BUILD=${SEKE_BUILD_DIR:-build}
 WORK=$(mktemp -d /tmp/seke-bench-shared.XXXXXX)
+source bench/fake_vllm.sh
 cleanup() {
   kill $(jobs -p) 2>/dev/null || true
   bash scripts/postgres-test-server.sh stop "$WORK/pg" || true
@@ -29,16 +30,12 @@ psql_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql
 
 for workers in 1 2 4; do
   "$psql_bin" "$SERVER" -q -c "CREATE DATABASE bench_w$workers" >/dev/null
-  rm -f "$WORK/port"
-  "$BUILD/tools/fake_vllm/seke-fake-vllm" serve --truth "$WORK/data/truth.jsonl" --port 0 --threads 16 \
-    --port-file "$WORK/port" --latency-ms "$LATENCY" >"$WORK/fake-$workers.log" 2>&1 &
-  fake=$!
-  for _ in $(seq 1 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+  start_fake_vllm "$WORK" "fake-$workers" --truth "$WORK/data/truth.jsonl" --threads 16 --latency-ms "$LATENCY"
+  fake=$FAKE_VLLM_PID
   start=$(date +%s.%N)
   pids=()
   for w in $(seq 1 "$workers"); do
-    OPENAI_BASE_URL="http://127.0.0.1:$(cat "$WORK/port")/v1" OPENAI_API_KEY=bench SEKE_MODEL=fake \
-      "$BUILD/plugin/seke" label --input "$WORK/data/manifest.jsonl" --db "$(database_uri "bench_w$workers")" \
+    "$BUILD/plugin/seke" label --input "$WORK/data/manifest.jsonl" --db "$(database_uri "bench_w$workers")" \
       --face-detection off --expert off --jobs "$JOBS" >"$WORK/summary-$workers-$w.json" 2>"$WORK/label-$workers-$w.log" &
     pids+=($!)
   done

@@ -1,4 +1,6 @@
 #include "connectors/vllm_client.hpp"
+
+#include "connectors/claim_renewer.hpp"
 #include "connectors/curl_easy.hpp"
 #include "verify/text.hpp"
 
@@ -6,6 +8,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <deque>
@@ -103,11 +106,45 @@ std::string choice_content(const json& choice) {
     return {};
 }
 
-std::int64_t usage_value(const json& usage, const char* key) {
-    auto it = usage.find(key);
-    if (it == usage.end() || !it->is_number()) return 0;
-    return it->get<std::int64_t>();
+// A token count: a whole number in [0, kMaxUsageTokens]; anything else is not one.
+std::optional<std::int64_t> usage_count(const json& object, const char* key) {
+    auto it = object.find(key);
+    if (it == object.end()) return std::nullopt;
+    if (it->is_number_unsigned()) {
+        auto value = it->get<std::uint64_t>();
+        if (value <= static_cast<std::uint64_t>(kMaxUsageTokens)) return static_cast<std::int64_t>(value);
+    } else if (it->is_number_integer()) {
+        auto value = it->get<std::int64_t>();
+        if (value >= 0 && value <= kMaxUsageTokens) return value;
+    } else if (it->is_number_float()) {
+        double value = it->get<double>();
+        if (value >= 0 && value <= static_cast<double>(kMaxUsageTokens) && value == std::floor(value))
+            return static_cast<std::int64_t>(value);
+    }
+    return std::nullopt;
 }
+
+std::int64_t usage_value(const json& usage, const char* key) {
+    return usage_count(usage, key).value_or(0);
+}
+
+}  // namespace
+
+TokenCounts read_usage(const json& usage) {
+    TokenCounts tokens;
+    if (!usage.is_object()) return tokens;
+    tokens.prompt = usage_value(usage, "prompt_tokens");
+    tokens.completion = usage_value(usage, "completion_tokens");
+    std::optional<std::int64_t> cached;
+    if (auto details = usage.find("prompt_tokens_details"); details != usage.end() && details->is_object())
+        cached = usage_count(*details, "cached_tokens");
+    if (!cached) cached = usage_count(usage, "prompt_cache_hit_tokens");
+    if (!cached) cached = usage_count(usage, "cached_tokens");
+    tokens.cached_prompt = std::min(cached.value_or(0), tokens.prompt);
+    return tokens;
+}
+
+namespace {
 
 struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor only allocates
     ChatRequest request;
@@ -118,6 +155,7 @@ struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor onl
     json schema;                            // parsed prompt.response_schema (null if none)
     std::vector<std::string> contents;
     std::int64_t prompt_tokens = 0;
+    std::int64_t cached_prompt_tokens = 0;
     std::int64_t completion_tokens = 0;
     int http_requests = 0;
     int outstanding = 0;         // transfers not yet finished
@@ -232,12 +270,8 @@ struct VllmClient::Impl {
     std::multimap<Clock::time_point, Transfer*> timers;  // backoff waits
     // Requests another process is sending now: looked up in the cache again when due.
     std::multimap<Clock::time_point, std::shared_ptr<Job>> awaiting_peers;
-    static constexpr auto kPeerRecheck = std::chrono::milliseconds(250);
-    // Claims held are renewed this often while their requests are in flight, so a claim is short
-    // (a process that dies frees its requests soon) yet never runs out under a slow request.
-    static constexpr auto kClaimRenewal = std::chrono::seconds(2);
-    std::vector<std::weak_ptr<Job>> claimed_jobs;
-    Clock::time_point claims_renewed = Clock::now();
+    // The shared cache's claims on the requests in flight, renewed while they are (null without a cache).
+    std::unique_ptr<ClaimRenewer> claims;
     std::unordered_map<CURL*, Transfer*> active;
     std::vector<Endpoint> endpoints;  // never empty
     std::size_t next_endpoint = 0;    // round-robin start among equally free endpoints
@@ -273,25 +307,10 @@ struct VllmClient::Impl {
         }
     }
 
-    void renew_claims(Clock::time_point now) {
-        claims_renewed = now;
-        std::erase_if(claimed_jobs, [](const std::weak_ptr<Job>& weak) {
-            auto job = weak.lock();
-            return !job || !job->claimed;
-        });
-        for (const auto& weak : claimed_jobs) {
-            auto job = weak.lock();
-            try {
-                cache->claim(job->key);  // this owner's claim again: it lasts from now
-            } catch (const std::exception& e) {
-                log(std::string("cache claim renewal failed: ") + e.what());
-            }
-        }
-    }
-
     void release_claim(const std::shared_ptr<Job>& job) {
         if (!job->claimed) return;
         job->claimed = false;
+        claims->drop(job->key);  // before the release: no renewal makes the claim again after it
         try {
             cache->release(job->key);
         } catch (const std::exception& e) {
@@ -308,6 +327,7 @@ struct VllmClient::Impl {
         if (static_cast<int>(job->contents.size()) > n) job->contents.resize(static_cast<std::size_t>(n));
         result.contents = std::move(job->contents);
         result.prompt_tokens = job->prompt_tokens;
+        result.cached_prompt_tokens = job->cached_prompt_tokens;
         result.completion_tokens = job->completion_tokens;
         result.http_requests = job->http_requests;
         if (!job->error && result.contents.empty())
@@ -318,6 +338,7 @@ struct VllmClient::Impl {
         } else if (cache && !job->key.empty() && static_cast<int>(result.contents.size()) == n) {
             json value = {{"contents", result.contents},
                           {"prompt_tokens", result.prompt_tokens},
+                          {"cached_prompt_tokens", result.cached_prompt_tokens},
                           {"completion_tokens", result.completion_tokens}};
             try {
                 cache->put(job->key, value.dump());
@@ -337,6 +358,7 @@ struct VllmClient::Impl {
         ChatResult result;
         result.contents = std::move(job->contents);
         result.prompt_tokens = job->prompt_tokens;
+        result.cached_prompt_tokens = job->cached_prompt_tokens;
         result.completion_tokens = job->completion_tokens;
         result.http_requests = job->http_requests;
         result.error = make_error(errc::cancelled, "request cancelled");
@@ -410,6 +432,8 @@ struct VllmClient::Impl {
                     for (const auto& c : value["contents"])
                         result.contents.push_back(c.is_string() ? c.get<std::string>() : std::string());
                     result.prompt_tokens = usage_value(value, "prompt_tokens");
+                    result.cached_prompt_tokens =
+                        std::min(usage_value(value, "cached_prompt_tokens"), result.prompt_tokens);
                     result.completion_tokens = usage_value(value, "completion_tokens");
                     stats.cache_hits.fetch_add(1);
                     job->finished = true;
@@ -425,11 +449,11 @@ struct VllmClient::Impl {
                 log(std::string("cache claim failed: ") + e.what());  // sent: paying twice loses nothing
             }
             if (!mine) {
-                awaiting_peers.emplace(Clock::now() + kPeerRecheck, job);
+                awaiting_peers.emplace(Clock::now() + kClaimRecheck, job);
                 return;
             }
             job->claimed = true;
-            claimed_jobs.push_back(job);
+            claims->hold(job->key);
         }
         if (!request.prompt.response_schema.empty()) {
             job->schema = json::parse(request.prompt.response_schema, nullptr, false);
@@ -687,13 +711,14 @@ struct VllmClient::Impl {
             return;
         }
         endpoint_answered(*t);
-        if (auto usage = parsed.find("usage"); usage != parsed.end() && usage->is_object()) {
-            auto prompt = usage_value(*usage, "prompt_tokens");
-            auto completion = usage_value(*usage, "completion_tokens");
-            job->prompt_tokens += prompt;
-            job->completion_tokens += completion;
-            stats.prompt_tokens.fetch_add(prompt);
-            stats.completion_tokens.fetch_add(completion);
+        if (auto usage = parsed.find("usage"); usage != parsed.end()) {
+            const TokenCounts used = read_usage(*usage);
+            job->prompt_tokens += used.prompt;
+            job->cached_prompt_tokens += used.cached_prompt;
+            job->completion_tokens += used.completion;
+            stats.prompt_tokens.fetch_add(used.prompt);
+            stats.cached_prompt_tokens.fetch_add(used.cached_prompt);
+            stats.completion_tokens.fetch_add(used.completion);
         }
         if (t->format_probe && t->format > sticky_format) {
             sticky_format = t->format;
@@ -872,7 +897,6 @@ struct VllmClient::Impl {
                 awaiting_peers.erase(awaiting_peers.begin());
             }
             for (auto& job : due) admit(job);  // the cache again: answered, or ours to send now
-            if (!claimed_jobs.empty() && now - claims_renewed >= kClaimRenewal) renew_claims(now);
             while (!timers.empty() && timers.begin()->first <= now) {
                 ready.push_front(timers.begin()->second);  // retries are older work: first in line
                 timers.erase(timers.begin());
@@ -908,7 +932,6 @@ struct VllmClient::Impl {
             };
             if (!timers.empty()) wait_until(timers.begin()->first);
             if (!awaiting_peers.empty()) wait_until(awaiting_peers.begin()->first);
-            if (!claimed_jobs.empty()) wait_until(claims_renewed + kClaimRenewal);
             {
                 std::lock_guard lock(mutex);
                 if (!submissions.empty() || cancel_requested || stopping) wait_ms = 0;
@@ -923,6 +946,10 @@ VllmClient::VllmClient(VllmSettings settings, ResponseCache* cache) : impl_(std:
     curl_global_once();
     impl_->settings = std::move(settings);
     impl_->cache = cache;
+    if (cache)
+        impl_->claims =
+            std::make_unique<ClaimRenewer>([cache](const std::string& key) { cache->claim(key); },
+                                           [impl = impl_.get()](const std::string& line) { impl->log(line); });
     const auto& s = impl_->settings;
     auto list = s.endpoints;
     if (list.empty()) list.push_back({s.base_url, s.max_concurrency, s.api_key});

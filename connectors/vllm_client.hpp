@@ -13,7 +13,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "connectors/vllm_endpoints.hpp"
+#include "verify/labels.hpp"
 #include "verify/errors.hpp"
 #include "verify/few_shot.hpp"
 #include "verify/prompt.hpp"
@@ -38,7 +41,7 @@ struct VllmSettings {
     bool use_n = true;            // ask for n choices per request; falls back to n=1 fan-out
     std::size_t max_response_bytes = 8u << 20;
     // One-line warnings (fallbacks switched on, cache read errors); empty: written to stderr.
-    // Called on the client's thread. Never given the api key.
+    // Called on the client's threads. Never given the api key.
     std::function<void(const std::string&)> log;
 };
 
@@ -50,8 +53,9 @@ class ResponseCache {
     virtual void put(const std::string& key, const std::string& value) = 0;
     // A cache shared by several processes: before a missed request is sent, a claim on its key.
     // false while another process is sending the same request: the client looks in the cache
-    // again a little later instead of paying for it twice. Claimed again every 2 s while in flight
-    // (a claim should last a few times that); released when the request is done.
+    // again every kClaimRecheck instead of paying for it twice. Claimed again every kClaimRenewal
+    // while in flight (connectors/claim_renewer.hpp: a claim should last kClaimLength), from
+    // another thread than the client's; released when the request is done.
     virtual bool claim(const std::string& /*key*/) { return true; }
     virtual void release(const std::string& /*key*/) {}
 };
@@ -83,8 +87,9 @@ std::size_t examples_within_bounds(const std::vector<ChatExample>& examples);
 struct ChatResult {
     std::vector<std::string> contents;  // one per choice received (may be < n on failure)
     std::int64_t prompt_tokens = 0;
+    std::int64_t cached_prompt_tokens = 0;  // of prompt_tokens: held by the provider's prefix cache
     std::int64_t completion_tokens = 0;
-    bool cached = false;
+    bool cached = false;    // from the response cache: the tokens are those paid when it was asked
     int http_requests = 0;  // HTTP requests this took, retries and fan-out included
     std::optional<Error> error;
 };
@@ -107,12 +112,22 @@ struct VllmStats {
     std::atomic<std::int64_t> retries{0};
     std::atomic<std::int64_t> cache_hits{0};
     std::atomic<std::int64_t> failures{0};
-    std::atomic<std::int64_t> prompt_tokens{0};
+    std::atomic<std::int64_t> prompt_tokens{0};  // reported by the model: what was paid for
+    std::atomic<std::int64_t> cached_prompt_tokens{0};
     std::atomic<std::int64_t> completion_tokens{0};
     std::atomic<std::int64_t> in_flight{0};
     std::atomic<std::int64_t> queued{0};
     std::vector<std::unique_ptr<VllmEndpointStats>> endpoints;  // one per endpoint, fixed by the constructor
 };
+
+// The most tokens one usage field may claim; a larger, negative or fractional count is ignored.
+inline constexpr std::int64_t kMaxUsageTokens = 1'000'000'000;
+
+// What one answer's usage object says was used; absent or wrongly typed counts read as 0, cached
+// prompt tokens as at most the prompt tokens. Cached tokens as OpenAI-compatible servers send
+// them: usage.prompt_tokens_details.cached_tokens (OpenAI, vLLM, xAI, Azure), else
+// usage.prompt_cache_hit_tokens (DeepSeek), else a bare usage.cached_tokens.
+TokenCounts read_usage(const nlohmann::json& usage);
 
 // Not the endpoint: every server of a fleet serves the same model, so they share answers.
 std::string cache_key(const VllmSettings& settings, const ChatRequest& request);

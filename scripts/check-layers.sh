@@ -15,7 +15,7 @@ LAYERS=(
   "plugin/config: plugin/sql connectors verify"
   "plugin/records: plugin/sql plugin/config connectors verify"
   "plugin/feab: plugin/records plugin/config connectors verify"
-  "plugin/learning: plugin/feab plugin/records plugin/config connectors verify"
+  "plugin/learning: plugin/feab plugin/records plugin/sql plugin/config connectors verify"
   "plugin/labeling: plugin/learning plugin/records plugin/config connectors verify"
   "plugin/datasets: plugin/labeling plugin/config connectors verify"
   "plugin/dashboard: plugin/server plugin/learning plugin/feab plugin/records plugin/config connectors verify"

@@ -18,10 +18,12 @@ case "$BUILD" in
 esac
 # Everything from Debian's archive at once: what seke needs, the style tools, PostgreSQL for the
 # store suites on their second engine (CTest's fixture `postgres` starts a throwaway server,
-# scripts/postgres-test-server.sh) and Chromium for the browser tests; for the clang builds
-# clang 14 and libclang-rt-14-dev (the sanitizer and libFuzzer runtimes).
+# scripts/postgres-test-server.sh), Chromium for the browser tests, nginx and docker-compose for
+# docs/deploy.md's nginx config in front of two replicas and its compose file (`docker-compose
+# config`, which needs no daemon); for the clang builds clang 14 and libclang-rt-14-dev (the
+# sanitizer and libFuzzer runtimes).
 source scripts/packages.sh
-packages=("${SEKE_BUILD_PACKAGES[@]}" clang-format-14 clang-tidy-14 postgresql chromium)
+packages=("${SEKE_BUILD_PACKAGES[@]}" clang-format-14 clang-tidy-14 postgresql chromium nginx docker-compose)
 [ "$BUILD" = gcc ] || packages+=(clang-14 libclang-rt-14-dev)
 install_missing_packages "${packages[@]}"
 # A formatting slip fails in seconds, before the build.
@@ -36,7 +38,8 @@ mkdir -p "$SEKE_BUILD_DIR"
 bash scripts/fetch-test-assets.sh >"$SEKE_BUILD_DIR/fetch-test-assets.log" 2>&1 &
 assets=$!
 # Warnings are errors in every test build. The clang builds' type Sanitize is -O1 with line
-# tables; GCC's Check is -O2 without debug info, its test binaries -O1 (CMakeLists.txt).
+# tables, their test binaries -O0; GCC's Check is -O2 without debug info, its test binaries -O1
+# (CMakeLists.txt, cmake/SekeTests.cmake).
 case "$BUILD" in
   sanitize)
     SEKE_WERROR=ON SEKE_BUILD_TYPE=Sanitize \

@@ -396,11 +396,18 @@ struct FaceLabeler::State {
         entry.temperature = pending.temperature;
         entry.cached = reply.cached;
         entry.prompt_tokens = reply.prompt_tokens;
+        entry.cached_prompt_tokens = reply.cached_prompt_tokens;
         entry.completion_tokens = reply.completion_tokens;
-        if (reply.cached) ++cost.cached_requests;
-        else ++cost.requests;
-        cost.prompt_tokens += reply.prompt_tokens;
-        cost.completion_tokens += reply.completion_tokens;
+        const TokenCounts tokens{reply.prompt_tokens, reply.cached_prompt_tokens, reply.completion_tokens};
+        if (reply.cached) {
+            ++cost.cached_requests;
+            cost.reused += tokens;
+        } else {
+            ++cost.requests;
+        }
+        cost.prompt_tokens += tokens.prompt;
+        cost.cached_prompt_tokens += tokens.cached_prompt;
+        cost.completion_tokens += tokens.completion;
         if (reply.error) {
             entry.error = std::string(errc_name(reply.error->code)) + ": " + reply.error->message;
         } else {

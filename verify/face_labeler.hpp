@@ -44,8 +44,9 @@ struct ModelRequest {
 struct ModelReply {
     std::vector<std::string> contents;  // one per choice; may be fewer than n
     std::int64_t prompt_tokens = 0;
+    std::int64_t cached_prompt_tokens = 0;  // of prompt_tokens: the provider's prefix cache
     std::int64_t completion_tokens = 0;
-    bool cached = false;
+    bool cached = false;         // from the response cache: the tokens were paid by an earlier request
     std::optional<Error> error;  // the request failed for good
 };
 
@@ -62,6 +63,7 @@ struct TraceRequest {
     double temperature = 0;
     bool cached = false;
     std::int64_t prompt_tokens = 0;
+    std::int64_t cached_prompt_tokens = 0;
     std::int64_t completion_tokens = 0;
     std::optional<std::string> error;
     std::vector<TraceSample> samples;

@@ -94,13 +94,31 @@ struct Uncertainty {
     double expert_disagreement = 0;
 };
 
+// Tokens as a provider bills them.
+struct TokenCounts {
+    std::int64_t prompt = 0;         // input tokens, cached_prompt included
+    std::int64_t cached_prompt = 0;  // of prompt: read from the provider's prefix cache (its cached rate)
+    std::int64_t completion = 0;
+
+    TokenCounts& operator+=(const TokenCounts& other) noexcept {
+        prompt += other.prompt;
+        cached_prompt += other.cached_prompt;
+        completion += other.completion;
+        return *this;
+    }
+};
+
 struct Cost {
-    int requests = 0;         // model requests sent (cache hits not counted)
-    int cached_requests = 0;  // requests answered from the response cache
-    int samples = 0;          // answers received (choices), malformed ones included
-    int malformed = 0;        // answers dropped because they could not be used
-    std::int64_t prompt_tokens = 0;
-    std::int64_t completion_tokens = 0;
+    int requests = 0;                       // model requests sent (cache hits not counted)
+    int cached_requests = 0;                // requests answered from the response cache
+    int samples = 0;                        // answers received (choices), malformed ones included
+    int malformed = 0;                      // answers dropped because they could not be used
+    std::int64_t prompt_tokens = 0;         // of every answer used, response-cache hits included
+    std::int64_t completion_tokens = 0;     // likewise
+    std::int64_t cached_prompt_tokens = 0;  // of prompt_tokens: the provider's prefix cache
+    // Of the tokens above, those of answers from the response cache: paid for once, by the run
+    // that asked first, and not again.
+    TokenCounts reused;
 
     Cost& operator+=(const Cost& other) noexcept {
         requests += other.requests;
@@ -109,7 +127,14 @@ struct Cost {
         malformed += other.malformed;
         prompt_tokens += other.prompt_tokens;
         completion_tokens += other.completion_tokens;
+        cached_prompt_tokens += other.cached_prompt_tokens;
+        reused += other.reused;
         return *this;
+    }
+    // The tokens this cost paid for now: every answer's, less the response cache's.
+    [[nodiscard]] TokenCounts paid() const noexcept {
+        return {prompt_tokens - reused.prompt, cached_prompt_tokens - reused.cached_prompt,
+                completion_tokens - reused.completion};
     }
 };
 

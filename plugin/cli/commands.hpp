@@ -15,6 +15,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFatal = 1;    // store, knowledge or another resource unusable
 inline constexpr int kExitUsage = 2;    // bad flags, config or input path
 inline constexpr int kExitPartial = 3;  // finished, but some items failed or were rejected
+inline constexpr int kExitCapped = 4;   // seke label stopped at cost.max_cost or cost.max_requests
 inline constexpr int kExitInterrupted = 130;
 
 int run_label_command(const std::vector<std::string>& args);

@@ -96,9 +96,9 @@ struct ScoringInputs {
     feab::ProblemLog problems;
 };
 
-int finish_report(const std::string& truth_path, const std::string& predictions, ScoringInputs& inputs,
-                  const feab::Vocabulary& vocabulary, const FeabArgs& args, std::optional<feab::BenchmarkRun> run,
-                  Store* keep_in = nullptr) {
+int finish_report(const Config& config, const std::string& truth_path, const std::string& predictions,
+                  ScoringInputs& inputs, const feab::Vocabulary& vocabulary, const FeabArgs& args,
+                  std::optional<feab::BenchmarkRun> run, Store* keep_in = nullptr) {
     feab::Report report;
     report.inputs.truth_path = truth_path;
     report.inputs.predictions = predictions;
@@ -110,6 +110,8 @@ int finish_report(const std::string& truth_path, const std::string& predictions,
     report.scores = feab::score(vocabulary.classes(), vocabulary.action_units(), inputs.truth.items,
                                 inputs.matched.by_truth_item, args.options);
     report.problems = std::move(inputs.problems);
+    // Priced at the configured model's price: the predictions do not say which model made them.
+    report.cost = feab::label_cost(inputs.matched.by_truth_item, report.scores, config.vllm.model, model_price(config));
     std::fputs(feab::summary_text(report).c_str(), stdout);
     std::fflush(stdout);
     if (!args.out.empty()) {
@@ -167,7 +169,8 @@ int run_score(const std::vector<std::string>& args) {
         predictions_name = parsed->predictions;
     }
     inputs.matched = std::move(matcher).finish(inputs.problems);
-    return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::nullopt, kept_store.get());
+    return finish_report(loaded->config, parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::nullopt,
+                         kept_store.get());
 }
 
 bool is_image_file(const fs::path& path) {
@@ -352,7 +355,7 @@ int run_benchmark(const std::vector<std::string>& args) {
     if (!read) return report_error(read.error(), kExitFatal);
     inputs.matched = std::move(matcher).finish(inputs.problems, missing_reasons);
     const std::string predictions_name = "store " + run.db + " (model version " + run.model_version + ")";
-    return finish_report(parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::move(run),
+    return finish_report(config, parsed->truth, predictions_name, inputs, vocabulary, *parsed, std::move(run),
                          scratch.path.empty() ? &store : nullptr);
 }
 

@@ -20,6 +20,39 @@
 #include "plugin/records/store.hpp"
 
 namespace seke {
+namespace {
+
+// The run's cost in money: what it paid the model (`spent`, unfinished faces included) and what
+// the labels finished cost (`cost_usd`: every answer they used, response-cache hits included),
+// at the price of vllm.model; without a price, the tokens alone and a note saying so.
+void money_summary(nlohmann::ordered_json& result, const Config& config, const RunProgress& p) {
+    const std::optional<Price> price = model_price(config);
+    nlohmann::ordered_json spent = {{"prompt_tokens", p.spent.prompt},
+                                    {"cached_prompt_tokens", p.spent.cached_prompt},
+                                    {"completion_tokens", p.spent.completion}};
+    if (!price) {
+        spent["usd"] = nullptr;
+        result["spent"] = std::move(spent);
+        result["cost_usd"] = nullptr;
+        result["price"] = nullptr;
+        result["price_note"] =
+            "no price for model \"" + config.vllm.model + "\": tokens only (give cost.price or a cost.prices entry)";
+        return;
+    }
+    spent["usd"] = cost_usd(*price, p.spent);
+    result["spent"] = std::move(spent);
+    result["cost_usd"] =
+        cost_usd(*price, {p.cost.prompt_tokens, p.cost.cached_prompt_tokens, p.cost.completion_tokens});
+    nlohmann::ordered_json shown = {{"model", config.vllm.model},
+                                    {"input", price->input},
+                                    {"cached_input", price->cached_input},
+                                    {"output", price->output},
+                                    {"batch_discount", price->batch_discount}};
+    shown["as_of"] = price->as_of.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(price->as_of);
+    result["price"] = std::move(shown);
+}
+
+}  // namespace
 
 LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& input, const std::string& input_name,
                         const std::string& boxes_dir) {
@@ -69,10 +102,13 @@ LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& inpu
     result["samples"] = p.cost.samples;
     result["malformed_answers"] = p.cost.malformed;
     result["prompt_tokens"] = p.cost.prompt_tokens;
+    result["cached_prompt_tokens"] = p.cost.cached_prompt_tokens;
     result["completion_tokens"] = p.cost.completion_tokens;
     result["seconds"] = p.elapsed_s;
     if (counts) result["store_faces_total"] = counts->faces;
     result["interrupted"] = summary->interrupted;
+    if (!summary->stopped.empty()) result["stopped"] = summary->stopped;
+    money_summary(result, config, p);
     if (!summary->job.empty()) {
         // This worker's part is above; the whole job, by every worker, is here.
         result["job"] = {
@@ -92,6 +128,7 @@ LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& inpu
         result["pictures_dir"] = std::filesystem::absolute(boxes_dir).string();
     }
     if (summary->interrupted) outcome.exit_code = kExitInterrupted;
+    else if (!summary->stopped.empty()) outcome.exit_code = kExitCapped;
     else if (p.failed > 0 || !input.problems.empty()) outcome.exit_code = kExitPartial;
     else outcome.exit_code = kExitOk;
     outcome.summary = std::move(result);

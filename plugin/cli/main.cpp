@@ -11,7 +11,8 @@ const char* kUsage = R"(seke )" SEKE_VERSION R"( — face emotion pre-labeling (
 
 usage:
   seke label  --input DIR|manifest.jsonl [--db FILE] [--face-detection auto|off|required] [--jobs N]
-              [--use-fit=false] [--provider expert|openai] [--expert off] [--boxes DIR] [options]
+              [--use-fit=false] [--provider expert|openai] [--expert off] [--boxes DIR]
+              [--max-cost USD] [--max-requests N] [--price IN,CACHED,OUT] [options]
   seke export --db FILE --format feid-jsonl|llava|sharegpt --out FILE [--status auto,accepted,corrected]
               [--images-out DIR]                 each face's crop as the model saw it; records point to it
   seke export --db FILE --boxes DIR              a picture per labeled image: boxes, expression, VA, AUs
@@ -46,6 +47,9 @@ SEKE_MODEL.
 After `seke fit`, `seke serve`, `seke label` and `seke cvat annotate` label new items with the
 fit's few-shot examples and record its model_version; `--use-fit=false` makes a label or annotate
 run use the model setup unfitted. `seke feab run` always measures the unfitted setup.
+
+seke label exits 0 when every item is finished, 3 when some failed or an input line was rejected,
+4 when it stopped at --max-cost or --max-requests (run it again to go on), 130 on Ctrl-C.
 )";
 
 }  // namespace

@@ -52,7 +52,13 @@ std::string ProgressPrinter::line(const RunProgress& p, bool with_bar) {
                   static_cast<long long>(p.finished), static_cast<long long>(p.total), rate, duration(eta).c_str(),
                   static_cast<long long>(p.failed), count(static_cast<double>(p.cost.samples)).c_str(),
                   count(static_cast<double>(p.cost.prompt_tokens + p.cost.completion_tokens)).c_str());
-    return text + buffer;
+    text += buffer;
+    // What this run paid so far; the cached share of the prompt tokens when the provider cached any.
+    if (p.spent.cached_prompt > 0 && p.spent.prompt > 0)
+        text += ", " + std::to_string(100 * p.spent.cached_prompt / p.spent.prompt) + "% cached";
+    if (p.spent_usd) text += ", spent " + format_usd(*p.spent_usd);
+    else if (p.spent.prompt + p.spent.completion > 0) text += ", no price";
+    return text;
 }
 
 void ProgressPrinter::update(const RunProgress& progress) {

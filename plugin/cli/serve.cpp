@@ -81,12 +81,19 @@ int run_serve_command(const std::vector<std::string>& args) {
     cvat::CvatWebhook cvat_webhook(config.cvat, knowledge, store);  // its signature check is its auth
     cvat_webhook.add_routes(router, config.serve.webhook_body_limit);
     add_dashboard_routes(router, {config, store, learned});
-    // A fit made elsewhere (`seke fit`, another replica) is picked up within seconds.
-    FitWatcher fit_watcher(store, learned, [&engine](const std::shared_ptr<const LearnedModel>& model) {
-        engine.set_examples(model->exemplars);
-        server::logger().log(server::LogLevel::info, "serve", "fit picked up",
-                             {{"model_version", model->model_version}});
-    });
+    // A fit made elsewhere (`seke fit`, another replica) is picked up within seconds; on PostgreSQL
+    // within a second, told by the fit's transaction.
+    FitWatcher fit_watcher(
+        store, learned,
+        [&engine](const std::shared_ptr<const LearnedModel>& model) {
+            engine.set_examples(model->exemplars);
+            server::logger().log(server::LogLevel::info, "serve", "fit picked up",
+                                 {{"model_version", model->model_version}});
+        },
+        std::chrono::seconds(2),
+        [](const std::string& line) {
+            server::logger().log(server::LogLevel::warn, "serve", line, nlohmann::json::object());
+        });
 
     server::ServerOptions options;
     options.host = config.serve.host;

@@ -82,6 +82,44 @@ std::string without_passwords(std::string text) {
     return text;
 }
 
+const Binding* find_by_key(const std::string& key);
+
+// cost.prices: {"model": {"input": 2.5, "cached_input": 1.25, "output": 10, "batch_discount": 0.5}},
+// on top of the shipped table. Every rate is required but the batch discount (default 0).
+Result<PriceTable> parse_price_entries(const std::string& text) {
+    PriceTable table = PriceTable::shipped();
+    if (text.empty()) return table;
+    if (!json_depth_within(text)) return make_error(errc::config_error, "nested too deep");
+    json root = json::parse(text, nullptr, false);
+    if (root.is_discarded() || !root.is_object())
+        return make_error(errc::config_error, "not a JSON object of model id → price");
+    for (const auto& [model, entry] : root.items()) {
+        const std::string what = "price of \"" + model.substr(0, 80) + "\"";
+        if (model.empty() || model.size() > 200)
+            return make_error(errc::config_error, "a model id of 1 to 200 characters");
+        if (!entry.is_object()) return make_error(errc::config_error, what + ": not an object");
+        Price price;
+        for (const auto& [field, value] : entry.items()) {
+            double* slot = field == "input"            ? &price.input
+                           : field == "cached_input"   ? &price.cached_input
+                           : field == "output"         ? &price.output
+                           : field == "batch_discount" ? &price.batch_discount
+                                                       : nullptr;
+            if (!slot)
+                return make_error(errc::config_error, what + ": unknown field \"" + field.substr(0, 40) +
+                                                          "\" (input, cached_input, output, batch_discount)");
+            if (!value.is_number()) return make_error(errc::config_error, what + ": " + field + " is not a number");
+            *slot = value.get<double>();
+        }
+        for (const char* required : {"input", "cached_input", "output"})
+            if (!entry.contains(required))
+                return make_error(errc::config_error, what + ": " + required + " is missing");
+        if (auto checked = check_price(price, what); !checked) return checked.error();
+        table.set(model, std::move(price));
+    }
+    return table;
+}
+
 // Binders: one per field type, each with a range so errors say what is allowed.
 template <class Field>
 Binding string_option(OptionInfo info, Field field) {
@@ -243,6 +281,39 @@ const std::vector<Binding>& bindings() {
         b.push_back(bool_option(opt("vllm.use_n", "--use-n", "SEKE_USE_N", T::boolean,
                                     "ask for several samples per request with n; falls back to one per request"),
                                 FIELD(vllm.use_n)));
+        // cost: prices and caps
+        b.push_back({opt("cost.prices", "--prices", "SEKE_PRICES", T::object,
+                         "prices added to or over the shipped table (docs/configuration.md#prices): an object of model "
+                         "id → {input, cached_input, output, batch_discount}, USD per million tokens, the discount "
+                         "a share in [0, 1)"),
+                     [](Config& c, const std::string& v) -> Result<bool> {
+                         auto prices = parse_price_entries(v);
+                         if (!prices) return bad_value(find_by_key("cost.prices")->info, v, prices.error().message);
+                         c.cost.prices = std::move(*prices);
+                         c.cost.price_entries = v;
+                         return true;
+                     },
+                     [](const Config& c) { return c.cost.price_entries.empty() ? "{}" : c.cost.price_entries; }});
+        b.push_back({opt("cost.price", "--price", "SEKE_PRICE", T::string,
+                         "the price of vllm.model, over the table's: INPUT,CACHED_INPUT,OUTPUT[,BATCH_DISCOUNT] in USD "
+                         "per million tokens; empty = the table's entry, if any"),
+                     [](Config& c, const std::string& v) -> Result<bool> {
+                         if (!v.empty())
+                             if (auto price = parse_price(v); !price)
+                                 return bad_value(find_by_key("cost.price")->info, v, price.error().message);
+                         c.cost.price = v;
+                         return true;
+                     },
+                     [](const Config& c) { return c.cost.price; }});
+        b.push_back(number_option(opt("cost.max_cost", "--max-cost", "SEKE_MAX_COST", T::number,
+                                      "seke label stops cleanly before the next model request would take this run's "
+                                      "spending past this many USD (needs a price); 0 = no cap"),
+                                  FIELD(cost.max_cost_usd), 0.0, 1e9));
+        b.push_back(integer_option<std::int64_t>(
+            opt("cost.max_requests", "--max-requests", "SEKE_MAX_REQUESTS", T::integer,
+                "seke label stops cleanly before this run sends more model requests than this (answers from the "
+                "response cache are free); 0 = no cap"),
+            FIELD(cost.max_requests), 0, 1LL << 40));
         // engine: SV-UAMC
         b.push_back(choice_option<SamplingMode>(
             opt("engine.mode", "--sampling", "SEKE_SAMPLING", T::choice,
@@ -650,6 +721,7 @@ ordered_json typed_value(const Binding& b, const Config& config) {
         case OptionType::number: return std::stod(text);
         case OptionType::boolean: return text == "true";
         case OptionType::secret: return std::string{};
+        case OptionType::object: return ordered_json::parse(text, nullptr, false);
         default: return text;
     }
 }
@@ -711,6 +783,12 @@ Result<bool> apply_config_text(Config& config, const std::string& text, const st
         for (const auto& [name, value] : object.items()) {
             if (!name.empty() && name[0] == '_') continue;  // "_doc" and other comments
             std::string key = prefix.empty() ? name : prefix + "." + name;
+            if (const Binding* b = find_by_key(key); b && b->info.type == OptionType::object) {
+                auto applied = set_option(config, key, value.dump());
+                if (!applied)
+                    return make_error(errc::config_error, "config file " + path + ": " + applied.error().message);
+                continue;
+            }
             if (value.is_object()) {
                 auto nested = walk(value, key);
                 if (!nested) return nested;
@@ -851,6 +929,20 @@ Result<bool> resolve_endpoints(Config& config, const std::map<std::string, std::
     return true;
 }
 
+std::optional<Price> model_price(const Config& config) {
+    if (!config.cost.price.empty())
+        if (auto price = parse_price(config.cost.price)) return *price;
+    if (const Price* price = config.cost.prices.find(config.vllm.model)) return *price;
+    return std::nullopt;
+}
+
+SpendLimits spend_limits(const Config& config) {
+    SpendLimits limits;
+    if (config.cost.max_cost_usd > 0) limits.max_usd = config.cost.max_cost_usd;
+    if (config.cost.max_requests > 0) limits.max_requests = config.cost.max_requests;
+    return limits;
+}
+
 Result<bool> validate(const Config& config) {
     const auto& e = config.engine;
     if (e.k_min > e.k_max)
@@ -864,6 +956,11 @@ Result<bool> validate(const Config& config) {
                           "option model.expert (--expert) is off, so the expert provider has nothing to label with: "
                           "turn it on or choose --provider openai");
     if (auto parsed = parse_control_overrides(config.label_studio_controls); !parsed) return parsed.error();
+    if (config.cost.max_cost_usd > 0 && config.model.provider == Provider::openai && !model_price(config))
+        return make_error(errc::config_error, "option cost.max_cost (--max-cost) needs a price for model \"" +
+                                                  config.vllm.model +
+                                                  "\", which the price table has not: give cost.price (--price, "
+                                                  "SEKE_PRICE) or a cost.prices entry");
     if (config.vllm.backoff_base_ms > config.vllm.backoff_max_ms)
         return make_error(errc::config_error, "option vllm.backoff_base_ms must not exceed vllm.backoff_max_ms");
     return true;

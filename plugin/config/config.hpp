@@ -2,6 +2,7 @@
 // One config struct with in-class defaults. Every option has a key in config/seke.json, a
 // command-line flag and an environment twin; later sources win: defaults < file < env < flags.
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "connectors/vllm_client.hpp"
 #include "plugin/config/fit_settings.hpp"
 #include "plugin/config/label_studio_controls.hpp"
+#include "verify/cost.hpp"
 #include "verify/engine_config.hpp"
 #include "verify/errors.hpp"
 
@@ -70,6 +72,15 @@ struct ModelSettings {
     double expert_min_face_score = 0.5;       // facemesh's face flag under which the expert abstains
 };
 
+// What the model's tokens cost, and the caps of one `seke label` run.
+struct CostSettings {
+    PriceTable prices = PriceTable::shipped();  // with cost.prices' entries on top
+    std::string price_entries;                  // cost.prices as given: a JSON object, model → price
+    std::string price;                          // cost.price: vllm.model's price, over the table's
+    double max_cost_usd = 0;                    // 0: no cap
+    std::int64_t max_requests = 0;              // 0: no cap
+};
+
 struct Config {
     ModelSettings model;
     VllmSettings vllm;
@@ -82,9 +93,16 @@ struct Config {
     LabelStudioControls label_studio_controls;  // label_studio.controls.*
     CvatSettings cvat;
     FitSettings fit;
+    CostSettings cost;
 };
 
-enum class OptionType { string, secret, integer, number, boolean, choice };
+// The price of vllm.model: cost.price when given, else its entry in the table; nullopt: none.
+std::optional<Price> model_price(const Config& config);
+// The caps of cost.max_cost and cost.max_requests.
+SpendLimits spend_limits(const Config& config);
+
+// object: a JSON object, written as one in the config file and as its text in a flag or variable.
+enum class OptionType { string, secret, integer, number, boolean, choice, object };
 
 // One row of the option table: the single place an option is declared.
 struct OptionInfo {

@@ -22,7 +22,8 @@ json curve(const Calibrator& calibrator) {
 
 }  // namespace
 
-json dashboard_data(Store& store, const LearnedModel& model, std::size_t queue_limit) {
+json dashboard_data(Store& store, const LearnedModel& model, std::size_t queue_limit,
+                    const std::optional<Price>& price) {
     json out = {{"model_version", model.model_version}, {"fitted_at", model.fitted_at}, {"reviews", model.reviews}};
     if (auto stats = store.face_stats(20)) {
         out["status"] = stats->by_status;
@@ -30,7 +31,11 @@ json dashboard_data(Store& store, const LearnedModel& model, std::size_t queue_l
                        {"cached_requests", stats->cached_requests},
                        {"samples", stats->samples},
                        {"prompt_tokens", stats->prompt_tokens},
+                       {"cached_prompt_tokens", stats->cached_prompt_tokens},
                        {"completion_tokens", stats->completion_tokens}};
+        // What the stored labels cost to make (response-cache reuse included), at today's price.
+        const TokenCounts tokens{stats->prompt_tokens, stats->cached_prompt_tokens, stats->completion_tokens};
+        out["cost"]["usd"] = price ? json(cost_usd(*price, tokens)) : json("no price for the configured model");
         out["histogram"] = stats->overall_histogram;
     }
     json curves = json::object();
@@ -85,12 +90,14 @@ void add_dashboard_routes(server::Router& router, const DashboardDeps& deps) {
     };
     Store* store = &deps.store;
     LearnedState* learned = &deps.learned;
+    const std::optional<Price> price = model_price(deps.config);
     router.get("/ui", guarded([](const server::HttpRequest&, server::Responder responder) {
                    auto response = server::text_response(200, dashboard_page(), "text/html; charset=utf-8");
                    response.set_header("Cache-Control", "no-store");
                    responder.send(std::move(response));
                }));
-    router.get("/ui/data", guarded([store, learned](const server::HttpRequest& request, server::Responder responder) {
+    router.get("/ui/data",
+               guarded([store, learned, price](const server::HttpRequest& request, server::Responder responder) {
                    std::size_t limit = 25;
                    if (auto text = request.query_param("limit")) {
                        try {
@@ -100,7 +107,7 @@ void add_dashboard_routes(server::Router& router, const DashboardDeps& deps) {
                                make_error(errc::invalid_argument, "limit must be a number from 1 to 500")));
                        }
                    }
-                   responder.send_json(200, dashboard_data(*store, *learned->current(), limit));
+                   responder.send_json(200, dashboard_data(*store, *learned->current(), limit, price));
                }));
     router.get("/ui/thumbnail", guarded([store](const server::HttpRequest& request, server::Responder responder) {
                    auto face = request.query_param("face");

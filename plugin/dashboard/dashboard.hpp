@@ -4,6 +4,7 @@
 // FEAB report. Plain HTML and a small script served by seke itself: no build step, no external
 // asset, works offline. /ui/data is the JSON the page draws; /ui/thumbnail?face=ID a face's JPEG.
 #include <memory>
+#include <optional>
 
 #include "plugin/config/config.hpp"
 #include "plugin/learning/fit.hpp"
@@ -18,8 +19,10 @@ struct DashboardDeps {
     LearnedState& learned;
 };
 
-// The page's data: counts, cost, histogram, calibration curves, queue, FEAB summary.
-nlohmann::json dashboard_data(Store& store, const LearnedModel& model, std::size_t queue_limit);
+// The page's data: counts, cost (in USD at `price`, the configured model's, when there is one),
+// histogram, calibration curves, queue, FEAB summary.
+nlohmann::json dashboard_data(Store& store, const LearnedModel& model, std::size_t queue_limit,
+                              const std::optional<Price>& price = std::nullopt);
 
 // Registers GET /ui, /ui/data and /ui/thumbnail behind the same Basic auth as the API.
 void add_dashboard_routes(server::Router& router, const DashboardDeps& deps);

@@ -178,11 +178,31 @@ PredictedUncertainty read_uncertainty(const ordered_json& value) {
     return out;
 }
 
+// A record's "cost" as tokens: whole non-negative counts; nullopt when it carries none.
+std::optional<TokenCounts> read_tokens(const ordered_json& cost) {
+    constexpr std::int64_t kMaxTokens = std::int64_t{1} << 50;
+    auto count = [&](const char* key) -> std::optional<std::int64_t> {
+        const ordered_json& value = member(cost, key);
+        if (value.is_number_unsigned() && value.get<std::uint64_t>() <= static_cast<std::uint64_t>(kMaxTokens))
+            return static_cast<std::int64_t>(value.get<std::uint64_t>());
+        if (value.is_number_integer() && value.get<std::int64_t>() >= 0 && value.get<std::int64_t>() <= kMaxTokens)
+            return value.get<std::int64_t>();
+        return std::nullopt;
+    };
+    if (!cost.is_object()) return std::nullopt;
+    auto prompt = count("prompt_tokens");
+    auto completion = count("completion_tokens");
+    if (!prompt && !completion) return std::nullopt;
+    TokenCounts tokens{prompt.value_or(0), count("cached_prompt_tokens").value_or(0), completion.value_or(0)};
+    tokens.cached_prompt = std::min(tokens.cached_prompt, tokens.prompt);
+    return tokens;
+}
+
 // Parts of a FEID record scoring never reads. Most of a record's bytes are its conversations and
 // descriptions; leaving them out before parsing is what keeps 100,000 records within seconds.
 bool is_unused_record_part(std::string_view key) {
-    return key == "conversations" || key == "descriptions" || key == "cost" || key == "trace" || key == "flags" ||
-           key == "face" || key == "image";
+    return key == "conversations" || key == "descriptions" || key == "trace" || key == "flags" || key == "face" ||
+           key == "image";
 }
 
 constexpr std::size_t kMalformed = std::string_view::npos;
@@ -496,6 +516,7 @@ std::optional<Prediction> parse_prediction(const ordered_json& value, InputFile 
         prediction.labels.action_units_unknown = action_unit_indices(member(value, "au_unknown"), vocabulary);
     }
     prediction.uncertainty = read_uncertainty(member(value, "uncertainty"));
+    prediction.tokens = read_tokens(member(value, "cost"));
     return prediction;
 }
 

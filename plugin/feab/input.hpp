@@ -16,6 +16,7 @@
 #include "plugin/records/store.hpp"
 #include "verify/errors.hpp"
 #include "verify/knowledge.hpp"
+#include "verify/labels.hpp"
 
 namespace seke::feab {
 
@@ -56,6 +57,8 @@ struct Prediction {
     FaceLabels labels;
     PredictedUncertainty uncertainty;
     int prior_levels = 0;  // levels whose provenance is not the model (FEID records only)
+    // What labeling it cost, when the record says (a FEID record's "cost"): every answer used.
+    std::optional<TokenCounts> tokens;
 };
 
 enum class InputFile { truth, predictions, store };

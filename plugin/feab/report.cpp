@@ -84,6 +84,20 @@ std::string group_row(const GroupScores& g) {
     return line + "\n";
 }
 
+// "1234 tokens over 30 predictions, $0.0123 at gpt-4o's price: $0.0005 per correct expression
+// label (accuracy 0.8000)"; without a price, the tokens and why there is no money.
+std::string cost_line(const LabelCost& cost) {
+    std::string line = std::to_string(cost.tokens.prompt + cost.tokens.completion) + " tokens (" +
+                       std::to_string(cost.tokens.cached_prompt) + " cached prompt) over " +
+                       std::to_string(cost.predictions) + " predictions";
+    if (!cost.usd) return line + "; no price for model " + cost.model;
+    line += ", " + format_usd(*cost.usd) + " at " + cost.model + "'s price";
+    if (cost.usd_per_correct_expression)
+        line += ": " + format_usd(*cost.usd_per_correct_expression) + " per correct expression label (" +
+                std::to_string(cost.correct_expressions) + " correct)";
+    return line;
+}
+
 }  // namespace
 
 std::string summary_text(const Report& report) {
@@ -108,6 +122,7 @@ std::string summary_text(const Report& report) {
             << (r.prompt_tokens + r.completion_tokens) << " tokens, " << fixed(r.seconds, 1) << " s"
             << (r.interrupted ? " (interrupted)" : "") << "\n";
     }
+    if (report.cost) out << "  cost: " << cost_line(*report.cost) << "\n";
     out << "\n"
         << pad("group", 16, true) << pad("items", 8) << pad("no pred", 8) << "  |" << pad("expr n", 7)
         << pad("accuracy", 9) << pad("macro-F1", 9) << "  |" << pad("AU n", 7) << pad("mean F1", 9) << "  |"
@@ -272,6 +287,20 @@ ordered_json report_json(const Report& report) {
                       {"completion_tokens", r.completion_tokens},
                       {"seconds", number(r.seconds)},
                       {"interrupted", r.interrupted}};
+    }
+    if (const auto& c = report.cost) {
+        auto optional_number = [](const std::optional<double>& value) {
+            return value ? ordered_json(number(*value)) : ordered_json(nullptr);
+        };
+        out["cost"] = {{"predictions_with_cost", c->predictions},
+                       {"prompt_tokens", c->tokens.prompt},
+                       {"cached_prompt_tokens", c->tokens.cached_prompt},
+                       {"completion_tokens", c->tokens.completion},
+                       {"priced_as", c->model},
+                       {"usd", optional_number(c->usd)},
+                       {"correct_expressions", c->correct_expressions},
+                       {"expression_accuracy", number(report.scores.overall.expression.accuracy)},
+                       {"usd_per_correct_expression", optional_number(c->usd_per_correct_expression)}};
     }
     ordered_json definitions;
     for (const auto& [name, text] : kErrorDefinitions) definitions[name] = text;
@@ -659,6 +688,7 @@ std::string report_html(const Report& report) {
                std::to_string(r.requests) + " requests, " + std::to_string(r.samples) + " samples, " +
                std::to_string(r.prompt_tokens + r.completion_tokens) + " tokens, " + fixed(r.seconds, 1) + " s</dd>";
     }
+    if (report.cost) out += "<dt>cost</dt><dd>" + escape(cost_line(*report.cost)) + "</dd>";
     out += "</dl>\n<h2>Scores</h2>\n" + group_table_html(s);
     out +=
         "<p class=\"muted\">Values to 4 decimals. n = items where both truth and prediction have the level. "

@@ -47,6 +47,7 @@ struct Report {
     std::optional<BenchmarkRun> run;
     Scores scores;
     ProblemLog problems;
+    std::optional<LabelCost> cost;  // when the predictions carry their cost
 };
 
 // The terminal summary: every figure to 4 decimals, the problems counted and the first few shown.

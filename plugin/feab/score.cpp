@@ -286,4 +286,25 @@ Scores score(const std::vector<std::string>& classes, const std::vector<std::str
     return out;
 }
 
+std::optional<LabelCost> label_cost(const std::vector<std::optional<Prediction>>& predictions, const Scores& scores,
+                                    const std::string& model, const std::optional<Price>& price) {
+    LabelCost cost;
+    for (const auto& prediction : predictions) {
+        if (!prediction || !prediction->tokens) continue;
+        ++cost.predictions;
+        cost.tokens += *prediction->tokens;
+    }
+    if (cost.predictions == 0) return std::nullopt;
+    cost.model = model;
+    const ExpressionScores& expression = scores.overall.expression;
+    cost.correct_expressions =
+        static_cast<std::size_t>(std::llround(expression.accuracy * static_cast<double>(expression.scored)));
+    if (price) {
+        cost.usd = cost_usd(*price, cost.tokens);
+        if (cost.correct_expressions > 0)
+            cost.usd_per_correct_expression = *cost.usd / static_cast<double>(cost.correct_expressions);
+    }
+    return cost;
+}
+
 }  // namespace seke::feab

@@ -11,6 +11,7 @@
 
 #include "plugin/feab/input.hpp"
 #include "plugin/feab/metrics.hpp"
+#include "verify/cost.hpp"
 
 namespace seke::feab {
 
@@ -121,6 +122,20 @@ struct Scores {
 
 // Source name of items without one, in per-source tables.
 inline constexpr std::string_view kNoSource = "(none)";
+
+// What the scored labels cost, from the predictions that carry their cost (FEID records do).
+struct LabelCost {
+    std::size_t predictions = 0;                       // scored predictions that carry a cost
+    TokenCounts tokens;                                // summed over them
+    std::string model;                                 // whose price `usd` is at
+    std::optional<double> usd;                         // nullopt without a price
+    std::size_t correct_expressions = 0;               // expression labels right, overall
+    std::optional<double> usd_per_correct_expression;  // usd / correct_expressions, when both are known
+};
+
+// nullopt when no matched prediction carries a cost. `price`: the configured model's, if any.
+std::optional<LabelCost> label_cost(const std::vector<std::optional<Prediction>>& predictions, const Scores& scores,
+                                    const std::string& model, const std::optional<Price>& price);
 
 Scores score(const std::vector<std::string>& classes, const std::vector<std::string>& action_units,
              const std::vector<TruthItem>& truth, const std::vector<std::optional<Prediction>>& predictions,

@@ -1,5 +1,6 @@
 #include "plugin/label_studio/backend.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -7,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -14,6 +16,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "connectors/claim_renewer.hpp"
 #include "plugin/records/feid.hpp"
 #include "plugin/labeling/image_labeling.hpp"
 #include "plugin/labeling/shared_job.hpp"
@@ -76,7 +79,9 @@ struct PredictCall {
 struct TaskRef {
     std::shared_ptr<const PredictCall> call;
     std::size_t index = 0;
-    bool holds_claim = false;  // this replica claimed the task on a shared store: released when it is done
+    // On a shared store, the key of this replica's claim on the task: renewed while the task is
+    // worked, released when it is done ("" when none is held).
+    std::string claim;
 
     [[nodiscard]] const PredictRequest& request() const { return call->request; }
     [[nodiscard]] const PredictTask& task() const { return call->request.tasks[index]; }
@@ -92,8 +97,14 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     PriorLabelKeys prior_keys;
     RunningCount tasks_running;  // tasks of /predict calls not finished yet
     std::atomic<bool> stopping{false};
-    // This replica's name in claims on tasks in flight (a shared store).
+    // This replica's name in claims on tasks in flight (a shared store), and the claims it holds,
+    // renewed while their tasks are worked: a replica that dies frees its tasks within kClaimLength.
     const std::string replica = claim_owner_name();
+    ClaimRenewer task_claims{[this](const std::string& key) {
+                                 auto renewed = deps.store.claim(key, replica, claim_ms());
+                                 if (!renewed) throw std::runtime_error(renewed.error().message);
+                             },
+                             [this](const std::string& line) { log(server::LogLevel::warn, line, json::object()); }};
     // Review merges and fits run here, one at a time (two fits, or two merges of one task, never
     // race) and off the HTTP threads; each answers its request when it is done.
     boost::asio::thread_pool learning{1};
@@ -105,6 +116,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     // once per project and config, not on every /setup or /predict. Held weakly, so a config the
     // cache dropped is reported again rather than mistaken for another at the same address.
     std::mutex reported_mutex;
+    std::mutex spent_mutex;  // one scrape at a time brings the USD counter up to date
     std::map<std::pair<std::string, const LabelingConfig*>, std::weak_ptr<const LabelingConfig>> reported_configs;
 
     explicit Impl(BackendDeps d)
@@ -218,6 +230,20 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                   static_cast<double>(stats->prompt_tokens.load()));
             gauge("seke_model_completion_tokens", "completion tokens reported by the model",
                   static_cast<double>(stats->completion_tokens.load()));
+            gauge("seke_model_cached_prompt_tokens",
+                  "of the prompt tokens, those the model's provider read from its prefix cache",
+                  static_cast<double>(stats->cached_prompt_tokens.load()));
+            // Money from the tokens, at vllm.model's price: a counter brought up to the bill so far.
+            if (const auto price = model_price(deps.config)) {
+                const TokenCounts paid{stats->prompt_tokens.load(), stats->cached_prompt_tokens.load(),
+                                       stats->completion_tokens.load()};
+                std::lock_guard lock(spent_mutex);
+                auto& series = deps.metrics
+                                   .counter("seke_model_cost_usd_total",
+                                            "USD paid for model tokens at the configured price, per model")
+                                   .series({{"model", deps.config.vllm.model}});
+                series.inc(std::max(0.0, cost_usd(*price, paid) - series.value()));
+            }
             gauge("seke_model_requests_in_flight", "model requests on the wire",
                   static_cast<double>(stats->in_flight.load()));
             gauge("seke_model_requests_queued", "model requests waiting for a concurrency slot",
@@ -562,7 +588,7 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         std::vector<Job> jobs;
         jobs.reserve(tasks.size());
         for (std::size_t i = 0; i < tasks.size(); ++i)
-            jobs.emplace_back([self, task = TaskRef{call, i}] { self->fetch_task(task); });
+            jobs.emplace_back([self, task = TaskRef{call, i, {}}] { self->fetch_task(task); });
         tasks_running.begin(tasks.size());
         if (auto refused = deps.media_work.fetch(call->work_key, std::move(jobs))) {
             tasks_running.end(tasks.size());
@@ -594,19 +620,24 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
     }
 
     // On a shared store another replica may be labeling the task now: its prediction is awaited
-    // rather than paid for again. Returns it when it came; nothing when this replica holds the
-    // task's claim (free, or run out) and labels the task itself; `claimed` says whether it holds it.
-    std::optional<json> await_other_replica(const TaskRef& t, bool& claimed) {
+    // rather than paid for again, for as long as that replica's claim is renewed. Returns it when
+    // it came; nothing when this replica labels the task itself, `claim` then the key of the
+    // claim it holds ("" when it could not be made: it labels the task anyway, losing nothing).
+    std::optional<json> await_other_replica(const TaskRef& t, std::string& claim) {
         const auto deadline =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(deps.config.serve.predict_deadline_ms);
-        const std::string key = task_claim_key(t);
+        const std::string key =
+            "task:" + t.request().project + ":" + std::to_string(t.task().id) + ":" + model_version();
         while (!stopping && std::chrono::steady_clock::now() < deadline) {
-            auto mine = deps.store.claim(key, replica, deps.config.serve.predict_deadline_ms);
-            if (!mine || *mine) {  // a claim that cannot be read: label it, lose nothing
-                claimed = mine && *mine;
+            auto mine = deps.store.claim(key, replica, claim_ms());
+            if (!mine || *mine) {
+                if (mine) {
+                    claim = key;
+                    task_claims.hold(key);
+                }
                 return std::nullopt;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            std::this_thread::sleep_for(kClaimRecheck);
             if (auto stored = stored_prediction(t.request().project, t.task().id)) {
                 json prediction = json::parse(*stored, nullptr, false);
                 if (!prediction.is_discarded()) return prediction;
@@ -614,11 +645,11 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
         }
         return std::nullopt;
     }
-    std::string task_claim_key(const TaskRef& t) const {
-        return "task:" + t.request().project + ":" + std::to_string(t.task().id) + ":" + model_version();
-    }
+    static int claim_ms() { return static_cast<int>(kClaimLength.count()); }
     void release_task_claim(const TaskRef& t) {
-        if (t.holds_claim) deps.store.release_claim(task_claim_key(t), replica);
+        if (t.claim.empty()) return;
+        task_claims.drop(t.claim);  // before the release: no renewal makes the claim again after it
+        deps.store.release_claim(t.claim, replica);
     }
 
     std::optional<std::string> stored_prediction(const std::string& project, long long task_id) {
@@ -683,12 +714,12 @@ struct Backend::Impl : std::enable_shared_from_this<Backend::Impl> {
                 }
             }
             if (deps.store.shared()) {
-                bool claimed = false;
-                if (auto awaited = await_other_replica(t, claimed)) {
+                std::string claim;
+                if (auto awaited = await_other_replica(t, claim)) {
                     deps.metrics.counter("seke_predict_replica_hits_total", "tasks another replica was labeling").inc();
                     return complete(t, std::move(*awaited));
                 }
-                if (claimed) return fetch_and_label(TaskRef{t.call, t.index, true});
+                if (!claim.empty()) return fetch_and_label(TaskRef{t.call, t.index, std::move(claim)});
             }
         }
         fetch_and_label(t);

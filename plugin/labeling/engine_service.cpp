@@ -23,16 +23,34 @@ struct Answered {
 };
 struct CancelAll {};
 struct Shutdown {};
-using Event = std::variant<Submitted, Answered, CancelAll, Shutdown>;
+struct LimitSpending {
+    SpendLimits limits;
+    std::optional<Price> price;
+};
+using Event = std::variant<Submitted, Answered, CancelAll, Shutdown, LimitSpending>;
 
 struct Running {
     FaceJob job;
     std::shared_ptr<const FewShotExamples> examples;  // the labeler's example turns index into it
     FaceLabeler labeler;
     EngineService::Done done;
-    bool waiting = false;    // a model request is in flight
-    bool cancelled = false;  // finish as soon as the model request comes back
+    bool waiting = false;                 // a model request is in flight
+    bool cancelled = false;               // finish as soon as the model request comes back
+    bool held = false;                    // its next request waits for the spending cap to make room
+    SpendCap::Reservation reservation{};  // of the request in flight, under a spending cap
+    int reserved_n = 1;
 };
+
+// Under a spending cap, before the first answer is seen: the most a request may cost. Prompt
+// text at 3 bytes a token (tokenizers do better on prose), a generous 1500 tokens per image, and
+// every sample at max_tokens.
+TokenCounts upper_guess(const ChatRequest& chat, int max_tokens) {
+    std::size_t text = chat.prompt.system.size() + chat.prompt.user.size();
+    for (const auto& example : chat.examples) text += example.user.size() + example.assistant.size();
+    const auto images = static_cast<std::int64_t>(1 + chat.examples.size());
+    return {static_cast<std::int64_t>(text / 3) + 1500 * images, 0,
+            static_cast<std::int64_t>(std::max(1, chat.n)) * std::max(1, max_tokens)};
+}
 
 FaceResult cancelled_result() {
     FaceResult result;
@@ -61,6 +79,9 @@ struct EngineService::Impl {
     std::unordered_map<std::uint64_t, Running> running;
     std::size_t requests_in_flight = 0;
     bool cancelling = false;
+    std::optional<SpendCap> cap;
+    std::deque<std::pair<std::uint64_t, ChatRequest>> held;  // requests waiting for the cap, in order
+    std::string stopped_by;                                  // guarded by `mutex`
     std::thread thread;
 
     Impl(const Knowledge& k, const EngineConfig& c, VllmClient& v, ExpertSettings e)
@@ -104,12 +125,83 @@ struct EngineService::Impl {
                 chat.examples.push_back(ChatExample{example.image_jpeg, std::move(turn.image_hash),
                                                     std::move(turn.user), std::move(turn.assistant)});
             }
-            face.waiting = true;
-            ++requests_in_flight;
-            client.submit(std::move(chat), [this, id](ChatResult result) { push(Answered{id, std::move(result)}); });
+            send_within_cap(id, std::move(chat));
             return;
         }
         finish(id, std::move(std::get<FaceResult>(step)));
+    }
+
+    void send(std::uint64_t id, ChatRequest chat) {
+        Running& face = running.at(id);
+        face.held = false;
+        face.waiting = true;
+        ++requests_in_flight;
+        client.submit(std::move(chat), [this, id](ChatResult result) { push(Answered{id, std::move(result)}); });
+    }
+
+    // Sends, holds or refuses the request as the cap says; without a cap, sends.
+    void send_within_cap(std::uint64_t id, ChatRequest chat) {
+        if (!cap) return send(id, std::move(chat));
+        Running& face = running.at(id);
+        if (!held.empty()) {  // first come, first served: others wait already
+            face.held = true;
+            held.emplace_back(id, std::move(chat));
+            return;
+        }
+        switch (cap->reserve(chat.n, upper_guess(chat, client.settings().max_tokens), face.reservation)) {
+            case SpendCap::Verdict::send: face.reserved_n = chat.n; return send(id, std::move(chat));
+            case SpendCap::Verdict::wait:
+                face.held = true;
+                held.emplace_back(id, std::move(chat));
+                return;
+            case SpendCap::Verdict::stop: return refuse_from_now(id);
+        }
+    }
+
+    // The cap is reached: this face and every held one finish, as will every later request.
+    void refuse_from_now(std::uint64_t id) {
+        {
+            std::lock_guard lock(mutex);
+            stopped_by = cap->stopped_by();
+        }
+        finish(id, capped_result());
+        release_held();
+    }
+
+    [[nodiscard]] FaceResult capped_result() const {
+        FaceResult result = cancelled_result();
+        result.failure = make_error(errc::cancelled,
+                                    "stopped before the face was finished: the next model request "
+                                    "would pass the run's " +
+                                        cap->stopped_by() + " cap");
+        return result;
+    }
+
+    // Held requests in order while the cap lets them go; all refused once it stops.
+    void release_held() {
+        while (!held.empty()) {
+            auto& [id, chat] = held.front();
+            if (!running.count(id)) {
+                held.pop_front();
+                continue;
+            }
+            Running& face = running.at(id);
+            const auto verdict =
+                cap->reserve(chat.n, upper_guess(chat, client.settings().max_tokens), face.reservation);
+            if (verdict == SpendCap::Verdict::wait) return;
+            auto [face_id, request] = std::move(held.front());
+            held.pop_front();
+            if (verdict == SpendCap::Verdict::send) {
+                face.reserved_n = request.n;
+                send(face_id, std::move(request));
+            } else {
+                {
+                    std::lock_guard lock(mutex);
+                    stopped_by = cap->stopped_by();
+                }
+                finish(face_id, capped_result());
+            }
+        }
     }
 
     void handle(Event& event) {
@@ -134,6 +226,15 @@ struct EngineService::Impl {
             auto found = running.find(answered->id);
             if (found == running.end()) return;
             found->second.waiting = false;
+            if (cap) {
+                const ChatResult& r = answered->result;
+                const bool sent = !r.cached && r.http_requests > 0;
+                const TokenCounts paid =
+                    r.cached ? TokenCounts{}
+                             : TokenCounts{r.prompt_tokens, r.cached_prompt_tokens, r.completion_tokens};
+                cap->settle(found->second.reservation, found->second.reserved_n, paid, sent);
+                found->second.reservation = {};
+            }
             if (found->second.cancelled || cancelling) {
                 finish(answered->id, cancelled_result());
                 return;
@@ -141,10 +242,16 @@ struct EngineService::Impl {
             ModelReply reply;
             reply.contents = std::move(answered->result.contents);
             reply.prompt_tokens = answered->result.prompt_tokens;
+            reply.cached_prompt_tokens = answered->result.cached_prompt_tokens;
             reply.completion_tokens = answered->result.completion_tokens;
             reply.cached = answered->result.cached;
             reply.error = std::move(answered->result.error);
             advance(answered->id, found->second.labeler.feed(reply));
+            if (cap) release_held();  // the answer settled: room for what waits, or the stop
+            return;
+        }
+        if (auto* limit = std::get_if<LimitSpending>(&event)) {
+            cap.emplace(limit->limits, limit->price);
             return;
         }
         if (std::holds_alternative<CancelAll>(event)) {
@@ -154,8 +261,9 @@ struct EngineService::Impl {
             std::vector<std::uint64_t> idle;
             for (auto& [id, face] : running) {
                 face.cancelled = true;
-                if (!face.waiting) idle.push_back(id);
+                if (!face.waiting) idle.push_back(id);  // held ones too: nothing is in flight
             }
+            held.clear();
             for (auto id : idle) finish(id, cancelled_result());
         }
     }
@@ -231,6 +339,15 @@ void EngineService::set_examples(std::shared_ptr<const FewShotExamples> examples
 
 void EngineService::cancel_all() {
     impl_->push(CancelAll{});
+}
+
+void EngineService::limit_spending(SpendLimits limits, std::optional<Price> price) {
+    impl_->push(LimitSpending{limits, std::move(price)});
+}
+
+std::string EngineService::spending_stopped() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->stopped_by;
 }
 
 std::size_t EngineService::active() const {

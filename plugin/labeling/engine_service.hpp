@@ -8,6 +8,7 @@
 #include <string>
 
 #include "connectors/vllm_client.hpp"
+#include "verify/cost.hpp"
 #include "verify/engine_config.hpp"
 #include "verify/expert.hpp"
 #include "verify/face_labeler.hpp"
@@ -44,6 +45,14 @@ class EngineService {
     void set_examples(std::shared_ptr<const FewShotExamples> examples);
     // Stops sending: every face still running finishes at once with errc::cancelled.
     void cancel_all();
+    // Thread-safe. From now on every model request is first reserved against `limits` (SpendCap,
+    // priced at `price`): one that would pass a cap waits for the requests in flight; when none
+    // could make room it is refused, and from then on every face finishes with errc::cancelled when
+    // it would send its next request. Requests in flight are not cancelled: their answers are
+    // paid for, so they reach the response cache and a later run uses them for free.
+    void limit_spending(SpendLimits limits, std::optional<Price> price);
+    // Why sending stopped ("max_cost", "max_requests"); empty while it goes on.
+    [[nodiscard]] std::string spending_stopped() const;
     [[nodiscard]] std::size_t active() const;
 
   private:

@@ -158,6 +158,17 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     const auto start_time = Clock::now();
     const auto start_requests = deps_.client_stats.http_requests.load();
     const auto start_retries = deps_.client_stats.retries.load();
+    const VllmStats& client = deps_.client_stats;
+    const TokenCounts start_tokens{client.prompt_tokens.load(), client.cached_prompt_tokens.load(),
+                                   client.completion_tokens.load()};
+    const std::optional<Price> price = model_price(config);
+    if (const SpendLimits limits = spend_limits(config); limits.any()) engine.limit_spending(limits, price);
+    auto count_spending = [&] {
+        state.spent = {client.prompt_tokens.load() - start_tokens.prompt,
+                       client.cached_prompt_tokens.load() - start_tokens.cached_prompt,
+                       client.completion_tokens.load() - start_tokens.completion};
+        if (price) state.spent_usd = cost_usd(*price, state.spent);
+    };
     FacePreparer preparer(deps_.face, config.image);
     if (auto ready = preparer.ready(); !ready) return ready.error();
     EventQueue events;
@@ -176,6 +187,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     auto first_pending = Clock::now();
     std::optional<Error> store_failure;
     bool cancelled = false;
+    std::string capped;  // the cap the engine stopped sending at: nothing new is started
 
     auto flush = [&] {
         if (pending_writes.empty()) return;
@@ -210,7 +222,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         if (auto* ready = std::get_if<ImageReady>(&event)) {
             --dispatched_images;
             std::size_t job = ready->job;
-            if (cancelled) {
+            if (cancelled || !capped.empty()) {
                 active.erase(job);
                 return;
             }
@@ -238,6 +250,15 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         auto& done = std::get<FacesDone>(event);
         --labeling_images;
         if (cancelled || !active.count(done.job)) return;
+        // A face the cap stopped is not finished: its item is left for the next run, which finds
+        // the answers already paid for in the response cache.
+        const bool unfinished = std::any_of(done.results.begin(), done.results.end(), [](const FaceResult& r) {
+            return r.failure && r.failure->code == errc::cancelled;
+        });
+        if (unfinished) {
+            active.erase(done.job);
+            return;
+        }
         complete_item(done.job, done.results);
     };
 
@@ -278,20 +299,22 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
             cancelled = true;
             engine.cancel_all();
         }
+        if (capped.empty()) capped = engine.spending_stopped();
+        const bool starting = !cancelled && capped.empty();
         if (share) {
-            if (!cancelled) claim_more();
+            if (starting) claim_more();
             // A renewal that fails is tried again next time round; a lease that runs out meanwhile
             // lets another worker label the item too, which loses nothing.
             (void)share->keep_alive();
         } else {
-            while (!cancelled && next_job < jobs.size() && active.size() < max_active) dispatch(next_job++);
+            while (starting && next_job < jobs.size() && active.size() < max_active) dispatch(next_job++);
         }
         // Running: until every job is finished (shared: the whole job, by any worker). Stopping:
         // until every image and every request handed out has called back, so no callback
         // outlives this function's queue.
         const bool all_handed_out = share ? job_exhausted : next_job >= jobs.size();
         if (!cancelled && !store_failure && active.empty() && all_handed_out) break;
-        if (cancelled && dispatched_images == 0 && labeling_images == 0) break;
+        if (!starting && dispatched_images == 0 && labeling_images == 0) break;
         auto batch = events.take(std::chrono::milliseconds(50));
         for (auto& event : batch) handle(event);
         // Group commit: one durable transaction per 64 items or 200 ms, whichever comes first.
@@ -310,6 +333,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
                     state.job_items = counts->items;
                     state.job_finished = counts->done;
                 }
+            count_spending();
             progress(state);
             last_progress = Clock::now();
         }
@@ -323,8 +347,9 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
         }
     }
     state.elapsed_s = std::chrono::duration<double>(Clock::now() - start_time).count();
+    count_spending();
     if (share) {
-        if (cancelled) share->leave();
+        if (cancelled || !capped.empty()) share->leave();
         if (auto counts = share->counts(true)) {
             state.job_items = counts->items;
             state.job_finished = counts->done;
@@ -332,6 +357,7 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     }
     if (progress) progress(state);
     summary.interrupted = cancelled;
+    summary.stopped = cancelled ? "interrupted" : capped;
     summary.http_requests = deps_.client_stats.http_requests.load() - start_requests;
     summary.retries = deps_.client_stats.retries.load() - start_retries;
     if (store_failure) return *store_failure;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct RunProgress {
     std::int64_t skipped = 0;
     std::int64_t faces = 0;
     Cost cost;  // summed over finished faces
+    // What this run paid the model for so far (the client's usage, unfinished faces included),
+    // and its price; nullopt without a price for the model.
+    TokenCounts spent;
+    std::optional<double> spent_usd;
     double elapsed_s = 0;
 };
 
@@ -40,6 +45,10 @@ struct RunSummary {
     std::int64_t http_requests = 0;
     std::int64_t retries = 0;
     bool interrupted = false;
+    // Why the run ended before every item was finished: "interrupted" (stop), "max_cost" or
+    // "max_requests" (a cap of cost.*: the next model request would have passed it). Empty: it
+    // did not.
+    std::string stopped;
     std::vector<std::pair<std::string, std::string>> failures;  // id, reason (first 50)
     std::string job;                                            // the shared job's name ("" when not shared)
     std::string worker;                                         // this worker's name in it
@@ -65,8 +74,10 @@ class LabelRun {
     // Labels every job not already finished in the store. On a shared store the jobs are one label
     // job that every worker given the same input shares: each item is claimed with a lease, and
     // the run ends when the whole job is finished. Stops early (keeping everything finished, giving
-    // back what it holds) when `stop` becomes true. `progress` is called from this thread, at most about
-    // ten times a second.
+    // back what it holds) when `stop` becomes true. With a cap (config.cost), stops the same
+    // way when the engine refuses the next request, but lets the requests in flight finish (and
+    // keeps the items they finish). `progress` is called from this thread, at most about ten
+    // times a second.
     Result<RunSummary> run(const std::vector<LabelJob>& jobs, const std::atomic<bool>& stop,
                            const ProgressCallback& progress);
 

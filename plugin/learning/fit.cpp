@@ -15,6 +15,7 @@ using nlohmann::json;
 
 constexpr const char* kFitKind = "fit";                 // key: model_version
 constexpr const char* kCurrentFitKind = "fit_current";  // key: base_version → {"model_version"}
+constexpr const char* kFitChannel = "seke_fit";         // told (payload: base_version) when a fit is stored
 
 json labels_to_json(const LabelSet& labels) {
     json out = json::object();
@@ -111,11 +112,20 @@ void LearnedState::publish(std::shared_ptr<const LearnedModel> model) {
 
 FitWatcher::FitWatcher(Store& store, LearnedState& learned,
                        std::function<void(const std::shared_ptr<const LearnedModel>&)> changed,
-                       std::chrono::milliseconds interval)
+                       std::chrono::milliseconds interval, std::function<void(const std::string&)> log)
     : store_(store), learned_(learned), changed_(std::move(changed)), interval_(interval) {
+    if (store_.shared()) listener_ = std::make_unique<sql::Listener>(store_.path(), kFitChannel, std::move(log));
     thread_ = std::thread([this] {
         std::unique_lock lock(mutex_);
-        while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+        while (!stopping_) {
+            if (listener_) {
+                lock.unlock();
+                listener_->wait(interval_);  // a notification, the interval, or the end
+                lock.lock();
+            } else {
+                wake_.wait_for(lock, interval_, [this] { return stopping_; });
+            }
+            if (stopping_) break;
             lock.unlock();
             check();
             lock.lock();
@@ -129,6 +139,7 @@ FitWatcher::~FitWatcher() {
         stopping_ = true;
     }
     wake_.notify_all();
+    if (listener_) listener_->interrupt();
     thread_.join();
 }
 
@@ -256,9 +267,12 @@ Result<FitOutcome> fit_from_reviews(Store& store, const LearnedModel& current, c
         return outcome;
     }
     identity["model_version"] = model->model_version;
-    if (auto saved = store.save_document(kFitKind, model->model_version, identity.dump()); !saved) return saved.error();
-    if (auto saved = store.save_document(kCurrentFitKind, model->base_version,
-                                         json{{"model_version", model->model_version}}.dump());
+    // The fit and the pointer to it in one transaction, which tells every listening replica.
+    if (auto saved = store.save_documents(
+            {DocumentRow{kFitKind, model->model_version, identity.dump(), {}},
+             DocumentRow{
+                 kCurrentFitKind, model->base_version, json{{"model_version", model->model_version}}.dump(), {}}},
+            kFitChannel, model->base_version);
         !saved)
         return saved.error();
     outcome.model = std::move(model);

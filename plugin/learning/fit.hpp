@@ -20,6 +20,7 @@
 #include "plugin/learning/calibration.hpp"
 #include "plugin/config/fit_settings.hpp"
 #include "plugin/records/store.hpp"
+#include "plugin/sql/listener.hpp"
 #include "verify/few_shot.hpp"
 #include "verify/knowledge.hpp"
 
@@ -51,14 +52,17 @@ class LearnedState {
 };
 
 // Picks up a fit stored by another process (`seke fit`, another replica) without a restart: reads
-// the current fit's version every `interval` on its own thread and, when it differs from the one
-// published, loads it, publishes it and calls `changed` (the engine's exemplars follow). The same
-// on both engines: one indexed row read per interval.
+// the current fit's version on its own thread and, when it differs from the one published, loads
+// it, publishes it and calls `changed` (the engine's exemplars follow). It looks every `interval`
+// (one indexed row read), and on PostgreSQL also at once when a fit is stored: the storing
+// transaction notifies, and the watcher listens on a session of its own (renewed with backoff
+// when lost, reported through `log`; the interval's look stays the fallback).
 class FitWatcher {
   public:
     FitWatcher(Store& store, LearnedState& learned,
                std::function<void(const std::shared_ptr<const LearnedModel>&)> changed,
-               std::chrono::milliseconds interval = std::chrono::seconds(2));
+               std::chrono::milliseconds interval = std::chrono::seconds(2),
+               std::function<void(const std::string&)> log = {});
     ~FitWatcher();
     FitWatcher(const FitWatcher&) = delete;
     FitWatcher& operator=(const FitWatcher&) = delete;
@@ -71,6 +75,7 @@ class FitWatcher {
     LearnedState& learned_;
     std::function<void(const std::shared_ptr<const LearnedModel>&)> changed_;
     std::chrono::milliseconds interval_;
+    std::unique_ptr<sql::Listener> listener_;  // on PostgreSQL
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;

@@ -132,6 +132,7 @@ ordered_json trace_json(const Trace& trace) {
         r["temperature"] = finite(request.temperature);
         r["cached"] = request.cached;
         r["prompt_tokens"] = request.prompt_tokens;
+        if (request.cached_prompt_tokens > 0) r["cached_prompt_tokens"] = request.cached_prompt_tokens;
         r["completion_tokens"] = request.completion_tokens;
         if (request.error) r["error"] = *request.error;
         ordered_json samples = ordered_json::array();

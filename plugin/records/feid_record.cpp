@@ -263,6 +263,7 @@ class Reader {
         integer(object, "malformed", path + ".malformed", out.malformed);
         integer(object, "prompt_tokens", path + ".prompt_tokens", out.prompt_tokens);
         integer(object, "completion_tokens", path + ".completion_tokens", out.completion_tokens);
+        integer(object, "cached_prompt_tokens", path + ".cached_prompt_tokens", out.cached_prompt_tokens);
         return out;
     }
 
@@ -446,6 +447,8 @@ ordered_json FeidRecord::to_json() const {
                    {"malformed", cost.malformed},
                    {"prompt_tokens", cost.prompt_tokens},
                    {"completion_tokens", cost.completion_tokens}};
+    // Written only when the provider's prefix cache held some: records before it read the same.
+    if (cost.cached_prompt_tokens > 0) out["cost"]["cached_prompt_tokens"] = cost.cached_prompt_tokens;
     out["flags"] = flags.empty() ? ordered_json::array() : ordered_json(flags);
     if (!phash.empty()) out["phash"] = phash;
     ordered_json turns = ordered_json::array();

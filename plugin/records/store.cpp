@@ -11,6 +11,7 @@
 
 #include "connectors/crypto.hpp"
 #include "plugin/records/store_sql.hpp"
+#include "plugin/sql/listener.hpp"
 #include "plugin/sql/migrations.hpp"
 
 namespace seke {
@@ -703,13 +704,32 @@ Result<std::string> Store::thumbnail(const std::string& face_id) {
 }
 
 Result<bool> Store::save_document(const std::string& kind, const std::string& key, const std::string& body) {
+    return save_documents({DocumentRow{kind, key, body, {}}});
+}
+
+Result<bool> Store::save_documents(const std::vector<DocumentRow>& documents, const std::string& notify,
+                                   const std::string& payload) {
     std::lock_guard lock(db_mutex_);
-    Statement s(*db_,
-                "INSERT INTO documents(kind, key, body, created_at) VALUES(?,?,?,?) "
-                "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body, created_at=excluded.created_at");
-    if (!s.ok()) return sql::database_error(*db_, "cannot write document");
-    s.bind(1, kind).bind(2, key).bind(3, body).bind(4, utc_timestamp());
-    if (s.step() != Step::done) return sql::database_error(*db_, "cannot write " + kind + " " + key);
+    auto saved = sql::in_transaction(*db_, [&]() -> std::optional<std::string> {
+        for (const auto& d : documents) {
+            Statement s(*db_,
+                        "INSERT INTO documents(kind, key, body, created_at) VALUES(?,?,?,?) "
+                        "ON CONFLICT(kind, key) DO UPDATE SET body=excluded.body, created_at=excluded.created_at");
+            if (!s.ok()) return "cannot write document";
+            s.bind(1, d.kind).bind(2, d.key).bind(3, d.body).bind(4, utc_timestamp());
+            if (s.step() != Step::done) return "cannot write " + d.kind + " " + d.key;
+        }
+        if (notify.empty() || !shared()) return std::nullopt;
+        Statement s(*db_, sql::kNotifySql);
+        if (!s.ok()) return "cannot notify " + notify;
+        s.bind(1, notify).bind(2, payload);
+        Step rc;
+        while ((rc = s.step()) == Step::row) {
+        }
+        if (rc == Step::error) return "cannot notify " + notify;
+        return std::nullopt;
+    });
+    if (!saved) return saved.error();
     return true;
 }
 
@@ -759,6 +779,7 @@ Result<FaceStats> Store::face_stats(int bins) {
     stats.samples = cost.integer(2);
     stats.prompt_tokens = cost.integer(3);
     stats.completion_tokens = cost.integer(4);
+    stats.cached_prompt_tokens = cost.integer(5);
     histogram.bind(1, std::int64_t{bins});
     while ((rc = histogram.step()) == Step::row) {
         auto bin = std::clamp<std::int64_t>(histogram.integer(0), 0, bins - 1);

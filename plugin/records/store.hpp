@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/claim_renewer.hpp"
 #include "connectors/vllm_client.hpp"
 #include "plugin/records/feid_record.hpp"
 #include "verify/errors.hpp"
@@ -180,6 +181,7 @@ struct CvatJobSyncRow {
 struct FaceStats {
     std::map<std::string, std::int64_t> by_status;  // auto, accepted, corrected, rejected, added...
     std::int64_t requests = 0, cached_requests = 0, samples = 0, prompt_tokens = 0, completion_tokens = 0;
+    std::int64_t cached_prompt_tokens = 0;        // of prompt_tokens: the provider's prefix cache
     std::vector<std::int64_t> overall_histogram;  // `bins` equal bins of `overall` over [0, 1]
 };
 
@@ -325,6 +327,10 @@ class Store {
 
     // Documents: one per (kind, key), replaced on save; an empty key reads the newest of a kind.
     Result<bool> save_document(const std::string& kind, const std::string& key, const std::string& body);
+    // Several documents in one transaction: all are saved, or none. On PostgreSQL, with a
+    // `notify` channel, that channel's listeners (sql::Listener) are told `payload` when it commits.
+    Result<bool> save_documents(const std::vector<DocumentRow>& documents, const std::string& notify = {},
+                                const std::string& payload = {});
     Result<std::optional<DocumentRow>> document(const std::string& kind, const std::string& key = {});
     // The documents of a kind, newest first, at most `limit`.
     Result<std::vector<DocumentRow>> documents(const std::string& kind, std::size_t limit);
@@ -357,7 +363,7 @@ class Store {
 // that died run out soon.
 class StoreResponseCache final : public ResponseCache {
   public:
-    explicit StoreResponseCache(Store& store, int claim_ms = 10'000)
+    explicit StoreResponseCache(Store& store, int claim_ms = static_cast<int>(kClaimLength.count()))
         : store_(store), claim_ms_(claim_ms), owner_(claim_owner_name()) {}
     std::optional<std::string> get(const std::string& key) override { return store_.cache_get(key); }
     void put(const std::string& key, const std::string& value) override { store_.cache_put(key, value); }

@@ -24,7 +24,8 @@ struct DialectQueries {
             order + " DESC";
         auto sum = [&](std::string_view path) { return "coalesce(sum(" + d.json_number("record", path) + "), 0)"; };
         cost = "SELECT " + sum("cost.requests") + ", " + sum("cost.cached_requests") + ", " + sum("cost.samples") +
-               ", " + sum("cost.prompt_tokens") + ", " + sum("cost.completion_tokens") + " FROM faces";
+               ", " + sum("cost.prompt_tokens") + ", " + sum("cost.completion_tokens") + ", " +
+               sum("cost.cached_prompt_tokens") + " FROM faces";
         histogram = "SELECT " + d.floor_integer("overall * ?") + ", count(*) FROM faces GROUP BY 1";
         auto number = [&](std::string_view path) { return "coalesce(" + d.json_number("record", path) + ", 0)"; };
         auto text = [&](std::string_view path, std::string_view otherwise) {

@@ -204,11 +204,14 @@ ChatRequest parse_chat_request(const nlohmann::json& body) {
         throw std::invalid_argument("'messages' must be a non-empty array");
     std::string user_text;
     int user_turns = 0;
+    bool leading_system = true;  // still in the system messages that open the conversation
     for (const auto& message : *messages) {
         if (!message.is_object()) throw std::invalid_argument("each message must be an object");
         const bool user = message.value("role", std::string{}) == "user";
         auto content = message.find("content");
         if (content == message.end()) continue;
+        leading_system = leading_system && message.value("role", std::string{}) == "system" && content->is_string();
+        if (leading_system) r.system_prefix += content->get_ref<const std::string&>();
         // Earlier user turns are few-shot examples: the question is the last user message.
         if (user) {
             ++user_turns;

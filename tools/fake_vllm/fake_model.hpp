@@ -73,6 +73,7 @@ struct ChatRequest {
     int n = 1;                             // [1, kMaxChoices]
     std::optional<std::string> image_url;  // the first image part's URL
     std::size_t text_chars = 0;            // all text in all messages, for usage
+    std::string system_prefix;             // the text of the leading system messages: the cacheable prefix
     int image_count = 0;
     int example_turns = 0;  // user turns before the question: few-shot examples
 };

@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <boost/asio/dispatch.hpp>
@@ -118,6 +119,7 @@ struct ServerCore {
     FakeStats stats;
     std::uint64_t request_counter = 0;
     std::map<std::string, std::uint64_t> item_counter;
+    std::set<std::uint64_t> seen_prefixes;  // hashes of the system prefixes answered before
 
     std::unique_ptr<net::io_context> ioc;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -285,6 +287,20 @@ FakeReply ServerCore::chat(const std::string& body) {
     const auto prompt_tokens =
         static_cast<std::int64_t>(request.text_chars / 4) + 255 * std::int64_t{request.image_count};
     const auto completion_tokens = static_cast<std::int64_t>(completion_chars / 4);
+    // OpenAI's prompt cache: the prefix seen before, in whole blocks of 128 tokens. Here the
+    // prefix is the opening system text, cached once one answer to it has been given.
+    std::int64_t cached_tokens = 0;
+    {
+        std::lock_guard lock(mutex);
+        if (options.prefix_cache && !request.system_prefix.empty() &&
+            !seen_prefixes.insert(hash_string(request.system_prefix)).second) {
+            const auto prefix_tokens = static_cast<std::int64_t>(request.system_prefix.size() / 4);
+            cached_tokens = std::min(prompt_tokens, prefix_tokens / 128 * 128);
+        }
+        stats.prompt_tokens += static_cast<std::uint64_t>(prompt_tokens);
+        stats.cached_prompt_tokens += static_cast<std::uint64_t>(cached_tokens);
+        stats.completion_tokens += static_cast<std::uint64_t>(completion_tokens);
+    }
     nlohmann::json response{{"id", "chatcmpl-fake-" + std::to_string(global)},
                             {"object", "chat.completion"},
                             {"created", static_cast<std::int64_t>(std::time(nullptr))},
@@ -294,7 +310,8 @@ FakeReply ServerCore::chat(const std::string& body) {
                             {"usage",
                              {{"prompt_tokens", prompt_tokens},
                               {"completion_tokens", completion_tokens},
-                              {"total_tokens", prompt_tokens + completion_tokens}}}};
+                              {"total_tokens", prompt_tokens + completion_tokens},
+                              {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}}}};
     return delayed(json_reply(200, response));
 }
 

@@ -35,15 +35,21 @@ struct FakeOptions {
     bool reject_json_schema = false;  // 400 on response_format json_schema (providers without it)
     bool strict_codes = false;        // 400 on an unreadable image code instead of junk labels
     bool record_answers = false;      // keep every clean answer per item in stats().answered (tests)
+    // A simulated provider prefix cache: a request whose opening system messages were seen
+    // before reports them, in whole 128-token blocks, as usage.prompt_tokens_details.cached_tokens.
+    bool prefix_cache = true;
     std::size_t body_limit = 64u << 20;
 };
 
 struct FakeStats {
-    std::uint64_t total_requests = 0;                        // every HTTP request read
-    std::map<int, std::uint64_t> by_status;                  // status → count; hangs are counted under 0
-    std::map<std::string, std::uint64_t> by_kind;            // sample / verify / describe (chat requests)
-    std::map<std::string, std::uint64_t> faults;             // "429", "500", "hang", "malformed", ...
-    std::uint64_t choices = 0;                               // choices served
+    std::uint64_t total_requests = 0;              // every HTTP request read
+    std::map<int, std::uint64_t> by_status;        // status → count; hangs are counted under 0
+    std::map<std::string, std::uint64_t> by_kind;  // sample / verify / describe (chat requests)
+    std::map<std::string, std::uint64_t> faults;   // "429", "500", "hang", "malformed", ...
+    std::uint64_t choices = 0;                     // choices served
+    std::uint64_t prompt_tokens = 0;               // reported in usage, over every answer
+    std::uint64_t cached_prompt_tokens = 0;        // of those, reported as cached
+    std::uint64_t completion_tokens = 0;
     std::uint64_t unreadable_codes = 0;                      // chat requests whose image code was not read
     std::map<std::string, std::uint64_t> per_item;           // item id → chat requests
     std::map<std::string, std::uint64_t> few_shot_per_item;  // item id → chat requests with few-shot turns

@@ -34,6 +34,7 @@ bool rate_ok(double r) {
 int serve(const std::vector<std::string>& args) {
     FakeOptions o;
     std::string port_file;
+    bool no_prefix_cache = false;
     po::options_description desc("serve options");
     desc.add_options()("help,h", "this help")("truth", po::value(&o.truth_path),
                                               "truth.jsonl of the dataset (required)")(
@@ -59,6 +60,7 @@ int serve(const std::vector<std::string>& args) {
         "ignore-n", po::bool_switch(&o.ignore_n), "one choice whatever n")(
         "reject-json-schema", po::bool_switch(&o.reject_json_schema), "400 on response_format json_schema")(
         "strict-codes", po::bool_switch(&o.strict_codes), "400 on an unreadable image code")(
+        "no-prefix-cache", po::bool_switch(&no_prefix_cache), "report no cached prompt tokens")(
         "port-file", po::value(&port_file), "write the bound port to this file");
     po::variables_map vm;
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -68,6 +70,7 @@ int serve(const std::vector<std::string>& args) {
         return 0;
     }
     if (o.truth_path.empty()) throw po::error("--truth is required");
+    o.prefix_cache = !no_prefix_cache;
     for (double r : {o.fault_429, o.fault_500, o.fault_hang, o.fault_malformed, o.fault_truncated, o.fault_refusal,
                      o.fault_wrong_types, o.fault_out_of_vocabulary})
         if (!rate_ok(r)) throw po::error("fault rates must be in [0, 1]");

@@ -131,6 +131,39 @@ nlohmann::json first_content(const Response& r) {
 
 BOOST_FIXTURE_TEST_SUITE(fake_vllm_server, Fixture)
 
+BOOST_AUTO_TEST_CASE(a_system_prefix_seen_before_is_reported_cached_in_128_token_blocks) {
+    auto o = options();
+    auto s = server(o);
+    const auto& item = easiest();
+    auto with_system = [&](const std::string& system) {
+        auto body = nlohmann::json::parse(chat(jpeg_of(item.code, 256, 90), 2, 0.7));
+        body["messages"][0]["content"] = system;
+        const auto r = fetch(s->port(), http::verb::post, "/v1/chat/completions", body.dump());
+        BOOST_REQUIRE(r.status == 200);
+        return r.json().at("usage");
+    };
+    const std::string knowledge(2000, 'k');  // 500 tokens at 4 characters each: three whole blocks
+    const auto first = with_system(knowledge);
+    BOOST_TEST(first.at("prompt_tokens_details").at("cached_tokens").get<int>() == 0);
+    const auto second = with_system(knowledge);
+    BOOST_TEST(second.at("prompt_tokens_details").at("cached_tokens").get<int>() == 384);
+    BOOST_TEST(second.at("prompt_tokens").get<int>() == first.at("prompt_tokens").get<int>());
+    const auto other = with_system(std::string(2000, 'x'));  // another prefix: not cached yet
+    BOOST_TEST(other.at("prompt_tokens_details").at("cached_tokens").get<int>() == 0);
+    const auto stats = s->stats();
+    BOOST_TEST(stats.cached_prompt_tokens == 384u);
+    BOOST_TEST(stats.prompt_tokens == 3u * first.at("prompt_tokens").get<std::uint64_t>());
+
+    o.prefix_cache = false;
+    auto plain = server(o);
+    for (int i = 0; i < 2; ++i) {
+        auto body = nlohmann::json::parse(chat(jpeg_of(item.code, 256, 90), 1, 0.7));
+        body["messages"][0]["content"] = knowledge;
+        const auto r = fetch(plain->port(), http::verb::post, "/v1/chat/completions", body.dump());
+        BOOST_TEST(r.json().at("usage").at("prompt_tokens_details").at("cached_tokens").get<int>() == 0);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(chat_returns_n_choices_with_only_the_asked_keys) {
     auto s = server(options());
     const auto& item = easiest();

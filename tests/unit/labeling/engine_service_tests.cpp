@@ -1,4 +1,4 @@
-// EngineService over a scripted model: few-shot example sets and which faces see them.
+// EngineService over a scripted model: few-shot example sets and which faces see them; spending caps.
 #include <condition_variable>
 #include <future>
 #include <map>
@@ -27,12 +27,15 @@ namespace {
 const char* kAnswer = R"({"action_units":["AU6","AU12"],"expression":"happy","valence":0.6,"arousal":0.3,)"
                       R"("au_description":"d","expression_description":"d","va_description":"d","verdict":"agree"})";
 
-HttpReply answer_n(const HttpRequest& request) {
-    auto body = json::parse(request.body);
+json choices_of(int n) {
     json choices = json::array();
-    for (int i = 0; i < body.value("n", 1); ++i)
+    for (int i = 0; i < n; ++i)
         choices.push_back({{"index", i}, {"message", {{"role", "assistant"}, {"content", kAnswer}}}});
-    return HttpReply::json(json{{"choices", choices}}.dump());
+    return choices;
+}
+
+HttpReply answer_n(const HttpRequest& request) {
+    return HttpReply::json(json{{"choices", choices_of(json::parse(request.body).value("n", 1))}}.dump());
 }
 
 std::string data_uri(const std::string& bytes) {
@@ -108,6 +111,35 @@ std::future<FaceResult> submit(EngineService& service, FaceJob job) {
     return future;
 }
 
+// n choices; 1000 prompt tokens (768 cached) and 100 completion tokens per choice.
+HttpReply answer_with_usage(const HttpRequest& request) {
+    const int n = json::parse(request.body).value("n", 1);
+    json usage = {
+        {"prompt_tokens", 1000}, {"completion_tokens", 100 * n}, {"prompt_tokens_details", {{"cached_tokens", 768}}}};
+    return HttpReply::json(json{{"choices", choices_of(n)}, {"usage", usage}}.dump());
+}
+
+VllmSettings capped_settings(const ScriptedHttpServer& server) {
+    VllmSettings settings = settings_for(server);
+    settings.max_tokens = 100;  // the upper guess of a request before any answer
+    return settings;
+}
+
+std::vector<FaceResult> label_three(EngineService& service) {
+    std::vector<std::future<FaceResult>> futures;
+    for (const char* name : {"face A", "face B", "face C"}) {
+        auto promise = std::make_shared<std::promise<FaceResult>>();
+        futures.push_back(promise->get_future());
+        service.submit(face(name), [promise](FaceResult result) { promise->set_value(std::move(result)); });
+    }
+    std::vector<FaceResult> results;
+    for (auto& future : futures) {
+        BOOST_REQUIRE(future.wait_for(20s) == std::future_status::ready);
+        results.push_back(future.get());
+    }
+    return results;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(plugin_engine_service_examples)
@@ -181,6 +213,55 @@ BOOST_AUTO_TEST_CASE(no_examples_by_default) {
     BOOST_TEST(a.get().ok);
     BOOST_REQUIRE(server.request_count() == 2u);
     for (const auto& request : server.requests()) BOOST_TEST(json::parse(request.body)["messages"].size() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(plugin_engine_service_cap)
+
+BOOST_AUTO_TEST_CASE(a_request_cap_lets_exactly_that_many_go_and_stops_the_rest) {
+    ScriptedHttpServer server(answer_with_usage);
+    VllmClient client(capped_settings(server), nullptr);
+    const EngineConfig config = two_rounds();
+    EngineService service(test_knowledge(), config, client);
+    service.limit_spending({std::nullopt, 4}, std::nullopt);
+    BOOST_TEST(service.spending_stopped().empty());
+    // Three faces of two requests each, four requests allowed: the first rounds of all three, the
+    // second of one. The others stop at their second round, their first answers kept in flight.
+    auto results = label_three(service);
+    int finished = 0;
+    for (const auto& result : results) {
+        if (result.ok) {
+            ++finished;
+            BOOST_TEST(result.cost.requests == 2);
+        } else {
+            BOOST_TEST_REQUIRE(result.failure.has_value());
+            BOOST_TEST((result.failure->code == errc::cancelled));
+            BOOST_TEST(result.failure->message.find("max_requests") != std::string::npos);
+        }
+    }
+    BOOST_TEST(finished == 1);
+    BOOST_TEST(server.request_count() == 4u);
+    BOOST_TEST(service.spending_stopped() == "max_requests");
+}
+
+BOOST_AUTO_TEST_CASE(a_money_cap_keeps_the_bill_under_it_at_the_cached_rate) {
+    ScriptedHttpServer server(answer_with_usage);
+    VllmClient client(capped_settings(server), nullptr);
+    const EngineConfig config = two_rounds();
+    EngineService service(test_knowledge(), config, client);
+    // One request: 232 tokens at $1/M, 768 cached at $0.1/M, 100 completion at $10/M = $0.0013088.
+    const Price price{1.0, 0.1, 10.0, 0, {}};
+    const double per_request = (232 * 1.0 + 768 * 0.1 + 100 * 10.0) / 1e6;
+    service.limit_spending({per_request * 5.5, std::nullopt}, price);
+    auto results = label_three(service);
+    // Before an answer the upper guess holds the others back; after it, each request is reserved
+    // at the dearest seen. Five fit under 5.5 requests' worth, a sixth would pass: one face stops.
+    BOOST_TEST(server.request_count() == 5u);
+    int finished = 0;
+    for (const auto& result : results) finished += result.ok;
+    BOOST_TEST(finished == 2);
+    BOOST_TEST(service.spending_stopped() == "max_cost");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

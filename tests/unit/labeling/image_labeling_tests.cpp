@@ -17,14 +17,14 @@ FaceResult labeled_face(int requests) {
     r.labels.valence = 0.6;
     r.labels.arousal = 0.3;
     r.labels.action_units = std::vector<std::string>{"AU6", "AU12"};
-    r.cost = {requests, 1, 2 * requests, 0, 100, 20};
+    r.cost = {requests, 1, 2 * requests, 0, 100, 20, 0, {}};
     return r;
 }
 
 FaceResult failed_face(int requests) {
     FaceResult r;
     r.failure = make_error(errc::upstream_timeout, "no answer in time");
-    r.cost = {requests, 0, 0, 1, 50, 0};
+    r.cost = {requests, 0, 0, 1, 50, 0, 0, {}};
     return r;
 }
 
@@ -48,14 +48,18 @@ PreparedImage image_with_faces(std::size_t count) {
 BOOST_AUTO_TEST_SUITE(labeling_image)
 
 BOOST_AUTO_TEST_CASE(costs_add_field_by_field) {
-    Cost total{1, 2, 3, 4, 5, 6};
-    total += Cost{10, 20, 30, 40, 50, 60};
+    Cost total{1, 2, 3, 4, 5, 6, 7, {8, 9, 10}};
+    total += Cost{10, 20, 30, 40, 50, 60, 70, {80, 90, 100}};
     BOOST_TEST(total.requests == 11);
     BOOST_TEST(total.cached_requests == 22);
     BOOST_TEST(total.samples == 33);
     BOOST_TEST(total.malformed == 44);
     BOOST_TEST(total.prompt_tokens == 55);
     BOOST_TEST(total.completion_tokens == 66);
+    BOOST_TEST(total.cached_prompt_tokens == 77);
+    BOOST_TEST(total.reused.prompt == 88);
+    BOOST_TEST(total.reused.cached_prompt == 99);
+    BOOST_TEST(total.reused.completion == 110);
 }
 
 BOOST_AUTO_TEST_CASE(every_face_labeled_makes_a_done_item_with_a_row_per_face) {

@@ -2,6 +2,8 @@
 // when the fit changed something, and the review queue ranked by the calibration.
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "plugin/records/feid.hpp"
@@ -152,6 +154,67 @@ BOOST_DATA_TEST_CASE(a_fit_stored_by_another_process_is_picked_up, bdata::make(t
     std::lock_guard lock(seen_mutex);
     BOOST_TEST_REQUIRE(seen != nullptr);
     BOOST_TEST(seen->exemplars->size() == fitted->model->exemplars->size());
+}
+
+// On PostgreSQL the fit's transaction notifies: a watcher polling once a minute picks it up within
+// a second, and again after its listening session was killed (renewed, never a crash).
+BOOST_AUTO_TEST_CASE(a_fit_stored_on_postgresql_is_heard_at_once_and_after_a_lost_session) {
+    using Clock = std::chrono::steady_clock;
+    StoreFixture f("postgres");
+    for (int n = 0; n < 40; ++n) f.add_face(n, n < 20 ? 0.8 : 0.1, 0.5);
+    for (int n = 0; n < 12; ++n) f.review(n, "sad");
+    for (int n = 20; n < 32; ++n) f.review(n, "happy");
+    auto serving = LearnedState::load(*f.store, "base-v");
+    BOOST_TEST_REQUIRE(static_cast<bool>(serving));
+    std::mutex log_mutex;
+    std::string logged;
+    FitWatcher watcher(*f.store, **serving, {}, std::chrono::minutes(1), [&](const std::string& line) {
+        std::lock_guard lock(log_mutex);
+        logged += line + "\n";
+    });
+    // The server process of the watcher's listening session, once it listens (0 before).
+    auto listener_pid = [&] {
+        return f.where.number(
+            "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name='seke-listener' AND "
+            "datname=current_database() AND query LIKE 'LISTEN%'");
+    };
+    // Waits for a listening session other than `before`'s, then for its first look to be over.
+    auto wait_for_listener = [&](std::int64_t before) {
+        const auto until = Clock::now() + std::chrono::seconds(10);
+        while ((listener_pid() == 0 || listener_pid() == before) && Clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        const auto pid = listener_pid();
+        BOOST_TEST_REQUIRE((pid != 0 && pid != before));
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        return pid;
+    };
+    auto other = Store::open(f.where.target());  // the other process's connection
+    BOOST_TEST_REQUIRE(static_cast<bool>(other));
+    // The time from a fit stored by the other process to the watcher publishing it.
+    auto picked_up_in = [&]() -> std::chrono::milliseconds {
+        auto fitted = fit_from_reviews(**other, *(*serving)->current(), settings(), &test::test_knowledge());
+        BOOST_TEST_REQUIRE((fitted && fitted->changed));
+        const auto stored = Clock::now();
+        while ((*serving)->current()->model_version != fitted->model->model_version &&
+               Clock::now() < stored + std::chrono::seconds(10))
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        BOOST_TEST((*serving)->current()->model_version == fitted->model->model_version);
+        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stored);
+    };
+    const auto first_session = wait_for_listener(0);
+    const auto first = picked_up_in();
+    BOOST_TEST(first.count() < 1000, first.count() << " ms");
+
+    // The listening session killed by the server: renewed with backoff, and heard again.
+    BOOST_TEST(f.where.number("SELECT count(pg_terminate_backend(" + std::to_string(first_session) + "))") == 1);
+    wait_for_listener(first_session);
+    for (int n = 32; n < 40; ++n) f.review(n, "sad");  // reviews enough for another fit
+    const auto second = picked_up_in();
+    BOOST_TEST(second.count() < 1000, second.count() << " ms");
+    std::lock_guard lock(log_mutex);
+    BOOST_TEST(logged.find("stopped") != std::string::npos, logged);
+    BOOST_TEST(logged.find("again") != std::string::npos, logged);
+    BOOST_TEST(logged.find("seke-test-") == std::string::npos, logged);  // never the password
 }
 
 BOOST_AUTO_TEST_CASE(too_few_reviews_calibrate_nothing) {

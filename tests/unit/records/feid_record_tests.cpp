@@ -242,7 +242,7 @@ FaceResult model_result() {
     r.descriptions = {"Cheeks raised and lip corners pulled up.", "Pleasant and mildly activated.",
                       "AU6 and AU12 are active."};
     r.uncertainty = {0.1, 0.2, 0.3, 0.05, 0.15};
-    r.cost = {2, 1, 5, 1, 1834, 212};
+    r.cost = {2, 1, 5, 1, 1834, 212, 0, {}};
     return r;
 }
 
@@ -256,7 +256,7 @@ FaceResult whole_image_result() {
     r.labels.action_units = std::vector<std::string>{};
     r.descriptions = {"Brows raised, jaw dropped.", "", ""};
     r.uncertainty = {0.4, 0.25, 0.5, 0.3, NAN};
-    r.cost = {3, 0, 9, 0, 2500, 400};
+    r.cost = {3, 0, 9, 0, 2500, 400, 0, {}};
     return r;
 }
 
@@ -272,7 +272,7 @@ FaceResult known_labels_result() {
     r.provenance.expression = Provenance::source;
     r.provenance.va = Provenance::source;
     r.uncertainty = {0, 0, 0.35, 0.1, 0.12};
-    r.cost = {1, 0, 3, 0, 900, 80};
+    r.cost = {1, 0, 3, 0, 900, 80, 0, {}};
     return r;
 }
 

@@ -447,6 +447,7 @@ BOOST_AUTO_TEST_CASE(cost_and_trace_accounting) {
     ModelReply reply =
         reply_of({padded, answer_for(first.prompt, kHappy), answer_for(first.prompt, kHappy)}, 1000, 300);
     reply.cached = true;
+    reply.cached_prompt_tokens = 768;
     auto r = as_result(l.feed(reply));
     BOOST_TEST(r.ok);
     BOOST_TEST(r.cost.requests == 0);
@@ -454,6 +455,13 @@ BOOST_AUTO_TEST_CASE(cost_and_trace_accounting) {
     BOOST_TEST(r.cost.samples == 3);
     BOOST_TEST(r.cost.prompt_tokens == 1000);
     BOOST_TEST(r.cost.completion_tokens == 300);
+    BOOST_TEST(r.cost.cached_prompt_tokens == 768);
+    // From the response cache: counted, but paid for by the run that asked first.
+    BOOST_TEST(r.cost.reused.prompt == 1000);
+    BOOST_TEST(r.cost.reused.cached_prompt == 768);
+    BOOST_TEST(r.cost.paid().prompt == 0);
+    BOOST_TEST(r.cost.paid().completion == 0);
+    BOOST_TEST(r.trace.requests.at(0).cached_prompt_tokens == 768);
     BOOST_REQUIRE(r.trace.requests.size() == 1u);
     const auto& traced = r.trace.requests[0];
     BOOST_TEST(traced.cached);
@@ -475,6 +483,7 @@ BOOST_AUTO_TEST_CASE(cost_and_trace_accounting) {
     BOOST_TEST(r2.cost.requests == 2);
     BOOST_TEST(r2.cost.prompt_tokens == 120);
     BOOST_TEST(r2.cost.completion_tokens == 30);
+    BOOST_TEST(r2.cost.paid().prompt == 120);  // sent, not reused: all paid
 }
 
 BOOST_AUTO_TEST_SUITE_END()

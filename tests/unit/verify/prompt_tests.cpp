@@ -162,6 +162,32 @@ BOOST_AUTO_TEST_CASE(deterministic_bytes) {
     BOOST_TEST(build_prompt(test_knowledge(), spec).user != a.user);
 }
 
+BOOST_AUTO_TEST_CASE(the_knowledge_is_one_system_text_for_every_request) {
+    // Providers bill a prefix they cached at a lower rate: everything that differs between
+    // requests (the face's facts, the candidates, the kind) is in the user turn, and the system
+    // text, which goes first, is the same bytes for all of them.
+    PromptSpec sample;
+    PromptSpec known;
+    known.known.expression = "happy";
+    known.known.valence = 0.5;
+    known.known.arousal = 0.1;
+    PromptSpec verify;
+    verify.kind = RequestKind::verify;
+    verify.candidates.expression = "fear";
+    PromptSpec describe;
+    describe.kind = RequestKind::describe;
+    describe.known.expression = "sad";
+    const std::string system = build_prompt(test_knowledge(), sample).system;
+    BOOST_TEST(!system.empty());
+    for (const PromptSpec* spec : {&known, &verify, &describe}) {
+        const Prompt p = build_prompt(test_knowledge(), *spec);
+        BOOST_TEST(p.system == system);
+        BOOST_TEST(p.user != build_prompt(test_knowledge(), sample).user);
+    }
+    BOOST_TEST(system.find(kKnownLabelsMarker) == std::string::npos);
+    BOOST_TEST(system.find(kCandidateLabelsMarker) == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(kind_names) {
     BOOST_TEST(request_kind_name(RequestKind::sample) == "sample");
     BOOST_TEST(request_kind_name(RequestKind::verify) == "verify");
