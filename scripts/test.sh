@@ -6,7 +6,7 @@
 #                             the same suite built by clang 14 under AddressSanitizer and
 #                             UndefinedBehaviorSanitizer, with the libFuzzer targets, in
 #                             build-sanitize/: each fuzz target briefly from its seeds (CTest label
-#                             fuzz) as well (31-34 min on 2 cores, over CI's 30: docs/benchmarks.md)
+#                             fuzz) as well (32-36 min on 2 cores, over CI's 30: docs/benchmarks.md)
 #   SEKE_TEST_BUILD=thread bash scripts/test.sh
 #                             clang 14 under ThreadSanitizer, in build-tsan/: the suites that run
 #                             threads (CTest label concurrency), no fuzz targets, no clang-tidy
