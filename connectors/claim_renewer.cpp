@@ -47,9 +47,15 @@ void ClaimRenewer::run() {
             continue;
         }
         if (wake_.wait_for(lock, every_, [this] { return stopping_; })) break;
-        std::lock_guard round(renewing_);
-        const std::set<std::string> keys(keys_.begin(), keys_.end());
+        // renewing_ before mutex_, always: the order drop() relies on, and never the other.
         lock.unlock();
+        std::lock_guard round(renewing_);
+        std::set<std::string> keys;
+        {
+            std::lock_guard again(mutex_);
+            if (stopping_) break;
+            keys.insert(keys_.begin(), keys_.end());
+        }
         for (const auto& key : keys) {
             {
                 std::lock_guard still(mutex_);

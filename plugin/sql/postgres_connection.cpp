@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "plugin/sql/engines.hpp"
+#include "verify/text.hpp"
 
 namespace seke::sql {
 namespace {
@@ -125,8 +126,7 @@ class PostgresConnection final : public Connection {
         return ok;
     }
     [[nodiscard]] std::string error_message() const override {
-        std::string message = PQerrorMessage(conn_);
-        while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+        const std::string message = trim(PQerrorMessage(conn_));  // libpq ends it with a newline
         return message.empty() ? "unknown error" : message;
     }
     [[nodiscard]] bool error_is_transient() const override {

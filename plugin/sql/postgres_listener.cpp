@@ -13,6 +13,7 @@
 
 #include "plugin/sql/connection.hpp"
 #include "plugin/sql/listener.hpp"
+#include "verify/text.hpp"
 
 namespace seke::sql {
 namespace {
@@ -91,8 +92,7 @@ struct Listener::Impl {
     }
 
     [[nodiscard]] std::string reason() const {
-        std::string message = conn ? PQerrorMessage(conn) : "out of memory";
-        while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+        const std::string message = conn ? trim(PQerrorMessage(conn)) : "out of memory";
         return message.empty() ? "no reason given" : message;
     }
 
