@@ -94,7 +94,8 @@ class Converter {
   public:
     Converter(const std::string& name, const YamlLimits& limits) : name_(name), limits_(limits) {}
 
-    Result<ordered_json> convert(const YAML::Node& node, int depth) {
+    // Recursion bounded by max_depth (and the text by nesting_bound before yaml-cpp parsed it).
+    Result<ordered_json> convert(const YAML::Node& node, int depth) {  // NOLINT(misc-no-recursion)
         if (++values_ > limits_.max_values)
             return error(node, "more than " + std::to_string(limits_.max_values) + " values (aliases count as copies)");
         switch (node.Type()) {
