@@ -101,17 +101,19 @@ int main(int argc, char** argv) {
     for (const auto& [au, c] : au_counts) au_f1 += seke::metrics::f1(c);
     if (!au_counts.empty()) au_f1 /= static_cast<double>(au_counts.size());
     double n = static_cast<double>(t_expr.size());
-    json out = {{"label", label},
-                {"items", t_expr.size()},
-                {"missing", missing},
-                {"expression_accuracy", seke::metrics::accuracy(t_expr, p_expr)},
-                {"au_mean_f1", au_f1},
-                {"valence_ccc", seke::metrics::ccc(t_val, p_val)},
-                {"arousal_ccc", seke::metrics::ccc(t_aro, p_aro)},
-                {"samples_per_item", n > 0 ? samples / n : 0},
-                {"requests_per_item", n > 0 ? requests / n : 0},
-                {"tokens_per_item", n > 0 ? tokens / n : 0},
-                {"auroc_overall_for_expression_error", seke::metrics::auroc(overall, wrong)}};
+    json out = {
+        {"label", label},
+        {"items", t_expr.size()},
+        {"missing", missing},
+        {"expression_accuracy", seke::metrics::accuracy(t_expr, p_expr)},
+        {"au_mean_f1", au_f1},
+        {"valence_ccc", seke::metrics::ccc(t_val, p_val)},
+        {"arousal_ccc", seke::metrics::ccc(t_aro, p_aro)},
+        {"samples_per_item", n > 0 ? samples / n : 0},
+        {"requests_per_item", n > 0 ? requests / n : 0},
+        {"tokens_per_item", n > 0 ? tokens / n : 0},
+        {"auroc_overall_for_expression_error", seke::metrics::auroc(overall, wrong)},
+        {"expression_errors_in_top20_uncertain", seke::metrics::positives_caught_at_budget(overall, wrong, 0.2)}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
 }

@@ -112,9 +112,16 @@ Answer confused_answer(const ChatRequest& request, Rng& rng) {
 }
 
 // The verification decision: the answered expression and the verdict.
-std::pair<std::string, std::string> verify_expression(const TruthItem& truth, const ChatRequest& request, Rng& rng) {
+std::pair<std::string, std::string> verify_expression(const TruthItem& truth, const ChatRequest& request, Rng& rng,
+                                                      const ModelProfile& profile) {
     const double d = truth.difficulty;
     const auto candidate = json_expression(request.candidates);
+    // A model stuck on a wrong class sees it again when checking: it backs its own wrong answer
+    // and doubts the right one.
+    if (const auto stuck = stuck_class(truth, profile); stuck && candidate) {
+        if (*candidate == *stuck) return {*stuck, rng.chance(profile.stuck_agree) ? "agree" : "disagree"};
+        if (*candidate == truth.expression && rng.chance(profile.stuck_agree)) return {*stuck, "disagree"};
+    }
     bool right = true;
     if (candidate) {
         right = *candidate == truth.expression;
@@ -136,6 +143,21 @@ std::pair<std::string, std::string> verify_expression(const TruthItem& truth, co
         return {fix, "disagree"};
     }
     return {shown, "agree"};
+}
+
+// The verbal confidence in the answered expression, drawn last so that asking for it changes no
+// other part of the answer.
+double verbal_confidence(const TruthItem* truth, std::string_view answered, const ModelProfile& profile, Rng& rng) {
+    switch (profile.confidence) {
+        case VerbalConfidence::overconfident: return rng.uniform(0.9, 0.99);
+        case VerbalConfidence::calibrated: {
+            if (!truth) return rng.uniform(0.1, 0.3);
+            const auto p = expression_distribution(*truth, 1.0, profile);
+            return std::clamp(p[class_index(answered)] + 0.05 * rng.normal(), 0.0, 1.0);
+        }
+        case VerbalConfidence::uninformative: break;
+    }
+    return rng.uniform(0.7, 0.95);
 }
 
 }  // namespace
@@ -302,22 +324,56 @@ ChatRequest parse_chat_request(const nlohmann::json& body) {
 
 // ---- the model ---------------------------------------------------------------------------
 
-std::vector<double> expression_distribution(const TruthItem& truth, double temperature) {
+TruthItem as_perceived(const TruthItem& truth, const ModelProfile& profile) {
+    TruthItem seen = truth;
+    if (!profile.pair_confusions) return seen;
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kPairs{
+        {{"fear", "surprise"}, {"disgust", "anger"}, {"contempt", "neutral"}}};
+    for (const auto& [a, b] : kPairs) {
+        if (truth.expression != a && truth.expression != b) continue;
+        seen.confusable = std::string(truth.expression == a ? b : a);
+        seen.difficulty = std::min(0.95, truth.difficulty + profile.pair_extra_difficulty);
+    }
+    return seen;
+}
+
+double effective_temperature(double temperature, const ModelProfile& profile) {
+    if (!profile.temperature_sensitive) return 1.0;
+    return temperature * profile.temperature_scale;
+}
+
+std::optional<std::string> stuck_class(const TruthItem& truth, const ModelProfile& profile) {
+    if (profile.stuck_rate <= 0 || truth.confusable == truth.expression) return std::nullopt;
+    Rng stuck(hash_string(truth.id + "#stuck"));
+    if (!stuck.chance(profile.stuck_rate * std::clamp(truth.difficulty, 0.0, 1.0))) return std::nullopt;
+    return truth.confusable;
+}
+
+std::vector<double> expression_distribution(const TruthItem& truth, double temperature, const ModelProfile& profile) {
     const auto classes = expressions();
     const std::size_t k = classes.size();
     const double d = std::clamp(truth.difficulty, 0.0, 1.0);
     const std::size_t t = class_index(truth.expression);
     std::size_t c = class_index(truth.confusable);
     std::vector<double> p(k, 0.0);
-    const double rest = 0.85 * d;
-    if (c == t) {  // no usable confusable: the rest is spread evenly
-        for (std::size_t i = 0; i < k; ++i) p[i] = rest / static_cast<double>(k - 1);
+    if (stuck_class(truth, profile)) {
+        const double spread = (1.0 - profile.stuck_mass - profile.stuck_truth) / static_cast<double>(k - 2);
+        for (std::size_t i = 0; i < k; ++i) p[i] = spread;
+        p[c] = profile.stuck_mass;
+        p[t] = profile.stuck_truth;
     } else {
-        for (std::size_t i = 0; i < k; ++i) p[i] = 0.25 * rest / static_cast<double>(k - 2);
-        p[c] = 0.75 * rest;
+        const double rest = 1.0 - std::clamp(profile.truth_base - profile.error_mass * d, 0.05, 1.0);
+        if (c == t) {  // no usable confusable: the rest is spread evenly
+            for (std::size_t i = 0; i < k; ++i) p[i] = rest / static_cast<double>(k - 1);
+        } else {
+            const double share = profile.confusable_share;
+            for (std::size_t i = 0; i < k; ++i) p[i] = (1.0 - share) * rest / static_cast<double>(k - 2);
+            p[c] = share * rest;
+        }
+        p[t] = 1.0 - rest;
     }
-    p[t] = 1.0 - rest;
 
+    temperature = effective_temperature(temperature, profile);
     if (temperature <= 0.0) {
         const auto best = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
         std::vector<double> onehot(k, 0.0);
@@ -334,13 +390,13 @@ std::vector<double> expression_distribution(const TruthItem& truth, double tempe
     return p;
 }
 
-std::string perceive_expression(const TruthItem& truth, double temperature, Rng& rng) {
+std::string perceive_expression(const TruthItem& truth, double temperature, Rng& rng, const ModelProfile& profile) {
     // Greedy decoding of a whole answer is not the mode of the sampled answers: it is one fixed
     // path per input. Modelled as a draw at a low temperature from an RNG seeded by the item
     // alone, so it is deterministic per item, right where the model is sure, and a coin flip
     // where two classes are close.
     constexpr double kGreedyPathTemperature = 0.35;
-    const auto p = expression_distribution(truth, temperature > 0 ? temperature : kGreedyPathTemperature);
+    const auto p = expression_distribution(truth, temperature > 0 ? temperature : kGreedyPathTemperature, profile);
     double u = rng.uniform();
     for (std::size_t i = 0; i < p.size(); ++i) {
         if (u < p[i]) return std::string(expressions()[i].name);
@@ -373,20 +429,21 @@ std::vector<double> au_beliefs(const TruthItem& truth) {
 }  // namespace
 
 std::vector<std::string> perceive_action_units(const TruthItem& truth, std::string_view answered, double temperature,
-                                               Rng& rng) {
+                                               Rng& rng, const ModelProfile& profile) {
     const auto codes = action_unit_codes();
     const auto belief = au_beliefs(truth);
     std::vector<std::string> out;
+    temperature = effective_temperature(temperature, profile);
     if (temperature <= 0.0) {  // greedy: present iff the model believes it more likely than not
         for (std::size_t i = 0; i < codes.size(); ++i)
             if (belief[i] > 0.5) out.push_back(codes[i]);
         return out;
     }
-    if (answered != truth.expression && rng.chance(0.25)) {
+    if (answered != truth.expression && rng.chance(profile.confabulation)) {
         if (const auto* wrong = find_expression(answered)) return wrong->prototype;
     }
     // Temperature on the log-odds: below 1 sharpens the belief, above 1 flattens it.
-    const double s = noise_scale(temperature);
+    const double s = noise_scale(temperature) * profile.noise_gain;
     for (std::size_t i = 0; i < codes.size(); ++i) {
         const double p = std::clamp(belief[i], 1e-6, 1.0 - 1e-6);
         const double logit = std::log(p / (1.0 - p)) / s;
@@ -395,16 +452,18 @@ std::vector<std::string> perceive_action_units(const TruthItem& truth, std::stri
     return out;
 }
 
-std::pair<double, double> perceive_va(const TruthItem& truth, std::string_view answered, double temperature, Rng& rng) {
+std::pair<double, double> perceive_va(const TruthItem& truth, std::string_view answered, double temperature, Rng& rng,
+                                      const ModelProfile& profile) {
     const double d = std::clamp(truth.difficulty, 0.0, 1.0);
     double v = truth.valence, a = truth.arousal;
     if (answered != truth.expression) {
         if (const auto* wrong = find_expression(answered)) {
-            v += 0.4 * (wrong->valence_centre() - v);
-            a += 0.4 * (wrong->arousal_centre() - a);
+            v += profile.va_pull * (wrong->valence_centre() - v);
+            a += profile.va_pull * (wrong->arousal_centre() - a);
         }
     }
-    const double sigma = (0.08 + 0.25 * d) * std::max(temperature, 0.3);
+    const double sigma =
+        (0.08 + 0.25 * d) * std::max(effective_temperature(temperature, profile), 0.3) * profile.noise_gain;
     v += sigma * rng.normal();
     a += sigma * rng.normal();
     return {std::clamp(v, -1.0, 1.0), std::clamp(a, -1.0, 1.0)};
@@ -436,10 +495,13 @@ std::string describe_action_units(const std::vector<std::string>& aus) {
     return out + ".";
 }
 
-nlohmann::json simulate_answer(const TruthItem* truth, const ChatRequest& request, std::uint64_t global_seed,
-                               std::uint64_t request_counter, int choice) {
-    const std::uint64_t id_hash = hash_string(truth ? truth->id : std::string{"?"});
-    const bool greedy = request.temperature <= 0.0;
+nlohmann::json simulate_answer(const TruthItem* seen_truth, const ChatRequest& request, std::uint64_t global_seed,
+                               std::uint64_t request_counter, int choice, const ModelProfile& profile) {
+    const std::uint64_t id_hash = hash_string(seen_truth ? seen_truth->id : std::string{"?"});
+    const bool greedy = effective_temperature(request.temperature, profile) <= 0.0;
+    std::optional<TruthItem> perceived;
+    if (seen_truth) perceived = as_perceived(*seen_truth, profile);
+    const TruthItem* truth = perceived ? &*perceived : nullptr;
     Rng rng(greedy ? hash_combine({global_seed, id_hash, hash_string("greedy")})
                    : hash_combine({global_seed, id_hash, request_counter, static_cast<std::uint64_t>(choice)}));
 
@@ -452,21 +514,21 @@ nlohmann::json simulate_answer(const TruthItem* truth, const ChatRequest& reques
             ans.expression = *known;  // a fact: trusted
             if (request.kind == AskKind::verify) ans.verdict = "agree";
         } else if (request.kind == AskKind::verify) {
-            auto [expression, verdict] = verify_expression(*truth, request, rng);
+            auto [expression, verdict] = verify_expression(*truth, request, rng, profile);
             ans.expression = std::move(expression);
             ans.verdict = std::move(verdict);
         } else {
-            ans.expression = perceive_expression(*truth, temp, rng);
+            ans.expression = perceive_expression(*truth, temp, rng, profile);
         }
         // A fully known AU level is trusted. With only some AUs coded ("au_coded") the fake lists
         // every AU it sees, coded or not, as a model that ignores the facts would: seke must keep them.
         if (request.known.contains("action_units") && !request.known.contains("au_coded"))
             ans.aus = json_aus(request.known["action_units"]);
-        else ans.aus = perceive_action_units(*truth, ans.expression, temp, rng);
+        else ans.aus = perceive_action_units(*truth, ans.expression, temp, rng, profile);
         if (auto va = json_va(request.known)) {
             std::tie(ans.valence, ans.arousal) = *va;
         } else {
-            std::tie(ans.valence, ans.arousal) = perceive_va(*truth, ans.expression, temp, rng);
+            std::tie(ans.valence, ans.arousal) = perceive_va(*truth, ans.expression, temp, rng, profile);
         }
     }
 
@@ -480,6 +542,7 @@ nlohmann::json simulate_answer(const TruthItem* truth, const ChatRequest& reques
         else if (key == "expression_description") out[key] = describe_expression(ans.expression);
         else if (key == "va_description") out[key] = describe_va(round2(ans.valence), round2(ans.arousal));
         else if (key == "au_description") out[key] = describe_action_units(ans.aus);
+        else if (key == "confidence") out[key] = round2(verbal_confidence(truth, ans.expression, profile, rng));
         // Unknown keys: a real model would invent something; leaving it out is more useful.
     }
     return out;

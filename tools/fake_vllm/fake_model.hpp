@@ -33,6 +33,8 @@
 //   right when its AUs overlap the truth (Jaccard >= 0.5) and its VA is within 0.3. The labels
 //   returned are the confirmed/corrected expression with AUs/VA perceived against it.
 // Descriptions are short sentences generated from the labels of the same answer.
+// A verbal confidence ("confidence") is answered only when asked, as the profile says.
+// Profiles (profile.hpp) change the numbers above; every function below takes the one in force.
 // An unreadable image code (truth == nullptr) gives a "confused model": uniform random labels.
 // Only the asked keys are returned.
 //
@@ -48,6 +50,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tools/fake_vllm/profile.hpp"
 #include "tools/fake_vllm/rng.hpp"
 #include "tools/fake_vllm/truth.hpp"
 
@@ -88,13 +91,28 @@ std::optional<std::string> base64_decode(std::string_view text);
 
 // --- the model ---------------------------------------------------------------------------
 
-// The expression distribution in expressions() order at temperature T (T = 0: one-hot argmax).
-std::vector<double> expression_distribution(const TruthItem& truth, double temperature);
+// The item as the profile's model sees it: the confusions profile gives the paired classes
+// their partner as the confusable and a higher difficulty.
+TruthItem as_perceived(const TruthItem& truth, const ModelProfile& profile);
 
-std::string perceive_expression(const TruthItem& truth, double temperature, Rng& rng);
+// The temperature the profile's model samples at when asked for `temperature` (0 stays 0 but
+// for a temperature-insensitive model, which samples at 1).
+double effective_temperature(double temperature, const ModelProfile& profile);
+
+// The wrong class an overconfident model is stuck on for this item (fixed per item), if any.
+std::optional<std::string> stuck_class(const TruthItem& truth, const ModelProfile& profile);
+
+// The functions below take the item as perceived (as_perceived): simulate_answer makes it once.
+// The expression distribution in expressions() order at temperature T (T = 0: one-hot argmax).
+std::vector<double> expression_distribution(const TruthItem& truth, double temperature,
+                                            const ModelProfile& profile = default_profile());
+
+std::string perceive_expression(const TruthItem& truth, double temperature, Rng& rng,
+                                const ModelProfile& profile = default_profile());
 std::vector<std::string> perceive_action_units(const TruthItem& truth, std::string_view answered, double temperature,
-                                               Rng& rng);
-std::pair<double, double> perceive_va(const TruthItem& truth, std::string_view answered, double temperature, Rng& rng);
+                                               Rng& rng, const ModelProfile& profile = default_profile());
+std::pair<double, double> perceive_va(const TruthItem& truth, std::string_view answered, double temperature, Rng& rng,
+                                      const ModelProfile& profile = default_profile());
 
 std::string describe_expression(std::string_view expression);
 std::string describe_va(double valence, double arousal);
@@ -102,6 +120,7 @@ std::string describe_action_units(const std::vector<std::string>& aus);
 
 // One choice's content object (only the asked keys). truth == nullptr: the confused model.
 nlohmann::json simulate_answer(const TruthItem* truth, const ChatRequest& request, std::uint64_t global_seed,
-                               std::uint64_t request_counter, int choice);
+                               std::uint64_t request_counter, int choice,
+                               const ModelProfile& profile = default_profile());
 
 }  // namespace seke::fake

@@ -242,7 +242,7 @@ FakeReply ServerCore::chat(const std::string& body) {
         else if (content_rng.chance(options.fault_wrong_types)) fault = ContentFault::wrong_types;
         else if (content_rng.chance(options.fault_out_of_vocabulary)) fault = ContentFault::out_of_vocabulary;
 
-        nlohmann::json answer = simulate_answer(item, request, options.seed, per_item, i);
+        nlohmann::json answer = simulate_answer(item, request, options.seed, per_item, i, *options.profile);
         if (fault == ContentFault::out_of_vocabulary && !make_out_of_vocabulary(answer)) fault = ContentFault::none;
         if (fault != ContentFault::none) count_fault(content_fault_name(fault));
         if (fault == ContentFault::none && item && options.record_answers) {

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tools/fake_vllm/profile.hpp"
 #include "tools/fake_vllm/truth.hpp"
 
 namespace seke::fake {
@@ -24,7 +25,8 @@ struct FakeOptions {
     int threads = 2;
     std::string truth_path;  // truth.jsonl; empty: every image is unknown (confused model)
     std::uint64_t seed = 1;
-    int latency_ms = 0, latency_jitter_ms = 0;  // added to every chat answer
+    const ModelProfile* profile = &default_profile();  // how the simulated model behaves (profile.hpp)
+    int latency_ms = 0, latency_jitter_ms = 0;         // added to every chat answer
     // Per-request fault rates in [0, 1]. 429/500/hang are per request; the content faults
     // (malformed, truncated, refusal, wrong types, labels outside the vocabulary) are drawn per choice.
     double fault_429 = 0, fault_500 = 0, fault_hang = 0, fault_malformed = 0, fault_truncated = 0, fault_refusal = 0,

@@ -1,5 +1,5 @@
 // seke-fake-vllm: a fake OpenAI-compatible vision LLM for tests, benchmarks and the no-key demo.
-//   seke-fake-vllm serve --truth DIR/truth.jsonl [--port 8089] [--fault-429 0.05 ...]
+//   seke-fake-vllm serve --truth DIR/truth.jsonl [--port 8089] [--profile NAME] [--fault-429 0.05 ...]
 //   seke-fake-vllm make-dataset --out DIR --count 200 [--seed 7] [--known-fraction 0.25]
 #include <signal.h>
 
@@ -35,6 +35,7 @@ int serve(const std::vector<std::string>& args) {
     FakeOptions o;
     std::string port_file;
     bool no_prefix_cache = false;
+    std::string profile = std::string(default_profile().name);
     po::options_description desc("serve options");
     desc.add_options()("help,h", "this help")("truth", po::value(&o.truth_path),
                                               "truth.jsonl of the dataset (required)")(
@@ -42,6 +43,8 @@ int serve(const std::vector<std::string>& args) {
         "port", po::value(&o.port)->default_value(o.port), "port (0: ephemeral)")(
         "threads", po::value(&o.threads)->default_value(o.threads), "I/O threads")(
         "seed", po::value(&o.seed)->default_value(o.seed), "seed of the simulated model")(
+        "profile", po::value(&profile)->default_value(profile),
+        ("how the simulated model behaves: " + profile_names() + " (see tools/fake_vllm/profile.hpp)").c_str())(
         "latency-ms", po::value(&o.latency_ms)->default_value(0), "added to every chat answer")(
         "latency-jitter-ms", po::value(&o.latency_jitter_ms)->default_value(0), "uniform extra latency in [0, J]")(
         "fault-429", po::value(&o.fault_429)->default_value(0), "rate of 429 + Retry-After")(
@@ -70,6 +73,8 @@ int serve(const std::vector<std::string>& args) {
         return 0;
     }
     if (o.truth_path.empty()) throw po::error("--truth is required");
+    o.profile = find_profile(profile);
+    if (!o.profile) throw po::error("--profile must be one of " + profile_names());
     o.prefix_cache = !no_prefix_cache;
     for (double r : {o.fault_429, o.fault_500, o.fault_hang, o.fault_malformed, o.fault_truncated, o.fault_refusal,
                      o.fault_wrong_types, o.fault_out_of_vocabulary})
