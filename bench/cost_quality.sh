@@ -3,8 +3,8 @@
 # (tools/fake_vllm/profile.hpp): one greedy call vs fixed self-consistency (N = 10) vs SV-UAMC,
 # on the same synthetic set and seed, and (default profile only) SV-UAMC with the built-in face
 # expert off (the synthetic images are not faces: the expert must abstain and change nothing).
-# Prints one JSON line per run, then one table, then SV-UAMC against fixed N = 10 and the targets
-# of docs/sv-uamc.md per profile.
+# Prints one JSON line per run, then one table, the AUROC of each level's uncertainty under
+# SV-UAMC, and SV-UAMC against fixed N = 10 with the targets per profile.
 # Usage: bash bench/cost_quality.sh [ITEMS=600] [SEED=11] [PROFILES="default overconfident ..."]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +65,17 @@ for r in rows:
     read = [f['expert'] for f in faces if 'expert' in f]
     print(f"{r['label']}: the expert read {len(read)} of {len(faces)} faces and abstained on "
           f"{sum(1 for e in read if e.get('abstained'))}")
+print()
+print("Which part of `overall` ranks the errors: AUROC of each level's uncertainty for an expression error (SV-UAMC)")
+print()
+print("| profile | overall | expression | consistency | VA | AU |")
+print("|---|---|---|---|---|---|")
+for r in rows:
+    if not r['label'].endswith('/uamc'):
+        continue
+    a = r['auroc_by_level_for_expression_error']
+    print(f"| {r['label'].split('/')[0]} | {r['auroc_overall_for_expression_error']:.3f} | {a['expression']:.3f} | "
+          f"{a['consistency']:.3f} | {a['va']:.3f} | {a['au']:.3f} |")
 by = {r['label']: r for r in rows}
 print()
 print("| profile | accuracy vs fixed (≥ -0.5 pt) | samples of fixed (≤ 35 %) | AUROC (≥ 0.94) | errors in top 20 % (≥ 85 %) |")

@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
     auto pred = read_records(pred_path);
     std::vector<std::string> t_expr, p_expr;
     std::vector<double> t_val, p_val, t_aro, p_aro, overall;
+    // Each level's own uncertainty, to see which part of `overall` ranks the errors.
+    std::vector<double> by_expression, by_va, by_au, by_consistency;
     std::vector<bool> wrong;
     std::map<std::string, seke::metrics::BinaryCounts> au_counts;
     double samples = 0, requests = 0, tokens = 0;
@@ -75,6 +77,10 @@ int main(int argc, char** argv) {
         p_expr.push_back(predicted);
         wrong.push_back(predicted != t["expression"].get<std::string>());
         overall.push_back(p.uncertainty.overall.value_or(1.0));
+        by_expression.push_back(p.uncertainty.expression.value_or(0.0));
+        by_va.push_back(p.uncertainty.va.value_or(0.0));
+        by_au.push_back(p.uncertainty.au.value_or(0.0));
+        by_consistency.push_back(p.uncertainty.consistency.value_or(0.0));
         if (labels.valence && labels.arousal) {
             t_val.push_back(t["valence"].get<double>());
             p_val.push_back(*labels.valence);
@@ -113,6 +119,11 @@ int main(int argc, char** argv) {
         {"requests_per_item", n > 0 ? requests / n : 0},
         {"tokens_per_item", n > 0 ? tokens / n : 0},
         {"auroc_overall_for_expression_error", seke::metrics::auroc(overall, wrong)},
+        {"auroc_by_level_for_expression_error",
+         {{"expression", seke::metrics::auroc(by_expression, wrong)},
+          {"va", seke::metrics::auroc(by_va, wrong)},
+          {"au", seke::metrics::auroc(by_au, wrong)},
+          {"consistency", seke::metrics::auroc(by_consistency, wrong)}}},
         {"expression_errors_in_top20_uncertain", seke::metrics::positives_caught_at_budget(overall, wrong, 0.2)}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
