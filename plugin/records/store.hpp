@@ -304,7 +304,7 @@ class Store {
                                                       const std::vector<long long>& annotation_ids);
     Result<FaceStats> face_stats(int bins = 20);
     // What each of the newest `limit` faces labeled by `model_version` cost (Cost's counts; the
-    // token counts of reused answers left at zero), newest first.
+    // token counts of reused answers left at zero), the latest written first.
     Result<std::vector<Cost>> face_costs(const std::string& model_version, std::size_t limit);
 
     // One face by id.

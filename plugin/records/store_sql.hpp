@@ -31,7 +31,7 @@ struct DialectQueries {
         face_costs = "SELECT " + number_of("cost.requests") + ", " + number_of("cost.cached_requests") + ", " +
                      number_of("cost.samples") + ", " + number_of("cost.prompt_tokens") + ", " +
                      number_of("cost.cached_prompt_tokens") + ", " + number_of("cost.completion_tokens") +
-                     " FROM faces WHERE model_version=? ORDER BY " + order + " DESC LIMIT ?";
+                      " FROM faces WHERE model_version=? ORDER BY updated_at DESC, id DESC LIMIT ?";
         histogram = "SELECT " + d.floor_integer("overall * ?") + ", count(*) FROM faces GROUP BY 1";
         auto text = [&](std::string_view path, std::string_view otherwise) {
             return "coalesce(" + d.json_text("record", path) + ", '" + std::string(otherwise) + "')";
