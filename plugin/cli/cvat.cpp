@@ -143,6 +143,9 @@ int run_annotate(Config& config, const CvatArgs& args) {
                  args.job ? *args.job : *args.task, cvat::store_url(config.cvat.url).c_str(), config.vllm.model.c_str(),
                  describe_store(config.run.db_path).c_str());
     ProgressPrinter printer(stderr, isatty(STDERR_FILENO) != 0, config.run.progress_interval_s);
+    const VllmStats& usage = rt.client->stats();
+    const TokenCounts usage_before{usage.prompt_tokens.load(), usage.cached_prompt_tokens.load(),
+                                   usage.completion_tokens.load()};
     cvat::AnnotateDeps deps{rt.setup.knowledge, *spec, *rt.store, *rt.engine, preparer, client, model_version};
     RunProgress last;
     auto summary = cvat::annotate(
@@ -166,6 +169,12 @@ int run_annotate(Config& config, const CvatArgs& args) {
     auto out = cvat::annotate_summary_json(*summary);
     out["db"] = describe_store(config.run.db_path);
     out["model_version"] = model_version;
+    // What this run paid the model, as `seke label` says it.
+    add_money(out, config,
+              {usage.prompt_tokens.load() - usage_before.prompt,
+               usage.cached_prompt_tokens.load() - usage_before.cached_prompt,
+               usage.completion_tokens.load() - usage_before.completion},
+              summary->cost);
     print_json_line(stdout, out);
     if (summary->interrupted) return kExitInterrupted;
     return summary->failed > 0 ? kExitPartial : kExitOk;

@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -16,40 +17,113 @@
 #include "plugin/labeling/label_run.hpp"
 #include "plugin/labeling/manifest.hpp"
 #include "plugin/labeling/model_setup.hpp"
+#include "plugin/labeling/plan.hpp"
+#include "plugin/learning/fit.hpp"
 #include "plugin/records/pictures.hpp"
 #include "plugin/records/store.hpp"
 
 namespace seke {
 namespace {
 
-// The run's cost in money: what it paid the model (`spent`, unfinished faces included) and what
-// the labels finished cost (`cost_usd`: every answer they used, response-cache hits included),
-// at the price of vllm.model; without a price, the tokens alone and a note saying so.
-void money_summary(nlohmann::ordered_json& result, const Config& config, const RunProgress& p) {
-    const std::optional<Price> price = model_price(config);
-    nlohmann::ordered_json spent = {{"prompt_tokens", p.spent.prompt},
-                                    {"cached_prompt_tokens", p.spent.cached_prompt},
-                                    {"completion_tokens", p.spent.completion}};
-    if (!price) {
-        spent["usd"] = nullptr;
-        result["spent"] = std::move(spent);
-        result["cost_usd"] = nullptr;
-        result["price"] = nullptr;
-        result["price_note"] =
-            "no price for model \"" + config.vllm.model + "\": tokens only (give cost.price or a cost.prices entry)";
-        return;
+nlohmann::ordered_json plan_figures_json(const PlanFigures& f, const std::optional<Price>& price) {
+    auto tokens = [](double t) { return static_cast<std::int64_t>(std::llround(t)); };
+    nlohmann::ordered_json out = {{"requests", std::round(f.requests * 10) / 10},
+                                  {"samples", std::round(f.samples * 10) / 10},
+                                  {"prompt_tokens", tokens(f.prompt_tokens)},
+                                  {"cached_prompt_tokens", tokens(f.cached_prompt_tokens)},
+                                  {"completion_tokens", tokens(f.completion_tokens)},
+                                  {"image_tokens", tokens(f.image_tokens)}};
+    out["usd"] = price ? nlohmann::ordered_json(cost_usd(*price, {tokens(f.prompt_tokens),
+                                                                   tokens(f.cached_prompt_tokens),
+                                                                   tokens(f.completion_tokens)}))
+                       : nlohmann::ordered_json(nullptr);
+    return out;
+}
+
+// The plan for a person: the counts, then one row per figure (expected, low, high).
+std::string plan_table(const nlohmann::ordered_json& plan) {
+    std::string out;
+    char line[256];
+    auto add = [&](const char* format, auto... values) {
+        std::snprintf(line, sizeof line, format, values...);
+        out += line;
+    };
+    add("seke label --plan: %lld items, %lld already done, %lld to label; %lld faces (%lld unreadable, %lld "
+        "without a face)\n",
+        plan["items"].get<long long>(), plan["already_done"].get<long long>(), plan["planned"].get<long long>(),
+        plan["faces"].get<long long>(), plan["unreadable"].get<long long>(), plan["faceless"].get<long long>());
+    add("model %s, version %s; expected from %s\n\n", plan["model"].get<std::string>().c_str(),
+        plan["model_version"].get<std::string>().c_str(), plan["basis"].get<std::string>().c_str());
+    add("%-22s %14s %14s %14s\n", "", "expected", "low", "high");
+    const auto& e = plan["expected"];
+    const auto& lo = plan["low"];
+    const auto& hi = plan["high"];
+    for (const char* key : {"requests", "samples", "prompt_tokens", "cached_prompt_tokens", "completion_tokens",
+                            "image_tokens"})
+        add("%-22s %14.0f %14.0f %14.0f\n", key, e[key].get<double>(), lo[key].get<double>(), hi[key].get<double>());
+    if (e["usd"].is_null()) {
+        add("%-22s %14s\n", "usd", "no price");
+        out += plan["price_note"].get<std::string>() + "\n";
+    } else {
+        add("%-22s %14s %14s %14s\n", "usd", format_usd(e["usd"].get<double>()).c_str(),
+            format_usd(lo["usd"].get<double>()).c_str(), format_usd(hi["usd"].get<double>()).c_str());
     }
-    spent["usd"] = cost_usd(*price, p.spent);
-    result["spent"] = std::move(spent);
-    result["cost_usd"] =
-        cost_usd(*price, {p.cost.prompt_tokens, p.cost.cached_prompt_tokens, p.cost.completion_tokens});
-    nlohmann::ordered_json shown = {{"model", config.vllm.model},
-                                    {"input", price->input},
-                                    {"cached_input", price->cached_input},
-                                    {"output", price->output},
-                                    {"batch_discount", price->batch_discount}};
-    shown["as_of"] = price->as_of.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(price->as_of);
-    result["price"] = std::move(shown);
+    out += "range: " + plan["range"].get<std::string>() + "\n";
+    return out;
+}
+
+// `seke label --plan`: what the run would find and spend, with no model request and no store write.
+int plan_label_jobs(Config& config, ModelSetup setup, const LabelInput& input) {
+    auto expert = load_expert(config);
+    if (!expert) return report_error(expert.error(), kExitFatal);
+    const FaceOptions face = face_options(config, *expert);
+    const EngineConfig engine = engine_config(config);
+    std::unique_ptr<Store> store;
+    if (store_may_exist(config.run.db_path)) {
+        auto opened = Store::open_read_only(config.run.db_path, config.run.db_wait_ms);
+        if (!opened) return report_error(opened.error(), kExitFatal);
+        store = std::move(*opened);
+    }
+    // The examples and model_version the run would label with: the last fit's, unless --use-fit=false.
+    std::shared_ptr<const FewShotExamples> examples;
+    std::string model_version = setup.model_version;
+    if (store && fitted_state_for_batch(config) == FittedState::last_fit) {
+        auto learned = LearnedState::load(*store, setup.model_version);
+        if (!learned) return report_error(learned.error(), kExitFatal);
+        examples = (*learned)->current()->exemplars;
+        model_version = (*learned)->current()->model_version;
+    }
+    PlanDeps deps{config, setup.knowledge, face, engine, expert_settings(config), examples, store.get(), model_version};
+    auto plan = plan_run(deps, input.jobs, stop_on_interrupt());
+    if (!plan) return report_error(plan.error(), kExitFatal);
+    for (const auto& [id, reason] : plan->failures)
+        std::fprintf(stderr, "%s\n", nlohmann::json({{"unreadable_item", {{"id", id}, {"reason", reason}}}}).dump().c_str());
+
+    const std::optional<Price> price = model_price(config);
+    nlohmann::ordered_json out;
+    out["plan"] = true;
+    out["db"] = describe_store(config.run.db_path);
+    out["store_exists"] = store != nullptr;
+    out["model"] = config.vllm.model;
+    out["model_version"] = model_version;
+    out["items"] = plan->items;
+    out["already_done"] = plan->already_done;
+    out["planned"] = plan->planned;
+    out["unreadable"] = plan->unreadable;
+    out["faceless"] = plan->faceless;
+    out["rejected_input_lines"] = input.problems.size();
+    out["faces"] = plan->faces;
+    out["basis"] = plan_basis_name(plan->basis);
+    out["history_faces"] = plan->history_faces;
+    out["expected"] = plan_figures_json(plan->expected, price);
+    out["low"] = plan_figures_json(plan->low, price);
+    out["high"] = plan_figures_json(plan->high, price);
+    out["range"] = plan->range;
+    out["price"] = price_json(config);
+    if (!price) out["price_note"] = no_price_note(config);
+    if (isatty(STDOUT_FILENO) != 0) std::fputs(plan_table(out).c_str(), stdout);
+    else std::printf("%s\n", out.dump().c_str());
+    return input.problems.empty() ? kExitOk : kExitPartial;
 }
 
 }  // namespace
@@ -108,7 +182,7 @@ LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& inpu
     if (counts) result["store_faces_total"] = counts->faces;
     result["interrupted"] = summary->interrupted;
     if (!summary->stopped.empty()) result["stopped"] = summary->stopped;
-    money_summary(result, config, p);
+    add_money(result, config, p.spent, p.cost);
     if (!summary->job.empty()) {
         // This worker's part is above; the whole job, by every worker, is here.
         result["job"] = {
@@ -141,6 +215,7 @@ int run_label_command(const std::vector<std::string>& args) {
     Config& config = loaded->config;
     std::string input_path;
     std::string boxes_dir;  // --boxes: a picture per labeled image, for a person to look at
+    bool plan = false;      // --plan: say what the run would find and spend, and run nothing
     for (std::size_t i = 0; i < loaded->rest.size(); ++i) {
         const std::string& arg = loaded->rest[i];
         if (arg == "--input" && i + 1 < loaded->rest.size()) {
@@ -151,6 +226,8 @@ int run_label_command(const std::vector<std::string>& args) {
             boxes_dir = loaded->rest[++i];
         } else if (arg.rfind("--boxes=", 0) == 0) {
             boxes_dir = arg.substr(8);
+        } else if (arg == "--plan") {
+            plan = true;
         } else {
             return report_error(
                 make_error(errc::invalid_argument, "seke label: unknown argument \"" + arg + "\" (see seke help)"),
@@ -172,6 +249,7 @@ int run_label_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "%s\n", line.dump().c_str());
     }
 
+    if (plan) return plan_label_jobs(config, std::move(*setup), *input);
     auto outcome = label_jobs(config, std::move(*setup), *input, input_path, boxes_dir);
     if (outcome.summary.is_null()) return outcome.exit_code;
     const std::string db = outcome.summary["db"].get<std::string>();

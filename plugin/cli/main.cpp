@@ -13,6 +13,7 @@ usage:
   seke label  --input DIR|manifest.jsonl [--db FILE] [--face-detection auto|off|required] [--jobs N]
               [--use-fit=false] [--provider expert|openai] [--expert off] [--boxes DIR]
               [--max-cost USD] [--max-requests N] [--price IN,CACHED,OUT] [options]
+  seke label  --plan [same arguments]             what that run would find, send and cost; no model, no write
   seke export --db FILE --format feid-jsonl|llava|sharegpt --out FILE [--status auto,accepted,corrected]
               [--images-out DIR]                 each face's crop as the model saw it; records point to it
   seke export --db FILE --boxes DIR              a picture per labeled image: boxes, expression, VA, AUs

@@ -43,4 +43,35 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup s
     return runtime;
 }
 
+nlohmann::ordered_json price_json(const Config& config) {
+    const std::optional<Price> price = model_price(config);
+    if (!price) return nullptr;
+    nlohmann::ordered_json shown = {{"model", config.vllm.model},
+                                    {"input", price->input},
+                                    {"cached_input", price->cached_input},
+                                    {"output", price->output},
+                                    {"batch_discount", price->batch_discount}};
+    shown["as_of"] = price->as_of.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(price->as_of);
+    return shown;
+}
+
+std::string no_price_note(const Config& config) {
+    return "no price for model \"" + config.vllm.model + "\": tokens only (give cost.price or a cost.prices entry)";
+}
+
+void add_money(nlohmann::ordered_json& summary, const Config& config, const TokenCounts& spent, const Cost& cost) {
+    const std::optional<Price> price = model_price(config);
+    nlohmann::ordered_json paid = {{"prompt_tokens", spent.prompt},
+                                   {"cached_prompt_tokens", spent.cached_prompt},
+                                   {"completion_tokens", spent.completion}};
+    paid["usd"] = price ? nlohmann::ordered_json(cost_usd(*price, spent)) : nlohmann::ordered_json(nullptr);
+    summary["spent"] = std::move(paid);
+    summary["cost_usd"] =
+        price ? nlohmann::ordered_json(
+                    cost_usd(*price, {cost.prompt_tokens, cost.cached_prompt_tokens, cost.completion_tokens}))
+              : nlohmann::ordered_json(nullptr);
+    summary["price"] = price_json(config);
+    if (!price) summary["price_note"] = no_price_note(config);
+}
+
 }  // namespace seke

@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "connectors/vllm_client.hpp"
 #include "plugin/config/config.hpp"
 #include "plugin/labeling/engine_service.hpp"
@@ -46,5 +48,16 @@ struct Runtime {
 // labels. `config` must outlive the runtime. Fails when the expert's weights, the store or its
 // last fit cannot be read: the command exits kExitFatal.
 Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted);
+
+// vllm.model's price as the summaries show it ({model, input, cached_input, output,
+// batch_discount, as_of}); null without one.
+nlohmann::ordered_json price_json(const Config& config);
+// The price_note of a summary for a model without a price.
+std::string no_price_note(const Config& config);
+
+// A labeling summary's cost in money: what the run paid the model (`spent`, unfinished faces
+// included) and what the labels finished cost (`cost`: every answer they used, response-cache
+// hits included), at vllm.model's price; without a price, the tokens alone and a note saying so.
+void add_money(nlohmann::ordered_json& summary, const Config& config, const TokenCounts& spent, const Cost& cost);
 
 }  // namespace seke

@@ -304,6 +304,7 @@ nlohmann::ordered_json annotate_summary_json(const AnnotateSummary& s) {
     out["cached_requests"] = s.cost.cached_requests;
     out["samples"] = s.cost.samples;
     out["prompt_tokens"] = s.cost.prompt_tokens;
+    out["cached_prompt_tokens"] = s.cost.cached_prompt_tokens;
     out["completion_tokens"] = s.cost.completion_tokens;
     out["seconds"] = s.seconds;
     out["interrupted"] = s.interrupted;

@@ -93,15 +93,7 @@ class ImagePool {
                 job = queue_.front();
                 queue_.pop_front();
             }
-            auto bytes = fetch_image_bytes(jobs_[job].source, limits_);
-            if (!bytes) {
-                events_.push(ImageReady{job, bytes.error()});
-                continue;
-            }
-            // A manifest's own face box is the image's one face: no detector runs.
-            const auto& box = jobs_[job].box;
-            events_.push(
-                ImageReady{job, box ? preparer_.prepare_pixel_regions(*bytes, {*box}) : preparer_.prepare(*bytes)});
+            events_.push(ImageReady{job, prepare_job(preparer_, jobs_[job], limits_)});
         }
     }
 
@@ -117,6 +109,12 @@ class ImagePool {
 };
 
 }  // namespace
+
+Result<PreparedImage> prepare_job(const FacePreparer& preparer, const LabelJob& job, const ImageLimits& limits) {
+    auto bytes = fetch_image_bytes(job.source, limits);
+    if (!bytes) return bytes.error();
+    return job.box ? preparer.prepare_pixel_regions(*bytes, {*job.box}) : preparer.prepare(*bytes);
+}
 
 LabelRun::LabelRun(LabelRunDeps deps) : deps_(std::move(deps)) {}
 

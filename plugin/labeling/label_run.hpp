@@ -56,6 +56,10 @@ struct RunSummary {
 
 using ProgressCallback = std::function<void(const RunProgress&)>;
 
+// One job's image read and its faces found as a run finds them: a manifest's own face box is the
+// image's one face (no detector runs), else the preparer's detector finds them.
+Result<PreparedImage> prepare_job(const FacePreparer& preparer, const LabelJob& job, const ImageLimits& limits);
+
 // What a run labels with; everything must outlive the run.
 struct LabelRunDeps {
     const Config& config;

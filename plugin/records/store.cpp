@@ -348,6 +348,27 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& target, int connec
     return store;
 }
 
+Result<std::unique_ptr<Store>> Store::open_read_only(const std::string& target, int connect_wait_ms) {
+    std::unique_ptr<Store> store(new Store());
+    store->path_ = target;
+    auto db = sql::connect(target, sql::Durability::read_only, connect_wait_ms);
+    if (!db) return db.error();
+    store->db_ = std::move(*db);
+    auto version = sql::schema_version(*store->db_);
+    if (!version) return version.error();
+    const int newest = std::end(kMigrations)[-1].version;
+    if (*version != newest)
+        return make_error(errc::invalid_argument, "store: " + describe_store(target) + " is at schema step " +
+                                                      std::to_string(*version) + ", this seke's is " +
+                                                      std::to_string(newest) + ": a run without --plan updates it");
+    store->queries_ = std::make_unique<DialectQueries>(sql::Dialect{store->db_->engine()});
+    store->recent_predictions_ = std::make_unique<RecentPredictions>();
+    auto cache = sql::connect(target, sql::Durability::read_only, connect_wait_ms);
+    if (!cache) return cache.error();
+    store->cache_db_ = std::move(*cache);
+    return store;
+}
+
 Store::~Store() = default;
 
 bool Store::shared() const noexcept {
@@ -787,6 +808,27 @@ Result<FaceStats> Store::face_stats(int bins) {
     }
     if (rc != Step::done) return sql::database_error(*db_, "cannot bin uncertainty");
     return stats;
+}
+
+Result<std::vector<Cost>> Store::face_costs(const std::string& model_version, std::size_t limit) {
+    std::lock_guard lock(db_mutex_);
+    Statement s(*db_, queries_->face_costs);
+    if (!s.ok()) return sql::database_error(*db_, "cannot read the faces' costs");
+    s.bind(1, model_version).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, 1U << 30)));
+    std::vector<Cost> costs;
+    Step rc;
+    while ((rc = s.step()) == Step::row) {
+        Cost c;
+        c.requests = static_cast<int>(s.integer(0));
+        c.cached_requests = static_cast<int>(s.integer(1));
+        c.samples = static_cast<int>(s.integer(2));
+        c.prompt_tokens = s.integer(3);
+        c.cached_prompt_tokens = s.integer(4);
+        c.completion_tokens = s.integer(5);
+        costs.push_back(c);
+    }
+    if (rc != Step::done) return sql::database_error(*db_, "cannot read the faces' costs");
+    return costs;
 }
 
 Result<std::vector<QueueCandidate>> Store::queue_candidates(const std::string& item_prefix) {

@@ -232,6 +232,10 @@ class Store {
     // schema is created or brought up to date. A PostgreSQL server that does not answer is tried
     // again for `connect_wait_ms`.
     static Result<std::unique_ptr<Store>> open(const std::string& target, int connect_wait_ms = 0);
+    // The same store for reading only (`seke label --plan`): nothing is created, migrated or
+    // written; a SQLite file keeps its bytes. A store whose schema is not this seke's newest is
+    // refused (invalid_argument: a real run brings it up to date).
+    static Result<std::unique_ptr<Store>> open_read_only(const std::string& target, int connect_wait_ms = 0);
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -299,6 +303,9 @@ class Store {
     Result<std::vector<LinkedFace>> faces_reviewed_by(const std::string& source, const std::string& project,
                                                       const std::vector<long long>& annotation_ids);
     Result<FaceStats> face_stats(int bins = 20);
+    // What each of the newest `limit` faces labeled by `model_version` cost (Cost's counts; the
+    // token counts of reused answers left at zero), the latest written first.
+    Result<std::vector<Cost>> face_costs(const std::string& model_version, std::size_t limit);
 
     // One face by id.
     Result<std::optional<FaceRow>> face(const std::string& id);

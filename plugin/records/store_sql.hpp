@@ -22,20 +22,25 @@ struct DialectQueries {
             "SELECT model_version, status, prediction, error, updated_at FROM task_predictions "
             "WHERE project=? AND task_id=? AND (?='' OR model_version=?) ORDER BY updated_at DESC, " +
             order + " DESC";
+        auto number_of = [&](std::string_view path) { return "coalesce(" + d.json_number("record", path) + ", 0)"; };
         auto sum = [&](std::string_view path) { return "coalesce(sum(" + d.json_number("record", path) + "), 0)"; };
         cost = "SELECT " + sum("cost.requests") + ", " + sum("cost.cached_requests") + ", " + sum("cost.samples") +
                ", " + sum("cost.prompt_tokens") + ", " + sum("cost.completion_tokens") + ", " +
                sum("cost.cached_prompt_tokens") + " FROM faces";
+        // One face's cost per row, newest first: a run's plan reads its model's history.
+        face_costs = "SELECT " + number_of("cost.requests") + ", " + number_of("cost.cached_requests") + ", " +
+                     number_of("cost.samples") + ", " + number_of("cost.prompt_tokens") + ", " +
+                     number_of("cost.cached_prompt_tokens") + ", " + number_of("cost.completion_tokens") +
+                      " FROM faces WHERE model_version=? ORDER BY updated_at DESC, id DESC LIMIT ?";
         histogram = "SELECT " + d.floor_integer("overall * ?") + ", count(*) FROM faces GROUP BY 1";
-        auto number = [&](std::string_view path) { return "coalesce(" + d.json_number("record", path) + ", 0)"; };
         auto text = [&](std::string_view path, std::string_view otherwise) {
             return "coalesce(" + d.json_text("record", path) + ", '" + std::string(otherwise) + "')";
         };
         // The few numbers ranking needs, read without parsing whole records in C++.
-        queue = "SELECT id, item_id, overall, " + number("uncertainty.expression") + ", " + number("uncertainty.va") +
-                ", " + number("uncertainty.au") + ", " + text("provenance.expression", "model") + ", " +
+        queue = "SELECT id, item_id, overall, " + number_of("uncertainty.expression") + ", " + number_of("uncertainty.va") +
+                ", " + number_of("uncertainty.au") + ", " + text("provenance.expression", "model") + ", " +
                 text("provenance.va", "model") + ", " + text("provenance.au", "model") + ", " + text("phash", "") +
-                ", " + number("uncertainty.consistency") + ", " + number("uncertainty.expert_disagreement") +
+                ", " + number_of("uncertainty.consistency") + ", " + number_of("uncertainty.expert_disagreement") +
                 " FROM faces WHERE status='auto' AND substr(item_id, 1, ?)=?";
         // Shared work: the database's clock decides every lease, whichever machine asks.
         const std::string now = d.now_ms();
@@ -56,7 +61,7 @@ struct DialectQueries {
                 " OR claims.owner=excluded.owner "
                 "RETURNING owner";
     }
-    std::string newest_document, documents_of_kind, task_predictions, cost, histogram, queue;
+    std::string newest_document, documents_of_kind, task_predictions, cost, face_costs, histogram, queue;
     std::string claim_job_items, renew_leases, job_counts, claim;
 };
 

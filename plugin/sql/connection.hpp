@@ -21,7 +21,9 @@ enum class Step { row, done, error };
 
 // How durable a connection's commits are: `full` survives a power cut (labels, reviews);
 // `relaxed` may lose the last commits on one (the response cache: a lost entry costs a request).
-enum class Durability { full, relaxed };
+// `read_only` commits nothing: a SQLite file is opened read-only (its bytes stay as they are), a
+// PostgreSQL session refuses writes (`seke label --plan`).
+enum class Durability { full, relaxed, read_only };
 
 // One compiled statement of a connection. Parameters are numbered from 1, columns from 0.
 class PreparedStatement {

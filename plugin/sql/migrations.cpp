@@ -52,4 +52,19 @@ Result<int> migrate(Connection& connection, std::span<const Migration> migration
     return version;
 }
 
+Result<int> schema_version(Connection& connection) {
+    const char* has_meta = connection.engine() == Engine::postgres
+                               ? "SELECT count(*) FROM information_schema.tables WHERE table_name='meta' "
+                                 "AND table_schema=current_schema()"
+                               : "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'";
+    Statement tables(connection, has_meta);
+    if (!tables.ok() || tables.step() != Step::row) return database_error(connection, "cannot read the schema");
+    if (tables.integer(0) == 0) return 0;
+    Statement read(connection, "SELECT value FROM meta WHERE key='schema_version'");
+    if (!read.ok()) return database_error(connection, "cannot read the schema version");
+    const Step step = read.step();
+    if (step == Step::error) return database_error(connection, "cannot read the schema version");
+    return step == Step::row ? std::atoi(read.text(0).c_str()) : 0;
+}
+
 }  // namespace seke::sql

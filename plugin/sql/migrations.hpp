@@ -20,4 +20,7 @@ struct Migration {
 // Returns the version now. A database newer than the newest step is an error, and changes nothing.
 Result<int> migrate(Connection& connection, std::span<const Migration> migrations);
 
+// The database's schema version, read without writing (0: no schema yet).
+Result<int> schema_version(Connection& connection);
+
 }  // namespace seke::sql

@@ -155,6 +155,7 @@ class PostgresConnection final : public Connection {
     bool set_up_session() {
         PQsetNoticeProcessor(
             conn_, [](void*, const char*) {}, nullptr);  // "already exists" is no news
+        if (durability_ == Durability::read_only) return exec("SET default_transaction_read_only = on");
         return exec(durability_ == Durability::full ? "SET synchronous_commit = on" : "SET synchronous_commit = off");
     }
 

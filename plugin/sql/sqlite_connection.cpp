@@ -89,7 +89,9 @@ class SqliteConnection final : public Connection {
 
 Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path, Durability durability) {
     sqlite3* db = nullptr;
-    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    const bool read_only = durability == Durability::read_only;
+    const int flags =
+        (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
         Error error = make_error(errc::io_error,
                                  "store: cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
@@ -98,6 +100,8 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path, Durabil
     }
     auto connection = std::make_unique<SqliteConnection>(path, db);
     sqlite3_busy_timeout(db, 10000);
+    // Setting the journal mode writes the file: a read-only reader takes the file as it is.
+    if (read_only) return std::unique_ptr<Connection>(std::move(connection));
     // FULL: a committed label survives a power cut. NORMAL (WAL): only the last commits may go.
     std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=") +
                           (durability == Durability::full ? "FULL" : "NORMAL") + ";";

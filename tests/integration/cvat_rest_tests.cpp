@@ -54,10 +54,14 @@ struct CvatRestFixture : test::ServeFixture {
         return environment;
     }
 
-    test::ProcessResult annotate(const std::string& token = "pat-secret") const {
-        return test::run_process({SEKE_BINARY, "cvat", "annotate", "--url", cvat.url(), "--task", std::to_string(task),
-                                  "--db", db().string(), "--face-detection", "off", "--jobs", "2"},
-                                 cvat_env(token), 300);
+    test::ProcessResult annotate(const std::string& token = "pat-secret",
+                                 const std::vector<std::string>& extra = {}) const {
+        std::vector<std::string> args = {SEKE_BINARY, "cvat",         "annotate",         "--url",
+                                         cvat.url(),  "--task",       std::to_string(task), "--db",
+                                         db().string(), "--face-detection", "off",          "--jobs",
+                                         "2"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return test::run_process(args, cvat_env(token), 300);
     }
 
     test::ProcessResult sync_by_hand(long long job) const {
@@ -184,6 +188,34 @@ void expect_job_a_reviewed(CvatRestFixture& f, const std::map<long long, std::pa
 // After `seke fit`, `seke cvat annotate` labels as `seke serve` does: the fit's few-shot examples
 // in every face's requests and its model_version on the records (so labels of the unfitted
 // version are not reused for these frames).
+BOOST_AUTO_TEST_CASE(annotate_prices_what_it_paid_as_label_does) {
+    CvatRestFixture f;
+    auto run = f.annotate("pat-secret", {"--price", "1,0.1,4"});
+    BOOST_TEST_REQUIRE(run.exit_code == 3, run.err);  // partial: the broken frame
+    json summary = test::LabelFixture::summary(run);
+    const auto stats = f.server->stats();
+    BOOST_TEST(summary["spent"]["prompt_tokens"].get<std::uint64_t>() == stats.prompt_tokens);
+    BOOST_TEST(summary["spent"]["cached_prompt_tokens"].get<std::uint64_t>() == stats.cached_prompt_tokens);
+    BOOST_TEST(summary["spent"]["completion_tokens"].get<std::uint64_t>() == stats.completion_tokens);
+    BOOST_TEST(stats.prompt_tokens > 0u);
+    const double usd =
+        (static_cast<double>(stats.prompt_tokens - stats.cached_prompt_tokens) * 1.0 +
+         static_cast<double>(stats.cached_prompt_tokens) * 0.1 + static_cast<double>(stats.completion_tokens) * 4.0) /
+        1e6;
+    BOOST_TEST(summary["spent"]["usd"].get<double>() == usd, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(summary["cost_usd"].get<double>() > 0);
+    BOOST_TEST(summary["cached_prompt_tokens"].get<std::int64_t>() ==
+               summary["spent"]["cached_prompt_tokens"].get<std::int64_t>());
+    BOOST_TEST(summary["price"]["model"] == "fake");
+
+    // Without a price: the tokens, and a note saying why there is no money.
+    auto unpriced = f.annotate();
+    json plain = test::LabelFixture::summary(unpriced);
+    BOOST_TEST(plain["cost_usd"].is_null());
+    BOOST_TEST(plain["spent"]["usd"].is_null());
+    BOOST_TEST(plain["price_note"].get<std::string>().find("fake") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(annotate_after_a_fit_uses_its_examples_and_version) {
     CvatRestFixture f;
     auto labeled = f.label();
