@@ -12,7 +12,8 @@ std::string Runtime::model_version() const {
     return learned->current()->model_version;
 }
 
-Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted) {
+Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted,
+                                              bool batch_requests) {
     auto runtime = std::make_unique<Runtime>();
     runtime->setup = std::move(setup);
     auto expert = load_expert(config);
@@ -25,7 +26,10 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup s
     if (!store) return store.error();
     runtime->store = std::move(*store);
     runtime->cache = std::make_unique<StoreResponseCache>(*runtime->store);
-    runtime->client = std::make_unique<VllmClient>(config.vllm, runtime->cache.get());
+    runtime->batches = std::make_unique<StoreBatchLedger>(*runtime->store);
+    VllmSettings vllm = config.vllm;
+    if (!batch_requests) vllm.batch.mode = BatchMode::off;
+    runtime->client = std::make_unique<VllmClient>(std::move(vllm), runtime->cache.get(), runtime->batches.get());
     const std::string& base_version = runtime->setup.model_version;
     if (fitted == FittedState::last_fit) {
         auto learned = LearnedState::load(*runtime->store, base_version);

@@ -30,6 +30,7 @@ struct Runtime {
     EngineConfig engine_config;                // config.engine as the provider needs it
     std::unique_ptr<Store> store;
     std::unique_ptr<StoreResponseCache> cache;
+    std::unique_ptr<StoreBatchLedger> batches;  // the batches a --batch run submitted
     std::unique_ptr<VllmClient> client;
     std::shared_ptr<LearnedState> learned;  // the last fit, or the unfitted setup (FittedState::none)
     std::unique_ptr<EngineService> engine;  // last, so destroyed first: it calls into the client
@@ -44,7 +45,9 @@ struct Runtime {
 
 // Opens the store at config.run.db_path and builds the rest on it, and logs one line saying who
 // labels. `config` must outlive the runtime. Fails when the expert's weights, the store or its
-// last fit cannot be read: the command exits kExitFatal.
-Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted);
+// last fit cannot be read: the command exits kExitFatal. The client batches its requests
+// (vllm.batch*) only with `batch_requests` (seke label): a server answers while it is asked.
+Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted,
+                                              bool batch_requests = false);
 
 }  // namespace seke
