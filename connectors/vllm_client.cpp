@@ -1127,6 +1127,14 @@ struct VllmClient::Impl {
                     ++failed;
                     continue;
                 }
+                if (cache) {  // read by an earlier run already: neither paid nor counted again
+                    std::optional<std::string> known;
+                    try {
+                        known = cache->get(parsed->custom_id);
+                    } catch (const std::exception&) {
+                    }
+                    if (known) continue;
+                }
                 stats.prompt_tokens.fetch_add(parsed->answer->usage.prompt);
                 stats.cached_prompt_tokens.fetch_add(parsed->answer->usage.cached_prompt);
                 stats.completion_tokens.fetch_add(parsed->answer->usage.completion);
