@@ -183,7 +183,8 @@ Result<std::string> BatchApi::call(const std::string& method, const std::string&
     const std::string url = settings_.base_url + path;
     set_transfer_options(h, url, response, options);
     curl_slist* headers = nullptr;
-    if (!settings_.api_key.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + settings_.api_key).c_str());
+    if (!settings_.api_key.empty())
+        headers = curl_slist_append(headers, ("Authorization: Bearer " + settings_.api_key).c_str());
     headers = curl_slist_append(headers, "Expect:");
     curl_mime* mime = nullptr;
     if (!jsonl.empty()) {
@@ -239,9 +240,8 @@ Result<std::string> BatchApi::upload(const std::string& jsonl) {
 }
 
 Result<std::string> BatchApi::create(const std::string& input_file_id) {
-    const json request{{"input_file_id", input_file_id},
-                       {"endpoint", "/v1/chat/completions"},
-                       {"completion_window", "24h"}};
+    const json request{
+        {"input_file_id", input_file_id}, {"endpoint", "/v1/chat/completions"}, {"completion_window", "24h"}};
     auto body = call("POST", "/batches", request.dump(), {}, false);
     if (!body) return body.error();
     const json parsed = parse_bounded(*body);

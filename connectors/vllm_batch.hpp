@@ -68,9 +68,9 @@ class BatchApi {
     // A call in progress returns errc::cancelled soon after `stop` becomes true (may be null).
     BatchApi(BatchApiSettings settings, const std::atomic<bool>* stop);
 
-    Result<std::string> upload(const std::string& jsonl);  // POST /files, purpose=batch: the file id
+    Result<std::string> upload(const std::string& jsonl);          // POST /files, purpose=batch: the file id
     Result<std::string> create(const std::string& input_file_id);  // POST /batches: the batch id
-    Result<BatchStatus> status(const std::string& batch_id);        // GET /batches/{id}
+    Result<BatchStatus> status(const std::string& batch_id);       // GET /batches/{id}
     Result<std::string> download(const std::string& file_id);      // GET /files/{id}/content
     // HTTP requests made so far.
     [[nodiscard]] std::int64_t requests() const noexcept { return requests_; }

@@ -150,8 +150,8 @@ struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor onl
     int remainder_budget = 0;    // extra requests allowed when a provider returns too few choices
     std::optional<Error> error;  // first permanent failure
     bool finished = false;
-    bool claimed = false;   // holds the shared cache's claim on `key`
-    bool batch = false;     // answered through a batch
+    bool claimed = false;    // holds the shared cache's claim on `key`
+    bool batch = false;      // answered through a batch
     int batch_attempts = 0;  // batches its line failed in
 };
 
@@ -304,7 +304,7 @@ struct VllmClient::Impl {
     // Local batch id → key → the jobs waiting for that line (keys nobody waits for included).
     std::unordered_map<std::uint64_t, std::unordered_map<std::string, std::vector<std::shared_ptr<Job>>>> batches_out;
     std::unordered_map<std::string, std::uint64_t> key_in_batch;  // key → the local batch that asks it
-    bool files_round_written = false;                            // file mode: the run stops asking
+    bool files_round_written = false;                             // file mode: the run stops asking
     // Shared with the batch thread, under `mutex`.
     std::deque<BatchSubmission> batch_submissions;
     std::deque<BatchOutcome> batch_outcomes;
@@ -921,8 +921,9 @@ struct VllmClient::Impl {
         if (!round.empty() && (round.size() >= max_lines || text.size() + 1 > settings.batch.max_bytes - round_bytes))
             send_round();
         if (text.size() + 1 > settings.batch.max_bytes) {
-            job->error = make_error(errc::invalid_argument, "a request of " + std::to_string(text.size()) +
-                                                                " bytes is over the batch limit (vllm.batch_max_bytes)");
+            job->error =
+                make_error(errc::invalid_argument, "a request of " + std::to_string(text.size()) +
+                                                       " bytes is over the batch limit (vllm.batch_max_bytes)");
             finish(job);
             return;
         }
@@ -1031,19 +1032,19 @@ struct VllmClient::Impl {
                 continue;
             }
             stats.batch_lines_failed.fetch_add(1);
-            const std::string why = outcome.error                 ? outcome.error->message
-                                    : line != outcome.lines.end() ? line->second.error
-                                                                  : "the batch " + outcome.batch_id +
-                                                                        " (" + outcome.status +
-                                                                        ") did not answer this request";
+            const std::string why =
+                outcome.error ? outcome.error->message
+                : line != outcome.lines.end()
+                    ? line->second.error
+                    : "the batch " + outcome.batch_id + " (" + outcome.status + ") did not answer this request";
             for (auto& job : jobs) {
                 if (job->finished) continue;
                 if (job->batch_attempts++ < settings.max_retries) {
                     stats.retries.fetch_add(1);
                     add_to_round(job);
                 } else {
-                    job->error = make_error(errc::upstream_error, why + " (" + std::to_string(job->batch_attempts) +
-                                                                      " batches)");
+                    job->error = make_error(errc::upstream_error,
+                                            why + " (" + std::to_string(job->batch_attempts) + " batches)");
                     finish(job);
                 }
             }
@@ -1081,7 +1082,8 @@ struct VllmClient::Impl {
             result.cached = true;
             result.batch = true;
             result.contents = answer.contents;
-            result.contents.resize(std::min(result.contents.size(), static_cast<std::size_t>(std::max(1, job->request.n))));
+            result.contents.resize(
+                std::min(result.contents.size(), static_cast<std::size_t>(std::max(1, job->request.n))));
             result.prompt_tokens = answer.usage.prompt;
             result.cached_prompt_tokens = answer.usage.cached_prompt;
             result.completion_tokens = answer.usage.completion;
@@ -1222,8 +1224,9 @@ struct VllmClient::Impl {
     Result<bool> submit(BatchApi& api, BatchSubmission& submission) {
         auto again = [&](auto&& call) {
             auto result = call();
-            for (int attempt = 0; !result && attempt < settings.max_retries && !batch_stop.load() &&
-                                  result.error().code != errc::invalid_argument && result.error().code != errc::cancelled;
+            for (int attempt = 0;
+                 !result && attempt < settings.max_retries && !batch_stop.load() &&
+                 result.error().code != errc::invalid_argument && result.error().code != errc::cancelled;
                  ++attempt) {
                 std::unique_lock lock(mutex);
                 batch_wake.wait_for(lock, std::chrono::milliseconds(backoff_delay(attempt, std::nullopt)),
@@ -1268,8 +1271,9 @@ struct VllmClient::Impl {
         if (!status->finished()) {
             if (Clock::now() <= p.deadline) return std::nullopt;
             outcome.status = "expired";
-            outcome.error = make_error(errc::upstream_timeout, "the batch " + p.batch.batch_id + " did not finish within " +
-                                                                   std::to_string(settings.batch.max_wait_s) + " s");
+            outcome.error =
+                make_error(errc::upstream_timeout, "the batch " + p.batch.batch_id + " did not finish within " +
+                                                       std::to_string(settings.batch.max_wait_s) + " s");
             return outcome;
         }
         outcome.status = status->status;
@@ -1292,8 +1296,8 @@ struct VllmClient::Impl {
             }
         }
         if (!status->errors.empty() && outcome.lines.empty() && !outcome.error)
-            outcome.error = make_error(errc::upstream_error, "the batch " + p.batch.batch_id + " " + status->status +
-                                                                 ": " + status->errors);
+            outcome.error = make_error(errc::upstream_error,
+                                       "the batch " + p.batch.batch_id + " " + status->status + ": " + status->errors);
         return outcome;
     }
 

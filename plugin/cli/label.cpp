@@ -71,8 +71,8 @@ void batch_summary(nlohmann::ordered_json& result, const Config& config, const V
             std::string output = written;
             output.replace(output.rfind(".requests.jsonl"), std::string(".requests.jsonl").size(), ".output.jsonl");
             shown["requests_file"] = written;
-            shown["run"] = "python -m vllm.entrypoints.openai.run_batch -i " + written + " -o " + output +
-                           " --model " + config.vllm.model;
+            shown["run"] = "python -m vllm.entrypoints.openai.run_batch -i " + written + " -o " + output + " --model " +
+                           config.vllm.model;
             shown["then"] = "the same seke label command with --batch-in " + batch.dir;
         }
     }

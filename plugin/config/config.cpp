@@ -282,18 +282,19 @@ const std::vector<Binding>& bindings() {
                                     "ask for several samples per request with n; falls back to one per request"),
                                 FIELD(vllm.use_n)));
         // vllm.batch*: the provider's Batch API, or request files for an offline runner
-        b.push_back({opt("vllm.batch", "--batch", "SEKE_BATCH", T::boolean,
-                         "seke label sends each SV-UAMC round for all open faces as batches of the provider's Batch "
-                         "API (/v1/files, /v1/batches) at its batch discount; the batches are kept in the store, so a "
-                         "stopped run polls them again"),
-                     [](Config& c, const std::string& v) -> Result<bool> {
-                         auto on = parse_bool(v);
-                         if (!on) return bad_value(find_by_key("vllm.batch")->info, v, on.error().message);
-                         if (*on) c.vllm.batch.mode = BatchMode::api;
-                         else if (c.vllm.batch.mode == BatchMode::api) c.vllm.batch.mode = BatchMode::off;
-                         return true;
-                     },
-                     [](const Config& c) { return std::string(c.vllm.batch.mode == BatchMode::api ? "true" : "false"); }});
+        b.push_back(
+            {opt("vllm.batch", "--batch", "SEKE_BATCH", T::boolean,
+                 "seke label sends each SV-UAMC round for all open faces as batches of the provider's Batch "
+                 "API (/v1/files, /v1/batches) at its batch discount; the batches are kept in the store, so a "
+                 "stopped run polls them again"),
+             [](Config& c, const std::string& v) -> Result<bool> {
+                 auto on = parse_bool(v);
+                 if (!on) return bad_value(find_by_key("vllm.batch")->info, v, on.error().message);
+                 if (*on) c.vllm.batch.mode = BatchMode::api;
+                 else if (c.vllm.batch.mode == BatchMode::api) c.vllm.batch.mode = BatchMode::off;
+                 return true;
+             },
+             [](const Config& c) { return std::string(c.vllm.batch.mode == BatchMode::api ? "true" : "false"); }});
         b.push_back({opt("vllm.batch_out", "--batch-out", "SEKE_BATCH_OUT", T::string,
                          "seke label writes the round's requests to DIR/round-NNNN.requests.jsonl (the Batch API's "
                          "line format, which vLLM's run_batch reads) and stops; empty = not"),
@@ -310,7 +311,7 @@ const std::vector<Binding>& bindings() {
                      },
                      [](const Config& c) {
                          return c.vllm.batch.mode == BatchMode::files && !c.vllm.batch.read_outputs ? c.vllm.batch.dir
-                                                                                                     : std::string();
+                                                                                                    : std::string();
                      }});
         b.push_back({opt("vllm.batch_in", "--batch-in", "SEKE_BATCH_IN", T::string,
                          "seke label reads the answers in DIR/round-NNNN.output.jsonl (written by the offline "
@@ -336,10 +337,10 @@ const std::vector<Binding>& bindings() {
             opt("vllm.batch_max_bytes", "--batch-max-bytes", "SEKE_BATCH_MAX_BYTES", T::integer,
                 "bytes of one batch's request file at most (OpenAI's limit: 200 MB); a round over it is split"),
             FIELD(vllm.batch.max_bytes), 1 << 20, 200LL << 20));
-        b.push_back(integer_option<int>(
-            opt("vllm.batch_gather_ms", "--batch-gather-ms", "SEKE_BATCH_GATHER_MS", T::integer,
-                "a batch is sent once no face added a request to it for this long"),
-            FIELD(vllm.batch.gather_ms), 0, 600'000));
+        b.push_back(
+            integer_option<int>(opt("vllm.batch_gather_ms", "--batch-gather-ms", "SEKE_BATCH_GATHER_MS", T::integer,
+                                    "a batch is sent once no face added a request to it for this long"),
+                                FIELD(vllm.batch.gather_ms), 0, 600'000));
         b.push_back(integer_option<int>(opt("vllm.batch_poll_ms", "--batch-poll-ms", "SEKE_BATCH_POLL_MS", T::integer,
                                             "first wait between a batch's status polls; each wait is half as long "
                                             "again, up to vllm.batch_poll_max_ms"),

@@ -237,8 +237,7 @@ struct EngineService::Impl {
             }
             // A request the client cancelled never reached the model (a stop, or file mode's round
             // written): the face is unfinished, not labeled with fewer answers.
-            const bool request_cancelled =
-                answered->result.error && answered->result.error->code == errc::cancelled;
+            const bool request_cancelled = answered->result.error && answered->result.error->code == errc::cancelled;
             if (found->second.cancelled || cancelling || request_cancelled) {
                 finish(answered->id, cancelled_result());
                 return;

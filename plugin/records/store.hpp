@@ -403,7 +403,8 @@ class StoreBatchLedger final : public BatchLedger {
         return std::move(*open);
     }
     void close(const std::string& batch_id, const std::string& status) override {
-        if (auto closed = store_.close_batch(batch_id, status); !closed) throw std::runtime_error(closed.error().message);
+        if (auto closed = store_.close_batch(batch_id, status); !closed)
+            throw std::runtime_error(closed.error().message);
     }
 
   private:

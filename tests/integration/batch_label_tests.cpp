@@ -48,8 +48,8 @@ struct Online {
     }
 };
 
-const std::vector<std::string> kBatch = {"--price", kPrice, "--batch", "--batch-poll-ms", "50", "--batch-poll-max-ms",
-                                         "200", "--batch-gather-ms", "200"};
+const std::vector<std::string> kBatch = {
+    "--price", kPrice, "--batch", "--batch-poll-ms", "50", "--batch-poll-max-ms", "200", "--batch-gather-ms", "200"};
 
 std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
     args.insert(args.end(), more.begin(), more.end());
@@ -71,8 +71,8 @@ BOOST_AUTO_TEST_CASE(a_batch_run_gives_the_online_labels_for_less_money) {
     BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
     json summary = test::LabelFixture::summary(result);
     const auto stats = f.server->stats();
-    BOOST_TEST(stats.batches >= 2u);            // more than one SV-UAMC round
-    BOOST_TEST(stats.total_requests < 200u);    // batches, not a request per sample
+    BOOST_TEST(stats.batches >= 2u);          // more than one SV-UAMC round
+    BOOST_TEST(stats.total_requests < 200u);  // batches, not a request per sample
     BOOST_TEST(stats.batch_lines == chat_requests(stats));
     BOOST_TEST(chat_requests(stats) == online.requests);
     BOOST_TEST(summary["batch"]["mode"] == "api");
@@ -108,8 +108,8 @@ BOOST_AUTO_TEST_CASE(a_run_killed_while_it_polls_resumes_its_batches_and_pays_no
     fake::FakeOptions options;
     options.batch_delay_ms = 3000;  // the first round stays out while the run is killed
     f.start_fake(options);
-    std::vector<std::string> argv = {SEKE_BINARY, "label", "--input", f.manifest().string(), "--db", f.db().string(),
-                                     "--face-detection", "off"};
+    std::vector<std::string> argv = {SEKE_BINARY, "label",         "--input",          f.manifest().string(),
+                                     "--db",      f.db().string(), "--face-detection", "off"};
     argv = with(argv, kBatch);
     {
         test::BackgroundProcess run(argv, f.env(), f.dir / "killed.out", f.dir / "killed.err");

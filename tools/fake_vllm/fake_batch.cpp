@@ -234,14 +234,11 @@ struct BatchDesk::Impl {
             const auto body = parsed.find("body");
             if (custom_id == parsed.end() || !custom_id->is_string() || custom_id->get<std::string>().empty())
                 fail("custom_id must be a non-empty string");
-            else if (method == parsed.end() || *method != "POST")
-                fail("method must be \"POST\"");
+            else if (method == parsed.end() || *method != "POST") fail("method must be \"POST\"");
             else if (url == parsed.end() || *url != "/v1/chat/completions")
                 fail("url must be \"/v1/chat/completions\"");
-            else if (body == parsed.end() || !body->is_object())
-                fail("body must be an object");
-            else
-                lines.push_back({custom_id->get<std::string>(), body->dump()});
+            else if (body == parsed.end() || !body->is_object()) fail("body must be an object");
+            else lines.push_back({custom_id->get<std::string>(), body->dump()});
         }
         std::map<std::string, int> seen;
         for (std::size_t i = 0; i < lines.size() && data.size() < 10; ++i)
@@ -353,11 +350,12 @@ struct BatchDesk::Impl {
         counts.lines += completed;
         counts.failed_lines += failed;
         auto out_id = store_file("batch_output", "output.jsonl", std::move(output));
-        auto err_id = errors.empty() ? std::optional<std::string>(std::string()) :
-                                       store_file("batch_output", "errors.jsonl", std::move(errors));
+        auto err_id = errors.empty() ? std::optional<std::string>(std::string())
+                                     : store_file("batch_output", "errors.jsonl", std::move(errors));
         if (!out_id || !err_id) {
             b.status = BatchStatus::failed;
-            b.errors = {{"object", "list"}, {"data", {{{"code", "files_full"}, {"message", "no room for the output"}}}}};
+            b.errors = {{"object", "list"},
+                        {"data", {{{"code", "files_full"}, {"message", "no room for the output"}}}}};
             return;
         }
         b.output_file_id = *out_id;

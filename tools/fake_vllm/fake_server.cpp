@@ -458,11 +458,9 @@ FakeVllmServer::FakeVllmServer(FakeOptions options, TruthTable truth) : impl_(st
     impl_->truth = std::move(truth);
     BatchLimits limits;
     limits.max_file_bytes = impl_->options.body_limit;
-    impl_->batch_desk =
-        std::make_unique<BatchDesk>(limits, impl_->options.seed, impl_->options.batch_delay_ms,
-                                    impl_->options.batch_fail, [core = impl_.get()](const std::string& body) {
-                                        return core->chat(body);
-                                    });
+    impl_->batch_desk = std::make_unique<BatchDesk>(
+        limits, impl_->options.seed, impl_->options.batch_delay_ms, impl_->options.batch_fail,
+        [core = impl_.get()](const std::string& body) { return core->chat(body); });
 }
 
 FakeVllmServer::~FakeVllmServer() {

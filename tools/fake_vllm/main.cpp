@@ -62,8 +62,8 @@ int serve(const std::vector<std::string>& args) {
         "strict-codes", po::bool_switch(&o.strict_codes), "400 on an unreadable image code")(
         "no-prefix-cache", po::bool_switch(&no_prefix_cache), "report no cached prompt tokens")(
         "batch-delay-ms", po::value(&o.batch_delay_ms)->default_value(0),
-        "a batch is answered this long after it was made")(
-        "batch-fail", po::value(&o.batch_fail)->default_value(0), "rate of failed batch lines")(
+        "a batch is answered this long after it was made")("batch-fail", po::value(&o.batch_fail)->default_value(0),
+                                                           "rate of failed batch lines")(
         "port-file", po::value(&port_file), "write the bound port to this file");
     po::variables_map vm;
     po::store(po::command_line_parser(args).options(desc).run(), vm);

@@ -64,17 +64,16 @@ BOOST_AUTO_TEST_CASE(wrong_types_everywhere_never_crash) {
     BOOST_TEST(!parse_batch_output_line(std::string(100'000, '[') + std::string(100'000, ']'), 1).has_value());
 
     // Each field of a good line replaced by every wrong type: a failed line or an answer, never a throw.
-    const std::vector<json> wrong = {json(nullptr), json(true), json(-1), json(3.5), json("text"), json::array(),
-                                     json::object(), json::array({1, "a", nullptr})};
-    const std::vector<std::vector<std::string>> paths = {
-        {"response"},
-        {"response", "status_code"},
-        {"response", "body"},
-        {"response", "body", "choices"},
-        {"response", "body", "usage"},
-        {"response", "body", "usage", "prompt_tokens"},
-        {"response", "body", "usage", "prompt_tokens_details"},
-        {"error"}};
+    const std::vector<json> wrong = {json(nullptr), json(true),    json(-1),       json(3.5),
+                                     json("text"),  json::array(), json::object(), json::array({1, "a", nullptr})};
+    const std::vector<std::vector<std::string>> paths = {{"response"},
+                                                         {"response", "status_code"},
+                                                         {"response", "body"},
+                                                         {"response", "body", "choices"},
+                                                         {"response", "body", "usage"},
+                                                         {"response", "body", "usage", "prompt_tokens"},
+                                                         {"response", "body", "usage", "prompt_tokens_details"},
+                                                         {"error"}};
     for (const auto& path : paths)
         for (const auto& value : wrong) {
             json line = good_line();
@@ -88,8 +87,8 @@ BOOST_AUTO_TEST_CASE(wrong_types_everywhere_never_crash) {
         }
     // Choices of every shape: contents are text ("" when unreadable), usage counts 0 when wrong.
     json odd = good_line();
-    odd["response"]["body"]["choices"] = json::array({7, json::object(), json{{"message", "x"}},
-                                                      json{{"message", {{"content", {{{"text", "a"}}, 5}}}}}});
+    odd["response"]["body"]["choices"] = json::array(
+        {7, json::object(), json{{"message", "x"}}, json{{"message", {{"content", {{{"text", "a"}}, 5}}}}}});
     odd["response"]["body"]["usage"] = {{"prompt_tokens", "many"}, {"completion_tokens", -4}};
     auto parsed = parse_batch_output_line(odd.dump(), 4);
     BOOST_TEST_REQUIRE(parsed->answer.has_value());

@@ -422,7 +422,7 @@ std::string batch_line(const std::string& custom_id, const std::string& body) {
                           {"method", "POST"},
                           {"url", "/v1/chat/completions"},
                           {"body", nlohmann::json::parse(body)}}
-               .dump();
+        .dump();
 }
 
 nlohmann::json parsed(const FakeReply& reply) {
@@ -434,7 +434,8 @@ nlohmann::json submit_batch(FakeVllmServer& s, const std::string& file) {
     auto uploaded = s.handle("POST", "/v1/files", multipart("batch", file), kMultipartType);
     BOOST_TEST_REQUIRE(uploaded.status == 200, uploaded.body);
     const auto file_id = parsed(uploaded).at("id").get<std::string>();
-    nlohmann::json create{{"input_file_id", file_id}, {"endpoint", "/v1/chat/completions"}, {"completion_window", "24h"}};
+    nlohmann::json create{
+        {"input_file_id", file_id}, {"endpoint", "/v1/chat/completions"}, {"completion_window", "24h"}};
     auto made = s.handle("POST", "/v1/batches", create.dump());
     BOOST_TEST_REQUIRE(made.status == 200, made.body);
     return parsed(made);
@@ -506,7 +507,8 @@ BOOST_AUTO_TEST_CASE(failed_lines_go_to_the_error_file_or_come_back_as_500_lines
     o.batch_fail = 1.0;
     FakeVllmServer s(o, TruthTable(items));
     std::string file;
-    for (int i = 0; i < 20; ++i) file += batch_line("id" + std::to_string(i), chat(jpeg_of(items[0].code, 256, 90), 1, 0.7)) + "\n";
+    for (int i = 0; i < 20; ++i)
+        file += batch_line("id" + std::to_string(i), chat(jpeg_of(items[0].code, 256, 90), 1, 0.7)) + "\n";
     auto made = submit_batch(s, file);
     auto status = parsed(s.handle("GET", "/v1/batches/" + made["id"].get<std::string>(), ""));
     BOOST_TEST_REQUIRE(status["status"] == "completed");
@@ -541,7 +543,8 @@ BOOST_AUTO_TEST_CASE(wrong_batch_requests_get_4xx_and_bad_lines_fail_the_batch) 
 
     const std::string good = batch_line("a", chat(jpeg_of(items[0].code, 256, 90), 1, 0.7));
     for (const std::string& bad :
-         {std::string("not json"), std::string(R"({"custom_id":5,"method":"POST","url":"/v1/chat/completions","body":{}})"),
+         {std::string("not json"),
+          std::string(R"({"custom_id":5,"method":"POST","url":"/v1/chat/completions","body":{}})"),
           std::string(R"({"custom_id":"a","method":"GET","url":"/v1/chat/completions","body":{}})"),
           std::string(R"({"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":"text"})"),
           good /* the same custom_id twice */, std::string("[1,2]")}) {
