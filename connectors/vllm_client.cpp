@@ -8,6 +8,10 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -87,25 +91,6 @@ std::optional<std::int64_t> parse_retry_after(const CurlResponse& response) {
     return std::max<std::int64_t>(0, delta);
 }
 
-// message.content as text: a string, an array of text parts, or "" (null, refusal, absent) so
-// that the engine counts the sample as malformed and the number of samples stays right.
-std::string choice_content(const json& choice) {
-    if (!choice.is_object()) return {};
-    auto message = choice.find("message");
-    if (message == choice.end() || !message->is_object()) return {};
-    auto content = message->find("content");
-    if (content == message->end()) return {};
-    if (content->is_string()) return content->get<std::string>();
-    if (content->is_array()) {
-        std::string text;
-        for (const auto& part : *content)
-            if (part.is_object() && part.contains("text") && part["text"].is_string())
-                text += part["text"].get<std::string>();
-        return text;
-    }
-    return {};
-}
-
 // A token count: a whole number in [0, kMaxUsageTokens]; anything else is not one.
 std::optional<std::int64_t> usage_count(const json& object, const char* key) {
     auto it = object.find(key);
@@ -146,6 +131,9 @@ TokenCounts read_usage(const json& usage) {
 
 namespace {
 
+// Choices read from a batch line: as many as any request asks (its n is k_max at most).
+constexpr std::size_t kMaxBatchChoices = 64;
+
 struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor only allocates
     ChatRequest request;
     VllmClient::Callback done;
@@ -162,7 +150,33 @@ struct Job {  // NOLINT(bugprone-exception-escape): its implicit constructor onl
     int remainder_budget = 0;    // extra requests allowed when a provider returns too few choices
     std::optional<Error> error;  // first permanent failure
     bool finished = false;
-    bool claimed = false;  // holds the shared cache's claim on `key`
+    bool claimed = false;    // holds the shared cache's claim on `key`
+    bool batch = false;      // answered through a batch
+    int batch_attempts = 0;  // batches its line failed in
+};
+
+// Batch mode. One request line of the round being gathered (loop thread only).
+struct BatchLine {
+    std::string key;  // the cache key: the line's custom_id
+    std::string text;
+    std::vector<std::shared_ptr<Job>> waiters;  // the jobs this answer goes to
+};
+
+// A batch handed to the batch thread: to upload and create (no batch_id yet), or to poll.
+struct BatchSubmission {
+    std::uint64_t local_id = 0;
+    std::string batch_id;
+    std::string jsonl;
+    std::vector<std::string> keys;
+};
+
+// What the batch thread brings back to the loop.
+struct BatchOutcome {
+    std::uint64_t local_id = 0;
+    std::string batch_id;
+    std::string status;
+    std::unordered_map<std::string, BatchLineResult> lines;
+    std::optional<Error> error;  // the whole batch failed
 };
 
 // One server of the fleet. Loop thread only, but for `stats`.
@@ -280,6 +294,26 @@ struct VllmClient::Impl {
     bool logged_dropped_examples = false;  // said once: an over-long example set is a caller's bug
     std::mt19937_64 rng{std::random_device{}()};
 
+    // Batch mode. The round being gathered and the batches out (loop thread only).
+    BatchLedger* ledger = nullptr;
+    std::vector<BatchLine> round;
+    std::unordered_map<std::string, std::size_t> round_index;  // key → its line in `round`
+    std::size_t round_bytes = 0;
+    Clock::time_point round_last_added{};
+    std::uint64_t next_batch_id = 1;
+    // Local batch id → key → the jobs waiting for that line (keys nobody waits for included).
+    std::unordered_map<std::uint64_t, std::unordered_map<std::string, std::vector<std::shared_ptr<Job>>>> batches_out;
+    std::unordered_map<std::string, std::uint64_t> key_in_batch;  // key → the local batch that asks it
+    bool files_round_written = false;                             // file mode: the run stops asking
+    // Shared with the batch thread, under `mutex`.
+    std::deque<BatchSubmission> batch_submissions;
+    std::deque<BatchOutcome> batch_outcomes;
+    std::string written_file;
+    std::size_t answers_read = 0;
+    std::condition_variable batch_wake;
+    std::atomic<bool> batch_stop{false};
+    std::thread batch_thread;
+
     void log(const std::string& line) {
         if (settings.log) {
             try {
@@ -335,19 +369,26 @@ struct VllmClient::Impl {
         result.error = job->error;
         if (result.error) {
             stats.failures.fetch_add(1);
-        } else if (cache && !job->key.empty() && static_cast<int>(result.contents.size()) == n) {
-            json value = {{"contents", result.contents},
-                          {"prompt_tokens", result.prompt_tokens},
-                          {"cached_prompt_tokens", result.cached_prompt_tokens},
-                          {"completion_tokens", result.completion_tokens}};
-            try {
-                cache->put(job->key, value.dump());
-            } catch (const std::exception& e) {
-                log(std::string("cache write failed: ") + e.what());
-            }
+        } else if (static_cast<int>(result.contents.size()) == n) {
+            cache_answer(job->key, result.contents,
+                         {result.prompt_tokens, result.cached_prompt_tokens, result.completion_tokens});
         }
+        result.batch = job->batch;
         release_claim(job);  // after the put: a process waiting on it finds the answer
         deliver(job, std::move(result));
+    }
+
+    void cache_answer(const std::string& key, const std::vector<std::string>& contents, const TokenCounts& tokens) {
+        if (!cache || key.empty()) return;
+        json value = {{"contents", contents},
+                      {"prompt_tokens", tokens.prompt},
+                      {"cached_prompt_tokens", tokens.cached_prompt},
+                      {"completion_tokens", tokens.completion}};
+        try {
+            cache->put(key, value.dump());
+        } catch (const std::exception& e) {
+            log(std::string("cache write failed: ") + e.what());
+        }
     }
 
     void cancel_job(const std::shared_ptr<Job>& job) {
@@ -415,6 +456,8 @@ struct VllmClient::Impl {
             }
             request.examples.resize(examples);
         }
+        const bool batching = settings.batch.mode != BatchMode::off;
+        if (batching && !cache) job->key = cache_key(settings, request);  // the line's custom_id
         if (cache) {
             job->key = cache_key(settings, request);
             std::optional<std::string> hit;
@@ -468,6 +511,10 @@ struct VllmClient::Impl {
         for (const auto& example : request.examples)
             job->example_uris.push_back("data:image/jpeg;base64," + base64_encode(example.image_jpeg));
         job->remainder_budget = std::max(0, settings.max_retries);
+        if (batching) {
+            add_to_round(job);
+            return;
+        }
         if (request.n > 1 && (fan_out || !settings.use_n)) {
             for (int i = 0; i < request.n; ++i) enqueue(job, 1);
         } else {
@@ -475,8 +522,11 @@ struct VllmClient::Impl {
         }
     }
 
-    std::string build_body(const Transfer& t) const {
-        const auto& request = t.job->request;
+    std::string build_body(const Transfer& t) const { return build_body(*t.job, t.n, t.format); }
+
+    // The one request body, online and in a batch line alike.
+    std::string build_body(const Job& job, int n, Format format) const {
+        const auto& request = job.request;
         auto user_turn = [](const std::string& text, const std::string& image_uri) {
             json content = json::array();
             content.push_back({{"type", "text"}, {"text", text}});
@@ -486,23 +536,23 @@ struct VllmClient::Impl {
         // system, then each example as a question and its answer, then the real question.
         json messages = json::array({{{"role", "system"}, {"content", request.prompt.system}}});
         for (std::size_t i = 0; i < request.examples.size(); ++i) {
-            messages.push_back(user_turn(request.examples[i].user, t.job->example_uris[i]));
+            messages.push_back(user_turn(request.examples[i].user, job.example_uris[i]));
             messages.push_back({{"role", "assistant"}, {"content", request.examples[i].assistant}});
         }
-        messages.push_back(user_turn(request.prompt.user, t.job->image_uri));
+        messages.push_back(user_turn(request.prompt.user, job.image_uri));
         json body = {{"model", settings.model},
                      {"messages", std::move(messages)},
                      {"temperature", request.temperature},
                      {"max_tokens", settings.max_tokens}};
-        if (t.n > 1) body["n"] = t.n;
-        if (t.format == Format::json_schema) {
+        if (n > 1) body["n"] = n;
+        if (format == Format::json_schema) {
             body["response_format"] = {
                 {"type", "json_schema"},
                 {"json_schema",
                  {{"name", request.prompt.schema_name.empty() ? "answer" : request.prompt.schema_name},
                   {"strict", true},
-                  {"schema", t.job->schema}}}};
-        } else if (t.format == Format::json_object) {
+                  {"schema", job.schema}}}};
+        } else if (format == Format::json_object) {
             body["response_format"] = {{"type", "json_object"}};
         }
         return body.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -711,27 +761,20 @@ struct VllmClient::Impl {
             return;
         }
         endpoint_answered(*t);
-        if (auto usage = parsed.find("usage"); usage != parsed.end()) {
-            const TokenCounts used = read_usage(*usage);
-            job->prompt_tokens += used.prompt;
-            job->cached_prompt_tokens += used.cached_prompt;
-            job->completion_tokens += used.completion;
-            stats.prompt_tokens.fetch_add(used.prompt);
-            stats.cached_prompt_tokens.fetch_add(used.cached_prompt);
-            stats.completion_tokens.fetch_add(used.completion);
-        }
+        Completion completion = read_completion(parsed, t->n).value_or(Completion{});
+        job->prompt_tokens += completion.usage.prompt;
+        job->cached_prompt_tokens += completion.usage.cached_prompt;
+        job->completion_tokens += completion.usage.completion;
+        stats.prompt_tokens.fetch_add(completion.usage.prompt);
+        stats.cached_prompt_tokens.fetch_add(completion.usage.cached_prompt);
+        stats.completion_tokens.fetch_add(completion.usage.completion);
         if (t->format_probe && t->format > sticky_format) {
             sticky_format = t->format;
             log(std::string("provider rejects the requested response_format; using ") + format_label(sticky_format) +
                 " from now on");
         }
-        const auto& choices = parsed["choices"];
-        int got = 0;
-        for (const auto& choice : choices) {
-            if (got >= t->n) break;
-            job->contents.push_back(choice_content(choice));
-            ++got;
-        }
+        const int got = static_cast<int>(completion.contents.size());
+        for (auto& content : completion.contents) job->contents.push_back(std::move(content));
         int missing = t->n - got;
         if (missing > 0 && !job->finished && !job->error) {
             if (t->n > 1 && got == 1) {
@@ -823,7 +866,454 @@ struct VllmClient::Impl {
         fail(t, make_error(errc::upstream_error, "the model answered HTTP " + std::to_string(status) + ": " + message));
     }
 
+    // ---- batch mode: the loop's side ------------------------------------------------------
+
+    // Before the loop starts: file mode reads the outputs; api mode polls the ledger's open
+    // batches again, their keys waited for instead of asked twice.
+    void start_batching() {
+        if (settings.batch.mode == BatchMode::files) {
+            if (settings.batch.read_outputs) read_output_files();
+            return;
+        }
+        if (settings.batch.mode != BatchMode::api) return;
+        std::vector<OpenBatch> open;
+        if (ledger) {
+            try {
+                open = ledger->open_batches();
+            } catch (const std::exception& e) {
+                log(std::string("cannot read the open batches: ") + e.what());
+            }
+        }
+        for (auto& batch : open) {
+            const std::uint64_t local = next_batch_id++;
+            auto& waiting = batches_out[local];
+            for (const auto& key : batch.custom_ids) {
+                key_in_batch[key] = local;
+                waiting[key];
+            }
+            stats.batches.fetch_add(1);
+            batch_submissions.push_back(BatchSubmission{local, batch.batch_id, {}, std::move(batch.custom_ids)});
+        }
+        if (!open.empty()) log("polling " + std::to_string(open.size()) + " batches an earlier run submitted");
+        batch_thread = std::thread([this] { batch_loop(); });
+    }
+
+    // A job whose request goes out in a batch: joins the batch already asking its key, or the
+    // round being gathered (which is sent first when this line would take it past a limit).
+    void add_to_round(const std::shared_ptr<Job>& job) {
+        if (files_round_written) {
+            job->error = make_error(errc::cancelled, "this round's requests are written to " + written_file_name());
+            cancel_job(job);
+            return;
+        }
+        if (auto out = key_in_batch.find(job->key); out != key_in_batch.end()) {
+            batches_out[out->second][job->key].push_back(job);
+            return;
+        }
+        if (auto line = round_index.find(job->key); line != round_index.end()) {
+            round[line->second].waiters.push_back(job);
+            return;
+        }
+        Format format = std::max(sticky_format, settings.use_json_schema ? Format::json_schema : Format::json_object);
+        if (job->schema.is_null() && format == Format::json_schema) format = Format::json_object;
+        std::string text = batch_request_line(job->key, build_body(*job, job->request.n, format));
+        const std::size_t max_lines = std::max<std::size_t>(1, settings.batch.max_lines);
+        if (!round.empty() && (round.size() >= max_lines || text.size() + 1 > settings.batch.max_bytes - round_bytes))
+            send_round();
+        if (text.size() + 1 > settings.batch.max_bytes) {
+            job->error =
+                make_error(errc::invalid_argument, "a request of " + std::to_string(text.size()) +
+                                                       " bytes is over the batch limit (vllm.batch_max_bytes)");
+            finish(job);
+            return;
+        }
+        round_bytes += text.size() + 1;
+        round_index.emplace(job->key, round.size());
+        round.push_back(BatchLine{job->key, std::move(text), {job}});
+        round_last_added = Clock::now();
+    }
+
+    [[nodiscard]] std::string written_file_name() {
+        std::lock_guard lock(mutex);
+        return written_file;
+    }
+
+    // The gathered round goes out: to the batch thread (api), or into a request file (files).
+    void send_round() {
+        if (round.empty()) return;
+        std::vector<BatchLine> lines;
+        lines.swap(round);
+        round_index.clear();
+        round_bytes = 0;
+        std::string jsonl;
+        std::vector<std::string> keys;
+        for (const auto& line : lines) {
+            jsonl += line.text;
+            jsonl += '\n';
+            keys.push_back(line.key);
+        }
+        if (settings.batch.mode == BatchMode::files) {
+            auto written = write_request_file(jsonl);
+            files_round_written = true;
+            for (auto& line : lines)
+                for (auto& job : line.waiters) {
+                    if (!written) job->error = written.error();
+                    cancel_job(job);
+                }
+            return;
+        }
+        const std::uint64_t local = next_batch_id++;
+        auto& waiting = batches_out[local];
+        for (auto& line : lines) {
+            key_in_batch[line.key] = local;
+            waiting[line.key] = std::move(line.waiters);
+        }
+        stats.batches.fetch_add(1);
+        {
+            std::lock_guard lock(mutex);
+            batch_submissions.push_back(BatchSubmission{local, {}, std::move(jsonl), std::move(keys)});
+        }
+        batch_wake.notify_one();
+    }
+
+    // round-NNNN.requests.jsonl, numbered after the rounds already in the directory; written
+    // whole or not at all.
+    Result<std::string> write_request_file(const std::string& jsonl) {
+        namespace fs = std::filesystem;
+        const fs::path dir = settings.batch.dir;
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        int number = 1;
+        for (const auto& entry : fs::directory_iterator(dir, ec)) {
+            const std::string name = entry.path().filename().string();
+            if (name.rfind("round-", 0) == 0 && name.size() > 10) {
+                try {
+                    number = std::max(number, std::stoi(name.substr(6, 4)) + 1);
+                } catch (...) {
+                }
+            }
+        }
+        char name[64];
+        std::snprintf(name, sizeof name, "round-%04d.requests.jsonl", number);
+        const fs::path path = dir / name;
+        const fs::path partial = dir / (std::string(name) + ".partial");
+        {
+            std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+            out.write(jsonl.data(), static_cast<std::streamsize>(jsonl.size()));
+            if (!out.flush())
+                return make_error(errc::internal, "cannot write the batch requests to " + partial.string());
+        }
+        fs::rename(partial, path, ec);
+        if (ec) return make_error(errc::internal, "cannot write " + path.string() + ": " + ec.message());
+        stats.batch_files.fetch_add(1);
+        std::lock_guard lock(mutex);
+        written_file = path.string();
+        return written_file;
+    }
+
+    // What a finished batch answered goes to the jobs waiting for it and into the cache; lines
+    // that failed go into the next round, at most max_retries times each.
+    void on_batch_outcome(BatchOutcome& outcome) {
+        auto found = batches_out.find(outcome.local_id);
+        if (found == batches_out.end()) return;
+        auto waiting = std::move(found->second);
+        batches_out.erase(found);
+        for (auto& [key, jobs] : waiting) {
+            if (auto it = key_in_batch.find(key); it != key_in_batch.end() && it->second == outcome.local_id)
+                key_in_batch.erase(it);
+            auto line = outcome.lines.find(key);
+            if (line != outcome.lines.end() && line->second.answer) {
+                Completion& answer = *line->second.answer;
+                stats.http_requests.fetch_add(1);
+                stats.prompt_tokens.fetch_add(answer.usage.prompt);
+                stats.cached_prompt_tokens.fetch_add(answer.usage.cached_prompt);
+                stats.completion_tokens.fetch_add(answer.usage.completion);
+                deliver_batch_answer(key, answer, jobs);
+                continue;
+            }
+            stats.batch_lines_failed.fetch_add(1);
+            const std::string why =
+                outcome.error ? outcome.error->message
+                : line != outcome.lines.end()
+                    ? line->second.error
+                    : "the batch " + outcome.batch_id + " (" + outcome.status + ") did not answer this request";
+            for (auto& job : jobs) {
+                if (job->finished) continue;
+                if (job->batch_attempts++ < settings.max_retries) {
+                    stats.retries.fetch_add(1);
+                    add_to_round(job);
+                } else {
+                    job->error = make_error(errc::upstream_error,
+                                            why + " (" + std::to_string(job->batch_attempts) + " batches)");
+                    finish(job);
+                }
+            }
+        }
+        if (ledger && !outcome.batch_id.empty()) {
+            try {
+                ledger->close(outcome.batch_id, outcome.status.empty() ? "failed" : outcome.status);
+            } catch (const std::exception& e) {
+                log(std::string("cannot mark a batch read: ") + e.what());
+            }
+        }
+    }
+
+    // The first job waiting pays for the answer; the others (the same request, asked twice) get
+    // it as the cache would give it. None waiting (a batch of a stopped run): into the cache.
+    void deliver_batch_answer(const std::string& key, const Completion& answer,
+                              std::vector<std::shared_ptr<Job>>& jobs) {
+        bool paid = false;
+        for (auto& job : jobs) {
+            if (job->finished) continue;
+            if (!paid) {
+                paid = true;
+                job->contents = answer.contents;
+                job->prompt_tokens = answer.usage.prompt;
+                job->cached_prompt_tokens = answer.usage.cached_prompt;
+                job->completion_tokens = answer.usage.completion;
+                job->http_requests = 1;
+                job->batch = true;
+                finish(job);
+                continue;
+            }
+            job->finished = true;
+            release_claim(job);
+            ChatResult result;
+            result.cached = true;
+            result.batch = true;
+            result.contents = answer.contents;
+            result.contents.resize(
+                std::min(result.contents.size(), static_cast<std::size_t>(std::max(1, job->request.n))));
+            result.prompt_tokens = answer.usage.prompt;
+            result.cached_prompt_tokens = answer.usage.cached_prompt;
+            result.completion_tokens = answer.usage.completion;
+            deliver(job, std::move(result));
+        }
+        if (!paid) cache_answer(key, answer.contents, answer.usage);
+    }
+
+    // File mode, at start: each round-NNNN.output.jsonl in the directory, its answers to the
+    // requests of round-NNNN.requests.jsonl put in the cache (other custom_ids are ignored).
+    void read_output_files() {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        std::vector<fs::path> outputs;
+        for (const auto& entry : fs::directory_iterator(settings.batch.dir, ec)) {
+            const std::string name = entry.path().filename().string();
+            constexpr std::string_view suffix = ".output.jsonl";
+            if (name.rfind("round-", 0) == 0 && name.size() > suffix.size() &&
+                name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+                outputs.push_back(entry.path());
+            if (outputs.size() >= 10'000) break;
+        }
+        if (ec) log("cannot read the batch directory " + settings.batch.dir + ": " + ec.message());
+        std::sort(outputs.begin(), outputs.end());
+        std::size_t read = 0, failed = 0;
+        for (const auto& output : outputs) {
+            const std::string name = output.filename().string();
+            const fs::path requests = output.parent_path() / (name.substr(0, name.find('.')) + ".requests.jsonl");
+            std::set<std::string> asked;
+            {
+                std::ifstream in(requests, std::ios::binary);
+                std::string line;
+                while (std::getline(in, line))
+                    if (auto id = batch_request_custom_id(line)) asked.insert(std::move(*id));
+            }
+            std::ifstream in(output, std::ios::binary);
+            std::string line;
+            while (std::getline(in, line)) {
+                if (line.size() > settings.max_response_bytes) continue;
+                auto parsed = parse_batch_output_line(line, static_cast<int>(kMaxBatchChoices));
+                if (!parsed || !asked.count(parsed->custom_id)) continue;
+                if (!parsed->answer) {
+                    ++failed;
+                    continue;
+                }
+                if (cache) {  // read by an earlier run already: neither paid nor counted again
+                    std::optional<std::string> known;
+                    try {
+                        known = cache->get(parsed->custom_id);
+                    } catch (const std::exception&) {
+                    }
+                    if (known) continue;
+                }
+                stats.prompt_tokens.fetch_add(parsed->answer->usage.prompt);
+                stats.cached_prompt_tokens.fetch_add(parsed->answer->usage.cached_prompt);
+                stats.completion_tokens.fetch_add(parsed->answer->usage.completion);
+                cache_answer(parsed->custom_id, parsed->answer->contents, parsed->answer->usage);
+                ++read;
+            }
+        }
+        if (failed > 0)
+            log(std::to_string(failed) + " lines of the output files failed; their requests are written again");
+        std::lock_guard lock(mutex);
+        answers_read = read;
+    }
+
+    // ---- batch mode: the batch thread ----------------------------------------------------
+
+    struct Polled {
+        BatchSubmission batch;
+        Clock::time_point next{};
+        Clock::time_point deadline{};
+        std::int64_t interval_ms = 0;
+        int failures = 0;  // polls in a row that failed
+    };
+
+    void push_outcome(BatchOutcome outcome) {
+        std::lock_guard lock(mutex);
+        batch_outcomes.push_back(std::move(outcome));
+        curl_multi_wakeup(multi);
+    }
+
+    void batch_loop() {
+        const VllmEndpoint first = settings.endpoints.empty()
+                                       ? VllmEndpoint{settings.base_url, settings.max_concurrency, settings.api_key}
+                                       : settings.endpoints.front();
+        BatchApiSettings api_settings;
+        api_settings.base_url = first.base_url;
+        api_settings.api_key = first.api_key;
+        api_settings.timeout_ms = settings.timeout_ms;
+        BatchApi api(api_settings, &batch_stop);
+        std::vector<Polled> polled;
+        const auto poll_ms = std::max(1, settings.batch.poll_ms);
+        const auto poll_max_ms = std::max(poll_ms, settings.batch.poll_max_ms);
+        while (!batch_stop.load()) {
+            std::deque<BatchSubmission> fresh;
+            {
+                std::unique_lock lock(mutex);
+                fresh.swap(batch_submissions);
+            }
+            for (auto& submission : fresh) {
+                if (batch_stop.load()) return;
+                if (submission.batch_id.empty()) {
+                    auto created = submit(api, submission);
+                    if (!created) {
+                        push_outcome(BatchOutcome{submission.local_id, {}, "failed", {}, created.error()});
+                        continue;
+                    }
+                }
+                const auto now = Clock::now();
+                polled.push_back(Polled{std::move(submission), now + std::chrono::milliseconds(poll_ms),
+                                        now + std::chrono::seconds(std::max(1, settings.batch.max_wait_s)), poll_ms});
+            }
+            for (std::size_t i = 0; i < polled.size() && !batch_stop.load();) {
+                Polled& p = polled[i];
+                if (Clock::now() < p.next) {
+                    ++i;
+                    continue;
+                }
+                if (auto outcome = poll(api, p)) {
+                    push_outcome(std::move(*outcome));
+                    polled.erase(polled.begin() + static_cast<std::ptrdiff_t>(i));
+                    continue;
+                }
+                p.interval_ms = std::min<std::int64_t>(poll_max_ms, p.interval_ms + p.interval_ms / 2 + 1);
+                p.next = Clock::now() + std::chrono::milliseconds(p.interval_ms);
+                ++i;
+            }
+            auto until = Clock::now() + std::chrono::milliseconds(poll_max_ms);
+            for (const auto& p : polled) until = std::min(until, p.next);
+            std::unique_lock lock(mutex);
+            batch_wake.wait_until(lock, until, [&] { return batch_stop.load() || !batch_submissions.empty(); });
+        }
+    }
+
+    // Upload and create, each tried again on a failure that may pass; the batch recorded in the
+    // ledger as soon as it exists.
+    Result<bool> submit(BatchApi& api, BatchSubmission& submission) {
+        auto again = [&](auto&& call) {
+            auto result = call();
+            for (int attempt = 0;
+                 !result && attempt < settings.max_retries && !batch_stop.load() &&
+                 result.error().code != errc::invalid_argument && result.error().code != errc::cancelled;
+                 ++attempt) {
+                std::unique_lock lock(mutex);
+                batch_wake.wait_for(lock, std::chrono::milliseconds(backoff_delay(attempt, std::nullopt)),
+                                    [&] { return batch_stop.load(); });
+                lock.unlock();
+                result = call();
+            }
+            return result;
+        };
+        auto file = again([&] { return api.upload(submission.jsonl); });
+        if (!file) return file.error();
+        auto batch = again([&] { return api.create(*file); });
+        if (!batch) return batch.error();
+        submission.batch_id = *batch;
+        submission.jsonl.clear();
+        submission.jsonl.shrink_to_fit();
+        if (ledger) {
+            try {
+                ledger->record(submission.batch_id, submission.keys);
+            } catch (const std::exception& e) {
+                log(std::string("cannot record batch ") + submission.batch_id + ": " + e.what());
+            }
+        }
+        return true;
+    }
+
+    // One status poll; the outcome once the batch is finished (or given up), else nullopt.
+    std::optional<BatchOutcome> poll(BatchApi& api, Polled& p) {
+        BatchOutcome outcome{p.batch.local_id, p.batch.batch_id, {}, {}, {}};
+        auto status = api.status(p.batch.batch_id);
+        if (!status) {
+            if (status.error().code == errc::cancelled) return std::nullopt;
+            // A batch the provider does not know (or will not show) is not waited for forever.
+            if (++p.failures > settings.max_retries + 4 || Clock::now() > p.deadline) {
+                outcome.status = "failed";
+                outcome.error = status.error();
+                return outcome;
+            }
+            return std::nullopt;
+        }
+        p.failures = 0;
+        if (!status->finished()) {
+            if (Clock::now() <= p.deadline) return std::nullopt;
+            outcome.status = "expired";
+            outcome.error =
+                make_error(errc::upstream_timeout, "the batch " + p.batch.batch_id + " did not finish within " +
+                                                       std::to_string(settings.batch.max_wait_s) + " s");
+            return outcome;
+        }
+        outcome.status = status->status;
+        for (const auto* file_id : {&status->output_file_id, &status->error_file_id}) {
+            if (file_id->empty()) continue;
+            auto content = api.download(*file_id);
+            if (!content) {
+                if (content.error().code == errc::cancelled) return std::nullopt;
+                outcome.error = content.error();  // the lines are asked again
+                continue;
+            }
+            std::size_t start = 0;
+            while (start < content->size()) {
+                auto end = content->find('\n', start);
+                if (end == std::string::npos) end = content->size();
+                auto line = parse_batch_output_line(std::string_view(*content).substr(start, end - start),
+                                                    static_cast<int>(kMaxBatchChoices));
+                if (line) outcome.lines[line->custom_id] = std::move(*line);
+                start = end + 1;
+            }
+        }
+        if (!status->errors.empty() && outcome.lines.empty() && !outcome.error)
+            outcome.error = make_error(errc::upstream_error,
+                                       "the batch " + p.batch.batch_id + " " + status->status + ": " + status->errors);
+        return outcome;
+    }
+
     void cancel_everything() {
+        for (auto& line : round)
+            for (auto& job : line.waiters) cancel_job(job);
+        round.clear();
+        round_index.clear();
+        round_bytes = 0;
+        // The batches out stay with the provider (and in the ledger): their answers still reach
+        // the cache when they come back, and a later run finds them there.
+        for (auto& [local, waiting] : batches_out)
+            for (auto& [key, jobs] : waiting) {
+                for (auto& job : jobs) cancel_job(job);
+                jobs.clear();
+            }
         for (auto& [easy, t] : active) {
             cancel_job(t->job);
             release(t);
@@ -889,6 +1379,16 @@ struct VllmClient::Impl {
                 return true;
             }
             for (auto& job : fresh) admit(job);
+            std::deque<BatchOutcome> outcomes;
+            {
+                std::lock_guard lock(mutex);
+                outcomes.swap(batch_outcomes);
+            }
+            for (auto& outcome : outcomes) on_batch_outcome(outcome);
+            // A round goes out once no request joined it for gather_ms.
+            if (!round.empty() &&
+                Clock::now() - round_last_added >= std::chrono::milliseconds(std::max(0, settings.batch.gather_ms)))
+                send_round();
 
             auto now = Clock::now();
             std::vector<std::shared_ptr<Job>> due;
@@ -932,9 +1432,10 @@ struct VllmClient::Impl {
             };
             if (!timers.empty()) wait_until(timers.begin()->first);
             if (!awaiting_peers.empty()) wait_until(awaiting_peers.begin()->first);
+            if (!round.empty()) wait_until(round_last_added + std::chrono::milliseconds(settings.batch.gather_ms));
             {
                 std::lock_guard lock(mutex);
-                if (!submissions.empty() || cancel_requested || stopping) wait_ms = 0;
+                if (!submissions.empty() || !batch_outcomes.empty() || cancel_requested || stopping) wait_ms = 0;
             }
             if (wait_ms > 0) curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
         }
@@ -942,10 +1443,12 @@ struct VllmClient::Impl {
     }
 };
 
-VllmClient::VllmClient(VllmSettings settings, ResponseCache* cache) : impl_(std::make_unique<Impl>()) {
+VllmClient::VllmClient(VllmSettings settings, ResponseCache* cache, BatchLedger* ledger)
+    : impl_(std::make_unique<Impl>()) {
     curl_global_once();
     impl_->settings = std::move(settings);
     impl_->cache = cache;
+    impl_->ledger = ledger;
     if (cache)
         impl_->claims =
             std::make_unique<ClaimRenewer>([cache](const std::string& key) { cache->claim(key); },
@@ -973,6 +1476,7 @@ VllmClient::VllmClient(VllmSettings settings, ResponseCache* cache) : impl_(std:
         // Reuse connections across requests; cap per host so the server is not flooded.
         curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                           static_cast<long>(std::max(1, impl_->settings.max_concurrency)));
+        impl_->start_batching();
         impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
     } else {
         impl_->stopped = true;  // submit() answers every request with an error
@@ -988,6 +1492,9 @@ VllmClient::~VllmClient() {
         curl_multi_wakeup(impl_->multi);
         impl_->thread.join();
     }
+    impl_->batch_stop.store(true);
+    impl_->batch_wake.notify_all();
+    if (impl_->batch_thread.joinable()) impl_->batch_thread.join();
     if (impl_->multi) curl_multi_cleanup(impl_->multi);
 }
 
@@ -1023,6 +1530,16 @@ const VllmStats& VllmClient::stats() const noexcept {
 }
 const VllmSettings& VllmClient::settings() const noexcept {
     return impl_->settings;
+}
+
+std::string VllmClient::batch_file_written() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->written_file;
+}
+
+std::size_t VllmClient::batch_answers_read() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->answers_read;
 }
 
 }  // namespace seke

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "connectors/vllm_batch.hpp"
 #include "connectors/vllm_endpoints.hpp"
 #include "verify/labels.hpp"
 #include "verify/errors.hpp"
@@ -22,6 +23,27 @@
 #include "verify/prompt.hpp"
 
 namespace seke {
+
+// How requests reach the model: one by one (online), gathered into the provider's Batch API, or
+// written as request files for an offline runner (vLLM's run_batch) and read back.
+enum class BatchMode { off, api, files };
+
+struct VllmBatchSettings {
+    BatchMode mode = BatchMode::off;
+    // files: round-NNNN.requests.jsonl is written here, round-NNNN.output.jsonl read from here.
+    std::string dir;
+    bool read_outputs = false;  // files: read the output files in `dir` first (--batch-in)
+    // A batch is sent once no request joined it for gather_ms, or when the next line would pass
+    // max_lines or max_bytes (OpenAI's limits: 50,000 requests, 200 MB).
+    std::size_t max_lines = 50'000;
+    std::size_t max_bytes = 200u << 20;
+    int gather_ms = 500;
+    // Status polls: every poll_ms at first, the wait growing by half each time up to poll_max_ms;
+    // a batch not finished after max_wait_s fails its lines.
+    int poll_ms = 1000;
+    int poll_max_ms = 60'000;
+    int max_wait_s = 90'000;
+};
 
 struct VllmSettings {
     std::string base_url;  // ".../v1", or a list of endpoints (parse_endpoints). Empty: none configured
@@ -40,6 +62,7 @@ struct VllmSettings {
     bool use_json_schema = true;  // response_format json_schema; falls back to json_object
     bool use_n = true;            // ask for n choices per request; falls back to n=1 fan-out
     std::size_t max_response_bytes = 8u << 20;
+    VllmBatchSettings batch;
     // One-line warnings (fallbacks switched on, cache read errors); empty: written to stderr.
     // Called on the client's threads. Never given the api key.
     std::function<void(const std::string&)> log;
@@ -90,6 +113,7 @@ struct ChatResult {
     std::int64_t cached_prompt_tokens = 0;  // of prompt_tokens: held by the provider's prefix cache
     std::int64_t completion_tokens = 0;
     bool cached = false;    // from the response cache: the tokens are those paid when it was asked
+    bool batch = false;     // answered through a batch: paid at the batch discount
     int http_requests = 0;  // HTTP requests this took, retries and fan-out included
     std::optional<Error> error;
 };
@@ -117,6 +141,9 @@ struct VllmStats {
     std::atomic<std::int64_t> completion_tokens{0};
     std::atomic<std::int64_t> in_flight{0};
     std::atomic<std::int64_t> queued{0};
+    std::atomic<std::int64_t> batches{0};      // batches submitted to the provider (or resumed)
+    std::atomic<std::int64_t> batch_files{0};  // request files written (file mode)
+    std::atomic<std::int64_t> batch_lines_failed{0};
     std::vector<std::unique_ptr<VllmEndpointStats>> endpoints;  // one per endpoint, fixed by the constructor
 };
 
@@ -136,8 +163,10 @@ class VllmClient {
   public:
     using Callback = std::function<void(ChatResult)>;
 
-    // `cache` may be null; it must outlive the client. Starts the client's I/O thread.
-    VllmClient(VllmSettings settings, ResponseCache* cache);
+    // `cache` and `ledger` may be null; they must outlive the client. Starts the client's I/O
+    // thread. In batch mode, the batches the ledger holds open are polled again at once and
+    // their answers put in the cache; file mode with read_outputs reads the output files first.
+    VllmClient(VllmSettings settings, ResponseCache* cache, BatchLedger* ledger = nullptr);
     ~VllmClient();  // cancels what is pending (callbacks get errc::cancelled) and joins
     VllmClient(const VllmClient&) = delete;
     VllmClient& operator=(const VllmClient&) = delete;
@@ -149,6 +178,10 @@ class VllmClient {
 
     [[nodiscard]] const VllmStats& stats() const noexcept;
     [[nodiscard]] const VllmSettings& settings() const noexcept;
+    // File mode: the request file written last (the run stops after writing one); "" before.
+    [[nodiscard]] std::string batch_file_written() const;
+    // File mode: answers read from output files at start.
+    [[nodiscard]] std::size_t batch_answers_read() const;
 
   private:
     struct Impl;

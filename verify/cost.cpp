@@ -28,6 +28,16 @@ double cost_usd(const Price& price, const TokenCounts& tokens, bool batch) noexc
     return usd;
 }
 
+Price batch_rates(const Price& price) noexcept {
+    Price rates = price;
+    const double keep = 1 - price.batch_discount;
+    rates.input *= keep;
+    rates.cached_input *= keep;
+    rates.output *= keep;
+    rates.batch_discount = 0;
+    return rates;
+}
+
 Result<bool> check_price(const Price& price, const std::string& what) {
     for (double rate : {price.input, price.cached_input, price.output})
         if (!std::isfinite(rate) || rate < 0 || rate > kMaxRate)

@@ -28,6 +28,9 @@ inline constexpr const char* kShippedPricesAsOf = "2026-12-03";
 // USD that `tokens` cost at `price`; `batch`: at the batch API's discount. Negative counts (a
 // malformed sum) count as none.
 [[nodiscard]] double cost_usd(const Price& price, const TokenCounts& tokens, bool batch = false) noexcept;
+// The rates a batch pays: every rate less the batch discount (and no discount left to take), so
+// that cost_usd(batch_rates(p), t) == cost_usd(p, t, true). For a cap on a batched run.
+[[nodiscard]] Price batch_rates(const Price& price) noexcept;
 
 // "2.5,1.25,10" or "2.5,1.25,10,0.5": input, cached input, output USD per million tokens, and
 // the batch discount. Every rate finite and in [0, 10000], the discount in [0, 1).

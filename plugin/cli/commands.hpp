@@ -16,6 +16,8 @@ inline constexpr int kExitFatal = 1;    // store, knowledge or another resource 
 inline constexpr int kExitUsage = 2;    // bad flags, config or input path
 inline constexpr int kExitPartial = 3;  // finished, but some items failed or were rejected
 inline constexpr int kExitCapped = 4;   // seke label stopped at cost.max_cost or cost.max_requests
+// seke label --batch-out/--batch-in wrote a round's requests and stopped: run them, then --batch-in.
+inline constexpr int kExitBatchWritten = 5;
 inline constexpr int kExitInterrupted = 130;
 
 int run_label_command(const std::vector<std::string>& args);

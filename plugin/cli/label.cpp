@@ -126,6 +126,31 @@ int plan_label_jobs(Config& config, ModelSetup setup, const LabelInput& input) {
     return input.problems.empty() ? kExitOk : kExitPartial;
 }
 
+// Batch mode: how many batches (or request files), and in file mode what to run next.
+void batch_summary(nlohmann::ordered_json& result, const Config& config, const VllmClient& client) {
+    const auto& batch = config.vllm.batch;
+    if (batch.mode == BatchMode::off) return;
+    const VllmStats& stats = client.stats();
+    nlohmann::ordered_json shown;
+    shown["mode"] = batch.mode == BatchMode::api ? "api" : "files";
+    shown["batches"] = batch.mode == BatchMode::api ? stats.batches.load() : stats.batch_files.load();
+    shown["failed_lines"] = stats.batch_lines_failed.load();
+    if (batch.mode == BatchMode::files) {
+        shown["dir"] = std::filesystem::absolute(batch.dir).string();
+        shown["answers_read"] = client.batch_answers_read();
+        const std::string written = client.batch_file_written();
+        if (!written.empty()) {
+            std::string output = written;
+            output.replace(output.rfind(".requests.jsonl"), std::string(".requests.jsonl").size(), ".output.jsonl");
+            shown["requests_file"] = written;
+            shown["run"] = "python -m vllm.entrypoints.openai.run_batch -i " + written + " -o " + output + " --model " +
+                           config.vllm.model;
+            shown["then"] = "the same seke label command with --batch-in " + batch.dir;
+        }
+    }
+    result["batch"] = std::move(shown);
+}
+
 }  // namespace
 
 LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& input, const std::string& input_name,
@@ -133,7 +158,7 @@ LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& inpu
     LabelOutcome outcome;
     // After a `seke fit`, the new items are labeled as `seke serve` labels them: with the fit's
     // few-shot examples, under its model_version (unless --use-fit=false).
-    auto runtime = open_runtime(config, std::move(setup), fitted_state_for_batch(config));
+    auto runtime = open_runtime(config, std::move(setup), fitted_state_for_batch(config), true);
     if (!runtime) {
         outcome.exit_code = report_error(runtime.error(), kExitFatal);
         return outcome;
@@ -182,7 +207,9 @@ LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& inpu
     if (counts) result["store_faces_total"] = counts->faces;
     result["interrupted"] = summary->interrupted;
     if (!summary->stopped.empty()) result["stopped"] = summary->stopped;
-    add_money(result, config, p.spent, p.cost);
+    // Batched requests are paid at the batch discount.
+    add_money(result, config, p.spent, p.cost, config.vllm.batch.mode != BatchMode::off);
+    batch_summary(result, config, *rt.client);
     if (!summary->job.empty()) {
         // This worker's part is above; the whole job, by every worker, is here.
         result["job"] = {
@@ -202,6 +229,7 @@ LabelOutcome label_jobs(Config& config, ModelSetup setup, const LabelInput& inpu
         result["pictures_dir"] = std::filesystem::absolute(boxes_dir).string();
     }
     if (summary->interrupted) outcome.exit_code = kExitInterrupted;
+    else if (summary->stopped == "batch_out") outcome.exit_code = kExitBatchWritten;
     else if (!summary->stopped.empty()) outcome.exit_code = kExitCapped;
     else if (p.failed > 0 || !input.problems.empty()) outcome.exit_code = kExitPartial;
     else outcome.exit_code = kExitOk;
@@ -257,6 +285,10 @@ int run_label_command(const std::vector<std::string>& args) {
     std::fprintf(stderr,
                  "seke: results in %s — export with: seke export --db %s --format feid-jsonl --out feid.jsonl\n",
                  db.c_str(), db.c_str());
+    if (outcome.summary.contains("batch") && outcome.summary["batch"].contains("run"))
+        std::fprintf(stderr, "seke: this round's requests are written; run\n  %s\nthen %s\n",
+                     outcome.summary["batch"]["run"].get<std::string>().c_str(),
+                     outcome.summary["batch"]["then"].get<std::string>().c_str());
     if (!boxes_dir.empty())
         std::fprintf(stderr, "seke: pictures of the labeled faces in %s\n",
                      outcome.summary["pictures_dir"].get<std::string>().c_str());

@@ -12,7 +12,8 @@ std::string Runtime::model_version() const {
     return learned->current()->model_version;
 }
 
-Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted) {
+Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted,
+                                              bool batch_requests) {
     auto runtime = std::make_unique<Runtime>();
     runtime->setup = std::move(setup);
     auto expert = load_expert(config);
@@ -25,7 +26,10 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup s
     if (!store) return store.error();
     runtime->store = std::move(*store);
     runtime->cache = std::make_unique<StoreResponseCache>(*runtime->store);
-    runtime->client = std::make_unique<VllmClient>(config.vllm, runtime->cache.get());
+    runtime->batches = std::make_unique<StoreBatchLedger>(*runtime->store);
+    VllmSettings vllm = config.vllm;
+    if (!batch_requests) vllm.batch.mode = BatchMode::off;
+    runtime->client = std::make_unique<VllmClient>(std::move(vllm), runtime->cache.get(), runtime->batches.get());
     const std::string& base_version = runtime->setup.model_version;
     if (fitted == FittedState::last_fit) {
         auto learned = LearnedState::load(*runtime->store, base_version);
@@ -59,16 +63,17 @@ std::string no_price_note(const Config& config) {
     return "no price for model \"" + config.vllm.model + "\": tokens only (give cost.price or a cost.prices entry)";
 }
 
-void add_money(nlohmann::ordered_json& summary, const Config& config, const TokenCounts& spent, const Cost& cost) {
+void add_money(nlohmann::ordered_json& summary, const Config& config, const TokenCounts& spent, const Cost& cost,
+               bool batched) {
     const std::optional<Price> price = model_price(config);
     nlohmann::ordered_json paid = {{"prompt_tokens", spent.prompt},
                                    {"cached_prompt_tokens", spent.cached_prompt},
                                    {"completion_tokens", spent.completion}};
-    paid["usd"] = price ? nlohmann::ordered_json(cost_usd(*price, spent)) : nlohmann::ordered_json(nullptr);
+    paid["usd"] = price ? nlohmann::ordered_json(cost_usd(*price, spent, batched)) : nlohmann::ordered_json(nullptr);
     summary["spent"] = std::move(paid);
     summary["cost_usd"] =
         price ? nlohmann::ordered_json(
-                    cost_usd(*price, {cost.prompt_tokens, cost.cached_prompt_tokens, cost.completion_tokens}))
+                    cost_usd(*price, {cost.prompt_tokens, cost.cached_prompt_tokens, cost.completion_tokens}, batched))
               : nlohmann::ordered_json(nullptr);
     summary["price"] = price_json(config);
     if (!price) summary["price_note"] = no_price_note(config);

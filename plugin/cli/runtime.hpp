@@ -32,6 +32,7 @@ struct Runtime {
     EngineConfig engine_config;                // config.engine as the provider needs it
     std::unique_ptr<Store> store;
     std::unique_ptr<StoreResponseCache> cache;
+    std::unique_ptr<StoreBatchLedger> batches;  // the batches a --batch run submitted
     std::unique_ptr<VllmClient> client;
     std::shared_ptr<LearnedState> learned;  // the last fit, or the unfitted setup (FittedState::none)
     std::unique_ptr<EngineService> engine;  // last, so destroyed first: it calls into the client
@@ -46,8 +47,10 @@ struct Runtime {
 
 // Opens the store at config.run.db_path and builds the rest on it, and logs one line saying who
 // labels. `config` must outlive the runtime. Fails when the expert's weights, the store or its
-// last fit cannot be read: the command exits kExitFatal.
-Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted);
+// last fit cannot be read: the command exits kExitFatal. The client batches its requests
+// (vllm.batch*) only with `batch_requests` (seke label): a server answers while it is asked.
+Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, ModelSetup setup, FittedState fitted,
+                                              bool batch_requests = false);
 
 // vllm.model's price as the summaries show it ({model, input, cached_input, output,
 // batch_discount, as_of}); null without one.
@@ -57,7 +60,9 @@ std::string no_price_note(const Config& config);
 
 // A labeling summary's cost in money: what the run paid the model (`spent`, unfinished faces
 // included) and what the labels finished cost (`cost`: every answer they used, response-cache
-// hits included), at vllm.model's price; without a price, the tokens alone and a note saying so.
-void add_money(nlohmann::ordered_json& summary, const Config& config, const TokenCounts& spent, const Cost& cost);
+// hits included), at vllm.model's price (its batch rates when `batched`); without a price, the
+// tokens alone and a note saying so.
+void add_money(nlohmann::ordered_json& summary, const Config& config, const TokenCounts& spent, const Cost& cost,
+               bool batched = false);
 
 }  // namespace seke

@@ -281,6 +281,78 @@ const std::vector<Binding>& bindings() {
         b.push_back(bool_option(opt("vllm.use_n", "--use-n", "SEKE_USE_N", T::boolean,
                                     "ask for several samples per request with n; falls back to one per request"),
                                 FIELD(vllm.use_n)));
+        // vllm.batch*: the provider's Batch API, or request files for an offline runner
+        b.push_back(
+            {opt("vllm.batch", "--batch", "SEKE_BATCH", T::boolean,
+                 "seke label sends each SV-UAMC round for all open faces as batches of the provider's Batch "
+                 "API (/v1/files, /v1/batches) at its batch discount; the batches are kept in the store, so a "
+                 "stopped run polls them again"),
+             [](Config& c, const std::string& v) -> Result<bool> {
+                 auto on = parse_bool(v);
+                 if (!on) return bad_value(find_by_key("vllm.batch")->info, v, on.error().message);
+                 if (*on) c.vllm.batch.mode = BatchMode::api;
+                 else if (c.vllm.batch.mode == BatchMode::api) c.vllm.batch.mode = BatchMode::off;
+                 return true;
+             },
+             [](const Config& c) { return std::string(c.vllm.batch.mode == BatchMode::api ? "true" : "false"); }});
+        b.push_back({opt("vllm.batch_out", "--batch-out", "SEKE_BATCH_OUT", T::string,
+                         "seke label writes the round's requests to DIR/round-NNNN.requests.jsonl (the Batch API's "
+                         "line format, which vLLM's run_batch reads) and stops; empty = not"),
+                     [](Config& c, const std::string& v) -> Result<bool> {
+                         if (v.empty()) {
+                             if (c.vllm.batch.mode == BatchMode::files && !c.vllm.batch.read_outputs)
+                                 c.vllm.batch.mode = BatchMode::off;
+                             return true;
+                         }
+                         c.vllm.batch.mode = BatchMode::files;
+                         c.vllm.batch.dir = v;
+                         c.vllm.batch.read_outputs = false;
+                         return true;
+                     },
+                     [](const Config& c) {
+                         return c.vllm.batch.mode == BatchMode::files && !c.vllm.batch.read_outputs ? c.vllm.batch.dir
+                                                                                                    : std::string();
+                     }});
+        b.push_back({opt("vllm.batch_in", "--batch-in", "SEKE_BATCH_IN", T::string,
+                         "seke label reads the answers in DIR/round-NNNN.output.jsonl (written by the offline "
+                         "runner for the requests --batch-out wrote), goes on, and writes the next round there; "
+                         "empty = not"),
+                     [](Config& c, const std::string& v) -> Result<bool> {
+                         if (v.empty()) {
+                             if (c.vllm.batch.read_outputs) c.vllm.batch.mode = BatchMode::off;
+                             c.vllm.batch.read_outputs = false;
+                             return true;
+                         }
+                         c.vllm.batch.mode = BatchMode::files;
+                         c.vllm.batch.dir = v;
+                         c.vllm.batch.read_outputs = true;
+                         return true;
+                     },
+                     [](const Config& c) { return c.vllm.batch.read_outputs ? c.vllm.batch.dir : std::string(); }});
+        b.push_back(integer_option<std::size_t>(
+            opt("vllm.batch_max_lines", "--batch-max-lines", "SEKE_BATCH_MAX_LINES", T::integer,
+                "requests in one batch at most (OpenAI's limit: 50,000); a round over it is split"),
+            FIELD(vllm.batch.max_lines), 1, 50'000));
+        b.push_back(integer_option<std::size_t>(
+            opt("vllm.batch_max_bytes", "--batch-max-bytes", "SEKE_BATCH_MAX_BYTES", T::integer,
+                "bytes of one batch's request file at most (OpenAI's limit: 200 MB); a round over it is split"),
+            FIELD(vllm.batch.max_bytes), 1 << 20, 200LL << 20));
+        b.push_back(
+            integer_option<int>(opt("vllm.batch_gather_ms", "--batch-gather-ms", "SEKE_BATCH_GATHER_MS", T::integer,
+                                    "a batch is sent once no face added a request to it for this long"),
+                                FIELD(vllm.batch.gather_ms), 0, 600'000));
+        b.push_back(integer_option<int>(opt("vllm.batch_poll_ms", "--batch-poll-ms", "SEKE_BATCH_POLL_MS", T::integer,
+                                            "first wait between a batch's status polls; each wait is half as long "
+                                            "again, up to vllm.batch_poll_max_ms"),
+                                        FIELD(vllm.batch.poll_ms), 10, 3'600'000));
+        b.push_back(integer_option<int>(opt("vllm.batch_poll_max_ms", "--batch-poll-max-ms", "SEKE_BATCH_POLL_MAX_MS",
+                                            T::integer, "longest wait between a batch's status polls"),
+                                        FIELD(vllm.batch.poll_max_ms), 10, 3'600'000));
+        b.push_back(integer_option<int>(
+            opt("vllm.batch_max_wait_s", "--batch-max-wait-s", "SEKE_BATCH_MAX_WAIT_S", T::integer,
+                "a batch not finished after this long fails its requests (they are asked again, within "
+                "vllm.max_retries); the provider's window is 24 h"),
+            FIELD(vllm.batch.max_wait_s), 1, 7 * 86'400));
         // cost: prices and caps
         b.push_back({opt("cost.prices", "--prices", "SEKE_PRICES", T::object,
                          "prices added to or over the shipped table (docs/configuration.md#prices): an object of model "

@@ -235,7 +235,10 @@ struct EngineService::Impl {
                 cap->settle(found->second.reservation, found->second.reserved_n, paid, sent);
                 found->second.reservation = {};
             }
-            if (found->second.cancelled || cancelling) {
+            // A request the client cancelled never reached the model (a stop, or file mode's round
+            // written): the face is unfinished, not labeled with fewer answers.
+            const bool request_cancelled = answered->result.error && answered->result.error->code == errc::cancelled;
+            if (found->second.cancelled || cancelling || request_cancelled) {
                 finish(answered->id, cancelled_result());
                 return;
             }

@@ -160,12 +160,17 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
     const TokenCounts start_tokens{client.prompt_tokens.load(), client.cached_prompt_tokens.load(),
                                    client.completion_tokens.load()};
     const std::optional<Price> price = model_price(config);
-    if (const SpendLimits limits = spend_limits(config); limits.any()) engine.limit_spending(limits, price);
+    // Batched requests are paid at the batch discount; the cap counts them so.
+    const bool batched = config.vllm.batch.mode != BatchMode::off;
+    const bool files_mode = config.vllm.batch.mode == BatchMode::files;
+    const auto start_files = client.batch_files.load();
+    if (const SpendLimits limits = spend_limits(config); limits.any())
+        engine.limit_spending(limits, price && batched ? std::optional<Price>(batch_rates(*price)) : price);
     auto count_spending = [&] {
         state.spent = {client.prompt_tokens.load() - start_tokens.prompt,
                        client.cached_prompt_tokens.load() - start_tokens.cached_prompt,
                        client.completion_tokens.load() - start_tokens.completion};
-        if (price) state.spent_usd = cost_usd(*price, state.spent);
+        if (price) state.spent_usd = cost_usd(*price, state.spent, batched);
     };
     FacePreparer preparer(deps_.face, config.image);
     if (auto ready = preparer.ready(); !ready) return ready.error();
@@ -174,8 +179,11 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
                                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     ImagePool pool(threads, preparer, config.image, jobs, events);
 
-    // Enough items in flight to keep every model slot busy, few enough to bound memory.
-    const std::size_t max_active = static_cast<std::size_t>(std::max(8, 2 * config.vllm.max_concurrency + threads));
+    // Enough items in flight to keep every model slot busy, few enough to bound memory. Batched:
+    // as many as one batch holds, so a round asks for all of them at once.
+    const std::size_t max_active =
+        batched ? std::max<std::size_t>(8, config.vllm.batch.max_lines)
+                : static_cast<std::size_t>(std::max(8, 2 * config.vllm.max_concurrency + threads));
     // The items out with the pool (image still empty) or with the engine (image prepared).
     std::unordered_map<std::size_t, PreparedImage> active;
     std::size_t dispatched_images = 0;  // images handed to the pool, not yet back
@@ -298,6 +306,8 @@ Result<RunSummary> LabelRun::run(const std::vector<LabelJob>& all_jobs, const st
             engine.cancel_all();
         }
         if (capped.empty()) capped = engine.spending_stopped();
+        // File mode: a round's requests are written; the run stops until their answers are in.
+        if (capped.empty() && files_mode && client.batch_files.load() > start_files) capped = "batch_out";
         const bool starting = !cancelled && capped.empty();
         if (share) {
             if (starting) claim_more();

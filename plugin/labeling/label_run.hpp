@@ -46,8 +46,8 @@ struct RunSummary {
     std::int64_t retries = 0;
     bool interrupted = false;
     // Why the run ended before every item was finished: "interrupted" (stop), "max_cost" or
-    // "max_requests" (a cap of cost.*: the next model request would have passed it). Empty: it
-    // did not.
+    // "max_requests" (a cap of cost.*: the next model request would have passed it), "batch_out"
+    // (file mode: a round's requests were written for an offline runner). Empty: it did not.
     std::string stopped;
     std::vector<std::pair<std::string, std::string>> failures;  // id, reason (first 50)
     std::string job;                                            // the shared job's name ("" when not shared)

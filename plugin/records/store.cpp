@@ -165,11 +165,20 @@ ALTER TABLE faces ADD COLUMN crop_side {int} NOT NULL DEFAULT 0;
 ALTER TABLE faces ADD COLUMN crop_quality {int} NOT NULL DEFAULT 0;
 )sql";
 
+// Step 5: the batches `seke label --batch` submitted to the provider and has not read back yet,
+// with the requests (cache keys) each holds, so a stopped run polls them instead of paying again.
+constexpr std::string_view kSchema5 = R"sql(
+CREATE TABLE model_batches (
+  batch_id TEXT PRIMARY KEY,
+  custom_ids TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'submitted',
+  created_at TEXT NOT NULL,
+  closed_at TEXT NOT NULL DEFAULT '');
+CREATE INDEX model_batches_open ON model_batches(closed_at);
+)sql";
+
 constexpr sql::Migration kMigrations[] = {
-    {1, kSchema1},
-    {2, kSchema2},
-    {3, kSchema3},
-    {4, kSchema4},
+    {1, kSchema1}, {2, kSchema2}, {3, kSchema3}, {4, kSchema4}, {5, kSchema5},
 };
 
 }  // namespace
@@ -1078,6 +1087,44 @@ void Store::cache_put(const std::string& key, const std::string& value) {
     if (!s.ok()) return;
     s.bind(1, key).bind(2, value).bind(3, utc_timestamp());
     s.step();  // a cache write that fails costs a repeated request later, nothing more
+}
+
+Result<bool> Store::save_batch(const std::string& batch_id, const std::vector<std::string>& custom_ids) {
+    std::lock_guard lock(cache_mutex_);
+    Statement s(*cache_db_,
+                "INSERT INTO model_batches(batch_id, custom_ids, created_at) VALUES(?,?,?) ON CONFLICT(batch_id) DO "
+                "UPDATE SET custom_ids=excluded.custom_ids");
+    if (!s.ok()) return sql::database_error(*cache_db_, "cannot record batch " + batch_id);
+    s.bind(1, batch_id).bind(2, nlohmann::json(custom_ids).dump()).bind(3, utc_timestamp());
+    if (s.step() != Step::done) return sql::database_error(*cache_db_, "cannot record batch " + batch_id);
+    return true;
+}
+
+Result<std::vector<OpenBatch>> Store::open_batches() {
+    std::lock_guard lock(cache_mutex_);
+    Statement s(*cache_db_, "SELECT batch_id, custom_ids FROM model_batches WHERE closed_at='' ORDER BY created_at");
+    if (!s.ok()) return sql::database_error(*cache_db_, "cannot read the open batches");
+    std::vector<OpenBatch> open;
+    Step rc;
+    while ((rc = s.step()) == Step::row) {
+        OpenBatch batch{s.text(0), {}};
+        auto ids = nlohmann::json::parse(s.text(1), nullptr, false);
+        if (ids.is_array())
+            for (const auto& id : ids)
+                if (id.is_string()) batch.custom_ids.push_back(id.get<std::string>());
+        open.push_back(std::move(batch));
+    }
+    if (rc != Step::done) return sql::database_error(*cache_db_, "cannot read the open batches");
+    return open;
+}
+
+Result<bool> Store::close_batch(const std::string& batch_id, const std::string& status) {
+    std::lock_guard lock(cache_mutex_);
+    Statement s(*cache_db_, "UPDATE model_batches SET status=?, closed_at=? WHERE batch_id=?");
+    if (!s.ok()) return sql::database_error(*cache_db_, "cannot close batch " + batch_id);
+    s.bind(1, status).bind(2, utc_timestamp()).bind(3, batch_id);
+    if (s.step() != Step::done) return sql::database_error(*cache_db_, "cannot close batch " + batch_id);
+    return true;
 }
 
 }  // namespace seke

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -348,6 +349,12 @@ class Store {
     std::optional<std::string> cache_get(const std::string& key);
     void cache_put(const std::string& key, const std::string& value);
 
+    // The batches a `--batch` run submitted (batch_id → the cache keys of its requests), on the
+    // cache's connection: recorded when made, open until their answers are read.
+    Result<bool> save_batch(const std::string& batch_id, const std::vector<std::string>& custom_ids);
+    Result<std::vector<OpenBatch>> open_batches();
+    Result<bool> close_batch(const std::string& batch_id, const std::string& status);
+
     // The target as given (a URI with its password: for connecting again, never for messages).
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
     // On a database other processes on other machines may share (PostgreSQL).
@@ -387,6 +394,28 @@ class StoreResponseCache final : public ResponseCache {
     Store& store_;
     int claim_ms_;
     std::string owner_;
+};
+
+// Adapts the store's batch table to the client's ledger; a failed write throws (the client logs it).
+class StoreBatchLedger final : public BatchLedger {
+  public:
+    explicit StoreBatchLedger(Store& store) : store_(store) {}
+    void record(const std::string& batch_id, const std::vector<std::string>& custom_ids) override {
+        if (auto saved = store_.save_batch(batch_id, custom_ids); !saved)
+            throw std::runtime_error(saved.error().message);
+    }
+    std::vector<OpenBatch> open_batches() override {
+        auto open = store_.open_batches();
+        if (!open) throw std::runtime_error(open.error().message);
+        return std::move(*open);
+    }
+    void close(const std::string& batch_id, const std::string& status) override {
+        if (auto closed = store_.close_batch(batch_id, status); !closed)
+            throw std::runtime_error(closed.error().message);
+    }
+
+  private:
+    Store& store_;
 };
 
 }  // namespace seke

@@ -21,6 +21,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "tools/fake_vllm/face_code.hpp"
+#include "tools/fake_vllm/fake_batch.hpp"
 #include "tools/fake_vllm/fake_model.hpp"
 #include "tools/fake_vllm/rng.hpp"
 
@@ -125,6 +126,7 @@ struct ServerCore {
     std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
     std::vector<std::thread> threads;
     unsigned short bound_port = 0;
+    std::unique_ptr<BatchDesk> batch_desk;  // made by the server's constructor, once the options are set
 
     void count(int status) {
         std::lock_guard lock(mutex);
@@ -141,11 +143,13 @@ struct ServerCore {
         ++stats.faults[name];
     }
 
-    FakeReply handle(std::string_view method, std::string_view target, const std::string& body);
+    FakeReply handle(std::string_view method, std::string_view target, const std::string& body,
+                     std::string_view content_type);
     FakeReply chat(const std::string& body);
 };
 
-FakeReply ServerCore::handle(std::string_view method, std::string_view target, const std::string& body) {
+FakeReply ServerCore::handle(std::string_view method, std::string_view target, const std::string& body,
+                             std::string_view content_type) {
     {
         std::lock_guard lock(mutex);
         ++stats.total_requests;
@@ -160,6 +164,8 @@ FakeReply ServerCore::handle(std::string_view method, std::string_view target, c
                 {"id", kModelName}, {"object", "model"}, {"created", 0}, {"owned_by", "seke-fake-vllm"}};
             reply = method == "GET" ? json_reply(200, {{"object", "list"}, {"data", {model}}})
                                     : error_reply(405, "use GET", "invalid_request_error");
+        } else if (BatchDesk::routes(path)) {
+            reply = batch_desk->handle(method, path, content_type, body);
         } else if (path == "/health" || path == "/v1/health") {
             reply = json_reply(200, {{"status", "ok"}});
         } else {
@@ -350,8 +356,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
         auto request = parser_->release();
         keep_alive_ = request.keep_alive();
-        FakeReply reply =
-            impl_.handle(std::string_view(request.method_string()), std::string_view(request.target()), request.body());
+        FakeReply reply = impl_.handle(std::string_view(request.method_string()), std::string_view(request.target()),
+                                       request.body(), std::string_view(request[http::field::content_type]));
         if (reply.hang) {
             // Read, never answered: the client sees its own timeout or our close.
             stream_.expires_never();
@@ -450,6 +456,11 @@ FakeVllmServer::FakeVllmServer(const FakeOptions& options)
 FakeVllmServer::FakeVllmServer(FakeOptions options, TruthTable truth) : impl_(std::make_unique<Impl>()) {
     impl_->options = std::move(options);
     impl_->truth = std::move(truth);
+    BatchLimits limits;
+    limits.max_file_bytes = impl_->options.body_limit;
+    impl_->batch_desk = std::make_unique<BatchDesk>(
+        limits, impl_->options.seed, impl_->options.batch_delay_ms, impl_->options.batch_fail,
+        [core = impl_.get()](const std::string& body) { return core->chat(body); });
 }
 
 FakeVllmServer::~FakeVllmServer() {
@@ -496,8 +507,13 @@ std::string FakeVllmServer::base_url() const {
 }
 
 FakeStats FakeVllmServer::stats() const {
+    const BatchCounts batch = impl_->batch_desk->counts();
     std::lock_guard lock(impl_->mutex);
-    return impl_->stats;
+    FakeStats stats = impl_->stats;
+    stats.batches = batch.batches;
+    stats.batch_lines = batch.lines;
+    stats.batch_failed_lines = batch.failed_lines;
+    return stats;
 }
 
 void FakeVllmServer::reset_stats() {
@@ -509,8 +525,9 @@ const TruthTable& FakeVllmServer::truth() const noexcept {
     return impl_->truth;
 }
 
-FakeReply FakeVllmServer::handle(std::string_view method, std::string_view target, const std::string& body) {
-    return impl_->handle(method, target, body);
+FakeReply FakeVllmServer::handle(std::string_view method, std::string_view target, const std::string& body,
+                                 std::string_view content_type) {
+    return impl_->handle(method, target, body, content_type);
 }
 
 }  // namespace seke::fake

@@ -2,6 +2,7 @@
 // FakeVllmServer: a real OpenAI-compatible HTTP server (Boost.Beast, async, keep-alive) that
 // answers chat completions with the simulated model of fake_model.hpp, plus faults on demand.
 //   POST /v1/chat/completions (and /chat/completions)   GET /v1/models   GET /health
+//   the Batch API: /v1/files, /v1/batches (fake_batch.hpp), answered by the same chat logic
 // Latency and hangs are timers, never sleeping threads: with 2 threads, any number of slow
 // requests are in flight at once.
 #include <cstdint>
@@ -40,7 +41,10 @@ struct FakeOptions {
     // A simulated provider prefix cache: a request whose opening system messages were seen
     // before reports them, in whole 128-token blocks, as usage.prompt_tokens_details.cached_tokens.
     bool prefix_cache = true;
-    std::size_t body_limit = 64u << 20;
+    std::size_t body_limit = 256u << 20;  // a batch input file is uploaded in one body
+    // The Batch API: a batch is answered this long after it was made; this share of its lines fail.
+    int batch_delay_ms = 0;
+    double batch_fail = 0;
 };
 
 struct FakeStats {
@@ -58,6 +62,9 @@ struct FakeStats {
     // With record_answers, item id → the answer object of every choice served without a content
     // fault: all a client may have taken from the model for that image.
     std::map<std::string, std::vector<nlohmann::json>> answered;
+    std::uint64_t batches = 0;             // batches made
+    std::uint64_t batch_lines = 0;         // batch lines answered 200
+    std::uint64_t batch_failed_lines = 0;  // batch lines failed (error file or non-200)
 };
 
 // A transport-free answer: what the session writes (or, when hang, withholds).
@@ -91,7 +98,8 @@ class FakeVllmServer {
 
     // The whole request → reply logic, used by the sessions; public so tests can skip sockets.
     // Never throws: bad input gives a 4xx, a bug a 500.
-    FakeReply handle(std::string_view method, std::string_view target, const std::string& body);
+    FakeReply handle(std::string_view method, std::string_view target, const std::string& body,
+                     std::string_view content_type = {});
 
   private:
     struct Impl;

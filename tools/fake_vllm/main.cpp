@@ -21,7 +21,7 @@ namespace {
 
 void usage(std::ostream& out) {
     out << "usage:\n"
-           "  seke-fake-vllm serve --truth FILE [options]   serve POST /v1/chat/completions\n"
+           "  seke-fake-vllm serve --truth FILE [options]   serve POST /v1/chat/completions and the Batch API\n"
            "  seke-fake-vllm make-dataset --out DIR --count N [--seed S] [--size PX]\n"
            "                             [--known-fraction F]\n"
            "  seke-fake-vllm <command> --help\n";
@@ -64,6 +64,9 @@ int serve(const std::vector<std::string>& args) {
         "reject-json-schema", po::bool_switch(&o.reject_json_schema), "400 on response_format json_schema")(
         "strict-codes", po::bool_switch(&o.strict_codes), "400 on an unreadable image code")(
         "no-prefix-cache", po::bool_switch(&no_prefix_cache), "report no cached prompt tokens")(
+        "batch-delay-ms", po::value(&o.batch_delay_ms)->default_value(0),
+        "a batch is answered this long after it was made")("batch-fail", po::value(&o.batch_fail)->default_value(0),
+                                                           "rate of failed batch lines")(
         "port-file", po::value(&port_file), "write the bound port to this file");
     po::variables_map vm;
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -77,9 +80,9 @@ int serve(const std::vector<std::string>& args) {
     if (!o.profile) throw po::error("--profile must be one of " + profile_names());
     o.prefix_cache = !no_prefix_cache;
     for (double r : {o.fault_429, o.fault_500, o.fault_hang, o.fault_malformed, o.fault_truncated, o.fault_refusal,
-                     o.fault_wrong_types, o.fault_out_of_vocabulary})
+                     o.fault_wrong_types, o.fault_out_of_vocabulary, o.batch_fail})
         if (!rate_ok(r)) throw po::error("fault rates must be in [0, 1]");
-    if (o.threads < 1 || o.latency_ms < 0 || o.latency_jitter_ms < 0 || o.hang_ms < 0)
+    if (o.threads < 1 || o.latency_ms < 0 || o.latency_jitter_ms < 0 || o.hang_ms < 0 || o.batch_delay_ms < 0)
         throw po::error("threads must be >= 1 and times >= 0");
 
     // Block the stop signals before the server threads start, so only sigwait sees them.

@@ -399,3 +399,161 @@ BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_per_connection) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---- the Batch API -------------------------------------------------------------------------
+
+namespace {
+
+const std::string kBoundary = "seke-test-boundary";
+
+std::string multipart(const std::string& purpose, const std::string& file) {
+    std::string body = "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n" + purpose +
+                       "\r\n--" + kBoundary +
+                       "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"in.jsonl\"\r\n"
+                       "Content-Type: application/octet-stream\r\n\r\n" +
+                       file + "\r\n--" + kBoundary + "--\r\n";
+    return body;
+}
+
+const std::string kMultipartType = "multipart/form-data; boundary=" + kBoundary;
+
+std::string batch_line(const std::string& custom_id, const std::string& body) {
+    return nlohmann::json{{"custom_id", custom_id},
+                          {"method", "POST"},
+                          {"url", "/v1/chat/completions"},
+                          {"body", nlohmann::json::parse(body)}}
+        .dump();
+}
+
+nlohmann::json parsed(const FakeReply& reply) {
+    return nlohmann::json::parse(reply.body, nullptr, false);
+}
+
+// Uploads `file`, makes a batch of it and returns the batch object.
+nlohmann::json submit_batch(FakeVllmServer& s, const std::string& file) {
+    auto uploaded = s.handle("POST", "/v1/files", multipart("batch", file), kMultipartType);
+    BOOST_TEST_REQUIRE(uploaded.status == 200, uploaded.body);
+    const auto file_id = parsed(uploaded).at("id").get<std::string>();
+    nlohmann::json create{
+        {"input_file_id", file_id}, {"endpoint", "/v1/chat/completions"}, {"completion_window", "24h"}};
+    auto made = s.handle("POST", "/v1/batches", create.dump());
+    BOOST_TEST_REQUIRE(made.status == 200, made.body);
+    return parsed(made);
+}
+
+std::vector<nlohmann::json> file_lines(FakeVllmServer& s, const nlohmann::json& id) {
+    std::vector<nlohmann::json> lines;
+    if (!id.is_string()) return lines;
+    auto content = s.handle("GET", "/v1/files/" + id.get<std::string>() + "/content", "");
+    BOOST_TEST_REQUIRE(content.status == 200);
+    std::size_t start = 0;
+    while (start < content.body.size()) {
+        auto end = content.body.find('\n', start);
+        if (end == std::string::npos) end = content.body.size();
+        if (end > start) lines.push_back(nlohmann::json::parse(content.body.substr(start, end - start)));
+        start = end + 1;
+    }
+    return lines;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(fake_vllm_batch, Fixture)
+
+BOOST_AUTO_TEST_CASE(a_batch_answers_each_line_as_the_online_endpoint_answers_its_body) {
+    const auto& item = easiest();
+    const std::string first = chat(jpeg_of(item.code, 256, 90), 3, 0.7);
+    const std::string second = chat(jpeg_of(items[1].code, 256, 90), 2, 0.7);
+    FakeVllmServer batch(options(), TruthTable(items)), online(options(), TruthTable(items));
+
+    auto made = submit_batch(batch, batch_line("a", first) + "\n" + batch_line("b", second) + "\n");
+    BOOST_TEST(made["status"] == "validating");
+    auto status = parsed(batch.handle("GET", "/v1/batches/" + made["id"].get<std::string>(), ""));
+    BOOST_TEST_REQUIRE(status["status"] == "completed", status.dump());
+    BOOST_TEST(status["request_counts"]["completed"] == 2);
+    BOOST_TEST(status["error_file_id"].is_null());
+    auto out = file_lines(batch, status["output_file_id"]);
+    BOOST_TEST_REQUIRE(out.size() == 2u);
+    const auto expect_a = parsed(online.handle("POST", "/v1/chat/completions", first));
+    const auto expect_b = parsed(online.handle("POST", "/v1/chat/completions", second));
+    BOOST_TEST(out[0]["custom_id"] == "a");
+    BOOST_TEST(out[0]["error"].is_null());
+    BOOST_TEST(out[0]["response"]["status_code"] == 200);
+    BOOST_TEST(out[0]["response"]["body"]["choices"] == expect_a["choices"]);
+    BOOST_TEST(out[0]["response"]["body"]["usage"] == expect_a["usage"]);
+    BOOST_TEST(out[1]["response"]["body"]["choices"] == expect_b["choices"]);
+    const auto stats = batch.stats();
+    BOOST_TEST(stats.batches == 1u);
+    BOOST_TEST(stats.batch_lines == 2u);
+    BOOST_TEST(stats.per_item.at(item.id) == 1u);  // each line is one model request
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_waits_its_delay_and_a_cancelled_one_answers_nothing) {
+    auto o = options();
+    o.batch_delay_ms = 60'000;
+    FakeVllmServer s(o, TruthTable(items));
+    const std::string body = chat(jpeg_of(easiest().code, 256, 90), 1, 0.7);
+    auto made = submit_batch(s, batch_line("only", body) + "\n");
+    const std::string id = made["id"].get<std::string>();
+    BOOST_TEST(parsed(s.handle("GET", "/v1/batches/" + id, ""))["status"] == "in_progress");
+    auto cancelled = parsed(s.handle("POST", "/v1/batches/" + id + "/cancel", ""));
+    BOOST_TEST(cancelled["status"] == "cancelled");
+    BOOST_TEST(cancelled["output_file_id"].is_null());
+    BOOST_TEST(s.stats().per_item.empty());
+}
+
+BOOST_AUTO_TEST_CASE(failed_lines_go_to_the_error_file_or_come_back_as_500_lines_without_reaching_the_model) {
+    auto o = options();
+    o.batch_fail = 1.0;
+    FakeVllmServer s(o, TruthTable(items));
+    std::string file;
+    for (int i = 0; i < 20; ++i)
+        file += batch_line("id" + std::to_string(i), chat(jpeg_of(items[0].code, 256, 90), 1, 0.7)) + "\n";
+    auto made = submit_batch(s, file);
+    auto status = parsed(s.handle("GET", "/v1/batches/" + made["id"].get<std::string>(), ""));
+    BOOST_TEST_REQUIRE(status["status"] == "completed");
+    BOOST_TEST(status["request_counts"]["failed"] == 20);
+    auto out = file_lines(s, status["output_file_id"]);
+    auto errors = file_lines(s, status["error_file_id"]);
+    BOOST_TEST(out.size() + errors.size() == 20u);
+    BOOST_TEST(!out.empty());
+    BOOST_TEST(!errors.empty());
+    for (const auto& line : out) BOOST_TEST(line["response"]["status_code"] == 500);
+    for (const auto& line : errors) BOOST_TEST(line["error"]["code"] == "server_error");
+    BOOST_TEST(s.stats().per_item.empty());
+    BOOST_TEST(s.stats().batch_failed_lines == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(wrong_batch_requests_get_4xx_and_bad_lines_fail_the_batch) {
+    FakeVllmServer s(options(), TruthTable(items));
+    BOOST_TEST(s.handle("POST", "/v1/files", "not multipart", "text/plain").status == 400);
+    BOOST_TEST(s.handle("POST", "/v1/files", multipart("fine-tune", "{}"), kMultipartType).status == 400);
+    BOOST_TEST(s.handle("POST", "/v1/files", "--" + kBoundary + "\r\nbroken", kMultipartType).status == 400);
+    BOOST_TEST(s.handle("POST", "/v1/batches", "[]").status == 400);
+    BOOST_TEST(s.handle("POST", "/v1/batches", R"({"input_file_id":7})").status == 400);
+    BOOST_TEST(s.handle("POST", "/v1/batches",
+                        R"({"input_file_id":"file-none","endpoint":"/v1/chat/completions","completion_window":"24h"})")
+                   .status == 404);
+    BOOST_TEST(s.handle("POST", "/v1/batches",
+                        R"({"input_file_id":"x","endpoint":"/v1/embeddings","completion_window":"24h"})")
+                   .status == 400);
+    BOOST_TEST(s.handle("GET", "/v1/batches/batch_none", "").status == 404);
+    BOOST_TEST(s.handle("GET", "/v1/files/file-none/content", "").status == 404);
+    BOOST_TEST(s.handle("DELETE", "/v1/batches", "").status == 405);
+
+    const std::string good = batch_line("a", chat(jpeg_of(items[0].code, 256, 90), 1, 0.7));
+    for (const std::string& bad :
+         {std::string("not json"),
+          std::string(R"({"custom_id":5,"method":"POST","url":"/v1/chat/completions","body":{}})"),
+          std::string(R"({"custom_id":"a","method":"GET","url":"/v1/chat/completions","body":{}})"),
+          std::string(R"({"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":"text"})"),
+          good /* the same custom_id twice */, std::string("[1,2]")}) {
+        auto made = submit_batch(s, good + "\n" + bad + "\n");
+        BOOST_TEST(made["status"] == "failed", bad);
+        BOOST_TEST(made["errors"]["data"].size() >= 1u);
+    }
+    BOOST_TEST(submit_batch(s, "\n\n")["status"] == "failed");  // no requests
+    BOOST_TEST(s.stats().per_item.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

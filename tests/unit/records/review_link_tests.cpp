@@ -157,9 +157,10 @@ BOOST_DATA_TEST_CASE(a_store_of_the_step_before_gets_the_links_and_tags, bdata::
     where.exec("DROP TABLE cvat_tags");
     for (const char* column : {"crop_margin", "crop_side", "crop_quality"})  // step 4's
         where.exec(std::string("ALTER TABLE faces DROP COLUMN ") + column);
+    where.exec("DROP TABLE model_batches");  // step 5's
     where.exec("UPDATE meta SET value='2' WHERE key='schema_version'");
     auto store = open_store(where);
-    BOOST_TEST(where.number("SELECT count(*) FROM meta WHERE key='schema_version' AND value='4'") == 1);
+    BOOST_TEST(where.number("SELECT count(*) FROM meta WHERE key='schema_version' AND value='5'") == 1);
     BOOST_TEST(store->faces_of_item("ls/9/41").value().size() == 2u);  // what it held is still there
     BOOST_TEST_REQUIRE(store->save_review_writes(reviews_by(70, "accepted")).ok());
     BOOST_TEST(store->faces_reviewed_by("label_studio", "9", {70}).value().size() == 2u);
