@@ -47,14 +47,19 @@ json parse_bounded(std::string_view text) {
     return json_depth_within(text) ? json::parse(text, nullptr, false) : json(json::value_t::discarded);
 }
 
-// An error object's message ({"message": ...}), or the whole value's text, bounded.
+// An error object's message ({"message": ...}, also inside {"error": ...} a few levels down), or
+// the whole value's text, bounded.
 std::string error_text(const json& error) {
-    if (error.is_object()) {
-        if (auto m = error.find("message"); m != error.end() && m->is_string()) return bounded(m->get<std::string>());
-        if (auto e = error.find("error"); e != error.end()) return error_text(*e);
+    constexpr int kMaxNesting = 8;
+    const json* at = &error;
+    for (int level = 0; level < kMaxNesting && at->is_object(); ++level) {
+        if (auto m = at->find("message"); m != at->end() && m->is_string()) return bounded(m->get<std::string>());
+        auto e = at->find("error");
+        if (e == at->end()) break;
+        at = &*e;
     }
-    if (error.is_string()) return bounded(error.get<std::string>());
-    return bounded(error.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (at->is_string()) return bounded(at->get<std::string>());
+    return bounded(at->dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 std::string string_field(const json& object, const char* key) {

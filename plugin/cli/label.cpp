@@ -27,16 +27,14 @@ namespace {
 
 nlohmann::ordered_json plan_figures_json(const PlanFigures& f, const std::optional<Price>& price) {
     auto tokens = [](double t) { return static_cast<std::int64_t>(std::llround(t)); };
-    nlohmann::ordered_json out = {{"requests", std::round(f.requests * 10) / 10},
-                                  {"samples", std::round(f.samples * 10) / 10},
-                                  {"prompt_tokens", tokens(f.prompt_tokens)},
-                                  {"cached_prompt_tokens", tokens(f.cached_prompt_tokens)},
-                                  {"completion_tokens", tokens(f.completion_tokens)},
-                                  {"image_tokens", tokens(f.image_tokens)}};
-    out["usd"] = price ? nlohmann::ordered_json(cost_usd(*price, {tokens(f.prompt_tokens),
-                                                                   tokens(f.cached_prompt_tokens),
-                                                                   tokens(f.completion_tokens)}))
-                       : nlohmann::ordered_json(nullptr);
+    nlohmann::ordered_json out = {
+        {"requests", std::round(f.requests * 10) / 10},     {"samples", std::round(f.samples * 10) / 10},
+        {"prompt_tokens", tokens(f.prompt_tokens)},         {"cached_prompt_tokens", tokens(f.cached_prompt_tokens)},
+        {"completion_tokens", tokens(f.completion_tokens)}, {"image_tokens", tokens(f.image_tokens)}};
+    out["usd"] =
+        price ? nlohmann::ordered_json(cost_usd(
+                    *price, {tokens(f.prompt_tokens), tokens(f.cached_prompt_tokens), tokens(f.completion_tokens)}))
+              : nlohmann::ordered_json(nullptr);
     return out;
 }
 
@@ -58,8 +56,8 @@ std::string plan_table(const nlohmann::ordered_json& plan) {
     const auto& e = plan["expected"];
     const auto& lo = plan["low"];
     const auto& hi = plan["high"];
-    for (const char* key : {"requests", "samples", "prompt_tokens", "cached_prompt_tokens", "completion_tokens",
-                            "image_tokens"})
+    for (const char* key :
+         {"requests", "samples", "prompt_tokens", "cached_prompt_tokens", "completion_tokens", "image_tokens"})
         add("%-22s %14.0f %14.0f %14.0f\n", key, e[key].get<double>(), lo[key].get<double>(), hi[key].get<double>());
     if (e["usd"].is_null()) {
         add("%-22s %14s\n", "usd", "no price");
@@ -97,7 +95,8 @@ int plan_label_jobs(Config& config, ModelSetup setup, const LabelInput& input) {
     auto plan = plan_run(deps, input.jobs, stop_on_interrupt());
     if (!plan) return report_error(plan.error(), kExitFatal);
     for (const auto& [id, reason] : plan->failures)
-        std::fprintf(stderr, "%s\n", nlohmann::json({{"unreadable_item", {{"id", id}, {"reason", reason}}}}).dump().c_str());
+        std::fprintf(stderr, "%s\n",
+                     nlohmann::json({{"unreadable_item", {{"id", id}, {"reason", reason}}}}).dump().c_str());
 
     const std::optional<Price> price = model_price(config);
     nlohmann::ordered_json out;

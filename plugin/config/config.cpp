@@ -352,7 +352,7 @@ const std::vector<Binding>& bindings() {
             opt("vllm.batch_max_wait_s", "--batch-max-wait-s", "SEKE_BATCH_MAX_WAIT_S", T::integer,
                 "a batch not finished after this long fails its requests (they are asked again, within "
                 "vllm.max_retries); the provider's window is 24 h"),
-            FIELD(vllm.batch.max_wait_s), 1, 7 * 86'400));
+            FIELD(vllm.batch.max_wait_s), 1, 7LL * 86'400));
         // cost: prices and caps
         b.push_back({opt("cost.prices", "--prices", "SEKE_PRICES", T::object,
                          "prices added to or over the shipped table (docs/configuration.md#prices): an object of model "
