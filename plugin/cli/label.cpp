@@ -27,16 +27,14 @@ namespace {
 
 nlohmann::ordered_json plan_figures_json(const PlanFigures& f, const std::optional<Price>& price) {
     auto tokens = [](double t) { return static_cast<std::int64_t>(std::llround(t)); };
-    nlohmann::ordered_json out = {{"requests", std::round(f.requests * 10) / 10},
-                                  {"samples", std::round(f.samples * 10) / 10},
-                                  {"prompt_tokens", tokens(f.prompt_tokens)},
-                                  {"cached_prompt_tokens", tokens(f.cached_prompt_tokens)},
-                                  {"completion_tokens", tokens(f.completion_tokens)},
-                                  {"image_tokens", tokens(f.image_tokens)}};
-    out["usd"] = price ? nlohmann::ordered_json(cost_usd(*price, {tokens(f.prompt_tokens),
-                                                                   tokens(f.cached_prompt_tokens),
-                                                                   tokens(f.completion_tokens)}))
-                       : nlohmann::ordered_json(nullptr);
+    nlohmann::ordered_json out = {
+        {"requests", std::round(f.requests * 10) / 10},     {"samples", std::round(f.samples * 10) / 10},
+        {"prompt_tokens", tokens(f.prompt_tokens)},         {"cached_prompt_tokens", tokens(f.cached_prompt_tokens)},
+        {"completion_tokens", tokens(f.completion_tokens)}, {"image_tokens", tokens(f.image_tokens)}};
+    out["usd"] =
+        price ? nlohmann::ordered_json(cost_usd(
+                    *price, {tokens(f.prompt_tokens), tokens(f.cached_prompt_tokens), tokens(f.completion_tokens)}))
+              : nlohmann::ordered_json(nullptr);
     return out;
 }
 
@@ -58,8 +56,8 @@ std::string plan_table(const nlohmann::ordered_json& plan) {
     const auto& e = plan["expected"];
     const auto& lo = plan["low"];
     const auto& hi = plan["high"];
-    for (const char* key : {"requests", "samples", "prompt_tokens", "cached_prompt_tokens", "completion_tokens",
-                            "image_tokens"})
+    for (const char* key :
+         {"requests", "samples", "prompt_tokens", "cached_prompt_tokens", "completion_tokens", "image_tokens"})
         add("%-22s %14.0f %14.0f %14.0f\n", key, e[key].get<double>(), lo[key].get<double>(), hi[key].get<double>());
     if (e["usd"].is_null()) {
         add("%-22s %14s\n", "usd", "no price");
@@ -73,7 +71,7 @@ std::string plan_table(const nlohmann::ordered_json& plan) {
 }
 
 // `seke label --plan`: what the run would find and spend, with no model request and no store write.
-int plan_label_jobs(Config& config, ModelSetup setup, const LabelInput& input) {
+int plan_label_jobs(Config& config, const ModelSetup& setup, const LabelInput& input) {
     auto expert = load_expert(config);
     if (!expert) return report_error(expert.error(), kExitFatal);
     const FaceOptions face = face_options(config, *expert);
@@ -97,7 +95,8 @@ int plan_label_jobs(Config& config, ModelSetup setup, const LabelInput& input) {
     auto plan = plan_run(deps, input.jobs, stop_on_interrupt());
     if (!plan) return report_error(plan.error(), kExitFatal);
     for (const auto& [id, reason] : plan->failures)
-        std::fprintf(stderr, "%s\n", nlohmann::json({{"unreadable_item", {{"id", id}, {"reason", reason}}}}).dump().c_str());
+        std::fprintf(stderr, "%s\n",
+                     nlohmann::json({{"unreadable_item", {{"id", id}, {"reason", reason}}}}).dump().c_str());
 
     const std::optional<Price> price = model_price(config);
     nlohmann::ordered_json out;
@@ -249,7 +248,7 @@ int run_label_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "%s\n", line.dump().c_str());
     }
 
-    if (plan) return plan_label_jobs(config, std::move(*setup), *input);
+    if (plan) return plan_label_jobs(config, *setup, *input);
     auto outcome = label_jobs(config, std::move(*setup), *input, input_path, boxes_dir);
     if (outcome.summary.is_null()) return outcome.exit_code;
     const std::string db = outcome.summary["db"].get<std::string>();

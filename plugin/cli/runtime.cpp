@@ -66,10 +66,9 @@ void add_money(nlohmann::ordered_json& summary, const Config& config, const Toke
                                    {"completion_tokens", spent.completion}};
     paid["usd"] = price ? nlohmann::ordered_json(cost_usd(*price, spent)) : nlohmann::ordered_json(nullptr);
     summary["spent"] = std::move(paid);
-    summary["cost_usd"] =
-        price ? nlohmann::ordered_json(
-                    cost_usd(*price, {cost.prompt_tokens, cost.cached_prompt_tokens, cost.completion_tokens}))
-              : nlohmann::ordered_json(nullptr);
+    summary["cost_usd"] = price ? nlohmann::ordered_json(cost_usd(
+                                      *price, {cost.prompt_tokens, cost.cached_prompt_tokens, cost.completion_tokens}))
+                                : nlohmann::ordered_json(nullptr);
     summary["price"] = price_json(config);
     if (!price) summary["price_note"] = no_price_note(config);
 }
