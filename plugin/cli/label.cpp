@@ -71,7 +71,7 @@ std::string plan_table(const nlohmann::ordered_json& plan) {
 }
 
 // `seke label --plan`: what the run would find and spend, with no model request and no store write.
-int plan_label_jobs(Config& config, ModelSetup setup, const LabelInput& input) {
+int plan_label_jobs(Config& config, const ModelSetup& setup, const LabelInput& input) {
     auto expert = load_expert(config);
     if (!expert) return report_error(expert.error(), kExitFatal);
     const FaceOptions face = face_options(config, *expert);
@@ -276,7 +276,7 @@ int run_label_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "%s\n", line.dump().c_str());
     }
 
-    if (plan) return plan_label_jobs(config, std::move(*setup), *input);
+    if (plan) return plan_label_jobs(config, *setup, *input);
     auto outcome = label_jobs(config, std::move(*setup), *input, input_path, boxes_dir);
     if (outcome.summary.is_null()) return outcome.exit_code;
     const std::string db = outcome.summary["db"].get<std::string>();

@@ -73,23 +73,18 @@ class StandInModel {
     std::size_t samples_ = 0;
 };
 
+// Every figure of PlanFigures, for the arithmetic done on all of them alike.
+constexpr double PlanFigures::*kFigures[] = {&PlanFigures::requests,          &PlanFigures::samples,
+                                             &PlanFigures::prompt_tokens,     &PlanFigures::cached_prompt_tokens,
+                                             &PlanFigures::completion_tokens, &PlanFigures::image_tokens};
+
 PlanFigures& operator+=(PlanFigures& a, const PlanFigures& b) {
-    a.requests += b.requests;
-    a.samples += b.samples;
-    a.prompt_tokens += b.prompt_tokens;
-    a.cached_prompt_tokens += b.cached_prompt_tokens;
-    a.completion_tokens += b.completion_tokens;
-    a.image_tokens += b.image_tokens;
+    for (auto figure : kFigures) a.*figure += b.*figure;
     return a;
 }
 
 PlanFigures scaled(PlanFigures f, double by) {
-    f.requests *= by;
-    f.samples *= by;
-    f.prompt_tokens *= by;
-    f.cached_prompt_tokens *= by;
-    f.completion_tokens *= by;
-    f.image_tokens *= by;
+    for (auto figure : kFigures) f.*figure *= by;
     return f;
 }
 
@@ -248,7 +243,8 @@ Result<RunPlan> plan_run(const PlanDeps& deps, const std::vector<LabelJob>& jobs
         else open.push_back(&job);
     }
     plan.planned = static_cast<std::int64_t>(open.size());
-    if (deps.knowledge.expressions.empty()) return make_error(errc::config_error, "plan: the knowledge has no expressions");
+    if (deps.knowledge.expressions.empty())
+        return make_error(errc::config_error, "plan: the knowledge has no expressions");
 
     FacePreparer preparer(deps.face, deps.config.image);
     if (auto ready = preparer.ready(); !ready) return ready.error();
@@ -273,8 +269,8 @@ Result<RunPlan> plan_run(const PlanDeps& deps, const std::vector<LabelJob>& jobs
                 ++share.unreadable;
                 std::lock_guard lock(mutex);
                 if (plan.failures.size() < 50)
-                    plan.failures.emplace_back(job.id, std::string(errc_name(image.error().code)) + ": " +
-                                                           image.error().message);
+                    plan.failures.emplace_back(
+                        job.id, std::string(errc_name(image.error().code)) + ": " + image.error().message);
                 continue;
             }
             if (image->faces.empty()) ++share.faceless;
@@ -284,14 +280,12 @@ Result<RunPlan> plan_run(const PlanDeps& deps, const std::vector<LabelJob>& jobs
         total.unreadable += share.unreadable;
         total.faceless += share.faceless;
         total.faces += share.faces;
-        total.expected += share.expected;
-        total.low += share.low;
-        total.high += share.high;
+        for (auto row : {&PlanShare::expected, &PlanShare::low, &PlanShare::high}) total.*row += share.*row;
     };
-    const int threads = std::clamp(deps.config.run.image_threads > 0
-                                       ? deps.config.run.image_threads
-                                       : static_cast<int>(std::thread::hardware_concurrency()),
-                                   1, 64);
+    const int threads =
+        std::clamp(deps.config.run.image_threads > 0 ? deps.config.run.image_threads
+                                                     : static_cast<int>(std::thread::hardware_concurrency()),
+                   1, 64);
     {
         std::vector<std::jthread> pool;
         for (int t = 0; t < threads; ++t) pool.emplace_back(work);

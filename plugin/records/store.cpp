@@ -339,40 +339,37 @@ std::string_view item_status_name(ItemStatus status) noexcept {
 }
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& target, int connect_wait_ms) {
+    return open_as(target, connect_wait_ms, false);
+}
+
+Result<std::unique_ptr<Store>> Store::open_read_only(const std::string& target, int connect_wait_ms) {
+    return open_as(target, connect_wait_ms, true);
+}
+
+Result<std::unique_ptr<Store>> Store::open_as(const std::string& target, int connect_wait_ms, bool read_only) {
     std::unique_ptr<Store> store(new Store());
     store->path_ = target;
     // Labels: durable commits, so a committed label survives a power cut. The cache: relaxed,
     // since losing its last entries only costs a repeated request, and its commits sit on the
     // request path.
-    auto db = sql::connect(target, sql::Durability::full, connect_wait_ms);
+    auto db = sql::connect(target, read_only ? sql::Durability::read_only : sql::Durability::full, connect_wait_ms);
     if (!db) return db.error();
     store->db_ = std::move(*db);
-    auto version = sql::migrate(*store->db_, kMigrations);
-    if (!version) return version.error();
+    if (read_only) {
+        auto version = sql::schema_version(*store->db_);
+        if (!version) return version.error();
+        const int newest = std::end(kMigrations)[-1].version;
+        if (*version != newest)
+            return make_error(errc::invalid_argument, "store: " + describe_store(target) + " is at schema step " +
+                                                          std::to_string(*version) + ", this seke's is " +
+                                                          std::to_string(newest) + ": a run without --plan updates it");
+    } else if (auto version = sql::migrate(*store->db_, kMigrations); !version) {
+        return version.error();
+    }
     store->queries_ = std::make_unique<DialectQueries>(sql::Dialect{store->db_->engine()});
     store->recent_predictions_ = std::make_unique<RecentPredictions>();
-    auto cache = sql::connect(target, sql::Durability::relaxed, connect_wait_ms);
-    if (!cache) return cache.error();
-    store->cache_db_ = std::move(*cache);
-    return store;
-}
-
-Result<std::unique_ptr<Store>> Store::open_read_only(const std::string& target, int connect_wait_ms) {
-    std::unique_ptr<Store> store(new Store());
-    store->path_ = target;
-    auto db = sql::connect(target, sql::Durability::read_only, connect_wait_ms);
-    if (!db) return db.error();
-    store->db_ = std::move(*db);
-    auto version = sql::schema_version(*store->db_);
-    if (!version) return version.error();
-    const int newest = std::end(kMigrations)[-1].version;
-    if (*version != newest)
-        return make_error(errc::invalid_argument, "store: " + describe_store(target) + " is at schema step " +
-                                                      std::to_string(*version) + ", this seke's is " +
-                                                      std::to_string(newest) + ": a run without --plan updates it");
-    store->queries_ = std::make_unique<DialectQueries>(sql::Dialect{store->db_->engine()});
-    store->recent_predictions_ = std::make_unique<RecentPredictions>();
-    auto cache = sql::connect(target, sql::Durability::read_only, connect_wait_ms);
+    auto cache =
+        sql::connect(target, read_only ? sql::Durability::read_only : sql::Durability::relaxed, connect_wait_ms);
     if (!cache) return cache.error();
     store->cache_db_ = std::move(*cache);
     return store;

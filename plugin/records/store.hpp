@@ -362,6 +362,7 @@ class Store {
 
   private:
     Store() = default;
+    static Result<std::unique_ptr<Store>> open_as(const std::string& target, int connect_wait_ms, bool read_only);
     std::string path_;
     std::unique_ptr<sql::Connection> db_;        // under db_mutex_
     std::unique_ptr<sql::Connection> cache_db_;  // under cache_mutex_

@@ -31,16 +31,17 @@ struct DialectQueries {
         face_costs = "SELECT " + number_of("cost.requests") + ", " + number_of("cost.cached_requests") + ", " +
                      number_of("cost.samples") + ", " + number_of("cost.prompt_tokens") + ", " +
                      number_of("cost.cached_prompt_tokens") + ", " + number_of("cost.completion_tokens") +
-                      " FROM faces WHERE model_version=? ORDER BY updated_at DESC, id DESC LIMIT ?";
+                     " FROM faces WHERE model_version=? ORDER BY updated_at DESC, id DESC LIMIT ?";
         histogram = "SELECT " + d.floor_integer("overall * ?") + ", count(*) FROM faces GROUP BY 1";
         auto text = [&](std::string_view path, std::string_view otherwise) {
             return "coalesce(" + d.json_text("record", path) + ", '" + std::string(otherwise) + "')";
         };
         // The few numbers ranking needs, read without parsing whole records in C++.
-        queue = "SELECT id, item_id, overall, " + number_of("uncertainty.expression") + ", " + number_of("uncertainty.va") +
-                ", " + number_of("uncertainty.au") + ", " + text("provenance.expression", "model") + ", " +
-                text("provenance.va", "model") + ", " + text("provenance.au", "model") + ", " + text("phash", "") +
-                ", " + number_of("uncertainty.consistency") + ", " + number_of("uncertainty.expert_disagreement") +
+        queue = "SELECT id, item_id, overall, " + number_of("uncertainty.expression") + ", " +
+                number_of("uncertainty.va") + ", " + number_of("uncertainty.au") + ", " +
+                text("provenance.expression", "model") + ", " + text("provenance.va", "model") + ", " +
+                text("provenance.au", "model") + ", " + text("phash", "") + ", " +
+                number_of("uncertainty.consistency") + ", " + number_of("uncertainty.expert_disagreement") +
                 " FROM faces WHERE status='auto' AND substr(item_id, 1, ?)=?";
         // Shared work: the database's clock decides every lease, whichever machine asks.
         const std::string now = d.now_ms();

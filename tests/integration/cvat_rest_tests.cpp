@@ -56,10 +56,9 @@ struct CvatRestFixture : test::ServeFixture {
 
     test::ProcessResult annotate(const std::string& token = "pat-secret",
                                  const std::vector<std::string>& extra = {}) const {
-        std::vector<std::string> args = {SEKE_BINARY, "cvat",         "annotate",         "--url",
-                                         cvat.url(),  "--task",       std::to_string(task), "--db",
-                                         db().string(), "--face-detection", "off",          "--jobs",
-                                         "2"};
+        std::vector<std::string> args = {
+            SEKE_BINARY, "cvat",        "annotate",         "--url", cvat.url(), "--task", std::to_string(task),
+            "--db",      db().string(), "--face-detection", "off",   "--jobs",   "2"};
         args.insert(args.end(), extra.begin(), extra.end());
         return test::run_process(args, cvat_env(token), 300);
     }

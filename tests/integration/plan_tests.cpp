@@ -32,8 +32,8 @@ std::filesystem::path part_of_manifest(const test::LabelFixture& f, std::size_t 
 
 test::ProcessResult plan(const test::LabelFixture& f, const std::filesystem::path& manifest,
                          const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {"label", "--plan",           "--input", manifest.string(), "--db",
-                                     f.db().string(), "--face-detection", "off"};
+    std::vector<std::string> args = {"label", "--plan",        "--input",          manifest.string(),
+                                     "--db",  f.db().string(), "--face-detection", "off"};
     args.insert(args.end(), extra.begin(), extra.end());
     return f.run_seke(args);
 }
@@ -114,8 +114,8 @@ BOOST_AUTO_TEST_CASE(a_warm_plan_reads_the_models_history_and_leaves_the_store_a
     BOOST_TEST_REQUIRE(cold.exit_code == 0, cold.err);
     const json c = test::LabelFixture::summary(cold);
 
-    auto earlier = f.run_seke({"label", "--input", history.string(), "--db", f.db().string(), "--face-detection",
-                               "off", "--price", kPrice});
+    auto earlier = f.run_seke(
+        {"label", "--input", history.string(), "--db", f.db().string(), "--face-detection", "off", "--price", kPrice});
     BOOST_TEST_REQUIRE(earlier.exit_code == 0, earlier.err);
     const json e = test::LabelFixture::summary(earlier);
     const auto requests_before = f.server->stats().total_requests;
@@ -142,8 +142,7 @@ BOOST_AUTO_TEST_CASE(a_warm_plan_reads_the_models_history_and_leaves_the_store_a
     const double history_requests = e["model_requests"].get<double>() + e["cached_requests"].get<double>();
     BOOST_TEST(w["expected"]["requests"].get<double>() == history_requests * 24 / e["faces"].get<double>(),
                boost::test_tools::tolerance(1e-6));
-    BOOST_TEST(w["expected"]["samples"].get<double>() ==
-                   e["samples"].get<double>() * 24 / e["faces"].get<double>(),
+    BOOST_TEST(w["expected"]["samples"].get<double>() == e["samples"].get<double>() * 24 / e["faces"].get<double>(),
                boost::test_tools::tolerance(1e-6));
     const double cold_requests = c["expected"]["requests"].get<double>();
     const double warm_requests = w["expected"]["requests"].get<double>();

@@ -25,9 +25,8 @@ ItemOutcome costed(const std::string& id, const std::string& model_version, int 
     f.item_id = id;
     f.model_version = model_version;
     f.record_json = R"({"id":")" + id + R"(","cost":{"requests":)" + std::to_string(requests) +
-                    R"(,"cached_requests":1,"samples":)" + std::to_string(samples) +
-                    R"(,"prompt_tokens":)" + std::to_string(prompt) +
-                    R"(,"cached_prompt_tokens":7,"completion_tokens":9}})";
+                    R"(,"cached_requests":1,"samples":)" + std::to_string(samples) + R"(,"prompt_tokens":)" +
+                    std::to_string(prompt) + R"(,"cached_prompt_tokens":7,"completion_tokens":9}})";
     f.trace_json = "{}";
     o.faces.push_back(f);
     return o;
