@@ -288,6 +288,7 @@ Result<RunPlan> plan_run(const PlanDeps& deps, const std::vector<LabelJob>& jobs
                    1, 64);
     {
         std::vector<std::jthread> pool;
+        pool.reserve(static_cast<std::size_t>(threads));
         for (int t = 0; t < threads; ++t) pool.emplace_back(work);
     }
     plan.unreadable = total.unreadable;
