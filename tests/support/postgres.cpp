@@ -74,4 +74,10 @@ std::int64_t StoreTarget::number(const std::string& sql) const {
     return step == sql::Step::row ? query.integer(0) : 0;
 }
 
+std::unique_ptr<Store> open_store(const StoreTarget& where) {
+    auto store = Store::open(where.target());
+    BOOST_TEST_REQUIRE(store.ok(), (store.ok() ? "" : store.error().message));
+    return std::move(*store);
+}
+
 }  // namespace seke::test

@@ -2,9 +2,11 @@
 // The test PostgreSQL server (CTest's fixture `postgres`, scripts/postgres-test-server.sh) and a
 // store target per engine, so every store suite runs on SQLite and on PostgreSQL alike.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "plugin/records/store.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace seke::test {
@@ -45,5 +47,9 @@ class StoreTarget {
     std::string database_;  // on PostgreSQL
     std::string server_;    // the server's URI, to drop the database
 };
+
+// The store at `where`, opened (schema made or migrated); fails the test, saying why, when it
+// cannot be.
+std::unique_ptr<Store> open_store(const StoreTarget& where);
 
 }  // namespace seke::test

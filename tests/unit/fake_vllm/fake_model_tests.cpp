@@ -5,33 +5,19 @@
 #include <map>
 #include <set>
 
+#include "tests/unit/fake_vllm/test_util.hpp"
 #include "tools/fake_vllm/fake_model.hpp"
 
 using namespace seke::fake;
 
 namespace {
 
-TruthItem item_with(std::string expression, double difficulty, std::string confusable) {
-    TruthItem item;
-    item.id = "t-" + expression + "-" + std::to_string(difficulty);
-    item.code = 1;
-    item.expression = std::move(expression);
-    item.difficulty = difficulty;
-    item.confusable = std::move(confusable);
-    const auto* facts = find_expression(item.expression);
-    item.action_units = facts->prototype;
-    item.valence = facts->valence_centre();
-    item.arousal = facts->arousal_centre();
-    return item;
+TruthItem item_with(const std::string& expression, double difficulty, std::string confusable) {
+    return testing::make_item("t-" + expression + "-" + std::to_string(difficulty), expression, difficulty,
+                              std::move(confusable));
 }
 
-ChatRequest sample_request(double temperature, std::vector<std::string> keys = {}) {
-    ChatRequest r;
-    r.temperature = temperature;
-    r.keys =
-        keys.empty() ? std::vector<std::string>{"expression", "valence", "arousal", "action_units"} : std::move(keys);
-    return r;
-}
+using testing::sample_request;
 
 ChatRequest verify_request(const std::string& candidate) {
     ChatRequest r = sample_request(0.7, {"verdict", "expression", "action_units"});

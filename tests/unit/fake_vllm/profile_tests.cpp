@@ -8,33 +8,15 @@
 #include <set>
 #include <string>
 
+#include "tests/unit/fake_vllm/test_util.hpp"
 #include "tools/fake_vllm/fake_model.hpp"
 
 using namespace seke::fake;
 
 namespace {
 
-TruthItem item_with(std::string id, std::string expression, double difficulty, std::string confusable) {
-    TruthItem item;
-    item.id = std::move(id);
-    item.code = 1;
-    item.expression = std::move(expression);
-    item.difficulty = difficulty;
-    item.confusable = std::move(confusable);
-    const auto* facts = find_expression(item.expression);
-    item.action_units = facts->prototype;
-    item.valence = facts->valence_centre();
-    item.arousal = facts->arousal_centre();
-    return item;
-}
-
-ChatRequest sample_request(double temperature, std::vector<std::string> keys = {}) {
-    ChatRequest r;
-    r.temperature = temperature;
-    r.keys =
-        keys.empty() ? std::vector<std::string>{"expression", "valence", "arousal", "action_units"} : std::move(keys);
-    return r;
-}
+constexpr auto item_with = testing::make_item;
+using testing::sample_request;
 
 const ModelProfile& profile(std::string_view name) {
     const ModelProfile* found = find_profile(name);

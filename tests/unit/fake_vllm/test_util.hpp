@@ -6,8 +6,35 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "tools/fake_vllm/fake_model.hpp"
 
 namespace seke::fake::testing {
+
+// A truth item of `expression` with its prototype AUs and the centre of its VA region.
+inline TruthItem make_item(std::string id, std::string expression, double difficulty, std::string confusable) {
+    TruthItem item;
+    item.id = std::move(id);
+    item.code = 1;
+    item.expression = std::move(expression);
+    item.difficulty = difficulty;
+    item.confusable = std::move(confusable);
+    const auto* facts = find_expression(item.expression);
+    item.action_units = facts->prototype;
+    item.valence = facts->valence_centre();
+    item.arousal = facts->arousal_centre();
+    return item;
+}
+
+// A sampling request at `temperature` for `keys` (default: the three levels' labels).
+inline ChatRequest sample_request(double temperature, std::vector<std::string> keys = {}) {
+    ChatRequest r;
+    r.temperature = temperature;
+    r.keys =
+        keys.empty() ? std::vector<std::string>{"expression", "valence", "arousal", "action_units"} : std::move(keys);
+    return r;
+}
 
 class ScratchDir {
   public:

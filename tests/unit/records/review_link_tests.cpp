@@ -12,11 +12,7 @@ namespace bdata = boost::unit_test::data;
 
 namespace {
 
-std::unique_ptr<Store> open_store(const test::StoreTarget& where) {
-    auto store = Store::open(where.target());
-    BOOST_TEST_REQUIRE(store.ok(), (store.ok() ? "" : store.error().message));
-    return std::move(*store);
-}
+using test::open_store;
 
 // One task's two faces, as /predict stored them.
 void seed(Store& store) {

@@ -10,15 +10,7 @@
 using namespace seke;
 namespace bdata = boost::unit_test::data;
 
-namespace {
-
-std::unique_ptr<Store> open_store(const test::StoreTarget& where) {
-    auto store = Store::open(where.target());
-    BOOST_TEST_REQUIRE(store.ok(), (store.ok() ? "" : store.error().message));
-    return std::move(*store);
-}
-
-}  // namespace
+using test::open_store;
 
 BOOST_AUTO_TEST_SUITE(store_batches)
 

@@ -15,11 +15,7 @@ namespace {
 
 const CropSettings kLabeledWith{0.4, 96, 70};
 
-std::unique_ptr<Store> open_store(const test::StoreTarget& where) {
-    auto store = Store::open(where.target());
-    BOOST_TEST_REQUIRE(store.ok(), (store.ok() ? "" : store.error().message));
-    return std::move(*store);
-}
+using test::open_store;
 
 // An item with two faces: the first cut with `crop`, the second with nothing kept.
 ItemOutcome item(const std::string& id, std::optional<CropSettings> crop) {
